@@ -1,0 +1,117 @@
+"""Value types of the artifact store (snake_case; the API layer renames them for the wire)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+__all__ = [
+    "Artifact",
+    "ArtifactPage",
+    "GcReport",
+    "LineageEdge",
+    "LineageGraph",
+    "LineageNode",
+    "PublishResult",
+    "StaleArtifact",
+    "StaleReason",
+    "VerifyIssue",
+    "VerifyReport",
+]
+
+Status = Literal["active", "superseded", "tombstoned"]
+
+
+class Artifact(msgspec.Struct, frozen=True, kw_only=True):
+    """One manifest row, plus its tags and direct inputs."""
+
+    artifact_id: str
+    artifact_type: str
+    schema_version: int
+    logical_key: str
+    status: Status
+    path_parquet: str
+    path_sidecar: str
+    file_hash: str
+    content_hash: str
+    row_count: int
+    min_ts: str | None = None
+    max_ts: str | None = None
+    created_at: str
+    tags: dict[str, list[str]] = {}
+    input_artifact_ids: list[str] = []
+    superseded_by: str | None = None
+    supersedes: str | None = None
+
+
+class PublishResult(msgspec.Struct, frozen=True, kw_only=True):
+    """The PRD's PublishResult: `artifact_id` is always set (the new or the existing artifact)."""
+
+    deduped: bool
+    mode: Literal["file_hash", "content_hash"] | None = None
+    existing_artifact_id: str | None = None
+    artifact_id: str
+    artifact: Artifact
+    sidecar: dict | None = None
+
+
+class ArtifactPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Artifact]
+    next_cursor: str | None = None
+
+
+class LineageNode(msgspec.Struct, frozen=True, kw_only=True):
+    artifact_id: str
+    artifact_type: str
+    logical_key: str
+    status: Status
+    depth: int
+
+
+class LineageEdge(msgspec.Struct, frozen=True, kw_only=True):
+    artifact_id: str
+    input_artifact_id: str
+
+
+class LineageGraph(msgspec.Struct, frozen=True, kw_only=True):
+    """Nodes reachable from `root` in `direction`, with their depth (1 = direct), and the edges."""
+
+    root: str
+    direction: Literal["upstream", "downstream"]
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class StaleReason(msgspec.Struct, frozen=True, kw_only=True):
+    input_artifact_id: str
+    input_status: Status
+    path: list[str]  # from the stale artifact down to the superseded/tombstoned input
+
+
+class StaleArtifact(msgspec.Struct, frozen=True, kw_only=True):
+    artifact_id: str
+    artifact_type: str
+    logical_key: str
+    reasons: list[StaleReason]
+
+
+class VerifyIssue(msgspec.Struct, frozen=True, kw_only=True):
+    kind: str  # missing_file | truncated | corrupt | file_hash_mismatch | content_hash_mismatch | ...
+    artifact_id: str | None = None
+    path: str | None = None
+    detail: str
+
+
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+    ok: bool
+    checked: int
+    issues: list[VerifyIssue]
+
+
+class GcReport(msgspec.Struct, frozen=True, kw_only=True):
+    dry_run: bool
+    removed: list[str]  # artifact ids whose files are (or would be) removed
+    bytes_freed: int
+    kept: list[dict] = []  # {artifact_id, reason} for candidates kept because something active depends on them
+    staging_removed: list[str] = []

@@ -1,0 +1,384 @@
+"""The artifact type registry: every artifact type, declared once.
+
+A spec fixes, for one (artifact_type, schema_version): the columns (name, logical type,
+nullability) in canonical order, the timestamp column that gives min_ts/max_ts, the sort key
+that gives canonical row order, columns that may be filled from the logical key, the unique key,
+row rules, and whether the type is derived (must declare input artifacts, PRD invariant 4).
+
+Logical types are strings so this module imports without pyarrow (daemon cold start):
+    string, int64, float64, bool, timestamp   (timestamp = microseconds, UTC)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "ArtifactSpec",
+    "Column",
+    "Rule",
+    "get_spec",
+    "known_types",
+    "latest_spec",
+    "register",
+    "SPECS",
+]
+
+LOGICAL_TYPES = ("string", "int64", "float64", "bool", "timestamp")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    type: str
+    nullable: bool = False
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.type not in LOGICAL_TYPES:
+            raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A row rule: a DuckDB SQL boolean expression that must hold for every row (NULL counts as held)."""
+
+    name: str
+    sql: str
+    doc: str
+
+
+@dataclass(frozen=True)
+class ArtifactSpec:
+    artifact_type: str
+    schema_version: int
+    columns: tuple[Column, ...]
+    sort_key: tuple[str, ...]
+    ts_column: str | None = None
+    unique_key: tuple[str, ...] = ()
+    # column name -> logical-key segment name: `token=ABC/res=1m/...` fills column `token` from `token`.
+    key_columns: dict[str, str] = field(default_factory=dict)
+    rules: tuple[Rule, ...] = ()
+    derived: bool = False
+    quarantine: bool = False
+    doc: str = ""
+
+    def __post_init__(self) -> None:
+        names = [c.name for c in self.columns]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{self.artifact_type}: duplicate column names")
+        for col in (*self.sort_key, *self.unique_key, *self.key_columns, *([self.ts_column] if self.ts_column else [])):
+            if col not in names:
+                raise ValueError(f"{self.artifact_type}: {col!r} is not a column")
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def dir_name(self) -> str:
+        """Folder under artifacts/: `<type>/v<version>`; quarantine types under `_quarantine/`."""
+        base = f"{self.artifact_type}/v{self.schema_version}"
+        return f"_quarantine/{base}" if self.quarantine else base
+
+
+SPECS: dict[tuple[str, int], ArtifactSpec] = {}
+
+
+def register(spec: ArtifactSpec) -> ArtifactSpec:
+    key = (spec.artifact_type, spec.schema_version)
+    if key in SPECS:
+        raise ValueError(f"artifact type {key} registered twice")
+    SPECS[key] = spec
+    return spec
+
+
+def known_types() -> list[str]:
+    return sorted(f"{t}@v{v}" for t, v in SPECS)
+
+
+def get_spec(artifact_type: str, schema_version: int) -> ArtifactSpec:
+    """Raises:
+    UnknownArtifactType: no such (type, version) is registered.
+    """
+    spec = SPECS.get((artifact_type, schema_version))
+    if spec is None:
+        from bridge.errors import UnknownArtifactType
+
+        raise UnknownArtifactType(artifact_type, schema_version, known_types())
+    return spec
+
+
+def latest_spec(artifact_type: str) -> ArtifactSpec:
+    versions = [v for t, v in SPECS if t == artifact_type]
+    if not versions:
+        from bridge.errors import UnknownArtifactType
+
+        raise UnknownArtifactType(artifact_type, None, known_types())
+    return SPECS[(artifact_type, max(versions))]
+
+
+def C(name: str, type_: str, nullable: bool = False, doc: str = "") -> Column:
+    return Column(name, type_, nullable, doc)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alerts
+# ---------------------------------------------------------------------------------------------
+
+register(ArtifactSpec(
+    "alerts_v1", 1,
+    columns=(
+        C("alert_id", "string", doc="sha256(chat_id|message_id|token_address)[:32]"),
+        C("alert_ts", "timestamp", doc="alert time, UTC"),
+        C("chat_id", "string"),
+        C("chat_name", "string", True),
+        C("chat_type", "string", True),
+        C("message_id", "int64"),
+        C("caller_name", "string", True),
+        C("caller_id", "string", True),
+        C("author_signature", "string", True, "channel post signature"),
+        C("token_address", "string"),
+        C("chain", "string", doc="solana | ethereum | base | bsc | ... | unknown"),
+        C("found_in", "string", doc="text | code | link | button"),
+        C("is_forwarded", "bool"),
+        C("forwarded_from", "string", True),
+        C("reply_to_message_id", "int64", True),
+        C("is_edited", "bool"),
+        C("edited_ts", "timestamp", True),
+        C("text", "string"),
+    ),
+    sort_key=("alert_ts", "alert_id"),
+    ts_column="alert_ts",
+    unique_key=("alert_id",),
+    doc="Canonical alert events from Telegram call channels.",
+))
+
+register(ArtifactSpec(
+    "alerts", 1,
+    columns=(
+        C("alert_id", "string"),
+        C("alert_ts", "timestamp"),
+        C("token_address", "string"),
+        C("chain", "string"),
+        C("caller", "string", True),
+        C("source", "string", True),
+        C("text", "string", True),
+    ),
+    sort_key=("alert_ts", "alert_id"),
+    ts_column="alert_ts",
+    unique_key=("alert_id",),
+    doc="Generic alert schema (minimal columns).",
+))
+
+register(ArtifactSpec(
+    "alerts_quarantine", 1,
+    columns=(
+        C("chat_id", "string", True),
+        C("message_id", "int64", True),
+        C("alert_ts", "timestamp", True),
+        C("token_candidate", "string", True),
+        C("reason", "string", doc="machine-readable reason code"),
+        C("detail", "string", True),
+        C("text", "string", True),
+    ),
+    sort_key=("chat_id", "message_id", "token_candidate", "reason"),
+    ts_column="alert_ts",
+    derived=True,
+    quarantine=True,
+    doc="Candidate alerts rejected by validation, with reason codes.",
+))
+
+# ---------------------------------------------------------------------------------------------
+# OHLCV
+# ---------------------------------------------------------------------------------------------
+
+_CANDLE_RULES = (
+    Rule("high_ge_open_close", "high >= greatest(open, close)", "high >= max(open, close)"),
+    Rule("low_le_open_close", "low <= least(open, close)", "low <= min(open, close)"),
+    Rule("volume_non_negative", "volume >= 0", "volume >= 0"),
+)
+
+register(ArtifactSpec(
+    "ohlcv_slice", 2,
+    columns=(
+        C("token", "string", doc="token address; filled from the logical key's token= when absent"),
+        C("resolution", "string", doc="candle interval (1s, 1m, 5m, 1h, ...); from res= when absent"),
+        C("ts", "timestamp", doc="candle open time, UTC"),
+        C("open", "float64"),
+        C("high", "float64"),
+        C("low", "float64"),
+        C("close", "float64"),
+        C("volume", "float64"),
+    ),
+    sort_key=("token", "resolution", "ts"),
+    ts_column="ts",
+    unique_key=("token", "resolution", "ts"),
+    key_columns={"token": "token", "resolution": "res"},
+    rules=_CANDLE_RULES,
+    doc="OHLCV candles of one or more tokens at one resolution.",
+))
+
+register(ArtifactSpec(
+    "ohlcv_quarantine", 1,
+    columns=(
+        C("token", "string"),
+        C("resolution", "string"),
+        C("ts", "timestamp"),
+        C("open", "float64", True),
+        C("high", "float64", True),
+        C("low", "float64", True),
+        C("close", "float64", True),
+        C("volume", "float64", True),
+        C("reason", "string"),
+    ),
+    sort_key=("token", "resolution", "ts", "reason"),
+    ts_column="ts",
+    derived=False,
+    quarantine=True,
+    doc="Candles rejected by validation (OHLC invariants, duplicate timestamps).",
+))
+
+# ---------------------------------------------------------------------------------------------
+# Coverage
+# ---------------------------------------------------------------------------------------------
+
+register(ArtifactSpec(
+    "coverage_summary", 1,
+    columns=(
+        C("token", "string"),
+        C("resolution", "string"),
+        C("from_ts", "timestamp"),
+        C("to_ts", "timestamp"),
+        C("expected", "int64"),
+        C("present", "int64"),
+        C("missing", "int64"),
+        C("duplicates", "int64"),
+        C("off_grid", "int64"),
+        C("coverage_ratio", "float64"),
+    ),
+    sort_key=("token", "resolution", "from_ts"),
+    ts_column="from_ts",
+    derived=True,
+))
+
+register(ArtifactSpec(
+    "coverage_gaps", 1,
+    columns=(
+        C("token", "string"),
+        C("resolution", "string"),
+        C("gap_start", "timestamp"),
+        C("gap_end", "timestamp", doc="exclusive"),
+        C("missing_count", "int64"),
+    ),
+    sort_key=("token", "resolution", "gap_start"),
+    ts_column="gap_start",
+    derived=True,
+))
+
+register(ArtifactSpec(
+    "alert_forward_coverage", 1,
+    columns=(
+        C("alert_id", "string"),
+        C("token", "string"),
+        C("chain", "string"),
+        C("alert_ts", "timestamp"),
+        C("horizon_end", "timestamp"),
+        C("expected", "int64"),
+        C("present", "int64"),
+        C("coverage_ratio", "float64"),
+        C("fully_covered", "bool"),
+    ),
+    sort_key=("alert_ts", "alert_id"),
+    ts_column="alert_ts",
+    unique_key=("alert_id",),
+    derived=True,
+))
+
+# ---------------------------------------------------------------------------------------------
+# Experiments
+# ---------------------------------------------------------------------------------------------
+
+register(ArtifactSpec(
+    "run_metrics", 1,
+    columns=(
+        C("run_id", "string"),
+        C("metric_name", "string"),
+        C("metric_value", "float64", True),
+        C("metric_unit", "string", True),
+        C("computed_at", "timestamp"),
+    ),
+    sort_key=("run_id", "metric_name"),
+    unique_key=("run_id", "metric_name"),
+    ts_column="computed_at",
+))
+
+register(ArtifactSpec(
+    "experiment_trades", 1,
+    columns=(
+        C("experiment_id", "string"),
+        C("alert_id", "string"),
+        C("trade_id", "string"),
+        C("token", "string"),
+        C("chain", "string"),
+        C("entry_ts", "timestamp"),
+        C("exit_ts", "timestamp"),
+        C("entry_price", "float64"),
+        C("exit_price", "float64"),
+        C("pnl", "float64"),
+        C("pnl_pct", "float64"),
+        C("duration_ms", "int64"),
+        C("exit_reason", "string", doc="take_profit | stop_loss | trailing_stop | max_hold | end_of_data"),
+    ),
+    sort_key=("entry_ts", "trade_id"),
+    ts_column="entry_ts",
+    unique_key=("trade_id",),
+    derived=True,
+))
+
+register(ArtifactSpec(
+    "experiment_metrics", 1,
+    columns=(
+        C("experiment_id", "string"),
+        C("metric_name", "string"),
+        C("metric_value", "float64", True, "null when undefined (e.g. profit factor with no losses)"),
+        C("metric_unit", "string", True),
+        C("computed_at", "timestamp"),
+    ),
+    sort_key=("experiment_id", "metric_name"),
+    unique_key=("experiment_id", "metric_name"),
+    derived=True,
+))
+
+register(ArtifactSpec(
+    "experiment_equity_curve", 1,
+    columns=(
+        C("experiment_id", "string"),
+        C("ts", "timestamp"),
+        C("equity", "float64"),
+        C("drawdown", "float64"),
+        C("drawdown_pct", "float64"),
+    ),
+    sort_key=("experiment_id", "ts", "equity", "drawdown"),
+    ts_column="ts",
+    derived=True,
+))
+
+register(ArtifactSpec(
+    "experiment_diagnostics", 1,
+    columns=(
+        C("experiment_id", "string"),
+        C("alert_id", "string", True),
+        C("kind", "string", doc="skipped | warning | info"),
+        C("reason", "string"),
+        C("detail", "string", True),
+    ),
+    sort_key=("experiment_id", "kind", "reason", "alert_id", "detail"),
+    derived=True,
+))

@@ -114,4 +114,4 @@ class GcReport(msgspec.Struct, frozen=True, kw_only=True):
     removed: list[str]  # artifact ids whose files are (or would be) removed
     bytes_freed: int
     kept: list[dict] = []  # {artifact_id, reason} for candidates kept because something active depends on them
-    staging_removed: list[str] = []
+    orphan_files: list[str] = []  # unregistered files under artifacts/ (removed unless dry-run)

@@ -1,0 +1,203 @@
+"""verify (does the lake agree with its manifest?) and gc (remove what retention allows)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+from bridge.progress import NULL_JOB, Job
+from bridge.store import manifest
+from bridge.store.models import GcReport, VerifyIssue, VerifyReport
+from bridge.store.spec import get_spec
+
+__all__ = ["gc", "verify"]
+
+log = logging.getLogger(__name__)
+
+
+def verify(store, *, quick: bool = False, job: Job = NULL_JOB) -> VerifyReport:
+    """Re-hash every artifact's bytes (and, unless quick, its content), check row counts and
+    timestamps, sidecars, orphan files, dangling lineage and derived artifacts without inputs."""
+    con = store.connect()
+    rows = con.execute("SELECT * FROM artifacts ORDER BY created_at, artifact_id").fetchall()
+    removed = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    issues: list[VerifyIssue] = []
+    known_files: set[Path] = set()
+    for i, row in enumerate(rows):
+        job.progress(i, len(rows), f"checking {row['artifact_id']}")
+        parquet, sidecar = store.lake.root / row["path_parquet"], store.lake.root / row["path_sidecar"]
+        known_files.update((parquet.resolve(), sidecar.resolve()))
+        if row["artifact_id"] in removed:
+            continue
+        issues += _check_artifact(row, parquet, sidecar, quick)
+    job.progress(len(rows), len(rows), "lineage")
+    issues += _check_lineage(con)
+    issues += _check_orphans(store, known_files)
+    return VerifyReport(ok=not issues, checked=len(rows), issues=issues)
+
+
+def _issue(kind: str, row, path: Path | None, detail: str) -> VerifyIssue:
+    return VerifyIssue(kind=kind, artifact_id=row["artifact_id"] if row is not None else None,
+                       path=str(path) if path else None, detail=detail)
+
+
+def _check_artifact(row, parquet: Path, sidecar: Path, quick: bool) -> list[VerifyIssue]:
+    from bridge.store.files import sha256_file
+
+    out: list[VerifyIssue] = []
+    if not parquet.is_file():
+        return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
+    size = parquet.stat().st_size
+    with open(parquet, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(max(0, size - 4))
+        tail = fh.read(4)
+    if size < 12 or head != b"PAR1" or tail != b"PAR1":
+        return [_issue("truncated", row, parquet, f"not a whole Parquet file ({size} bytes, no PAR1 footer)")]
+    actual = sha256_file(parquet)
+    if actual != row["file_hash"]:
+        out.append(_issue("file_hash_mismatch", row, parquet, f"bytes changed: sha256 {actual} != {row['file_hash']}"))
+    out += _check_sidecar(row, sidecar)
+    if quick and not out:
+        return out
+    out += _check_content(row, parquet)
+    return out
+
+
+def _check_sidecar(row, sidecar: Path) -> list[VerifyIssue]:
+    if not sidecar.is_file():
+        return [_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone")]
+    try:
+        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [_issue("corrupt_sidecar", row, sidecar, f"unreadable sidecar: {exc}")]
+    bad = [k for k in ("artifact_id", "content_hash", "file_hash", "row_count", "logical_key") if meta.get(k) != row[k]]
+    if bad:
+        return [_issue("sidecar_mismatch", row, sidecar, f"sidecar disagrees with the manifest on {', '.join(bad)}")]
+    return []
+
+
+def _check_content(row, parquet: Path) -> list[VerifyIssue]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from bridge.errors import BridgeError
+    from bridge.store import canonical
+    from bridge.store.timeutil import iso_from_micros
+
+    spec = get_spec(row["artifact_type"], row["schema_version"])
+    try:
+        table = pq.read_table(parquet)
+    except (pa.ArrowException, OSError) as exc:
+        return [_issue("corrupt", row, parquet, f"cannot read the Parquet file: {exc}")]
+    out = []
+    if table.num_rows != row["row_count"]:
+        out.append(_issue("row_count_mismatch", row, parquet, f"{table.num_rows} rows, manifest says {row['row_count']}"))
+    try:
+        canon = canonical.canonicalize(table, spec, row["logical_key"])
+    except BridgeError as exc:
+        return [*out, _issue("invalid_content", row, parquet, f"no longer fits {spec.artifact_type}: {exc}")]
+    chash = canonical.content_hash(canon, spec)
+    if chash != row["content_hash"]:
+        out.append(_issue("content_hash_mismatch", row, parquet, f"content hash {chash} != {row['content_hash']}"))
+    lo, hi = canonical.ts_range(canon, spec)
+    lo_s = iso_from_micros(lo) if lo is not None else None
+    hi_s = iso_from_micros(hi) if hi is not None else None
+    if (lo_s, hi_s) != (row["min_ts"], row["max_ts"]):
+        out.append(_issue("ts_range_mismatch", row, parquet,
+                          f"timestamps span {lo_s}..{hi_s}, manifest says {row['min_ts']}..{row['max_ts']}"))
+    return out
+
+
+def _check_lineage(con) -> list[VerifyIssue]:
+    out = []
+    for r in con.execute(
+        "SELECT l.artifact_id, l.input_artifact_id FROM artifact_lineage l"
+        " LEFT JOIN artifacts a ON a.artifact_id = l.input_artifact_id"
+        " LEFT JOIN artifacts b ON b.artifact_id = l.artifact_id WHERE a.artifact_id IS NULL OR b.artifact_id IS NULL"
+    ):
+        out.append(VerifyIssue(kind="dangling_lineage", artifact_id=r[0],
+                               detail=f"lineage edge {r[0]} -> {r[1]} names an artifact the manifest does not have"))
+    derived = [(t, v) for (t, v), s in _specs().items() if s.derived]
+    for t, v in derived:
+        for r in con.execute(
+            "SELECT artifact_id FROM artifacts a WHERE artifact_type = ? AND schema_version = ?"
+            " AND NOT EXISTS (SELECT 1 FROM artifact_lineage l WHERE l.artifact_id = a.artifact_id)",
+            (t, v),
+        ):
+            out.append(VerifyIssue(kind="derived_without_inputs", artifact_id=r[0],
+                                   detail=f"{t} is derived but declares no input artifacts (PRD invariant 4)"))
+    return out
+
+
+def _specs():
+    from bridge.store.spec import SPECS
+
+    return SPECS
+
+
+def _check_orphans(store, known: set[Path]) -> list[VerifyIssue]:
+    con = store.connect()
+    in_flight = {(store.lake.root / r[0]).resolve() for r in con.execute("SELECT path_parquet FROM publish_journal")}
+    in_flight |= {(store.lake.root / r[0]).resolve() for r in con.execute("SELECT path_sidecar FROM publish_journal")}
+    out = []
+    for path in sorted(store.lake.artifacts.rglob("*")):
+        if path.is_file() and path.resolve() not in known and path.resolve() not in in_flight:
+            out.append(VerifyIssue(kind="orphan_file", path=str(path),
+                                   detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
+    return out
+
+
+def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB) -> GcReport:
+    """Remove files of tombstoned (and optionally superseded) artifacts that no active artifact
+    depends on (transitively), plus orphan files and dead staging leftovers. Dry-run by default.
+    Manifest rows stay (history); an event `files_removed` records the removal."""
+    con = store.connect()
+    statuses = ("tombstoned", "superseded") if include_superseded else ("tombstoned",)
+    marks = ",".join("?" * len(statuses))
+    removed_before = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    candidates = [r for r in con.execute(f"SELECT * FROM artifacts WHERE status IN ({marks}) ORDER BY artifact_id", statuses)
+                  if r["artifact_id"] not in removed_before]
+    removed, kept, freed = [], [], 0
+    for i, r in enumerate(candidates):
+        job.progress(i, len(candidates), r["artifact_id"])
+        active = _active_dependents(con, r["artifact_id"])
+        if active:
+            kept.append({"artifact_id": r["artifact_id"], "reason": f"active artifacts depend on it: {', '.join(active[:5])}"})
+            continue
+        paths = [store.lake.root / r["path_parquet"], store.lake.root / r["path_sidecar"]]
+        freed += sum(p.stat().st_size for p in paths if p.exists())
+        removed.append(r["artifact_id"])
+        if not dry_run:
+            with manifest.write_txn(con):
+                con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?, 'files_removed', "
+                            "strftime('%Y-%m-%dT%H:%M:%fZ','now'), NULL)", (r["artifact_id"],))
+            for p in paths:
+                p.unlink(missing_ok=True)
+    orphans = [i.path for i in _check_orphans(store, _registered_files(store))]
+    if not dry_run:
+        for p in orphans:
+            freed += Path(p).stat().st_size
+            Path(p).unlink(missing_ok=True)
+        store.recover()
+    return GcReport(dry_run=dry_run, removed=removed, bytes_freed=freed, kept=kept, orphan_files=orphans)
+
+
+def _registered_files(store) -> set[Path]:
+    out = set()
+    for r in store.connect().execute("SELECT path_parquet, path_sidecar FROM artifacts"):
+        out.add((store.lake.root / r[0]).resolve())
+        out.add((store.lake.root / r[1]).resolve())
+    return out
+
+
+def _active_dependents(con, artifact_id: str) -> list[str]:
+    rows = con.execute(
+        """WITH RECURSIVE down(id) AS (
+             SELECT artifact_id FROM artifact_lineage WHERE input_artifact_id = ?
+             UNION SELECT l.artifact_id FROM artifact_lineage l JOIN down d ON l.input_artifact_id = d.id)
+           SELECT d.id FROM down d JOIN artifacts a ON a.artifact_id = d.id WHERE a.status = 'active' ORDER BY d.id""",
+        (artifact_id,),
+    ).fetchall()
+    return [r[0] for r in rows]

@@ -1,0 +1,686 @@
+"""The artifact store: publish (idempotent, crash-safe, concurrent), query, lineage, status.
+
+Publish, step by step (docs/store.md has the why):
+  1. check the type, the key and the inputs (unknown inputs: nothing is written);
+  2. a Parquet input whose bytes are an artifact of this type+key already: deduped by file hash;
+  3. canonicalise, content-hash, derive the id; same type+key+content registered: deduped;
+  4. write Parquet + sidecar to staging, fsync (the last point where cancel is honoured);
+  5. journal the publish, move the files into place atomically, then register the artifact,
+     its tags, lineage and provenance and drop the journal row in one transaction.
+A crash before 5's last transaction leaves a journal row of a dead process; opening the store
+rolls it back (removing unregistered files). So: no registered artifact without its file, no
+partial file at a final path.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import os
+import socket
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from bridge.errors import (
+    ArtifactNotFound,
+    InvalidState,
+    InvalidSupersession,
+    UnknownInputArtifact,
+    ValidationFailed,
+)
+from bridge.progress import NULL_JOB, Job
+from bridge.store import manifest
+from bridge.store.lake import Lake
+from bridge.store.models import (
+    Artifact,
+    ArtifactPage,
+    LineageEdge,
+    LineageGraph,
+    LineageNode,
+    PublishResult,
+    StaleArtifact,
+    StaleReason,
+)
+from bridge.store.spec import ArtifactSpec, get_spec
+from bridge.store.timeutil import iso, now_iso, parse_iso
+
+__all__ = ["Store", "artifact_id_for"]
+
+log = logging.getLogger(__name__)
+
+_HOST = socket.gethostname()
+MAX_LOGICAL_KEY = 1024
+
+
+def artifact_id_for(artifact_type: str, schema_version: int, logical_key: str, content_hash: str) -> str:
+    """Deterministic id: the same publish on any machine gives the same id."""
+    ident = json.dumps(["qb-artifact-id-v1", artifact_type, schema_version, logical_key, content_hash])
+    return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
+
+
+class Store:
+    """One lake's artifact store. Thread-safe (a SQLite connection per thread); many processes
+    may use one lake at once."""
+
+    def __init__(self, lake: Lake | str | os.PathLike[str] | None = None) -> None:
+        self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        self.lake.ensure()
+        self._local = threading.local()
+        self.schema_version = manifest.migrate(self.connect())
+        self.recover()
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def connect(self) -> sqlite3.Connection:
+        """This thread's manifest connection."""
+        con = getattr(self._local, "con", None)
+        if con is None:
+            con = manifest.connect(self.lake.manifest_db)
+            self._local.con = con
+        return con
+
+    def close(self) -> None:
+        con = getattr(self._local, "con", None)
+        if con is not None:
+            con.close()
+            self._local.con = None
+
+    # -- publish -------------------------------------------------------------------------------
+
+    def publish(
+        self,
+        artifact_type: str,
+        schema_version: int,
+        logical_key: str,
+        data: Any,
+        *,
+        tags: Mapping[str, str] | Iterable[tuple[str, str]] | None = None,
+        input_artifact_ids: Sequence[str] = (),
+        writer_name: str = "bridge",
+        writer_version: str = "0",
+        git_commit: str | None = None,
+        git_dirty: bool = False,
+        params: Mapping[str, Any] | None = None,
+        job: Job = NULL_JOB,
+    ) -> PublishResult:
+        """Publish `data` as an artifact; idempotent.
+
+        Raises:
+            UnknownArtifactType, ValidationFailed, UnknownInputArtifact, Cancelled, Busy.
+        """
+        from bridge.store import canonical
+
+        spec = get_spec(artifact_type, schema_version)
+        _check_logical_key(logical_key)
+        tag_pairs = _tag_pairs(tags)
+        inputs = sorted(set(input_artifact_ids))
+        self._check_inputs(spec, inputs)
+        params = dict(params or {})
+        _check_json(params, "params")
+
+        job.progress(0, 4, "reading input", force=True)
+        if isinstance(data, (str, Path)) and Path(data).suffix.lower() in (".parquet", ".pq"):
+            hit = self._dedup_by_file(Path(data), spec, logical_key)
+            if hit is not None:
+                return hit
+        table = canonical.load_input(data, spec)
+        job.progress(1, 4, "validating")
+        table = canonical.canonicalize(table, spec, logical_key)
+        job.progress(2, 4, "hashing")
+        chash = canonical.content_hash(table, spec)
+        artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
+        existing = self._find_semantic(spec, logical_key, chash)
+        if existing is not None:
+            return _deduped(self.get(existing), "content_hash")
+
+        job.progress(3, 4, "writing")
+        lo, hi = canonical.ts_range(table, spec)
+        from bridge.store.timeutil import iso_from_micros
+
+        row = {
+            "artifact_id": artifact_id,
+            "artifact_type": spec.artifact_type,
+            "schema_version": spec.schema_version,
+            "logical_key": logical_key,
+            "status": "active",
+            "file_hash": "",
+            "content_hash": chash,
+            "row_count": table.num_rows,
+            "min_ts": iso_from_micros(lo) if lo is not None else None,
+            "max_ts": iso_from_micros(hi) if hi is not None else None,
+        }
+        prov = {
+            "writer_name": writer_name,
+            "writer_version": writer_version,
+            "git_commit": git_commit,
+            "git_dirty": bool(git_dirty),
+            "params": params,
+            "canonical_form": canonical.CANONICAL_FORM,
+        }
+        return self._write_and_register(spec, table, row, prov, tag_pairs, inputs, job)
+
+    def _write_and_register(self, spec, table, row, prov, tag_pairs, inputs, job: Job) -> PublishResult:
+        from bridge.store import files
+
+        artifact_id = row["artifact_id"]
+        final_parquet, final_sidecar = self.lake.artifact_paths(spec.dir_name, artifact_id)
+        rel_parquet = final_parquet.relative_to(self.lake.root).as_posix()
+        rel_sidecar = final_sidecar.relative_to(self.lake.root).as_posix()
+        staging = self.lake.staging / "publish"
+        staging.mkdir(parents=True, exist_ok=True)
+        token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+        tmp_parquet, tmp_sidecar = staging / f"{token}.parquet", staging / f"{token}.json"
+        try:
+            files.write_parquet(table, tmp_parquet, {
+                "qb.artifact_id": artifact_id,
+                "qb.artifact_type": spec.artifact_type,
+                "qb.schema_version": str(spec.schema_version),
+                "qb.logical_key": row["logical_key"],
+                "qb.content_hash": row["content_hash"],
+                "qb.canonical_form": prov["canonical_form"],
+            })
+            row["file_hash"] = files.sha256_file(tmp_parquet)
+            row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
+            created_at = now_iso()
+            sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
+            files.write_json(sidecar, tmp_sidecar)
+            job.check()  # last point of no visible effect
+
+            con = self.connect()
+            journal_id = uuid.uuid4().hex
+            with manifest.write_txn(con):
+                existing = self._find_semantic(spec, row["logical_key"], row["content_hash"])
+                if existing is None:
+                    con.execute(
+                        "INSERT INTO publish_journal VALUES (?,?,?,?,?,?,?)",
+                        (journal_id, artifact_id, rel_parquet, rel_sidecar, _HOST, os.getpid(), created_at),
+                    )
+            if existing is not None:
+                return _deduped(self.get(existing), "content_hash")
+            files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
+            files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
+            with manifest.write_txn(con):
+                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
+                    registered = False
+                else:
+                    self._insert(con, row, created_at, prov, tag_pairs, inputs)
+                    registered = True
+        finally:
+            for p in (tmp_parquet, tmp_sidecar):
+                p.unlink(missing_ok=True)
+        artifact = self.get(artifact_id)
+        if not registered:
+            return _deduped(artifact, "content_hash")
+        log.info("published %s %s v%s %s (%d rows)", artifact_id, spec.artifact_type, spec.schema_version,
+                 row["logical_key"], row["row_count"])
+        return PublishResult(deduped=False, artifact_id=artifact_id, artifact=artifact, sidecar=sidecar)
+
+    def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
+        con.execute(
+            "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
+            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
+             row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
+             row["min_ts"], row["max_ts"], created_at),
+        )
+        con.executemany("INSERT OR IGNORE INTO artifact_tags VALUES (?,?,?)",
+                        [(row["artifact_id"], k, v) for k, v in tag_pairs])
+        con.executemany("INSERT OR IGNORE INTO artifact_lineage VALUES (?,?)",
+                        [(row["artifact_id"], i) for i in inputs])
+        con.execute(
+            "INSERT INTO artifact_provenance VALUES (?,?,?,?,?,?,?)",
+            (row["artifact_id"], prov["writer_name"], prov["writer_version"], prov["git_commit"],
+             int(prov["git_dirty"]), json.dumps(prov["params"], sort_keys=True), prov["canonical_form"]),
+        )
+        _event(con, row["artifact_id"], "published", None, created_at)
+
+    def _dedup_by_file(self, path: Path, spec: ArtifactSpec, logical_key: str) -> PublishResult | None:
+        from bridge.store.files import sha256_file
+
+        fh = sha256_file(path)
+        r = self.connect().execute(
+            "SELECT artifact_id FROM artifacts WHERE file_hash = ? AND artifact_type = ? AND schema_version = ?"
+            " AND logical_key = ?",
+            (fh, spec.artifact_type, spec.schema_version, logical_key),
+        ).fetchone()
+        return _deduped(self.get(r[0]), "file_hash") if r else None
+
+    def _find_semantic(self, spec: ArtifactSpec, logical_key: str, chash: str) -> str | None:
+        r = self.connect().execute(
+            "SELECT artifact_id FROM artifacts WHERE artifact_type = ? AND logical_key = ? AND content_hash = ?"
+            " AND schema_version = ?",
+            (spec.artifact_type, logical_key, chash, spec.schema_version),
+        ).fetchone()
+        return r[0] if r else None
+
+    def _check_inputs(self, spec: ArtifactSpec, inputs: list[str]) -> None:
+        if spec.derived and not inputs:
+            raise ValidationFailed(
+                f"{spec.artifact_type} is a derived type: declare the artifacts it was made from (input_artifact_ids)",
+                rule="derived_requires_inputs", field="inputArtifactIds",
+            )
+        if not inputs:
+            return
+        known = self._existing_ids(inputs)
+        missing = [i for i in inputs if i not in known]
+        if missing:
+            raise UnknownInputArtifact(missing)
+
+    def _existing_ids(self, ids: Sequence[str]) -> set[str]:
+        con = self.connect()
+        out: set[str] = set()
+        for chunk in _chunks(list(ids), 500):
+            q = f"SELECT artifact_id FROM artifacts WHERE artifact_id IN ({','.join('?' * len(chunk))})"
+            out.update(r[0] for r in con.execute(q, chunk))
+        return out
+
+    # -- crash recovery ------------------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Roll back publishes of processes that died mid-way (this host only). Returns their ids."""
+        con = self.connect()
+        rows = con.execute("SELECT * FROM publish_journal").fetchall()
+        if not rows:
+            return []
+        rolled: list[str] = []
+        with manifest.write_txn(con):
+            rows = con.execute("SELECT * FROM publish_journal").fetchall()
+            live = {r["artifact_id"] for r in rows if not _dead(r["host"], r["pid"])}
+            for r in rows:
+                if not _dead(r["host"], r["pid"]):
+                    continue
+                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (r["journal_id"],))
+                registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                if not registered and r["artifact_id"] not in live:
+                    for rel in (r["path_parquet"], r["path_sidecar"]):
+                        (self.lake.root / rel).unlink(missing_ok=True)
+                rolled.append(r["artifact_id"])
+        for leftover in (self.lake.staging / "publish").glob(f"{_HOST}-*"):
+            pid = leftover.name.split("-")[-2] if leftover.name.count("-") >= 2 else ""
+            if pid.isdigit() and _dead(_HOST, int(pid)):
+                leftover.unlink(missing_ok=True)
+        if rolled:
+            log.warning("rolled back %d interrupted publish(es): %s", len(rolled), ", ".join(rolled))
+        return rolled
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def get(self, artifact_id: str) -> Artifact:
+        """Raises:
+        ArtifactNotFound: no such id.
+        """
+        found = self._load([artifact_id])
+        if not found:
+            raise ArtifactNotFound(artifact_id)
+        return found[0]
+
+    def get_many(self, artifact_ids: Sequence[str]) -> list[Artifact]:
+        """Artifacts in the order asked. Raises ArtifactNotFound for the first unknown id."""
+        found = {a.artifact_id: a for a in self._load(list(artifact_ids))}
+        for i in artifact_ids:
+            if i not in found:
+                raise ArtifactNotFound(i)
+        return [found[i] for i in artifact_ids]
+
+    def list(
+        self,
+        *,
+        artifact_type: str | None = None,
+        status: str | None = None,
+        logical_key_prefix: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        ts_from: str | None = None,
+        ts_to: str | None = None,
+        limit: int = 100,
+        cursor: str | None = None,
+    ) -> ArtifactPage:
+        """Artifacts matching every filter, oldest first; `next_cursor` pages on stably.
+
+        Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
+        """
+        if limit < 1 or limit > 10_000:
+            raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        where, args = [], []
+        if artifact_type:
+            where.append("artifact_type = ?")
+            args.append(artifact_type)
+        if status:
+            if status not in ("active", "superseded", "tombstoned"):
+                raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
+            where.append("status = ?")
+            args.append(status)
+        if logical_key_prefix:
+            where.append("substr(logical_key, 1, ?) = ?")
+            args += [len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():
+            where.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
+            args += [k, v]
+        if ts_from:
+            where.append("max_ts >= ?")
+            args.append(_norm_ts(ts_from, "tsFrom"))
+        if ts_to:
+            where.append("min_ts < ?")
+            args.append(_norm_ts(ts_to, "tsTo"))
+        if cursor:
+            created, aid = _decode_cursor(cursor)
+            where.append("(created_at, artifact_id) > (?, ?)")
+            args += [created, aid]
+        sql = "SELECT artifact_id, created_at FROM artifacts a"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at, artifact_id LIMIT ?"
+        rows = self.connect().execute(sql, [*args, limit + 1]).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = self._load([r[0] for r in rows])
+        nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
+        return ArtifactPage(items=items, next_cursor=nxt)
+
+    def find_by_logical_key(self, artifact_type: str, logical_key: str) -> list[Artifact]:
+        """Every artifact of that type under that key, newest first (any status)."""
+        rows = self.connect().execute(
+            "SELECT artifact_id FROM artifacts WHERE artifact_type = ? AND logical_key = ?"
+            " ORDER BY created_at DESC, artifact_id",
+            (artifact_type, logical_key),
+        ).fetchall()
+        return self._load([r[0] for r in rows])
+
+    def read_table(self, artifact_id: str, columns: Sequence[str] | None = None):
+        """The artifact's rows as a pyarrow Table (canonical column and row order)."""
+        import pyarrow.parquet as pq
+
+        art = self.get(artifact_id)
+        return pq.read_table(art.path_parquet, columns=list(columns) if columns else None)
+
+    def provenance(self, artifact_id: str) -> dict[str, Any]:
+        self.get(artifact_id)
+        r = self.connect().execute("SELECT * FROM artifact_provenance WHERE artifact_id = ?", (artifact_id,)).fetchone()
+        if r is None:
+            return {}
+        return {
+            "writer_name": r["writer_name"], "writer_version": r["writer_version"], "git_commit": r["git_commit"],
+            "git_dirty": bool(r["git_dirty"]), "params": json.loads(r["params_json"]),
+            "canonical_form": r["canonical_form"],
+        }
+
+    def _load(self, ids: list[str]) -> list[Artifact]:
+        if not ids:
+            return []
+        con = self.connect()
+        rows, tags, inputs, sup_by, sup = {}, {}, {}, {}, {}
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in con.execute(f"SELECT * FROM artifacts WHERE artifact_id IN ({marks})", chunk):
+                rows[r["artifact_id"]] = r
+            for r in con.execute(f"SELECT * FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk):
+                tags.setdefault(r["artifact_id"], {}).setdefault(r["k"], []).append(r["v"])
+            for r in con.execute(
+                f"SELECT * FROM artifact_lineage WHERE artifact_id IN ({marks}) ORDER BY input_artifact_id", chunk
+            ):
+                inputs.setdefault(r["artifact_id"], []).append(r["input_artifact_id"])
+            for r in con.execute(f"SELECT * FROM artifact_supersedes WHERE artifact_id IN ({marks})", chunk):
+                sup[r["artifact_id"]] = r["supersedes_artifact_id"]
+            for r in con.execute(
+                f"SELECT * FROM artifact_supersedes WHERE supersedes_artifact_id IN ({marks})", chunk
+            ):
+                sup_by[r["supersedes_artifact_id"]] = r["artifact_id"]
+        out = []
+        for i in ids:
+            r = rows.get(i)
+            if r is None:
+                continue
+            out.append(Artifact(
+                artifact_id=r["artifact_id"], artifact_type=r["artifact_type"], schema_version=r["schema_version"],
+                logical_key=r["logical_key"], status=r["status"],
+                path_parquet=str(self.lake.root / r["path_parquet"]), path_sidecar=str(self.lake.root / r["path_sidecar"]),
+                file_hash=r["file_hash"], content_hash=r["content_hash"], row_count=r["row_count"],
+                min_ts=r["min_ts"], max_ts=r["max_ts"], created_at=r["created_at"],
+                tags=tags.get(i, {}), input_artifact_ids=inputs.get(i, []),
+                superseded_by=sup_by.get(i), supersedes=sup.get(i),
+            ))
+        return out
+
+    # -- lineage -------------------------------------------------------------------------------
+
+    def upstream(self, artifact_id: str, depth: int | None = None) -> LineageGraph:
+        """Everything `artifact_id` was made from; depth 1 = direct inputs, None = transitive."""
+        return self._walk(artifact_id, depth, "upstream")
+
+    def downstream(self, artifact_id: str, depth: int | None = None) -> LineageGraph:
+        """Everything made from `artifact_id`; depth 1 = direct, None = transitive."""
+        return self._walk(artifact_id, depth, "downstream")
+
+    def _walk(self, artifact_id: str, depth: int | None, direction: str) -> LineageGraph:
+        self.get(artifact_id)
+        if depth is not None and depth < 1:
+            raise ValidationFailed("depth must be >= 1 (or omitted for the whole graph)", field="depth", value=depth)
+        src, dst = ("artifact_id", "input_artifact_id") if direction == "upstream" else ("input_artifact_id", "artifact_id")
+        rows = self.connect().execute(
+            f"""WITH RECURSIVE walk(id, depth) AS (
+                  SELECT {dst}, 1 FROM artifact_lineage WHERE {src} = :root
+                  UNION
+                  SELECT l.{dst}, w.depth + 1 FROM artifact_lineage l JOIN walk w ON l.{src} = w.id
+                  WHERE :max IS NULL OR w.depth < :max)
+                SELECT w.id, MIN(w.depth) AS depth, a.artifact_type, a.logical_key, a.status
+                FROM walk w LEFT JOIN artifacts a ON a.artifact_id = w.id
+                GROUP BY w.id ORDER BY depth, w.id""",
+            {"root": artifact_id, "max": depth},
+        ).fetchall()
+        nodes = [LineageNode(artifact_id=r[0], depth=r[1], artifact_type=r[2] or "?", logical_key=r[3] or "",
+                             status=r[4] or "tombstoned") for r in rows]
+        ids = [artifact_id, *(n.artifact_id for n in nodes)]
+        edges = []
+        con = self.connect()
+        seen = set(ids)
+        for chunk in _chunks(ids, 400):
+            marks = ",".join("?" * len(chunk))
+            for r in con.execute(f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk):
+                if r[0] in seen and r[1] in seen:
+                    edges.append(LineageEdge(artifact_id=r[0], input_artifact_id=r[1]))
+        edges.sort(key=lambda e: (e.artifact_id, e.input_artifact_id))
+        return LineageGraph(root=artifact_id, direction=direction, nodes=nodes, edges=edges)
+
+    # -- status --------------------------------------------------------------------------------
+
+    def supersede(self, new_artifact_id: str, old_artifact_id: str) -> Artifact:
+        """Mark `old` superseded by `new` (same type; idempotent). Returns the old artifact.
+
+        Raises:
+            ArtifactNotFound, InvalidSupersession.
+        """
+        new, old = self.get(new_artifact_id), self.get(old_artifact_id)
+        if new.artifact_id == old.artifact_id:
+            raise InvalidSupersession("an artifact cannot supersede itself", artifact_id=new.artifact_id)
+        if new.supersedes == old.artifact_id:
+            return old  # idempotent
+        if new.artifact_type != old.artifact_type:
+            raise InvalidSupersession(
+                f"types differ: {new.artifact_type} cannot supersede {old.artifact_type}",
+                new_artifact_id=new.artifact_id, old_artifact_id=old.artifact_id,
+            )
+        if new.status != "active":
+            raise InvalidSupersession(f"the new artifact is {new.status}, not active", new_artifact_id=new.artifact_id)
+        if old.status != "active":
+            by = f" by {old.superseded_by}" if old.superseded_by else ""
+            raise InvalidSupersession(f"the old artifact is already {old.status}{by}", old_artifact_id=old.artifact_id)
+        if new.supersedes is not None:
+            raise InvalidSupersession(
+                f"{new.artifact_id} already supersedes {new.supersedes} (one predecessor per artifact)",
+                new_artifact_id=new.artifact_id,
+            )
+        if self._supersedes_chain(old.artifact_id).__contains__(new.artifact_id):
+            raise InvalidSupersession("that would make a supersession cycle", new_artifact_id=new.artifact_id)
+        con = self.connect()
+        with manifest.write_txn(con):
+            cur = con.execute("UPDATE artifacts SET status = 'superseded' WHERE artifact_id = ? AND status = 'active'",
+                              (old.artifact_id,))
+            if cur.rowcount != 1:
+                raise InvalidSupersession("the old artifact changed status meanwhile; retry", old_artifact_id=old.artifact_id)
+            con.execute("INSERT INTO artifact_supersedes VALUES (?, ?)", (new.artifact_id, old.artifact_id))
+            _event(con, old.artifact_id, "superseded", new.artifact_id)
+        return self.get(old.artifact_id)
+
+    def _supersedes_chain(self, artifact_id: str) -> list[str]:
+        rows = self.connect().execute(
+            """WITH RECURSIVE chain(id) AS (
+                 SELECT supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id = ?
+                 UNION SELECT s.supersedes_artifact_id FROM artifact_supersedes s JOIN chain c ON s.artifact_id = c.id)
+               SELECT id FROM chain""",
+            (artifact_id,),
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def tombstone(self, artifact_id: str, reason: str = "") -> Artifact:
+        """Mark an artifact tombstoned (idempotent). Its files go at the next `gc --apply`."""
+        art = self.get(artifact_id)
+        if art.status == "tombstoned":
+            return art
+        con = self.connect()
+        with manifest.write_txn(con):
+            con.execute("UPDATE artifacts SET status = 'tombstoned' WHERE artifact_id = ?", (artifact_id,))
+            _event(con, artifact_id, "tombstoned", reason or None)
+        return self.get(artifact_id)
+
+    def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:
+        """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths."""
+        rows = self.connect().execute(
+            """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
+                 SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
+                 FROM artifact_lineage l JOIN artifacts a ON a.artifact_id = l.input_artifact_id
+                 WHERE a.status != 'active'
+                 UNION
+                 SELECT l.artifact_id, b.culprit, b.status, l.artifact_id || '>' || b.path, b.depth + 1
+                 FROM artifact_lineage l JOIN bad b ON l.input_artifact_id = b.id WHERE b.depth < 64)
+               SELECT b.id, b.culprit, b.status, MIN(b.path) AS path, a.artifact_type, a.logical_key
+               FROM bad b JOIN artifacts a ON a.artifact_id = b.id
+               WHERE a.status = 'active'
+               GROUP BY b.id, b.culprit ORDER BY b.id, b.culprit"""
+        ).fetchall()
+        wanted = set(artifact_ids) if artifact_ids is not None else None
+        out: dict[str, StaleArtifact] = {}
+        for r in rows:
+            if wanted is not None and r[0] not in wanted:
+                continue
+            reason = StaleReason(input_artifact_id=r[1], input_status=r[2], path=r[3].split(">"))
+            if r[0] in out:
+                out[r[0]].reasons.append(reason)
+            else:
+                out[r[0]] = StaleArtifact(artifact_id=r[0], artifact_type=r[4], logical_key=r[5], reasons=[reason])
+        return list(out.values())
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def verify(self, *, quick: bool = False, job: Job = NULL_JOB):
+        from bridge.store.maintenance import verify
+
+        return verify(self, quick=quick, job=job)
+
+    def gc(self, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB):
+        from bridge.store.maintenance import gc
+
+        return gc(self, dry_run=dry_run, include_superseded=include_superseded, job=job)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+def _deduped(artifact: Artifact, mode: str) -> PublishResult:
+    return PublishResult(deduped=True, mode=mode, existing_artifact_id=artifact.artifact_id,
+                         artifact_id=artifact.artifact_id, artifact=artifact)
+
+
+def _sidecar(row: dict, created_at: str, prov: dict, tag_pairs, inputs) -> dict:
+    tags: dict[str, list[str]] = {}
+    for k, v in tag_pairs:
+        tags.setdefault(k, []).append(v)
+    return {**row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
+
+
+def _event(con: sqlite3.Connection, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:
+    con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?,?,?,?)",
+                (artifact_id, event, at or now_iso(), detail))
+
+
+def _check_logical_key(key: str) -> None:
+    if not isinstance(key, str) or not key.strip():
+        raise ValidationFailed("logical key must be a non-empty string", field="logicalKey")
+    if len(key) > MAX_LOGICAL_KEY:
+        raise ValidationFailed(f"logical key longer than {MAX_LOGICAL_KEY} characters", field="logicalKey")
+    if any(ord(ch) < 32 for ch in key):
+        raise ValidationFailed("logical key contains control characters", field="logicalKey", value=key)
+
+
+def _tag_pairs(tags) -> list[tuple[str, str]]:
+    if tags is None:
+        return []
+    pairs = list(tags.items()) if isinstance(tags, Mapping) else list(tags)
+    out = []
+    for item in pairs:
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise ValidationFailed("a tag must be a (key, value) pair", field="tags", value=item)
+        k, v = item
+        if not isinstance(k, str) or not k or not isinstance(v, str):
+            raise ValidationFailed("tag keys must be non-empty strings and values strings", field="tags", value=[k, v])
+        out.append((k, v))
+    return sorted(set(out))
+
+
+def _check_json(obj: Any, field: str) -> None:
+    try:
+        json.dumps(obj, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValidationFailed(f"{field} must be JSON (no NaN/Infinity): {exc}", field=field) from exc
+
+
+def _norm_ts(text: str, field: str) -> str:
+    try:
+        return iso(parse_iso(text))
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
+
+
+def _encode_cursor(created_at: str, artifact_id: str) -> str:
+    return base64.urlsafe_b64encode(json.dumps([created_at, artifact_id]).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        pad = "=" * (-len(cursor) % 4)
+        created, aid = json.loads(base64.urlsafe_b64decode(cursor + pad))
+        return str(created), str(aid)
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("invalid cursor: pass the nextCursor of a previous page", field="cursor") from exc
+
+
+def _dead(host: str, pid: int) -> bool:
+    if host != _HOST:
+        return False  # can't tell for another machine: leave it
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return False
+
+
+def _chunks(items: list, n: int):
+    for i in range(0, len(items), n):
+        yield items[i : i + n]

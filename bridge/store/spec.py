@@ -382,3 +382,22 @@ register(ArtifactSpec(
     sort_key=("experiment_id", "kind", "reason", "alert_id", "detail"),
     derived=True,
 ))
+
+# ---------------------------------------------------------------------------------------------
+# Ingest
+# ---------------------------------------------------------------------------------------------
+
+register(ArtifactSpec(
+    "ingest_raw_records", 1,
+    columns=(
+        C("source", "string", doc="telegram | duckdb"),
+        C("scope", "string", doc="telegram: the chat id; duckdb: the table name"),
+        C("record_id", "int64", doc="telegram: the message id; duckdb: the row's ordinal in a stable order"),
+        C("record_ts", "timestamp", True, "the record's UTC time when known"),
+        C("record_json", "string", doc="the source record as JSON, as read"),
+    ),
+    sort_key=("source", "scope", "record_id", "record_json"),
+    ts_column="record_ts",
+    doc="The source records of one ingestion (a chat export's messages, a legacy table's rows): the "
+        "input that alerts_v1 and alerts_quarantine artifacts of that ingestion derive from.",
+))

@@ -1,0 +1,341 @@
+"""Slice export: candles of one token at one resolution over [from, to) → an `ohlcv_slice` v2
+artifact (valid candles) plus, when some candles break the rules, an `ohlcv_quarantine` v1
+artifact under the same logical key (bridge/ohlcv/validate.py says which and why).
+
+Reuse: an active slice with the same logical key (and chain tag) is returned without touching
+ClickHouse. `refresh=True` queries again; if the candles changed, the new slice supersedes the
+old one (and the new quarantine the old quarantine).
+
+The batch export takes an alerts artifact, puts a window [ts - before, ts + after) around each
+alert (widened to the resolution's grid), merges overlapping or adjacent windows of the same
+token and chain, and exports one slice per merged window, reporting progress and honouring
+cancellation between slices (each slice is published whole or not at all).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from bridge.errors import InvalidInput, InvalidSupersession
+from bridge.ohlcv.grid import (
+    Resolution,
+    TimeRange,
+    format_iso,
+    format_key_ts,
+    parse_duration,
+    parse_resolution,
+    slice_logical_key,
+)
+from bridge.ohlcv.provenance import provenance
+from bridge.progress import NULL_JOB, Job
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
+    from bridge.ohlcv.source import CandleSource
+    from bridge.store import Artifact, Store
+
+__all__ = [
+    "ALERT_TYPES",
+    "BatchResult",
+    "SliceResult",
+    "Window",
+    "alert_windows",
+    "export_slice",
+    "export_slices_for_alerts",
+    "find_active_slice",
+]
+
+log = logging.getLogger(__name__)
+
+SLICE_TYPE, SLICE_VERSION = "ohlcv_slice", 2
+QUARANTINE_TYPE, QUARANTINE_VERSION = "ohlcv_quarantine", 1
+ALERT_TYPES = ("alerts_v1", "alerts")
+# The batch export hands the chDB store back to other processes at least this often.
+SESSION_TURN_SECONDS = 2.0
+
+
+class SliceResult(msgspec.Struct, frozen=True, kw_only=True):
+    artifact_id: str
+    logical_key: str
+    token: str
+    chain: str | None
+    resolution: str
+    from_ts: str
+    to_ts: str
+    row_count: int
+    reused: bool  # an active slice was returned without querying the source
+    deduped: bool  # the source was queried but the store already had these candles
+    quarantined: int = 0
+    quarantine_artifact_id: str | None = None
+
+
+class Window(msgspec.Struct, frozen=True, kw_only=True):
+    token: str
+    chain: str | None
+    start_us: int
+    end_us: int
+    alerts: int
+
+
+class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
+    alerts_artifact_id: str
+    resolution: str
+    alerts: int
+    windows: int
+    exported: int
+    reused: int
+    quarantined: int
+    row_count: int
+    slices: list[SliceResult]
+
+
+# -- one slice ----------------------------------------------------------------------------------
+
+
+def export_slice(
+    store: "Store",
+    source: "CandleSource",
+    token: str,
+    chain: str | None,
+    resolution: str | Resolution,
+    from_ts: Any,
+    to_ts: Any,
+    *,
+    refresh: bool = False,
+    job: Job = NULL_JOB,
+) -> SliceResult:
+    """Export (or reuse) the slice of `token` at `resolution` over [from_ts, to_ts).
+
+    Raises:
+        InvalidInput: bad token, resolution or range.
+        SourceUnavailable, Busy: the candle source failed or stayed locked.
+        Cancelled: `job` was cancelled before anything was published.
+    """
+    res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
+    rng = from_ts if isinstance(from_ts, TimeRange) and to_ts is None else TimeRange.parse(from_ts, to_ts)
+    key = slice_logical_key(token, res, rng)
+    chain = chain or None
+    if not refresh:
+        existing = find_active_slice(store, key, chain)
+        if existing is not None:
+            return _reused(store, existing, token, chain, res, rng)
+    job.check()
+    candles = source.candles(token, chain, res, rng)
+    return _publish(store, source, key, token, chain, res, rng, candles, refresh=refresh, job=job)
+
+
+def find_active_slice(store: "Store", logical_key: str, chain: str | None) -> "Artifact | None":
+    """The newest active slice under `logical_key` whose chain tag matches (None matches untagged)."""
+    for art in store.find_by_logical_key(SLICE_TYPE, logical_key):
+        if art.status == "active" and _chain_of(art) == chain:
+            return art
+    return None
+
+
+def _chain_of(art: "Artifact") -> str | None:
+    values = art.tags.get("chain") or []
+    return values[0] if values else None
+
+
+def _active_quarantine(store: "Store", logical_key: str, chain: str | None) -> "Artifact | None":
+    for art in store.find_by_logical_key(QUARANTINE_TYPE, logical_key):
+        if art.status == "active" and _chain_of(art) == chain:
+            return art
+    return None
+
+
+def _reused(store: "Store", art: "Artifact", token: str, chain: str | None, res: Resolution,
+            rng: TimeRange) -> SliceResult:
+    q = _active_quarantine(store, art.logical_key, chain)
+    return SliceResult(
+        artifact_id=art.artifact_id, logical_key=art.logical_key, token=token, chain=chain,
+        resolution=res.text, from_ts=format_iso(rng.start), to_ts=format_iso(rng.end),
+        row_count=art.row_count, reused=True, deduped=False,
+        quarantined=q.row_count if q else 0, quarantine_artifact_id=q.artifact_id if q else None,
+    )
+
+
+def _publish(store: "Store", source: "CandleSource", key: str, token: str, chain: str | None, res: Resolution,
+             rng: TimeRange, candles: "pa.Table", *, refresh: bool, job: Job) -> SliceResult:
+    from bridge.ohlcv.validate import split_candles
+
+    split = split_candles(candles)
+    tags = {"token": token, "resolution": res.text, **({"chain": chain} if chain else {})}
+    params = {
+        "token": token, "chain": chain, "resolution": res.text,
+        "from": format_key_ts(rng.start), "to": format_key_ts(rng.end),
+        "source": source.describe(), "refresh": refresh,
+        "candles_read": candles.num_rows, "quarantined": split.rejected_count,
+    }
+    prov = provenance()
+    previous = find_active_slice(store, key, chain) if refresh else None
+    previous_q = _active_quarantine(store, key, chain) if refresh else None
+    q_id = None
+    if split.rejected_count:
+        job.check()
+        qres = store.publish(QUARANTINE_TYPE, QUARANTINE_VERSION, key, split.rejected, tags=tags, params=params,
+                             **prov.publish_kwargs("quarantine"))
+        q_id = qres.artifact_id
+    job.check()
+    pres = store.publish(SLICE_TYPE, SLICE_VERSION, key, split.valid, tags=tags, params=params,
+                         **prov.publish_kwargs("slices"), job=job)
+    if previous is not None:
+        _supersede(store, pres.artifact_id, previous.artifact_id)
+    if previous_q is not None:
+        if q_id is None:
+            store.tombstone(previous_q.artifact_id, f"refreshed slice {pres.artifact_id} has no rejected candles")
+        else:
+            _supersede(store, q_id, previous_q.artifact_id)
+    log.info("slice %s: %d candles, %d quarantined -> %s%s", key, split.valid.num_rows, split.rejected_count,
+             pres.artifact_id, " (deduped)" if pres.deduped else "")
+    return SliceResult(
+        artifact_id=pres.artifact_id, logical_key=key, token=token, chain=chain, resolution=res.text,
+        from_ts=format_iso(rng.start), to_ts=format_iso(rng.end), row_count=pres.artifact.row_count,
+        reused=False, deduped=pres.deduped, quarantined=split.rejected_count, quarantine_artifact_id=q_id,
+    )
+
+
+def _supersede(store: "Store", new_id: str, old_id: str) -> None:
+    if new_id == old_id:
+        return
+    try:
+        store.supersede(new_id, old_id)
+    except InvalidSupersession as exc:  # e.g. the new one already supersedes another: keep both active
+        log.warning("could not supersede %s by %s: %s", old_id, new_id, exc)
+
+
+# -- windows around alerts ----------------------------------------------------------------------
+
+
+_WINDOWS_SQL = """
+WITH w AS (
+    SELECT token, chain,
+           s - (s % $step) AS s,
+           e + (($step - e % $step) % $step) AS e
+    FROM (SELECT token_address AS token, chain,
+                 epoch_us(alert_ts) - $before AS s, epoch_us(alert_ts) + $after AS e
+          FROM alerts)
+),
+marked AS (
+    SELECT *, max(e) OVER (PARTITION BY token, chain ORDER BY s, e
+                           ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS prev_end
+    FROM w
+),
+islands AS (
+    SELECT *, sum(CASE WHEN prev_end IS NULL OR s > prev_end THEN 1 ELSE 0 END)
+                  OVER (PARTITION BY token, chain ORDER BY s, e ROWS UNBOUNDED PRECEDING) AS island
+    FROM marked
+)
+SELECT token, chain, min(s) AS start_us, max(e) AS end_us, count(*) AS alerts
+FROM islands GROUP BY token, chain, island ORDER BY token, chain, start_us
+"""
+
+
+def alert_windows(alerts: "pa.Table", res: Resolution, before_us: int, after_us: int) -> list[Window]:
+    """Merged windows per (token, chain): [ts - before, ts + after) widened to the grid; windows that
+    overlap or touch are merged. `alerts` needs alert_ts, token_address, chain."""
+    from bridge.ohlcv._duck import connect
+
+    if before_us + after_us <= 0:
+        raise InvalidInput("the window around each alert is empty: before + after must be > 0", field="after")
+    con = connect()
+    try:
+        con.register("alerts", alerts.select(["alert_ts", "token_address", "chain"]))
+        rows = con.execute(_WINDOWS_SQL, {"step": res.step_us, "before": before_us, "after": after_us}).fetchall()
+    finally:
+        con.close()
+    return [Window(token=t, chain=c or None, start_us=int(s), end_us=int(e), alerts=int(n)) for t, c, s, e, n in rows]
+
+
+def read_alerts(store: "Store", alerts_artifact_id: str) -> "pa.Table":
+    """Raises:
+    ArtifactNotFound; InvalidInput: not an alerts artifact.
+    """
+    art = store.get(alerts_artifact_id)
+    if art.artifact_type not in ALERT_TYPES:
+        raise InvalidInput(
+            f"artifact {alerts_artifact_id} is {art.artifact_type}, not an alerts artifact ({', '.join(ALERT_TYPES)})",
+            field="alertsArtifactId", value=alerts_artifact_id,
+        )
+    return store.read_table(alerts_artifact_id, columns=["alert_id", "alert_ts", "token_address", "chain"])
+
+
+def export_slices_for_alerts(
+    store: "Store",
+    source: "CandleSource",
+    alerts_artifact_id: str,
+    before: Any,
+    after: Any,
+    resolution: str | Resolution,
+    *,
+    refresh: bool = False,
+    job: Job = NULL_JOB,
+) -> BatchResult:
+    """One slice per merged window around the alerts of an alerts artifact.
+
+    Raises:
+        ArtifactNotFound, InvalidInput, SourceUnavailable, Busy, Cancelled (between slices; the
+        slices exported so far stay published and are reused by the next run).
+    """
+    res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
+    before_us, after_us = parse_duration(before, "before"), parse_duration(after, "after")
+    alerts = read_alerts(store, alerts_artifact_id)
+    windows = alert_windows(alerts, res, before_us, after_us)
+    total = len(windows)
+    job.progress(0, total, f"{total} windows for {alerts.num_rows} alerts", force=True)
+    results: list[SliceResult] = []
+    with _TurnTakingSession(source) as turns:
+        for i, w in enumerate(windows):
+            job.check()
+            rng = TimeRange(w.start_us, w.end_us)
+            key = slice_logical_key(w.token, res, rng)
+            existing = None if refresh else find_active_slice(store, key, w.chain)
+            if existing is not None:
+                results.append(_reused(store, existing, w.token, w.chain, res, rng))
+            else:
+                turns.ensure_open()
+                candles = source.candles(w.token, w.chain, res, rng)
+                results.append(_publish(store, source, key, w.token, w.chain, res, rng, candles,
+                                        refresh=refresh, job=NULL_JOB))
+            job.progress(i + 1, total, f"{w.token} {format_key_ts(w.start_us)}")
+    return BatchResult(
+        alerts_artifact_id=alerts_artifact_id, resolution=res.text, alerts=alerts.num_rows, windows=total,
+        exported=sum(not r.reused for r in results), reused=sum(r.reused for r in results),
+        quarantined=sum(r.quarantined for r in results), row_count=sum(r.row_count for r in results),
+        slices=results,
+    )
+
+
+class _TurnTakingSession:
+    """Holds one source session across many slices, but hands it back every SESSION_TURN_SECONDS so
+    another process waiting for the chDB store gets its turn."""
+
+    def __init__(self, source: "CandleSource") -> None:
+        self.source = source
+        self._stack: ExitStack | None = None
+        self._opened = 0.0
+
+    def ensure_open(self) -> None:
+        if self._stack is not None and time.monotonic() - self._opened > SESSION_TURN_SECONDS:
+            self.close()
+        if self._stack is None:
+            stack = ExitStack()
+            stack.enter_context(self.source.session())
+            self._stack, self._opened = stack, time.monotonic()
+
+    def close(self) -> None:
+        if self._stack is not None:
+            stack, self._stack = self._stack, None
+            stack.close()
+
+    def __enter__(self) -> "_TurnTakingSession":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

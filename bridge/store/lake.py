@@ -30,9 +30,11 @@ def default_lake_root() -> Path:
 @dataclass(frozen=True)
 class Lake:
     root: Path
+    manifest_path: Path | None = None  # only when the PRD CLI's --manifest-db names another place
 
-    def __init__(self, root: str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, root: str | os.PathLike[str] | None = None, *, manifest_db: str | os.PathLike[str] | None = None) -> None:
         object.__setattr__(self, "root", Path(root if root is not None else default_lake_root()).resolve())
+        object.__setattr__(self, "manifest_path", Path(manifest_db).resolve() if manifest_db else None)
 
     @property
     def manifest_dir(self) -> Path:
@@ -40,7 +42,7 @@ class Lake:
 
     @property
     def manifest_db(self) -> Path:
-        return self.manifest_dir / "manifest.sqlite"
+        return self.manifest_path or self.manifest_dir / "manifest.sqlite"
 
     @property
     def artifacts(self) -> Path:

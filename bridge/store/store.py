@@ -129,9 +129,13 @@ class Store:
             hit = self._dedup_by_file(Path(data), spec, logical_key)
             if hit is not None:
                 return hit
-        table = canonical.load_input(data, spec)
-        job.progress(1, 4, "validating")
-        table = canonical.canonicalize(table, spec, logical_key)
+        try:
+            table = canonical.load_input(data, spec)
+            job.progress(1, 4, "validating")
+            table = canonical.canonicalize(table, spec, logical_key)
+        except ValidationFailed as exc:
+            _add_source_location(exc, data)
+            raise
         job.progress(2, 4, "hashing")
         chash = canonical.content_hash(table, spec)
         artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
@@ -185,11 +189,13 @@ class Store:
                 "qb.content_hash": row["content_hash"],
                 "qb.canonical_form": prov["canonical_form"],
             })
+            _crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
             files.write_json(sidecar, tmp_sidecar)
+            _crashpoint("after_staging_sidecar")
             job.check()  # last point of no visible effect
 
             con = self.connect()
@@ -203,8 +209,11 @@ class Store:
                     )
             if existing is not None:
                 return _deduped(self.get(existing), "content_hash")
+            _crashpoint("after_journal")
             files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
+            _crashpoint("after_parquet_move")
             files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
+            _crashpoint("after_sidecar_move")
             with manifest.write_txn(con):
                 con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
                 if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
@@ -212,6 +221,8 @@ class Store:
                 else:
                     self._insert(con, row, created_at, prov, tag_pairs, inputs)
                     registered = True
+                _crashpoint("before_register_commit")
+            _crashpoint("after_register")
         finally:
             for p in (tmp_parquet, tmp_sidecar):
                 p.unlink(missing_ok=True)
@@ -601,6 +612,26 @@ def _sidecar(row: dict, created_at: str, prov: dict, tag_pairs, inputs) -> dict:
     for k, v in tag_pairs:
         tags.setdefault(k, []).append(v)
     return {**row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
+
+
+def _add_source_location(exc: ValidationFailed, data: Any) -> None:
+    """For file inputs, say which file and (for CSV) which line: data row 0 is line 2."""
+    if not isinstance(data, (str, Path)):
+        return
+    exc.data.setdefault("path", str(data))
+    row = exc.data.get("row")
+    if isinstance(row, int) and Path(data).suffix.lower() in (".csv", ".tsv", ".txt"):
+        exc.data["line"] = row + 2
+        exc.message = f"{exc.message} in {Path(data).name} line {row + 2}"
+        exc.args = (exc.message,)
+
+
+def _crashpoint(name: str) -> None:
+    """Fault injection for the crash-safety tests: QB_CRASH_AT=<name> SIGKILLs this process here."""
+    if os.environ.get("QB_CRASH_AT") == name:
+        import signal
+
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _event(con: sqlite3.Connection, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:

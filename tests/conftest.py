@@ -1,0 +1,25 @@
+"""Shared fixtures: a fresh lake and store per test, and small sample tables."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    return tmp_path / "lake"
+
+
+@pytest.fixture
+def store(lake_dir: Path):
+    from bridge.store import Store
+
+    s = Store(lake_dir)
+    yield s
+    s.close()

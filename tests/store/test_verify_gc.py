@@ -1,0 +1,95 @@
+"""verify finds every kind of damage; gc removes only what retention allows."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from tests.store.samples import candles, publish_candles, publish_metrics
+
+
+def kinds(store, **kw):
+    return sorted(i.kind for i in store.verify(**kw).issues)
+
+
+def test_clean_lake_verifies(store):
+    publish_metrics(store, [publish_candles(store).artifact_id])
+    report = store.verify()
+    assert report.ok and report.checked == 2 and report.issues == []
+
+
+def test_missing_truncated_corrupt_and_orphans(store):
+    a = publish_candles(store, seed=1).artifact
+    b = publish_candles(store, key="token=B/res=1m", seed=2).artifact
+    c = publish_candles(store, key="token=C/res=1m", seed=3).artifact
+    Path(a.path_parquet).unlink()
+    data = Path(b.path_parquet).read_bytes()
+    Path(b.path_parquet).write_bytes(data[: len(data) // 2])
+    raw = bytearray(Path(c.path_parquet).read_bytes())
+    raw[len(raw) // 3] ^= 0xFF
+    Path(c.path_parquet).write_bytes(bytes(raw))
+    (store.lake.artifacts / "stray.parquet").write_bytes(b"x")
+    report = store.verify()
+    assert not report.ok
+    by_id: dict[str, set[str]] = {}
+    for i in report.issues:
+        by_id.setdefault(i.artifact_id, set()).add(i.kind)
+    assert by_id[a.artifact_id] == {"missing_file"}
+    assert by_id[b.artifact_id] == {"truncated"}
+    assert "file_hash_mismatch" in by_id[c.artifact_id]
+    assert any(i.kind == "orphan_file" and i.path.endswith("stray.parquet") for i in report.issues)
+
+
+def test_rewritten_content_with_valid_file_is_caught(store):
+    a = publish_candles(store).artifact
+    other = candles(50, seed=99).append_column("token", [["ABC"] * 50]).append_column("resolution", [["1m"] * 50])
+    pq.write_table(other, a.path_parquet)
+    assert "content_hash_mismatch" in kinds(store)
+    assert "file_hash_mismatch" in kinds(store, quick=True)
+
+
+def test_sidecar_and_row_count_and_lineage_problems(store):
+    a = publish_candles(store).artifact
+    m = publish_metrics(store, [a.artifact_id]).artifact
+    side = json.loads(Path(m.path_sidecar).read_text())
+    side["row_count"] = 999
+    Path(m.path_sidecar).write_text(json.dumps(side))
+    con = store.connect()
+    con.execute("INSERT INTO artifact_lineage VALUES (?, ?)", (m.artifact_id, "e" * 32))
+    con.execute("UPDATE artifacts SET row_count = 7 WHERE artifact_id = ?", (a.artifact_id,))
+    got = kinds(store)
+    assert "sidecar_mismatch" in got and "dangling_lineage" in got and "row_count_mismatch" in got
+
+
+def test_derived_without_inputs_is_flagged(store):
+    a = publish_candles(store).artifact
+    trades = store.publish("experiment_diagnostics", 1, "experiment=x/diagnostics",
+                           [{"experiment_id": "x", "alert_id": None, "kind": "info", "reason": "r", "detail": None}],
+                           writer_name="t", writer_version="1", input_artifact_ids=[a.artifact_id]).artifact
+    store.connect().execute("DELETE FROM artifact_lineage WHERE artifact_id = ?", (trades.artifact_id,))
+    assert kinds(store) == ["derived_without_inputs"]
+
+
+def test_gc_dry_run_then_apply(store):
+    keep_in = publish_candles(store, seed=1).artifact_id
+    publish_metrics(store, [keep_in])
+    store.tombstone(keep_in)  # an active artifact depends on it: kept
+    gone = publish_candles(store, key="token=B/res=1m", seed=2).artifact
+    store.tombstone(gone.artifact_id)
+    sup_old = publish_candles(store, key="token=C/res=1m", seed=3).artifact
+    store.supersede(publish_candles(store, key="token=C/res=1m", seed=4).artifact_id, sup_old.artifact_id)
+
+    dry = store.gc()
+    assert dry.dry_run and dry.removed == [gone.artifact_id] and Path(gone.path_parquet).exists()
+    assert [k["artifact_id"] for k in dry.kept] == [keep_in]
+    done = store.gc(dry_run=False)
+    assert done.removed == [gone.artifact_id] and done.bytes_freed > 0
+    assert not Path(gone.path_parquet).exists() and not Path(gone.path_sidecar).exists()
+    assert store.get(gone.artifact_id).status == "tombstoned"  # history stays
+    assert store.verify().ok  # removed files are expected, not "missing"
+    assert Path(sup_old.path_parquet).exists()
+    assert store.gc(dry_run=False, include_superseded=True).removed == [sup_old.artifact_id]
+    assert store.gc(dry_run=False).removed == []

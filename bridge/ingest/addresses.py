@@ -62,7 +62,7 @@ _HOSTS: dict[str, str | None] = {
 _PATH_SLUGS = dict(_CHAIN_SLUGS, **{"ether": "ethereum", "bnb": "bsc", "arbitrum-one": "arbitrum", "avax": "avalanche"})
 
 _WORDS = [
-    (re.compile(r"\b(ethereum|erc-?20|eth\s+chain|on\s+eth)\b|#eth\b|\$eth\b", re.I), "ethereum"),
+    (re.compile(r"\b(ethereum|eth|erc-?20)\b", re.I), "ethereum"),
     (re.compile(r"\b(bsc|bep-?20|binance\s+smart\s+chain|bnb\s+chain)\b|#bnb\b", re.I), "bsc"),
     (re.compile(r"\b(base\s*chain|on\s+base)\b|#base\b|\$base\b", re.I), "base"),
     (re.compile(r"\b(arbitrum)\b|#arb\b", re.I), "arbitrum"),

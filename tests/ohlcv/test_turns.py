@@ -1,0 +1,85 @@
+"""Two processes on one embedded chDB store take turns instead of failing or deadlocking:
+a session holds the engine only while it works, and a second process waits for it (real chDB,
+real child processes)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from bridge.errors import Busy
+from bridge.ohlcv.slices import export_slice
+from bridge.ohlcv.source import CandleSource
+from tests.ohlcv.helpers import candles, seed
+
+HOLDER = """
+import sys, time
+from bridge.ohlcv.source import CandleSource
+src = CandleSource(sys.argv[1])
+with src.session() as s:
+    s.query_arrow("SELECT 1", {})
+    print("held", flush=True)
+    time.sleep(float(sys.argv[2]))
+print("released", flush=True)
+"""
+
+
+def _hold(dsn: str, seconds: float) -> subprocess.Popen:
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, dsn, str(seconds)], stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True, cwd=os.getcwd())
+    line = child.stdout.readline().strip()
+    assert line == "held", f"holder did not start: {line!r}"
+    return child
+
+
+def test_a_second_process_waits_its_turn(store, source):
+    seed(source, candles(n=10))
+    child = _hold(source.config.dsn, 1.0)
+    try:
+        t0 = time.monotonic()
+        res = export_slice(store, source, "TokA", "solana", "1m", "2026-01-05T00:00:00Z", "2026-01-05T00:10:00Z")
+        waited = time.monotonic() - t0
+    finally:
+        child.wait(timeout=30)
+    assert res.row_count == 10
+    assert waited >= 0.5  # it really waited for the holder
+    assert child.returncode == 0
+
+
+def test_waiting_past_the_timeout_is_busy_naming_the_holder(store, source):
+    seed(source, candles(n=2))
+    impatient = source.with_config(lock_timeout=0.3)
+    child = _hold(source.config.dsn, 1.5)
+    try:
+        with pytest.raises(Busy) as err:
+            impatient.count()
+        assert err.value.data["holder_pid"] == child.pid
+        assert str(child.pid) in str(err.value)
+    finally:
+        child.wait(timeout=30)
+    assert impatient.count() == 2  # and after the holder is gone it works
+
+
+def test_the_store_is_free_between_operations(store, source):
+    """Nothing stays open after an operation: another process opens the same store at once."""
+    seed(source, candles(n=3))
+    out = subprocess.run(
+        [sys.executable, "-c",
+         "import sys; from bridge.ohlcv.source import CandleSource; "
+         "s = CandleSource(sys.argv[1]).with_config(lock_timeout=0.5); print(s.count())", source.config.dsn],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "3"
+
+
+def test_one_process_can_use_two_stores_one_after_the_other(tmp_path):
+    a = CandleSource(f"chdb://{tmp_path / 'a'}")
+    b = CandleSource(f"chdb://{tmp_path / 'b'}")
+    seed(a, candles(n=2))
+    seed(b, candles(n=3))
+    assert (a.count(), b.count(), a.count()) == (2, 3, 2)

@@ -1,0 +1,90 @@
+"""The `bridge project` commands, run in-process through the real argument parser."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+from bridge.cli import main
+
+
+def run(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_build_ls_show_query_rebuild_dispose(capsys, store, published, tmp_path):
+    lake = str(store.lake.root)
+    code, out, _ = run(capsys, "project", "build", "--lake", lake, "--table", f"candles={published.abc},{published.defg}",
+                       "--table", f"alerts={published.alerts}", "--id", "p1", "--json")
+    assert code == 0
+    info = json.loads(out)
+    assert info["projection_id"] == "p1" and info["row_count"] == {"alerts": 5, "candles": 100}
+
+    code, out, _ = run(capsys, "project", "build", "--lake", lake, "--table", f"candles={published.defg}",
+                       "--table", f"candles={published.abc}", "--table", f"alerts={published.alerts}", "--id", "p1")
+    assert code == 0 and out.startswith("reused p1")
+
+    code, out, _ = run(capsys, "project", "ls", "--lake", lake)
+    assert code == 0 and "p1" in out and "candles" in out
+
+    code, out, _ = run(capsys, "project", "show", "--lake", lake, "p1", "--json")
+    assert json.loads(out)["fingerprint"] == info["fingerprint"]
+
+    code, out, err = run(capsys, "project", "query", "--lake", lake, "p1",
+                         "SELECT token, count(*) AS n FROM candles WHERE close > ? GROUP BY ALL ORDER BY 1",
+                         "--param", "0")
+    assert code == 0 and out.splitlines()[0].split() == ["token", "n"] and "ABC" in out and "60" in out
+    assert "2 row(s)" in err
+
+    code, out, _ = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT count(*) AS n FROM candles WHERE token = $t",
+                       "--named", "t=DEF", "--json")
+    res = json.loads(out)
+    assert res["rows"] == [[40]] and res["columns"] == [{"name": "n", "type": "BIGINT"}]
+
+    target = tmp_path / "out.parquet"
+    code, out, _ = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT * FROM candles", "--output", str(target))
+    assert code == 0 and pq.read_table(target).num_rows == 100
+
+    code, out, _ = run(capsys, "project", "rebuild", "--lake", lake, "p1", "--json")
+    assert code == 0 and json.loads(out)["fingerprint"] == info["fingerprint"]
+
+    code, out, _ = run(capsys, "project", "extend", "--lake", lake, "p1", "--table", f"candles={published.ghi}", "--json")
+    assert code == 0 and json.loads(out)["row_count"]["candles"] == 130
+
+    code, out, _ = run(capsys, "project", "dispose", "--lake", lake, "p1")
+    assert code == 0 and "disposed p1" in out
+    code, _, err = run(capsys, "project", "show", "--lake", lake, "p1")
+    assert code == 3 and "does not exist" in err
+
+
+def test_refused_queries_and_bad_arguments(capsys, store, published):
+    lake = str(store.lake.root)
+    run(capsys, "project", "build", "--lake", lake, "--table", f"c={published.abc}", "--id", "p")
+    code, out, _ = run(capsys, "project", "query", "--lake", lake, "p", "DROP TABLE c", "--json")
+    err = json.loads(out)["error"]
+    assert code == 5 and err["type"] == "ReadOnlyViolation" and err["data"]["statement_type"] == "DROP"
+    code, _, err = run(capsys, "project", "build", "--lake", lake, "--table", "c")
+    assert code == 2 and "NAME=ID" in err
+    code, _, err = run(capsys, "project", "query", "--lake", lake, "p", "SELEC 1")
+    assert code == 2 and "does not parse" in err
+
+
+def test_query_reads_sql_from_stdin(capsys, store, published, monkeypatch):
+    import io
+
+    lake = str(store.lake.root)
+    run(capsys, "project", "build", "--lake", lake, "--table", f"c={published.abc}", "--id", "p")
+    monkeypatch.setattr("sys.stdin", io.StringIO("SELECT count(*) AS n FROM c"))
+    code, out, _ = run(capsys, "project", "query", "--lake", lake, "p", "-", "--json")
+    assert code == 0 and json.loads(out)["rows"] == [[60]]
+
+
+@pytest.mark.parametrize("sub", ["build", "ls", "query", "rebuild", "dispose", "extend", "show"])
+def test_every_subcommand_has_help(capsys, sub):
+    with pytest.raises(SystemExit) as exc:
+        main(["project", sub, "--help"])
+    assert exc.value.code == 0 and "--lake" in capsys.readouterr().out

@@ -1,0 +1,326 @@
+"""Read-only queries: the statement classifier, the engine sandbox (each layer on its own), and results."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pcsv
+import pyarrow.parquet as pq
+import pytest
+
+from bridge.errors import InvalidInput, ProjectionNotFound, ReadOnlyViolation
+from bridge.progress import Job
+from bridge.projections.sandbox import check_read_only
+
+# (statement, the statement type named in the error)
+REFUSED = [
+    ("INSERT INTO candles SELECT * FROM candles", "INSERT"),
+    ("UPDATE candles SET close = 0", "UPDATE"),
+    ("DELETE FROM candles", "DELETE"),
+    ("TRUNCATE candles", "DELETE"),
+    ("CREATE TABLE x AS SELECT 1", "CREATE"),
+    ("CREATE TEMP TABLE x AS SELECT 1", "CREATE"),
+    ("CREATE VIEW v AS SELECT 1", "CREATE"),
+    ("CREATE MACRO m(a) AS a", "CREATE"),
+    ("DROP TABLE candles", "DROP"),
+    ("ALTER TABLE candles ADD COLUMN x INT", "ALTER"),
+    ("ALTER TABLE candles RENAME TO c2", "ALTER"),
+    ("ATTACH '/tmp/other.duckdb' AS o", "ATTACH"),
+    ("ATTACH ':memory:' AS m", "ATTACH"),
+    ("DETACH o", "DETACH"),
+    ("COPY candles TO '/tmp/out.csv'", "COPY"),
+    ("COPY (SELECT 1) TO '/tmp/out.parquet' (FORMAT parquet)", "COPY"),
+    ("COPY candles FROM '/tmp/in.csv'", "COPY"),
+    ("EXPORT DATABASE '/tmp/exported'", "EXPORT"),
+    ("IMPORT DATABASE '/tmp/exported'", "PRAGMA"),
+    ("INSTALL httpfs", "LOAD"),
+    ("LOAD httpfs", "LOAD"),
+    ("SET threads = 1", "SET"),
+    ("SET enable_external_access = true", "SET"),
+    ("RESET threads", "SET"),
+    ("SET VARIABLE x = 1", "SET"),
+    ("PRAGMA threads = 1", "SET"),
+    ("PRAGMA enable_profiling", "PRAGMA"),
+    ("CHECKPOINT", "CALL"),
+    ("CALL pragma_version()", "CALL"),
+    ("BEGIN TRANSACTION", "TRANSACTION"),
+    ("VACUUM", "VACUUM"),
+    ("PREPARE p AS SELECT 1", "PREPARE"),
+    ("USE memory", "SET"),
+    ("PIVOT candles ON token USING sum(volume)", "MULTI"),
+    ("SELECT 1; DROP TABLE candles", "MULTIPLE"),
+    ("SELECT 1; SELECT 2", "MULTIPLE"),
+    ("SELECT * FROM read_csv('/etc/passwd')", "SELECT"),
+    ("SELECT * FROM read_csv_auto('/etc/passwd')", "SELECT"),
+    ("SELECT * FROM read_parquet('/tmp/x.parquet')", "SELECT"),
+    ("SELECT * FROM read_json('/tmp/x.json')", "SELECT"),
+    ("SELECT * FROM read_text('/etc/hostname')", "SELECT"),
+    ("SELECT * FROM read_blob('/etc/hostname')", "SELECT"),
+    ("SELECT * FROM glob('/*')", "SELECT"),
+    ("SELECT * FROM query('SELECT 1')", "SELECT"),
+    ("SELECT * FROM '/etc/passwd'", "SELECT"),
+    ("SELECT * FROM 'data.csv'", "SELECT"),
+    ("SELECT * FROM 'https://example.com/x.parquet'", "SELECT"),
+    ("SELECT * FROM 's3://bucket/x.parquet'", "SELECT"),
+    ("SELECT count(*) FROM candles WHERE token IN (SELECT column0 FROM read_csv('/tmp/t.csv'))", "SELECT"),
+    ("WITH x AS (SELECT * FROM read_text('/etc/hostname')) SELECT * FROM x", "SELECT"),
+    ("SELECT 1 UNION ALL SELECT count(*) FROM glob('*')", "SELECT"),
+    ("EXPLAIN DELETE FROM candles", "EXPLAIN"),
+    ("EXPLAIN ANALYZE INSERT INTO candles SELECT * FROM candles", "EXPLAIN"),
+    ("EXPLAIN SELECT * FROM read_csv('/etc/passwd')", "SELECT"),
+]
+
+ACCEPTED = [
+    "SELECT count(*) FROM candles",
+    "select token, count(*) from candles group by all order by 1",
+    "WITH t AS (SELECT * FROM candles) SELECT count(*) FROM t",
+    "FROM candles SELECT count(*)",
+    "VALUES (1), (2)",
+    "DESCRIBE candles",
+    "SHOW TABLES",
+    "SUMMARIZE candles",
+    "EXPLAIN SELECT * FROM candles",
+    "EXPLAIN ANALYZE SELECT count(*) FROM candles",
+    "PRAGMA table_info('candles')",
+    "PRAGMA show_tables",
+    "SELECT * FROM range(3)",
+    "SELECT * FROM duckdb_tables()",
+    "SELECT * FROM candles c JOIN alerts a ON a.token_address = c.token LIMIT 5",
+    "SELECT count(*) FROM candles;",
+    "-- a comment\nSELECT 1",
+]
+
+
+@pytest.fixture
+def pid(proj, published):
+    return proj.build({"candles": [published.abc, published.defg], "alerts": [published.alerts]},
+                      projection_id="q").projection_id
+
+
+@pytest.mark.parametrize("sql,kind", REFUSED)
+def test_classifier_refuses_writes_and_outside_reads(sql, kind):
+    with pytest.raises(ReadOnlyViolation) as exc:
+        check_read_only(sql)
+    assert exc.value.data["statement_type"] == kind
+    assert "refused" in str(exc.value) or "exactly one statement" in str(exc.value)
+
+
+@pytest.mark.parametrize("sql", ACCEPTED)
+def test_classifier_accepts_reads(sql, proj, pid):
+    check_read_only(sql)
+    res = proj.query(pid, sql)
+    json.dumps(res.rows, allow_nan=False)
+
+
+def test_refusals_name_the_statement_and_what_to_do(proj, pid):
+    with pytest.raises(ReadOnlyViolation, match=r"INSERT statements are refused: .*publish new data as an artifact"):
+        proj.query(pid, "INSERT INTO candles SELECT * FROM candles")
+    with pytest.raises(ReadOnlyViolation, match=r"read_csv\(\) is refused.*publish the data as an artifact"):
+        proj.query(pid, "SELECT * FROM read_csv('/etc/passwd')")
+    with pytest.raises(ReadOnlyViolation, match=r"COPY statements are refused: .*output"):
+        proj.query(pid, "COPY candles TO '/tmp/x.csv'")
+    with pytest.raises(ReadOnlyViolation, match="exactly one statement"):
+        proj.query(pid, "SELECT 1; DROP TABLE candles")
+    assert proj.query(pid, "SELECT count(*) FROM candles").rows == [[100]]
+
+
+def test_unparseable_and_empty_sql_are_invalid_input(proj, pid):
+    with pytest.raises(InvalidInput, match="does not parse"):
+        proj.query(pid, "SELEC 1")
+    with pytest.raises(InvalidInput, match="empty"):
+        proj.query(pid, "   ")
+    with pytest.raises(InvalidInput, match="query failed"):
+        proj.query(pid, "SELECT * FROM no_such_table")
+
+
+def test_unknown_projection(proj):
+    with pytest.raises(ProjectionNotFound):
+        proj.query("nope", "SELECT 1")
+
+
+# -- the engine layer alone (classification bypassed) -----------------------------------------
+
+ENGINE_REFUSED = [
+    "INSERT INTO candles SELECT * FROM candles",
+    "UPDATE candles SET close = 0",
+    "DELETE FROM candles",
+    "CREATE TABLE x AS SELECT 1",
+    "DROP TABLE candles",
+    "ALTER TABLE candles ADD COLUMN x INT",
+    "SELECT 1; DROP TABLE candles",
+    "ATTACH '{tmp}/other.duckdb' AS o",
+    "ATTACH ':memory:' AS m",
+    "COPY candles TO '{tmp}/out.csv'",
+    "EXPORT DATABASE '{tmp}/exported'",
+    "INSTALL httpfs",
+    "LOAD httpfs",
+    "SET threads = 1",
+    "SET enable_external_access = true",
+    "SET allowed_paths = ['/']",
+    "RESET lock_configuration",
+    "PRAGMA threads = 2",
+    "SELECT * FROM read_csv('{tmp}/outside.csv')",
+    "SELECT * FROM '{tmp}/outside.csv'",
+    "SELECT * FROM read_text('/etc/hostname')",
+    "SELECT * FROM glob('{tmp}/*')",
+    "SELECT * FROM read_parquet('{other}')",
+]
+
+
+@pytest.mark.parametrize("mode", ["table", "view"])
+@pytest.mark.parametrize("sql", ENGINE_REFUSED)
+def test_engine_sandbox_refuses_even_without_the_classifier(proj, store, published, tmp_path, sql, mode):
+    (tmp_path / "outside.csv").write_text("a\n1\n", encoding="utf-8")
+    info = proj.build({"candles": [published.abc, published.defg]}, mode=mode)
+    other = store.get(published.ghi).path_parquet  # a lake artifact that is not in the projection
+    con = proj.connect_readonly(info.projection_id)
+    try:
+        with pytest.raises(duckdb.Error):
+            con.execute(sql.format(tmp=tmp_path, other=other)).fetchall()
+    finally:
+        con.close()
+    assert not (tmp_path / "out.csv").exists() and not (tmp_path / "exported").exists()
+    assert not (tmp_path / "other.duckdb").exists()
+    assert proj.query(info.projection_id, "SELECT count(*) FROM candles").rows == [[100]]
+
+
+def test_engine_errors_surface_as_read_only_violations(proj, pid, tmp_path, monkeypatch):
+    # Bypass layer 1 to show that what the engine refuses still maps to ReadOnlyViolation.
+    import bridge.projections.sandbox as sandbox
+
+    monkeypatch.setattr(sandbox, "check_read_only", lambda sql: "SELECT")
+    with pytest.raises(ReadOnlyViolation) as exc:
+        proj.query(pid, f"COPY candles TO '{tmp_path}/x.csv'")
+    assert exc.value.data["layer"] == "engine"
+    with pytest.raises(ReadOnlyViolation):
+        proj.query(pid, "DROP TABLE candles")
+    with pytest.raises(ReadOnlyViolation):
+        proj.query(pid, "SELECT * FROM read_text('/etc/hostname')")
+    assert not (tmp_path / "x.csv").exists()
+
+
+def test_connect_readonly_gives_a_working_sandboxed_connection(proj, pid):
+    con = proj.connect_readonly(pid)
+    second = proj.connect_readonly(pid)  # the same file again in this process: already sandboxed
+    try:
+        assert con.execute("SELECT count(*) FROM candles").fetchone()[0] == 100
+        assert second.execute("SELECT count(*) FROM alerts").fetchone()[0] == 5
+        assert con.execute("SELECT current_setting('enable_external_access')").fetchone()[0] is False
+        assert con.execute("SELECT current_setting('lock_configuration')").fetchone()[0] is True
+    finally:
+        con.close()
+        second.close()
+
+
+def test_view_mode_can_read_only_its_own_files(proj, store, published):
+    info = proj.build({"candles": [published.abc]}, mode="view")
+    con = proj.connect_readonly(info.projection_id)
+    try:
+        own = store.get(published.abc).path_parquet
+        assert con.execute(f"SELECT count(*) FROM read_parquet('{own}')").fetchone()[0] == 60
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT count(*) FROM read_parquet('{store.get(published.defg).path_parquet}')").fetchall()
+    finally:
+        con.close()
+
+
+# -- results -----------------------------------------------------------------------------------
+
+def test_inline_results_are_truncated_at_max_rows(proj, pid):
+    res = proj.query(pid, "SELECT ts FROM candles ORDER BY token, ts", max_rows=7)
+    assert res.row_count == 7 and len(res.rows) == 7 and res.truncated
+    full = proj.query(pid, "SELECT ts FROM candles ORDER BY token, ts", max_rows=100)
+    assert full.row_count == 100 and not full.truncated and full.rows[:7] == res.rows
+    assert proj.query(pid, "SELECT 1", max_rows=0).truncated
+    big = proj.query(pid, "SELECT * FROM range(20000)", max_rows=20000)
+    assert big.row_count == 20000 and not big.truncated
+    for bad in (-1, 1.5, "10", True, 10_000_000):
+        with pytest.raises(InvalidInput):
+            proj.query(pid, "SELECT 1", max_rows=bad)
+
+
+def test_column_types_and_json_safe_values(proj, pid):
+    res = proj.query(pid, """
+        SELECT TIMESTAMPTZ '2026-01-26 12:34:56.789+02' AS tz, TIMESTAMP '2026-01-26 00:00:00' AS naive,
+               TIMESTAMP_NS '2026-01-26 00:00:00.123456789' AS ns, DATE '2026-01-26' AS d, TIME '12:00:01' AS t,
+               'nan'::DOUBLE AS nan, 'inf'::DOUBLE AS pinf, '-inf'::DOUBLE AS ninf, 1.5::FLOAT AS f4,
+               1.50::DECIMAL(5,2) AS dec, 12::DECIMAL(5,0) AS dec0, sum(x) AS huge, 'ab'::BLOB AS b,
+               INTERVAL 1 DAY AS iv, [1.0, 'nan'::DOUBLE] AS l, {'k': TIMESTAMPTZ '2026-01-26 00:00:00+00'} AS s,
+               NULL AS n, true AS yes, 'infinity'::TIMESTAMP AS forever
+        FROM (SELECT 9007199254740993::BIGINT AS x)
+    """)
+    types = {c.name: c.type for c in res.columns}
+    assert types["tz"] == "TIMESTAMP WITH TIME ZONE" and types["nan"] == "DOUBLE" and types["dec"] == "DECIMAL(5,2)"
+    row = dict(zip(types, res.rows[0]))
+    assert row["tz"] == "2026-01-26T10:34:56.789000Z"
+    assert row["naive"] == "2026-01-26T00:00:00.000000Z"
+    assert row["ns"] == "2026-01-26T00:00:00.123456789Z"
+    assert row["d"] == "2026-01-26" and row["t"] == "12:00:01"
+    assert (row["nan"], row["pinf"], row["ninf"], row["f4"]) == ("NaN", "Infinity", "-Infinity", 1.5)
+    assert (row["dec"], row["dec0"], row["huge"]) == ("1.50", 12, 9007199254740993)
+    assert row["b"] == "6162" and row["iv"] == {"months": 0, "days": 1, "nanoseconds": 0}
+    assert row["l"] == [1.0, "NaN"] and row["s"] == {"k": "2026-01-26T00:00:00.000000Z"}
+    assert row["n"] is None and row["yes"] is True and row["forever"] == "infinity"
+    json.dumps(res.rows, allow_nan=False)  # strict JSON: no NaN/Infinity literals
+
+
+def test_params_positional_and_named(proj, pid):
+    assert proj.query(pid, "SELECT count(*) FROM candles WHERE token = ?", ["ABC"]).rows == [[60]]
+    assert proj.query(pid, "SELECT count(*) FROM candles WHERE token = $1 OR token = $2", ["ABC", "DEF"]).rows == [[100]]
+    assert proj.query(pid, "SELECT count(*) FROM candles WHERE token = $tok", {"tok": "DEF"}).rows == [[40]]
+    with pytest.raises(InvalidInput):
+        proj.query(pid, "SELECT count(*) FROM candles WHERE token = ?", [])
+    with pytest.raises(InvalidInput):
+        proj.query(pid, "SELECT 1", params="ABC")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "arrow", "csv"])
+def test_results_written_to_a_file(proj, pid, tmp_path, fmt):
+    path = tmp_path / "sub" / f"out.{fmt}"
+    res = proj.query(pid, "SELECT token, ts, close FROM candles ORDER BY token, ts", max_rows=3,
+                     output={"path": str(path), "format": fmt})
+    assert res.output_path == str(path) and res.output_format == fmt
+    assert res.row_count == 100 and res.rows == [] and not res.truncated
+    if fmt == "parquet":
+        table = pq.read_table(path)
+    elif fmt == "arrow":
+        table = pa.ipc.open_file(str(path)).read_all()
+    else:
+        table = pcsv.read_csv(path)
+    assert table.num_rows == 100 and table.column_names == ["token", "ts", "close"]
+    inline = proj.query(pid, "SELECT close FROM candles ORDER BY token, ts", max_rows=1000).rows
+    assert [r[0] for r in inline] == pytest.approx(table.column("close").to_pylist())
+    assert [p.name for p in path.parent.iterdir()] == [path.name], "no temporary files left"
+
+
+def test_default_output_goes_to_the_lake_exports(proj, store, pid):
+    res = proj.query(pid, "SELECT * FROM alerts", output={"format": "parquet"})
+    path = Path(res.output_path)
+    assert path.is_relative_to(store.lake.cache / "exports") and pq.read_table(path).num_rows == 5
+
+
+def test_output_paths_inside_the_lake_are_limited_to_the_cache(proj, store, pid):
+    with pytest.raises(InvalidInput, match="inside the lake"):
+        proj.query(pid, "SELECT 1", output={"path": str(store.lake.artifacts / "x.parquet"), "format": "parquet"})
+    with pytest.raises(InvalidInput, match="format"):
+        proj.query(pid, "SELECT 1", output={"format": "xlsx"})
+
+
+def test_a_cancelled_query_raises_cancelled(proj, pid):
+    from bridge.errors import Cancelled
+
+    job = Job()
+    job.cancel()
+    with pytest.raises(Cancelled):
+        proj.query(pid, "SELECT count(*) FROM range(10000000000) a", job=job)
+
+
+def test_non_finite_numbers_never_reach_json_as_literals(proj, pid):
+    res = proj.query(pid, "SELECT x / 0.0 AS r FROM (VALUES (1.0), (-1.0), (0.0)) v(x)")
+    values = [r[0] for r in res.rows]
+    assert all(v is None or isinstance(v, str) or math.isfinite(v) for v in values)
+    json.dumps(res.rows, allow_nan=False)

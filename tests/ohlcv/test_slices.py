@@ -159,3 +159,19 @@ def test_missing_table_is_a_clear_error(store, source):
         export_slice(store, source, "TokA", "solana", "1m", FROM, TO)
     assert err.value.data["table"] == "candles"
     assert store.find_by_logical_key("ohlcv_slice", KEY) == []
+
+
+def test_refresh_replaces_or_retires_the_quarantine(store, source):
+    start, end = "2026-01-05T00:00:00Z", "2026-01-05T00:04:00Z"
+    seed(source, candles(n=4, overrides={(1, "volume"): -1.0}))
+    first = export_slice(store, source, "TokA", "solana", "1m", start, end)
+    assert first.quarantined == 1
+    seed(source, candles(n=4, overrides={(1, "volume"): -1.0, (2, "volume"): -2.0}))
+    second = export_slice(store, source, "TokA", "solana", "1m", start, end, refresh=True)
+    assert second.quarantined == 2
+    assert store.get(first.quarantine_artifact_id).superseded_by == second.quarantine_artifact_id
+    seed(source, candles(n=4))  # the provider fixed its data
+    third = export_slice(store, source, "TokA", "solana", "1m", start, end, refresh=True)
+    assert third.quarantined == 0 and third.row_count == 4
+    assert store.get(second.quarantine_artifact_id).status == "tombstoned"
+    assert export_slice(store, source, "TokA", "solana", "1m", start, end).quarantine_artifact_id is None

@@ -400,6 +400,7 @@ def _check_values(arr: pa.ChunkedArray, col: Column) -> None:
 
 
 def _check_rules(table: pa.Table, spec: ArtifactSpec) -> None:
+    """One vectorised pass checks every rule; only on a failure is the first bad row located."""
     if not spec.rules or table.num_rows == 0:
         return
     import duckdb
@@ -407,18 +408,22 @@ def _check_rules(table: pa.Table, spec: ArtifactSpec) -> None:
     con = duckdb.connect()
     try:
         con.register("t", table)
-        for rule in spec.rules:
+        held = con.execute(
+            "SELECT " + ", ".join(f"bool_and(coalesce(({r.sql}), true))" for r in spec.rules) + " FROM t"
+        ).fetchone()
+        for rule, ok in zip(spec.rules, held):
+            if ok:
+                continue
             hit = con.execute(
                 f"SELECT rn, {', '.join(_q(c) for c in spec.column_names)} FROM "
                 f"(SELECT row_number() OVER () - 1 AS rn, * FROM t) WHERE NOT coalesce(({rule.sql}), true) "
                 "ORDER BY rn LIMIT 1"
             ).fetchone()
-            if hit:
-                row = dict(zip(("rn", *spec.column_names), hit))
-                raise ValidationFailed(
-                    f"row breaks rule {rule.name}: {rule.doc}", row=int(row["rn"]), rule=rule.name,
-                    values={k: _plain(v) for k, v in row.items() if k != "rn"},
-                )
+            row = dict(zip(("rn", *spec.column_names), hit))
+            raise ValidationFailed(
+                f"row breaks rule {rule.name}: {rule.doc}", row=int(row["rn"]), rule=rule.name,
+                values={k: _plain(v) for k, v in row.items() if k != "rn"},
+            )
     finally:
         con.close()
 
@@ -432,9 +437,11 @@ def _q(name: str) -> str:
 
 
 def _sort_columns(spec: ArtifactSpec) -> list[str]:
-    # The sort key, then every other column, so the order is total even without a unique key.
-    rest = [c for c in spec.column_names if c not in spec.sort_key]
-    return [*spec.sort_key, *rest] if not _unique_is_sort_prefix(spec) else list(spec.sort_key)
+    """The sort key, made total: when the unique key lies inside it, it already is; otherwise
+    every other column follows as a tie-breaker (ties are then identical rows)."""
+    if spec.unique_key and set(spec.unique_key) <= set(spec.sort_key):
+        return list(spec.sort_key)
+    return [*spec.sort_key, *(c for c in spec.column_names if c not in spec.sort_key)]
 
 
 def _unique_is_sort_prefix(spec: ArtifactSpec) -> bool:
@@ -448,8 +455,54 @@ def _canonical_order(table: pa.Table, spec: ArtifactSpec) -> pa.Array | None:
     cols = _sort_columns(spec)
     if _is_sorted(table, cols):
         return None
-    keys = [(c, "ascending") for c in cols]
-    return pc.sort_indices(table, sort_keys=keys)
+    key = _composite_key(table, cols)
+    if key is not None:
+        return pa.array(np.argsort(key))
+    # General case: strings replaced by their ranks (Arrow sorts integers far faster), then Arrow.
+    keys = {}
+    for c in cols:
+        col = table.column(c)
+        keys[f"k{len(keys)}"] = _string_rank(col) if pa.types.is_string(col.type) and col.null_count == 0 else col
+    return pc.sort_indices(pa.table(keys), sort_keys=[(k, "ascending") for k in keys])
+
+
+def _composite_key(table: pa.Table, cols: Sequence[str]) -> np.ndarray | None:
+    """Pack the sort columns into one uint64 per row (same order) when their ranges fit in 64
+    bits: strings by rank among distinct values, integers and timestamps as offsets from their
+    minimum, bools as one bit. One numpy sort of uint64 then orders the table."""
+    parts: list[tuple[np.ndarray, int]] = []
+    for c in cols:
+        col = table.column(c)
+        if col.null_count:
+            return None
+        if pa.types.is_string(col.type):
+            codes = _string_rank(col).to_numpy().astype(np.uint64)
+        elif pa.types.is_timestamp(col.type) or pa.types.is_integer(col.type):
+            values = col.combine_chunks()
+            values = values.view(pa.int64()) if pa.types.is_timestamp(col.type) else values.cast(pa.int64())
+            v = values.to_numpy()
+            codes = (v - v.min()).astype(np.uint64)
+        elif pa.types.is_boolean(col.type):
+            codes = col.combine_chunks().to_numpy(zero_copy_only=False).astype(np.uint64)
+        else:
+            return None
+        parts.append((codes, int(codes.max()).bit_length()))
+    if sum(bits for _, bits in parts) > 64:
+        return None
+    key = np.zeros(table.num_rows, dtype=np.uint64)
+    for codes, bits in parts:
+        if bits:
+            key <<= np.uint64(bits)
+            key |= codes
+    return key
+
+
+def _string_rank(col: pa.ChunkedArray) -> pa.Array:
+    encoded = pc.dictionary_encode(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0))
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    return pa.array(rank[encoded.indices.to_numpy()])
 
 
 def _is_sorted(table: pa.Table, cols: Sequence[str]) -> bool:

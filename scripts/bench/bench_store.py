@@ -1,0 +1,196 @@
+"""Benchmark: content hashing and publishing vs their baselines, in the same run (DESIGN §9).
+
+    .venv/bin/python scripts/bench/bench_store.py [--rows 5000000] [--tokens 200]
+
+Prints, for an OHLCV table of --rows rows:
+  * content hash of the Parquet artifact (read + canonicalise + hash) vs pyarrow's plain read of
+    the same file (target ≤ 2.5×), vs a naive per-row Python loop (timed on a subset and scaled;
+    target ≥ 20×), and its rows/s (target ≥ 1 M/s);
+  * publish of the same rows as CSV vs pyarrow read-CSV + write-Parquet (target ≤ 2×);
+  * peak RSS of each measured step (each runs in a fresh child process) vs the table's in-memory
+    Arrow size (target ≤ 3×).
+Not a test: the numbers go in the README.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+
+def make_data(rows: int, tokens: int, folder: Path) -> dict:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(7)
+    per = rows // tokens
+    n = per * tokens
+    tok = np.repeat(np.array([f"{i:04d}" + "So1anaTokenAddre55pump"[: 40] for i in range(tokens)]), per)
+    ts = np.tile(np.arange(per, dtype="int64") * 60_000_000, tokens) + 1_767_225_600_000_000
+    close = np.abs(1 + np.cumsum(rng.normal(0, 0.001, n))) + 0.01
+    open_ = np.roll(close, 1)
+    high = np.maximum(open_, close) * 1.001
+    low = np.minimum(open_, close) * 0.999
+    table = pa.table({
+        "token": tok, "resolution": np.repeat("1m", n), "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+        "open": open_, "high": high, "low": low, "close": close, "volume": rng.random(n) * 1000,
+    })
+    # Canonical order (token, resolution, ts), as an artifact is stored and a candle export comes;
+    # plus a shuffled copy, where canonical ordering has real work to do.
+    from bridge.store.files import write_parquet
+
+    write_parquet(table, folder / "ohlcv.parquet", {})  # the store's own writer and settings
+    pcsv.write_csv(table, folder / "ohlcv.csv")
+    pcsv.write_csv(table.take(pa.array(rng.permutation(n))), folder / "shuffled.csv")
+    return {"rows": n, "arrow_bytes": table.nbytes, "parquet_bytes": (folder / "ohlcv.parquet").stat().st_size,
+            "csv_bytes": (folder / "ohlcv.csv").stat().st_size}
+
+
+STEPS = {
+    "read_parquet": """
+import pyarrow.parquet as pq
+t = pq.read_table(F / "ohlcv.parquet")
+""",
+    "content_hash": """
+import pyarrow.parquet as pq
+from bridge.store import canonical
+from bridge.store.spec import get_spec
+spec = get_spec("ohlcv_slice", 2)
+t = canonical.canonicalize(pq.read_table(F / "ohlcv.parquet"), spec, "bench")
+h = canonical.content_hash(t, spec)
+""",
+    "naive_loop": """
+import hashlib, pyarrow.parquet as pq
+t = pq.read_table(F / "ohlcv.parquet").slice(0, SUBSET).to_pylist()
+rows = sorted(t, key=lambda r: (r["token"], r["resolution"], r["ts"]))
+h = hashlib.sha256()
+for r in rows:
+    h.update("|".join([r["token"], r["resolution"], r["ts"].isoformat(), repr(r["open"]), repr(r["high"]),
+                       repr(r["low"]), repr(r["close"]), repr(r["volume"])]).encode())
+""",
+    "csv_to_parquet": """
+import pyarrow.csv as pcsv, pyarrow.parquet as pq
+t = pcsv.read_csv(F / "ohlcv.csv")
+pq.write_table(t, F / "baseline.parquet")
+""",
+    "publish_csv": """
+from bridge.store import Store
+import shutil
+shutil.rmtree(F / "lake", ignore_errors=True)
+s = Store(F / "lake")
+r = s.publish("ohlcv_slice", 2, "bench/csv", F / "ohlcv.csv", writer_name="bench", writer_version="1")
+assert not r.deduped
+""",
+    "publish_shuffled_csv": """
+from bridge.store import Store
+import shutil
+shutil.rmtree(F / "lake", ignore_errors=True)
+s = Store(F / "lake")
+r = s.publish("ohlcv_slice", 2, "bench/csv", F / "shuffled.csv", writer_name="bench", writer_version="1")
+assert not r.deduped
+""",
+    "baseline_rss": """
+x = 1
+""",
+}
+
+
+def run_step(name: str, folder: Path, subset: int) -> dict:
+    """Run one step in a fresh interpreter; time only the step (not imports); peak RSS of the child."""
+    code = f"""
+import sys, time, resource, json
+from pathlib import Path
+sys.path.insert(0, {str(REPO)!r})
+import pyarrow, pyarrow.parquet, pyarrow.csv, numpy, duckdb
+F = Path({str(folder)!r}); SUBSET = {subset}
+t0 = time.perf_counter()
+{STEPS[name]}
+dt = time.perf_counter() - t0
+print(json.dumps({{"seconds": dt, "peak_rss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def best_of(name: str, folder: Path, repeat: int, subset: int = 0) -> dict:
+    runs = [run_step(name, folder, subset) for _ in range(repeat)]
+    return {"seconds": min(r["seconds"] for r in runs), "peak_rss": max(r["peak_rss"] for r in runs)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=5_000_000)
+    ap.add_argument("--tokens", type=int, default=200)
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--loop-subset", type=int, default=200_000, help="rows the naive loop runs on (then scaled)")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--generate", metavar="DIR", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.generate:
+        print(json.dumps(make_data(args.rows, args.tokens, Path(args.generate))))
+        return
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        folder = Path(tmp)
+        print(f"generating {args.rows:,} OHLCV rows ...", file=sys.stderr)
+        # In a child: Linux keeps a process's peak RSS across fork+exec, so this parent must stay
+        # small for the children's peaks to be their own.
+        gen = subprocess.run([sys.executable, __file__, "--generate", str(folder), "--rows", str(args.rows),
+                              "--tokens", str(args.tokens)], capture_output=True, text=True, check=True)
+        info = json.loads(gen.stdout)
+        n = info["rows"]
+        subset = min(args.loop_subset, n)
+        res = {k: best_of(k, folder, args.repeat)
+               for k in ("read_parquet", "content_hash", "csv_to_parquet", "publish_csv", "publish_shuffled_csv")}
+        base_rss = best_of("baseline_rss", folder, 1)["peak_rss"]
+        loop = best_of("naive_loop", folder, 1, subset)
+        loop_scaled = loop["seconds"] * n / subset
+    out = {
+        "rows": n, "arrow_bytes": info["arrow_bytes"], "cpus": os.cpu_count(),
+        "read_parquet_s": res["read_parquet"]["seconds"],
+        "content_hash_s": res["content_hash"]["seconds"],
+        "content_hash_rows_per_s": n / res["content_hash"]["seconds"],
+        "hash_vs_read": res["content_hash"]["seconds"] / res["read_parquet"]["seconds"],
+        "naive_loop_s_scaled": loop_scaled, "naive_loop_subset_rows": subset,
+        "hash_speedup_vs_naive": loop_scaled / res["content_hash"]["seconds"],
+        "csv_to_parquet_s": res["csv_to_parquet"]["seconds"],
+        "publish_csv_s": res["publish_csv"]["seconds"],
+        "publish_vs_baseline": res["publish_csv"]["seconds"] / res["csv_to_parquet"]["seconds"],
+        "publish_shuffled_csv_s": res["publish_shuffled_csv"]["seconds"],
+        "interpreter_rss": base_rss,
+        "peak_rss_hash_x_arrow": res["content_hash"]["peak_rss"] / info["arrow_bytes"],
+        "peak_rss_publish_x_arrow": res["publish_csv"]["peak_rss"] / info["arrow_bytes"],
+        "peak_rss_publish_shuffled_x_arrow": res["publish_shuffled_csv"]["peak_rss"] / info["arrow_bytes"],
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+        return
+    mb = info["arrow_bytes"] / 1e6
+    print(f"rows {n:,}  (Arrow in memory {mb:,.0f} MB, {os.cpu_count()} cpus)")
+    print(f"content hash        {out['content_hash_s']:7.2f} s  {out['content_hash_rows_per_s'] / 1e6:5.2f} M rows/s   target >= 1 M rows/s")
+    print(f"  vs pyarrow read   {out['read_parquet_s']:7.2f} s  ratio {out['hash_vs_read']:5.2f}x            target <= 2.5x")
+    print(f"  vs naive loop     {loop_scaled:7.2f} s  speed-up {out['hash_speedup_vs_naive']:5.1f}x        target >= 20x"
+          f"  (loop timed on {subset:,} rows, scaled)")
+    print(f"publish CSV         {out['publish_csv_s']:7.2f} s")
+    print(f"  vs read+write     {out['csv_to_parquet_s']:7.2f} s  ratio {out['publish_vs_baseline']:5.2f}x            target <= 2x")
+    print(f"publish shuffled CSV{out['publish_shuffled_csv_s']:7.2f} s  ratio {out['publish_shuffled_csv_s'] / out['csv_to_parquet_s']:5.2f}x"
+          "            (rows out of order: canonical sort included)")
+    print(f"peak RSS hash       {res['content_hash']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_hash_x_arrow']:.2f}x Arrow size  target <= 3x")
+    print(f"peak RSS publish    {res['publish_csv']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_publish_x_arrow']:.2f}x Arrow size  target <= 3x")
+    print(f"peak RSS shuffled   {res['publish_shuffled_csv']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_publish_shuffled_x_arrow']:.2f}x Arrow size")
+    print(f"(a bare interpreter with pyarrow, numpy and duckdb imported: {base_rss / 1e6:.0f} MB, included above)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""ExperimentDefinition and ExperimentResult (PRD FR-2), as msgspec Structs: camelCase in JSON,
+snake_case in Python, unknown fields refused.
+
+A definition may leave out `experimentId` (then it is derived from the name, inputs and config,
+so the same definition always gets the same id) and `provenance.createdAt` (then the run uses the
+newest `created_at` of its inputs, so metrics' computed_at stays deterministic).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import msgspec
+
+from bridge.errors import ValidationFailed
+from bridge.experiments.strategy import Strategy
+
+__all__ = [
+    "Config", "DateRange", "Execution", "ExperimentDefinition", "ExperimentResult", "FrozenInput", "Inputs",
+    "Outputs", "Provenance", "load_definition", "definition_hash",
+]
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+
+
+class _S(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    pass
+
+
+class Inputs(_S):
+    alerts: list[str]
+    ohlcv: list[str]
+    strategies: list[str] = []
+
+
+class DateRange(_S, rename={"from_": "from", "to": "to"}):
+    from_: str | None = None    # inclusive, ISO-8601 (no offset = UTC)
+    to: str | None = None       # exclusive
+
+
+class Config(_S):
+    strategy: Strategy
+    date_range: DateRange | None = None
+    params: dict[str, Any] = {}
+
+
+class Provenance(_S):
+    git_commit: str | None = None
+    git_dirty: bool = False
+    engine_version: str | None = None
+    created_at: str | None = None
+
+
+class ExperimentDefinition(_S):
+    name: str
+    inputs: Inputs
+    config: Config
+    experiment_id: str | None = None
+    description: str | None = None
+    provenance: Provenance = msgspec.field(default_factory=Provenance)
+    allow_superseded: bool = False
+
+
+class FrozenInput(_S):
+    role: str
+    artifact_id: str
+    artifact_type: str
+    content_hash: str
+    status: str
+
+
+class Outputs(_S):
+    trades: str | None = None
+    metrics: str | None = None
+    curves: str | None = None
+    diagnostics: str | None = None
+
+
+class Execution(_S):
+    started_at: str | None = None
+    completed_at: str | None = None
+    duration: float | None = None     # milliseconds
+    error: str | None = None
+    error_type: str | None = None
+
+
+class ExperimentResult(_S):
+    run_id: str
+    experiment_id: str
+    name: str
+    status: Literal["pending", "running", "completed", "failed"]
+    outputs: Outputs
+    execution: Execution
+    inputs: list[FrozenInput] = []
+    projection_id: str | None = None
+    sweep_id: str | None = None
+    created_at: str | None = None
+    new_artifacts: int = 0
+
+
+def load_definition(data: Any) -> ExperimentDefinition:
+    """A definition from a dict, JSON text/bytes, a path to a JSON file, or a definition.
+
+    Raises:
+        ValidationFailed: not a valid definition (msgspec's message names the field path).
+    """
+    if isinstance(data, ExperimentDefinition):
+        d = data
+    else:
+        try:
+            if isinstance(data, Path) or (isinstance(data, str) and data.strip().endswith(".json")
+                                          and not data.strip().startswith("{")):
+                d = msgspec.json.decode(Path(data).read_bytes(), type=ExperimentDefinition)
+            elif isinstance(data, (str, bytes)):
+                d = msgspec.json.decode(data, type=ExperimentDefinition)
+            else:
+                d = msgspec.convert(data, ExperimentDefinition)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise ValidationFailed(f"invalid experiment definition: {exc}", column="definition") from None
+        except OSError as exc:
+            raise ValidationFailed(f"cannot read the definition file: {exc}", path=str(data)) from None
+    d.config.strategy.validate()
+    if not d.inputs.alerts or not d.inputs.ohlcv:
+        raise ValidationFailed("a definition needs at least one alerts and one ohlcv artifact id", column="inputs")
+    if d.experiment_id is None:
+        d = msgspec.structs.replace(d, experiment_id=derive_experiment_id(d))
+    if not _ID_RE.match(d.experiment_id or ""):
+        raise ValidationFailed("experimentId must be 1-128 characters of letters, digits, '_', '.', '-'",
+                               column="experimentId", value=d.experiment_id)
+    return d
+
+
+def derive_experiment_id(d: ExperimentDefinition) -> str:
+    body = {"name": d.name, "inputs": msgspec.to_builtins(d.inputs), "config": msgspec.to_builtins(d.config)}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", d.name).strip("-.")[:48] or "exp"
+    return f"{slug}-{digest[:12]}"
+
+
+def definition_hash(d: ExperimentDefinition) -> str:
+    text = json.dumps(msgspec.to_builtins(d), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

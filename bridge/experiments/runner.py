@@ -1,0 +1,382 @@
+"""The experiment lifecycle over the store: validate, freeze, project, execute, publish, record.
+
+    exps = Experiments(store)
+    result = exps.run(definition)                 # ExperimentResult
+    sweep = exps.sweep(definition, {"takeProfitPct": [20, 50], "stopLossPct": [10, 20]})
+
+A run: record `pending` -> `running`; validate the inputs (they exist, have the right types, are
+active unless the definition allows superseded ones; tombstoned never); freeze them (ids and
+content hashes recorded with the run); build or reuse the projection of exactly those inputs;
+backtest; compute every result table; check for cancellation; only then publish the four result
+artifacts (`experiment=<id>/trades|metrics|equity|diagnostics`, lineage to every input); record
+`completed` with the output ids, or `failed` with the error. Nothing is published before every
+table is computed, so a failed or cancelled run registers no outputs (if publishing itself fails
+half-way, the artifacts this run created are tombstoned). Results are deterministic (ids from
+content, computed_at from the definition), so re-running a definition publishes nothing new.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import itertools
+import json
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from bridge.errors import Cancelled, InvalidInput, InvalidState, UnknownInputArtifact, ValidationFailed
+from bridge.experiments.definition import (
+    ExperimentDefinition,
+    ExperimentResult,
+    FrozenInput,
+    Outputs,
+    load_definition,
+)
+from bridge.experiments.engine import ENGINE_VERSION
+from bridge.experiments.runs import RunRecords
+from bridge.experiments.strategy import SWEEPABLE, strategy_from_mapping
+from bridge.progress import NULL_JOB, Job
+
+__all__ = ["Experiments", "SweepPoint", "SweepResult", "OUTPUT_KINDS"]
+
+log = logging.getLogger(__name__)
+
+ALERT_TYPES = ("alerts_v1", "alerts")
+OHLCV_TYPES = ("ohlcv_slice",)
+# (Outputs field, logical-key suffix, artifact type, result_tables key)
+OUTPUT_KINDS = (
+    ("trades", "trades", "experiment_trades", "trades"),
+    ("metrics", "metrics", "experiment_metrics", "metrics"),
+    ("curves", "equity", "experiment_equity_curve", "equity"),
+    ("diagnostics", "diagnostics", "experiment_diagnostics", "diagnostics"),
+)
+COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
+                   "sharpe", "expectancy")
+
+
+class SweepPoint(msgspec.Struct, rename="camel", kw_only=True):
+    experiment_id: str
+    run_id: str
+    params: dict[str, Any]
+    metrics: dict[str, float | None]
+    status: str
+
+
+class SweepResult(msgspec.Struct, rename="camel", kw_only=True):
+    sweep_id: str
+    experiment_id: str
+    projection_id: str | None
+    grid: dict[str, list[Any]]
+    points: list[SweepPoint]
+
+
+class Experiments:
+    """Experiments over one store. Thread-safe as the store is."""
+
+    def __init__(self, store) -> None:
+        self.store = store
+        self.records = RunRecords(store)
+
+    # -- single run ----------------------------------------------------------------------------
+
+    def run(self, definition: Any, *, job: Job = NULL_JOB) -> ExperimentResult:
+        """Run one definition (dict, JSON, path or ExperimentDefinition) to completion.
+
+        Raises:
+            ValidationFailed: the definition is invalid (no run is recorded).
+            UnknownInputArtifact, InvalidState, InvalidInput: inputs missing, wrong type, superseded
+                or tombstoned, or unusable data (the run is recorded as failed).
+            Cancelled: the job was cancelled (recorded as failed, nothing published).
+        """
+        d = load_definition(definition)
+        t0 = time.monotonic()
+        run_id = self.records.create(d)
+        try:
+            self.records.running(run_id)
+            job.progress(0, 5, "validating inputs", force=True)
+            frozen = self._validate(d)
+            self.records.freeze(run_id, frozen)
+            job.progress(1, 5, "building projection", force=True)
+            proj_id, con = self._open(d, job)
+            self.records.set_projection(run_id, proj_id)
+            job.progress(2, 5, "backtesting", force=True)
+            with contextlib.closing(con):
+                tables = self._backtest(con, d, {d.experiment_id: d.config.strategy}, frozen, job)[d.experiment_id]
+            job.progress(3, 5, "publishing", force=True)
+            job.check()  # the last point where cancelling leaves nothing behind
+            outputs, new = self._publish(d, tables, frozen)
+            self.records.complete(run_id, outputs, new, t0)
+            job.progress(5, 5, "done", force=True)
+        except BaseException as exc:
+            self.records.fail(run_id, exc, t0)
+            raise
+        return self.records.get(run_id)
+
+    # -- sweeps --------------------------------------------------------------------------------
+
+    def sweep(self, definition: Any, grid: Mapping[str, Sequence[Any]], *, job: Job = NULL_JOB) -> SweepResult:
+        """Run a grid of strategy parameters over one projection in one SQL pass; one run record
+        per point, published only after every point is computed.
+
+        Raises: see run; ValidationFailed for a bad grid (unknown parameter, empty value list).
+        """
+        d = load_definition(definition)
+        grid = _check_grid(grid)
+        combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
+        base = d.config.strategy.to_json_dict()
+        points: dict[str, tuple[ExperimentDefinition, dict[str, Any]]] = {}
+        for combo in combos:
+            strategy = strategy_from_mapping({**base, **combo})
+            pid = f"{d.experiment_id}--{_short_hash(combo)}"
+            cfg = msgspec.structs.replace(d.config, strategy=strategy)
+            points[pid] = (msgspec.structs.replace(d, experiment_id=pid, config=cfg), combo)
+        sweep_id = f"sweep-{_short_hash({'experiment': d.experiment_id, 'grid': grid}, 16)}"
+        self.records.create_sweep(sweep_id, d.experiment_id, grid)
+        t0 = time.monotonic()
+        run_ids = {pid: self.records.create(pd, sweep_id=sweep_id) for pid, (pd, _) in points.items()}
+        done: set[str] = set()
+        proj_id = None
+        try:
+            for rid in run_ids.values():
+                self.records.running(rid)
+            job.progress(0, 5, "validating inputs", force=True)
+            frozen = self._validate(d)
+            for rid in run_ids.values():
+                self.records.freeze(rid, frozen)
+            job.progress(1, 5, "building projection", force=True)
+            proj_id, con = self._open(d, job)
+            for rid in run_ids.values():
+                self.records.set_projection(rid, proj_id)
+            job.progress(2, 5, f"backtesting {len(points)} points", force=True)
+            with contextlib.closing(con):
+                tables = self._backtest(con, d, {pid: pd.config.strategy for pid, (pd, _) in points.items()}, frozen, job)
+            job.progress(3, 5, "publishing", force=True)
+            job.check()
+            for pid, (pd, _) in points.items():
+                outputs, new = self._publish(pd, tables[pid], frozen)
+                self.records.complete(run_ids[pid], outputs, new, t0)
+                done.add(pid)
+        except BaseException as exc:
+            for pid, rid in run_ids.items():
+                if pid not in done:
+                    self.records.fail(rid, exc, t0)
+            raise
+        job.progress(5, 5, "done", force=True)
+        out = [SweepPoint(experiment_id=pid, run_id=run_ids[pid], params=combo, status="completed",
+                          metrics=_compare_metrics(tables[pid]["metrics"])) for pid, (_, combo) in points.items()]
+        return SweepResult(sweep_id=sweep_id, experiment_id=d.experiment_id, projection_id=proj_id, grid=grid, points=out)
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> ExperimentResult:
+        """A run by run id, or the latest run of an experiment id.
+
+        Raises:
+            RunNotFound: neither.
+        """
+        from bridge.errors import RunNotFound
+
+        try:
+            return self.records.get(run_id)
+        except RunNotFound:
+            latest = self.records.latest_for_experiment(run_id)
+            if latest is None:
+                raise
+            return latest
+
+    def list_runs(self, *, experiment_id: str | None = None, status: str | None = None,
+                  sweep_id: str | None = None, limit: int = 100) -> list[ExperimentResult]:
+        return self.records.list(experiment_id=experiment_id, status=status, sweep_id=sweep_id, limit=limit)
+
+    def compare(self, sweep_id: str) -> list[SweepPoint]:
+        """The comparison table of a sweep's latest completed runs, from their metrics artifacts."""
+        rows = {}
+        for r in reversed(self.records.list(sweep_id=sweep_id, limit=100_000)):
+            rows[r.experiment_id] = r
+        out = []
+        for exp_id, r in sorted(rows.items()):
+            metrics: dict[str, float | None] = {}
+            if r.status == "completed" and r.outputs.metrics:
+                metrics = _compare_metrics(self.store.read_table(r.outputs.metrics))
+            d = self.records.definition(r.run_id)
+            out.append(SweepPoint(experiment_id=exp_id, run_id=r.run_id, status=r.status, metrics=metrics,
+                                  params=d.config.strategy.to_json_dict()))
+        return out
+
+    def write_report(self, run_id: str, path: Any) -> str:
+        """Write the HTML report of a run (or an experiment's latest run); returns the path."""
+        from bridge.experiments.report import write_report
+
+        return str(write_report(self.store, self.get_run(run_id), path))
+
+    # -- steps ---------------------------------------------------------------------------------
+
+    def _validate(self, d: ExperimentDefinition) -> list[FrozenInput]:
+        from bridge.errors import ArtifactNotFound
+
+        roles = (("alerts", d.inputs.alerts, ALERT_TYPES), ("ohlcv", d.inputs.ohlcv, OHLCV_TYPES),
+                 ("strategies", d.inputs.strategies, None))
+        missing, frozen = [], []
+        for role, ids, types in roles:
+            for aid in dict.fromkeys(ids):
+                try:
+                    art = self.store.get(aid)
+                except ArtifactNotFound:
+                    missing.append(aid)
+                    continue
+                if types is not None and art.artifact_type not in types:
+                    raise InvalidInput(f"inputs.{role}: {aid} is a {art.artifact_type}, expected {' or '.join(types)}",
+                                       field=f"inputs.{role}", artifact_id=aid, artifact_type=art.artifact_type)
+                if art.status == "tombstoned":
+                    raise InvalidState(f"inputs.{role}: {aid} is tombstoned; its data may be gone",
+                                       field=f"inputs.{role}", artifact_id=aid, status=art.status)
+                if art.status == "superseded" and not d.allow_superseded:
+                    raise InvalidState(
+                        f"inputs.{role}: {aid} is superseded by {art.superseded_by}; use the newer artifact or set "
+                        "allowSuperseded", field=f"inputs.{role}", artifact_id=aid, superseded_by=art.superseded_by)
+                frozen.append(FrozenInput(role=role, artifact_id=aid, artifact_type=art.artifact_type,
+                                          content_hash=art.content_hash, status=art.status))
+        if missing:
+            raise UnknownInputArtifact(missing)
+        alert_types = {f.artifact_type for f in frozen if f.role == "alerts"}
+        if len(alert_types) > 1:
+            raise InvalidInput(f"inputs.alerts mixes artifact types {sorted(alert_types)}; use one type",
+                               field="inputs.alerts")
+        return frozen
+
+    def _open(self, d: ExperimentDefinition, job: Job):
+        """(projection id, an in-memory DuckDB connection with the projection attached read-only as `p`)."""
+        import duckdb
+
+        from bridge.projections import Projections
+
+        info = Projections(self.store).build({"alerts": list(dict.fromkeys(d.inputs.alerts)),
+                                              "candles": list(dict.fromkeys(d.inputs.ohlcv))}, job=job)
+        con = duckdb.connect()
+        path = str(info.duckdb_path).replace("'", "''")
+        con.execute(f"ATTACH '{path}' AS p (READ_ONLY)")
+        return info.projection_id, con
+
+    def _backtest(self, con, d: ExperimentDefinition, strategies: Mapping[str, Any], frozen: list[FrozenInput],
+                  job: Job) -> dict[str, dict[str, Any]]:
+        import duckdb
+
+        from bridge.experiments.engine import run_grid
+        from bridge.experiments.metrics import result_tables
+
+        lo, hi = _date_range(d)
+        with _interrupt_on_cancel(con, job):
+            try:
+                results = run_grid(con, "p.alerts", "p.candles", strategies, date_from_us=lo, date_to_us=hi, job=job)
+            except duckdb.InterruptException:
+                raise Cancelled() from None
+        computed_at = self._computed_at(d, frozen)
+        return {k: result_tables(r, computed_at) for k, r in results.items()}
+
+    def _computed_at(self, d: ExperimentDefinition, frozen: list[FrozenInput]) -> datetime:
+        from bridge.store.timeutil import parse_iso
+
+        if d.provenance.created_at:
+            try:
+                return parse_iso(d.provenance.created_at)
+            except ValueError:
+                raise ValidationFailed("provenance.createdAt is not ISO-8601", column="provenance.createdAt",
+                                       value=d.provenance.created_at) from None
+        return max(parse_iso(self.store.get(f.artifact_id).created_at) for f in frozen)
+
+    def _publish(self, d: ExperimentDefinition, tables: dict[str, Any], frozen: list[FrozenInput]) -> tuple[Outputs, int]:
+        inputs = sorted({f.artifact_id for f in frozen})
+        ids: dict[str, str] = {}
+        created: list[str] = []
+        try:
+            for field, suffix, artifact_type, key in OUTPUT_KINDS:
+                res = self.store.publish(
+                    artifact_type, 1, f"experiment={d.experiment_id}/{suffix}", tables[key],
+                    input_artifact_ids=inputs, tags={"experiment_id": d.experiment_id},
+                    writer_name="experiment-engine", writer_version=ENGINE_VERSION,
+                    git_commit=d.provenance.git_commit, git_dirty=d.provenance.git_dirty,
+                    params=msgspec.to_builtins(d.config))
+                ids[field] = res.artifact_id
+                if not res.deduped:
+                    created.append(res.artifact_id)
+        except BaseException:
+            for aid in created:
+                with contextlib.suppress(Exception):
+                    self.store.tombstone(aid, f"experiment {d.experiment_id}: run failed while publishing")
+            raise
+        return Outputs(**ids), len(created)
+
+
+def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:
+    from bridge.store.timeutil import parse_iso, to_micros
+
+    dr = d.config.date_range
+    if dr is None:
+        return None, None
+    out = []
+    for name, value in (("from", dr.from_), ("to", dr.to)):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(to_micros(parse_iso(value)))
+        except ValueError:
+            raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
+                                   value=value) from None
+    return out[0], out[1]
+
+
+def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    from bridge.experiments.strategy import _camel
+
+    if not isinstance(grid, Mapping) or not grid:
+        raise ValidationFailed("a sweep grid maps strategy parameters to lists of values", column="grid")
+    allowed = {_camel(f) for f in SWEEPABLE}
+    out: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        name = _camel(key)
+        if name not in allowed:
+            raise ValidationFailed(f"grid: {key!r} is not a sweepable strategy parameter ({', '.join(sorted(allowed))})",
+                                   column=f"grid.{key}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise ValidationFailed(f"grid.{key} must be a non-empty list", column=f"grid.{key}")
+        out[name] = list(values)
+    return out
+
+
+def _short_hash(obj: Any, n: int = 8) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()[:n]
+
+
+def _compare_metrics(metrics_table) -> dict[str, float | None]:
+    values = dict(zip(metrics_table.column("metric_name").to_pylist(), metrics_table.column("metric_value").to_pylist()))
+    return {k: values.get(k) for k in COMPARE_METRICS}
+
+
+@contextlib.contextmanager
+def _interrupt_on_cancel(con, job: Job) -> Iterator[None]:
+    """Interrupt the running DuckDB statement once the job is cancelled (polled every 50 ms)."""
+    if job is NULL_JOB:
+        yield
+        return
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.05):
+            if job.cancelled:
+                con.interrupt()
+                return
+
+    watcher = threading.Thread(target=watch, name="experiment-cancel", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()

@@ -147,19 +147,26 @@ def _count(con: "duckdb.DuckDBPyConnection", plan: TablePlan, mode: str) -> int:
 
 def _write_meta(con: "duckdb.DuckDBPyConnection", plans: Sequence[TablePlan], meta: dict[str, Any],
                 counts: dict[str, int]) -> None:
-    con.execute("CREATE TABLE _projection_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL)")
     rows = [(k, v if isinstance(v, str) else json.dumps(v, sort_keys=True)) for k, v in sorted(meta.items())]
-    con.executemany("INSERT INTO _projection_meta VALUES (?, ?)", rows)
+    con.execute("CREATE TABLE _projection_meta (key VARCHAR NOT NULL, value VARCHAR NOT NULL)")
+    _insert(con, "_projection_meta", rows)
     con.execute(
         "CREATE TABLE _projection_inputs (table_name VARCHAR NOT NULL, artifact_id VARCHAR NOT NULL, "
         "content_hash VARCHAR NOT NULL, artifact_type VARCHAR NOT NULL, schema_version INTEGER NOT NULL, "
-        "row_count BIGINT NOT NULL, PRIMARY KEY (table_name, artifact_id))"
+        "row_count BIGINT NOT NULL)"
     )
-    inputs = [(p.name, a.artifact_id, a.content_hash, a.artifact_type, a.schema_version, a.row_count)
-              for p in plans for a in p.artifacts]
-    if inputs:
-        con.executemany("INSERT INTO _projection_inputs VALUES (?, ?, ?, ?, ?, ?)", inputs)
+    _insert(con, "_projection_inputs", [(p.name, a.artifact_id, a.content_hash, a.artifact_type, a.schema_version,
+                                         a.row_count) for p in plans for a in p.artifacts])
     log.debug("projection tables %s", counts)
+
+
+def _insert(con: "duckdb.DuckDBPyConnection", table: str, rows: Sequence[tuple]) -> None:
+    """One multi-row INSERT (executemany costs a round of planning per row)."""
+    if not rows:
+        return
+    width = len(rows[0])
+    marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in rows)
+    con.execute(f"INSERT INTO {table} VALUES {marks}", [v for r in rows for v in r])
 
 
 @contextlib.contextmanager

@@ -15,7 +15,6 @@ Rules (docs/ingest.md has the full list):
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
@@ -260,6 +259,3 @@ def _q(chat: ChatInfo, message_id: Any, ts: int | None, token: str, reason: str,
     return {"chat_id": chat.chat_id, "message_id": int(message_id) if isinstance(message_id, (int, float)) else None,
             "alert_ts": ts, "token_candidate": token, "reason": reason, "detail": detail, "text": text}
 
-
-def raw_json(msg: dict[str, Any]) -> str:
-    return json.dumps(msg, ensure_ascii=False, separators=(",", ":"), default=str)

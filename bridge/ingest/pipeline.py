@@ -4,9 +4,13 @@ Per chat in the export, three artifacts under one logical key
 `source=telegram/chat=<id>/from=<first UTC time>/to=<last UTC time>`
 (`from=msg<first id>/to=msg<last id>` when the export carries no UTC times):
 
-    ingest_raw_records  every message of the chat as read (the ingestion's input record)
+    ingest_sources      one row: the chat, the file's SHA-256, messages read, id and time range
       ├─► alerts_v1           the chat's valid alerts not already in another active alerts_v1 artifact
       └─► alerts_quarantine   rejected candidates with reason codes (only when there are any)
+
+(The messages themselves are not copied into the lake: the source row names the file by hash,
+and alerts and quarantine rows carry each message's text. Keeping publish memory near the size
+of the alerts, not of the export, is the point.)
 
 The whole file is parsed into staging first and published chat by chat afterwards, so a
 cancelled or failed parse publishes nothing. Chats without a single candidate address are not
@@ -40,7 +44,7 @@ __all__ = ["ChatReport", "IngestReport", "canonical_alerts", "ingest_telegram", 
 
 log = logging.getLogger(__name__)
 
-RAW_TYPE, ALERTS_TYPE, QUARANTINE_TYPE = "ingest_raw_records", "alerts_v1", "alerts_quarantine"
+SOURCE_TYPE, ALERTS_TYPE, QUARANTINE_TYPE = "ingest_sources", "alerts_v1", "alerts_quarantine"
 
 
 class ChatReport(msgspec.Struct, kw_only=True):
@@ -55,7 +59,7 @@ class ChatReport(msgspec.Struct, kw_only=True):
     alerts_found: int = 0
     alerts_published: int = 0
     quarantined: int = 0
-    raw_artifact_id: str | None = None
+    source_artifact_id: str | None = None
     alerts_artifact_id: str | None = None
     quarantine_artifact_id: str | None = None
     deduped: bool = False
@@ -95,7 +99,6 @@ class _StagedChat:
         d = run / f"chat-{n:05d}"
         self.alerts = ShardWriter(d, "alerts", arrow_schema(get_spec(ALERTS_TYPE, 1)), rows_per_shard)
         self.quarantine = ShardWriter(d, "quarantine", arrow_schema(get_spec(QUARANTINE_TYPE, 1)), rows_per_shard)
-        self.raw = ShardWriter(d, "raw", arrow_schema(get_spec(RAW_TYPE, 1)), rows_per_shard)
         self.messages = 0
         self.ts = [None, None]
         self.ids = [None, None]
@@ -114,14 +117,16 @@ class _StagedChat:
         mid = int(mid) if isinstance(mid, (int, float)) and not isinstance(mid, bool) else None
         _extend(self.ts, res.ts_micros)
         _extend(self.ids, mid)
-        self.raw.add({"source": "telegram", "scope": self.info.chat_id, "record_id": mid if mid is not None else -1,
-                      "record_ts": res.ts_micros, "record_json": nz.raw_json(msg)})
+
+    def source_row(self, sha256: str) -> dict[str, Any]:
+        return {"source": "telegram", "scope": self.info.chat_id, "scope_name": self.info.chat_name,
+                "scope_type": self.info.chat_type, "source_sha256": sha256, "record_count": self.messages,
+                "first_record_id": self.ids[0], "last_record_id": self.ids[1],
+                "first_ts": self.ts[0], "last_ts": self.ts[1]}
 
     def close(self) -> None:
-        for w in (self.alerts, self.quarantine, self.raw):
-            w.flush()
-        for w in (self.alerts, self.quarantine, self.raw):
-            w.rows = []
+        self.alerts.flush()
+        self.quarantine.flush()
 
     def logical_key(self) -> tuple[str, str, str]:
         if self.ts[0] is not None:
@@ -137,7 +142,7 @@ def ingest_telegram(
     *,
     assume_tz: str | None = None,
     job: Job = NULL_JOB,
-    rows_per_shard: int = 20_000,
+    rows_per_shard: int = 5_000,
     code: CodeVersion | None = None,
 ) -> IngestReport:
     """Ingest one Telegram Desktop JSON export (single chat or whole account) into the store.
@@ -212,15 +217,21 @@ def _publish_chat(store: Any, chat: _StagedChat, report: IngestReport, prov: dic
               "section": chat.section, "assume_tz": prov["assume_tz"], "messages": chat.messages}
     common = dict(tags=tags, writer_name=WRITER_NAME, writer_version=WRITER_VERSION, git_commit=code.git_commit,
                   git_dirty=code.git_dirty, params=params, job=job)
-    raw = store.publish(RAW_TYPE, 1, key, chat.raw.read(), **common)
-    _note(report, cr, raw, "raw_artifact_id")
+    import pyarrow as pa
+
+    from bridge.store.canonical import arrow_schema
+    from bridge.store.spec import get_spec
+
+    row = pa.Table.from_pylist([chat.source_row(prov["sha256"])], schema=arrow_schema(get_spec(SOURCE_TYPE, 1)))
+    src = store.publish(SOURCE_TYPE, 1, key, row, **common)
+    _note(report, cr, src, "source_artifact_id")
     alerts = chat.alerts.read()
     cr.alerts_found = alerts.num_rows
     alerts, dups = _first_per_alert_id(alerts)
     report.count("duplicates", "duplicate_message_id", dups)
     alerts, known = drop_published(store, alerts, info.chat_id, exclude_key=key)
     report.count("duplicates", "already_published", known)
-    res = store.publish(ALERTS_TYPE, 1, key, alerts, input_artifact_ids=[raw.artifact_id], **common)
+    res = store.publish(ALERTS_TYPE, 1, key, alerts, input_artifact_ids=[src.artifact_id], **common)
     _note(report, cr, res, "alerts_artifact_id")
     cr.alerts_published, cr.deduped = alerts.num_rows, res.deduped
     report.alerts += 0 if res.deduped else alerts.num_rows
@@ -229,7 +240,7 @@ def _publish_chat(store: Any, chat: _StagedChat, report: IngestReport, prov: dic
     for reason in quarantine.column("reason").to_pylist():
         report.count("quarantined", reason)
     if quarantine.num_rows:
-        q = store.publish(QUARANTINE_TYPE, 1, key, quarantine, input_artifact_ids=[raw.artifact_id], **common)
+        q = store.publish(QUARANTINE_TYPE, 1, key, quarantine, input_artifact_ids=[src.artifact_id], **common)
         _note(report, cr, q, "quarantine_artifact_id")
 
 

@@ -30,7 +30,7 @@ def remove_run_dir(run: Path) -> None:
 class ShardWriter:
     """Append rows; every `rows_per_shard` rows become one Parquet shard of `schema`."""
 
-    def __init__(self, directory: Path, kind: str, schema: pa.Schema, rows_per_shard: int = 20_000) -> None:
+    def __init__(self, directory: Path, kind: str, schema: pa.Schema, rows_per_shard: int = 5_000) -> None:
         self.directory = directory
         self.kind = kind
         self.schema = schema

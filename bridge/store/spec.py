@@ -388,16 +388,23 @@ register(ArtifactSpec(
 # ---------------------------------------------------------------------------------------------
 
 register(ArtifactSpec(
-    "ingest_raw_records", 1,
+    "ingest_sources", 1,
     columns=(
         C("source", "string", doc="telegram | duckdb"),
         C("scope", "string", doc="telegram: the chat id; duckdb: the table name"),
-        C("record_id", "int64", doc="telegram: the message id; duckdb: the row's ordinal in a stable order"),
-        C("record_ts", "timestamp", True, "the record's UTC time when known"),
-        C("record_json", "string", doc="the source record as JSON, as read"),
+        C("scope_name", "string", True, "telegram: the chat name"),
+        C("scope_type", "string", True, "telegram: the chat type"),
+        C("source_sha256", "string", doc="SHA-256 of the export file / database file as read"),
+        C("record_count", "int64", doc="messages (telegram) or rows (duckdb) read in this scope"),
+        C("first_record_id", "int64", True),
+        C("last_record_id", "int64", True),
+        C("first_ts", "timestamp", True, "earliest UTC record time, when known"),
+        C("last_ts", "timestamp", True, "latest UTC record time, when known"),
     ),
-    sort_key=("source", "scope", "record_id", "record_json"),
-    ts_column="record_ts",
-    doc="The source records of one ingestion (a chat export's messages, a legacy table's rows): the "
-        "input that alerts_v1 and alerts_quarantine artifacts of that ingestion derive from.",
+    sort_key=("source", "scope"),
+    ts_column="first_ts",
+    unique_key=("source", "scope"),
+    doc="One ingestion's source record (a chat of an export file, a legacy table): the input that the "
+        "alerts_v1 and alerts_quarantine artifacts of that ingestion derive from. Paths live in tags "
+        "and the sidecar, not in the rows, so the same file ingested from another place dedupes.",
 ))

@@ -66,9 +66,9 @@ def test_account_export_report_and_artifacts(store, tmp_path):
         (BONK, "code", "solana"), (USDC_BASE.lower(), "link", "base"), (WSOL, "button", "solana"),
         (PEPE_ETH.lower(), "text", "ethereum"), (JUP, "code", "solana")}
     assert len(alerts) == 6
-    # lineage: alerts and quarantine both derive from the chat's raw records
-    raw = store.get(ch.raw_artifact_id)
-    assert raw.artifact_type == "ingest_raw_records" and raw.row_count == 8
+    # lineage: alerts and quarantine both derive from the chat's source record
+    raw = store.get(ch.source_artifact_id)
+    assert raw.artifact_type == "ingest_sources" and store.read_table(raw.artifact_id).column("record_count").to_pylist() == [8]
     assert store.get(ch.alerts_artifact_id).input_artifact_ids == [raw.artifact_id]
     assert store.get(ch.quarantine_artifact_id).input_artifact_ids == [raw.artifact_id]
     q = store.read_table(ch.quarantine_artifact_id).to_pylist()

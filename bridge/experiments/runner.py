@@ -94,7 +94,7 @@ class Experiments:
                 or tombstoned, or unusable data (the run is recorded as failed).
             Cancelled: the job was cancelled (recorded as failed, nothing published).
         """
-        d = load_definition(definition)
+        d = _stamp(load_definition(definition))
         t0 = time.monotonic()
         run_id = self.records.create(d)
         try:
@@ -126,7 +126,7 @@ class Experiments:
 
         Raises: see run; ValidationFailed for a bad grid (unknown parameter, empty value list).
         """
-        d = load_definition(definition)
+        d = _stamp(load_definition(definition))
         grid = _check_grid(grid)
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         base = d.config.strategy.to_json_dict()
@@ -311,6 +311,16 @@ class Experiments:
                     self.store.tombstone(aid, f"experiment {d.experiment_id}: run failed while publishing")
             raise
         return Outputs(**ids), len(created)
+
+
+def _stamp(d: ExperimentDefinition) -> ExperimentDefinition:
+    """Record the engine version that really runs (a definition may name another one)."""
+    if d.provenance.engine_version == ENGINE_VERSION:
+        return d
+    if d.provenance.engine_version is not None:
+        log.warning("definition %s names engine %s; running engine %s", d.experiment_id,
+                    d.provenance.engine_version, ENGINE_VERSION)
+    return msgspec.structs.replace(d, provenance=msgspec.structs.replace(d.provenance, engine_version=ENGINE_VERSION))
 
 
 def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:

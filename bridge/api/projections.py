@@ -1,0 +1,242 @@
+"""Projection methods on the wire: buildProjection, rebuildProjection, extendProjection,
+disposeProjection, listProjections, getProjection, query.
+
+Wire types mirror bridge.projections' value types in camelCase. Handlers are thin: they turn
+params into a domain call and the domain's answer into the wire type. Nothing heavy is imported
+at module import time (pyarrow/duckdb load inside the handlers, via bridge.projections).
+
+buildProjection takes the generic form `tables: {name: [artifactId, ...]}` and, for the PRD's
+request shape, `artifacts: {alerts: [...], ohlcv: [...]}` with `tables: {alerts: "name", ...}`
+renaming those keys (a key without a rename keeps its own name).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+from bridge.errors import InvalidInput
+
+__all__ = [
+    "BuildProjectionParams",
+    "ColumnInfoWire",
+    "DisposeProjectionParams",
+    "DisposeProjectionResult",
+    "ExtendProjectionParams",
+    "GetProjectionParams",
+    "ListProjectionsParams",
+    "ListProjectionsResult",
+    "ProjectionInputWire",
+    "ProjectionResult",
+    "ProjectionStaleReasonWire",
+    "QueryOutput",
+    "QueryParams",
+    "QueryResultWire",
+    "RebuildProjectionParams",
+    "TableTypeWire",
+    "build_projection",
+    "dispose_projection",
+    "extend_projection",
+    "get_projection",
+    "list_projections",
+    "query",
+    "rebuild_projection",
+    "resolve_tables",
+]
+
+JsonScalar = str | int | float | bool | None
+
+
+class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """camelCase on the wire, unknown fields refused."""
+
+
+# -- params ------------------------------------------------------------------------------------
+
+class BuildProjectionParams(Wire):
+    """Table name → artifact ids (any artifact types; one type per table)."""
+
+    tables: dict[str, list[str] | str] = {}
+    artifacts: dict[str, list[str]] = {}  # the PRD's form: {alerts: [...], ohlcv: [...]}, renamed by tables
+    projection_id: str | None = None
+    mode: Literal["table", "view"] = "table"
+
+
+class RebuildProjectionParams(Wire):
+    projection_id: str
+
+
+class ExtendProjectionParams(Wire):
+    projection_id: str
+    tables: dict[str, list[str]]
+
+
+class DisposeProjectionParams(Wire):
+    projection_id: str
+
+
+class GetProjectionParams(Wire):
+    projection_id: str
+
+
+class ListProjectionsParams(Wire):
+    pass
+
+
+class QueryOutput(Wire):
+    """Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/)."""
+
+    format: Literal["parquet", "arrow", "csv"] = "parquet"
+    path: str | None = None
+
+
+class QueryParams(Wire):
+    projection_id: str
+    sql: str
+    params: list[JsonScalar] | dict[str, JsonScalar] | None = None
+    max_rows: int = 10_000
+    output: QueryOutput | None = None
+
+
+# -- results -----------------------------------------------------------------------------------
+
+class ProjectionInputWire(Wire):
+    artifact_id: str
+    content_hash: str
+
+
+class TableTypeWire(Wire):
+    artifact_type: str
+    schema_version: int
+
+
+class ProjectionStaleReasonWire(Wire):
+    table: str
+    artifact_id: str
+    status: str
+    reason: str
+    superseded_by: str | None = None
+    upstream_artifact_id: str | None = None
+
+
+class ProjectionResult(Wire):
+    """The PRD's ProjectionResult plus identity, reuse and staleness."""
+
+    projection_id: str
+    duckdb_path: str
+    tables: list[str]
+    artifact_count: int
+    row_count: dict[str, int]
+    fingerprint: str
+    mode: Literal["table", "view"]
+    builder_version: str
+    built_at: str
+    inputs: dict[str, list[ProjectionInputWire]]
+    table_types: dict[str, TableTypeWire] = {}
+    reused: bool = False
+    stale: bool = False
+    stale_reasons: list[ProjectionStaleReasonWire] = []
+    file_present: bool = True
+
+
+class ListProjectionsResult(Wire):
+    projections: list[ProjectionResult]
+
+
+class DisposeProjectionResult(Wire):
+    projection_id: str
+    disposed: bool = True
+
+
+class ColumnInfoWire(Wire):
+    name: str
+    type: str
+
+
+class QueryResultWire(Wire):
+    """Rows inline (JSON-safe values, docs/projections.md) or written to `outputPath`."""
+
+    columns: list[ColumnInfoWire]
+    rows: list[list[Any]]
+    row_count: int
+    truncated: bool = False
+    output_path: str | None = None
+    output_format: str | None = None
+
+
+# -- handlers ----------------------------------------------------------------------------------
+
+def resolve_tables(params: BuildProjectionParams) -> dict[str, list[str]]:
+    """The generic and the PRD forms → {table name: artifact ids}.
+
+    Raises:
+        InvalidInput: a rename names a key absent from `artifacts`, or nothing to build.
+    """
+    out: dict[str, list[str]] = {}
+    renamed = set()
+    for name, value in params.tables.items():
+        if isinstance(value, str):
+            if name not in params.artifacts:
+                raise InvalidInput(f"tables.{name} renames artifacts.{name}, which is not given",
+                                   field=f"tables.{name}")
+            out.setdefault(value, []).extend(params.artifacts[name])
+            renamed.add(name)
+        else:
+            out.setdefault(name, []).extend(value)
+    for key, ids in params.artifacts.items():
+        if key not in renamed:
+            out.setdefault(key, []).extend(ids)
+    if not out:
+        raise InvalidInput("nothing to build: give tables {name: [artifactId, ...]}", field="tables")
+    return out
+
+
+def _projections(ctx):
+    from bridge.projections import Projections
+
+    return Projections(ctx.store)
+
+
+def _job(ctx):
+    from bridge.progress import NULL_JOB
+
+    return getattr(ctx, "job", None) or NULL_JOB
+
+
+def _wire(info) -> ProjectionResult:
+    return msgspec.convert(info, ProjectionResult, from_attributes=True)
+
+
+def build_projection(ctx, params: BuildProjectionParams) -> ProjectionResult:
+    info = _projections(ctx).build(resolve_tables(params), projection_id=params.projection_id, mode=params.mode,
+                                   job=_job(ctx))
+    return _wire(info)
+
+
+def rebuild_projection(ctx, params: RebuildProjectionParams) -> ProjectionResult:
+    return _wire(_projections(ctx).rebuild(params.projection_id, job=_job(ctx)))
+
+
+def extend_projection(ctx, params: ExtendProjectionParams) -> ProjectionResult:
+    return _wire(_projections(ctx).extend(params.projection_id, params.tables, job=_job(ctx)))
+
+
+def dispose_projection(ctx, params: DisposeProjectionParams) -> DisposeProjectionResult:
+    _projections(ctx).dispose(params.projection_id)
+    return DisposeProjectionResult(projection_id=params.projection_id)
+
+
+def get_projection(ctx, params: GetProjectionParams) -> ProjectionResult:
+    return _wire(_projections(ctx).get(params.projection_id))
+
+
+def list_projections(ctx, params: ListProjectionsParams) -> ListProjectionsResult:
+    return ListProjectionsResult(projections=[_wire(i) for i in _projections(ctx).list()])
+
+
+def query(ctx, params: QueryParams) -> QueryResultWire:
+    output = None if params.output is None else {"path": params.output.path, "format": params.output.format}
+    res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
+                                  output=output, job=_job(ctx))
+    return msgspec.convert(res, QueryResultWire, from_attributes=True)

@@ -78,6 +78,7 @@ class IngestReport(msgspec.Struct, kw_only=True):
     quarantined: dict[str, int] = {}         # by reason code
     skipped: dict[str, int] = {}             # messages (service, no_candidates, ...) and chats, by reason
     unmapped_columns: list[str] = []         # legacy migration only
+    logical_keys: list[str] = []             # legacy migration (Telegram: per chat in `chats`)
     chats: list[ChatReport] = []
     artifact_ids: list[str] = []
     new_artifact_ids: list[str] = []
@@ -246,6 +247,10 @@ def _publish_chat(store: Any, chat: _StagedChat, report: IngestReport, prov: dic
 
 def _note(report: IngestReport, cr: ChatReport, res: Any, field: str) -> None:
     setattr(cr, field, res.artifact_id)
+    _note_plain(report, res)
+
+
+def _note_plain(report: IngestReport, res: Any) -> None:
     report.artifact_ids.append(res.artifact_id)
     if not res.deduped:
         report.new_artifact_ids.append(res.artifact_id)
@@ -300,6 +305,15 @@ def published_alert_ids(store: Any, chat_id: str, *, exclude_key: str | None = N
         t = store.read_table(art.artifact_id, columns=["alert_id", "chat_id"])
         t = t.filter(pc.equal(t.column("chat_id"), chat_id))
         ids.update(t.column("alert_id").to_pylist())
+    return ids
+
+
+def published_alert_ids_any(store: Any, *, exclude_key: str | None = None) -> set[str]:
+    """alert_ids of every active alerts_v1 artifact (other than those under `exclude_key`)."""
+    ids: set[str] = set()
+    for art in _active_alert_artifacts(store, None):
+        if art.logical_key != exclude_key:
+            ids.update(store.read_table(art.artifact_id, columns=["alert_id"]).column("alert_id").to_pylist())
     return ids
 
 

@@ -168,7 +168,7 @@ class _Staged:
 
 def _stage_rows(con, table, chosen, defaults, tz, run, report, job, batch_rows) -> _Staged:
     staged = _Staged(run, batch_rows)
-    total = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchone()[0]
+    total = con.execute(f"SELECT count(*) FROM {_ident(table)}").fetchall()[0][0]
     reader = con.sql(f"SELECT * FROM {_ident(table)} ORDER BY ALL").to_arrow_reader(batch_rows)
     for batch in reader:
         for src in batch.to_pylist():

@@ -92,6 +92,13 @@ ACCEPTED = [
     "SELECT * FROM candles c JOIN alerts a ON a.token_address = c.token LIMIT 5",
     "SELECT count(*) FROM candles;",
     "-- a comment\nSELECT 1",
+    "SELECT * FROM candles c ASOF JOIN alerts a ON c.token = a.token_address AND c.ts >= a.alert_ts",
+    "SELECT token, avg(close) OVER (PARTITION BY token ORDER BY ts ROWS 5 PRECEDING) FROM candles "
+    "QUALIFY row_number() OVER (PARTITION BY token ORDER BY ts) < 3",
+    "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) SELECT * FROM r",
+    "FROM (UNPIVOT candles ON open, close INTO NAME k VALUE v) SELECT k, count(*) GROUP BY k",
+    "SELECT list_transform([1, 2], lambda x: x + 1), COLUMNS('c.*') FROM candles",
+    "SELECT * FROM information_schema.tables",
 ]
 
 

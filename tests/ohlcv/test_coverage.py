@@ -130,3 +130,33 @@ def test_alert_forward_coverage(store, source):
     # explicit slices: only TokB's candles count
     only_b = alert_forward_coverage(store, alerts, "30m", "1m", slice_ids=[b.artifact_id], publish=False)
     assert {r["alert_id"]: r["present"] for r in only_b.table.to_pylist()}["full"] == 0
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+STEP = 60_000_000
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(0, 50), st.integers(1, 60), st.sets(st.integers(-5, 70), max_size=40),
+       st.integers(0, STEP - 1), st.integers(0, STEP - 1))
+def test_gaps_account_for_every_missing_grid_point(start_min, length_min, minutes, start_jitter, end_jitter):
+    """Property: present + missing = expected, the gaps are disjoint, inside the grid range, and
+    their missing counts add up to `missing`; every grid point is either present or in one gap."""
+    lo = start_min * STEP + start_jitter
+    hi = (start_min + length_min) * STEP + end_jitter
+    pts = sorted(m * STEP for m in minutes if lo <= m * STEP < hi)
+    slices = pa.table({"sid": [0], "token": ["A"], "resolution": ["1m"], "step": [STEP], "from_us": [lo],
+                       "to_us": [hi]})
+    summary, gaps = compute_slice_coverage(slices, pa.table({"sid": pa.array([0] * len(pts), pa.int64()),
+                                                             "t": pa.array(pts, pa.int64())}))
+    s = summary.to_pylist()[0]
+    grid = [g for g in range(-(-lo // STEP) * STEP, hi, STEP)]
+    assert s["expected"] == len(grid)
+    assert s["present"] == len(pts) and s["present"] + s["missing"] == s["expected"]
+    covered_by_gaps = []
+    for g in gaps.to_pylist():
+        assert g["gap_start"] < g["gap_end"] and (g["gap_end"] - g["gap_start"]) // STEP == g["missing_count"]
+        covered_by_gaps += list(range(g["gap_start"], g["gap_end"], STEP))
+    assert sorted(covered_by_gaps + pts) == grid

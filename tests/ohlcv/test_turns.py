@@ -83,3 +83,17 @@ def test_one_process_can_use_two_stores_one_after_the_other(tmp_path):
     seed(a, candles(n=2))
     seed(b, candles(n=3))
     assert (a.count(), b.count(), a.count()) == (2, 3, 2)
+
+
+def test_threads_of_one_process_take_turns(store, source):
+    """The daemon runs long methods off its reader loop: concurrent exports share the engine safely."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    seed(source, candles(n=30), candles(token="TokB", n=30))
+    other = CandleSource(source.config)  # a second source object on the same store, as two requests would have
+    jobs = [(src, tok, f"2026-01-05T00:{m:02d}:00Z") for m in range(0, 30, 5)
+            for src, tok in ((source, "TokA"), (other, "TokB"))]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(
+            lambda j: export_slice(store, j[0], j[1], "solana", "1m", j[2], "2026-01-05T00:30:00Z"), jobs))
+    assert [r.row_count for r in results] == [30 - m for m in range(0, 30, 5) for _ in (0, 1)]

@@ -289,13 +289,24 @@ class CandleSource:
         if self.info.kind != "chdb":
             yield
             return
+        held = getattr(_ENGINE_OWNER, "path", None)
+        if held is not None and held != self.info.path:
+            raise SourceUnavailable(
+                f"this thread already has the chDB store {held} open; chDB runs one store per process at a "
+                f"time, so {self.info.path} can only be opened after that session ends",
+                path=self.info.path, held=held,
+            )
         deadline = time.monotonic() + self.config.lock_timeout
         if not _ENGINE_LOCK.acquire(timeout=max(0.0, self.config.lock_timeout)):
             raise Busy(f"the chDB engine of this process stayed busy for {self.config.lock_timeout:g} s",
                        path=self.info.path)
         try:
             with _file_lock(Path(self.info.path), deadline, self.config.lock_timeout):
-                yield
+                _ENGINE_OWNER.path = self.info.path
+                try:
+                    yield
+                finally:
+                    _ENGINE_OWNER.path = held
         finally:
             _ENGINE_LOCK.release()
 

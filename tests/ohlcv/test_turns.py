@@ -97,3 +97,16 @@ def test_threads_of_one_process_take_turns(store, source):
         results = list(pool.map(
             lambda j: export_slice(store, j[0], j[1], "solana", "1m", j[2], "2026-01-05T00:30:00Z"), jobs))
     assert [r.row_count for r in results] == [30 - m for m in range(0, 30, 5) for _ in (0, 1)]
+
+
+def test_two_stores_at_once_in_one_thread_is_a_clear_error(tmp_path):
+    from bridge.errors import SourceUnavailable
+
+    a = CandleSource(f"chdb://{tmp_path / 'a'}")
+    b = CandleSource(f"chdb://{tmp_path / 'b'}")
+    with a.session():
+        with pytest.raises(SourceUnavailable, match="one store per process"):
+            b.count()
+    # and b opens fine once a's session is over
+    seed(b, candles(n=1))
+    assert b.count() == 1

@@ -83,3 +83,14 @@ def test_batch_and_alert_coverage_and_cancel(store, tmp_path):
                                                         {"alertsArtifactId": alerts, "horizon": "2h", "maxRows": 1})))
     assert (cov["alerts"], cov["fullyCovered"], cov["truncated"]) == (2, 2, True)
     assert cov["rows"][0]["alertTs"] == "2026-01-05T02:00:00.000000Z" and cov["rows"][0]["fullyCovered"] is True
+
+
+def test_declarations_are_complete_and_schema_ready():
+    names = [d["name"] for d in api.DECLARATIONS]
+    assert names == ["loadCandles", "exportSlice", "exportSlicesForAlerts", "sliceCoverage", "alertForwardCoverage"]
+    types = [t for d in api.DECLARATIONS for t in (d["params"], d["result"])]
+    _, components = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
+    export = components["ExportSliceParams"]
+    assert {"token", "resolution", "from", "to"} <= set(export["required"])
+    assert export["additionalProperties"] is False
+    assert all(callable(d["handler"]) and d["doc"] for d in api.DECLARATIONS)

@@ -202,6 +202,9 @@ def normalise_message(msg: dict[str, Any], chat: ChatInfo, assume_tz: tzinfo | N
         out.skipped = mtype if mtype in ("service", "unsupported") else f"type_{mtype}"
         return out
     message_id = msg.get("id")
+    if not isinstance(message_id, int) or isinstance(message_id, bool):
+        out.skipped = "bad_message_id"
+        return out
     ents = entities(msg)
     text = message_text(ents)
     found, occurrences = candidates(msg, ents)

@@ -108,3 +108,9 @@ def test_parse_tz():
     assert parse_tz("Europe/Berlin") is not None
     with pytest.raises(ValueError):
         parse_tz("Mars/Olympus")
+
+
+def test_message_without_integer_id_is_counted_not_crashing():
+    msg = new_message(1, ["x ", ent("code", BONK)])
+    msg["id"] = "oops"
+    assert normalise_message(msg, GROUP).skipped == "bad_message_id"

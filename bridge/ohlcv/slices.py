@@ -110,7 +110,8 @@ def export_slice(
     refresh: bool = False,
     job: Job = NULL_JOB,
 ) -> SliceResult:
-    """Export (or reuse) the slice of `token` at `resolution` over [from_ts, to_ts).
+    """Export (or reuse) the slice of `token` at `resolution` over [from_ts, to_ts) (ISO-8601 text,
+    aware datetimes or epoch µs). `chain=None` matches candles of any chain (and an untagged slice).
 
     Raises:
         InvalidInput: bad token, resolution or range.
@@ -118,7 +119,7 @@ def export_slice(
         Cancelled: `job` was cancelled before anything was published.
     """
     res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
-    rng = from_ts if isinstance(from_ts, TimeRange) and to_ts is None else TimeRange.parse(from_ts, to_ts)
+    rng = TimeRange.parse(from_ts, to_ts)
     key = slice_logical_key(token, res, rng)
     chain = chain or None
     if not refresh:

@@ -110,3 +110,52 @@ def test_two_stores_at_once_in_one_thread_is_a_clear_error(tmp_path):
     # and b opens fine once a's session is over
     seed(b, candles(n=1))
     assert b.count() == 1
+
+
+WAITER = """
+import sys, time, pathlib
+from bridge.ohlcv.source import CandleSource
+import clickhouse_connect.driver._chdbclient  # pay the import before the race
+src = CandleSource(sys.argv[1]).with_config(lock_timeout=60)
+print("ready", flush=True)
+signal = pathlib.Path(sys.argv[2])
+while not signal.exists():
+    time.sleep(0.01)
+n = src.count()
+print(time.time(), n, flush=True)
+"""
+
+
+def test_a_long_batch_export_hands_the_store_to_a_waiting_process(store, source, tmp_path, monkeypatch):
+    import threading
+
+    import bridge.ohlcv.slices as slices
+    from bridge.ohlcv.sample import generate_candles
+    from bridge.ohlcv.slices import export_slices_for_alerts
+    from bridge.progress import Job
+
+    monkeypatch.setattr(slices, "SESSION_TURN_SECONDS", 0.2)
+    seed(source, generate_candles(["TokA"], "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z", "1m"))
+    alerts = store.publish("alerts", 1, "turns", [
+        {"alert_id": f"a{i}", "alert_ts": f"2026-01-05T{i // 3:02d}:{(i % 3) * 20:02d}:00Z",
+         "token_address": "TokA", "chain": "solana"} for i in range(60)
+    ]).artifact_id
+    signal = tmp_path / "go"
+    child = subprocess.Popen([sys.executable, "-c", WAITER, source.config.dsn, str(signal)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    assert child.stdout.readline().strip() == "ready"
+    job = Job(lambda done, total, msg: signal.touch() if done >= 1 else None, min_interval=0)
+    done = {}
+
+    def batch():
+        done["result"] = export_slices_for_alerts(store, source, alerts, "0s", "10m", "1m", job=job)
+        done["end"] = time.time()
+
+    worker = threading.Thread(target=batch)
+    worker.start()
+    worker.join(timeout=120)
+    out, _ = child.communicate(timeout=60)
+    child_time, count = out.split()
+    assert done["result"].windows == 60 and done["result"].exported == 60
+    assert int(count) == 1440
+    assert float(child_time) < done["end"], "the waiting process only got in after the whole batch"

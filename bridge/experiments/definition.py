@@ -20,8 +20,9 @@ from bridge.errors import ValidationFailed
 from bridge.experiments.strategy import Strategy
 
 __all__ = [
-    "Config", "DateRange", "Execution", "ExperimentDefinition", "ExperimentResult", "FrozenInput", "Inputs",
-    "Outputs", "Provenance", "load_definition", "definition_hash",
+    "Config", "DateRange", "Execution", "ExperimentConfig", "ExperimentDateRange", "ExperimentDefinition",
+    "ExperimentExecution", "ExperimentInputs", "ExperimentOutputs", "ExperimentProvenance", "ExperimentResult",
+    "FrozenInput", "Inputs", "Outputs", "Provenance", "definition_hash", "load_definition",
 ]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -31,24 +32,24 @@ class _S(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=Tru
     pass
 
 
-class Inputs(_S):
+class ExperimentInputs(_S):
     alerts: list[str]
     ohlcv: list[str]
     strategies: list[str] = []
 
 
-class DateRange(_S, rename={"from_": "from", "to": "to"}):
+class ExperimentDateRange(_S, rename={"from_": "from", "to": "to"}):
     from_: str | None = None    # inclusive, ISO-8601 (no offset = UTC)
     to: str | None = None       # exclusive
 
 
-class Config(_S):
+class ExperimentConfig(_S):
     strategy: Strategy
-    date_range: DateRange | None = None
+    date_range: ExperimentDateRange | None = None
     params: dict[str, Any] = {}
 
 
-class Provenance(_S):
+class ExperimentProvenance(_S):
     git_commit: str | None = None
     git_dirty: bool = False
     engine_version: str | None = None
@@ -57,11 +58,11 @@ class Provenance(_S):
 
 class ExperimentDefinition(_S):
     name: str
-    inputs: Inputs
-    config: Config
+    inputs: ExperimentInputs
+    config: ExperimentConfig
     experiment_id: str | None = None
     description: str | None = None
-    provenance: Provenance = msgspec.field(default_factory=Provenance)
+    provenance: ExperimentProvenance = msgspec.field(default_factory=ExperimentProvenance)
     allow_superseded: bool = False
 
 
@@ -73,14 +74,14 @@ class FrozenInput(_S):
     status: str
 
 
-class Outputs(_S):
+class ExperimentOutputs(_S):
     trades: str | None = None
     metrics: str | None = None
     curves: str | None = None
     diagnostics: str | None = None
 
 
-class Execution(_S):
+class ExperimentExecution(_S):
     started_at: str | None = None
     completed_at: str | None = None
     duration: float | None = None     # milliseconds
@@ -93,13 +94,18 @@ class ExperimentResult(_S):
     experiment_id: str
     name: str
     status: Literal["pending", "running", "completed", "failed"]
-    outputs: Outputs
-    execution: Execution
+    outputs: ExperimentOutputs
+    execution: ExperimentExecution
     inputs: list[FrozenInput] = []
     projection_id: str | None = None
     sweep_id: str | None = None
     created_at: str | None = None
     new_artifacts: int = 0
+
+
+# Short names for Python callers; the wire/schema names are the Experiment* ones.
+Inputs, DateRange, Config, Provenance, Outputs, Execution = (
+    ExperimentInputs, ExperimentDateRange, ExperimentConfig, ExperimentProvenance, ExperimentOutputs, ExperimentExecution)
 
 
 def load_definition(data: Any) -> ExperimentDefinition:

@@ -106,7 +106,7 @@ def run_grid(con, alerts: str, candles: str, points: Mapping[str, Strategy], *,
     job.progress(2, 4, "running backtest", force=True)
     table = con.sql(sql).to_arrow_table()
     job.check()
-    _raise_on_conflicting_candles(con, table)
+    _raise_on_conflicting_candles(con, table, c_src, resolution)
     job.progress(3, 4, "collecting results", force=True)
     out = _split(table, strategies, con, a_src, date_from_us, date_to_us)
     job.progress(4, 4, "done", force=True)
@@ -162,17 +162,21 @@ def _check_alert_conflicts(con, a_src: str) -> None:
             alert_ids=[r[0] for r in rows])
 
 
-def _raise_on_conflicting_candles(con, table) -> None:
+def _raise_on_conflicting_candles(con, table, c_src: str, resolution: str) -> None:
+    """Duplicate candles seen in a holding window: fine when identical, an error when not."""
     import pyarrow.compute as pc
 
-    conflicts = pc.max(table.column("conflicts")).as_py() or 0
-    if conflicts:
-        first = table.filter(pc.greater(table.column("conflicts"), 0)).slice(0, 1).to_pylist()[0]
+    if not (pc.max(table.column("dups")).as_py() or 0):
+        return
+    row = con.execute(f"""
+        SELECT token, min(ts) FROM {c_src} WHERE resolution = {_str(resolution)}
+        GROUP BY token, ts HAVING count(DISTINCT struct_pack(open, high, low, close, volume)) > 1
+        ORDER BY 1, 2 LIMIT 1""").fetchone()
+    if row is not None:
         raise InvalidInput(
-            f"{conflicts} candle(s) share a timestamp with a candle of different prices "
-            f"(token {first['token']!r}, within the window of alert {first['alert_id']!r}); "
+            f"candles of token {row[0]!r} at {row[1]} share a timestamp with different prices; "
             "the input is ambiguous: publish one slice per source or deduplicate first",
-            token=first["token"], alert_id=first["alert_id"])
+            token=row[0], ts=str(row[1]))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -237,12 +241,18 @@ tokens AS MATERIALIZED (SELECT DISTINCT token FROM c),
 pos AS (
     SELECT ar.*, wins.wk, wins.hold_us, wins.lag_us, ar.alert_us + wins.delay_us AS target_us
     FROM ar CROSS JOIN wins WHERE ar.alert_us IS NOT NULL AND ar.token IS NOT NULL),
-ent AS (
-    SELECT pos.*, e.ts AS entry_us FROM pos ASOF LEFT JOIN c e ON pos.token = e.token AND e.ts >= pos.target_us),
+ent AS MATERIALIZED (
+    SELECT pos.*, e.entry_us FROM pos LEFT JOIN (
+        SELECT pos.wk, pos.aid, min(c.ts) AS entry_us
+        FROM pos JOIN c ON c.token = pos.token AND c.ts >= pos.target_us GROUP BY pos.wk, pos.aid) e
+    ON e.wk = pos.wk AND e.aid = pos.aid),
+dlc AS (
+    SELECT ent.wk, ent.aid, min(c.ts) AS deadline_candle_us
+    FROM ent JOIN c ON c.token = ent.token AND c.ts >= ent.entry_us + ent.hold_us GROUP BY ent.wk, ent.aid),
 dl AS MATERIALIZED (
-    SELECT ent.*, d.ts AS deadline_candle_us, ent.entry_us + ent.hold_us AS deadline_us,
+    SELECT ent.*, dlc.deadline_candle_us, ent.entry_us + ent.hold_us AS deadline_us,
            (ent.entry_us IS NOT NULL AND (ent.lag_us IS NULL OR ent.entry_us - ent.target_us <= ent.lag_us)) AS enters
-    FROM ent ASOF LEFT JOIN c d ON ent.token = d.token AND d.ts >= ent.entry_us + ent.hold_us),
+    FROM ent LEFT JOIN dlc ON dlc.wk = ent.wk AND dlc.aid = ent.aid),
 rws AS (
     SELECT dl.wk, dl.aid, dl.alert_id, dl.deadline_us, c.ts, c.open, c.high, c.low, c.close, c.volume
     FROM dl JOIN c ON c.token = dl.token AND c.ts >= dl.entry_us
@@ -252,16 +262,13 @@ w AS (
     SELECT *,
         first_value(open) OVER win AS entry_open,
         {prior_high} AS prior_high,
-        lag(ts) OVER win AS prev_ts,
-        lag(struct_pack(open, high, low, close, volume)) OVER win AS prev_vals
+        lag(ts) OVER win AS prev_ts
     FROM rws
     WINDOW win AS (PARTITION BY wk, aid ORDER BY ts)),
 wd AS (
-    SELECT *, (prev_ts IS NOT DISTINCT FROM ts) AS dup,
-           (prev_ts IS NOT DISTINCT FROM ts AND prev_vals IS DISTINCT FROM struct_pack(open, high, low, close, volume)) AS conflict
-    FROM w),
+    SELECT *, (prev_ts IS NOT DISTINCT FROM ts) AS dup FROM w),
 ev AS (
-    SELECT pw.point, wd.alert_id, wd.ts, wd.open, wd.low, wd.high, wd.close, wd.entry_open, wd.deadline_us, wd.dup, wd.conflict,
+    SELECT pw.point, wd.alert_id, wd.ts, wd.open, wd.low, wd.high, wd.close, wd.entry_open, wd.deadline_us, wd.dup,
         wd.entry_open * (1 + pw.tp / 100) AS tp_level,
         wd.entry_open * (1 - pw.sl / 100) AS sl_level,
         greatest(wd.entry_open, wd.prior_high) * (1 - pw.trail / 100) AS trail_level
@@ -270,34 +277,34 @@ ev2 AS (
     SELECT *, greatest(sl_level, trail_level) AS stop_level,
         CASE WHEN trail_level > sl_level OR (sl_level IS NULL AND trail_level IS NOT NULL)
              THEN 'trailing_stop' ELSE 'stop_loss' END AS stop_reason
-    FROM ev WHERE NOT dup),
+    FROM ev),
 ex AS (
     SELECT point, alert_id, ts,
-        CASE WHEN ts >= deadline_us THEN 'max_hold'
+        CASE WHEN dup THEN NULL
+             WHEN ts >= deadline_us THEN 'max_hold'
              WHEN open <= stop_level THEN stop_reason
              WHEN open >= tp_level THEN 'take_profit'
              WHEN low <= stop_level THEN stop_reason
              WHEN high >= tp_level THEN 'take_profit' END AS reason,
-        CASE WHEN ts >= deadline_us THEN open
+        CASE WHEN dup THEN NULL
+             WHEN ts >= deadline_us THEN open
              WHEN open <= stop_level THEN open
              WHEN open >= tp_level THEN open
              WHEN low <= stop_level THEN stop_level
              WHEN high >= tp_level THEN tp_level END AS fill,
-        close, entry_open, conflict
-    FROM ev2
-    UNION ALL
-    SELECT point, alert_id, ts, NULL, NULL, close, entry_open, conflict FROM ev WHERE dup AND conflict),
+        close, entry_open, dup
+    FROM ev2),
 agg AS (
     SELECT point, alert_id,
         arg_min(struct_pack(ts, reason, fill), ts) FILTER (WHERE reason IS NOT NULL) AS hit,
         max(ts) AS last_ts, arg_max(close, ts) AS last_close, any_value(entry_open) AS entry_open,
-        count(*) FILTER (WHERE conflict) AS conflicts
+        count(*) FILTER (WHERE dup) AS dups
     FROM ex GROUP BY point, alert_id),
 res AS (
     SELECT pw.point, pw.experiment_id, ar.alert_id, ar.token, ar.chain, ar.alert_us,
         dl.entry_us, dl.target_us, dl.enters, (ar.token IN (SELECT token FROM tokens)) AS token_known,
         pw.fee, pw.slip, pw.notional, pw.eod, agg.entry_open, agg.hit, agg.last_ts, agg.last_close,
-        coalesce(agg.conflicts, 0) AS conflicts
+        coalesce(agg.dups, 0) AS dups
     FROM ar JOIN pw ON TRUE
     LEFT JOIN dl ON dl.alert_id = ar.alert_id AND dl.wk = pw.wk
     LEFT JOIN agg ON agg.alert_id = ar.alert_id AND agg.point = pw.point),
@@ -307,7 +314,7 @@ fin AS (
         CASE WHEN hit IS NOT NULL THEN hit.reason WHEN eod AND enters THEN 'end_of_data' END AS exit_reason,
         CASE WHEN hit IS NOT NULL THEN hit.fill WHEN eod AND enters THEN last_close END AS exit_fill
     FROM res)
-SELECT point, experiment_id, alert_id, token, chain, alert_us, entry_us, exit_us, exit_reason, conflicts,
+SELECT point, experiment_id, alert_id, token, chain, alert_us, entry_us, exit_us, exit_reason, dups,
     CASE WHEN alert_us IS NULL OR token IS NULL THEN 'invalid_alert'
          WHEN NOT token_known THEN 'no_candles_for_token'
          WHEN entry_us IS NULL THEN 'no_candles_after_alert'

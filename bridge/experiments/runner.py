@@ -60,7 +60,7 @@ COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "pr
                    "sharpe", "expectancy")
 
 
-class SweepPoint(msgspec.Struct, rename="camel", kw_only=True):
+class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     experiment_id: str
     run_id: str
     params: dict[str, Any]
@@ -68,7 +68,7 @@ class SweepPoint(msgspec.Struct, rename="camel", kw_only=True):
     status: str
 
 
-class SweepResult(msgspec.Struct, rename="camel", kw_only=True):
+class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
     sweep_id: str
     experiment_id: str
     projection_id: str | None

@@ -22,10 +22,10 @@ import msgspec
 
 from bridge.errors import ValidationFailed
 
-__all__ = ["Strategy", "strategy_from_mapping", "SWEEPABLE"]
+__all__ = ["Strategy", "StrategyConfig", "strategy_from_mapping", "SWEEPABLE"]
 
 
-class Strategy(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
+class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
     """One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python."""
 
     name: str = "tp_sl_trailing"
@@ -42,7 +42,7 @@ class Strategy(msgspec.Struct, rename="camel", forbid_unknown_fields=True, froze
     initial_capital: float = 10_000.0
     exit_at_end_of_data: bool = False
 
-    def validate(self) -> "Strategy":
+    def validate(self) -> "StrategyConfig":
         """Raises:
         ValidationFailed: a parameter is out of range (names the parameter).
         """
@@ -62,8 +62,10 @@ class Strategy(msgspec.Struct, rename="camel", forbid_unknown_fields=True, froze
         return msgspec.to_builtins(self)
 
 
+Strategy = StrategyConfig  # the PRD calls it StrategyConfig
+
 # Parameters a sweep may vary (resolution and name are fixed per sweep).
-SWEEPABLE = tuple(f for f in Strategy.__struct_fields__ if f not in ("name", "resolution"))
+SWEEPABLE = tuple(f for f in StrategyConfig.__struct_fields__ if f not in ("name", "resolution"))
 
 
 def strategy_from_mapping(data: Any) -> Strategy:
@@ -78,7 +80,7 @@ def strategy_from_mapping(data: Any) -> Strategy:
         raise ValidationFailed("strategy must be an object", column="strategy", value=data)
     camel = {_camel(k): v for k, v in data.items()}
     try:
-        return msgspec.convert(camel, Strategy).validate()
+        return msgspec.convert(camel, StrategyConfig).validate()
     except msgspec.ValidationError as exc:
         raise ValidationFailed(f"invalid strategy: {exc}", column="strategy") from None
 

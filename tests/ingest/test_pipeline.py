@@ -164,3 +164,13 @@ def test_assume_tz_recovers_old_export(store, tmp_path):
     [c] = rep.chats
     assert c.logical_key == "source=telegram/chat=555/from=20240301T090100Z/to=20240301T090100Z"
     assert rep.alerts == 1 and rep.quarantined == {}
+
+
+def test_truncated_account_export_publishes_nothing(store, tmp_path):
+    text = json.dumps(account_export())
+    path = tmp_path / "cut.json"
+    path.write_text(text[: int(len(text) * 0.8)], encoding="utf-8")  # the first chats are complete
+    with pytest.raises(InvalidInput, match="malformed or truncated"):
+        ingest_telegram(store, path, code=CODE)
+    assert store.connect().execute("SELECT count(*) FROM artifacts").fetchone()[0] == 0
+    assert list((store.lake.staging / "alerts_v1_shards").iterdir()) == []

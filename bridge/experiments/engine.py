@@ -7,8 +7,8 @@ runs per alert or per candle. The rules (docs/experiments.md, "Engine rules"):
 1. Alerts are deduplicated by alert_id (identical rows collapse; conflicting rows are an error)
    and filtered to the date range [from, to) on alert_ts.
 2. Candles of the chosen resolution only. Identical duplicate candles collapse; duplicates with
-   different prices are an error (the input is ambiguous).
-3. Entry: the open of the first candle with ts >= alert_ts + entry delay (ASOF join).
+   different prices are an error (the input is ambiguous; checked only when duplicates are seen).
+3. Entry: the open of the first candle with ts >= alert_ts + entry delay.
 4. The position's window: candles from the entry candle up to and including the first candle
    with ts >= entry_ts + max hold (the time-exit candle), or to the end of the data.
 5. Per candle, in this order (the first that holds decides, ts < deadline for 5b-5e):
@@ -30,6 +30,12 @@ runs per alert or per candle. The rules (docs/experiments.md, "Engine rules"):
 
 Results are independent of thread count and input row order: every choice is by ts (unique
 per position after dedup), and per-row arithmetic is the same whatever the plan.
+
+Cost: the entry and time-exit lookups and the window are hash joins of the alerts with their
+token's candles (min(ts) aggregates, no sort of the candle table), so the work is proportional to
+the candles of each alert's token at or after its entry time, plus one sort of the rows inside
+holding windows (for the running high). Projections built from per-alert slices keep that small;
+a token with very long history and many alerts costs alerts x candles of that token.
 """
 
 from __future__ import annotations

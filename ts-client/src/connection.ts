@@ -1,0 +1,305 @@
+/**
+ * JSON-RPC 2.0 over a pair of byte streams: ids, pending calls, timeouts, cancellation, progress.
+ *
+ * Knows nothing about processes or artifacts; the client wires it to the daemon's stdio, and the
+ * unit tests wire it to in-memory streams.
+ */
+
+import type { Readable, Writable } from "node:stream";
+
+import {
+  ProtocolError,
+  RequestAbortedError,
+  RequestTimeoutError,
+  rpcErrorFromWire,
+  type ArtifactStoreError,
+} from "./errors.js";
+import { LineReader, LineWriter, serialize, type LineTooLongError } from "./ndjson.js";
+
+export const CANCEL_METHOD = "$/cancelRequest";
+export const PROGRESS_METHOD = "$/progress";
+
+/** A `$/progress` notification for one request. */
+export interface Progress {
+  done: number;
+  total?: number | null;
+  message?: string | null;
+}
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Aborting sends `$/cancelRequest` and rejects with RequestAbortedError. */
+  signal?: AbortSignal;
+  /** Milliseconds without a reply before `$/cancelRequest` and RequestTimeoutError; 0 = none. */
+  timeoutMs?: number;
+  /** Called for each `$/progress` notification about this call. */
+  onProgress?: (progress: Progress) => void;
+}
+
+export interface Logger {
+  debug?(message: string, ...args: unknown[]): void;
+  info?(message: string, ...args: unknown[]): void;
+  warn?(message: string, ...args: unknown[]): void;
+  error?(message: string, ...args: unknown[]): void;
+}
+
+export interface ConnectionOptions {
+  /** Timeout for calls that do not pass one; 0 = none. */
+  defaultTimeoutMs?: number;
+  /** A progress notification restarts the call's timeout (long work that reports stays alive). */
+  resetTimeoutOnProgress?: boolean;
+  maxLineBytes?: number;
+  logger?: Logger;
+  /** Tail of the peer's stderr, attached to errors. */
+  stderrTail?: () => string | undefined;
+  /** Lines that are not JSON-RPC, oversized lines. The connection carries on. */
+  onProtocolError?: (error: ProtocolError) => void;
+  /** Number of pending calls went 0 → 1 (busy = true) or 1 → 0 (busy = false). */
+  onBusyChange?: (busy: boolean) => void;
+}
+
+interface Pending {
+  id: number;
+  method: string;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  timeoutMs: number;
+  timer: NodeJS.Timeout | undefined;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+  onProgress: ((progress: Progress) => void) | undefined;
+}
+
+type Message = {
+  jsonrpc?: unknown;
+  id?: unknown;
+  method?: unknown;
+  params?: unknown;
+  result?: unknown;
+  error?: unknown;
+};
+
+export class JsonRpcConnection {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private readonly reader: LineReader;
+  private readonly writer: LineWriter;
+  private closedError: Error | undefined;
+  private readonly options: ConnectionOptions;
+
+  constructor(input: Readable, output: Writable, options: ConnectionOptions = {}) {
+    this.options = options;
+    this.reader = new LineReader((line) => this.onLine(line), {
+      maxLineBytes: options.maxLineBytes ?? 256 * 1024 * 1024,
+      onOverflow: (error) => this.onOverflow(error),
+    });
+    this.writer = new LineWriter(output);
+    input.on("data", (chunk: Buffer) => this.reader.push(chunk));
+    input.on("end", () => this.reader.end());
+  }
+
+  /** Calls waiting for a reply. */
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  /** True once `close` was called. */
+  get closed(): boolean {
+    return this.closedError !== undefined;
+  }
+
+  request(method: string, params: unknown, options: CallOptions = {}): Promise<unknown> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    const { signal } = options;
+    if (signal?.aborted) {
+      return Promise.reject(new RequestAbortedError(method, null, signal.reason, this.context()));
+    }
+    const id = this.nextId++;
+    const envelope = params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params };
+    let line: string;
+    try {
+      line = serialize(envelope);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      const entry: Pending = {
+        id,
+        method,
+        resolve,
+        reject,
+        timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 0,
+        timer: undefined,
+        signal,
+        onAbort: undefined,
+        onProgress: options.onProgress,
+      };
+      this.track(entry);
+      this.writer.sendLine(line).catch((error: Error) => this.settle(id, error));
+    });
+  }
+
+  notify(method: string, params?: unknown): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    try {
+      return this.writer.send(params === undefined ? { jsonrpc: "2.0", method } : { jsonrpc: "2.0", method, params });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Sends `$/cancelRequest` for `id` and rejects the call with `error` at once. */
+  cancel(id: number, error: Error): void {
+    if (!this.pending.has(id)) return;
+    this.settle(id, error);
+    if (!this.closedError) {
+      this.writer.send({ jsonrpc: "2.0", method: CANCEL_METHOD, params: { id } }).catch(() => undefined);
+    }
+  }
+
+  /** Rejects every pending call with `error` (all at once) and refuses new ones. */
+  close(error: Error): void {
+    if (!this.closedError) this.closedError = error;
+    this.writer.close(error);
+    for (const id of [...this.pending.keys()]) this.settle(id, error);
+  }
+
+  private track(entry: Pending): void {
+    this.pending.set(entry.id, entry);
+    if (this.pending.size === 1) this.options.onBusyChange?.(true);
+    this.armTimer(entry);
+    if (entry.signal) {
+      const signal = entry.signal;
+      entry.onAbort = () =>
+        this.cancel(entry.id, new RequestAbortedError(entry.method, entry.id, signal.reason, this.context()));
+      signal.addEventListener("abort", entry.onAbort, { once: true });
+    }
+  }
+
+  private armTimer(entry: Pending): void {
+    if (entry.timer) clearTimeout(entry.timer);
+    if (entry.timeoutMs > 0) {
+      entry.timer = setTimeout(
+        () => this.cancel(entry.id, new RequestTimeoutError(entry.method, entry.id, entry.timeoutMs, this.context())),
+        entry.timeoutMs,
+      );
+    }
+  }
+
+  private settle(id: number, error: Error | undefined, result?: unknown): void {
+    const entry = this.pending.get(id);
+    if (!entry) return;
+    this.pending.delete(id);
+    if (entry.timer) clearTimeout(entry.timer);
+    if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
+    if (this.pending.size === 0) this.options.onBusyChange?.(false);
+    if (error) entry.reject(error);
+    else entry.resolve(result);
+  }
+
+  private onLine(line: Buffer): void {
+    if (line.length === 0) return;
+    let message: Message;
+    try {
+      message = JSON.parse(line.toString("utf8")) as Message;
+    } catch {
+      this.protocolError(`the daemon wrote a line that is not JSON: ${preview(line)}`);
+      return;
+    }
+    if (Array.isArray(message)) {
+      for (const item of message) this.dispatch(item as Message, line);
+      return;
+    }
+    this.dispatch(message, line);
+  }
+
+  private dispatch(message: Message, line: Buffer): void {
+    if (message === null || typeof message !== "object" || message.jsonrpc !== "2.0") {
+      this.protocolError(`the daemon wrote a line that is not a JSON-RPC 2.0 message: ${preview(line)}`);
+      return;
+    }
+    if (typeof message.method === "string") {
+      this.onIncoming(message);
+      return;
+    }
+    if ("result" in message || "error" in message) {
+      this.onResponse(message, line);
+      return;
+    }
+    this.protocolError(`the daemon wrote a JSON-RPC message with neither method, result nor error: ${preview(line)}`);
+  }
+
+  private onResponse(message: Message, line: Buffer): void {
+    const id = message.id;
+    if (typeof id !== "number" || !this.pending.has(id)) {
+      if (id === null && message.error) {
+        const error = message.error as { message?: unknown };
+        this.protocolError(`the daemon reported an error for no request: ${String(error.message)}`);
+      } else {
+        // A reply to a call that timed out or was aborted: expected, not a fault.
+        this.options.logger?.debug?.(`reply for id ${JSON.stringify(id)} with no pending call: ${preview(line)}`);
+      }
+      return;
+    }
+    const entry = this.pending.get(id)!;
+    if (message.error !== undefined) {
+      const wire = (message.error ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
+      this.settle(id, rpcErrorFromWire(wire, entry.method, id, this.context()));
+    } else {
+      this.settle(id, undefined, message.result);
+    }
+  }
+
+  private onIncoming(message: Message): void {
+    if (message.method === PROGRESS_METHOD && message.id === undefined) {
+      this.onProgress(message.params);
+      return;
+    }
+    if (message.id !== undefined && message.id !== null) {
+      // The daemon does not call the client; say so rather than leave it waiting.
+      this.writer
+        .send({ jsonrpc: "2.0", id: message.id, error: { code: -32601, message: `client has no method ${String(message.method)}` } })
+        .catch(() => undefined);
+      return;
+    }
+    this.options.logger?.debug?.(`ignored notification ${String(message.method)}`);
+  }
+
+  private onProgress(params: unknown): void {
+    const p = (params ?? {}) as { id?: unknown; token?: unknown; done?: unknown; total?: unknown; message?: unknown };
+    const id = p.id ?? p.token;
+    const entry = typeof id === "number" ? this.pending.get(id) : undefined;
+    if (!entry) return;
+    if (this.options.resetTimeoutOnProgress !== false) this.armTimer(entry);
+    if (!entry.onProgress) return;
+    const progress: Progress = { done: typeof p.done === "number" ? p.done : 0 };
+    if (p.total !== undefined) progress.total = p.total as number | null;
+    if (p.message !== undefined) progress.message = p.message as string | null;
+    try {
+      entry.onProgress(progress);
+    } catch (error) {
+      this.options.logger?.warn?.(`onProgress callback for ${entry.method} threw: ${String(error)}`);
+    }
+  }
+
+  private onOverflow(error: LineTooLongError): void {
+    this.protocolError(error.message, error);
+  }
+
+  private protocolError(message: string, cause?: unknown): void {
+    const error = new ProtocolError(message, { ...this.context(), cause });
+    this.options.logger?.warn?.(message);
+    this.options.onProtocolError?.(error);
+  }
+
+  private context(): { stderrTail: string | undefined } {
+    return { stderrTail: this.options.stderrTail?.() };
+  }
+}
+
+function preview(line: Buffer): string {
+  const text = line.subarray(0, 200).toString("utf8");
+  return JSON.stringify(line.length > 200 ? `${text}…` : text);
+}
+
+export type { ArtifactStoreError };

@@ -1,0 +1,2 @@
+// PLACEHOLDER until schemas/ exist.
+export const CONTRACT_PROTOCOL_VERSION = "1" as const;

@@ -1,0 +1,20 @@
+/**
+ * @quantbot/artifact-store: a typed client for the QuantBot Research Bridge daemon
+ * (`python -m bridge serve`, newline-delimited JSON-RPC 2.0 over stdio).
+ */
+
+export { DaemonClient } from "./daemon-client.js";
+export type {
+  ClientState,
+  CloseTimeouts,
+  DaemonClientEvents,
+  DaemonClientOptions,
+  InitializeInfo,
+  RestartOptions,
+} from "./daemon-client.js";
+export type { CallOptions, Logger, Progress } from "./connection.js";
+export { JsonRpcConnection, CANCEL_METHOD, PROGRESS_METHOD } from "./connection.js";
+export { LineReader, LineWriter, LineTooLongError, WriteClosedError, serialize } from "./ndjson.js";
+export { resolvePython, PYTHON_ENV_VAR, type ResolvedPython, type PythonSource } from "./discovery.js";
+export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
+export * from "./errors.js";

@@ -1,0 +1,211 @@
+/**
+ * Newline-delimited JSON framing: bytes in, lines out; messages in, bytes out.
+ *
+ * The reader scans each chunk once, only for the bytes it has not seen (no re-scanning of a
+ * growing buffer, so a 50 MB line costs one `indexOf` pass plus one concat). The writer keeps
+ * messages in order and waits for `drain` when the pipe says it is full.
+ */
+
+import type { Writable } from "node:stream";
+
+const NEWLINE = 0x0a;
+
+/** A line longer than the reader's limit. The reader drops it and carries on at the next newline. */
+export class LineTooLongError extends Error {
+  override readonly name = "LineTooLongError";
+  constructor(
+    readonly limit: number,
+    readonly seen: number,
+  ) {
+    super(`a line from the daemon exceeded ${limit} bytes (${seen} bytes so far without a newline)`);
+  }
+}
+
+export interface LineReaderOptions {
+  /** Largest accepted line in bytes, newline excluded. */
+  maxLineBytes?: number;
+  /** Called once per oversized line, when the limit is crossed. */
+  onOverflow?: (error: LineTooLongError) => void;
+}
+
+/**
+ * Splits a byte stream into lines. Feed it chunks with `push`; each complete line (without the
+ * `\n`, and without a trailing `\r`) is handed to `onLine` as a Buffer.
+ */
+export class LineReader {
+  private parts: Buffer[] = [];
+  private partBytes = 0;
+  private discarding = false;
+  private readonly maxLineBytes: number;
+
+  constructor(
+    private readonly onLine: (line: Buffer) => void,
+    private readonly options: LineReaderOptions = {},
+  ) {
+    this.maxLineBytes = options.maxLineBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Bytes held for the current incomplete line. */
+  get buffered(): number {
+    return this.partBytes;
+  }
+
+  push(chunk: Buffer): void {
+    let start = 0;
+    for (;;) {
+      const nl = chunk.indexOf(NEWLINE, start);
+      if (nl === -1) {
+        this.keep(chunk, start);
+        return;
+      }
+      this.finish(chunk.subarray(start, nl));
+      start = nl + 1;
+    }
+  }
+
+  /** The stream ended: an unterminated last line is still a line. */
+  end(): void {
+    if (this.partBytes > 0 && !this.discarding) {
+      this.finish(Buffer.alloc(0));
+    }
+    this.reset();
+  }
+
+  private keep(chunk: Buffer, start: number): void {
+    if (start >= chunk.length || this.discarding) return;
+    const tail = chunk.subarray(start);
+    this.parts.push(tail);
+    this.partBytes += tail.length;
+    if (this.partBytes > this.maxLineBytes) {
+      this.options.onOverflow?.(new LineTooLongError(this.maxLineBytes, this.partBytes));
+      this.discarding = true;
+      this.parts = [];
+    }
+  }
+
+  private finish(last: Buffer): void {
+    if (this.discarding) {
+      this.reset();
+      return;
+    }
+    const total = this.partBytes + last.length;
+    if (total > this.maxLineBytes) {
+      this.options.onOverflow?.(new LineTooLongError(this.maxLineBytes, total));
+      this.reset();
+      return;
+    }
+    let line = this.parts.length === 0 ? last : Buffer.concat([...this.parts, last], total);
+    this.reset();
+    if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
+    this.onLine(line);
+  }
+
+  private reset(): void {
+    this.parts = [];
+    this.partBytes = 0;
+    this.discarding = false;
+  }
+}
+
+/** The stream was destroyed or ended before a queued line could be written. */
+export class WriteClosedError extends Error {
+  override readonly name = "WriteClosedError";
+}
+
+interface QueuedLine {
+  data: string;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Writes one JSON message per line, in order, honouring backpressure: when `write` returns
+ * false, later lines wait for `drain`. `send` resolves when the line was handed to the stream.
+ */
+export class LineWriter {
+  private readonly queue: QueuedLine[] = [];
+  private waitingForDrain = false;
+  private closedError: Error | undefined;
+
+  constructor(private readonly stream: Writable) {
+    stream.on("drain", this.onDrain);
+    stream.on("close", this.onClose);
+    // An EPIPE after the child died must not become an uncaught exception.
+    stream.on("error", this.onError);
+  }
+
+  /** Lines waiting for the stream to drain. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  /** Serialises and queues one message; throws at once if it is not serialisable. */
+  send(message: unknown): Promise<void> {
+    return this.sendLine(serialize(message));
+  }
+
+  /** Queues an already serialised line (ending in `\n`). */
+  sendLine(data: string): Promise<void> {
+    if (this.closedError) return Promise.reject(this.closedError);
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ data, resolve, reject });
+      if (!this.waitingForDrain) this.flush();
+    });
+  }
+
+  /** Stops writing and rejects what is still queued. */
+  close(error: Error = new WriteClosedError("the daemon's stdin is closed")): void {
+    if (!this.closedError) this.closedError = error;
+    this.failQueued();
+    this.stream.off("drain", this.onDrain);
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && !this.waitingForDrain) {
+      if (this.closedError || this.stream.destroyed || this.stream.writableEnded) {
+        this.closedError ??= new WriteClosedError("the daemon's stdin is closed");
+        this.failQueued();
+        return;
+      }
+      const item = this.queue.shift()!;
+      const ok = this.stream.write(item.data);
+      item.resolve();
+      if (!ok) this.waitingForDrain = true;
+    }
+  }
+
+  private failQueued(): void {
+    const error = this.closedError!;
+    for (const item of this.queue.splice(0)) item.reject(error);
+  }
+
+  private readonly onDrain = (): void => {
+    this.waitingForDrain = false;
+    this.flush();
+  };
+
+  private readonly onClose = (): void => {
+    this.close();
+  };
+
+  private readonly onError = (error: Error): void => {
+    this.close(new WriteClosedError(`writing to the daemon failed: ${error.message}`));
+  };
+}
+
+/** JSON text of one message plus `\n`. NaN and Infinity are refused rather than sent as null. */
+export function serialize(message: unknown): string {
+  const text = JSON.stringify(message, rejectNonFinite);
+  if (text === undefined) throw new TypeError("message is not JSON-serialisable");
+  return text + "\n";
+}
+
+function rejectNonFinite(this: unknown, key: string, value: unknown): unknown {
+  if (typeof value === "number" && !Number.isFinite(value)) {
+    throw new TypeError(`cannot send ${value} at key ${JSON.stringify(key)}: the wire has no NaN/Infinity`);
+  }
+  if (typeof value === "bigint") {
+    throw new TypeError(`cannot send a bigint at key ${JSON.stringify(key)}: convert it to a number or string`);
+  }
+  return value;
+}

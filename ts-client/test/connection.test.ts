@@ -1,0 +1,190 @@
+/** JSON-RPC connection over an in-memory duplex: correlation, timeouts, cancel, progress, errors. */
+
+import assert from "node:assert/strict";
+import { PassThrough } from "node:stream";
+import { describe, it } from "node:test";
+
+import { JsonRpcConnection, type ConnectionOptions, type Progress } from "../src/connection.js";
+import {
+  ArtifactStoreError,
+  ClientClosedError,
+  InvalidParamsError,
+  MethodNotFoundError,
+  ProtocolError,
+  RequestAbortedError,
+  RequestCancelledError,
+  RequestTimeoutError,
+  RpcError,
+} from "../src/errors.js";
+import { LineReader } from "../src/ndjson.js";
+
+interface Msg {
+  jsonrpc: string;
+  id?: number;
+  method?: string;
+  params?: any;
+}
+
+/** A connection plus the peer end: `received` holds what the client wrote; `send` answers. */
+function pair(options: ConnectionOptions = {}) {
+  const toServer = new PassThrough();
+  const toClient = new PassThrough();
+  const received: Msg[] = [];
+  const waiters: Array<() => void> = [];
+  const reader = new LineReader((line) => {
+    received.push(JSON.parse(line.toString("utf8")) as Msg);
+    for (const w of waiters.splice(0)) w();
+  });
+  toServer.on("data", (chunk: Buffer) => reader.push(chunk));
+  const protocolErrors: ProtocolError[] = [];
+  const conn = new JsonRpcConnection(toClient, toServer, {
+    ...options,
+    onProtocolError: (e) => protocolErrors.push(e),
+  });
+  const send = (message: unknown): void => {
+    toClient.write(typeof message === "string" ? message : JSON.stringify(message) + "\n");
+  };
+  const until = async (check: () => boolean): Promise<void> => {
+    while (!check()) await new Promise<void>((resolve) => waiters.push(resolve));
+  };
+  return { conn, received, send, until, protocolErrors };
+}
+
+describe("JsonRpcConnection", () => {
+  it("correlates replies that arrive out of order", async () => {
+    const { conn, received, send, until } = pair();
+    const calls = [1, 2, 3, 4, 5].map((n) => conn.request("echo", { n }));
+    await until(() => received.length === 5);
+    for (const msg of [...received].reverse()) send({ jsonrpc: "2.0", id: msg.id, result: msg.params.n * 10 });
+    assert.deepEqual(await Promise.all(calls), [10, 20, 30, 40, 50]);
+    assert.equal(conn.pendingCount, 0);
+    assert.equal(new Set(received.map((m) => m.id)).size, 5, "ids are unique");
+  });
+
+  it("maps error codes to typed classes carrying data", async () => {
+    const { conn, received, send, until } = pair({ stderrTail: () => "last stderr line" });
+    const bad = conn.request("getArtifact", { artifactId: 5 });
+    const unknown = conn.request("nope", {});
+    const app = conn.request("getArtifact", { artifactId: "x" });
+    await until(() => received.length === 3);
+    send({ jsonrpc: "2.0", id: received[0]!.id, error: { code: -32602, message: "invalid params", data: { path: "$.artifactId" } } });
+    send({ jsonrpc: "2.0", id: received[1]!.id, error: { code: -32601, message: "no such method" } });
+    send({ jsonrpc: "2.0", id: received[2]!.id, error: { code: -31999, message: "custom", data: { artifactId: "x" } } });
+    const e1 = await bad.catch((e: unknown) => e);
+    assert.ok(e1 instanceof InvalidParamsError);
+    assert.ok(e1 instanceof RpcError && e1 instanceof ArtifactStoreError);
+    assert.equal(e1.code, -32602);
+    assert.deepEqual(e1.data, { path: "$.artifactId" });
+    assert.equal(e1.method, "getArtifact");
+    assert.equal(e1.stderrTail, "last stderr line");
+    await assert.rejects(unknown, MethodNotFoundError);
+    const e3 = await app.catch((e: unknown) => e);
+    assert.ok(e3 instanceof RpcError && e3.constructor === RpcError, "unknown codes give a plain RpcError");
+    assert.deepEqual((e3 as RpcError).data, { artifactId: "x" });
+  });
+
+  it("times out, sends $/cancelRequest, and ignores the late reply", async () => {
+    const { conn, received, send, until } = pair({ defaultTimeoutMs: 50 });
+    const call = conn.request("slow", {});
+    const err = await call.catch((e: unknown) => e);
+    assert.ok(err instanceof RequestTimeoutError);
+    assert.equal(err.timeoutMs, 50);
+    await until(() => received.some((m) => m.method === "$/cancelRequest"));
+    const cancel = received.find((m) => m.method === "$/cancelRequest")!;
+    assert.deepEqual(cancel.params, { id: received[0]!.id });
+    assert.equal(cancel.id, undefined, "cancel is a notification");
+    send({ jsonrpc: "2.0", id: received[0]!.id, error: { code: -32800, message: "cancelled" } });
+    // still usable
+    const next = conn.request("echo", {}, { timeoutMs: 0 });
+    await until(() => received.length === 3);
+    send({ jsonrpc: "2.0", id: received[2]!.id, result: "ok" });
+    assert.equal(await next, "ok");
+  });
+
+  it("aborts via AbortSignal, before and after sending", async () => {
+    const { conn, received, until } = pair();
+    const controller = new AbortController();
+    const call = conn.request("slow", {}, { signal: controller.signal });
+    await until(() => received.length === 1);
+    controller.abort(new Error("user gave up"));
+    const err = await call.catch((e: unknown) => e);
+    assert.ok(err instanceof RequestAbortedError);
+    assert.equal(err.requestId, received[0]!.id);
+    assert.match(String((err.cause as Error).message), /user gave up/);
+    await until(() => received.length === 2);
+    assert.equal(received[1]!.method, "$/cancelRequest");
+    const pre = await conn.request("x", {}, { signal: AbortSignal.abort() }).catch((e: unknown) => e);
+    assert.ok(pre instanceof RequestAbortedError && pre.requestId === null);
+    assert.equal(received.length, 2, "an already-aborted call is never sent");
+  });
+
+  it("delivers progress to the right call and restarts its timeout", async () => {
+    const { conn, received, send, until } = pair();
+    const seen: Progress[] = [];
+    const other: Progress[] = [];
+    const call = conn.request("long", {}, { timeoutMs: 150, onProgress: (p) => seen.push(p) });
+    const call2 = conn.request("long2", {}, { onProgress: (p) => other.push(p) });
+    await until(() => received.length === 2);
+    const id = received[0]!.id;
+    for (let i = 0; i < 4; i++) {
+      await new Promise((r) => setTimeout(r, 80));
+      send({ jsonrpc: "2.0", method: "$/progress", params: { id, done: i, total: 4, message: `step ${i}` } });
+    }
+    send({ jsonrpc: "2.0", id, result: "done" });
+    assert.equal(await call, "done", "320 ms of work with a 150 ms timeout survived on progress");
+    assert.deepEqual(seen.map((p) => p.done), [0, 1, 2, 3]);
+    assert.deepEqual(seen[3], { done: 3, total: 4, message: "step 3" });
+    assert.equal(other.length, 0);
+    send({ jsonrpc: "2.0", id: received[1]!.id, error: { code: -32800, message: "cancelled" } });
+    await assert.rejects(call2, RequestCancelledError);
+  });
+
+  it("reports garbage lines and keeps going", async () => {
+    const { conn, received, send, until, protocolErrors } = pair();
+    const call = conn.request("echo", {});
+    await until(() => received.length === 1);
+    send("Hello from a print() somewhere\n");
+    send('{"no":"jsonrpc"}\n');
+    send({ jsonrpc: "2.0", id: received[0]!.id, result: 1 });
+    assert.equal(await call, 1);
+    assert.equal(protocolErrors.length, 2);
+    assert.match(protocolErrors[0]!.message, /not JSON.*Hello from a print/);
+  });
+
+  it("answers a request from the daemon with method-not-found", async () => {
+    const { received, send, until } = pair();
+    send({ jsonrpc: "2.0", id: "srv-1", method: "window/showMessage", params: {} });
+    await until(() => received.length === 1);
+    assert.equal(received[0]!.id as unknown, "srv-1");
+    assert.equal((received[0] as any).error.code, -32601);
+  });
+
+  it("close rejects every pending call at once and refuses new ones", async () => {
+    const { conn, received, until } = pair();
+    const calls = Array.from({ length: 20 }, (_, i) => conn.request("slow", { i }).catch((e: unknown) => e));
+    await until(() => received.length === 20);
+    conn.close(new ClientClosedError("bye"));
+    const errors = await Promise.all(calls);
+    assert.ok(errors.every((e) => e instanceof ClientClosedError));
+    await assert.rejects(conn.request("x", {}), ClientClosedError);
+    assert.equal(conn.pendingCount, 0);
+  });
+
+  it("refuses unserialisable params without leaving a pending call", async () => {
+    const { conn } = pair();
+    await assert.rejects(conn.request("x", { v: Number.NaN }), /NaN/);
+    assert.equal(conn.pendingCount, 0);
+  });
+
+  it("signals busy/idle transitions", async () => {
+    const changes: boolean[] = [];
+    const { conn, received, send, until } = pair({ onBusyChange: (b) => changes.push(b) });
+    const a = conn.request("a", {});
+    const b = conn.request("b", {});
+    await until(() => received.length === 2);
+    send({ jsonrpc: "2.0", id: received[0]!.id, result: 1 });
+    send({ jsonrpc: "2.0", id: received[1]!.id, result: 2 });
+    await Promise.all([a, b]);
+    assert.deepEqual(changes, [true, false]);
+  });
+});

@@ -4,8 +4,9 @@
 - whole account: `chats.list[]` and `left_chats.list[]` hold such chats; every other section
   (personal_information, contacts, frequent_contacts, sessions, ...) is skipped.
 
-The file is read with ijson's C backend (yajl2_c) event by event: only one message object is
-built at a time, so memory stays flat whatever the export's size. Telegram writes a chat's
+The file is read with ijson's C backend (yajl2_c) event by event; inside a `messages` array the
+events go to ijson's C items coroutine, which hands over one finished message object at a time,
+so memory stays flat whatever the export's size. Telegram writes a chat's
 `name`, `type` and `id` before its `messages`; an export where `messages` comes first is refused
 with a clear error rather than buffered.
 """
@@ -63,25 +64,29 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
     """
     root_meta: dict[str, Any] = {}
     chat: ChatStart | None = None
-    chat_prefix = msg_prefix = ""
+    chat_prefix = ""
     started = root_chat = False
-    builder: Any = None
     index = {"chats": -1, "left_chats": -1}
+    sink = _Sink()
+    coro: Any = None      # builds message objects in C while inside a `messages` array
+    array_prefix = ""
     try:
         for prefix, event, value in _IJSON.parse(stream, use_float=True):
-            if builder is not None:
-                builder.event(event, value)
-                if event == "end_map" and prefix == msg_prefix:
-                    yield Message(chat, builder.value)  # type: ignore[arg-type]
-                    builder = None
-            elif event == "start_map" and started and prefix == msg_prefix:
-                builder = ijson.ObjectBuilder()
-                builder.event(event, value)
+            if coro is not None:
+                if event == "end_array" and prefix == array_prefix:
+                    coro = None
+                else:
+                    coro.send((prefix, event, value))
+                    if sink.items:
+                        for obj in sink.items:
+                            yield Message(chat, obj)  # type: ignore[arg-type]
+                        sink.items.clear()
             elif prefix == "":
                 if event == "map_key" and value == "messages" and chat is None:
-                    chat, msg_prefix, started, root_chat = ChatStart("root", dict(root_meta)), "messages.item", True, True
+                    chat, started, root_chat = ChatStart("root", dict(root_meta)), True, True
                     _check_meta(chat, path)
                     yield chat
+                    coro, array_prefix = _message_builder(sink, "messages")
                 elif event == "end_map" and root_chat and chat is not None:
                     yield ChatEnd(chat)
                     chat = None
@@ -92,11 +97,12 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
                 if event == "start_map":
                     index[section] += 1
                     chat = ChatStart(section, {"_index": index[section]})
-                    chat_prefix, msg_prefix, started = prefix, prefix + ".messages.item", False
+                    chat_prefix, started = prefix, False
                 elif event == "map_key" and value == "messages" and chat is not None:
                     _check_meta(chat, path)
                     started = True
                     yield chat
+                    coro, array_prefix = _message_builder(sink, prefix + ".messages")
                 elif event == "end_map" and chat is not None:
                     if not started:
                         _check_meta(chat, path)
@@ -112,6 +118,22 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
 
 
 _SCALARS = ("string", "number", "null", "boolean")
+
+
+class _Sink:
+    """Target of ijson's items coroutine: collects the objects it builds."""
+
+    def __init__(self) -> None:
+        self.items: list[Any] = []
+
+    def send(self, value: Any) -> None:
+        self.items.append(value)
+
+
+def _message_builder(sink: _Sink, array_prefix: str) -> tuple[Any, str]:
+    """An items coroutine for `<array_prefix>.item` (C in the yajl2_c backend): events in, whole
+    message objects out to `sink`."""
+    return _IJSON.items_basecoro(sink, array_prefix + ".item"), array_prefix
 
 
 def _check_meta(chat: ChatStart, path: str) -> None:

@@ -248,8 +248,8 @@ pos AS (
     SELECT ar.*, wins.wk, wins.hold_us, wins.lag_us, ar.alert_us + wins.delay_us AS target_us
     FROM ar CROSS JOIN wins WHERE ar.alert_us IS NOT NULL AND ar.token IS NOT NULL),
 ent AS MATERIALIZED (
-    SELECT pos.*, e.entry_us FROM pos LEFT JOIN (
-        SELECT pos.wk, pos.aid, min(c.ts) AS entry_us
+    SELECT pos.*, e.entry_us, e.entry_open FROM pos LEFT JOIN (
+        SELECT pos.wk, pos.aid, min(c.ts) AS entry_us, arg_min(c.open, c.ts) AS entry_open
         FROM pos JOIN c ON c.token = pos.token AND c.ts >= pos.target_us GROUP BY pos.wk, pos.aid) e
     ON e.wk = pos.wk AND e.aid = pos.aid),
 dlc AS (
@@ -260,13 +260,12 @@ dl AS MATERIALIZED (
            (ent.entry_us IS NOT NULL AND (ent.lag_us IS NULL OR ent.entry_us - ent.target_us <= ent.lag_us)) AS enters
     FROM ent LEFT JOIN dlc ON dlc.wk = ent.wk AND dlc.aid = ent.aid),
 rws AS (
-    SELECT dl.wk, dl.aid, dl.alert_id, dl.deadline_us, c.ts, c.open, c.high, c.low, c.close, c.volume
+    SELECT dl.wk, dl.aid, dl.alert_id, dl.deadline_us, dl.entry_open, c.ts, c.open, c.high, c.low, c.close, c.volume
     FROM dl JOIN c ON c.token = dl.token AND c.ts >= dl.entry_us
         AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})
     WHERE dl.enters),
 w AS (
     SELECT *,
-        first_value(open) OVER win AS entry_open,
         {prior_high} AS prior_high,
         lag(ts) OVER win AS prev_ts
     FROM rws

@@ -158,3 +158,19 @@ def test_report_is_self_contained(store, tmp_path):
     assert "http://" not in html and "https://" not in html and "<script src" not in html
     # by experiment id too
     assert exps.write_report("exp-test", tmp_path / "r2.html")
+
+
+def test_failure_during_execution_records_error_and_publishes_nothing(store):
+    a, _ = _publish_inputs(store)
+    rows = candle_rows("A", [FLAT, UP]) + candle_rows("A", [FLAT, UP], resolution="5m", step_us=5 * MIN)
+    c = store.publish("ohlcv_slice", 2, "test/two-resolutions", candles_table(rows), writer_name="t", writer_version="1")
+    before = {x.artifact_id for x in store.list(limit=1000).items}
+    exps = Experiments(store)
+    with pytest.raises(Exception, match="resolution"):
+        exps.run(_definition(a, c.artifact_id))
+    run = exps.list_runs()[0]
+    assert run.status == "failed" and run.execution.error_type == "InvalidInput" and "resolution" in run.execution.error
+    assert run.execution.completed_at and run.outputs == type(run.outputs)()
+    assert {x.artifact_id for x in store.list(limit=1000).items} == before
+    ok = exps.run(_definition(a, c.artifact_id, resolution="5m"))
+    assert ok.status == "completed"

@@ -95,7 +95,8 @@ class _StagedChat:
         from bridge.store.spec import get_spec
 
         meta = start.meta
-        self.info = nz.ChatInfo(str(meta["id"]), _opt_str(meta.get("name")), _opt_str(meta.get("type")))
+        self.has_id = meta.get("id") is not None
+        self.info = nz.ChatInfo(str(meta.get("id")), _opt_str(meta.get("name")), _opt_str(meta.get("type")))
         self.section = start.section
         d = run / f"chat-{n:05d}"
         self.alerts = ShardWriter(d, "alerts", arrow_schema(get_spec(ALERTS_TYPE, 1)), rows_per_shard)
@@ -107,8 +108,11 @@ class _StagedChat:
         self.duplicates: Counter = Counter()
 
     def add(self, msg: dict[str, Any], assume_tz) -> None:
-        res = nz.normalise_message(msg, self.info, assume_tz)
         self.messages += 1
+        if not self.has_id:  # nothing can be keyed to this chat: counted, not staged
+            self.skipped["no_chat_id"] += 1
+            return
+        res = nz.normalise_message(msg, self.info, assume_tz)
         self.alerts.extend(res.alerts)
         self.quarantine.extend(res.quarantine)
         if res.skipped:
@@ -207,8 +211,9 @@ def _publish_chat(store: Any, chat: _StagedChat, report: IngestReport, prov: dic
         report.count("skipped", reason, n)
     for reason, n in chat.duplicates.items():
         report.count("duplicates", reason, n)
-    if chat.messages == 0 or (chat.alerts.count == 0 and chat.quarantine.count == 0):
-        cr.skipped = "empty_chat" if chat.messages == 0 else "chat_without_candidates"
+    if not chat.has_id or chat.messages == 0 or (chat.alerts.count == 0 and chat.quarantine.count == 0):
+        cr.skipped = "chat_without_id" if not chat.has_id else "empty_chat" if chat.messages == 0 \
+            else "chat_without_candidates"
         report.count("skipped", cr.skipped)
         return
     key, lo, hi = chat.logical_key()

@@ -7,8 +7,9 @@
 The file is read with ijson's C backend (yajl2_c) event by event; inside a `messages` array the
 events go to ijson's C items coroutine, which hands over one finished message object at a time,
 so memory stays flat whatever the export's size. Telegram writes a chat's
-`name`, `type` and `id` before its `messages`; an export where `messages` comes first is refused
-with a clear error rather than buffered.
+`name`, `type` and `id` before its `messages`. A single-chat root whose `messages` come before
+its `id` is refused with a clear error; a chat of an account export without an `id` there is
+yielded with no `id` in its meta (the pipeline counts it as skipped `chat_without_id`).
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
     A root object without `messages` and without `chats` yields nothing (the caller reports it).
 
     Raises:
-        InvalidInput: malformed JSON, or a chat without an `id` before its `messages`.
+        InvalidInput: malformed JSON, or a single-chat root without an `id` before its `messages`.
     """
     root_meta: dict[str, Any] = {}
     chat: ChatStart | None = None
@@ -99,13 +100,11 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
                     chat = ChatStart(section, {"_index": index[section]})
                     chat_prefix, started = prefix, False
                 elif event == "map_key" and value == "messages" and chat is not None:
-                    _check_meta(chat, path)
                     started = True
                     yield chat
                     coro, array_prefix = _message_builder(sink, prefix + ".messages")
                 elif event == "end_map" and chat is not None:
                     if not started:
-                        _check_meta(chat, path)
                         yield chat
                     yield ChatEnd(chat)
                     chat, started = None, False

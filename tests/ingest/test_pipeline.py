@@ -174,3 +174,13 @@ def test_truncated_account_export_publishes_nothing(store, tmp_path):
         ingest_telegram(store, path, code=CODE)
     assert store.connect().execute("SELECT count(*) FROM artifacts").fetchone()[0] == 0
     assert list((store.lake.staging / "alerts_v1_shards").iterdir()) == []
+
+
+def test_account_chat_without_id_is_counted_not_fatal(store, tmp_path):
+    odd = chat(0, [new_message(1, ["x ", ent("code", BONK)]), new_message(2, "y")], name="Saved")
+    del odd["id"]
+    exp = account([odd, chat(321, [new_message(1, ["x ", ent("code", JUP)])], type_="private_supergroup")])
+    rep = ingest_telegram(store, write(tmp_path / "r.json", exp), code=CODE)
+    assert rep.messages_read == 3 and rep.alerts == 1
+    assert rep.skipped == {"no_chat_id": 2, "chat_without_id": 1}  # its messages; the chat
+    assert [c.skipped for c in rep.chats] == ["chat_without_id", None]

@@ -87,12 +87,18 @@ def to_wire(report: Any) -> IngestReportWire:
     return msgspec.convert(report, IngestReportWire, from_attributes=True)
 
 
+def _job(ctx: Any) -> Any:
+    from bridge.progress import NULL_JOB
+
+    return getattr(ctx, "job", None) or NULL_JOB
+
+
 def ingest_telegram(ctx: Any, params: IngestTelegramParams) -> IngestTelegramResult:
     from bridge.ingest import ingest_telegram as run
 
     if not params.paths:
         raise InvalidInput("give at least one export path", field="paths")
-    return IngestTelegramResult(reports=[to_wire(run(ctx.store, p, assume_tz=params.assume_tz, job=ctx.job))
+    return IngestTelegramResult(reports=[to_wire(run(ctx.store, p, assume_tz=params.assume_tz, job=_job(ctx)))
                                          for p in params.paths])
 
 
@@ -100,7 +106,7 @@ def migrate_duckdb(ctx: Any, params: MigrateDuckdbParams) -> IngestReportWire:
     from bridge.ingest import migrate_duckdb as run
 
     return to_wire(run(ctx.store, params.path, params.table, params.mapping or None,
-                       defaults=params.defaults or None, assume_tz=params.assume_tz, job=ctx.job))
+                       defaults=params.defaults or None, assume_tz=params.assume_tz, job=_job(ctx)))
 
 
 _ERRORS = (InvalidInput, ValidationFailed, Cancelled)

@@ -8,6 +8,11 @@ at module import time (pyarrow/duckdb load inside the handlers, via bridge.proje
 buildProjection takes the generic form `tables: {name: [artifactId, ...]}` and, for the PRD's
 request shape, `artifacts: {alerts: [...], ohlcv: [...]}` with `tables: {alerts: "name", ...}`
 renaming those keys (a key without a rename keeps its own name).
+
+buildProjection, rebuildProjection and extendProjection are long-running (progress per table,
+cancel through `ctx.job`, nothing visible until the build commits); query honours cancel too.
+DECLARATIONS name each method once; METHODS turns them into bridge.api._method.Method objects
+once that module exists (empty until then).
 """
 
 from __future__ import annotations
@@ -16,9 +21,20 @@ from typing import Any, Literal
 
 import msgspec
 
-from bridge.errors import InvalidInput
+from bridge.errors import (
+    ArtifactNotFound,
+    Busy,
+    Cancelled,
+    IntegrityError,
+    InvalidInput,
+    ProjectionNotFound,
+    ReadOnlyViolation,
+    UnknownArtifactType,
+)
 
 __all__ = [
+    "DECLARATIONS",
+    "METHODS",
     "BuildProjectionParams",
     "ColumnInfoWire",
     "DisposeProjectionParams",
@@ -240,3 +256,51 @@ def query(ctx, params: QueryParams) -> QueryResultWire:
     res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
                                   output=output, job=_job(ctx))
     return msgspec.convert(res, QueryResultWire, from_attributes=True)
+
+
+# -- declarations ------------------------------------------------------------------------------
+
+_BUILD_ERRORS = (InvalidInput, ArtifactNotFound, UnknownArtifactType, IntegrityError, Busy, Cancelled)
+
+DECLARATIONS: list[dict[str, Any]] = [
+    dict(name="buildProjection", params=BuildProjectionParams, result=ProjectionResult, errors=_BUILD_ERRORS,
+         handler=build_projection, long_running=True,
+         doc="Build a DuckDB projection of artifacts (table name → artifact ids; mode table or view), rows in "
+             "canonical order; the same inputs reuse the existing file without rebuilding (reused: true)."),
+    dict(name="rebuildProjection", params=RebuildProjectionParams, result=ProjectionResult,
+         errors=(ProjectionNotFound, *_BUILD_ERRORS), handler=rebuild_projection, long_running=True,
+         doc="Build a projection again from its recorded inputs, discarding the file."),
+    dict(name="extendProjection", params=ExtendProjectionParams, result=ProjectionResult,
+         errors=(ProjectionNotFound, *_BUILD_ERRORS), handler=extend_projection, long_running=True,
+         doc="Add artifacts to a projection's tables (or add tables); untouched tables are copied, not rebuilt. "
+             "The result equals a fresh build of all inputs."),
+    dict(name="disposeProjection", params=DisposeProjectionParams, result=DisposeProjectionResult,
+         errors=(ProjectionNotFound,), handler=dispose_projection, long_running=False,
+         doc="Delete a projection and its files (the artifacts are untouched)."),
+    dict(name="listProjections", params=ListProjectionsParams, result=ListProjectionsResult, errors=(),
+         handler=list_projections, long_running=False,
+         doc="Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, "
+             "tombstoned, or stale upstream)."),
+    dict(name="getProjection", params=GetProjectionParams, result=ProjectionResult, errors=(ProjectionNotFound,),
+         handler=get_projection, long_running=False, doc="One projection: inputs, row counts, staleness."),
+    dict(name="query", params=QueryParams, result=QueryResultWire,
+         errors=(ReadOnlyViolation, InvalidInput, ProjectionNotFound, IntegrityError, Cancelled),
+         handler=query, long_running=True,
+         doc="Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, "
+             "settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows "
+             "(truncated flag, column types, JSON-safe values) or the whole result written to a "
+             "Parquet/Arrow/CSV file whose path is returned."),
+]
+
+
+def _methods() -> list[Any]:
+    try:
+        from bridge.api._method import Method
+    except ModuleNotFoundError as exc:  # the RPC layer's Method is not committed yet
+        if exc.name != "bridge.api._method":
+            raise
+        return []
+    return [Method(**d) for d in DECLARATIONS]
+
+
+METHODS = _methods()

@@ -86,3 +86,16 @@ def test_importing_the_api_module_stays_light():
             "print([m for m in ('duckdb', 'pyarrow', 'pandas', 'chdb') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_method_is_declared_once_with_its_handler():
+    names = [d["name"] for d in api.DECLARATIONS]
+    assert names == ["buildProjection", "rebuildProjection", "extendProjection", "disposeProjection",
+                     "listProjections", "getProjection", "query"]
+    for d in api.DECLARATIONS:
+        assert callable(d["handler"]) and d["doc"] and issubclass(d["params"], msgspec.Struct)
+        assert issubclass(d["result"], msgspec.Struct)
+    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {
+        "buildProjection", "rebuildProjection", "extendProjection", "query"}
+    schema = msgspec.json.schema(api.BuildProjectionParams)
+    assert schema["$defs"]["BuildProjectionParams"]["additionalProperties"] is False

@@ -127,7 +127,11 @@ def main() -> None:
     con.execute("CREATE TABLE candles AS SELECT * FROM candles_src")
     t = time.perf_counter()
     res = run_backtest(con, "alerts", "candles", strategy)
-    engine_s = time.perf_counter() - t
+    engine_first_s = time.perf_counter() - t
+    t = time.perf_counter()
+    again = run_backtest(con, "alerts", "candles", strategy)
+    engine_s = min(engine_first_s, time.perf_counter() - t)
+    assert again.trades.equals(res.trades), "two runs of the engine disagree"
 
     adf, cdf = alerts.to_pandas(), candles.to_pandas()
     n_naive = min(args.naive_alerts, args.alerts)
@@ -151,7 +155,7 @@ def main() -> None:
                 and abs(engine[aid]["exit_price"] / (ex[2] * (1 - strategy.slippage_bps / 1e4)) - 1) < 1e-9)
     report = {
         "alerts": args.alerts, "candles": candles.num_rows, "threads": args.threads or "default",
-        "engine_s": round(engine_s, 3), "engine_candles_per_s": round(candles.num_rows / engine_s),
+        "engine_first_run_s": round(engine_first_s, 3), "engine_s": round(engine_s, 3), "engine_candles_per_s": round(candles.num_rows / engine_s),
         "trades": res.trades.num_rows, "skipped": res.skipped.num_rows,
         "naive_loop": {"alerts_timed": n_naive, "measured_s": round(naive_sub, 3),
                        "scaled_to_all_alerts_s": round(naive_s, 1), "speedup": round(naive_s / engine_s, 1)},

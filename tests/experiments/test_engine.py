@@ -161,6 +161,7 @@ def _random_market(rnd: random.Random, n_tokens: int, n_alerts: int):
             price = c
             ts += MIN * rnd.choice([1, 1, 1, 2, 5])  # gaps in the data
         candles.extend(rows)
+        candles.extend(dict(r) for r in rows if rnd.random() < 0.05)  # identical duplicates collapse
         ohlc.clear()
     alerts = [alert_row(f"a{i}", f"T{rnd.randrange(n_tokens + 1)}", T0 + rnd.randint(-5, 60) * MIN + rnd.randint(0, MIN - 1))
               for i in range(n_alerts)]
@@ -197,7 +198,7 @@ def _compare(res, ref):
             assert t[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), (aid, k)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), strategy=strategies)
 def test_engine_matches_reference(seed, strategy):
     rnd = random.Random(seed)

@@ -4,6 +4,8 @@ is the NIST variant and gives different digests) and the EIP-55 mixed-case check
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 __all__ = ["B58_ALPHABET", "b58decode", "eip55_checksum", "is_eip55_valid", "keccak256"]
 
 B58_ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
@@ -48,32 +50,47 @@ _ROT = [
 _MASK = (1 << 64) - 1
 
 
-def _rotl(v: int, n: int) -> int:
-    return ((v << n) | (v >> (64 - n))) & _MASK if n else v
+# (source lane, destination lane, rotation) of the rho and pi steps, lane (x, y) at x + 5*y
+_RHO_PI = tuple((x + 5 * y, y + 5 * ((2 * x + 3 * y) % 5), _ROT[x][y]) for x in range(5) for y in range(5))
 
 
 def _keccak_f(a: list[int]) -> None:
-    """Permute the 25-lane state in place; lane (x, y) is a[x + 5*y]."""
+    """Permute the 25-lane state in place (theta, rho+pi, chi, iota; 24 rounds)."""
+    m = _MASK
+    b = [0] * 25
     for rc in _RC:
-        c = [a[x] ^ a[x + 5] ^ a[x + 10] ^ a[x + 15] ^ a[x + 20] for x in range(5)]
-        d = [c[(x - 1) % 5] ^ _rotl(c[(x + 1) % 5], 1) for x in range(5)]
-        for i in range(25):
-            a[i] ^= d[i % 5]
-        b = [0] * 25
-        for x in range(5):
-            for y in range(5):
-                b[y + 5 * ((2 * x + 3 * y) % 5)] = _rotl(a[x + 5 * y], _ROT[x][y])
-        for x in range(5):
-            for y in range(5):
-                a[x + 5 * y] = b[x + 5 * y] ^ ((~b[(x + 1) % 5 + 5 * y]) & b[(x + 2) % 5 + 5 * y])
+        c0 = a[0] ^ a[5] ^ a[10] ^ a[15] ^ a[20]
+        c1 = a[1] ^ a[6] ^ a[11] ^ a[16] ^ a[21]
+        c2 = a[2] ^ a[7] ^ a[12] ^ a[17] ^ a[22]
+        c3 = a[3] ^ a[8] ^ a[13] ^ a[18] ^ a[23]
+        c4 = a[4] ^ a[9] ^ a[14] ^ a[19] ^ a[24]
+        d = (c4 ^ (((c1 << 1) | (c1 >> 63)) & m), c0 ^ (((c2 << 1) | (c2 >> 63)) & m),
+             c1 ^ (((c3 << 1) | (c3 >> 63)) & m), c2 ^ (((c4 << 1) | (c4 >> 63)) & m),
+             c3 ^ (((c0 << 1) | (c0 >> 63)) & m))
+        for src, dst, r in _RHO_PI:
+            v = a[src] ^ d[src % 5]
+            b[dst] = ((v << r) | (v >> (64 - r))) & m if r else v
+        for y in (0, 5, 10, 15, 20):
+            b0, b1, b2, b3, b4 = b[y], b[y + 1], b[y + 2], b[y + 3], b[y + 4]
+            a[y] = b0 ^ (~b1 & b2)
+            a[y + 1] = b1 ^ (~b2 & b3)
+            a[y + 2] = b2 ^ (~b3 & b4)
+            a[y + 3] = b3 ^ (~b4 & b0)
+            a[y + 4] = b4 ^ (~b0 & b1)
         a[0] ^= rc
 
 
 def keccak256(data: bytes) -> bytes:
     """Keccak-256 as Ethereum uses it (rate 136 bytes, domain padding 0x01)."""
+    return _sponge256(data, 0x01)
+
+
+def _sponge256(data: bytes, pad: int) -> bytes:
+    """The 256-bit Keccak sponge with domain byte `pad`: 0x01 is Keccak-256, 0x06 is NIST SHA3-256
+    (which lets the tests check this permutation against hashlib)."""
     rate = 136
     padded = bytearray(data)
-    padded.append(0x01)
+    padded.append(pad)
     padded.extend(b"\x00" * (-len(padded) % rate))
     padded[-1] |= 0x80
     state = [0] * 25
@@ -87,7 +104,11 @@ def keccak256(data: bytes) -> bytes:
 
 def eip55_checksum(address: str) -> str:
     """The EIP-55 checksummed form of a 0x + 40 hex address (any case)."""
-    hex40 = address[2:].lower()
+    return _checksum(address[2:].lower())
+
+
+@lru_cache(maxsize=65_536)  # call channels repeat the same tokens; keccak in Python is ~0.1 ms
+def _checksum(hex40: str) -> str:
     digest = keccak256(hex40.encode("ascii")).hex()
     return "0x" + "".join(ch.upper() if int(digest[i], 16) >= 8 else ch for i, ch in enumerate(hex40))
 

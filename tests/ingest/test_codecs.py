@@ -51,3 +51,26 @@ def test_b58_known_mints_are_32_bytes():
 @given(st.binary(min_size=0, max_size=40))
 def test_b58_round_trip(raw):
     assert b58decode(b58encode(raw)) == raw
+
+
+def test_keccak_pangram():
+    assert keccak256(b"The quick brown fox jumps over the lazy dog").hex() == \
+        "4d741b6f1eb29cb2a9b9911c82f56fa8d73b04959d3d9d222895df6c0b28aa15"
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(min_size=0, max_size=600))
+def test_permutation_matches_hashlib_sha3_with_nist_padding(data):
+    # same sponge and permutation, NIST domain byte: must equal hashlib's SHA3-256 for any length,
+    # including the 135/136/137-byte block edges and several blocks
+    from bridge.ingest.codecs import _sponge256
+
+    assert _sponge256(data, 0x06) == hashlib.sha3_256(data).digest()
+
+
+@pytest.mark.parametrize("n", [135, 136, 137, 271, 272, 273])
+def test_block_edges_against_hashlib(n):
+    from bridge.ingest.codecs import _sponge256
+
+    data = bytes(range(256)) * 2
+    assert _sponge256(data[:n], 0x06) == hashlib.sha3_256(data[:n]).digest()

@@ -36,7 +36,7 @@ import msgspec
 from bridge.errors import InvalidInput
 from bridge.ingest import normalize as nz
 from bridge.ingest.provenance import WRITER_NAME, WRITER_VERSION, CodeVersion, code_version, file_sha256
-from bridge.ingest.staging import ShardWriter, new_run_dir, remove_run_dir
+from bridge.ingest.staging import ShardWriter, new_run_dir, remove_run_dir, remove_stale_runs
 from bridge.ingest.telegram import ChatEnd, ChatStart, Message, iter_export
 from bridge.progress import NULL_JOB, Job
 
@@ -166,6 +166,7 @@ def ingest_telegram(
     sha = file_sha256(path)
     code = code or code_version()
     report = IngestReport(source="telegram", path=str(path), sha256=sha)
+    remove_stale_runs(store.lake.staging)
     run = new_run_dir(store.lake.staging, sha[:16])
     try:
         staged = _stage(path, run, tz, job, rows_per_shard)

@@ -4,7 +4,9 @@ the run directory once the run ends (published, failed or cancelled)."""
 
 from __future__ import annotations
 
+import logging
 import shutil
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -12,9 +14,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ShardWriter", "new_run_dir", "remove_run_dir"]
+__all__ = ["ShardWriter", "new_run_dir", "remove_run_dir", "remove_stale_runs"]
+
+log = logging.getLogger(__name__)
 
 SHARDS_DIR = "alerts_v1_shards"
+STALE_AFTER_S = 24 * 3600
 
 
 def new_run_dir(staging: Path, label: str) -> Path:
@@ -25,6 +30,25 @@ def new_run_dir(staging: Path, label: str) -> Path:
 
 def remove_run_dir(run: Path) -> None:
     shutil.rmtree(run, ignore_errors=True)
+
+
+def remove_stale_runs(staging: Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove run directories a killed process left behind (untouched for `older_than_s`)."""
+    root = staging / SHARDS_DIR
+    removed = []
+    if not root.is_dir():
+        return removed
+    cutoff = time.time() - older_than_s
+    for run in root.iterdir():
+        try:
+            newest = max([run.stat().st_mtime] + [p.stat().st_mtime for p in run.rglob("*")])
+        except OSError:
+            continue
+        if newest < cutoff:
+            log.info("removing stale staging run %s", run)
+            remove_run_dir(run)
+            removed.append(run)
+    return removed
 
 
 class ShardWriter:

@@ -184,3 +184,20 @@ def test_account_chat_without_id_is_counted_not_fatal(store, tmp_path):
     assert rep.messages_read == 3 and rep.alerts == 1
     assert rep.skipped == {"no_chat_id": 2, "chat_without_id": 1}  # its messages; the chat
     assert [c.skipped for c in rep.chats] == ["chat_without_id", None]
+
+
+def test_stale_staging_runs_are_removed_fresh_ones_kept(store, tmp_path):
+    import os
+    import time as _time
+
+    root = store.lake.staging / "alerts_v1_shards"
+    old, fresh = root / "dead-run", root / "live-run"
+    for d in (old, fresh):
+        (d / "chat-00000").mkdir(parents=True)
+        (d / "chat-00000" / "alerts-00000.parquet").write_bytes(b"x")
+    two_days = _time.time() - 2 * 86400
+    for p in (old, old / "chat-00000", old / "chat-00000" / "alerts-00000.parquet"):
+        os.utime(p, (two_days, two_days))
+    ingest_telegram(store, write(tmp_path / "r.json", single_chat(777, [channel_post(1, ["x", ent("code", BONK)])])),
+                    code=CODE)
+    assert not old.exists() and fresh.exists()

@@ -33,7 +33,7 @@ from bridge.ingest.pipeline import (
     ALERTS_TYPE, QUARANTINE_TYPE, SOURCE_TYPE, IngestReport, _extend, _first_per_alert_id, _key_ts, _note_plain,
 )
 from bridge.ingest.provenance import WRITER_NAME, WRITER_VERSION, CodeVersion, code_version, file_sha256
-from bridge.ingest.staging import ShardWriter, new_run_dir, remove_run_dir
+from bridge.ingest.staging import ShardWriter, new_run_dir, remove_run_dir, remove_stale_runs
 from bridge.progress import NULL_JOB, Job
 
 __all__ = ["DEFAULT_CANDIDATES", "migrate_duckdb"]
@@ -132,6 +132,7 @@ def migrate_duckdb(
         con = duckdb.connect(str(path), read_only=True)
     except duckdb.Error as exc:
         raise InvalidInput(f"cannot open {path} as a DuckDB database: {exc}", path=str(path)) from exc
+    remove_stale_runs(store.lake.staging)
     run = new_run_dir(store.lake.staging, sha[:16])
     try:
         columns = _columns(con, table, path)

@@ -257,10 +257,11 @@ dlc AS (
     FROM ent JOIN c ON c.token = ent.token AND c.ts >= ent.entry_us + ent.hold_us GROUP BY ent.wk, ent.aid),
 dl AS MATERIALIZED (
     SELECT ent.*, dlc.deadline_candle_us, ent.entry_us + ent.hold_us AS deadline_us,
+           ent.wk * 4294967296 + ent.aid AS pid,
            (ent.entry_us IS NOT NULL AND (ent.lag_us IS NULL OR ent.entry_us - ent.target_us <= ent.lag_us)) AS enters
     FROM ent LEFT JOIN dlc ON dlc.wk = ent.wk AND dlc.aid = ent.aid),
 rws AS (
-    SELECT dl.wk, dl.aid, dl.alert_id, dl.deadline_us, dl.entry_open, c.ts, c.open, c.high, c.low, c.close, c.volume
+    SELECT dl.pid, c.ts, c.open, c.high, c.low, c.close
     FROM dl JOIN c ON c.token = dl.token AND c.ts >= dl.entry_us
         AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})
     WHERE dl.enters),
@@ -269,22 +270,22 @@ w AS (
         {prior_high} AS prior_high,
         lag(ts) OVER win AS prev_ts
     FROM rws
-    WINDOW win AS (PARTITION BY wk, aid ORDER BY ts)),
+    WINDOW win AS (PARTITION BY pid ORDER BY ts)),
 wd AS (
     SELECT *, (prev_ts IS NOT DISTINCT FROM ts) AS dup FROM w),
 ev AS (
-    SELECT pw.point, wd.alert_id, wd.ts, wd.open, wd.low, wd.high, wd.close, wd.entry_open, wd.deadline_us, wd.dup,
-        wd.entry_open * (1 + pw.tp / 100) AS tp_level,
-        wd.entry_open * (1 - pw.sl / 100) AS sl_level,
-        greatest(wd.entry_open, wd.prior_high) * (1 - pw.trail / 100) AS trail_level
-    FROM wd JOIN pw ON pw.wk = wd.wk),
+    SELECT pw.point, wd.pid, wd.ts, wd.open, wd.low, wd.high, wd.close, dl.deadline_us, wd.dup,
+        dl.entry_open * (1 + pw.tp / 100) AS tp_level,
+        dl.entry_open * (1 - pw.sl / 100) AS sl_level,
+        greatest(dl.entry_open, wd.prior_high) * (1 - pw.trail / 100) AS trail_level
+    FROM wd JOIN dl ON dl.pid = wd.pid JOIN pw ON pw.wk = dl.wk),
 ev2 AS (
     SELECT *, greatest(sl_level, trail_level) AS stop_level,
         CASE WHEN trail_level > sl_level OR (sl_level IS NULL AND trail_level IS NOT NULL)
              THEN 'trailing_stop' ELSE 'stop_loss' END AS stop_reason
     FROM ev),
 ex AS (
-    SELECT point, alert_id, ts,
+    SELECT point, pid, ts,
         CASE WHEN dup THEN NULL
              WHEN ts >= deadline_us THEN 'max_hold'
              WHEN open <= stop_level THEN stop_reason
@@ -297,22 +298,22 @@ ex AS (
              WHEN open >= tp_level THEN open
              WHEN low <= stop_level THEN stop_level
              WHEN high >= tp_level THEN tp_level END AS fill,
-        close, entry_open, dup
+        close, dup
     FROM ev2),
 agg AS (
-    SELECT point, alert_id,
+    SELECT point, pid,
         arg_min(struct_pack(ts, reason, fill), ts) FILTER (WHERE reason IS NOT NULL) AS hit,
-        max(ts) AS last_ts, arg_max(close, ts) AS last_close, any_value(entry_open) AS entry_open,
+        max(ts) AS last_ts, arg_max(close, ts) AS last_close,
         count(*) FILTER (WHERE dup) AS dups
-    FROM ex GROUP BY point, alert_id),
+    FROM ex GROUP BY point, pid),
 res AS (
     SELECT pw.point, pw.experiment_id, ar.alert_id, ar.token, ar.chain, ar.alert_us,
         dl.entry_us, dl.target_us, dl.enters, (ar.token IN (SELECT token FROM tokens)) AS token_known,
-        pw.fee, pw.slip, pw.notional, pw.eod, agg.entry_open, agg.hit, agg.last_ts, agg.last_close,
+        pw.fee, pw.slip, pw.notional, pw.eod, dl.entry_open, agg.hit, agg.last_ts, agg.last_close,
         coalesce(agg.dups, 0) AS dups
     FROM ar JOIN pw ON TRUE
-    LEFT JOIN dl ON dl.alert_id = ar.alert_id AND dl.wk = pw.wk
-    LEFT JOIN agg ON agg.alert_id = ar.alert_id AND agg.point = pw.point),
+    LEFT JOIN dl ON dl.aid = ar.aid AND dl.wk = pw.wk
+    LEFT JOIN agg ON agg.pid = dl.pid AND agg.point = pw.point),
 fin AS (
     SELECT *,
         CASE WHEN hit IS NOT NULL THEN hit.ts WHEN eod AND enters THEN last_ts END AS exit_us,

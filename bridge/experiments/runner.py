@@ -82,6 +82,7 @@ class Experiments:
     def __init__(self, store) -> None:
         self.store = store
         self.records = RunRecords(store)
+        self.records.recover()
 
     # -- single run ----------------------------------------------------------------------------
 

@@ -7,6 +7,8 @@ frozen inputs and the output artifact ids. A cancelled run is `failed` with erro
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 import uuid
 from typing import Any
@@ -40,10 +42,24 @@ class RunRecords:
         with write_txn(self._con()) as con:
             con.execute(
                 "INSERT INTO experiment_runs (run_id, experiment_id, sweep_id, name, status, definition_json, "
-                "definition_hash, created_at) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?)",
+                "definition_hash, created_at, host, pid) VALUES (?, ?, ?, ?, 'pending', ?, ?, ?, ?, ?)",
                 (run_id, d.experiment_id, sweep_id, d.name, msgspec.json.encode(d).decode("utf-8"),
-                 definition_hash(d), now_iso()))
+                 definition_hash(d), now_iso(), _HOST, os.getpid()))
         return run_id
+
+    def recover(self) -> int:
+        """Mark pending/running runs of dead processes on this host as failed; returns how many."""
+        rows = self._con().execute(
+            "SELECT run_id, pid FROM experiment_runs WHERE status IN ('pending', 'running') AND host = ?",
+            (_HOST,)).fetchall()
+        dead = [run_id for run_id, pid in rows if pid is not None and not _alive(pid)]
+        if dead:
+            with write_txn(self._con()) as con:
+                con.executemany(
+                    "UPDATE experiment_runs SET status = 'failed', completed_at = ?, error = ?, error_type = 'Crashed' "
+                    "WHERE run_id = ? AND status IN ('pending', 'running')",
+                    [(now_iso(), "the process running this experiment died", r) for r in dead])
+        return len(dead)
 
     def running(self, run_id: str) -> str:
         started = now_iso()
@@ -133,6 +149,21 @@ class RunRecords:
             execution=Execution(started_at=started, completed_at=completed,
                                 duration=float(duration) if duration is not None else None,
                                 error=error, error_type=error_type))
+
+
+_HOST = socket.gethostname()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 _COLS = ("run_id, experiment_id, sweep_id, name, status, projection_id, created_at, started_at, completed_at, "

@@ -174,3 +174,20 @@ def test_failure_during_execution_records_error_and_publishes_nothing(store):
     assert {x.artifact_id for x in store.list(limit=1000).items} == before
     ok = exps.run(_definition(a, c.artifact_id, resolution="5m"))
     assert ok.status == "completed"
+
+
+def test_runs_of_dead_processes_are_marked_failed(store):
+    import subprocess
+    import sys
+
+    a, c = _publish_inputs(store)
+    exps = Experiments(store)
+    run_id = exps.records.create(__import__("bridge.experiments", fromlist=["load_definition"]).load_definition(
+        _definition(a, c)))
+    exps.records.running(run_id)
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead_pid = int(child.stdout)
+    with store.connect() as con:
+        con.execute("UPDATE experiment_runs SET pid = ? WHERE run_id = ?", (dead_pid, run_id))
+    assert Experiments(store).get_run(run_id).status == "failed"
+    assert Experiments(store).get_run(run_id).execution.error_type == "Crashed"

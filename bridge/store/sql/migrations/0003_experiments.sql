@@ -17,7 +17,9 @@ CREATE TABLE experiment_runs (
   error TEXT,
   error_type TEXT,
   outputs_json TEXT NOT NULL DEFAULT '{}',
-  new_artifacts INTEGER NOT NULL DEFAULT 0
+  new_artifacts INTEGER NOT NULL DEFAULT 0,
+  host TEXT,                     -- where the run executes: a pending/running run of a dead
+  pid INTEGER                    -- process on this host is marked failed (error_type Crashed)
 );
 
 CREATE TABLE experiment_run_inputs (

@@ -158,6 +158,41 @@ describe("lifecycle with a fake daemon", () => {
     assert.ok(err instanceof ClientClosedError, String(err));
   });
 
+  it("1,000 interleaved concurrent calls are correlated by id", async () => {
+    const client = fake();
+    await client.start();
+    const calls = Array.from({ length: 1000 }, (_, i) =>
+      i % 3 === 0
+        ? client.requestUntyped("fail", { code: -32001, message: `no ${i}`, data: { i } }).then(
+            () => assert.fail("should reject"),
+            (e: { data: { i: number } }) => assert.equal(e.data.i, i),
+          )
+        : client.requestUntyped("echo", { i }).then((r) => assert.deepEqual(r, { i })),
+    );
+    await within(Promise.all(calls), 20_000, "1,000 calls");
+    assert.equal(client.pendingCount, 0);
+  });
+
+  it("a 50 MB reply arrives through the pipe and is framed and parsed in well under a second", async () => {
+    const client = fake();
+    await client.start();
+    const size = 50 * 1024 * 1024;
+    const reply = (await client.requestUntyped("big", { bytes: size })) as { text: string };
+    assert.equal(reply.text.length, size);
+    // time only the client's side: from the first byte of the reply to the resolved promise
+    const stdout = (client as unknown as { daemon: { stdout: NodeJS.ReadableStream } }).daemon.stdout;
+    let firstByte = 0;
+    const onData = (): void => {
+      if (!firstByte) firstByte = performance.now();
+    };
+    stdout.on("data", onData);
+    const again = (await client.requestUntyped("big", { bytes: size })) as { text: string };
+    const clientSide = performance.now() - firstByte;
+    stdout.off("data", onData);
+    assert.equal(again.text.length, size);
+    assert.ok(clientSide < 1500, `client side of a 50 MB reply took ${clientSide.toFixed(0)} ms (includes pipe transfer)`);
+  });
+
   it("python discovery: option, venv, env var, cwd venv, package venv, python3", () => {
     const { dir, cleanup } = tempDir();
     try {

@@ -107,7 +107,8 @@ def test_invalid_definition_is_refused_before_recording(store):
     assert Experiments(store).list_runs() == []
 
 
-def test_cancelled_run_publishes_nothing(store):
+@pytest.mark.parametrize("at", ["building projection", "running backtest", "publishing"])
+def test_cancelled_run_publishes_nothing(store, at):
     a, c = _publish_inputs(store)
     before = {x.artifact_id for x in store.list(limit=1000).items}
     job = Job()
@@ -115,7 +116,7 @@ def test_cancelled_run_publishes_nothing(store):
 
     def sink(done, total, message):
         seen.append(message)
-        if message == "publishing":
+        if message == at:
             job.cancel()
 
     job._sink = sink
@@ -191,3 +192,20 @@ def test_runs_of_dead_processes_are_marked_failed(store):
         con.execute("UPDATE experiment_runs SET pid = ? WHERE run_id = ?", (dead_pid, run_id))
     assert Experiments(store).get_run(run_id).status == "failed"
     assert Experiments(store).get_run(run_id).execution.error_type == "Crashed"
+
+
+def test_cancel_interrupts_a_running_query():
+    import threading
+    import time
+
+    import duckdb
+
+    from bridge.experiments.runner import _interrupt_on_cancel
+
+    con = duckdb.connect()
+    job = Job()
+    threading.Timer(0.2, job.cancel).start()
+    t0 = time.monotonic()
+    with pytest.raises(duckdb.InterruptException), _interrupt_on_cancel(con, job):
+        con.execute("SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b").fetchall()
+    assert time.monotonic() - t0 < 10

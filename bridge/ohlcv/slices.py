@@ -9,14 +9,14 @@ old one (and the new quarantine the old quarantine).
 The batch export takes an alerts artifact, puts a window [ts - before, ts + after) around each
 alert (widened to the resolution's grid), merges overlapping or adjacent windows of the same
 token and chain, and exports one slice per merged window, reporting progress and honouring
-cancellation between slices (each slice is published whole or not at all).
+cancellation between slices (each slice is published whole or not at all). Candles of up to
+BATCH_WINDOWS windows come from one query, in one short source session, so the chDB store is
+free for other processes between chunks and while slices are published.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -56,8 +56,9 @@ log = logging.getLogger(__name__)
 SLICE_TYPE, SLICE_VERSION = "ohlcv_slice", 2
 QUARANTINE_TYPE, QUARANTINE_VERSION = "ohlcv_quarantine", 1
 ALERT_TYPES = ("alerts_v1", "alerts")
-# The batch export hands the chDB store back to other processes at least this often.
-SESSION_TURN_SECONDS = 2.0
+# The batch export fetches up to this many windows (and about this many candles) per query.
+BATCH_WINDOWS = 64
+BATCH_CANDLES = 1_000_000
 
 
 class SliceResult(msgspec.Struct, frozen=True, kw_only=True):
@@ -289,54 +290,62 @@ def export_slices_for_alerts(
     alerts = read_alerts(store, alerts_artifact_id)
     windows = alert_windows(alerts, res, before_us, after_us)
     total = len(windows)
-    job.progress(0, total, f"{total} windows for {alerts.num_rows} alerts", force=True)
-    results: list[SliceResult] = []
-    with _TurnTakingSession(source) as turns:
-        for i, w in enumerate(windows):
+    results: list[SliceResult | None] = [None] * total
+    todo: list[int] = []
+    for i, w in enumerate(windows):
+        rng = TimeRange(w.start_us, w.end_us)
+        existing = None if refresh else find_active_slice(store, slice_logical_key(w.token, res, rng), w.chain)
+        if existing is None:
+            todo.append(i)
+        else:
+            results[i] = _reused(store, existing, w.token, w.chain, res, rng)
+    done = total - len(todo)
+    job.progress(done, total, f"{total} windows for {alerts.num_rows} alerts, {done} reused", force=True)
+    for chunk in _chunks(todo, windows, res):
+        job.check()
+        # one query (one short chDB session) per chunk: other processes get their turn in between
+        for i, candles in _candles_by_window(source, [windows[i] for i in chunk], res, chunk):
             job.check()
+            w = windows[i]
             rng = TimeRange(w.start_us, w.end_us)
-            key = slice_logical_key(w.token, res, rng)
-            existing = None if refresh else find_active_slice(store, key, w.chain)
-            if existing is not None:
-                results.append(_reused(store, existing, w.token, w.chain, res, rng))
-            else:
-                turns.ensure_open()
-                candles = source.candles(w.token, w.chain, res, rng)
-                results.append(_publish(store, source, key, w.token, w.chain, res, rng, candles,
-                                        refresh=refresh, job=NULL_JOB))
-            job.progress(i + 1, total, f"{w.token} {format_key_ts(w.start_us)}")
+            results[i] = _publish(store, source, slice_logical_key(w.token, res, rng), w.token, w.chain, res,
+                                  rng, candles, refresh=refresh, job=NULL_JOB)
+            done += 1
+            job.progress(done, total, f"{w.token} {format_key_ts(w.start_us)}")
+    slices = [r for r in results if r is not None]
     return BatchResult(
         alerts_artifact_id=alerts_artifact_id, resolution=res.text, alerts=alerts.num_rows, windows=total,
-        exported=sum(not r.reused for r in results), reused=sum(r.reused for r in results),
-        quarantined=sum(r.quarantined for r in results), row_count=sum(r.row_count for r in results),
-        slices=results,
+        exported=sum(not r.reused for r in slices), reused=sum(r.reused for r in slices),
+        quarantined=sum(r.quarantined for r in slices), row_count=sum(r.row_count for r in slices),
+        slices=slices,
     )
 
 
-class _TurnTakingSession:
-    """Holds one source session across many slices, but hands it back every SESSION_TURN_SECONDS so
-    another process waiting for the chDB store gets its turn."""
+def _chunks(todo: list[int], windows: list[Window], res: Resolution):
+    """Groups of windows fetched with one query: at most BATCH_WINDOWS windows and about
+    BATCH_CANDLES expected candles each (a single bigger window gets its own query)."""
+    chunk: list[int] = []
+    budget = 0
+    for i in todo:
+        w = windows[i]
+        size = (w.end_us - w.start_us) // res.step_us
+        if chunk and (len(chunk) >= BATCH_WINDOWS or budget + size > BATCH_CANDLES):
+            yield chunk
+            chunk, budget = [], 0
+        chunk.append(i)
+        budget += size
+    if chunk:
+        yield chunk
 
-    def __init__(self, source: "CandleSource") -> None:
-        self.source = source
-        self._stack: ExitStack | None = None
-        self._opened = 0.0
 
-    def ensure_open(self) -> None:
-        if self._stack is not None and time.monotonic() - self._opened > SESSION_TURN_SECONDS:
-            self.close()
-        if self._stack is None:
-            stack = ExitStack()
-            stack.enter_context(self.source.session())
-            self._stack, self._opened = stack, time.monotonic()
+def _candles_by_window(source: "CandleSource", chunk_windows: list[Window], res: Resolution, indices: list[int]):
+    """(window index, its candles) for each window of a chunk, from one `candles_many` query."""
+    import numpy as np
 
-    def close(self) -> None:
-        if self._stack is not None:
-            stack, self._stack = self._stack, None
-            stack.close()
-
-    def __enter__(self) -> "_TurnTakingSession":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    table = source.candles_many(
+        [(w.token, w.chain, TimeRange(w.start_us, w.end_us)) for w in chunk_windows], res)
+    w_col = table.column("w").to_numpy()
+    bounds = np.searchsorted(w_col, np.arange(len(chunk_windows) + 1))
+    body = table.drop_columns(["w"])
+    for j, i in enumerate(indices):
+        yield i, body.slice(int(bounds[j]), int(bounds[j + 1] - bounds[j]))

@@ -107,3 +107,49 @@ def test_batch_refuses_non_alert_artifacts(store, source):
     sl = export_slice(store, source, "TokA", "solana", "1m", "2026-01-05T00:00:00Z", "2026-01-05T01:00:00Z")
     with pytest.raises(InvalidInput, match="not an alerts artifact"):
         export_slices_for_alerts(store, source, sl.artifact_id, "1h", "1h", "1m")
+
+
+def test_candles_many_matches_one_query_per_window(store, source):
+    from bridge.ohlcv.grid import TimeRange
+
+    from tests.ohlcv.helpers import candles
+
+    seed(source, candles(n=10), candles(n=10, chain="base", price=50.0), candles(token="TokB", n=10))
+    res = parse_resolution("1m")
+    reqs = [
+        ("TokA", "solana", TimeRange.parse("2026-01-05T00:02:00Z", "2026-01-05T00:05:00Z")),
+        ("TokA", "solana", TimeRange.parse("2026-01-05T00:04:00Z", "2026-01-05T00:06:00Z")),  # overlaps the first
+        ("TokA", "base", TimeRange.parse("2026-01-05T00:00:00Z", "2026-01-05T00:02:00Z")),
+        ("TokB", None, TimeRange.parse("2026-01-05T00:09:00Z", "2026-01-05T01:00:00Z")),
+        ("TokC", "solana", TimeRange.parse("2026-01-05T00:00:00Z", "2026-01-05T01:00:00Z")),  # nothing
+    ]
+    n = source.query_count
+    many = source.candles_many(reqs, res)
+    assert source.query_count == n + 1
+    for i, (tok, chain, rng) in enumerate(reqs):
+        import pyarrow.compute as pc
+
+        part = many.filter(pc.equal(many.column("w"), i)).drop_columns(["w"])
+        assert part.equals(source.candles(tok, chain, res, rng)), f"window {i}"
+    assert many.column("w").to_pylist() == [0, 0, 0, 1, 1, 2, 2, 3]
+    assert source.candles_many([], res).num_rows == 0
+
+
+def test_chunked_batch_gives_the_same_slices(store, source, monkeypatch, tmp_path):
+    import bridge.ohlcv.slices as slices
+    from bridge.store import Store
+
+    seed(source, generate_candles(["TokA", "TokB"], "2026-01-05T00:00:00Z", "2026-01-05T12:00:00Z", "1m", seed=2,
+                                  missing_ratio=0.05, invalid_ratio=0.02))
+    alerts = _publish_alerts(store)
+    whole = export_slices_for_alerts(store, source, alerts, "30m", "90m", "1m")
+    other = Store(tmp_path / "other")
+    other_alerts = _publish_alerts(other)
+    monkeypatch.setattr(slices, "BATCH_WINDOWS", 1)
+    n = source.query_count
+    one_by_one = export_slices_for_alerts(other, source, other_alerts, "30m", "90m", "1m")
+    assert source.query_count == n + 3  # one query per window now
+    assert [s.artifact_id for s in one_by_one.slices] == [s.artifact_id for s in whole.slices]
+    assert [s.quarantined for s in one_by_one.slices] == [s.quarantined for s in whole.slices]
+    assert whole.quarantined > 0
+    other.close()

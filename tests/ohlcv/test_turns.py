@@ -134,7 +134,7 @@ def test_a_long_batch_export_hands_the_store_to_a_waiting_process(store, source,
     from bridge.ohlcv.slices import export_slices_for_alerts
     from bridge.progress import Job
 
-    monkeypatch.setattr(slices, "SESSION_TURN_SECONDS", 0.2)
+    monkeypatch.setattr(slices, "BATCH_WINDOWS", 5)
     seed(source, generate_candles(["TokA"], "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z", "1m"))
     alerts = store.publish("alerts", 1, "turns", [
         {"alert_id": f"a{i}", "alert_ts": f"2026-01-05T{i // 3:02d}:{(i % 3) * 20:02d}:00Z",

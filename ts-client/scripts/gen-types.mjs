@@ -240,7 +240,8 @@ async function typesModule(defs) {
   };
   const ts = await compile(root, "WireTypes", {
     bannerComment: BANNER,
-    additionalProperties: false,
+    // Our structs say additionalProperties: false themselves; a free-form dict stays a dict.
+    additionalProperties: true,
     unreachableDefinitions: true,
     declareExternallyReferenced: true,
     strictIndexSignatures: true,
@@ -344,7 +345,7 @@ function errorsModule(errors) {
   }
   out += "/** The generated class for each application code. */\n";
   out += "export const ERROR_CLASSES = {\n";
-  for (const e of generated) out += `  ${e.code}: ${e.name.endsWith("Error") ? e.name : `${e.name}Error`},\n`;
+  for (const e of generated) out += `  "${e.code}": ${e.name.endsWith("Error") ? e.name : `${e.name}Error`},\n`;
   out += "} as const;\n";
   return out;
 }

@@ -170,7 +170,11 @@ def _methods() -> list[Any]:
         if exc.name != "bridge.api._method":
             raise
         return []
-    return [Method(**d) for d in DECLARATIONS]
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(Method)} if dataclasses.is_dataclass(Method) else set()
+    rename = {"params": "params_type", "result": "result_type"} if "params_type" in names else {}
+    return [Method(**{rename.get(k, k): v for k, v in d.items()}) for d in DECLARATIONS]
 
 
 METHODS = _methods()

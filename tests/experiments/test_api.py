@@ -59,3 +59,15 @@ def test_declarations_name_each_method_once():
     names = [d["name"] for d in api.DECLARATIONS]
     assert names == ["runExperiment", "runSweep", "listRuns", "getRun", "writeReport"]
     assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {"runExperiment", "runSweep"}
+
+
+def test_methods_build_when_the_rpc_layer_is_present():
+    import importlib.util
+
+    if importlib.util.find_spec("bridge.api._method") is None:
+        assert api.METHODS == []
+        return
+    assert [m.name for m in api.METHODS] == [d["name"] for d in api.DECLARATIONS]
+    m = api.METHODS[0]
+    assert m.decode_params(b'{"definition": {"name": "x", "inputs": {"alerts": ["a"], "ohlcv": ["b"]}, '
+                           b'"config": {"strategy": {}}}}').definition.name == "x"

@@ -1,0 +1,102 @@
+"""initialize and shutdown (the `exit` notification is handled by the transport).
+
+Calls before `initialize` are allowed (a person piping JSON lines in needs no handshake);
+`initialize` is how a client checks the protocol version and learns the lake paths and limits.
+After `shutdown`, requests other than `exit` are refused with code 11.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import bridge
+from bridge.api._method import Context, Method, Wire
+
+__all__ = ["METHODS", "ClientInfo", "InitializeParams", "InitializeResult", "UnsupportedProtocolVersion"]
+
+
+class UnsupportedProtocolVersion(Exception):
+    rpc_code = 10
+
+    def __init__(self, requested: str, supported: tuple[str, ...]) -> None:
+        super().__init__(f"protocol version {requested!r} is not supported; this daemon speaks {', '.join(supported)}")
+        self.rpc_data = {"type": "UnsupportedProtocolVersion", "requested": requested, "supported": list(supported)}
+
+
+class ClientInfo(Wire):
+    name: str
+    version: str | None = None
+
+
+class InitializeParams(Wire):
+    protocol_version: str
+    client_info: ClientInfo | None = None
+
+
+class ServerInfo(Wire):
+    name: str
+    version: str
+
+
+class Capabilities(Wire):
+    methods: list[str]
+    batches: bool = True
+    cancellation: bool = True
+    progress: bool = True
+
+
+class LakePaths(Wire):
+    root: str
+    manifest_db: str
+    artifacts: str
+    cache: str
+    staging: str
+
+
+class LimitsWire(Wire):
+    max_line_bytes: int
+    max_inline_rows: int
+    max_result_rows: int
+
+
+class InitializeResult(Wire):
+    protocol_version: str
+    server_info: ServerInfo
+    capabilities: Capabilities
+    lake: LakePaths
+    limits: LimitsWire
+
+
+class Empty(Wire):
+    pass
+
+
+def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:
+    from bridge.api import METHODS, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+
+    if params.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
+        raise UnsupportedProtocolVersion(params.protocol_version, SUPPORTED_PROTOCOL_VERSIONS)
+    ctx.state["client_info"] = params.client_info
+    lake = ctx.lake
+    return InitializeResult(
+        protocol_version=PROTOCOL_VERSION,
+        server_info=ServerInfo(name="quantbot-bridge", version=bridge.__version__),
+        capabilities=Capabilities(methods=sorted(m.name for m in METHODS)),
+        lake=LakePaths(root=str(lake.root), manifest_db=str(lake.manifest_db), artifacts=str(lake.artifacts),
+                       cache=str(lake.cache), staging=str(lake.staging)),
+        limits=LimitsWire(max_line_bytes=ctx.limits.max_line_bytes, max_inline_rows=ctx.limits.max_inline_rows,
+                          max_result_rows=ctx.limits.max_result_rows),
+    )
+
+
+def shutdown(ctx: Context, params: Empty) -> Any:
+    ctx.state["shutting_down"] = True
+    return None
+
+
+METHODS = [
+    Method("initialize", InitializeParams, InitializeResult, initialize, errors=(UnsupportedProtocolVersion,),
+           doc="Handshake: protocol version, server info, capabilities (the method list), lake paths, limits."),
+    Method("shutdown", Empty, None, shutdown,
+           doc="Stop accepting requests; the client then sends the `exit` notification (or closes stdin)."),
+]

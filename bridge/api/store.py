@@ -1,0 +1,341 @@
+"""Artifact store methods: the PRD's ArtifactStoreClient API plus tombstone, stale, verify, gc,
+provenance and the type registry."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from bridge.api._method import Context, Method, Wire, to_wire
+from bridge.errors import (
+    ArtifactNotFound,
+    Busy,
+    InvalidState,
+    InvalidSupersession,
+    UnknownArtifactType,
+    UnknownInputArtifact,
+    ValidationFailed,
+)
+
+__all__ = ["METHODS"]
+
+Status = Literal["active", "superseded", "tombstoned"]
+
+
+class Artifact(Wire):
+    artifact_id: str
+    artifact_type: str
+    schema_version: int
+    logical_key: str
+    status: Status
+    path_parquet: str
+    path_sidecar: str
+    file_hash: str
+    content_hash: str
+    row_count: int
+    created_at: str
+    min_ts: str | None = None
+    max_ts: str | None = None
+    tags: dict[str, list[str]] = {}
+    input_artifact_ids: list[str] = []
+    superseded_by: str | None = None
+    supersedes: str | None = None
+
+
+class GetArtifactParams(Wire):
+    artifact_id: str
+
+
+class ListArtifactsParams(Wire):
+    artifact_type: str | None = None
+    status: Status | None = None
+    logical_key_prefix: str | None = None
+    tags: dict[str, str] | None = None
+    ts_from: str | None = None
+    ts_to: str | None = None
+    limit: int = 100
+    cursor: str | None = None
+
+
+class ArtifactPage(Wire):
+    items: list[Artifact]
+    next_cursor: str | None = None
+
+
+class FindByLogicalKeyParams(Wire):
+    artifact_type: str
+    logical_key: str
+
+
+class PublishRequest(Wire):
+    """The PRD's PublishRequest. `data_frame` is inline rows (objects of column → value) or the
+    path of a CSV, TSV, Parquet or Arrow IPC file readable by the daemon."""
+
+    artifact_type: str
+    schema_version: int
+    logical_key: str
+    data_frame: list[dict[str, Any]] | str
+    writer_name: str
+    writer_version: str
+    tags: dict[str, str] | None = None
+    input_artifact_ids: list[str] = []
+    git_commit: str | None = None
+    git_dirty: bool = False
+    params: dict[str, Any] | None = None
+
+
+class PublishResult(Wire):
+    deduped: bool
+    artifact_id: str
+    artifact: Artifact
+    mode: Literal["file_hash", "content_hash"] | None = None
+    existing_artifact_id: str | None = None
+    sidecar: dict[str, Any] | None = None
+
+
+class GetLineageParams(Wire):
+    artifact_id: str
+    direction: Literal["upstream", "downstream"] = "upstream"
+    depth: int | None = None
+
+
+class LineageNode(Wire):
+    artifact_id: str
+    artifact_type: str
+    logical_key: str
+    status: Status
+    depth: int
+
+
+class LineageEdge(Wire):
+    artifact_id: str
+    input_artifact_id: str
+
+
+class ArtifactLineage(Wire):
+    root: str
+    direction: Literal["upstream", "downstream"]
+    nodes: list[LineageNode]
+    edges: list[LineageEdge]
+
+
+class GetDownstreamParams(Wire):
+    artifact_id: str
+    depth: int | None = None
+
+
+class SupersedeParams(Wire):
+    new_artifact_id: str
+    old_artifact_id: str
+
+
+class TombstoneParams(Wire):
+    artifact_id: str
+    reason: str = ""
+
+
+class ListStaleParams(Wire):
+    artifact_ids: list[str] | None = None
+
+
+class StaleReason(Wire):
+    input_artifact_id: str
+    input_status: Status
+    path: list[str]
+
+
+class StaleArtifact(Wire):
+    artifact_id: str
+    artifact_type: str
+    logical_key: str
+    reasons: list[StaleReason]
+
+
+class VerifyParams(Wire):
+    quick: bool = False
+
+
+class VerifyIssue(Wire):
+    kind: str
+    detail: str
+    artifact_id: str | None = None
+    path: str | None = None
+
+
+class VerifyReport(Wire):
+    ok: bool
+    checked: int
+    issues: list[VerifyIssue]
+
+
+class GcParams(Wire):
+    dry_run: bool = True
+    include_superseded: bool = False
+
+
+class GcKept(Wire):
+    artifact_id: str
+    reason: str
+
+
+class GcReport(Wire):
+    dry_run: bool
+    removed: list[str]
+    bytes_freed: int
+    kept: list[GcKept] = []
+    orphan_files: list[str] = []
+
+
+class Provenance(Wire):
+    writer_name: str | None = None
+    writer_version: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool = False
+    params: dict[str, Any] = {}
+    canonical_form: str | None = None
+
+
+class Empty(Wire):
+    pass
+
+
+class ColumnSpec(Wire):
+    name: str
+    type: Literal["string", "int64", "float64", "bool", "timestamp"]
+    nullable: bool
+    doc: str = ""
+
+
+class ArtifactTypeSpec(Wire):
+    artifact_type: str
+    schema_version: int
+    columns: list[ColumnSpec]
+    sort_key: list[str]
+    ts_column: str | None = None
+    unique_key: list[str] = []
+    key_columns: dict[str, str] = {}
+    derived: bool = False
+    doc: str = ""
+
+
+# -- handlers ------------------------------------------------------------------------------------
+
+def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
+    return to_wire(ctx.store.get(p.artifact_id), Artifact)
+
+
+def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:
+    page = ctx.store.list(artifact_type=p.artifact_type, status=p.status, logical_key_prefix=p.logical_key_prefix,
+                          tags=p.tags, ts_from=p.ts_from, ts_to=p.ts_to, limit=p.limit, cursor=p.cursor)
+    return to_wire(page, ArtifactPage)
+
+
+def find_by_logical_key(ctx: Context, p: FindByLogicalKeyParams) -> list[Artifact]:
+    return to_wire(ctx.store.find_by_logical_key(p.artifact_type, p.logical_key), list[Artifact])
+
+
+def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
+    data: Any = p.data_frame
+    if isinstance(data, list) and len(data) > ctx.limits.max_inline_rows:
+        raise ValidationFailed(
+            f"{len(data)} inline rows exceed the limit of {ctx.limits.max_inline_rows}: write them to a CSV, "
+            "Parquet or Arrow file and pass its path as dataFrame", field="dataFrame",
+        )
+    if isinstance(data, str):
+        from pathlib import Path
+
+        data = Path(data)
+    res = ctx.store.publish(
+        p.artifact_type, p.schema_version, p.logical_key, data, tags=p.tags, input_artifact_ids=p.input_artifact_ids,
+        writer_name=p.writer_name, writer_version=p.writer_version, git_commit=p.git_commit, git_dirty=p.git_dirty,
+        params=p.params, job=ctx.job,
+    )
+    return to_wire(res, PublishResult)
+
+
+def get_lineage(ctx: Context, p: GetLineageParams) -> ArtifactLineage:
+    walk = ctx.store.upstream if p.direction == "upstream" else ctx.store.downstream
+    return to_wire(walk(p.artifact_id, p.depth), ArtifactLineage)
+
+
+def get_downstream(ctx: Context, p: GetDownstreamParams) -> list[Artifact]:
+    graph = ctx.store.downstream(p.artifact_id, p.depth)
+    return to_wire(ctx.store.get_many([n.artifact_id for n in graph.nodes]), list[Artifact])
+
+
+def supersede(ctx: Context, p: SupersedeParams) -> Artifact:
+    return to_wire(ctx.store.supersede(p.new_artifact_id, p.old_artifact_id), Artifact)
+
+
+def tombstone(ctx: Context, p: TombstoneParams) -> Artifact:
+    return to_wire(ctx.store.tombstone(p.artifact_id, p.reason), Artifact)
+
+
+def list_stale(ctx: Context, p: ListStaleParams) -> list[StaleArtifact]:
+    return to_wire(ctx.store.stale(p.artifact_ids), list[StaleArtifact])
+
+
+def verify(ctx: Context, p: VerifyParams) -> VerifyReport:
+    return to_wire(ctx.store.verify(quick=p.quick, job=ctx.job), VerifyReport)
+
+
+def gc(ctx: Context, p: GcParams) -> GcReport:
+    report = ctx.store.gc(dry_run=p.dry_run, include_superseded=p.include_superseded, job=ctx.job)
+    return GcReport(dry_run=report.dry_run, removed=report.removed, bytes_freed=report.bytes_freed,
+                    kept=[GcKept(artifact_id=k["artifact_id"], reason=k["reason"]) for k in report.kept],
+                    orphan_files=report.orphan_files)
+
+
+def get_provenance(ctx: Context, p: GetArtifactParams) -> Provenance:
+    prov = ctx.store.provenance(p.artifact_id)
+    return Provenance(**prov) if prov else Provenance()
+
+
+def list_artifact_types(ctx: Context, p: Empty) -> list[ArtifactTypeSpec]:
+    from bridge.store.spec import SPECS
+
+    return [
+        ArtifactTypeSpec(
+            artifact_type=s.artifact_type, schema_version=s.schema_version,
+            columns=[ColumnSpec(name=c.name, type=c.type, nullable=c.nullable, doc=c.doc) for c in s.columns],
+            sort_key=list(s.sort_key), ts_column=s.ts_column, unique_key=list(s.unique_key),
+            key_columns=dict(s.key_columns), derived=s.derived, doc=s.doc,
+        )
+        for s in SPECS.values()
+    ]
+
+
+NF = (ArtifactNotFound,)
+METHODS = [
+    Method("getArtifact", GetArtifactParams, Artifact, get_artifact, errors=NF,
+           doc="One artifact's manifest entry, with its tags and direct inputs."),
+    Method("listArtifacts", ListArtifactsParams, ArtifactPage, list_artifacts, errors=(ValidationFailed,),
+           doc="Artifacts matching every filter, oldest first; pass nextCursor to page on. Time filters select "
+               "artifacts whose [minTs, maxTs] overlaps [tsFrom, tsTo)."),
+    Method("findByLogicalKey", FindByLogicalKeyParams, list[Artifact], find_by_logical_key,
+           doc="Every artifact of a type under a logical key, newest first, any status."),
+    Method("publishDataFrame", PublishRequest, PublishResult, publish_data_frame, long_running=True,
+           errors=(ValidationFailed, UnknownArtifactType, UnknownInputArtifact, Busy),
+           doc="Publish rows (inline, small) or a CSV/TSV/Parquet/Arrow file as an artifact. Idempotent: the same "
+               "data under the same key returns the existing artifact (deduped, mode). Reports $/progress; a "
+               "cancelled publish registers nothing."),
+    Method("getLineage", GetLineageParams, ArtifactLineage, get_lineage, errors=NF,
+           doc="Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive."),
+    Method("getDownstream", GetDownstreamParams, list[Artifact], get_downstream, errors=NF,
+           doc="The artifacts made from this one (transitively unless depth is given)."),
+    Method("supersede", SupersedeParams, Artifact, supersede, errors=(ArtifactNotFound, InvalidSupersession),
+           doc="Mark oldArtifactId superseded by newArtifactId (same type; idempotent). Returns the old artifact."),
+    Method("tombstone", TombstoneParams, Artifact, tombstone, errors=NF,
+           doc="Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them."),
+    Method("listStale", ListStaleParams, list[StaleArtifact], list_stale,
+           doc="Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it."),
+    Method("verify", VerifyParams, VerifyReport, verify, long_running=True,
+           doc="Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, "
+               "derived artifacts without inputs."),
+    Method("gc", GcParams, GcReport, gc, long_running=True, errors=(InvalidState,),
+           doc="Remove files of tombstoned (optionally superseded) artifacts nothing active depends on. Dry run "
+               "unless dryRun is false."),
+    Method("getProvenance", GetArtifactParams, Provenance, get_provenance, errors=NF,
+           doc="Writer name/version, git commit/dirty, params and canonical form of an artifact."),
+    Method("listArtifactTypes", Empty, list[ArtifactTypeSpec], list_artifact_types,
+           doc="The artifact type registry: columns, sort key, unique key, key columns, derived."),
+]

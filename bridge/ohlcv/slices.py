@@ -56,6 +56,8 @@ log = logging.getLogger(__name__)
 SLICE_TYPE, SLICE_VERSION = "ohlcv_slice", 2
 QUARANTINE_TYPE, QUARANTINE_VERSION = "ohlcv_quarantine", 1
 ALERT_TYPES = ("alerts_v1", "alerts")
+# Ingestion marks alerts whose chain it could not infer; their windows query candles of any chain.
+UNKNOWN_CHAIN = "unknown"
 # The batch export fetches up to this many windows (and about this many candles) per query.
 BATCH_WINDOWS = 64
 BATCH_CANDLES = 1_000_000
@@ -241,7 +243,8 @@ FROM islands GROUP BY token, chain, island ORDER BY token, chain, start_us
 
 def alert_windows(alerts: "pa.Table", res: Resolution, before_us: int, after_us: int) -> list[Window]:
     """Merged windows per (token, chain): [ts - before, ts + after) widened to the grid; windows that
-    overlap or touch are merged. `alerts` needs alert_ts, token_address, chain."""
+    overlap or touch are merged. `alerts` needs alert_ts, token_address, chain; chain `unknown`
+    becomes None (candles of any chain)."""
     from bridge.ohlcv._duck import connect
 
     if before_us + after_us <= 0:
@@ -252,7 +255,8 @@ def alert_windows(alerts: "pa.Table", res: Resolution, before_us: int, after_us:
         rows = con.execute(_WINDOWS_SQL, {"step": res.step_us, "before": before_us, "after": after_us}).fetchall()
     finally:
         con.close()
-    return [Window(token=t, chain=c or None, start_us=int(s), end_us=int(e), alerts=int(n)) for t, c, s, e, n in rows]
+    return [Window(token=t, chain=None if c in (None, "", UNKNOWN_CHAIN) else c, start_us=int(s), end_us=int(e),
+                   alerts=int(n)) for t, c, s, e, n in rows]
 
 
 def read_alerts(store: "Store", alerts_artifact_id: str) -> "pa.Table":

@@ -153,3 +153,16 @@ def test_chunked_batch_gives_the_same_slices(store, source, monkeypatch, tmp_pat
     assert [s.quarantined for s in one_by_one.slices] == [s.quarantined for s in whole.slices]
     assert whole.quarantined > 0
     other.close()
+
+
+def test_alerts_with_unknown_chain_read_candles_of_any_chain(store, source):
+    seed(source, generate_candles(["TokA"], "2026-01-05T00:00:00Z", "2026-01-05T06:00:00Z", "1m", chain="base"))
+    alerts = store.publish("alerts", 1, "unknown-chain", [
+        {"alert_id": "u", "alert_ts": "2026-01-05T01:00:00Z", "token_address": "TokA", "chain": "unknown"},
+        {"alert_id": "s", "alert_ts": "2026-01-05T04:00:00Z", "token_address": "TokA", "chain": "solana"},
+    ]).artifact_id
+    res = export_slices_for_alerts(store, source, alerts, "0s", "30m", "1m")
+    by_chain = {s.chain: s.row_count for s in res.slices}
+    assert by_chain == {None: 30, "solana": 0}
+    anychain = next(s for s in res.slices if s.chain is None)
+    assert "chain" not in store.get(anychain.artifact_id).tags

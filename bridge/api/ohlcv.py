@@ -6,8 +6,7 @@ text like `90s`, `30m`, `24h`, `2d`. Every method takes an optional `source` (DS
 mapping); by default the lake's embedded chDB. Handlers are thin and import the domain inside
 (chDB, pyarrow and DuckDB load only when a candle method runs). Long methods (loadCandles,
 exportSlice, exportSlicesForAlerts, the coverage ones) report progress and honour cancel through
-`ctx.job`. DECLARATIONS name each method once; METHODS turns them into
-bridge.api._method.Method objects once that module exists (empty until then).
+`ctx.job`. METHODS declares each method once (bridge/api/_method.py).
 """
 
 from __future__ import annotations
@@ -16,10 +15,10 @@ from typing import Any, Literal
 
 import msgspec
 
+from bridge.api._method import Method, Wire
 from bridge.errors import ArtifactNotFound, Busy, Cancelled, InvalidInput, SourceUnavailable, ValidationFailed
 
 __all__ = [
-    "DECLARATIONS",
     "METHODS",
     "AlertCoverageParams",
     "AlertCoverageResult",
@@ -41,10 +40,6 @@ __all__ = [
     "load_candles",
     "slice_coverage",
 ]
-
-
-class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """camelCase on the wire, unknown fields refused."""
 
 
 # -- params ------------------------------------------------------------------------------------
@@ -221,7 +216,7 @@ def _source(ctx, params: SourceParams | None):
     from bridge.ohlcv.source import CandleSource
 
     p = params or SourceParams()
-    return CandleSource.for_lake(ctx.store.lake, p.dsn, table=p.table, columns=dict(p.columns), final=p.final)
+    return CandleSource.for_lake(ctx.lake, p.dsn, table=p.table, columns=dict(p.columns), final=p.final)
 
 
 def _slice(res) -> SliceResultWire:
@@ -299,36 +294,24 @@ def _rows(table, limit: int) -> list[dict[str, Any]]:
 _SOURCE_ERRORS = (InvalidInput, ValidationFailed, SourceUnavailable, Busy, Cancelled)
 _STORE_ERRORS = (ArtifactNotFound, InvalidInput, ValidationFailed, Cancelled)
 
-DECLARATIONS: list[dict[str, Any]] = [
-    dict(name="loadCandles", params=LoadCandlesParams, result=LoadCandlesResult, errors=_SOURCE_ERRORS,
-         handler=load_candles, long_running=True,
-         doc="Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree + FINAL)."),
-    dict(name="exportSlice", params=ExportSliceParams, result=SliceResultWire, errors=_SOURCE_ERRORS,
-         handler=export_slice, long_running=True,
-         doc="Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact "
-             "(broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query."),
-    dict(name="exportSlicesForAlerts", params=ExportSlicesForAlertsParams, result=BatchExportResult,
-         errors=(ArtifactNotFound, *_SOURCE_ERRORS), handler=export_slices_for_alerts, long_running=True,
-         doc="One slice per merged window [alert - before, alert + after) around the alerts of an alerts artifact."),
-    dict(name="sliceCoverage", params=SliceCoverageParams, result=SliceCoverageResult, errors=_STORE_ERRORS,
-         handler=slice_coverage, long_running=True,
-         doc="Expected vs present candles, gaps, duplicates and off-grid candles of slices; published as "
-             "coverage_summary + coverage_gaps."),
-    dict(name="alertForwardCoverage", params=AlertCoverageParams, result=AlertCoverageResult, errors=_STORE_ERRORS,
-         handler=alert_forward_coverage, long_running=True,
-         doc="For each alert: is [alert_ts, alert_ts + horizon] covered by candles; published as "
-             "alert_forward_coverage."),
+METHODS = [
+    Method("loadCandles", LoadCandlesParams, LoadCandlesResult, load_candles, errors=_SOURCE_ERRORS,
+           long_running=True,
+           doc="Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree "
+               "+ FINAL)."),
+    Method("exportSlice", ExportSliceParams, SliceResultWire, export_slice, errors=_SOURCE_ERRORS, long_running=True,
+           doc="Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact "
+               "(broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query."),
+    Method("exportSlicesForAlerts", ExportSlicesForAlertsParams, BatchExportResult, export_slices_for_alerts,
+           errors=(ArtifactNotFound, *_SOURCE_ERRORS), long_running=True,
+           doc="One slice per merged window [alert - before, alert + after) around the alerts of an alerts "
+               "artifact."),
+    Method("sliceCoverage", SliceCoverageParams, SliceCoverageResult, slice_coverage, errors=_STORE_ERRORS,
+           long_running=True,
+           doc="Expected vs present candles, gaps, duplicates and off-grid candles of slices; published as "
+               "coverage_summary + coverage_gaps."),
+    Method("alertForwardCoverage", AlertCoverageParams, AlertCoverageResult, alert_forward_coverage,
+           errors=_STORE_ERRORS, long_running=True,
+           doc="For each alert: is [alert_ts, alert_ts + horizon] covered by candles; published as "
+               "alert_forward_coverage."),
 ]
-
-
-def _methods() -> list[Any]:
-    try:
-        from bridge.api._method import Method
-    except ModuleNotFoundError as exc:  # the RPC layer's Method is not committed yet
-        if exc.name != "bridge.api._method":
-            raise
-        return []
-    return [Method(**d) for d in DECLARATIONS]
-
-
-METHODS = _methods()

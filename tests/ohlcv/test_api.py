@@ -6,15 +6,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from types import SimpleNamespace
-
 import msgspec
 import pytest
 
 from bridge.api import ohlcv as api
+from bridge.api._method import Context
 from bridge.errors import Cancelled
 from bridge.ohlcv.sample import generate_candles, write_candles
 from bridge.progress import Job
+
+
+def _ctx(store, job):
+    """The daemon's per-request context over this test's store (a real Context, not a stand-in)."""
+    return Context(store.lake, shared={"store": store}, job=job)
 
 
 def decode(params_type, obj):
@@ -46,7 +50,7 @@ def test_load_export_and_coverage_through_the_handlers(store, tmp_path):
     path = write_candles(generate_candles(["TokA"], "2026-01-02T00:00:00Z", "2026-01-06T00:00:00Z", "1h",
                                           weekend_gaps=True), tmp_path / "c.parquet")
     events = []
-    ctx = SimpleNamespace(store=store, job=Job(lambda d, t, m: events.append((d, t)), min_interval=0))
+    ctx = _ctx(store, Job(lambda d, t, m: events.append((d, t)), min_interval=0))
     loaded = encode(api.load_candles(ctx, decode(api.LoadCandlesParams, {"paths": [str(path)]})))
     assert loaded["rowsVisible"] == 48 and loaded["source"].startswith("chdb:///")
     params = decode(api.ExportSliceParams, {"token": "TokA", "chain": "solana", "resolution": "1h",
@@ -64,13 +68,13 @@ def test_load_export_and_coverage_through_the_handlers(store, tmp_path):
 def test_batch_and_alert_coverage_and_cancel(store, tmp_path):
     path = write_candles(generate_candles(["TokA", "TokB"], "2026-01-05T00:00:00Z", "2026-01-06T00:00:00Z", "1m"),
                          tmp_path / "c.parquet")
-    ctx = SimpleNamespace(store=store, job=Job())
+    ctx = _ctx(store, Job())
     api.load_candles(ctx, decode(api.LoadCandlesParams, {"paths": [str(path)]}))
     alerts = store.publish("alerts", 1, "api-alerts", [
         {"alert_id": "a", "alert_ts": "2026-01-05T02:00:00Z", "token_address": "TokA", "chain": "solana"},
         {"alert_id": "b", "alert_ts": "2026-01-05T03:00:00Z", "token_address": "TokB", "chain": "solana"},
     ]).artifact_id
-    cancelled = SimpleNamespace(store=store, job=Job())
+    cancelled = _ctx(store, Job())
     cancelled.job.cancel()
     with pytest.raises(Cancelled):
         api.export_slices_for_alerts(cancelled, decode(api.ExportSlicesForAlertsParams,
@@ -85,12 +89,15 @@ def test_batch_and_alert_coverage_and_cancel(store, tmp_path):
     assert cov["rows"][0]["alertTs"] == "2026-01-05T02:00:00.000000Z" and cov["rows"][0]["fullyCovered"] is True
 
 
-def test_declarations_are_complete_and_schema_ready():
-    names = [d["name"] for d in api.DECLARATIONS]
+def test_methods_are_declared_once_and_schema_ready():
+    names = [m.name for m in api.METHODS]
     assert names == ["loadCandles", "exportSlice", "exportSlicesForAlerts", "sliceCoverage", "alertForwardCoverage"]
-    types = [t for d in api.DECLARATIONS for t in (d["params"], d["result"])]
+    assert all(m.long_running for m in api.METHODS)
+    types = [t for m in api.METHODS for t in (m.params, m.result)]
     _, components = msgspec.json.schema_components(types, ref_template="#/$defs/{name}")
     export = components["ExportSliceParams"]
     assert {"token", "resolution", "from", "to"} <= set(export["required"])
     assert export["additionalProperties"] is False
-    assert all(callable(d["handler"]) and d["doc"] for d in api.DECLARATIONS)
+    assert all(callable(m.handler) and m.doc for m in api.METHODS)
+    p = api.METHODS[1].decode_params(b'{"token":"T","resolution":"1m","from":"a","to":"b"}')
+    assert p.from_ == "a"

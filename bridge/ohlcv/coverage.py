@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bridge.errors import InvalidInput
-from bridge.ohlcv.grid import Resolution, format_key_ts, parse_duration, parse_resolution, parse_ts
+from bridge.ohlcv.grid import Resolution, parse_duration, parse_resolution, parse_ts
 from bridge.ohlcv.provenance import provenance
 from bridge.progress import NULL_JOB, Job
 
@@ -448,6 +448,3 @@ def _duration_text(us: int) -> str:
             return f"{us // size}{unit}"
     return f"{us}us"
 
-
-def describe_range(from_us: int, to_us: int) -> str:  # used by the CLI tables
-    return f"[{format_key_ts(from_us)}, {format_key_ts(to_us)})"

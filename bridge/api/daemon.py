@@ -1,0 +1,58 @@
+"""The daemon: the contract's methods served by the JSON-RPC transport over stdio."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import msgspec
+
+from bridge.api import METHODS, Context, Limits, Method
+from bridge.api.errors import error_for
+from bridge.progress import Job
+from bridge.rpc import InvalidParams, Server, claim_stdout, exit_with_parent
+
+__all__ = ["build_server", "serve"]
+
+log = logging.getLogger(__name__)
+
+
+class _Adapter:
+    """A declared Method as the transport's Handler: decode params, call, encode the result."""
+
+    def __init__(self, method: Method, ctx: Context) -> None:
+        self.method = method
+        self.long_running = method.long_running
+        self._ctx = ctx
+        self._encode = msgspec.json.Encoder().encode
+
+    def call(self, params: Any, job: Job, request_id: Any) -> bytes:
+        try:
+            decoded = self.method.decode_params(bytes(params) if params is not None else None)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise InvalidParams(f"Invalid params: {exc}", data={"detail": str(exc), "method": self.method.name}) from None
+        result = self.method.handler(self._ctx.for_request(job, request_id), decoded)
+        return self._encode(result)
+
+
+def map_exception(exc: BaseException):
+    code = getattr(exc, "rpc_code", None)
+    if code is not None:
+        return code, str(exc), getattr(exc, "rpc_data", None)
+    return error_for(exc)
+
+
+def build_server(lake, *, limits: Limits | None = None, shared: dict | None = None) -> Server:
+    limits = limits or Limits()
+    ctx = Context(lake, limits=limits, shared=shared)
+    handlers = {m.name: _Adapter(m, ctx) for m in METHODS}
+    return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes)
+
+
+def serve(lake, *, limits: Limits | None = None) -> int:
+    out = claim_stdout()
+    server = build_server(lake, limits=limits)
+    exit_with_parent(on_orphan=server.stop)
+    log.info("serving %s", lake.root)
+    return server.serve(sys.stdin.buffer, out)

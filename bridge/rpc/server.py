@@ -1,0 +1,301 @@
+"""The JSON-RPC 2.0 server loop: envelopes, dispatch, concurrency, cancellation, progress.
+
+Transport only: it knows method *names* and handler objects, nothing about what they do.
+
+- Quick handlers run on the reader thread (no hand-off cost); `long_running` ones on a worker
+  pool, so a quick call is never stuck behind a slow one.
+- `$/cancelRequest {id}` cancels the request's Job; a handler that stops answers -32800. A
+  handler that finished anyway answers with its result (the work happened).
+- Long handlers report through their Job; each report becomes a `$/progress` notification
+  `{id, done, total, message}`.
+- Every request with an id gets exactly one reply (a guard drops a second one); notifications
+  never get one, not even errors.
+- Batches are supported: their replies come as one array once every member is done.
+- Lifecycle: `shutdown` (then other requests get code 11), the `exit` notification, or EOF on
+  stdin end the loop; in-flight work is cancelled and waited for (bounded) before returning.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, BinaryIO, Protocol
+
+import msgspec
+
+from bridge.errors import Cancelled
+from bridge.progress import Job
+from bridge.rpc.errors import InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError
+from bridge.rpc.framing import FrameWriter, LineReader, TooLong
+
+__all__ = ["Handler", "Server"]
+
+log = logging.getLogger(__name__)
+
+SHUTTING_DOWN = 11
+_UNSET = msgspec.UNSET
+
+
+class Handler(Protocol):
+    long_running: bool
+
+    def call(self, params: msgspec.Raw | None, job: Job, request_id: Any) -> bytes:
+        """Encoded JSON result. Raises InvalidParams, Cancelled, or any error for map_error."""
+
+
+ErrorMapper = Callable[[BaseException], "tuple[int, str, Any] | None"]
+
+
+class _Envelope(msgspec.Struct):
+    jsonrpc: str
+    method: str
+    id: int | str | None | msgspec.UnsetType = _UNSET
+    params: msgspec.Raw = msgspec.Raw(b"")
+
+
+_encode = msgspec.json.Encoder(enc_hook=str).encode
+_decode_envelope = msgspec.json.Decoder(_Envelope).decode
+
+
+class Server:
+    def __init__(self, handlers: Mapping[str, Handler], *, map_error: ErrorMapper, max_line_bytes: int = 64 << 20,
+                 workers: int = 4, drain_timeout: float = 10.0) -> None:
+        self._handlers = handlers
+        self._map_error = map_error
+        self._max_line = max_line_bytes
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc-worker")
+        self._inflight: dict[Any, Job] = {}
+        self._lock = threading.Lock()
+        self._drain_timeout = drain_timeout
+        self._futures: set[Future] = set()
+        self.shutting_down = False
+        self.exit_requested = False
+        self._writer: FrameWriter | None = None
+
+    # -- loop ----------------------------------------------------------------------------------
+
+    def serve(self, rfile: BinaryIO, wfile: BinaryIO) -> int:
+        self._writer = FrameWriter(wfile)
+        reader = LineReader(rfile, self._max_line)
+        try:
+            while not self.exit_requested:
+                line = reader.read()
+                if line is None:
+                    log.info("stdin closed; finishing in-flight requests, then exiting")
+                    self.stop(cancel=False)
+                    break
+                if isinstance(line, TooLong):
+                    self._send_error(None, InvalidRequest(
+                        f"message of {line.size} bytes exceeds the limit of {line.limit} bytes; send big data as a "
+                        "file path", data={"limitBytes": line.limit, "sizeBytes": line.size}))
+                    continue
+                if line.strip():
+                    self.handle_line(line)
+        finally:
+            self.stop()
+        return 0
+
+    def stop(self, *, cancel: bool = True) -> None:
+        """End: cancel in-flight work (exit notification, orphaned) or let it finish (stdin EOF:
+        a person piping requests in still gets every reply), then release the pool."""
+        with self._lock:
+            jobs = list(self._inflight.values())
+            futures = list(self._futures)
+        if cancel:
+            for job in jobs:
+                job.cancel()
+        for f in futures:
+            try:
+                f.result(timeout=self._drain_timeout if cancel else None)
+            except Exception:  # noqa: BLE001 - the reply already reported it
+                pass
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    # -- messages ------------------------------------------------------------------------------
+
+    def handle_line(self, line: bytes) -> None:
+        if line.lstrip()[:1] == b"[":
+            self._handle_batch(line)
+            return
+        try:
+            env = _decode_envelope(line)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+            self._send_error(*self._diagnose(line, exc))
+            return
+        reply = self._dispatch(env)
+        if isinstance(reply, Future):
+            self._track(reply, lambda f: self._write(f.result()))
+        elif reply is not None:
+            self._write(reply)
+
+    def _track(self, fut: Future, done: Callable[[Future], None]) -> None:
+        with self._lock:
+            self._futures.add(fut)
+
+        def finish(f: Future) -> None:
+            with self._lock:
+                self._futures.discard(f)
+            done(f)
+
+        fut.add_done_callback(finish)
+
+    def _handle_batch(self, line: bytes) -> None:
+        try:
+            items = msgspec.json.decode(line, type=list[msgspec.Raw])
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+            self._send_error(*self._diagnose(line, exc))
+            return
+        if not items:
+            self._send_error(None, InvalidRequest("empty batch"))
+            return
+        replies: list[bytes | Future] = []
+        for raw in items:
+            try:
+                env = _decode_envelope(raw)
+            except (msgspec.DecodeError, ValueError) as exc:
+                replies.append(self._error_frame(*self._diagnose(bytes(raw), exc)))
+                continue
+            reply = self._dispatch(env, in_batch=True)
+            if reply is not None:
+                replies.append(reply)
+        if not replies:
+            return  # all notifications
+        pending = [r for r in replies if isinstance(r, Future)]
+
+        def flush(_=None) -> None:
+            if any(not f.done() for f in pending):
+                return
+            frames = [r.result() if isinstance(r, Future) else r for r in replies]
+            frames = [f for f in frames if f is not None]
+            if frames:
+                self._write(b"[" + b",".join(frames) + b"]", batch=True)
+
+        if not pending:
+            flush()
+            return
+        gate = threading.Lock()
+        fired = []
+
+        def on_done(_f) -> None:
+            with gate:
+                if fired or any(not f.done() for f in pending):
+                    return
+                fired.append(True)
+            flush()
+
+        for f in pending:
+            self._track(f, on_done)
+
+    def _diagnose(self, line: bytes, exc: BaseException) -> tuple[Any, RpcError]:
+        """Parse error, or a valid JSON value that is not a valid request (echo its id if usable)."""
+        try:
+            obj = msgspec.json.decode(line)
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as parse_exc:
+            return None, ParseError(data={"detail": _short(parse_exc)})
+        rid = obj.get("id") if isinstance(obj, dict) else None
+        rid = rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
+        return rid, InvalidRequest(data={"detail": _short(exc)})
+
+    def _dispatch(self, env: _Envelope, *, in_batch: bool = False) -> bytes | Future | None:
+        is_notification = env.id is _UNSET
+        rid = None if is_notification else env.id
+        if env.jsonrpc != "2.0":
+            return None if is_notification else self._error_frame(rid, InvalidRequest('"jsonrpc" must be "2.0"'))
+        if env.method.startswith("$/") or env.method == "exit":
+            self._control(env)
+            return None if is_notification else self._error_frame(
+                rid, InvalidRequest(f"{env.method} is a notification; send it without an id"))
+        if is_notification:
+            log.warning("ignoring notification %r (only $/cancelRequest and exit are understood)", env.method)
+            return None
+        first = bytes(env.params).lstrip()[:1]
+        if first and first not in (b"{", b"["):
+            return self._error_frame(rid, InvalidRequest('"params" must be an object or an array'))
+        if first == b"[":
+            return self._error_frame(rid, InvalidParams("params must be an object of named parameters"))
+        if self.shutting_down:
+            return self._error_frame(rid, RpcError("the server is shutting down; send exit", None), code=SHUTTING_DOWN)
+        handler = self._handlers.get(env.method)
+        if handler is None:
+            return self._error_frame(rid, MethodNotFound(f"Method not found: {env.method}",
+                                                         data={"method": env.method}))
+        with self._lock:
+            if rid in self._inflight:
+                return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
+            job = Job(self._progress_sink(rid), min_interval=0.2)
+            self._inflight[rid] = job
+        params = env.params if first else None
+        if handler.long_running or in_batch:
+            return self._pool.submit(self._run, handler, env.method, rid, params, job)
+        return self._run(handler, env.method, rid, params, job)
+
+    def _control(self, env: _Envelope) -> None:
+        if env.method == "exit":
+            self.exit_requested = True
+        elif env.method == "$/cancelRequest":
+            try:
+                target = msgspec.json.decode(env.params or b"{}", type=dict).get("id")
+            except (msgspec.DecodeError, ValueError):
+                return
+            with self._lock:
+                job = self._inflight.get(target)
+            if job is not None:
+                job.cancel()
+
+    def _run(self, handler: Handler, method: str, rid: Any, params, job: Job) -> bytes | None:
+        try:
+            result = handler.call(params, job, rid)
+            frame = b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
+            if method == "shutdown":
+                self.shutting_down = True
+        except RpcError as exc:
+            frame = self._error_frame(rid, exc)
+        except Cancelled as exc:
+            frame = self._error_frame(rid, RpcError(str(exc)), code=-32800, data={"type": "RequestCancelled"})
+        except Exception as exc:  # noqa: BLE001 - every request gets a reply
+            mapped = self._map_error(exc)
+            if mapped is None:
+                log.exception("internal error in %s (id %r)", method, rid)
+                frame = self._error_frame(rid, InternalError("Internal error; the daemon's log (stderr) has details"))
+            else:
+                code, message, data = mapped
+                frame = self._error_frame(rid, RpcError(message), code=code, data=data)
+        finally:
+            with self._lock:
+                self._inflight.pop(rid, None)
+        return frame
+
+    def _progress_sink(self, rid: Any):
+        def sink(done: int, total: int | None, message: str) -> None:
+            self._notify("$/progress", {"id": rid, "done": done, "total": total, "message": message})
+
+        return sink
+
+    # -- output --------------------------------------------------------------------------------
+
+    def _error_frame(self, rid: Any, err: RpcError, *, code: int | None = None, data: Any = None) -> bytes:
+        body = err.to_dict()
+        if code is not None:
+            body["code"] = code
+        if data is not None:
+            body["data"] = data
+        return _encode({"jsonrpc": "2.0", "id": rid, "error": body})
+
+    def _send_error(self, rid: Any, err: RpcError) -> None:
+        self._write(self._error_frame(rid, err))
+
+    def _write(self, frame: bytes | None, *, batch: bool = False) -> None:
+        if frame is None or self._writer is None:
+            return
+        self._writer.write(frame)
+
+    def _notify(self, method: str, params: dict) -> None:
+        if self._writer is not None:
+            self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:297] + "..."

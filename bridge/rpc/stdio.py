@@ -1,0 +1,55 @@
+"""The stdio transport: claim stdout for frames, watch for the parent's death.
+
+`claim_stdout()` keeps a private duplicate of file descriptor 1 for protocol frames and points
+fd 1 at stderr, so a `print()` in a handler, a library writing to stdout, or a child process
+inheriting fd 1 lands in the log instead of corrupting the stream (MCP's stdio server does the
+same).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from typing import BinaryIO
+
+__all__ = ["claim_stdout", "exit_with_parent"]
+
+log = logging.getLogger(__name__)
+
+
+def claim_stdout() -> BinaryIO:
+    sys.stdout.flush()
+    frames_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(frames_fd, "wb", buffering=1 << 16)
+
+
+def exit_with_parent(on_orphan=None, interval: float = 0.5) -> None:
+    """Exit when the parent process dies: the kernel signal on Linux, and a polling thread as
+    a fallback (and for platforms without prctl)."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+    def watch() -> None:
+        while True:
+            time.sleep(interval)
+            if os.getppid() != parent:
+                log.warning("parent process %d is gone; exiting", parent)
+                if on_orphan is not None:
+                    on_orphan()
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()

@@ -61,6 +61,9 @@ _DEFAULT_PORTS = {"http": 8123, "https": 8443}
 # One chDB engine per process: every chDB session in this process holds this lock.
 _ENGINE_LOCK = threading.RLock()
 _ENGINE_OWNER = threading.local()
+# path -> sessions of this process inside its file lock (guarded by _ENGINE_LOCK): flock conflicts
+# between two descriptors of one process, so a nested session on the same path must not lock again.
+_FILE_LOCK_DEPTH: dict[str, int] = {}
 
 
 # -- DSN ----------------------------------------------------------------------------------------
@@ -301,12 +304,18 @@ class CandleSource:
             raise Busy(f"the chDB engine of this process stayed busy for {self.config.lock_timeout:g} s",
                        path=self.info.path)
         try:
-            with _file_lock(Path(self.info.path), deadline, self.config.lock_timeout):
+            if _FILE_LOCK_DEPTH.get(self.info.path):  # nested session of another source on this path
+                lock = _nested()
+            else:
+                lock = _file_lock(Path(self.info.path), deadline, self.config.lock_timeout)
+            with lock:
+                _FILE_LOCK_DEPTH[self.info.path] = _FILE_LOCK_DEPTH.get(self.info.path, 0) + 1
                 _ENGINE_OWNER.path = self.info.path
                 try:
                     yield
                 finally:
                     _ENGINE_OWNER.path = held
+                    _FILE_LOCK_DEPTH[self.info.path] -= 1
         finally:
             _ENGINE_LOCK.release()
 
@@ -527,6 +536,11 @@ def _unavailable(exc: Exception, info: DsnInfo, action: str, table: str | None =
 
 
 # -- cross-process turns ------------------------------------------------------------------------
+
+
+@contextmanager
+def _nested() -> Iterator[None]:
+    yield
 
 
 @contextmanager

@@ -159,3 +159,13 @@ def test_a_long_batch_export_hands_the_store_to_a_waiting_process(store, source,
     assert done["result"].windows == 60 and done["result"].exported == 60
     assert int(count) == 1440
     assert float(child_time) < done["end"], "the waiting process only got in after the whole batch"
+
+
+def test_nested_sessions_of_two_sources_on_one_store(store, source):
+    """Two source objects on the same store, one inside the other's session (e.g. a custom mapping
+    used while the default table is open): no self-deadlock on the file lock."""
+    seed(source, candles(n=2))
+    other = CandleSource(source.config).with_config(lock_timeout=2)
+    with source.session():
+        assert other.count() == 2
+    assert other.count() == 2

@@ -30,11 +30,15 @@ import msgspec
 
 from bridge.progress import NULL_JOB, Job
 
-__all__ = ["Context", "Limits", "Method", "Wire", "to_wire"]
+__all__ = ["Context", "Empty", "Limits", "Method", "Wire", "to_wire"]
 
 
 class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
     """Base of every wire type: snake_case in Python, camelCase on the wire, unknown keys refused."""
+
+
+class Empty(Wire):
+    """Params of a method that takes none."""
 
 
 @dataclass(frozen=True)

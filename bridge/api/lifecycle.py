@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import bridge
-from bridge.api._method import Context, Method, Wire
+from bridge.api._method import Context, Empty, Method, Wire
 
 __all__ = ["METHODS", "ClientInfo", "InitializeParams", "InitializeResult", "UnsupportedProtocolVersion"]
 
@@ -66,9 +66,6 @@ class InitializeResult(Wire):
     lake: LakePaths
     limits: LimitsWire
 
-
-class Empty(Wire):
-    pass
 
 
 def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:

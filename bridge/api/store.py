@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from bridge.api._method import Context, Method, Wire, to_wire
+from bridge.api._method import Context, Empty, Method, Wire, to_wire
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -193,9 +193,6 @@ class Provenance(Wire):
     params: dict[str, Any] = {}
     canonical_form: str | None = None
 
-
-class Empty(Wire):
-    pass
 
 
 class ColumnSpec(Wire):

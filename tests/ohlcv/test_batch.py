@@ -166,3 +166,39 @@ def test_alerts_with_unknown_chain_read_candles_of_any_chain(store, source):
     assert by_chain == {None: 30, "solana": 0}
     anychain = next(s for s in res.slices if s.chain is None)
     assert "chain" not in store.get(anychain.artifact_id).tags
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.sampled_from(["A", "B"]), st.integers(0, 600)), min_size=1, max_size=25),
+       st.integers(0, 30), st.integers(1, 30), st.sampled_from(["1m", "5m"]))
+def test_merged_windows_are_the_union_of_alert_windows(alerts, before_min, after_min, res_text):
+    """Property: per token, merged windows are disjoint and not touching, on the grid, each alert's
+    own window lies inside exactly one of them, and every merged window is covered by alert windows."""
+    import pyarrow as pa
+
+    res = parse_resolution(res_text)
+    minute = 60_000_000
+    base = 1_767_571_200_000_000
+    table = pa.table({"alert_ts": pa.array([base + m * minute + 7_000_000 for _, m in alerts], pa.int64())
+                      .cast(pa.timestamp("us", tz="UTC")),
+                      "token_address": [t for t, _ in alerts], "chain": ["solana"] * len(alerts)})
+    ws = alert_windows(table, res, before_min * minute, after_min * minute)
+    assert sum(w.alerts for w in ws) == len(alerts)
+    for tok in {"A", "B"}:
+        mine = sorted((w.start_us, w.end_us) for w in ws if w.token == tok)
+        assert all(a_end < b_start for (_, a_end), (b_start, _) in zip(mine, mine[1:]))  # disjoint, not touching
+        own = sorted((res.floor(base + m * minute + 7_000_000 - before_min * minute),
+                      res.ceil(base + m * minute + 7_000_000 + after_min * minute)) for t, m in alerts if t == tok)
+        for lo, hi in own:
+            assert sum(1 for s, e in mine if s <= lo and hi <= e) == 1
+        for s, e in mine:  # no part of a merged window is outside every alert window
+            assert s == min(lo for lo, hi in own if lo >= s) and e == max(hi for lo, hi in own if hi <= e)
+            reach = s
+            for lo, hi in (o for o in own if s <= o[0] < e):
+                assert lo <= reach
+                reach = max(reach, hi)
+            assert reach == e

@@ -1,0 +1,197 @@
+"""The real daemon as a subprocess: lifecycle, one method per group, concurrency, cancellation,
+progress, stdout purity, EOF and parent death."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.daemon import REPO, Daemon
+
+METRIC = {"run_id": "r", "metric_name": "m", "metric_value": 1.0, "metric_unit": None, "computed_at": "2026-01-01T00:00:00Z"}
+
+
+def publish_params(rows, key="k", **extra):
+    return {"artifactType": "run_metrics", "schemaVersion": 1, "logicalKey": key, "dataFrame": rows,
+            "writerName": "pytest", "writerVersion": "1", **extra}
+
+
+def test_initialize_reports_versions_methods_paths_limits(daemon, tmp_path):
+    res = daemon.result("initialize", {"protocolVersion": "1.0", "clientInfo": {"name": "t", "version": "1"}})
+    assert res["protocolVersion"] == "1.0" and res["serverInfo"]["name"] == "quantbot-bridge"
+    assert {"getArtifact", "publishDataFrame", "buildProjection", "runExperiment"} <= set(res["capabilities"]["methods"])
+    assert res["lake"]["root"] == str((tmp_path / "lake").resolve())
+    assert res["limits"]["maxLineBytes"] == 64 * 1024 * 1024
+
+
+def test_unsupported_protocol_version_is_a_structured_error(daemon):
+    reply = daemon.call("initialize", {"protocolVersion": "9.9"})
+    assert reply["error"]["code"] == 10
+    assert reply["error"]["data"] == {"type": "UnsupportedProtocolVersion", "requested": "9.9", "supported": ["1.0"]}
+
+
+def test_calls_before_initialize_are_allowed(daemon):
+    assert daemon.result("listArtifacts", {})["items"] == []
+
+
+def test_store_round_trip_over_the_wire(daemon):
+    pub = daemon.result("publishDataFrame", publish_params([METRIC], tags={"k": "v"}))
+    aid = pub["artifactId"]
+    assert pub["deduped"] is False and pub["artifact"]["minTs"] == "2026-01-01T00:00:00.000000Z"
+    again = daemon.result("publishDataFrame", publish_params([METRIC]))
+    assert again["deduped"] is True and again["mode"] == "content_hash" and again["existingArtifactId"] == aid
+    assert daemon.result("getArtifact", {"artifactId": aid})["tags"] == {"k": ["v"]}
+    assert [a["artifactId"] for a in daemon.result("findByLogicalKey", {"artifactType": "run_metrics", "logicalKey": "k"})] == [aid]
+    child = daemon.result("publishDataFrame", publish_params([{**METRIC, "run_id": "c"}], key="c", inputArtifactIds=[aid]))
+    assert [a["artifactId"] for a in daemon.result("getDownstream", {"artifactId": aid})] == [child["artifactId"]]
+    lineage = daemon.result("getLineage", {"artifactId": child["artifactId"]})
+    assert lineage["nodes"][0]["artifactId"] == aid and lineage["edges"] == [{"artifactId": child["artifactId"], "inputArtifactId": aid}]
+    newer = daemon.result("publishDataFrame", publish_params([{**METRIC, "metric_value": 2.0}]))
+    assert daemon.result("supersede", {"newArtifactId": newer["artifactId"], "oldArtifactId": aid})["status"] == "superseded"
+    stale = daemon.result("listStale", {})
+    assert stale[0]["artifactId"] == child["artifactId"] and stale[0]["reasons"][0]["inputStatus"] == "superseded"
+    assert daemon.result("verify", {})["ok"] is True
+    assert daemon.result("getProvenance", {"artifactId": aid})["writerName"] == "pytest"
+    assert any(t["artifactType"] == "ohlcv_slice" for t in daemon.result("listArtifactTypes", {}))
+
+
+def test_application_errors_carry_codes_and_data(daemon):
+    err = daemon.call("getArtifact", {"artifactId": "nope"})["error"]
+    assert err["code"] == 1001 and err["data"] == {"artifactId": "nope", "type": "ArtifactNotFound"}
+    err = daemon.call("publishDataFrame", publish_params([{**METRIC, "metric_value": "x"}]))["error"]
+    assert err["code"] == 1002 and err["data"]["column"] == "metric_value" and err["data"]["row"] == 0
+    err = daemon.call("publishDataFrame", publish_params([METRIC], inputArtifactIds=["f" * 32]))["error"]
+    assert err["code"] == 1003 and err["data"]["missing"] == ["f" * 32]
+    err = daemon.call("publishDataFrame", {**publish_params([METRIC]), "artifactType": "nope"})["error"]
+    assert err["code"] == 1006
+    err = daemon.call("listArtifacts", {"limit": "ten"})["error"]
+    assert err["code"] == -32602 and "$.limit" in err["data"]["detail"]
+
+
+def big_csv(path: Path, rows: int) -> Path:
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    ts = pa.array(np.arange(rows, dtype="int64") * 1_000_000 + 1_700_000_000_000_000, pa.timestamp("us", tz="UTC"))
+    close = np.linspace(1, 2, rows)
+    pcsv.write_csv(pa.table({"ts": ts, "open": close, "high": close + 1, "low": close - 0.5, "close": close,
+                             "volume": np.ones(rows)}), path)
+    return path
+
+
+def test_quick_call_answered_while_a_big_publish_runs_and_cancel_registers_nothing(daemon, tmp_path):
+    csv = big_csv(tmp_path / "big.csv", 3_000_000)
+    pid = daemon.request("publishDataFrame", {**publish_params(str(csv), key="token=T/res=1s"),
+                                              "artifactType": "ohlcv_slice", "schemaVersion": 2})
+    t0 = time.monotonic()
+    assert daemon.call("getArtifact", {"artifactId": "x" * 32})["error"]["code"] == 1001
+    assert time.monotonic() - t0 < 1.0  # answered while the publish is still running
+    while not any(n["params"]["id"] == pid for n in daemon.notifications):  # it is under way
+        frame = daemon.next_frame()
+        assert frame.get("method") == "$/progress", frame
+        daemon.notifications.append(frame)
+    daemon.send({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": pid}})
+    reply = daemon.reply(pid, timeout=120)
+    assert reply["error"]["code"] == -32800
+    assert daemon.result("listArtifacts", {})["items"] == []
+    assert not list((tmp_path / "lake" / "artifacts").rglob("*.parquet"))
+
+
+def test_progress_notifications_for_long_work(daemon, tmp_path):
+    csv = big_csv(tmp_path / "mid.csv", 200_000)
+    res = daemon.result("publishDataFrame", {**publish_params(str(csv), key="token=T/res=1s"),
+                                             "artifactType": "ohlcv_slice", "schemaVersion": 2})
+    assert res["artifact"]["rowCount"] == 200_000
+    progress = [n["params"] for n in daemon.notifications if n["method"] == "$/progress"]
+    assert progress and progress[0]["done"] == 0 and all(p["total"] == 4 for p in progress)
+
+
+def test_shutdown_then_requests_refused_then_exit(daemon):
+    assert daemon.call("shutdown", {})["result"] is None
+    assert daemon.call("listArtifacts", {})["error"]["code"] == 11
+    daemon.send({"jsonrpc": "2.0", "method": "exit"})
+    assert daemon.proc.wait(timeout=10) == 0
+
+
+def test_eof_finishes_inflight_work_and_exits_zero(daemon):
+    rid = daemon.request("publishDataFrame", publish_params([METRIC]))
+    daemon.proc.stdin.close()
+    assert daemon.reply(rid)["result"]["deduped"] is False
+    assert daemon.proc.wait(timeout=20) == 0
+
+
+def test_exits_when_its_parent_dies(tmp_path):
+    parent = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import subprocess, sys, time
+        p = subprocess.Popen([sys.executable, "-m", "bridge", "serve", "--lake", {str(tmp_path / 'lake')!r}],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+        print(p.pid, flush=True)
+        time.sleep(60)
+    """)], stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(REPO)})
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("daemon outlived its parent")
+
+
+def test_stdout_carries_only_frames_even_when_handlers_print(tmp_path):
+    script = textwrap.dedent("""
+        import os, sys
+        from bridge.rpc import Server, claim_stdout
+        class Noisy:
+            long_running = False
+            def call(self, params, job, rid):
+                print("print() from a handler")
+                os.system("echo from a child process")
+                sys.stdout.write("direct write\\n")
+                return b'"ok"'
+        out = claim_stdout()
+        sys.exit(Server({"noisy": Noisy()}, map_error=lambda e: None).serve(sys.stdin.buffer, out))
+    """)
+    proc = subprocess.run([sys.executable, "-c", script], input=b'{"jsonrpc":"2.0","id":1,"method":"noisy"}\n' * 3,
+                          capture_output=True, env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=30)
+    frames = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert frames == [{"jsonrpc": "2.0", "id": 1, "result": "ok"}] * 3
+    assert proc.stderr.count(b"print() from a handler") == 3 and b"from a child process" in proc.stderr
+
+
+def test_the_serve_path_imports_no_heavy_library():
+    code = ("import sys; import bridge.cli, bridge.api, bridge.api.daemon, bridge.rpc; bridge.cli.build_parser(); "
+            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
+    assert out.strip() == "[]"
+
+
+def test_adversarial_peer_never_kills_the_daemon(tmp_path):
+    d = Daemon(tmp_path / "lake", args=("--max-line-bytes", "4096"))
+    try:
+        for junk in (b"\xff\xfe not utf8\n", b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"} trailing\n",
+                     b"[" * 2000 + b"]" * 2000 + b"\n", b"{\"a\": NaN}\n", b"x" * 10_000 + b"\n", b"\n", b"   \n",
+                     b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"listArtifacts\",\"params\":{\"limit\":1e999}}\n"):
+            d.send_raw(junk)
+        ok = d.call("listArtifacts", {})
+        assert "result" in ok
+        frames = [json.loads(line) for line in d.raw]
+        codes = [f["error"]["code"] for f in frames if isinstance(f, dict) and "error" in f]
+        assert codes.count(-32700) >= 4 and -32600 in codes  # the 10 kB line: answered, skipped
+    finally:
+        assert d.close() == 0

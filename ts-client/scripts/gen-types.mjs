@@ -136,7 +136,7 @@ function describeMethod(method, defs, schemasDir) {
   const name = method.name;
   const fileSchemas = perMethodFile(schemasDir, name);
   const paramsSchema = fileSchemas?.params ?? paramsFromOpenrpc(method);
-  const resultSchema = fileSchemas?.result ?? method.result?.schema ?? {};
+  const resultSchema = fileSchemas?.result ?? normaliseRefs(method.result?.schema ?? {});
   const params = typeNameFor(paramsSchema, `${pascal(name)}Params`, defs);
   const result = typeNameFor(resultSchema, `${pascal(name)}Result`, defs);
   const paramsDef = params ? resolveDef(defs, params) : undefined;
@@ -192,7 +192,8 @@ function paramsFromOpenrpc(method) {
 
 function typeNameFor(schema, fallback, defs) {
   if (schema === undefined) return undefined;
-  if (schema.$ref && Object.keys(schema).length === 1) return refName(schema.$ref);
+  const meaningful = Object.keys(schema).filter((k) => !["title", "description", "$comment"].includes(k));
+  if (schema.$ref && meaningful.length === 1) return refName(schema.$ref);
   if (!defs.has(fallback)) defs.set(fallback, { ...schema, title: fallback });
   return fallback;
 }
@@ -229,14 +230,29 @@ function constName(name) {
 
 // -- writing ----------------------------------------------------------------------------------
 
+/** The TypeScript name of a schema name: `bridge.api.lifecycle.Empty` -> `BridgeApiLifecycleEmpty`. */
+function tsName(name) {
+  return String(name)
+    .split(/[^A-Za-z0-9_]+/)
+    .filter(Boolean)
+    .map((w) => w[0].toUpperCase() + w.slice(1))
+    .join("");
+}
+
 async function typesModule(defs) {
+  const seen = new Map();
+  for (const name of defs.keys()) {
+    const ts = tsName(name);
+    if (seen.has(ts)) throw new Error(`schemas ${seen.get(ts)} and ${name} both become the TypeScript name ${ts}`);
+    seen.set(ts, name);
+  }
   const root = {
     title: "WireTypes",
     description: "Every named wire type of the bridge contract, by name.",
     type: "object",
     properties: Object.fromEntries([...defs.keys()].map((name) => [name, { $ref: `#/$defs/${name}` }])),
     additionalProperties: false,
-    $defs: Object.fromEntries([...defs.entries()].map(([name, schema]) => [name, { title: name, ...schema, title: name }])),
+    $defs: Object.fromEntries([...defs.entries()].map(([name, schema]) => [name, { ...schema, title: tsName(name) }])),
   };
   const ts = await compile(root, "WireTypes", {
     bannerComment: BANNER,
@@ -278,7 +294,7 @@ function methodsModule(methods) {
     if (m.params) typeImports.add(m.params);
     if (m.result) typeImports.add(m.result);
   }
-  const t = (name) => (name ? `T.${name}` : "undefined");
+  const t = (name) => (name ? `T.${tsName(name)}` : "undefined");
   let out = BANNER + "\n";
   out += 'import type { CallOptions } from "../connection.js";\n';
   out += 'import type * as T from "./types.js";\n\n';

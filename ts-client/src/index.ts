@@ -18,3 +18,17 @@ export { LineReader, LineWriter, LineTooLongError, WriteClosedError, serialize }
 export { resolvePython, PYTHON_ENV_VAR, type ResolvedPython, type PythonSource } from "./discovery.js";
 export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
 export * from "./errors.js";
+export { ArtifactStoreClient } from "./client.js";
+export type {
+  ArtifactFilter,
+  ArtifactStoreClientOptions,
+  DataFrameRows,
+  MethodName,
+  ParamsOf,
+  PublishRequest,
+  ResultOf,
+} from "./client.js";
+export { METHODS, METHOD_NAMES, type GeneratedMethods, type MethodInfo, type MethodMap } from "./generated/methods.js";
+export * from "./generated/errors.js";
+export { CONTRACT_PROTOCOL_VERSION, CONTRACT_VERSION } from "./generated/contract.js";
+export type * from "./generated/types.js";

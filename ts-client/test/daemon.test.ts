@@ -1,0 +1,277 @@
+/**
+ * The client against the REAL daemon: `<repo>/.venv/bin/python -m bridge serve --lake <tmp>`.
+ * Every store method, 1,000 interleaved concurrent calls, abort and timeout with the daemon still
+ * usable, close with calls pending, a large request and a large reply.
+ */
+
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+
+import {
+  ArtifactNotFoundError,
+  ArtifactStoreClient,
+  ClientClosedError,
+  InvalidParamsError,
+  MethodNotFoundError,
+  METHOD_NAMES,
+  PROTOCOL_VERSION,
+  RequestAbortedError,
+  RequestTimeoutError,
+  RpcError,
+  type Artifact,
+  type MethodName,
+} from "../src/index.js";
+import { REPO_PYTHON, processExists, tempDir, waitFor, within } from "./helpers.js";
+
+const tmp = tempDir("qb-daemon-");
+const lake = path.join(tmp.dir, "lake");
+const called = new Set<string>();
+let client: ArtifactStoreClient;
+
+function newClient(extra: ConstructorParameters<typeof ArtifactStoreClient>[0] = {}): ArtifactStoreClient {
+  const c = new ArtifactStoreClient({ lake, timeoutMs: 30_000, ...extra });
+  // Record which contract methods the tests exercise (the coverage test at the end checks all).
+  const original = c.requestUntyped.bind(c);
+  c.requestUntyped = (method: string, params?: unknown, options?: object) => {
+    called.add(method);
+    return original(method, params, options);
+  };
+  return c;
+}
+
+function alertRows(n: number, prefix = "a", offset = 0): Record<string, unknown>[] {
+  return Array.from({ length: n }, (_, k) => {
+    const i = k + offset;
+    return {
+      alert_id: `${prefix}-${i}`,
+      alert_ts: new Date(Date.UTC(2026, 0, 1) + i * 1000).toISOString(),
+      token_address: `So1anaToken${i % 97}`,
+      chain: "solana",
+      caller: `caller-${i % 7}`,
+      source: "ts-test",
+      text: `alert number ${i}`,
+    };
+  });
+}
+
+function publishAlerts(logicalKey: string, rows: Record<string, unknown>[] | string, inputs: string[] = []) {
+  return client.publishDataFrame({
+    artifactType: "alerts",
+    schemaVersion: 1,
+    logicalKey,
+    dataFrame: rows,
+    tags: { source: "ts-test" },
+    inputArtifactIds: inputs,
+    writerName: "ts-client-test",
+    writerVersion: "0.1.0",
+    gitCommit: "0123456789abcdef",
+    gitDirty: false,
+  });
+}
+
+before(async () => {
+  client = newClient();
+  await client.start();
+});
+
+after(async () => {
+  await client.close();
+  tmp.cleanup();
+});
+
+describe("real daemon", () => {
+  let first: Artifact;
+
+  it("initializes with the supported protocol version and lists every generated method", async () => {
+    const info = client.serverInfo!;
+    assert.equal(info.protocolVersion, PROTOCOL_VERSION);
+    assert.equal(client.pythonExecutable.executable, REPO_PYTHON);
+    const offered = new Set((info as { capabilities?: { methods?: string[] } }).capabilities?.methods ?? []);
+    const missing = METHOD_NAMES.filter((m) => !offered.has(m));
+    assert.deepEqual(missing, [], "every method in the generated contract is served by the daemon");
+  });
+
+  it("publishes inline rows, dedupes a re-publish, and gets the artifact back", async () => {
+    const res = await publishAlerts("ts/first", alertRows(20));
+    assert.equal(res.deduped, false);
+    first = await client.getArtifact(res.artifactId);
+    assert.equal(first.artifactId, res.artifactId);
+    assert.equal(first.artifactType, "alerts");
+    assert.equal(first.rowCount, 20);
+    assert.equal(first.status, "active");
+    assert.match(first.minTs ?? "", /^2026-01-01T00:00:00(\.0+)?Z$/);
+    const again = await publishAlerts("ts/first", alertRows(20).reverse());
+    assert.equal(again.deduped, true, "same rows in another order are the same artifact");
+    assert.equal(again.artifactId, res.artifactId);
+  });
+
+  it("publishes from CSV and Parquet file paths", async () => {
+    const csv = path.join(tmp.dir, "alerts.csv");
+    const rows = alertRows(5, "csv");
+    const cols = Object.keys(rows[0]!);
+    writeFileSync(csv, [cols.join(","), ...rows.map((r) => cols.map((c) => String(r[c])).join(","))].join("\n") + "\n");
+    const fromCsv = await publishAlerts("ts/csv", csv);
+    assert.equal((await client.getArtifact(fromCsv.artifactId)).rowCount, 5);
+    const inline = await publishAlerts("ts/csv-inline", rows);
+    assert.equal(
+      (await client.getArtifact(inline.artifactId)).contentHash,
+      (await client.getArtifact(fromCsv.artifactId)).contentHash,
+      "same rows from CSV and from objects hash the same",
+    );
+    const fromParquet = await publishAlerts("ts/parquet", first.pathParquet);
+    const p = await client.getArtifact(fromParquet.artifactId);
+    assert.equal(p.contentHash, first.contentHash);
+    assert.notEqual(p.artifactId, first.artifactId, "another logical key is another artifact");
+  });
+
+  it("publishes from an Arrow IPC file", async () => {
+    const arrow = path.join(tmp.dir, "alerts.arrow");
+    execFileSync(REPO_PYTHON, [
+      "-c",
+      "import sys, pyarrow.parquet as pq, pyarrow.feather as f; f.write_feather(pq.read_table(sys.argv[1]), sys.argv[2])",
+      first.pathParquet,
+      arrow,
+    ]);
+    const res = await publishAlerts("ts/arrow", arrow);
+    assert.equal((await client.getArtifact(res.artifactId)).contentHash, first.contentHash);
+  });
+
+  it("unknown artifact: ArtifactNotFoundError with data; bad params: InvalidParamsError", async () => {
+    const err = await client.getArtifact("does-not-exist").catch((e: unknown) => e);
+    assert.ok(err instanceof ArtifactNotFoundError, String(err));
+    assert.ok(err instanceof RpcError);
+    assert.equal(typeof err.code, "number");
+    assert.match(JSON.stringify(err.data), /does-not-exist/);
+    const bad = await client.request("getArtifact", { artifactId: 42 } as never).catch((e: unknown) => e);
+    assert.ok(bad instanceof InvalidParamsError, String(bad));
+    const none = await client.requestUntyped("noSuchMethod", {}).catch((e: unknown) => e);
+    assert.ok(none instanceof MethodNotFoundError, String(none));
+  });
+
+  it("lists with filters and pages; finds by logical key", async () => {
+    for (let i = 0; i < 5; i++) await publishAlerts(`ts/list/${i}`, alertRows(2, `l${i}`));
+    const all = await client.listArtifacts({ artifactType: "alerts", logicalKeyPrefix: "ts/list/" });
+    assert.equal(all.length, 5);
+    const page = await client.listArtifactsPage({ artifactType: "alerts", logicalKeyPrefix: "ts/list/", limit: 2 });
+    assert.equal(page.items.length, 2);
+    assert.ok(page.nextCursor, "a cursor to the next page");
+    const capped = await client.listArtifacts({ artifactType: "alerts", logicalKeyPrefix: "ts/list/", limit: 3 });
+    assert.equal(capped.length, 3);
+    const found = await client.findByLogicalKey("alerts", "ts/first");
+    assert.deepEqual(found.map((a) => a.artifactId), [first.artifactId]);
+    assert.deepEqual(await client.findByLogicalKey("alerts", "ts/none"), []);
+  });
+
+  it("lineage up and down, and supersede", async () => {
+    const child = await publishAlerts("ts/child", alertRows(3, "child"), [first.artifactId]);
+    const grandchild = await publishAlerts("ts/grandchild", alertRows(3, "gc"), [child.artifactId]);
+    const lineage = await client.getLineage(grandchild.artifactId);
+    const upIds = (lineage as { nodes: { artifactId: string }[] }).nodes.map((n) => n.artifactId);
+    assert.ok(upIds.includes(child.artifactId) && upIds.includes(first.artifactId), JSON.stringify(lineage));
+    const down = await client.getDownstream(first.artifactId);
+    assert.deepEqual(down.map((a) => a.artifactId), [child.artifactId, grandchild.artifactId]);
+    assert.ok(down.every((a) => typeof a.contentHash === "string"), "full artifacts");
+    const v2 = await publishAlerts("ts/child", alertRows(4, "child"), [first.artifactId]);
+    assert.equal(await client.supersede(v2.artifactId, child.artifactId), undefined);
+    assert.equal((await client.getArtifact(child.artifactId)).status, "superseded");
+    const badSupersede = await client.supersede(child.artifactId, child.artifactId).catch((e: unknown) => e);
+    assert.ok(badSupersede instanceof RpcError, String(badSupersede));
+  });
+
+  it("1,000 interleaved concurrent calls each get their own reply", async () => {
+    const ids = (await client.listArtifacts({ artifactType: "alerts" })).map((a) => a.artifactId);
+    const calls = Array.from({ length: 1000 }, (_, i) => {
+      if (i % 10 === 9) {
+        return client.getArtifact(`missing-${i}`).then(
+          () => assert.fail("missing artifact resolved"),
+          (e: unknown) => {
+            assert.ok(e instanceof ArtifactNotFoundError);
+            assert.match(JSON.stringify(e.data), new RegExp(`missing-${i}`));
+          },
+        );
+      }
+      const id = ids[i % ids.length]!;
+      return client.getArtifact(id).then((a) => assert.equal(a.artifactId, id));
+    });
+    await within(Promise.all(calls), 30_000, "1,000 calls");
+    assert.equal(client.pendingCount, 0);
+  });
+
+  it("a large request (20,000 inline rows) goes through the pipe with backpressure", async () => {
+    const res = await publishAlerts("ts/large-request", alertRows(20_000, "big"));
+    assert.equal((await client.getArtifact(res.artifactId)).rowCount, 20_000);
+  });
+});
+
+describe("real daemon: abort, timeout, close", () => {
+  it("timeout and abort reject at once, send $/cancelRequest, and the daemon stays usable", async () => {
+    const c = newClient();
+    try {
+      await c.start();
+      const rows = alertRows(150_000, "slow");
+      const csv = path.join(tmp.dir, "slow.csv");
+      const cols = Object.keys(rows[0]!);
+      writeFileSync(csv, [cols.join(","), ...rows.map((r) => cols.map((k) => String(r[k])).join(","))].join("\n") + "\n");
+      const slow = (logicalKey: string, options: object) =>
+        c.publishDataFrame(
+          {
+            artifactType: "alerts",
+            schemaVersion: 1,
+            logicalKey,
+            dataFrame: csv,
+            writerName: "t",
+            writerVersion: "1",
+            gitCommit: "x",
+            gitDirty: false,
+          },
+          options,
+        );
+      const t0 = Date.now();
+      const timedOut = await slow("ts/timeout", { timeoutMs: 30 }).catch((e: unknown) => e);
+      assert.ok(timedOut instanceof RequestTimeoutError, String(timedOut));
+      assert.ok(Date.now() - t0 < 1000, "rejected at the timeout, not when the work ended");
+      const controller = new AbortController();
+      const aborted = slow("ts/abort", { signal: controller.signal, timeoutMs: 0 });
+      setTimeout(() => controller.abort(), 30);
+      await assert.rejects(aborted, RequestAbortedError);
+      // still usable, and the cancelled publishes registered nothing
+      const fresh = await c.request("listArtifacts", { logicalKeyPrefix: "ts/abort" } as never);
+      assert.ok(fresh);
+      await waitFor(() => c.pendingCount === 0, 1000, "no pending");
+      await new Promise((r) => setTimeout(r, 500));
+      assert.deepEqual(await c.findByLogicalKey("alerts", "ts/abort"), []);
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("close with calls pending settles every call and leaves no process", async () => {
+    const c = newClient();
+    await c.start();
+    const pid = c.pid!;
+    const calls = Array.from({ length: 50 }, (_, i) =>
+      c.getArtifact(`pending-${i}`).then(
+        () => "resolved",
+        (e: unknown) => (e instanceof ArtifactNotFoundError ? "answered" : e instanceof ClientClosedError ? "closed" : String(e)),
+      ),
+    );
+    await within(c.close(), 10_000, "close");
+    const outcomes = await within(Promise.all(calls), 1000, "pending calls to settle");
+    assert.ok(outcomes.every((o) => o === "answered" || o === "closed"), outcomes.join(","));
+    assert.ok(!processExists(pid), "daemon gone");
+    await assert.rejects(c.getArtifact("x"), ClientClosedError);
+  });
+});
+
+describe("coverage", () => {
+  it("every store method of the contract was exercised", () => {
+    const store: MethodName[] = METHOD_NAMES.filter((m) =>
+      ["getArtifact", "listArtifacts", "findByLogicalKey", "publishDataFrame", "getLineage", "getDownstream", "supersede"].includes(m),
+    );
+    const missing = store.filter((m) => !called.has(m));
+    assert.deepEqual(missing, []);
+  });
+});

@@ -1,0 +1,291 @@
+"""The transport in memory: a Server wired to OS pipes in a thread, with handlers made up here.
+Every wait is bounded; nothing sleeps for timing."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bridge.errors import Cancelled
+from bridge.rpc import InvalidParams, Server
+
+
+class Echo:
+    long_running = False
+
+    def call(self, params, job, rid):
+        return bytes(params) if params is not None else b"null"
+
+
+class Slow:
+    """Runs until cancelled or released, reporting progress."""
+
+    long_running = True
+
+    def __init__(self):
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def call(self, params, job, rid):
+        self.started.set()
+        for i in range(10_000):
+            job.progress(i, 10_000, "working", force=True)
+            if self.release.wait(0.01):
+                return b'"done"'
+        raise AssertionError("never released")
+
+
+class Fails:
+    long_running = False
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def call(self, params, job, rid):
+        raise self.exc
+
+
+class Domain(Exception):
+    pass
+
+
+def mapper(exc):
+    if isinstance(exc, Domain):
+        return 1234, "domain failure", {"where": "here"}
+    return None
+
+
+class Pair:
+    """A server on a thread, talking over two pipes."""
+
+    def __init__(self, handlers, **kw):
+        self.slow = handlers.get("slow")
+        c2s_r, c2s_w = os.pipe()
+        s2c_r, s2c_w = os.pipe()
+        self.to_server = os.fdopen(c2s_w, "wb", buffering=0)
+        self.from_server = os.fdopen(s2c_r, "rb")
+        self.server = Server(handlers, map_error=mapper, **kw)
+        rfile, wfile = os.fdopen(c2s_r, "rb"), os.fdopen(s2c_w, "wb")
+        self.code = None
+
+        def run():
+            self.code = self.server.serve(rfile, wfile)
+            wfile.close()
+
+        self.thread = threading.Thread(target=run, daemon=True)
+        self.thread.start()
+
+    def send(self, raw: bytes | str):
+        self.to_server.write(raw.encode() if isinstance(raw, str) else raw)
+
+    def frame(self, timeout=10):
+        result = []
+        t = threading.Thread(target=lambda: result.append(self.from_server.readline()), daemon=True)
+        t.start()
+        t.join(timeout)
+        assert result, "no frame within the timeout"
+        return json.loads(result[0]) if result[0] else None
+
+    def close(self):
+        self.to_server.close()
+        self.thread.join(10)
+        assert not self.thread.is_alive()
+        return self.code
+
+
+@pytest.fixture
+def pair():
+    p = Pair({"echo": Echo(), "slow": Slow(), "bad": Fails(ValueError("secret detail")), "domain": Fails(Domain()),
+              "params": Fails(InvalidParams("bad param", data={"detail": "at $.x"}))}, max_line_bytes=1024)
+    yield p
+    p.slow.release.set()
+    p.close()
+
+
+def req(id, method, params=None):
+    msg = {"jsonrpc": "2.0", "id": id, "method": method}
+    if params is not None:
+        msg["params"] = params
+    return json.dumps(msg) + "\n"
+
+
+def test_ids_are_echoed_exactly(pair):
+    for rid in (1, 0, -7, "abc", "", None, 2**53):
+        pair.send(req(rid, "echo", {"x": rid}))
+        assert pair.frame() == {"jsonrpc": "2.0", "id": rid, "result": {"x": rid}}
+
+
+@pytest.mark.parametrize(("line", "code"), [
+    ('{"jsonrpc": "2.0", "method": "echo", "params": "bar", "id": 1', -32700),  # spec example: invalid JSON
+    ("not json", -32700),
+    ('{"jsonrpc":"2.0","method":1,"params":"bar"}', -32600),  # spec example: invalid request object
+    ('{"jsonrpc":"1.0","method":"echo","id":1}', -32600),
+    ('{"method":"echo","id":1}', -32600),
+    ('{"jsonrpc":"2.0","method":"echo","params":5,"id":1}', -32600),
+    ('{"jsonrpc":"2.0","method":"echo","params":[1,2],"id":1}', -32602),
+    ('{"jsonrpc":"2.0","method":"nope","id":1}', -32601),
+    ("[]", -32600),
+    ("{\"a\": Infinity}", -32700),
+])
+def test_standard_errors(pair, line, code):
+    pair.send(line + "\n")
+    assert pair.frame()["error"]["code"] == code
+
+
+def test_invalid_request_echoes_a_usable_id(pair):
+    pair.send('{"jsonrpc":"2.0","method":7,"id":"keep"}\n')
+    assert pair.frame()["id"] == "keep"
+
+
+def test_errors_from_handlers(pair):
+    pair.send(req(1, "bad"))
+    err = pair.frame()["error"]
+    assert err["code"] == -32603 and "secret" not in json.dumps(err)  # traceback to the log only
+    pair.send(req(2, "domain"))
+    assert pair.frame()["error"] == {"code": 1234, "message": "domain failure", "data": {"where": "here"}}
+    pair.send(req(3, "params"))
+    assert pair.frame()["error"]["data"] == {"detail": "at $.x"}
+
+
+def test_notifications_are_never_answered(pair):
+    pair.send('{"jsonrpc":"2.0","method":"echo","params":{}}\n{"jsonrpc":"2.0","method":"nope"}\n')
+    pair.send(req(9, "echo", {}))
+    assert pair.frame()["id"] == 9  # the first frame is the answer to the request, nothing before it
+
+
+def test_batch_spec_example(pair):
+    batch = [
+        {"jsonrpc": "2.0", "method": "echo", "params": [1, 2, 4], "id": "1"},
+        {"jsonrpc": "2.0", "method": "echo", "params": {"n": 7}},
+        {"jsonrpc": "2.0", "method": "echo", "params": {"a": 42}, "id": "2"},
+        {"foo": "boo"},
+        {"jsonrpc": "2.0", "method": "foo.get", "params": {"name": "myself"}, "id": "5"},
+        {"jsonrpc": "2.0", "method": "echo", "id": "9"},
+    ]
+    pair.send(json.dumps(batch) + "\n")
+    replies = {str(r["id"]): r for r in pair.frame()}
+    assert replies["1"]["error"]["code"] == -32602
+    assert replies["2"]["result"] == {"a": 42}
+    assert replies["None"]["error"]["code"] == -32600
+    assert replies["5"]["error"]["code"] == -32601
+    assert replies["9"]["result"] is None
+    assert len(replies) == 5
+
+
+def test_batch_of_notifications_gets_no_reply(pair):
+    pair.send('[{"jsonrpc":"2.0","method":"echo","params":{}},{"jsonrpc":"2.0","method":"echo"}]\n')
+    pair.send(req(1, "echo", {}))
+    assert pair.frame()["id"] == 1
+
+
+def test_batch_invalid_members(pair):
+    pair.send("[1,2,3]\n")
+    assert [r["error"]["code"] for r in pair.frame()] == [-32600] * 3
+
+
+def test_quick_calls_overtake_slow_ones_and_cancel_answers_minus_32800(pair):
+    pair.send(req("s", "slow"))
+    assert pair.slow.started.wait(5)
+    pair.send(req("q", "echo", {"v": 1}))
+    frames = []
+    while True:
+        f = pair.frame()
+        if f.get("id") == "q":
+            break
+        frames.append(f)
+    assert all(f["method"] == "$/progress" and f["params"]["id"] == "s" for f in frames)
+    pair.send('{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"s"}}\n')
+    while (f := pair.frame()).get("method") == "$/progress":
+        pass
+    assert f["id"] == "s" and f["error"]["code"] == -32800
+
+
+def test_duplicate_inflight_id_is_refused(pair):
+    pair.send(req("dup", "slow"))
+    assert pair.slow.started.wait(5)
+    pair.send(req("dup", "echo", {}))
+    while (f := pair.frame()).get("method") == "$/progress":
+        pass
+    assert f["id"] == "dup" and f["error"]["code"] == -32600
+    pair.slow.release.set()
+    while (f := pair.frame()).get("method") == "$/progress":
+        pass
+    assert f == {"jsonrpc": "2.0", "id": "dup", "result": "done"}
+
+
+def test_overlong_line_answered_and_skipped(pair):
+    pair.send(req(1, "echo", {"x": "y" * 5000}))
+    err = pair.frame()["error"]
+    assert err["code"] == -32600 and err["data"]["limitBytes"] == 1024
+    pair.send(req(2, "echo", {}))
+    assert pair.frame()["id"] == 2
+
+
+def test_shutdown_and_exit():
+    p = Pair({"echo": Echo(), "shutdown": Echo()})
+    p.send(req(1, "shutdown", {}))
+    assert p.frame()["id"] == 1
+    p.send(req(2, "echo", {}))
+    assert p.frame()["error"]["code"] == 11
+    p.send('{"jsonrpc":"2.0","method":"exit"}\n')
+    p.thread.join(10)
+    assert p.code == 0
+
+
+def test_exit_cancels_inflight_work():
+    slow = Slow()
+    p = Pair({"slow": slow})
+    p.send(req(1, "slow"))
+    assert slow.started.wait(5)
+    p.send('{"jsonrpc":"2.0","method":"exit"}\n')
+    p.thread.join(10)
+    assert not p.thread.is_alive() and p.code == 0
+    frames = []
+    while (f := p.frame()) is not None:
+        frames.append(f)
+    assert frames[-1]["error"]["code"] == -32800  # still answered
+
+
+messages = st.one_of(
+    st.builds(lambda i: req(i, "echo", {"i": i}), st.integers(0, 10**6)),
+    st.builds(lambda i: req(i, "nope"), st.integers(0, 10**6)),
+    st.builds(lambda i: req(i, "domain"), st.integers(0, 10**6)),
+    st.just('{"jsonrpc":"2.0","method":"echo"}\n'),
+    st.just("garbage\n"),
+    st.builds(lambda i: json.dumps([json.loads(req(i, "echo", {})), json.loads(req(-i - 1, "nope"))]) + "\n",
+              st.integers(0, 10**6)),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.lists(messages, max_size=30))
+def test_exactly_one_reply_per_request(msgs):
+    p = Pair({"echo": Echo(), "domain": Fails(Domain())})
+    ids: list = []
+    expected_frames = 0
+    for m in msgs:
+        if m.startswith("["):
+            ids += [x["id"] for x in json.loads(m)]
+            expected_frames += 1
+        elif m.startswith("garbage"):
+            expected_frames += 1
+        else:
+            obj = json.loads(m)
+            if "id" in obj:
+                ids.append(obj["id"])
+                expected_frames += 1
+        p.send(m)
+    p.to_server.close()
+    p.thread.join(10)
+    got: list = []
+    frames = 0
+    while (f := p.frame()) is not None:
+        frames += 1
+        got += [x.get("id") for x in (f if isinstance(f, list) else [f]) if x.get("id") is not None]
+    assert frames == expected_frames
+    assert sorted(got) == sorted(ids)

@@ -1,6 +1,7 @@
 """Experiment commands: `bridge experiment run|ls|show|sweep|report`.
 
-    bridge experiment run definition.json            # prints the run, its outputs and report hint
+    bridge experiment run definition.json            # prints the run, its outputs and metrics
+    bridge experiment run --alerts ID --ohlcv ID --strategy '{"takeProfitPct": 50}' --report r.html
     bridge experiment sweep definition.json --grid '{"takeProfitPct": [20, 50]}'
     bridge experiment sweep definition.json --param takeProfitPct=20,50 --param stopLossPct=10,20
     bridge experiment ls [--experiment ID] [--status S] [--sweep ID]
@@ -25,13 +26,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmds.required = True
 
     p = add_common(cmds.add_parser("run", help="run an experiment definition (JSON file) and publish its results"))
-    p.add_argument("definition", help="ExperimentDefinition JSON file")
+    p.add_argument("definition", nargs="?", help="ExperimentDefinition JSON file (or build one with the flags below)")
+    _inline_definition_args(p)
     p.add_argument("--allow-superseded", action="store_true", help="accept superseded inputs (else refused)")
     p.add_argument("--report", metavar="HTML", help="also write the HTML report here")
     p.set_defaults(func=cmd_run)
 
     p = add_common(cmds.add_parser("sweep", help="run a grid of strategy parameters over one projection"))
-    p.add_argument("definition", help="ExperimentDefinition JSON file (the base point)")
+    p.add_argument("definition", nargs="?", help="ExperimentDefinition JSON file (the base point), or the flags below")
+    _inline_definition_args(p)
     p.add_argument("--grid", help='JSON object or file: {"takeProfitPct": [20, 50], ...}')
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
                    help="one grid axis (repeatable); numbers, true/false, null")
@@ -52,6 +55,39 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_id", help="run id or experiment id")
     p.add_argument("-o", "--output", default=None, help="HTML path (default: <lake>/reports/<experiment>.html)")
     p.set_defaults(func=cmd_report)
+
+
+def _inline_definition_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("definition without a file")
+    g.add_argument("--alerts", action="append", default=[], metavar="ID", help="alerts artifact id (repeatable)")
+    g.add_argument("--ohlcv", action="append", default=[], metavar="ID", help="ohlcv_slice artifact id (repeatable)")
+    g.add_argument("--strategy", default="{}", metavar="JSON", help='strategy object, e.g. \'{"takeProfitPct": 50}\'')
+    g.add_argument("--name", default=None, help="experiment name (default: cli)")
+    g.add_argument("--id", dest="experiment_id", default=None, help="experiment id (default: derived)")
+    g.add_argument("--from", dest="date_from", default=None, metavar="TS", help="alerts from (inclusive)")
+    g.add_argument("--to", dest="date_to", default=None, metavar="TS", help="alerts to (exclusive)")
+
+
+def _definition(args) -> dict:
+    if args.definition:
+        if args.alerts or args.ohlcv:
+            raise ValidationFailed("give a definition file or --alerts/--ohlcv, not both", column="definition")
+        return _load(args.definition, getattr(args, "allow_superseded", False))
+    if not args.alerts or not args.ohlcv:
+        raise ValidationFailed("give a definition file, or at least one --alerts and one --ohlcv id", column="definition")
+    try:
+        strategy = json.loads(args.strategy)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"--strategy is not JSON: {exc}", column="strategy") from None
+    d: dict = {"name": args.name or "cli", "inputs": {"alerts": args.alerts, "ohlcv": args.ohlcv},
+               "config": {"strategy": strategy}}
+    if args.experiment_id:
+        d["experimentId"] = args.experiment_id
+    if args.date_from or args.date_to:
+        d["config"]["dateRange"] = {"from": args.date_from, "to": args.date_to}
+    if getattr(args, "allow_superseded", False):
+        d["allowSuperseded"] = True
+    return d
 
 
 def _experiments(args):
@@ -77,7 +113,7 @@ def _load(path: str, allow_superseded: bool):
 
 def cmd_run(args) -> int:
     exps = _experiments(args)
-    res = exps.run(_load(args.definition, args.allow_superseded), job=progress_job(not args.json, "experiment"))
+    res = exps.run(_definition(args), job=progress_job(not args.json, "experiment"))
     report = exps.write_report(res.run_id, args.report) if args.report else None
     if args.json:
         emit_json({**to_plain(res), "report": report})
@@ -91,7 +127,7 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     grid = _grid(args)
     exps = _experiments(args)
-    res = exps.sweep(_load(args.definition, False), grid, job=progress_job(not args.json, "sweep"))
+    res = exps.sweep(_definition(args), grid, job=progress_job(not args.json, "sweep"))
     if args.json:
         emit_json(res)
         return 0

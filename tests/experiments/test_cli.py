@@ -46,3 +46,16 @@ def test_cli_errors_map_to_exit_codes(lake_dir, tmp_path, capsys):
     assert main(["experiment", "show", "nope", "--lake", str(lake_dir)]) == 3     # not found
     assert main(["experiment", "sweep", str(d), "--lake", str(lake_dir)]) == 2    # no grid
     assert main(["experiment", "run", str(tmp_path / "missing.json"), "--lake", str(lake_dir)]) == 2
+
+
+def test_cli_run_without_a_definition_file(lake_dir, tmp_path, capsys):
+    store = Store(lake_dir)
+    a, c = _publish_inputs(store)
+    store.close()
+    lake = ["--lake", str(lake_dir)]
+    assert main(["experiment", "run", "--alerts", a, "--ohlcv", c, "--strategy", '{"takeProfitPct": 20}',
+                 "--name", "quick", *lake, "--json"]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["status"] == "completed" and run["experiment_id"].startswith("quick-")
+    assert main(["experiment", "run", "--alerts", a, *lake]) == 2
+    assert main(["experiment", "run", "--alerts", a, "--ohlcv", c, "--strategy", "{", *lake]) == 2

@@ -106,17 +106,14 @@ def run_grid(con, alerts: str, candles: str, points: Mapping[str, Strategy], *,
     _check_columns(con, a_src, ("alert_id", "alert_ts", "token_address", "chain"), "alerts")
     _check_columns(con, c_src, ("token", "resolution", "ts", "open", "high", "low", "close", "volume"), "candles")
     resolution = _resolution(con, c_src, {s.resolution for s in strategies.values()})
-    job.progress(1, 4, "checking alerts", force=True)
+    job.check()
     _check_alert_conflicts(con, a_src)
     sql = _grid_sql(a_src, c_src, strategies, resolution, date_from_us, date_to_us)
-    job.progress(2, 4, "running backtest", force=True)
+    job.check()
     table = con.sql(sql).to_arrow_table()
     job.check()
     _raise_on_conflicting_candles(con, table, c_src, resolution)
-    job.progress(3, 4, "collecting results", force=True)
-    out = _split(table, strategies, con, a_src, date_from_us, date_to_us)
-    job.progress(4, 4, "done", force=True)
-    return out
+    return _split(table, strategies, con, a_src, date_from_us, date_to_us)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +323,11 @@ SELECT point, experiment_id, alert_id, token, chain, alert_us, entry_us, exit_us
          WHEN entry_us IS NULL THEN 'no_candles_after_alert'
          WHEN NOT enters THEN 'entry_lag_exceeded'
          WHEN exit_us IS NULL THEN 'insufficient_horizon' END AS skip_reason,
+    CASE WHEN alert_us IS NULL OR token IS NULL THEN NULL
+         WHEN NOT token_known THEN 'token ' || token
+         WHEN entry_us IS NOT NULL AND NOT enters
+             THEN 'first candle ' || ((entry_us - target_us) / 1000000.0)::VARCHAR || 's after the entry time'
+    END AS skip_detail,
     entry_us - target_us AS entry_lag_us,
     entry_open * (1 + slip / 10000) AS entry_price,
     exit_fill * (1 - slip / 10000) AS exit_price,
@@ -356,8 +358,7 @@ def _split(table, strategies: Mapping[str, Strategy], con, a_src: str,
         skipped_t = pa.table({
             "alert_id": skipped.column("alert_id"),
             "reason": skipped.column("skip_reason"),
-            "detail": pa.array([_skip_detail(r) for r in skipped.select(["skip_reason", "entry_lag_us", "token"]).to_pylist()],
-                               pa.string()),
+            "detail": skipped.column("skip_detail"),
         })
         reasons = {}
         for r in skipped_t.column("reason").to_pylist():
@@ -396,15 +397,6 @@ def _trades_table(t, exp_id: str):
         "duration_ms": pc.divide(pc.subtract(exit_us, entry_us), 1000),
         "exit_reason": t.column("exit_reason"),
     })
-
-
-def _skip_detail(row: dict[str, Any]) -> str | None:
-    reason = row["skip_reason"]
-    if reason == "entry_lag_exceeded":
-        return f"first candle {row['entry_lag_us'] / _US:g}s after the entry time"
-    if reason == "no_candles_for_token":
-        return f"token {row['token']}"
-    return None
 
 
 def _count_outside(con, a_src: str, date_from_us: int | None, date_to_us: int | None) -> int:

@@ -156,11 +156,10 @@ def metrics_table(experiment_id: str, values: dict[str, float | None], computed_
 
 
 def diagnostics_table(result, undefined: dict[str, str], extra: list[dict[str, Any]]):
+    """Skipped alerts (vectorised, one row each), then warnings and the two info rows."""
     import pyarrow as pa
 
     rows: list[dict[str, Any]] = []
-    for r in result.skipped.to_pylist():
-        rows.append({"alert_id": r["alert_id"], "kind": "skipped", "reason": r["reason"], "detail": r["detail"]})
     for name, why in sorted(undefined.items()):
         rows.append({"alert_id": None, "kind": "warning", "reason": "metric_undefined", "detail": f"{name}: {why}"})
     for w in result.warnings + list(extra):
@@ -170,10 +169,20 @@ def diagnostics_table(result, undefined: dict[str, str], extra: list[dict[str, A
                  "detail": json.dumps(result.stats, sort_keys=True)})
     rows.append({"alert_id": None, "kind": "info", "reason": "strategy",
                  "detail": json.dumps(result.strategy.to_json_dict(), sort_keys=True)})
-    return pa.table({
+    skipped = result.skipped
+    n = skipped.num_rows
+    head = pa.table({
+        "experiment_id": pa.array([result.experiment_id] * n, pa.string()),
+        "alert_id": skipped.column("alert_id").cast(pa.string()),
+        "kind": pa.array(["skipped"] * n, pa.string()),
+        "reason": skipped.column("reason").cast(pa.string()),
+        "detail": skipped.column("detail").cast(pa.string()),
+    })
+    tail = pa.table({
         "experiment_id": pa.array([result.experiment_id] * len(rows), pa.string()),
         "alert_id": pa.array([r["alert_id"] for r in rows], pa.string()),
         "kind": pa.array([r["kind"] for r in rows], pa.string()),
         "reason": pa.array([r["reason"] for r in rows], pa.string()),
         "detail": pa.array([r["detail"] for r in rows], pa.string()),
     })
+    return pa.concat_tables([head, tail])

@@ -107,7 +107,7 @@ def test_invalid_definition_is_refused_before_recording(store):
     assert Experiments(store).list_runs() == []
 
 
-@pytest.mark.parametrize("at", ["building projection", "running backtest", "publishing"])
+@pytest.mark.parametrize("at", ["building projection", "backtesting", "publishing"])
 def test_cancelled_run_publishes_nothing(store, at):
     a, c = _publish_inputs(store)
     before = {x.artifact_id for x in store.list(limit=1000).items}

@@ -20,7 +20,11 @@ import {
   type ArtifactStoreError,
 } from "./errors.js";
 import { DaemonProcess, type ExitInfo } from "./process.js";
+import { ErrorCodes } from "./generated/errors.js";
 import { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
+
+/** The daemon's "unsupported protocol version" code, from the contract's error table. */
+const UNSUPPORTED_PROTOCOL_VERSION_CODE: number | undefined = (ErrorCodes as Record<string, number>)["UnsupportedProtocolVersion"];
 
 export interface RestartOptions {
   /** Restarts allowed in a row before the client gives up (default 3). */
@@ -74,6 +78,11 @@ export interface DaemonClientOptions {
   stderrTailBytes?: number;
   /** Largest accepted reply line (default 256 MiB). */
   maxLineBytes?: number;
+  /**
+   * Protocol version to ask for in `initialize` (default PROTOCOL_VERSION). For compatibility
+   * checks and tests; the reply must still name a version in SUPPORTED_PROTOCOL_VERSIONS.
+   */
+  protocolVersion?: string;
   /** Sent in `initialize` (default this package's name and version). */
   clientInfo?: { name: string; version: string };
 }
@@ -268,7 +277,7 @@ export class DaemonClient extends EventEmitter<DaemonClientEvents> {
   }
 
   private async initialize(conn: JsonRpcConnection, daemon: DaemonProcess): Promise<InitializeInfo> {
-    const params = { protocolVersion: PROTOCOL_VERSION, clientInfo: this.options.clientInfo ?? clientInfo() };
+    const params = { protocolVersion: this.options.protocolVersion ?? PROTOCOL_VERSION, clientInfo: this.options.clientInfo ?? clientInfo() };
     const timeoutMs = this.options.startTimeoutMs ?? 30_000;
     let result: unknown;
     try {
@@ -304,7 +313,7 @@ export class DaemonClient extends EventEmitter<DaemonClientEvents> {
     if (error instanceof RpcError) {
       const data = (error.data ?? {}) as { supported?: unknown; requested?: unknown; supportedVersions?: unknown };
       const supported = data.supported ?? data.supportedVersions;
-      if (Array.isArray(supported) || /protocol/i.test(error.message)) {
+      if (error.code === UNSUPPORTED_PROTOCOL_VERSION_CODE || Array.isArray(supported)) {
         const offered = Array.isArray(supported) ? supported.join(", ") : undefined;
         return new ProtocolVersionError(offered, SUPPORTED_PROTOCOL_VERSIONS, {
           stderrTail: error.stderrTail,

@@ -20,7 +20,10 @@ import {
   PROTOCOL_VERSION,
   RequestAbortedError,
   RequestTimeoutError,
+  RequestCancelledError,
   RpcError,
+  DaemonExitedError,
+  ProtocolVersionError,
   type Artifact,
   type MethodName,
 } from "../src/index.js";
@@ -70,6 +73,29 @@ function publishAlerts(logicalKey: string, rows: Record<string, unknown>[] | str
     gitCommit: "0123456789abcdef",
     gitDirty: false,
   });
+}
+
+/** A CSV big enough that publishing it takes a while (written once). */
+let slowCsvPath: string | undefined;
+function slowCsv(): string {
+  if (!slowCsvPath) {
+    const rows = alertRows(200_000, "slow");
+    const cols = Object.keys(rows[0]!);
+    slowCsvPath = path.join(tmp.dir, "slow.csv");
+    writeFileSync(slowCsvPath, [cols.join(","), ...rows.map((r) => cols.map((k) => String(r[k])).join(","))].join("\n") + "\n");
+  }
+  return slowCsvPath;
+}
+
+function slowPublish(c: ArtifactStoreClient, logicalKey: string, options: object = {}) {
+  return c.publishDataFrame(
+    { artifactType: "alerts", schemaVersion: 1, logicalKey, dataFrame: slowCsv(), writerName: "t", writerVersion: "1", gitCommit: "x", gitDirty: false },
+    options,
+  );
+}
+
+async function firstId(c: ArtifactStoreClient): Promise<string> {
+  return (await c.listArtifactsPage({ limit: 1 })).items[0]!.artifactId;
 }
 
 before(async () => {
@@ -207,42 +233,30 @@ describe("real daemon", () => {
 });
 
 describe("real daemon: abort, timeout, close", () => {
-  it("timeout and abort reject at once, send $/cancelRequest, and the daemon stays usable", async () => {
-    const c = newClient();
+  it("timeout and abort reject at once, the daemon confirms -32800, and stays usable", async () => {
+    const debug: string[] = [];
+    const c = newClient({ logger: { debug: (m: string) => debug.push(m) } });
     try {
       await c.start();
-      const rows = alertRows(150_000, "slow");
-      const csv = path.join(tmp.dir, "slow.csv");
-      const cols = Object.keys(rows[0]!);
-      writeFileSync(csv, [cols.join(","), ...rows.map((r) => cols.map((k) => String(r[k])).join(","))].join("\n") + "\n");
-      const slow = (logicalKey: string, options: object) =>
-        c.publishDataFrame(
-          {
-            artifactType: "alerts",
-            schemaVersion: 1,
-            logicalKey,
-            dataFrame: csv,
-            writerName: "t",
-            writerVersion: "1",
-            gitCommit: "x",
-            gitDirty: false,
-          },
-          options,
-        );
+      slowCsv();
       const t0 = Date.now();
-      const timedOut = await slow("ts/timeout", { timeoutMs: 30 }).catch((e: unknown) => e);
+      const timedOut = await slowPublish(c, "ts/timeout", { timeoutMs: 30 }).catch((e: unknown) => e);
       assert.ok(timedOut instanceof RequestTimeoutError, String(timedOut));
       assert.ok(Date.now() - t0 < 1000, "rejected at the timeout, not when the work ended");
       const controller = new AbortController();
-      const aborted = slow("ts/abort", { signal: controller.signal, timeoutMs: 0 });
-      setTimeout(() => controller.abort(), 30);
-      await assert.rejects(aborted, RequestAbortedError);
+      const progress: number[] = [];
+      const aborted = slowPublish(c, "ts/abort", { signal: controller.signal, timeoutMs: 0, onProgress: (p: { done: number }) => progress.push(p.done) });
+      setTimeout(() => controller.abort(), 50);
+      const abortErr = await aborted.catch((e: unknown) => e);
+      assert.ok(abortErr instanceof RequestAbortedError, String(abortErr));
+      // the daemon answers both cancelled requests with -32800 (logged as late replies)
+      for (const id of [timedOut.requestId, abortErr.requestId]) {
+        await waitFor(() => debug.some((m) => m.startsWith(`reply for id ${id} `) && m.includes("-32800")), 10_000, `-32800 for id ${id}`);
+      }
       // still usable, and the cancelled publishes registered nothing
-      const fresh = await c.request("listArtifacts", { logicalKeyPrefix: "ts/abort" } as never);
-      assert.ok(fresh);
-      await waitFor(() => c.pendingCount === 0, 1000, "no pending");
-      await new Promise((r) => setTimeout(r, 500));
+      assert.equal((await c.getArtifact(await firstId(c))).status, "active");
       assert.deepEqual(await c.findByLogicalKey("alerts", "ts/abort"), []);
+      assert.deepEqual(await c.findByLogicalKey("alerts", "ts/timeout"), []);
     } finally {
       await c.close();
     }
@@ -252,17 +266,77 @@ describe("real daemon: abort, timeout, close", () => {
     const c = newClient();
     await c.start();
     const pid = c.pid!;
-    const calls = Array.from({ length: 50 }, (_, i) =>
-      c.getArtifact(`pending-${i}`).then(
-        () => "resolved",
-        (e: unknown) => (e instanceof ArtifactNotFoundError ? "answered" : e instanceof ClientClosedError ? "closed" : String(e)),
-      ),
-    );
-    await within(c.close(), 10_000, "close");
+    slowCsv();
+    const outcome = (e: unknown): string =>
+      e instanceof ArtifactNotFoundError
+        ? "answered"
+        : e instanceof ClientClosedError
+          ? "closed"
+          : e instanceof RequestCancelledError
+            ? "cancelled"
+            : String(e);
+    const calls = [
+      ...Array.from({ length: 3 }, (_, i) => slowPublish(c, `ts/closing/${i}`).then(() => "resolved", outcome)),
+      ...Array.from({ length: 50 }, (_, i) => c.getArtifact(`pending-${i}`).then(() => "resolved", outcome)),
+    ];
+    assert.equal(c.pendingCount, 53);
+    await within(c.close(), 12_000, "close");
     const outcomes = await within(Promise.all(calls), 1000, "pending calls to settle");
-    assert.ok(outcomes.every((o) => o === "answered" || o === "closed"), outcomes.join(","));
+    // the daemon stops long work on shutdown and answers it with -32800; nothing is left unanswered
+    assert.ok(outcomes.slice(0, 3).every((o) => ["resolved", "cancelled", "closed"].includes(o)), outcomes.join(","));
+    assert.ok(outcomes.slice(3).every((o) => o === "answered" || o === "closed"), outcomes.join(","));
     assert.ok(!processExists(pid), "daemon gone");
     await assert.rejects(c.getArtifact("x"), ClientClosedError);
+  });
+});
+
+describe("real daemon: protocol version, crash, restart", () => {
+  it("refuses a protocol version the daemon does not speak, with the daemon's versions", async () => {
+    const c = newClient({ protocolVersion: "0.9" });
+    const err = await c.start().catch((e: unknown) => e);
+    assert.ok(err instanceof ProtocolVersionError, String(err));
+    assert.equal(err.offered, PROTOCOL_VERSION);
+    assert.match(err.message, /0\.9/);
+    assert.equal(c.pid, undefined, "the daemon was stopped");
+  });
+
+  it("a daemon killed with SIGKILL fails every pending call at once", async () => {
+    const c = newClient();
+    try {
+      await c.start();
+      slowCsv();
+      const pid = c.pid!;
+      const calls = Array.from({ length: 10 }, (_, i) => slowPublish(c, `ts/killed/${i}`).catch((e: unknown) => e));
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(c.pendingCount, 10);
+      process.kill(pid, "SIGKILL");
+      const errors = await within(Promise.all(calls), 3000, "pending calls to fail");
+      for (const e of errors) {
+        assert.ok(e instanceof DaemonExitedError, String(e));
+        assert.equal(e.signal, "SIGKILL");
+      }
+      assert.equal(c.state, "exited");
+    } finally {
+      await c.close();
+    }
+  });
+
+  it("autoRestart brings a killed daemon back; calls made meanwhile wait for it", async () => {
+    const c = newClient({ autoRestart: { maxRestarts: 2, initialDelayMs: 50 } });
+    try {
+      await c.start();
+      const id = await firstId(c);
+      const pid = c.pid!;
+      const restarted = new Promise((resolve) => c.once("restart", resolve));
+      process.kill(pid, "SIGKILL");
+      await waitFor(() => c.state !== "running", 3000, "exit noticed");
+      const artifact = await within(c.getArtifact(id), 15_000, "call after restart");
+      assert.equal(artifact.artifactId, id);
+      await restarted;
+      assert.notEqual(c.pid, pid);
+    } finally {
+      await c.close();
+    }
   });
 });
 

@@ -175,3 +175,41 @@ def test_refresh_replaces_or_retires_the_quarantine(store, source):
     assert third.quarantined == 0 and third.row_count == 4
     assert store.get(second.quarantine_artifact_id).status == "tombstoned"
     assert export_slice(store, source, "TokA", "solana", "1m", start, end).quarantine_artifact_id is None
+
+
+import itertools  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_tokens = itertools.count()
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(st.sets(st.integers(0, 120), max_size=40), st.integers(0, 130), st.integers(1, 60),
+       st.sets(st.integers(0, 120), max_size=5))
+def test_slice_holds_exactly_the_valid_candles_in_range(store, source, seconds, start, length, broken):
+    """Property (real chDB): the slice is exactly the candles with from <= ts < to, minus the broken
+    ones, which are exactly the quarantine; the boundaries are second-exact (1s grid)."""
+    token = f"P{next(_tokens)}"
+    ts = sorted(seconds)
+    seed(source)  # the table exists even when this example has no candles
+    rows = candles(token=token, n=len(ts), step_s=1) if ts else None
+    if rows is not None:
+        t0 = parse_ts("2026-01-05T00:00:00Z")
+        rows = rows.set_column(3, "ts", pa.array([t0 + s * 1_000_000 for s in ts], pa.int64())
+                               .cast(pa.timestamp("us", tz="UTC")))
+        vol = [-1.0 if s in broken else v for s, v in zip(ts, rows.column("volume").to_pylist())]
+        rows = rows.set_column(8, "volume", pa.array(vol))
+        seed(source, rows.set_column(2, "interval", pa.array(["1s"] * len(ts))))
+    lo, hi = start, start + length
+    from bridge.ohlcv.grid import format_key_ts
+
+    t0 = parse_ts("2026-01-05T00:00:00Z")
+    res = export_slice(store, source, token, "solana", "1s", format_key_ts(t0 + lo * 1_000_000),
+                       format_key_ts(t0 + hi * 1_000_000))
+    inside = [s for s in ts if lo <= s < hi]
+    got = [int((v.timestamp() - t0 / 1_000_000)) for v in store.read_table(res.artifact_id).column("ts").to_pylist()]
+    assert got == [s for s in inside if s not in broken]
+    assert res.quarantined == sum(1 for s in inside if s in broken)

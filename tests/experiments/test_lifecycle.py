@@ -209,3 +209,16 @@ def test_cancel_interrupts_a_running_query():
     with pytest.raises(duckdb.InterruptException), _interrupt_on_cancel(con, job):
         con.execute("SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b").fetchall()
     assert time.monotonic() - t0 < 10
+
+
+def test_without_created_at_and_id_reruns_are_still_idempotent(store):
+    a, c = _publish_inputs(store)
+    d = _definition(a, c)
+    del d["experimentId"], d["provenance"]["createdAt"]
+    exps = Experiments(store)
+    first, second = exps.run(d), exps.run(d)
+    assert first.experiment_id == second.experiment_id and first.experiment_id.startswith("tp-sl-test-")
+    assert second.new_artifacts == 0 and second.outputs == first.outputs
+    computed = set(store.read_table(first.outputs.metrics).column("computed_at").to_pylist())
+    newest_input = max(store.get(x).created_at for x in (a, c))
+    assert [t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in computed] == [newest_input]

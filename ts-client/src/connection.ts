@@ -19,6 +19,9 @@ import { LineReader, LineWriter, serialize, type LineTooLongError } from "./ndjs
 export const CANCEL_METHOD = "$/cancelRequest";
 export const PROGRESS_METHOD = "$/progress";
 
+/** How long a failed write waits for the exit handler's better error. */
+const WRITE_FAILURE_GRACE_MS = 500;
+
 /** A `$/progress` notification for one request. */
 export interface Progress {
   done: number;
@@ -135,7 +138,7 @@ export class JsonRpcConnection {
         onProgress: options.onProgress,
       };
       this.track(entry);
-      this.writer.sendLine(line).catch((error: Error) => this.settle(id, error));
+      this.writer.sendLine(line).catch((error: Error) => this.writeFailed(id, method, error));
     });
   }
 
@@ -146,6 +149,17 @@ export class JsonRpcConnection {
     } catch (error) {
       return Promise.reject(error);
     }
+  }
+
+  /**
+   * A write failed (EPIPE: usually the daemon just died). The exit handler normally rejects the
+   * call first with DaemonExitedError; if nothing does within a moment, reject it here.
+   */
+  private writeFailed(id: number, method: string, error: Error): void {
+    if (!this.pending.has(id)) return;
+    setTimeout(() => {
+      this.settle(id, new ProtocolError(`could not send ${method} to the daemon: ${error.message}`, { ...this.context(), cause: error }));
+    }, WRITE_FAILURE_GRACE_MS);
   }
 
   /** Sends `$/cancelRequest` for `id` and rejects the call with `error` at once. */

@@ -21,6 +21,7 @@ import {
 } from "./errors.js";
 import { DaemonProcess, type ExitInfo } from "./process.js";
 import { ErrorCodes } from "./generated/errors.js";
+import type { InitializeResult } from "./generated/types.js";
 import { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
 
 /** The daemon's "unsupported protocol version" code, from the contract's error table. */
@@ -89,11 +90,8 @@ export interface DaemonClientOptions {
 
 export type ClientState = "new" | "starting" | "running" | "restarting" | "exited" | "failed" | "closing" | "closed";
 
-/** What `initialize` returned (the shape is generated; this is the part the client relies on). */
-export interface InitializeInfo {
-  protocolVersion: string;
-  [key: string]: unknown;
-}
+/** What `initialize` returned: protocol version, server info, capabilities, lake paths, limits. */
+export type InitializeInfo = InitializeResult;
 
 const DEFAULT_RESTART: Required<RestartOptions> = {
   maxRestarts: 3,
@@ -208,10 +206,6 @@ export class DaemonClient extends EventEmitter<DaemonClientEvents> {
   close(): Promise<void> {
     this.closing ??= this.shutdownSequence();
     return this.closing;
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 
   private async requestWhenReady(method: string, params: unknown, options: CallOptions): Promise<unknown> {

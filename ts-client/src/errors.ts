@@ -12,7 +12,7 @@
  *     ├── DaemonExitedError            the daemon process ended (`exitCode`, `signal`)
  *     ├── DaemonStartError             spawning or initializing the daemon failed
  *     ├── ProtocolVersionError         the daemon speaks a protocol version we do not
- *     ├── ProtocolError                the daemon wrote something that is not JSON-RPC
+ *     ├── ProtocolError                the daemon wrote something that is not JSON-RPC, or a write failed
  *     └── ClientClosedError            the client was closed (or never started)
  */
 

@@ -115,7 +115,8 @@ describe("real daemon", () => {
     const info = client.serverInfo!;
     assert.equal(info.protocolVersion, PROTOCOL_VERSION);
     assert.equal(client.pythonExecutable.executable, REPO_PYTHON);
-    const offered = new Set((info as { capabilities?: { methods?: string[] } }).capabilities?.methods ?? []);
+    const offered = new Set(info.capabilities.methods);
+    assert.equal(info.lake.root, lake);
     const missing = METHOD_NAMES.filter((m) => !offered.has(m));
     assert.deepEqual(missing, [], "every method in the generated contract is served by the daemon");
   });

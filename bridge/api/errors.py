@@ -34,7 +34,7 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (e.InvalidState, 1005, "InvalidState", "the operation does not fit the object's state"),
     (e.UnknownArtifactType, 1006, "UnknownArtifactType", "no such artifact type and schema version"),
     (e.IntegrityError, 1007, "IntegrityError", "the lake disagrees with its manifest"),
-    (e.Busy, 1008, "Busy", "the manifest stayed locked; retry"),
+    (e.Busy, 1008, "Busy", "a shared resource (the manifest, the embedded chDB store) stayed locked past the timeout; retry"),
     (e.ProjectionNotFound, 1101, "ProjectionNotFound", "no projection with that id"),
     (e.ReadOnlyViolation, 1102, "ReadOnlyViolation", "a projection query tried to write or to read outside the projection"),
     (e.SourceUnavailable, 1301, "SourceUnavailable", "the candle source (ClickHouse / chDB) failed or is unreachable"),

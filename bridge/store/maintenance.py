@@ -173,6 +173,7 @@ def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Jo
             with manifest.write_txn(con):
                 con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?, 'files_removed', "
                             "strftime('%Y-%m-%dT%H:%M:%fZ','now'), NULL)", (r["artifact_id"],))
+            store._wrote()
             for p in paths:
                 p.unlink(missing_ok=True)
     orphans = [i.path for i in _check_orphans(store, _registered_files(store))]

@@ -72,6 +72,7 @@ class Store:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
         self.lake.ensure()
         self._local = threading.local()
+        self._generation = 0  # bumped by every write through this Store (see _cache)
         self.schema_version = manifest.migrate(self.connect())
         self.recover()
 
@@ -226,6 +227,7 @@ class Store:
         finally:
             for p in (tmp_parquet, tmp_sidecar):
                 p.unlink(missing_ok=True)
+        self._wrote()
         artifact = self.get(artifact_id)
         if not registered:
             return _deduped(artifact, "content_hash")
@@ -318,6 +320,7 @@ class Store:
             pid = leftover.name.split("-")[-2] if leftover.name.count("-") >= 2 else ""
             if pid.isdigit() and _dead(_HOST, int(pid)):
                 leftover.unlink(missing_ok=True)
+        self._wrote()
         if rolled:
             log.warning("rolled back %d interrupted publish(es): %s", len(rolled), ", ".join(rolled))
         return rolled
@@ -328,10 +331,28 @@ class Store:
         """Raises:
         ArtifactNotFound: no such id.
         """
+        cache = self._cache()
+        hit = cache.get(artifact_id)
+        if hit is not None:
+            return hit
         found = self._load([artifact_id])
         if not found:
             raise ArtifactNotFound(artifact_id)
+        cache[artifact_id] = found[0]
         return found[0]
+
+    def _cache(self) -> dict[str, Artifact]:
+        """This thread's artifact cache, emptied whenever the manifest may have changed: SQLite's
+        data_version moves on any other connection's commit, _generation on this Store's writes."""
+        token = (self.connect().execute("PRAGMA data_version").fetchone()[0], self._generation)
+        local = self._local
+        if getattr(local, "cache_token", None) != token:
+            local.cache = {}
+            local.cache_token = token
+        return local.cache
+
+    def _wrote(self) -> None:
+        self._generation += 1
 
     def get_many(self, artifact_ids: Sequence[str]) -> list[Artifact]:
         """Artifacts in the order asked. Raises ArtifactNotFound for the first unknown id."""
@@ -537,6 +558,7 @@ class Store:
                 raise InvalidSupersession("the old artifact changed status meanwhile; retry", old_artifact_id=old.artifact_id)
             con.execute("INSERT INTO artifact_supersedes VALUES (?, ?)", (new.artifact_id, old.artifact_id))
             _event(con, old.artifact_id, "superseded", new.artifact_id)
+        self._wrote()
         return self.get(old.artifact_id)
 
     def _supersedes_chain(self, artifact_id: str) -> list[str]:
@@ -558,6 +580,7 @@ class Store:
         with manifest.write_txn(con):
             con.execute("UPDATE artifacts SET status = 'tombstoned' WHERE artifact_id = ?", (artifact_id,))
             _event(con, artifact_id, "tombstoned", reason or None)
+        self._wrote()
         return self.get(artifact_id)
 
     def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:

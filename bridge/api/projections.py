@@ -252,6 +252,13 @@ def list_projections(ctx, params: ListProjectionsParams) -> ListProjectionsResul
 
 
 def query(ctx, params: QueryParams) -> QueryResultWire:
+    limits = getattr(ctx, "limits", None)
+    if limits is not None and params.output is None and params.max_rows > limits.max_result_rows:
+        raise InvalidInput(
+            f"maxRows {params.max_rows} exceeds the daemon's limit of {limits.max_result_rows} inline rows; "
+            "pass output {path, format} to write the whole result to a file",
+            field="maxRows", value=params.max_rows, limit=limits.max_result_rows,
+        )
     output = None if params.output is None else {"path": params.output.path, "format": params.output.format}
     res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
                                   output=output, job=_job(ctx))

@@ -26,7 +26,7 @@ from typing import Any, BinaryIO, Protocol
 import msgspec
 
 from bridge.errors import Cancelled
-from bridge.progress import Job
+from bridge.progress import NULL_JOB, Job
 from bridge.rpc.errors import InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError
 from bridge.rpc.framing import FrameWriter, LineReader, TooLong
 
@@ -221,15 +221,18 @@ class Server:
         if handler is None:
             return self._error_frame(rid, MethodNotFound(f"Method not found: {env.method}",
                                                          data={"method": env.method}))
+        params = env.params if first else None
+        if rid in self._inflight:
+            return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
+        if not (handler.long_running or in_batch):
+            # Quick: run here on the reader thread; nothing can cancel it before it ends.
+            return self._run(handler, env.method, rid, params, NULL_JOB, track=False)
         with self._lock:
             if rid in self._inflight:
                 return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
             job = Job(self._progress_sink(rid), min_interval=0.2)
             self._inflight[rid] = job
-        params = env.params if first else None
-        if handler.long_running or in_batch:
-            return self._pool.submit(self._run, handler, env.method, rid, params, job)
-        return self._run(handler, env.method, rid, params, job)
+        return self._pool.submit(self._run, handler, env.method, rid, params, job)
 
     def _control(self, env: _Envelope) -> None:
         if env.method == "exit":
@@ -244,7 +247,7 @@ class Server:
             if job is not None:
                 job.cancel()
 
-    def _run(self, handler: Handler, method: str, rid: Any, params, job: Job) -> bytes | None:
+    def _run(self, handler: Handler, method: str, rid: Any, params, job: Job, *, track: bool = True) -> bytes | None:
         try:
             result = handler.call(params, job, rid)
             frame = b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
@@ -263,8 +266,9 @@ class Server:
                 code, message, data = mapped
                 frame = self._error_frame(rid, RpcError(message), code=code, data=data)
         finally:
-            with self._lock:
-                self._inflight.pop(rid, None)
+            if track:
+                with self._lock:
+                    self._inflight.pop(rid, None)
         return frame
 
     def _progress_sink(self, rid: Any):

@@ -31,6 +31,7 @@ const LIFECYCLE = new Set(["initialize", "shutdown", "exit"]);
 /** Names a generated wrapper must not take (they belong to the client or EventEmitter). */
 const RESERVED = new Set([
   "start", "close", "request", "requestUntyped", "notify", "state", "pid", "serverInfo", "pendingCount",
+  "listArtifactsPage", "iterateArtifacts", "getDownstreamGraph",
   "stderrTail", "pythonExecutable", "on", "once", "off", "emit", "addListener", "removeListener",
   "removeAllListeners", "listeners", "rawListeners", "listenerCount", "eventNames", "prependListener",
   "prependOnceListener", "setMaxListeners", "getMaxListeners", "constructor",

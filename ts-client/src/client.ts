@@ -21,7 +21,6 @@ import {
   type ResultOf,
 } from "./generated/methods.js";
 
-
 export type { MethodName, ParamsOf, ResultOf } from "./generated/methods.js";
 
 /** Rows of a data frame: one object per row, column name → value. */
@@ -51,10 +50,9 @@ type Convenience =
 
 export type ArtifactStoreClientOptions = DaemonClientOptions;
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+// Declaration merging: the class gets the generated wrappers' types (installed at the bottom).
 export interface ArtifactStoreClient extends Omit<GeneratedMethods, Convenience> {}
 
-// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class ArtifactStoreClient extends DaemonClient {
   constructor(options: ArtifactStoreClientOptions = {}) {
     super(options);
@@ -78,25 +76,25 @@ export class ArtifactStoreClient extends DaemonClient {
    * Artifacts matching `filter`, following pages until the end or until `filter.limit` items
    * (the PRD's `Promise<Artifact[]>`). Use `listArtifactsPage` for one page and its cursor.
    */
-  async listArtifacts(filter: ArtifactFilter = {} as ArtifactFilter, options?: CallOptions): Promise<Artifact[]> {
+  async listArtifacts(filter: ArtifactFilter = {}, options?: CallOptions): Promise<Artifact[]> {
     const out: Artifact[] = [];
     for await (const artifact of this.iterateArtifacts(filter, options)) out.push(artifact);
     return out;
   }
 
   /** One page of listArtifacts, as the daemon returns it. */
-  listArtifactsPage(filter: ArtifactFilter = {} as ArtifactFilter, options?: CallOptions): Promise<ListPage> {
+  listArtifactsPage(filter: ArtifactFilter = {}, options?: CallOptions): Promise<ListPage> {
     return this.request("listArtifacts", filter, options);
   }
 
   /** Streams the artifacts matching `filter`, page by page. */
-  async *iterateArtifacts(filter: ArtifactFilter = {} as ArtifactFilter, options?: CallOptions): AsyncGenerator<Artifact> {
-    const wanted = (filter as { limit?: number | null }).limit ?? Number.POSITIVE_INFINITY;
+  async *iterateArtifacts(filter: ArtifactFilter = {}, options?: CallOptions): AsyncGenerator<Artifact> {
+    const wanted = filter.limit ?? Number.POSITIVE_INFINITY;
     let given = 0;
-    let cursor = (filter as { cursor?: string | null }).cursor ?? undefined;
+    let cursor = filter.cursor ?? undefined;
     for (;;) {
-      const page = await this.listArtifactsPage({ ...filter, ...(cursor ? { cursor } : {}) } as ArtifactFilter, options);
-      const { items, next } = pageItems<Artifact>(page);
+      const page = await this.listArtifactsPage(cursor ? { ...filter, cursor } : filter, options);
+      const { items, nextCursor: next } = page;
       for (const item of items) {
         if (given >= wanted) return;
         given += 1;
@@ -167,13 +165,6 @@ function publishParams(request: PublishRequest): PublishRequest {
     throw new TypeError("publishDataFrame: dataFrame must be an array of row objects or a file path string");
   }
   return request;
-}
-
-/** Items and next cursor of a page, whatever shape the method returns (array or `{items}`). */
-function pageItems<A>(page: unknown): { items: A[]; next: string | undefined } {
-  if (Array.isArray(page)) return { items: page as A[], next: undefined };
-  const p = (page ?? {}) as { items?: A[]; artifacts?: A[]; nextCursor?: string | null };
-  return { items: p.items ?? p.artifacts ?? [], next: p.nextCursor ?? undefined };
 }
 
 // Install a wrapper for every contract method the class does not define by hand.

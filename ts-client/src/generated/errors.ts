@@ -37,7 +37,7 @@ export const ErrorCodes = {
   UnknownArtifactType: 1006,
   /** the lake disagrees with its manifest */
   IntegrityError: 1007,
-  /** the manifest stayed locked; retry */
+  /** a shared resource (the manifest, the embedded chDB store) stayed locked past the timeout; retry */
   Busy: 1008,
   /** the request is well-formed but asks for something invalid */
   InvalidInput: 1009,
@@ -150,7 +150,7 @@ export class IntegrityError<D = Record<string, unknown>> extends RpcError<D> {
 }
 registerErrorClass(1007, IntegrityError);
 
-/** the manifest stayed locked; retry (code 1008). */
+/** a shared resource (the manifest, the embedded chDB store) stayed locked past the timeout; retry (code 1008). */
 export class BusyError<D = Record<string, unknown>> extends RpcError<D> {
   static readonly code = 1008 as const;
   override name = "BusyError";

@@ -7,6 +7,7 @@ Writing is serialised by a lock, one `write` + `flush` per frame, always `\\n`.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -23,39 +24,105 @@ class TooLong:
 
 
 class LineReader:
+    """Lines from a binary stream, a chunk at a time: `read_many()` returns every complete line
+    that one read brought (so a pipelined client's burst is handled, and answered, in one go)."""
+
     def __init__(self, stream: BinaryIO, limit: int) -> None:
         self._stream = stream
         self._limit = limit
+        self._buf = bytearray()
+        self._skipping = 0  # > 0 while discarding the rest of an over-long line
+        self._eof = False
+        raw = getattr(stream, "fileno", None)
+        try:
+            self._fd = raw() if raw else None
+        except (OSError, ValueError):
+            self._fd = None
 
-    def read(self) -> bytes | TooLong | None:
-        """The next line without its newline, a TooLong marker, or None at EOF."""
-        line = self._stream.readline(self._limit + 1)
-        if not line:
-            return None
-        if line.endswith(b"\n"):
-            return line[:-1]
-        if len(line) <= self._limit:
-            return line  # last line without a newline, then EOF
-        size = len(line)
-        while True:  # skip the rest of the over-long line without keeping it
-            more = self._stream.readline(_CHUNK)
-            size += len(more)
-            if not more or more.endswith(b"\n"):
-                return TooLong(size=size, limit=self._limit)
+    def _chunk(self) -> bytes:
+        if self._fd is not None:
+            return os.read(self._fd, _CHUNK)
+        return self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK)
+
+    def read_many(self) -> list[bytes | TooLong] | None:
+        """The lines (without newline) completed by the next read; None at EOF."""
+        while True:
+            if self._eof:
+                return None
+            data = self._chunk()
+            if not data:
+                self._eof = True
+                if self._buf and not self._skipping:
+                    line, self._buf = bytes(self._buf), bytearray()
+                    return [line]  # a last line without a newline
+                if self._skipping:
+                    return [TooLong(size=self._skipping, limit=self._limit)]
+                return None
+            out = self._feed(data)
+            if out:
+                return out
+
+    def _feed(self, data: bytes) -> list[bytes | TooLong]:
+        out: list[bytes | TooLong] = []
+        start = 0
+        while True:
+            nl = data.find(b"\n", start)
+            if nl < 0:
+                rest = len(data) - start
+                if self._skipping:
+                    self._skipping += rest
+                elif len(self._buf) + rest > self._limit:
+                    self._skipping = len(self._buf) + rest
+                    self._buf = bytearray()
+                else:
+                    self._buf += data[start:]
+                return out
+            if self._skipping:
+                out.append(TooLong(size=self._skipping + nl - start, limit=self._limit))
+                self._skipping = 0
+            elif self._buf:
+                self._buf += data[start:nl]
+                line, self._buf = bytes(self._buf), bytearray()
+                out.append(line if len(line) <= self._limit else TooLong(size=len(line), limit=self._limit))
+            else:
+                piece = data[start:nl]
+                out.append(piece if len(piece) <= self._limit else TooLong(size=len(piece), limit=self._limit))
+            start = nl + 1
 
 
 class FrameWriter:
+    """Serialised frame output. Between `hold()` and `release()` (the reader handling one burst
+    of lines) frames are gathered and written with one write + flush."""
+
     def __init__(self, stream: BinaryIO) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self._held: list[bytes] | None = None
         self.closed = False
+
+    def hold(self) -> None:
+        with self._lock:
+            if self._held is None:
+                self._held = []
+
+    def release(self) -> None:
+        with self._lock:
+            frames, self._held = self._held, None
+            if frames:
+                self._emit(b"".join(frames))
 
     def write(self, frame: bytes) -> None:
         with self._lock:
-            if self.closed:
-                return
-            try:
-                self._stream.write(frame + b"\n")
-                self._stream.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                self.closed = True  # the peer is gone; the reader will see EOF
+            if self._held is not None:
+                self._held.append(frame + b"\n")
+            else:
+                self._emit(frame + b"\n")
+
+    def _emit(self, data: bytes) -> None:
+        if self.closed:
+            return
+        try:
+            self._stream.write(data)
+            self._stream.flush()
+        except (BrokenPipeError, ValueError, OSError):
+            self.closed = True  # the peer is gone; the reader will see EOF

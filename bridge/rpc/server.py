@@ -81,21 +81,30 @@ class Server:
         reader = LineReader(rfile, self._max_line)
         try:
             while not self.exit_requested:
-                line = reader.read()
-                if line is None:
+                lines = reader.read_many()
+                if lines is None:
                     log.info("stdin closed; finishing in-flight requests, then exiting")
                     self.stop(cancel=False)
                     break
-                if isinstance(line, TooLong):
-                    self._send_error(None, InvalidRequest(
-                        f"message of {line.size} bytes exceeds the limit of {line.limit} bytes; send big data as a "
-                        "file path", data={"limitBytes": line.limit, "sizeBytes": line.size}))
-                    continue
-                if line.strip():
-                    self.handle_line(line)
+                self._writer.hold()
+                try:
+                    for line in lines:
+                        self._handle_one(line)
+                        if self.exit_requested:
+                            break
+                finally:
+                    self._writer.release()
         finally:
             self.stop()
         return 0
+
+    def _handle_one(self, line: bytes | TooLong) -> None:
+        if isinstance(line, TooLong):
+            self._send_error(None, InvalidRequest(
+                f"message of {line.size} bytes exceeds the limit of {line.limit} bytes; send big data as a "
+                "file path", data={"limitBytes": line.limit, "sizeBytes": line.size}))
+        elif line.strip():
+            self.handle_line(line)
 
     def stop(self, *, cancel: bool = True) -> None:
         """End: cancel in-flight work (exit notification, orphaned) or let it finish (stdin EOF:

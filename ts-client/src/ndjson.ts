@@ -125,6 +125,7 @@ interface QueuedLine {
 export class LineWriter {
   private readonly queue: QueuedLine[] = [];
   private waitingForDrain = false;
+  private corked = false;
   private closedError: Error | undefined;
 
   constructor(private readonly stream: Writable) {
@@ -168,10 +169,25 @@ export class LineWriter {
         return;
       }
       const item = this.queue.shift()!;
+      this.corkForThisTick();
       const ok = this.stream.write(item.data);
       item.resolve();
       if (!ok) this.waitingForDrain = true;
     }
+  }
+
+  /**
+   * Lines written in the same tick go out as one writev: many calls issued together cost the
+   * daemon one read instead of one per line.
+   */
+  private corkForThisTick(): void {
+    if (this.corked) return;
+    this.corked = true;
+    this.stream.cork();
+    process.nextTick(() => {
+      this.corked = false;
+      this.stream.uncork();
+    });
   }
 
   private failQueued(): void {

@@ -31,6 +31,9 @@ runs per alert or per candle. The rules (docs/experiments.md, "Engine rules"):
 Results are independent of thread count and input row order: every choice is by ts (unique
 per position after dedup), and per-row arithmetic is the same whatever the plan.
 
+Two phases: [entry, entry + max hold / 2) first, then the rest of the window only for the
+(point, position) pairs still open, with the running high seeded from phase 1.
+
 Cost: the entry and time-exit lookups and the window are hash joins of the alerts with their
 token's candles (min(ts) aggregates, no sort of the candle table), so the work is proportional to
 the candles of each alert's token at or after its entry time, plus one sort of the rows inside
@@ -64,6 +67,7 @@ SKIP_REASONS = (
 )
 _US = 1_000_000
 _BIG = 9_223_372_036_854_775_807
+_SPLIT_US = 6 * 3600 * _US  # phase split without a max hold
 
 
 @dataclass
@@ -220,8 +224,7 @@ def _grid_sql(a_src: str, c_src: str, strategies: Mapping[str, Strategy], resolu
     if date_to_us is not None:
         date_filter.append(f"alert_us < {int(date_to_us)}")
     in_range = " AND ".join(date_filter) or "TRUE"
-    prior_high = ("max(high) OVER (win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)" if trailing
-                  else "NULL::DOUBLE")
+    phases = _phases_sql(trailing)
     return f"""
 WITH
 pts AS MATERIALIZED ({_points_sql(strategies)}),
@@ -255,54 +258,10 @@ dlc AS (
 dl AS MATERIALIZED (
     SELECT ent.*, dlc.deadline_candle_us, ent.entry_us + ent.hold_us AS deadline_us,
            ent.wk * 4294967296 + ent.aid AS pid,
+           ent.entry_us + coalesce(ent.hold_us // 2, {_SPLIT_US}) AS split_us,
            (ent.entry_us IS NOT NULL AND (ent.lag_us IS NULL OR ent.entry_us - ent.target_us <= ent.lag_us)) AS enters
     FROM ent LEFT JOIN dlc ON dlc.wk = ent.wk AND dlc.aid = ent.aid),
-rws AS (
-    SELECT dl.pid, c.ts, c.open, c.high, c.low, c.close
-    FROM dl JOIN c ON c.token = dl.token AND c.ts >= dl.entry_us
-        AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})
-    WHERE dl.enters),
-w AS (
-    SELECT *,
-        {prior_high} AS prior_high,
-        lag(ts) OVER win AS prev_ts
-    FROM rws
-    WINDOW win AS (PARTITION BY pid ORDER BY ts)),
-wd AS (
-    SELECT *, (prev_ts IS NOT DISTINCT FROM ts) AS dup FROM w),
-ev AS (
-    SELECT pw.point, wd.pid, wd.ts, wd.open, wd.low, wd.high, wd.close, dl.deadline_us, wd.dup,
-        dl.entry_open * (1 + pw.tp / 100) AS tp_level,
-        dl.entry_open * (1 - pw.sl / 100) AS sl_level,
-        greatest(dl.entry_open, wd.prior_high) * (1 - pw.trail / 100) AS trail_level
-    FROM wd JOIN dl ON dl.pid = wd.pid JOIN pw ON pw.wk = dl.wk),
-ev2 AS (
-    SELECT *, greatest(sl_level, trail_level) AS stop_level,
-        CASE WHEN trail_level > sl_level OR (sl_level IS NULL AND trail_level IS NOT NULL)
-             THEN 'trailing_stop' ELSE 'stop_loss' END AS stop_reason
-    FROM ev),
-ex AS (
-    SELECT point, pid, ts,
-        CASE WHEN dup THEN NULL
-             WHEN ts >= deadline_us THEN 'max_hold'
-             WHEN open <= stop_level THEN stop_reason
-             WHEN open >= tp_level THEN 'take_profit'
-             WHEN low <= stop_level THEN stop_reason
-             WHEN high >= tp_level THEN 'take_profit' END AS reason,
-        CASE WHEN dup THEN NULL
-             WHEN ts >= deadline_us THEN open
-             WHEN open <= stop_level THEN open
-             WHEN open >= tp_level THEN open
-             WHEN low <= stop_level THEN stop_level
-             WHEN high >= tp_level THEN tp_level END AS fill,
-        close, dup
-    FROM ev2),
-agg AS (
-    SELECT point, pid,
-        arg_min(struct_pack(ts, reason, fill), ts) FILTER (WHERE reason IS NOT NULL) AS hit,
-        max(ts) AS last_ts, arg_max(close, ts) AS last_close,
-        count(*) FILTER (WHERE dup) AS dups
-    FROM ex GROUP BY point, pid),
+{phases}
 res AS (
     SELECT pw.point, pw.experiment_id, ar.alert_id, ar.token, ar.chain, ar.alert_us,
         dl.entry_us, dl.target_us, dl.enters, (ar.token IN (SELECT token FROM tokens)) AS token_known,
@@ -337,6 +296,84 @@ SELECT point, experiment_id, alert_id, token, chain, alert_us, entry_us, exit_us
 FROM fin
 ORDER BY point, alert_id
 """
+
+
+def _phase_sql(n: int, rows: str, trailing: bool, seed: str | None, pairs: str) -> str:
+    """CTEs r{n} (rows), w{n} (window), e{n} (events per point), a{n} (first event per point, position)."""
+    prior = ("max(high) OVER (win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)" if trailing else "NULL::DOUBLE")
+    seed_join = f"LEFT JOIN {seed} ON {seed}.pid = w{n}.pid" if seed else ""
+    seeded = f"greatest(dl.entry_open, {seed}.hi, w{n}.prior_high)" if seed else f"greatest(dl.entry_open, w{n}.prior_high)"
+    return f"""
+r{n} AS ({rows}),
+w{n} AS (
+    SELECT *, {prior} AS prior_high, lag(ts) OVER win AS prev_ts
+    FROM r{n} WINDOW win AS (PARTITION BY pid ORDER BY ts)),
+e{n} AS (
+    SELECT pw.point, w{n}.pid, w{n}.ts, w{n}.open, w{n}.low, w{n}.high, w{n}.close, dl.deadline_us,
+        (w{n}.prev_ts IS NOT DISTINCT FROM w{n}.ts) AS dup,
+        dl.entry_open * (1 + pw.tp / 100) AS tp_level,
+        dl.entry_open * (1 - pw.sl / 100) AS sl_level,
+        {seeded} * (1 - pw.trail / 100) AS trail_level
+    FROM w{n} JOIN dl ON dl.pid = w{n}.pid {seed_join}
+    JOIN {pairs}),
+s{n} AS (
+    SELECT *, greatest(sl_level, trail_level) AS stop_level,
+        CASE WHEN trail_level > sl_level OR (sl_level IS NULL AND trail_level IS NOT NULL)
+             THEN 'trailing_stop' ELSE 'stop_loss' END AS stop_reason
+    FROM e{n}),
+x{n} AS (
+    SELECT point, pid, ts, close, dup,
+        CASE WHEN dup THEN NULL
+             WHEN ts >= deadline_us THEN 'max_hold'
+             WHEN open <= stop_level THEN stop_reason
+             WHEN open >= tp_level THEN 'take_profit'
+             WHEN low <= stop_level THEN stop_reason
+             WHEN high >= tp_level THEN 'take_profit' END AS reason,
+        CASE WHEN dup THEN NULL
+             WHEN ts >= deadline_us THEN open
+             WHEN open <= stop_level THEN open
+             WHEN open >= tp_level THEN open
+             WHEN low <= stop_level THEN stop_level
+             WHEN high >= tp_level THEN tp_level END AS fill
+    FROM s{n}),
+a{n} AS (
+    SELECT point, pid,
+        arg_min(struct_pack(ts, reason, fill), ts) FILTER (WHERE reason IS NOT NULL) AS hit,
+        max(ts) AS last_ts, arg_max(close, ts) AS last_close,
+        count(*) FILTER (WHERE dup) AS dups
+    FROM x{n} GROUP BY point, pid),"""
+
+
+def _phases_sql(trailing: bool) -> str:
+    """Two phases, so positions that exit early are not carried through their whole window:
+    phase 1 covers [entry, split) (split = entry + max hold / 2, or 6 h without max hold),
+    phase 2 the rest of the window, only for (point, position) pairs phase 1 left open, with the
+    running high seeded by phase 1's highs. Same rules, same results as one pass."""
+    rows1 = f"""SELECT dl.pid, c.ts, c.open, c.high, c.low, c.close
+        FROM dl JOIN c ON c.token = dl.token AND c.ts >= dl.entry_us AND c.ts < dl.split_us
+            AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})
+        WHERE dl.enters"""
+    rows2 = f"""SELECT dl.pid, c.ts, c.open, c.high, c.low, c.close
+        FROM dl JOIN (SELECT DISTINCT pid FROM open2) n ON n.pid = dl.pid
+        JOIN c ON c.token = dl.token AND c.ts >= dl.split_us AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})"""
+    hi1 = "hi1 AS (SELECT pid, max(high) AS hi FROM r1 GROUP BY pid)," if trailing else \
+        "hi1 AS (SELECT pid, NULL::DOUBLE AS hi FROM r1 WHERE FALSE GROUP BY pid),"
+    open2 = """open2 AS MATERIALIZED (
+    SELECT pw.point, dl.pid FROM dl JOIN pw ON pw.wk = dl.wk
+    LEFT JOIN a1 ON a1.point = pw.point AND a1.pid = dl.pid
+    WHERE dl.enters AND a1.hit IS NULL),"""
+    return "\n".join([
+        _phase_sql(1, rows1, trailing, None, "pw ON pw.wk = dl.wk"),
+        hi1, open2,
+        _phase_sql(2, rows2, trailing, "hi1", "open2 o ON o.pid = w2.pid JOIN pw ON pw.point = o.point"),
+        """agg AS (
+    SELECT coalesce(a1.point, a2.point) AS point, coalesce(a1.pid, a2.pid) AS pid,
+        coalesce(a1.hit, a2.hit) AS hit,
+        coalesce(a2.last_ts, a1.last_ts) AS last_ts,
+        CASE WHEN a2.last_ts IS NOT NULL THEN a2.last_close ELSE a1.last_close END AS last_close,
+        coalesce(a1.dups, 0) + coalesce(a2.dups, 0) AS dups
+    FROM a1 FULL OUTER JOIN a2 ON a1.point = a2.point AND a1.pid = a2.pid),""",
+    ])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -233,3 +233,17 @@ def test_grid_equals_separate_runs():
         single = run_backtest(con, "alerts", "candles", s, experiment_id=exp_id)
         assert grid[exp_id].trades.equals(single.trades)
         _compare(single, reference_backtest(alerts, candles, s))
+
+
+def test_second_phase_without_max_hold_uses_first_phase_highs():
+    # 10-minute candles for 10 h; the peak (2.0) is in the first 6 h (phase 1), the trailing stop
+    # (10 % under the peak = 1.8) is first touched at 7 h, in phase 2.
+    ohlc = [(1.0, 1.05, 0.98, 1.0)] * 12 + [(1.0, 2.0, 0.99, 1.9)] + [(1.9, 1.95, 1.85, 1.9)] * 29 \
+        + [(1.9, 1.92, 1.7, 1.75)] + [FLAT] * 17
+    c = candle_rows("T", ohlc, step_us=10 * MIN)
+    s = Strategy(trailing_stop_pct=10)
+    t = _one_trade([alert_row("a", "T", T0)], c, s)
+    assert t["exit_reason"] == "trailing_stop" and t["exit_price"] == pytest.approx(1.8)
+    assert t["exit_ts"].timestamp() * 1e6 == T0 + 42 * 10 * MIN
+    ref = reference_backtest([alert_row("a", "T", T0)], c, s)["a"]
+    assert (ref["exit_us"], ref["exit_reason"]) == (T0 + 42 * 10 * MIN, "trailing_stop")

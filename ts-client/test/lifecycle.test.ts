@@ -11,6 +11,7 @@ import { after, describe, it } from "node:test";
 
 import { DaemonClient, type DaemonClientOptions } from "../src/daemon-client.js";
 import { resolvePython, PYTHON_ENV_VAR } from "../src/discovery.js";
+import { StderrTail } from "../src/process.js";
 import {
   ClientClosedError,
   DaemonExitedError,
@@ -215,6 +216,28 @@ describe("lifecycle with a fake daemon", () => {
     } finally {
       cleanup();
     }
+  });
+});
+
+describe("StderrTail", () => {
+  it("keeps only the last bytes, starting at a whole line", () => {
+    const tail = new StderrTail(1000);
+    for (let i = 0; i < 500; i++) tail.push(Buffer.from(`log line ${i} ${"x".repeat(20)}\n`));
+    const text = tail.text()!;
+    assert.ok(text.length <= 1000, `kept ${text.length} bytes`);
+    assert.match(text, /^log line \d+ x+\n/);
+    assert.match(text, /log line 499 x+$/);
+    assert.equal(new StderrTail(1000).text(), undefined);
+  });
+
+  it("a crash after lots of stderr attaches only a bounded tail", async () => {
+    const client = fake([], { stderrTailBytes: 4096 });
+    await client.start();
+    await client.requestUntyped("stderr", { text: "noise\n".repeat(50_000) });
+    const err = await client.requestUntyped("crash", { code: 2 }).catch((e: unknown) => e);
+    assert.ok(err instanceof DaemonExitedError);
+    assert.ok((err.stderrTail ?? "").length <= 4096);
+    assert.match(err.stderrTail ?? "", /Traceback: boom$/);
   });
 });
 

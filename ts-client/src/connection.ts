@@ -69,7 +69,6 @@ interface Pending {
   timeoutMs: number;
   timer: NodeJS.Timeout | undefined;
   signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
   onProgress: ((progress: Progress) => void) | undefined;
 }
 
@@ -85,6 +84,8 @@ type Message = {
 export class JsonRpcConnection {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  private readonly signalIds = new WeakMap<AbortSignal, Set<number>>();
+  private readonly signalListeners = new WeakMap<AbortSignal, () => void>();
   private readonly reader: LineReader;
   private readonly writer: LineWriter;
   private closedError: Error | undefined;
@@ -134,7 +135,6 @@ export class JsonRpcConnection {
         timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 0,
         timer: undefined,
         signal,
-        onAbort: undefined,
         onProgress: options.onProgress,
       };
       this.track(entry);
@@ -182,11 +182,41 @@ export class JsonRpcConnection {
     this.pending.set(entry.id, entry);
     if (this.pending.size === 1) this.options.onBusyChange?.(true);
     this.armTimer(entry);
-    if (entry.signal) {
-      const signal = entry.signal;
-      entry.onAbort = () =>
-        this.cancel(entry.id, new RequestAbortedError(entry.method, entry.id, signal.reason, this.context()));
-      signal.addEventListener("abort", entry.onAbort, { once: true });
+    if (entry.signal) this.watchSignal(entry.signal, entry.id);
+  }
+
+  /**
+   * One abort listener per signal, however many calls share it (no MaxListenersExceeded
+   * warning when a thousand calls use one AbortController).
+   */
+  private watchSignal(signal: AbortSignal, id: number): void {
+    let ids = this.signalIds.get(signal);
+    if (!ids) {
+      const watched = new Set<number>();
+      ids = watched;
+      this.signalIds.set(signal, watched);
+      const onAbort = (): void => {
+        this.signalIds.delete(signal);
+        for (const pendingId of [...watched]) {
+          const entry = this.pending.get(pendingId);
+          if (entry) this.cancel(pendingId, new RequestAbortedError(entry.method, pendingId, signal.reason, this.context()));
+        }
+      };
+      this.signalListeners.set(signal, onAbort);
+      signal.addEventListener("abort", onAbort, { once: true });
+    }
+    ids.add(id);
+  }
+
+  private unwatchSignal(signal: AbortSignal, id: number): void {
+    const ids = this.signalIds.get(signal);
+    if (!ids) return;
+    ids.delete(id);
+    if (ids.size === 0) {
+      this.signalIds.delete(signal);
+      const onAbort = this.signalListeners.get(signal);
+      this.signalListeners.delete(signal);
+      if (onAbort) signal.removeEventListener("abort", onAbort);
     }
   }
 
@@ -205,7 +235,7 @@ export class JsonRpcConnection {
     if (!entry) return;
     this.pending.delete(id);
     if (entry.timer) clearTimeout(entry.timer);
-    if (entry.onAbort) entry.signal!.removeEventListener("abort", entry.onAbort);
+    if (entry.signal) this.unwatchSignal(entry.signal, id);
     if (this.pending.size === 0) this.options.onBusyChange?.(false);
     if (error) entry.reject(error);
     else entry.resolve(result);

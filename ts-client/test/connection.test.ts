@@ -118,6 +118,31 @@ describe("JsonRpcConnection", () => {
     assert.equal(received.length, 2, "an already-aborted call is never sent");
   });
 
+  it("a thousand calls sharing one AbortSignal: one listener, all cancelled, no warning", async () => {
+    const warnings: Error[] = [];
+    const onWarning = (w: Error): void => {
+      warnings.push(w);
+    };
+    process.on("warning", onWarning);
+    try {
+      const { conn, received, send, until } = pair();
+      const controller = new AbortController();
+      const calls = Array.from({ length: 1000 }, (_, i) => conn.request("slow", { i }, { signal: controller.signal }).catch((e: unknown) => e));
+      await until(() => received.length === 1000);
+      // one call finishes normally: its watch is dropped, the others stay
+      send({ jsonrpc: "2.0", id: received[0]!.id, result: "done" });
+      assert.equal(await calls[0], "done");
+      controller.abort();
+      const errors = await Promise.all(calls.slice(1));
+      assert.ok(errors.every((e) => e instanceof RequestAbortedError));
+      await until(() => received.filter((m) => m.method === "$/cancelRequest").length === 999);
+      await new Promise((r) => setImmediate(r));
+      assert.deepEqual(warnings.filter((w) => w.name === "MaxListenersExceededWarning"), []);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("delivers progress to the right call and restarts its timeout", async () => {
     const { conn, received, send, until } = pair();
     const seen: Progress[] = [];

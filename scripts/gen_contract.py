@@ -135,7 +135,7 @@ def _openrpc_method(m, p_schema, r_schema, components, errors_by_class) -> dict:
             hit = (cls.rpc_code, cls.__name__)
         if hit and hit[0] not in [e["code"] for e in errs]:
             errs.append({"code": hit[0], "message": hit[1]})
-    if m.long_running:
+    if m.long_running and CANCELLED not in [e["code"] for e in errs]:
         errs.append({"code": CANCELLED, "message": "RequestCancelled"})
     return {
         "name": m.name,

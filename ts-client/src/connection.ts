@@ -11,6 +11,7 @@ import {
   ProtocolError,
   RequestAbortedError,
   RequestTimeoutError,
+  RequestTooLargeError,
   rpcErrorFromWire,
   type ArtifactStoreError,
 } from "./errors.js";
@@ -57,6 +58,8 @@ export interface ConnectionOptions {
   stderrTail?: () => string | undefined;
   /** Lines that are not JSON-RPC, oversized lines. The connection carries on. */
   onProtocolError?: (error: ProtocolError) => void;
+  /** Largest request line the peer accepts (bytes, newline excluded); larger ones are refused here. */
+  maxRequestBytes?: number;
   /** Number of pending calls went 0 → 1 (busy = true) or 1 → 0 (busy = false). */
   onBusyChange?: (busy: boolean) => void;
 }
@@ -93,6 +96,7 @@ export class JsonRpcConnection {
 
   constructor(input: Readable, output: Writable, options: ConnectionOptions = {}) {
     this.options = options;
+    this.maxRequestBytes = options.maxRequestBytes;
     this.reader = new LineReader((line) => this.onLine(line), {
       maxLineBytes: options.maxLineBytes ?? 256 * 1024 * 1024,
       onOverflow: (error) => this.onOverflow(error),
@@ -101,6 +105,9 @@ export class JsonRpcConnection {
     input.on("data", (chunk: Buffer) => this.reader.push(chunk));
     input.on("end", () => this.reader.end());
   }
+
+  /** Largest request line the peer accepts; set from `initialize`'s `limits.maxLineBytes`. */
+  maxRequestBytes: number | undefined;
 
   /** Calls waiting for a reply. */
   get pendingCount(): number {
@@ -125,6 +132,12 @@ export class JsonRpcConnection {
       line = serialize(envelope);
     } catch (error) {
       return Promise.reject(error);
+    }
+    const limit = this.maxRequestBytes;
+    // UTF-8 needs at most 3 bytes per UTF-16 unit: count bytes only when the limit is in reach.
+    if (limit !== undefined && (line.length - 1) * 3 > limit) {
+      const bytes = Buffer.byteLength(line) - 1;
+      if (bytes > limit) return Promise.reject(new RequestTooLargeError(method, bytes, limit));
     }
     return new Promise<unknown>((resolve, reject) => {
       const entry: Pending = {

@@ -243,6 +243,9 @@ export class DaemonClient extends EventEmitter<DaemonClientEvents> {
     try {
       const result = await this.initialize(conn, daemon);
       this.info = result;
+      // The daemon answers an over-long line with an id-less error, so such a call would never
+      // settle: refuse it here instead.
+      conn.maxRequestBytes = result.limits?.maxLineBytes;
       this.launchedAt = Date.now();
     } catch (error) {
       daemon.kill("SIGKILL");

@@ -12,6 +12,7 @@
  *     ├── DaemonExitedError            the daemon process ended (`exitCode`, `signal`)
  *     ├── DaemonStartError             spawning or initializing the daemon failed
  *     ├── ProtocolVersionError         the daemon speaks a protocol version we do not
+ *     ├── RequestTooLargeError         a request over the daemon's line limit (never sent)
  *     ├── ProtocolError                the daemon wrote something that is not JSON-RPC, or a write failed
  *     └── ClientClosedError            the client was closed (or never started)
  */
@@ -138,6 +139,21 @@ export class ProtocolVersionError extends ArtifactStoreError {
         (context.detail ? ` (${context.detail})` : "") +
         "; install matching versions of the bridge and @quantbot/artifact-store",
       context,
+    );
+  }
+}
+
+/** The serialised request exceeds the daemon's `limits.maxLineBytes`; it was not sent. */
+export class RequestTooLargeError extends ArtifactStoreError {
+  override name = "RequestTooLargeError";
+  constructor(
+    readonly method: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(
+      `${method}: the request is ${bytes} bytes, over the daemon's line limit of ${limit} bytes; ` +
+        "write big data to a CSV / Parquet / Arrow file and pass its path",
     );
   }
 }

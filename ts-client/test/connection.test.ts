@@ -14,6 +14,7 @@ import {
   RequestAbortedError,
   RequestCancelledError,
   RequestTimeoutError,
+  RequestTooLargeError,
   RpcError,
 } from "../src/errors.js";
 import { LineReader } from "../src/ndjson.js";
@@ -193,6 +194,20 @@ describe("JsonRpcConnection", () => {
     assert.ok(errors.every((e) => e instanceof ClientClosedError));
     await assert.rejects(conn.request("x", {}), ClientClosedError);
     assert.equal(conn.pendingCount, 0);
+  });
+
+  it("refuses a request over maxRequestBytes without sending it", async () => {
+    const { conn, received } = pair({ maxRequestBytes: 200 });
+    const err = await conn.request("publish", { rows: "é".repeat(150) }).catch((e: unknown) => e);
+    assert.ok(err instanceof RequestTooLargeError, String(err));
+    assert.ok(err.bytes > 200 && err.limit === 200);
+    assert.equal(conn.pendingCount, 0);
+    assert.equal(received.length, 0);
+    // just under the limit in characters but over it in UTF-8 bytes is caught too; ASCII under it passes
+    await assert.rejects(conn.request("p", { s: "é".repeat(80) }), RequestTooLargeError);
+    void conn.request("p", { s: "a".repeat(100) });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(received.length, 1);
   });
 
   it("refuses unserialisable params without leaving a pending call", async () => {

@@ -24,6 +24,7 @@ import {
   RpcError,
   DaemonExitedError,
   ProtocolVersionError,
+  RequestTooLargeError,
   type Artifact,
   type MethodName,
 } from "../src/index.js";
@@ -85,6 +86,10 @@ function slowCsv(): string {
     writeFileSync(slowCsvPath, [cols.join(","), ...rows.map((r) => cols.map((k) => String(r[k])).join(","))].join("\n") + "\n");
   }
   return slowCsvPath;
+}
+
+function publishWith(c: ArtifactStoreClient, logicalKey: string, rows: Record<string, unknown>[]) {
+  return c.publishDataFrame({ artifactType: "alerts", schemaVersion: 1, logicalKey, dataFrame: rows, writerName: "t", writerVersion: "1" });
 }
 
 function slowPublish(c: ArtifactStoreClient, logicalKey: string, options: object = {}) {
@@ -335,6 +340,23 @@ describe("real daemon: protocol version, crash, restart", () => {
       assert.equal(artifact.artifactId, id);
       await restarted;
       assert.notEqual(c.pid, pid);
+    } finally {
+      await c.close();
+    }
+  });
+});
+
+describe("real daemon: line limit", () => {
+  it("a request over the daemon's maxLineBytes is refused locally with RequestTooLargeError", async () => {
+    const c = newClient({ serverArgs: ["-m", "bridge", "serve", "--max-line-bytes", "4096"] });
+    try {
+      const info = await c.start();
+      assert.equal(info.limits.maxLineBytes, 4096);
+      const err = await publishWith(c, "ts/too-large", alertRows(200, "tl")).catch((e: unknown) => e);
+      assert.ok(err instanceof RequestTooLargeError, String(err));
+      assert.equal(err.limit, 4096);
+      const ok = await publishWith(c, "ts/small-enough", alertRows(2, "se"));
+      assert.equal(ok.deduped, false);
     } finally {
       await c.close();
     }

@@ -14,6 +14,7 @@ import {
   type ArtifactFilter,
   type ArtifactLineage,
   type PublishRequest,
+  type ProjectionResult,
   type ErrorCode,
   type ParamsOf,
   type PublishResult,
@@ -64,6 +65,15 @@ async function typeChecks(client: ArtifactStoreClient): Promise<void> {
   const viaRequest: ResultOf<"getArtifact"> = await client.request("getArtifact", { artifactId: "x" });
   const params: ParamsOf<"getArtifact"> = { artifactId: "x" };
   const code: ErrorCode = ErrorCodes.ArtifactNotFound;
+  // generated wrappers are typed too
+  const projection: ProjectionResult = await client.buildProjection({ tables: { alerts: ["id"] } }, { timeoutMs: 1000 });
+  const rows: unknown[][] = (await client.query({ projectionId: projection.projectionId, sql: "SELECT 1" })).rows;
+  const types = await client.listArtifactTypes();
+  // @ts-expect-error generated wrapper: sql must be a string
+  await client.query({ projectionId: "p", sql: 1 });
+  // @ts-expect-error generated wrapper: unknown field (additionalProperties: false)
+  await client.getRun({ runId: "r", bogus: true });
+  void [rows, types];
   // @ts-expect-error unknown method
   await client.request("noSuchMethod", {});
   // @ts-expect-error wrong params type

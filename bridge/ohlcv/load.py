@@ -20,6 +20,7 @@ import msgspec
 
 from bridge.errors import InvalidInput, ValidationFailed
 from bridge.ohlcv.grid import parse_resolution
+from bridge.ohlcv.tokens import canonical_token, canonical_tokens
 from bridge.progress import NULL_JOB, Job
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,12 +109,13 @@ def read_candle_file(path: str | Path, *, token: str | None = None, chain: str |
         elif given is not None:
             if name == "interval":
                 parse_resolution(given)
-            cols[name] = pa.array([given] * n, pa.string())
+            cols[name] = pa.array([canonical_token(given) if name == "token" else given] * n, pa.string())
         else:
             raise ValidationFailed(f"{path}: missing column {name!r} (or give --{name} for the whole file)",
                                    column=name, path=str(path), rule="missing_column")
     if "ts" not in raw.column_names:
         raise ValidationFailed(f"{path}: missing column 'ts'", column="ts", path=str(path), rule="missing_column")
+    cols["token"] = canonical_tokens(cols["token"])  # EVM addresses lowercase, as alerts store them
     cols["ts"] = _timestamps(raw.column("ts"), path, ts_unit)
     for name in _PRICE:
         if name not in raw.column_names:

@@ -121,6 +121,9 @@ def export_slice(
         SourceUnavailable, Busy: the candle source failed or stayed locked.
         Cancelled: `job` was cancelled before anything was published.
     """
+    from bridge.ohlcv.tokens import canonical_token
+
+    token = canonical_token(token)
     res = resolution if isinstance(resolution, Resolution) else parse_resolution(resolution)
     rng = TimeRange.parse(from_ts, to_ts)
     key = slice_logical_key(token, res, rng)

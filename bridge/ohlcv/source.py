@@ -403,7 +403,9 @@ class CandleSource:
                f"WHERE {' AND '.join(where)} ORDER BY ts")
         from bridge.ohlcv.grid import to_datetime
 
-        params = {"token": token, "res": resolution.text, "chain": chain or "",
+        from bridge.ohlcv.tokens import canonical_token
+
+        params = {"token": canonical_token(token), "res": resolution.text, "chain": chain or "",
                   "t_from": to_datetime(rng.start), "t_to": to_datetime(rng.end)}
         with self.session() as s:
             return _normalise(s.query_arrow(sql, params))
@@ -421,6 +423,7 @@ class CandleSource:
         import pyarrow as pa
 
         from bridge.ohlcv.grid import to_datetime
+        from bridge.ohlcv.tokens import canonical_token
 
         if not requests:
             return _normalise_many(None)
@@ -443,7 +446,7 @@ class CandleSource:
             "ORDER BY w, ts"
         )
         params = {
-            "toks": [r[0] for r in requests], "chains": [r[1] or "" for r in requests],
+            "toks": [canonical_token(r[0]) for r in requests], "chains": [r[1] or "" for r in requests],
             "froms": [to_datetime(r[2].start) for r in requests], "tos": [to_datetime(r[2].end) for r in requests],
             "res": resolution.text, "lo": to_datetime(min(r[2].start for r in requests)),
             "hi": to_datetime(max(r[2].end for r in requests)),

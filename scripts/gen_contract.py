@@ -176,7 +176,21 @@ def main() -> int:
     for name, doc in files.items():
         (args.out / name).write_text(render(doc), encoding="utf-8")
     print(f"wrote {len(files)} files to {args.out}")
-    return 0
+    return _typescript(args.out)
+
+
+def _typescript(schemas: Path) -> int:
+    """Regenerate the TypeScript types from the new schemas, so both sides change together."""
+    import shutil
+    import subprocess
+
+    gen = REPO / "ts-client" / "scripts" / "gen-types.mjs"
+    if schemas != SCHEMAS or not gen.is_file():
+        return 0
+    if shutil.which("node") is None or not (REPO / "ts-client" / "node_modules").is_dir():
+        print("note: node or ts-client/node_modules missing; run `npm run gen` in ts-client", file=sys.stderr)
+        return 0
+    return subprocess.run(["node", str(gen)], cwd=REPO / "ts-client").returncode
 
 
 if __name__ == "__main__":

@@ -83,7 +83,7 @@ def build(rng: random.Random) -> tuple[dict, list[tuple[str, str, datetime]]]:
                     parts = ["Aping this one ", {"type": "text_link", "text": "chart", "href": host + token}]
                     extra = {}
                 elif style == 2:
-                    parts = [f"CA: {token} LFG"]
+                    parts = [f"CA: {token} ({chain}) LFG"]
                     extra = {}
                 else:
                     parts = ["Buy before it runs"]
@@ -133,24 +133,25 @@ def candles(calls: list[tuple[str, str, datetime]], rng: random.Random):
     for token, chain, at in calls:
         by_token.setdefault((token, chain), []).append(at)
     minutes = int((end - start).total_seconds() // 60)
-    for (token, chain), times in sorted(by_token.items()):
+    for k, ((token, chain), times) in enumerate(sorted(by_token.items())):
         price = rng.uniform(0.0005, 2.0)
-        pumps = {int((t - start).total_seconds() // 60) for t in times}
-        drift = 0.0
+        # after each call: a pump or a dump of random strength and length
+        moves = {}
+        for t in times:
+            at = int((t - start).total_seconds() // 60)
+            drift = rng.uniform(0.001, 0.006) if rng.random() < 0.55 else rng.uniform(-0.005, -0.0005)
+            for i in range(at, at + rng.randint(45, 240)):
+                moves[i] = drift
+        gap = range(minutes // 2, minutes // 2 + 45) if k == 0 else range(0)  # one outage of 45 min
         for i in range(minutes):
-            if any(0 <= i - p < 90 for p in pumps):
-                drift = rng.uniform(-0.004, 0.012)  # after a call: a pump, not always
-            elif rng.random() < 0.01:
-                drift = rng.uniform(-0.002, 0.002)
             o = price
-            c = max(1e-9, o * (1 + drift + rng.gauss(0, 0.006)))
+            c = max(1e-9, o * (1 + moves.get(i, 0.0) + rng.gauss(0, 0.006)))
             h = max(o, c) * (1 + abs(rng.gauss(0, 0.003)))
             lo = min(o, c) * (1 - abs(rng.gauss(0, 0.003)))
-            if rng.random() < 0.002:
-                price = c
-                continue  # a missing candle now and then
-            yield token, chain, "1m", (start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ"), o, h, lo, c, rng.uniform(10, 5000)
             price = c
+            if i in gap or rng.random() < 0.0002:
+                continue  # missing candles: an outage and a rare single miss
+            yield token, chain, "1m", (start + timedelta(minutes=i)).strftime("%Y-%m-%dT%H:%M:%SZ"), o, h, lo, c, rng.uniform(10, 5000)
 
 
 def main() -> None:

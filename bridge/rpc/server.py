@@ -69,7 +69,11 @@ class Server:
         self._inflight: dict[Any, Job] = {}
         self._lock = threading.Lock()
         self._drain_timeout = drain_timeout
-        self._futures: set[Future] = set()
+        # Replies of pool work are written by a done-callback; stop() waits until every such
+        # callback has *finished* (not merely until the futures are done), so no reply is lost to
+        # the output being closed right after serve() returns.
+        self._outstanding = 0
+        self._idle = threading.Condition(self._lock)
         self.shutting_down = False
         self.exit_requested = False
         self._writer: FrameWriter | None = None
@@ -111,15 +115,13 @@ class Server:
         a person piping requests in still gets every reply), then release the pool."""
         with self._lock:
             jobs = list(self._inflight.values())
-            futures = list(self._futures)
         if cancel:
             for job in jobs:
                 job.cancel()
-        for f in futures:
-            try:
-                f.result(timeout=self._drain_timeout if cancel else None)
-            except Exception:  # noqa: BLE001 - the reply already reported it
-                pass
+        with self._idle:
+            if not self._idle.wait_for(lambda: self._outstanding == 0, timeout=self._drain_timeout if cancel else None):
+                log.warning("%d request(s) still running after %.0f s; exiting without their replies",
+                            self._outstanding, self._drain_timeout)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     # -- messages ------------------------------------------------------------------------------
@@ -140,13 +142,18 @@ class Server:
             self._write(reply)
 
     def _track(self, fut: Future, done: Callable[[Future], None]) -> None:
-        with self._lock:
-            self._futures.add(fut)
+        with self._idle:
+            self._outstanding += 1
 
         def finish(f: Future) -> None:
-            with self._lock:
-                self._futures.discard(f)
-            done(f)
+            try:
+                done(f)
+            except Exception:  # noqa: BLE001 - a reply that cannot be written (peer gone) is logged
+                log.exception("could not deliver a reply")
+            finally:
+                with self._idle:
+                    self._outstanding -= 1
+                    self._idle.notify_all()
 
         fut.add_done_callback(finish)
 

@@ -289,3 +289,21 @@ def test_exactly_one_reply_per_request(msgs):
         got += [x.get("id") for x in (f if isinstance(f, list) else [f]) if x.get("id") is not None]
     assert frames == expected_frames
     assert sorted(got) == sorted(ids)
+
+
+class QuickOnPool(Echo):
+    long_running = True  # answered from a worker's done-callback
+
+
+def test_eof_right_after_pool_work_loses_no_reply():
+    """Regression: serve() returned once the futures were done but before their done-callbacks
+    had written the replies, so closing the output right after lost a reply now and then."""
+    for i in range(150):
+        p = Pair({"echo": QuickOnPool()})
+        p.send(req(i, "echo", {"i": i}) + req(-i - 1, "echo", {}))
+        p.to_server.close()
+        p.thread.join(10)
+        frames = []
+        while (f := p.frame()) is not None:
+            frames.append(f["id"])
+        assert sorted(frames) == sorted([i, -i - 1]), f"round {i}: {frames}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sys
 from typing import Any
 
 import msgspec
@@ -11,7 +10,7 @@ import msgspec
 from bridge.api import METHODS, Context, Limits, Method
 from bridge.api.errors import error_for
 from bridge.progress import Job
-from bridge.rpc import InvalidParams, Server, claim_stdout, exit_with_parent
+from bridge.rpc import InvalidParams, Server, claim_stdin, claim_stdout, exit_with_parent
 
 __all__ = ["build_server", "serve"]
 
@@ -51,8 +50,8 @@ def build_server(lake, *, limits: Limits | None = None, shared: dict | None = No
 
 
 def serve(lake, *, limits: Limits | None = None) -> int:
-    out = claim_stdout()
+    requests, out = claim_stdin(), claim_stdout()
     server = build_server(lake, limits=limits)
     exit_with_parent(on_orphan=server.stop)
     log.info("serving %s", lake.root)
-    return server.serve(sys.stdin.buffer, out)
+    return server.serve(requests, out)

@@ -1,9 +1,12 @@
-"""The stdio transport: claim stdout for frames, watch for the parent's death.
+"""The stdio transport: claim stdin and stdout for the protocol, watch for the parent's death.
 
 `claim_stdout()` keeps a private duplicate of file descriptor 1 for protocol frames and points
 fd 1 at stderr, so a `print()` in a handler, a library writing to stdout, or a child process
 inheriting fd 1 lands in the log instead of corrupting the stream (MCP's stdio server does the
-same).
+same). `claim_stdin()` does the same for requests: the protocol reads a private duplicate of
+fd 0 and fd 0 reads /dev/null, so a child process that reads its stdin (a tool asking for a
+password, `cat`, a pager) gets EOF instead of swallowing the client's next requests. The
+duplicates are not inheritable (PEP 446), so no child holds the protocol pipes open.
 """
 
 from __future__ import annotations
@@ -17,12 +20,24 @@ import threading
 import time
 from typing import BinaryIO
 
-__all__ = ["claim_stdout", "exit_with_parent"]
+__all__ = ["claim_stdin", "claim_stdout", "exit_with_parent"]
 
 log = logging.getLogger(__name__)
 
 
+def claim_stdin() -> BinaryIO:
+    """The protocol's input: a private duplicate of fd 0; fd 0 (and sys.stdin) then read /dev/null."""
+    requests_fd = os.dup(0)
+    devnull = os.open(os.devnull, os.O_RDONLY)
+    try:
+        os.dup2(devnull, 0)
+    finally:
+        os.close(devnull)
+    return os.fdopen(requests_fd, "rb", buffering=0)
+
+
 def claim_stdout() -> BinaryIO:
+    """The protocol's output: a private duplicate of fd 1; fd 1 (and sys.stdout) then write to stderr."""
     sys.stdout.flush()
     frames_fd = os.dup(1)
     os.dup2(2, 1)

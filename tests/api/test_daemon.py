@@ -173,6 +173,34 @@ def test_stdout_carries_only_frames_even_when_handlers_print(tmp_path):
     assert proc.stderr.count(b"print() from a handler") == 3 and b"from a child process" in proc.stderr
 
 
+def test_a_child_reading_stdin_cannot_swallow_requests(tmp_path):
+    """A handler's child process that reads its stdin gets EOF (fd 0 is /dev/null), not the
+    client's next request, which the daemon still answers."""
+    script = textwrap.dedent("""
+        import subprocess, sys
+        from bridge.rpc import Server, claim_stdin, claim_stdout
+        class Child:
+            long_running = False
+            def call(self, params, job, rid):
+                print("spawning", file=sys.stderr, flush=True)
+                got = subprocess.run([sys.executable, "-c", "import sys; print(len(sys.stdin.buffer.read()))"],
+                                     capture_output=True, timeout=20).stdout
+                return b'{"childRead":' + got.strip() + b'}'
+        requests, out = claim_stdin(), claim_stdout()
+        sys.exit(Server({"child": Child()}, map_error=lambda e: None).serve(requests, out))
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    proc.stdin.write(b'{"jsonrpc":"2.0","id":1,"method":"child"}\n')
+    proc.stdin.flush()
+    assert b"spawning" in proc.stderr.readline()  # the handler runs; the reader is not reading now
+    proc.stdin.write(b'{"jsonrpc":"2.0","id":2,"method":"child"}\n')
+    out, _ = proc.communicate(timeout=30)
+    frames = [json.loads(line) for line in out.splitlines()]
+    assert frames == [{"jsonrpc": "2.0", "id": i, "result": {"childRead": 0}} for i in (1, 2)]
+    assert proc.returncode == 0
+
+
 def test_the_serve_path_imports_no_heavy_library():
     code = ("import sys; import bridge.cli, bridge.api, bridge.api.daemon, bridge.rpc; bridge.cli.build_parser(); "
             "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect') if m in sys.modules])")

@@ -232,7 +232,8 @@ class Server:
         if first == b"[":
             return self._error_frame(rid, InvalidParams("params must be an object of named parameters"))
         if self.shutting_down:
-            return self._error_frame(rid, RpcError("the server is shutting down; send exit", None), code=SHUTTING_DOWN)
+            return self._error_frame(rid, RpcError("the server is shutting down; send exit", {"type": "ServerShuttingDown"}),
+                                     code=SHUTTING_DOWN)
         handler = self._handlers.get(env.method)
         if handler is None:
             return self._error_frame(rid, MethodNotFound(f"Method not found: {env.method}",

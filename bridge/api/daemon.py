@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import msgspec
@@ -15,6 +16,21 @@ from bridge.rpc import InvalidParams, Server, claim_stdin, claim_stdout, exit_wi
 __all__ = ["build_server", "serve"]
 
 log = logging.getLogger(__name__)
+
+_AT = re.compile(r" - at `(\$[^`]*)`$")
+_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+
+
+def params_error(method: str, exc: Exception) -> InvalidParams:
+    """-32602 with msgspec's message and the JSON path of the offending value (for a missing or
+    unknown field: the path of that key), e.g. `$.limit`, `$.clientInfo.name`."""
+    detail = str(exc)
+    at = _AT.search(detail)
+    path = at.group(1) if at else "$"
+    field = _FIELD.search(detail)
+    if field:
+        path = f"{path}.{field.group(1)}"
+    return InvalidParams(f"Invalid params: {detail}", data={"detail": detail, "path": path, "method": method})
 
 
 class _Adapter:
@@ -30,7 +46,7 @@ class _Adapter:
         try:
             decoded = self.method.decode_params(bytes(params) if params is not None else None)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise InvalidParams(f"Invalid params: {exc}", data={"detail": str(exc), "method": self.method.name}) from None
+            raise params_error(self.method.name, exc) from None
         result = self.method.handler(self._ctx.for_request(job, request_id), decoded)
         return self._encode(result)
 

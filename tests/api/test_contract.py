@@ -127,4 +127,4 @@ def test_params_breaking_the_schema_get_minus_32602(shared_daemon, method):
     for params in bad_cases[:3]:
         err = shared_daemon.call(method.name, params)["error"]
         assert err["code"] == -32602, (params, err)
-        assert err["data"]["detail"]
+        assert err["data"]["detail"] and err["data"]["path"] == "$." + next(iter(params)), err

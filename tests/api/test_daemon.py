@@ -73,7 +73,9 @@ def test_application_errors_carry_codes_and_data(daemon):
     err = daemon.call("publishDataFrame", {**publish_params([METRIC]), "artifactType": "nope"})["error"]
     assert err["code"] == 1006
     err = daemon.call("listArtifacts", {"limit": "ten"})["error"]
-    assert err["code"] == -32602 and "$.limit" in err["data"]["detail"]
+    assert err["code"] == -32602 and "$.limit" in err["data"]["detail"] and err["data"]["path"] == "$.limit"
+    err = daemon.call("initialize", {"protocolVersion": "1.0", "clientInfo": {"version": "1"}})["error"]
+    assert err["code"] == -32602 and err["data"]["path"] == "$.clientInfo.name"
 
 
 def big_csv(path: Path, rows: int) -> Path:

@@ -266,6 +266,8 @@ class Server:
 
     def _run(self, handler: Handler, method: str, rid: Any, params, job: Job, *, track: bool = True) -> bytes | None:
         try:
+            if job.cancelled:  # cancelled while queued behind other long work: do not start it
+                raise Cancelled(f"{method} was cancelled before it started")
             result = handler.call(params, job, rid)
             frame = b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
             if method == "shutdown":

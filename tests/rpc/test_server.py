@@ -307,3 +307,30 @@ def test_eof_right_after_pool_work_loses_no_reply():
         while (f := p.frame()) is not None:
             frames.append(f["id"])
         assert sorted(frames) == sorted([i, -i - 1]), f"round {i}: {frames}"
+
+
+def test_a_request_cancelled_while_queued_never_starts():
+    first, queued = Slow(), Slow()
+    p = Pair({"first": first, "queued": queued, "echo": Echo()}, workers=1)
+    try:
+        p.send(req("a", "first"))
+        assert first.started.wait(5)
+        p.send(req("b", "queued"))  # waits for the only worker
+        p.send('{"jsonrpc":"2.0","method":"$/cancelRequest","params":{"id":"b"}}\n')
+        p.send(req("sync", "echo", {}))  # read after the cancel: once answered, the cancel was seen
+        replies = {}
+        while "sync" not in replies:
+            f = p.frame()
+            if "id" in f:
+                replies[f["id"]] = f
+        first.release.set()
+        while len(replies) < 3:
+            f = p.frame()
+            if "id" in f:
+                replies[f["id"]] = f
+        assert replies["a"]["result"] == "done"
+        assert replies["b"]["error"]["code"] == -32800 and not queued.started.is_set()
+    finally:
+        first.release.set()
+        queued.release.set()
+        assert p.close() == 0

@@ -46,6 +46,23 @@ def test_every_method_is_in_openrpc_with_codes():
     jsonschema.Draft202012Validator.check_schema(load("getArtifact.result.json"))
 
 
+def test_every_schema_file_is_valid_json_schema_2020_12():
+    files = sorted(p for p in SCHEMAS.glob("*.json") if p.name not in ("openrpc.json", "errors.json"))
+    assert len(files) == 2 * len(METHODS)
+    for path in files:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+        assert doc["$schema"] == "https://json-schema.org/draft/2020-12/schema", path.name
+        jsonschema.Draft202012Validator.check_schema(doc)
+
+
+def test_openrpc_error_codes_match_the_code_table():
+    table = {e["code"]: e["name"] for e in load("errors.json")["errors"]}
+    assert len(table) == len(load("errors.json")["errors"])  # codes are unique
+    for m in load("openrpc.json")["methods"]:
+        for err in m["errors"]:
+            assert table.get(err["code"]) is not None, (m["name"], err)
+
+
 def test_objects_forbid_unknown_keys():
     for path in SCHEMAS.glob("*.json"):
         doc = json.loads(path.read_text())

@@ -51,7 +51,7 @@ ErrorMapper = Callable[[BaseException], "tuple[int, str, Any] | None"]
 class _Envelope(msgspec.Struct):
     jsonrpc: str
     method: str
-    id: int | str | None | msgspec.UnsetType = _UNSET
+    id: int | float | str | None | msgspec.UnsetType = _UNSET  # fractional ids: discouraged, echoed
     params: msgspec.Raw = msgspec.Raw(b"")
 
 
@@ -211,7 +211,7 @@ class Server:
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as parse_exc:
             return None, ParseError(data={"detail": _short(parse_exc)})
         rid = obj.get("id") if isinstance(obj, dict) else None
-        rid = rid if isinstance(rid, (str, int)) and not isinstance(rid, bool) else None
+        rid = rid if isinstance(rid, (str, int, float)) and not isinstance(rid, bool) else None
         return rid, InvalidRequest(data={"detail": _short(exc)})
 
     def _dispatch(self, env: _Envelope, *, in_batch: bool = False) -> bytes | Future | None:

@@ -115,7 +115,7 @@ def req(id, method, params=None):
 
 
 def test_ids_are_echoed_exactly(pair):
-    for rid in (1, 0, -7, "abc", "", None, 2**53):
+    for rid in (1, 0, -7, "abc", "", None, 2**53, 2**70, -(2**70), 1.5, -0.25, 1e20, "\u00e9\u2603", "1"):
         pair.send(req(rid, "echo", {"x": rid}))
         assert pair.frame() == {"jsonrpc": "2.0", "id": rid, "result": {"x": rid}}
 
@@ -131,6 +131,13 @@ def test_ids_are_echoed_exactly(pair):
     ('{"jsonrpc":"2.0","method":"nope","id":1}', -32601),
     ("[]", -32600),
     ("{\"a\": Infinity}", -32700),
+    ('{"jsonrpc":"2.0","method":"echo","id":true}', -32600),  # ids are strings, numbers or null
+    ('{"jsonrpc":"2.0","method":"echo","id":{"a":1}}', -32600),
+    ('{"jsonrpc":"2.0","method":"echo","id":[1]}', -32600),
+    ('{"jsonrpc":"2.0","method":"echo","id":1e400}', -32700),  # not representable: a parse error
+    ('{"jsonrpc":"2.0","method":"echo","id":1} {"x":1}', -32700),  # trailing garbage
+    ('"just a string"', -32600),
+    ("5", -32600),
 ])
 def test_standard_errors(pair, line, code):
     pair.send(line + "\n")

@@ -175,6 +175,15 @@ def test_stdout_carries_only_frames_even_when_handlers_print(tmp_path):
     assert proc.stderr.count(b"print() from a handler") == 3 and b"from a child process" in proc.stderr
 
 
+def test_the_real_daemon_points_fd_1_at_stderr_and_fd_0_at_dev_null(daemon):
+    daemon.result("listArtifacts", {})  # it is up and serving
+    fd = Path(f"/proc/{daemon.proc.pid}/fd")
+    assert os.readlink(fd / "1") == os.readlink(fd / "2")  # print() and children write to the log
+    assert os.readlink(fd / "0") == "/dev/null"  # children reading stdin get EOF
+    protocol = [os.readlink(p) for p in fd.iterdir() if p.name not in ("0", "1", "2")]
+    assert any(t.startswith("pipe:") for t in protocol)  # the private duplicates carry the frames
+
+
 def test_a_child_reading_stdin_cannot_swallow_requests(tmp_path):
     """A handler's child process that reads its stdin gets EOF (fd 0 is /dev/null), not the
     client's next request, which the daemon still answers."""

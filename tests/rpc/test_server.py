@@ -144,6 +144,15 @@ def test_standard_errors(pair, line, code):
     assert pair.frame()["error"]["code"] == code
 
 
+def test_crlf_lines_are_accepted_and_replies_use_bare_newlines(pair):
+    pair.send(req(1, "echo", {}).replace("\n", "\r\n"))
+    line = []
+    t = threading.Thread(target=lambda: line.append(pair.from_server.readline()), daemon=True)
+    t.start()
+    t.join(10)
+    assert line and line[0] == b'{"jsonrpc":"2.0","id":1,"result":{}}\n'
+
+
 def test_invalid_request_echoes_a_usable_id(pair):
     pair.send('{"jsonrpc":"2.0","method":7,"id":"keep"}\n')
     assert pair.frame()["id"] == "keep"

@@ -5,7 +5,7 @@ The definition and result types are the domain's own msgspec Structs (camelCase,
 refused): bridge.experiments.definition.ExperimentDefinition / ExperimentResult and
 bridge.experiments.runner.SweepResult. Handlers are thin and import the domain inside, so the
 daemon starts without DuckDB or pyarrow. DECLARATIONS name each method once; METHODS turns them
-into bridge.api._method.Method objects once that module exists (empty until then).
+into bridge.api._method.Method objects.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from bridge.api._method import Method, Wire
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -45,8 +46,6 @@ __all__ = [
 ]
 
 
-class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """camelCase on the wire, unknown fields refused."""
 
 
 class RunExperimentParams(Wire):
@@ -163,18 +162,4 @@ DECLARATIONS: list[dict[str, Any]] = [
 ]
 
 
-def _methods() -> list[Any]:
-    try:
-        from bridge.api._method import Method
-    except ModuleNotFoundError as exc:  # the RPC layer's Method is not committed yet
-        if exc.name != "bridge.api._method":
-            raise
-        return []
-    import dataclasses
-
-    names = {f.name for f in dataclasses.fields(Method)} if dataclasses.is_dataclass(Method) else set()
-    rename = {"params": "params_type", "result": "result_type"} if "params_type" in names else {}
-    return [Method(**{rename.get(k, k): v for k, v in d.items()}) for d in DECLARATIONS]
-
-
-METHODS = _methods()
+METHODS = [Method(**d) for d in DECLARATIONS]

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 
+from bridge.api._method import Method, Wire
 from bridge.errors import Cancelled, InvalidInput, ValidationFailed
 
 __all__ = [
@@ -27,8 +28,6 @@ __all__ = [
 ]
 
 
-class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """camelCase on the wire, unknown fields refused."""
 
 
 class IngestTelegramParams(Wire):
@@ -122,14 +121,4 @@ DECLARATIONS: list[dict[str, Any]] = [
 ]
 
 
-def _methods() -> list[Any]:
-    try:
-        from bridge.api._method import Method
-    except ModuleNotFoundError as exc:  # the RPC layer's Method is not committed yet
-        if exc.name != "bridge.api._method":
-            raise
-        return []
-    return [Method(**d) for d in DECLARATIONS]
-
-
-METHODS = _methods()
+METHODS = [Method(**d) for d in DECLARATIONS]

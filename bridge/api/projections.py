@@ -12,7 +12,7 @@ renaming those keys (a key without a rename keeps its own name).
 buildProjection, rebuildProjection and extendProjection are long-running (progress per table,
 cancel through `ctx.job`, nothing visible until the build commits); query honours cancel too.
 DECLARATIONS name each method once; METHODS turns them into bridge.api._method.Method objects
-once that module exists (empty until then).
+
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from bridge.api._method import Method, Wire
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -64,8 +65,6 @@ __all__ = [
 JsonScalar = str | int | float | bool | None
 
 
-class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """camelCase on the wire, unknown fields refused."""
 
 
 # -- params ------------------------------------------------------------------------------------
@@ -300,14 +299,4 @@ DECLARATIONS: list[dict[str, Any]] = [
 ]
 
 
-def _methods() -> list[Any]:
-    try:
-        from bridge.api._method import Method
-    except ModuleNotFoundError as exc:  # the RPC layer's Method is not committed yet
-        if exc.name != "bridge.api._method":
-            raise
-        return []
-    return [Method(**d) for d in DECLARATIONS]
-
-
-METHODS = _methods()
+METHODS = [Method(**d) for d in DECLARATIONS]

@@ -22,9 +22,8 @@ import hashlib
 import itertools
 import json
 import logging
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -42,6 +41,7 @@ from bridge.experiments.engine import ENGINE_VERSION
 from bridge.experiments.runs import RunRecords
 from bridge.experiments.strategy import SWEEPABLE, strategy_from_mapping
 from bridge.progress import NULL_JOB, Job
+from bridge.projections.builder import interrupt_on_cancel
 
 __all__ = ["Experiments", "SweepPoint", "SweepResult", "OUTPUT_KINDS"]
 
@@ -272,7 +272,7 @@ class Experiments:
         from bridge.experiments.metrics import result_tables
 
         lo, hi = _date_range(d)
-        with _interrupt_on_cancel(con, job):
+        with interrupt_on_cancel(con, job):
             try:
                 results = run_grid(con, "p.alerts", "p.candles", strategies, date_from_us=lo, date_to_us=hi, job=job)
             except duckdb.InterruptException:
@@ -369,25 +369,3 @@ def _compare_metrics(metrics_table) -> dict[str, float | None]:
     values = dict(zip(metrics_table.column("metric_name").to_pylist(), metrics_table.column("metric_value").to_pylist()))
     return {k: values.get(k) for k in COMPARE_METRICS}
 
-
-@contextlib.contextmanager
-def _interrupt_on_cancel(con, job: Job) -> Iterator[None]:
-    """Interrupt the running DuckDB statement once the job is cancelled (polled every 50 ms)."""
-    if job is NULL_JOB:
-        yield
-        return
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(0.05):
-            if job.cancelled:
-                con.interrupt()
-                return
-
-    watcher = threading.Thread(target=watch, name="experiment-cancel", daemon=True)
-    watcher.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        watcher.join()

@@ -24,6 +24,7 @@ from bridge.experiments.definition import (
     Outputs,
     definition_hash,
 )
+from bridge.proc import pid_alive
 from bridge.store.manifest import write_txn
 from bridge.store.timeutil import now_iso
 
@@ -52,7 +53,7 @@ class RunRecords:
         rows = self._con().execute(
             "SELECT run_id, pid FROM experiment_runs WHERE status IN ('pending', 'running') AND host = ?",
             (_HOST,)).fetchall()
-        dead = [run_id for run_id, pid in rows if pid is not None and not _alive(pid)]
+        dead = [run_id for run_id, pid in rows if pid is not None and not pid_alive(pid)]
         if dead:
             with write_txn(self._con()) as con:
                 con.executemany(
@@ -153,17 +154,6 @@ class RunRecords:
 
 _HOST = socket.gethostname()
 
-
-def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 _COLS = ("run_id, experiment_id, sweep_id, name, status, projection_id, created_at, started_at, completed_at, "

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from bridge.errors import Busy, InvalidInput, SourceUnavailable
+from bridge.proc import pid_alive
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
@@ -602,7 +603,7 @@ def _yield_to_waiters(data_dir: Path, max_wait: float = 1.0) -> None:
             pid = m.name.rpartition("-")[2]
             if not pid.isdigit() or int(pid) == os.getpid():
                 continue
-            if _alive(int(pid)):
+            if pid_alive(int(pid)):
                 waiting = True
             else:
                 m.unlink(missing_ok=True)
@@ -610,12 +611,3 @@ def _yield_to_waiters(data_dir: Path, max_wait: float = 1.0) -> None:
             return
         time.sleep(0.02)
 
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

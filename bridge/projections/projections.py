@@ -44,6 +44,7 @@ from bridge.errors import (
     ProjectionNotFound,
     ReadOnlyViolation,
 )
+from bridge.proc import crashpoint
 from bridge.progress import NULL_JOB, Job
 from bridge.projections.models import (
     ColumnInfo,
@@ -53,6 +54,7 @@ from bridge.projections.models import (
     QueryResult,
     TableType,
 )
+from bridge.store.files import fsync_dir, fsync_file
 from bridge.store.models import Artifact
 from bridge.store.spec import get_spec
 from bridge.store.timeutil import now_iso
@@ -297,10 +299,10 @@ class Projections:
         try:
             counts = build_file(tmp, plans, mode, meta, base=base, job=job)
             job.check()
-            _fsync(tmp)
-            _crashpoint("projection_before_replace")
+            fsync_file(tmp)
+            crashpoint("projection_before_replace")
             os.replace(tmp, final)
-            _crashpoint("projection_before_sidecar")
+            crashpoint("projection_before_sidecar")
             for table, n in counts.items():
                 record["tables"][table]["row_count"] = n
             _write_json_atomic(folder / SIDECAR, record)
@@ -662,28 +664,4 @@ def _write_json_atomic(path: Path, obj: dict) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _crashpoint(name: str) -> None:
-    """Fault injection for the crash-safety tests: QB_CRASH_AT=<name> SIGKILLs this process here."""
-    if os.environ.get("QB_CRASH_AT") == name:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
+    fsync_dir(path.parent)

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PARQUET_SETTINGS", "atomic_move", "fsync_dir", "place_if_absent", "sha256_file", "write_json", "write_parquet"]
+__all__ = ["PARQUET_SETTINGS", "atomic_move", "fsync_dir", "fsync_file", "place_if_absent", "sha256_file", "write_json", "write_parquet"]
 
 PARQUET_SETTINGS: dict[str, Any] = {
     "compression": "zstd",
@@ -31,7 +31,7 @@ def write_parquet(table, path: Path, metadata: dict[str, str]) -> None:
 
     meta = {k.encode("utf-8"): v.encode("utf-8") for k, v in sorted(metadata.items())}
     pq.write_table(table.replace_schema_metadata(meta), str(path), **PARQUET_SETTINGS)
-    _fsync_file(path)
+    fsync_file(path)
 
 
 def write_json(obj: Any, path: Path) -> None:
@@ -52,7 +52,7 @@ def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def _fsync_file(path: Path) -> None:
+def fsync_file(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -34,6 +34,7 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
+from bridge.proc import crashpoint, pid_alive
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.lake import Lake
@@ -190,13 +191,13 @@ class Store:
                 "qb.content_hash": row["content_hash"],
                 "qb.canonical_form": prov["canonical_form"],
             })
-            _crashpoint("after_staging_parquet")
+            crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
             files.write_json(sidecar, tmp_sidecar)
-            _crashpoint("after_staging_sidecar")
+            crashpoint("after_staging_sidecar")
             job.check()  # last point of no visible effect
 
             con = self.connect()
@@ -210,11 +211,11 @@ class Store:
                     )
             if existing is not None:
                 return _deduped(self.get(existing), "content_hash")
-            _crashpoint("after_journal")
+            crashpoint("after_journal")
             files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
-            _crashpoint("after_parquet_move")
+            crashpoint("after_parquet_move")
             files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
-            _crashpoint("after_sidecar_move")
+            crashpoint("after_sidecar_move")
             with manifest.write_txn(con):
                 con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
                 if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
@@ -222,8 +223,8 @@ class Store:
                 else:
                     self._insert(con, row, created_at, prov, tag_pairs, inputs)
                     registered = True
-                _crashpoint("before_register_commit")
-            _crashpoint("after_register")
+                crashpoint("before_register_commit")
+            crashpoint("after_register")
         finally:
             for p in (tmp_parquet, tmp_sidecar):
                 p.unlink(missing_ok=True)
@@ -649,14 +650,6 @@ def _add_source_location(exc: ValidationFailed, data: Any) -> None:
         exc.args = (exc.message,)
 
 
-def _crashpoint(name: str) -> None:
-    """Fault injection for the crash-safety tests: QB_CRASH_AT=<name> SIGKILLs this process here."""
-    if os.environ.get("QB_CRASH_AT") == name:
-        import signal
-
-        os.kill(os.getpid(), signal.SIGKILL)
-
-
 def _event(con: sqlite3.Connection, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:
     con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?,?,?,?)",
                 (artifact_id, event, at or now_iso(), detail))
@@ -714,25 +707,8 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 def _dead(host: str, pid: int) -> bool:
-    if host != _HOST:
-        return False  # can't tell for another machine: leave it
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return _is_zombie(pid)
-
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return False
+    """Known dead: only a process of this host can be checked; others are presumed alive."""
+    return host == _HOST and not pid_alive(pid)
 
 
 def _chunks(items: list, n: int):

@@ -4,7 +4,7 @@
 
 * cold start: spawn `python -m bridge serve` → `initialize` reply, median of --starts (target < 0.3 s);
 * getArtifact requests/s from a Python client, sequentially and with 64 in flight, against a bare
-  NDJSON echo (scripts/bench/echo_server.py) over the same kind of pipes (ratio printed).
+  NDJSON echo (ts-client/bench/echo_server.py) over the same kind of pipes (ratio printed).
 The TypeScript client's figures (the DESIGN's target, ≥ 0.6 × echo) come from
 `node ts-client/bench/rpc.mjs`. Not a test: the numbers go in the README.
 """
@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-ECHO = Path(__file__).with_name("echo_server.py")
+ECHO = REPO / "ts-client" / "bench" / "echo_server.py"
 
 
 def spawn(args: list[str]) -> subprocess.Popen:

@@ -200,13 +200,13 @@ def test_cancel_interrupts_a_running_query():
 
     import duckdb
 
-    from bridge.experiments.runner import _interrupt_on_cancel
+    from bridge.projections.builder import interrupt_on_cancel
 
     con = duckdb.connect()
     job = Job()
     threading.Timer(0.2, job.cancel).start()
     t0 = time.monotonic()
-    with pytest.raises(duckdb.InterruptException), _interrupt_on_cancel(con, job):
+    with pytest.raises(duckdb.InterruptException), interrupt_on_cancel(con, job):
         con.execute("SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b").fetchall()
     assert time.monotonic() - t0 < 10
 

@@ -1,0 +1,33 @@
+"""Process facts shared by the packages that recover from crashed peers, and the fault-injection
+hook the crash-safety tests use."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+__all__ = ["crashpoint", "pid_alive"]
+
+
+def pid_alive(pid: int) -> bool:
+    """True while `pid` runs on this machine (a zombie counts as dead; another user's process
+    as alive)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True
+
+
+def crashpoint(name: str) -> None:
+    """Fault injection for the crash-safety tests: QB_CRASH_AT=<name> SIGKILLs this process here."""
+    if os.environ.get("QB_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)

@@ -134,3 +134,21 @@ def test_tombstone_is_idempotent(store):
     a = publish_candles(store).artifact_id
     assert store.tombstone(a, "oops").status == "tombstoned"
     assert store.tombstone(a).status == "tombstoned"
+
+
+def test_cached_reads_see_other_processes_and_own_writes(store, tmp_path):
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    a = publish_candles(store, seed=1).artifact_id
+    b = publish_candles(store, seed=2).artifact_id
+    assert store.get(a).status == "active"  # cached now
+    subprocess.run([sys.executable, "-m", "bridge", "supersede", b, a, "--lake", str(store.lake.root)], check=True,
+                   capture_output=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+    time.sleep(0.002)  # another process's commit is seen within 1 ms
+    assert store.get(a).status == "superseded" and store.get(a).superseded_by == b
+    store.tombstone(b)  # own writes are seen at once
+    assert store.get(b).status == "tombstoned"

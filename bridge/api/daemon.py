@@ -11,7 +11,7 @@ import msgspec
 from bridge.api import METHODS, Context, Limits, Method
 from bridge.api.errors import error_for
 from bridge.progress import Job
-from bridge.rpc import InvalidParams, Server, claim_stdin, claim_stdout, exit_with_parent
+from bridge.rpc import InvalidParams, Server, serve_stdio
 
 __all__ = ["build_server", "serve"]
 
@@ -66,8 +66,6 @@ def build_server(lake, *, limits: Limits | None = None, shared: dict | None = No
 
 
 def serve(lake, *, limits: Limits | None = None) -> int:
-    requests, out = claim_stdin(), claim_stdout()
     server = build_server(lake, limits=limits)
-    exit_with_parent(on_orphan=server.stop)
     log.info("serving %s", lake.root)
-    return server.serve(requests, out)
+    return serve_stdio(server)

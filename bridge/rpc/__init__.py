@@ -3,7 +3,7 @@ handler objects, cancellation, progress, lifecycle. Knows nothing about artifact
 
 from bridge.rpc.errors import InternalError, InvalidParams, InvalidRequest, MethodNotFound, ParseError, RpcError
 from bridge.rpc.server import Handler, Server
-from bridge.rpc.stdio import claim_stdin, claim_stdout, exit_with_parent
+from bridge.rpc.stdio import claim_stdin, claim_stdout, exit_with_parent, serve_stdio
 
 __all__ = ["Handler", "InternalError", "InvalidParams", "InvalidRequest", "MethodNotFound", "ParseError", "RpcError",
-           "Server", "claim_stdin", "claim_stdout", "exit_with_parent"]
+           "Server", "claim_stdin", "claim_stdout", "exit_with_parent", "serve_stdio"]

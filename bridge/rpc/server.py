@@ -74,6 +74,8 @@ class Server:
         # the output being closed right after serve() returns.
         self._outstanding = 0
         self._idle = threading.Condition(self._lock)
+        self._single: set = set()  # in-flight ids sent alone (not in a batch)
+        self._abandoned: set = set()  # answered -32800 at exit while still running; drop their late reply
         self.shutting_down = False
         self.exit_requested = False
         self._writer: FrameWriter | None = None
@@ -119,10 +121,29 @@ class Server:
             for job in jobs:
                 job.cancel()
         with self._idle:
-            if not self._idle.wait_for(lambda: self._outstanding == 0, timeout=self._drain_timeout if cancel else None):
-                log.warning("%d request(s) still running after %.0f s; exiting without their replies",
-                            self._outstanding, self._drain_timeout)
+            drained = self._idle.wait_for(lambda: self._outstanding == 0,
+                                          timeout=self._drain_timeout if cancel else None)
+        if not drained:
+            self._abandon()
         self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _abandon(self) -> None:
+        """Work that ignored cancellation past the drain timeout: answer each such request now
+        (-32800) so the client is not left waiting, and drop the reply should it finish later."""
+        with self._lock:
+            stuck = [rid for rid in self._inflight if rid in self._single]
+            self._abandoned.update(stuck)
+        log.warning("%d request(s) still running %.0f s after cancellation: %r; answering them -32800 now",
+                    len(stuck), self._drain_timeout, stuck)
+        for rid in stuck:
+            self._write(self._error_frame(rid, RpcError("the daemon is exiting; the work did not stop in time"),
+                                          code=-32800, data={"type": "RequestCancelled"}))
+
+    @property
+    def outstanding(self) -> int:
+        """Requests on the pool whose reply has not been written yet."""
+        with self._lock:
+            return self._outstanding
 
     # -- messages ------------------------------------------------------------------------------
 
@@ -249,6 +270,8 @@ class Server:
                 return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
             job = Job(self._progress_sink(rid), min_interval=0.2)
             self._inflight[rid] = job
+            if not in_batch:
+                self._single.add(rid)
         return self._pool.submit(self._run, handler, env.method, rid, params, job)
 
     def _control(self, env: _Envelope) -> None:
@@ -288,6 +311,10 @@ class Server:
             if track:
                 with self._lock:
                     self._inflight.pop(rid, None)
+                    self._single.discard(rid)
+                    if rid in self._abandoned:  # already answered at exit
+                        self._abandoned.discard(rid)
+                        frame = None
         return frame
 
     def _progress_sink(self, rid: Any):

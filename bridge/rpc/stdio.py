@@ -20,7 +20,7 @@ import threading
 import time
 from typing import BinaryIO
 
-__all__ = ["claim_stdin", "claim_stdout", "exit_with_parent"]
+__all__ = ["claim_stdin", "claim_stdout", "exit_with_parent", "serve_stdio"]
 
 log = logging.getLogger(__name__)
 
@@ -68,3 +68,18 @@ def exit_with_parent(on_orphan=None, interval: float = 0.5) -> None:
                 os._exit(0)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def serve_stdio(server) -> int:
+    """Run `server` (a bridge.rpc.Server) on this process's stdin/stdout until `exit`, EOF or
+    the parent's death. Returns the exit status; if work that ignored cancellation is still
+    running when the loop ends (after the server's bounded drain), the process ends here
+    instead of waiting for it: the thread pool's workers would otherwise keep it alive."""
+    requests, out = claim_stdin(), claim_stdout()
+    exit_with_parent(on_orphan=server.stop)
+    code = server.serve(requests, out)
+    if server.outstanding:
+        log.warning("%d request(s) ignored cancellation; exiting without waiting for them", server.outstanding)
+        logging.shutdown()
+        os._exit(code)
+    return code

@@ -234,3 +234,23 @@ def test_adversarial_peer_never_kills_the_daemon(tmp_path):
         assert codes.count(-32700) >= 4 and -32600 in codes  # the 10 kB line: answered, skipped
     finally:
         assert d.close() == 0
+
+
+def test_exit_is_bounded_even_when_work_ignores_cancellation(tmp_path):
+    script = textwrap.dedent("""
+        import sys, time
+        from bridge.rpc import Server, serve_stdio
+        class Stuck:
+            long_running = True
+            def call(self, params, job, rid):
+                time.sleep(60)  # ignores job.cancel()
+                return b'"late"'
+        sys.exit(serve_stdio(Server({"stuck": Stuck()}, map_error=lambda e: None, drain_timeout=0.3)))
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(REPO)})
+    t0 = time.monotonic()
+    out, err = proc.communicate(b'{"jsonrpc":"2.0","id":1,"method":"stuck"}\n{"jsonrpc":"2.0","method":"exit"}\n',
+                                timeout=30)
+    assert proc.returncode == 0 and time.monotonic() - t0 < 10, err
+    assert [json.loads(line)["error"]["code"] for line in out.splitlines()] == [-32800]

@@ -350,3 +350,35 @@ def test_a_request_cancelled_while_queued_never_starts():
         first.release.set()
         queued.release.set()
         assert p.close() == 0
+
+
+class Stuck:
+    """Long work that ignores cancellation until released."""
+
+    long_running = True
+
+    def __init__(self):
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def call(self, params, job, rid):
+        self.started.set()
+        self.release.wait(20)
+        return b'"finished anyway"'
+
+
+def test_exit_answers_work_that_ignores_cancel_once_the_drain_times_out():
+    stuck = Stuck()
+    p = Pair({"stuck": stuck}, drain_timeout=0.3)
+    try:
+        p.send(req(7, "stuck"))
+        assert stuck.started.wait(5)
+        p.send('{"jsonrpc":"2.0","method":"exit"}\n')
+        p.thread.join(10)
+        assert not p.thread.is_alive() and p.code == 0
+        assert p.frame() == {"jsonrpc": "2.0", "id": 7, "error": {
+            "code": -32800, "message": "the daemon is exiting; the work did not stop in time",
+            "data": {"type": "RequestCancelled"}}}
+        assert p.frame() is None  # nothing else
+    finally:
+        stuck.release.set()

@@ -98,6 +98,10 @@ def grouped_loop(adf, groups, s) -> dict:
     return out
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rss import PeakRss  # noqa: E402
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--alerts", type=int, default=10_000)
@@ -126,8 +130,10 @@ def main() -> None:
     con.execute("CREATE TABLE alerts AS SELECT * FROM alerts_src")
     con.execute("CREATE TABLE candles AS SELECT * FROM candles_src")
     t = time.perf_counter()
-    res = run_backtest(con, "alerts", "candles", strategy)
+    with PeakRss() as mem:
+        res = run_backtest(con, "alerts", "candles", strategy)
     engine_first_s = time.perf_counter() - t
+    arrow_bytes = alerts.nbytes + candles.nbytes
     t, cpu = time.perf_counter(), time.process_time()
     again = run_backtest(con, "alerts", "candles", strategy)
     engine_s = min(engine_first_s, time.perf_counter() - t)
@@ -159,6 +165,9 @@ def main() -> None:
         "engine_first_run_s": round(engine_first_s, 3), "engine_s": round(engine_s, 3),
         "engine_cpu_s_second_run": round(engine_cpu_s, 3), "engine_candles_per_s": round(candles.num_rows / engine_s),
         "trades": res.trades.num_rows, "skipped": res.skipped.num_rows,
+        "engine_peak_rss_growth_x_arrow": round(mem.growth / arrow_bytes, 2),
+        "engine_peak_rss_growth_mb": round(mem.growth / 1e6),
+        "inputs_arrow_mb": round(arrow_bytes / 1e6),
         "naive_loop": {"alerts_timed": n_naive, "measured_s": round(naive_sub, 3),
                        "scaled_to_all_alerts_s": round(naive_s, 1), "speedup": round(naive_s / engine_s, 1)},
         "grouped_loop": {"group_by_token_s": round(group_s, 3), "alerts_timed": n_grouped,

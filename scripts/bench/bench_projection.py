@@ -33,6 +33,10 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _rss import PeakRss  # noqa: E402
+
+
 def make_candles(rows: int, tokens: int, seed: int = 7):
     import numpy as np
     import pyarrow as pa
@@ -105,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         t = time.perf_counter()
         table = make_candles(args.rows, args.tokens)
+        arrow_bytes = table.nbytes
         multi = publish(store, table, args.artifacts, "multi")
         single = publish(store, table, 1, "single")
         del table
@@ -114,12 +119,16 @@ def main(argv: list[str] | None = None) -> int:
         scratch = store.lake.staging / "bench-baseline.duckdb"
         scratch.parent.mkdir(parents=True, exist_ok=True)
 
-        base_times, build_times, single_times, single_base = [], [], [], []
+        base_times, build_times, single_times, single_base, build_rss, base_rss = [], [], [], [], [], []
         for i in range(args.repeat):
-            base_times.append(baseline(files, scratch))
+            with PeakRss() as base_mem:
+                base_times.append(baseline(files, scratch))
+            base_rss.append(base_mem.growth)
             t = time.perf_counter()
-            proj.build({"candles": multi}, projection_id=f"bench-multi-{i}")
+            with PeakRss() as mem:
+                proj.build({"candles": multi}, projection_id=f"bench-multi-{i}")
             build_times.append(time.perf_counter() - t)
+            build_rss.append(mem.growth)
             single_base.append(baseline([store.get(single[0]).path_parquet], scratch))
             t = time.perf_counter()
             proj.build({"candles": single}, projection_id=f"bench-single-{i}")
@@ -144,6 +153,10 @@ def main(argv: list[str] | None = None) -> int:
             "single_artifact_ratio": round(min(single_times) / min(single_base), 3),
             "reuse_median_ms": round(statistics.median(reuse) * 1000, 3),
             "reuse_max_ms": round(max(reuse) * 1000, 3),
+            "arrow_bytes": arrow_bytes,
+            "build_rss_growth_bytes": max(build_rss),
+            "build_rss_growth_x_arrow": round(max(build_rss) / arrow_bytes, 2),
+            "baseline_rss_growth_x_arrow": round(max(base_rss) / arrow_bytes, 2),
             "targets": {"ratio_max": 1.3, "reuse_ms_max": 50},
         }
     finally:
@@ -160,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"projection build (table mode)    {result['build_s']:8.3f} s   ratio {result['ratio']:.2f}x (target <= 1.3x)")
         print(f"one artifact: baseline / build   {result['single_artifact_baseline_s']:8.3f} s / "
               f"{result['single_artifact_build_s']:.3f} s   ratio {result['single_artifact_ratio']:.2f}x")
+        print(f"memory during build              {result['build_rss_growth_bytes'] / 1e6:8.0f} MB peak RSS growth = "
+              f"{result['build_rss_growth_x_arrow']:.2f}x the data's Arrow size (target <= 3x); "
+              f"DuckDB's CTAS alone: {result['baseline_rss_growth_x_arrow']:.2f}x")
         print(f"reuse (same inputs)              {result['reuse_median_ms']:8.3f} ms median, "
               f"{result['reuse_max_ms']:.3f} ms max (target < 50 ms)")
     return 0

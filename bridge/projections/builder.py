@@ -73,8 +73,16 @@ def select_list(spec: ArtifactSpec) -> str:
 
 
 def order_by(spec: ArtifactSpec) -> str:
-    cols = [*spec.sort_key, *(c for c in spec.column_names if c not in spec.sort_key)]
-    return ", ".join(f"{quote_ident(c)} ASC NULLS LAST" for c in cols)
+    """The spec's sort key, then a tie-break among rows equal on it (artifacts may overlap):
+    every other column when there are few, else one hash of them (a narrower sort key: DuckDB's
+    sort memory grows with key width; rows that tie on the hash are identical but for 2^-64)."""
+    rest = [c for c in spec.column_names if c not in spec.sort_key]
+    keys = [f"{quote_ident(c)} ASC NULLS LAST" for c in spec.sort_key]
+    if len(rest) <= 2:
+        keys += [f"{quote_ident(c)} ASC NULLS LAST" for c in rest]
+    elif rest:
+        keys.append(f"hash({', '.join(quote_ident(c) for c in rest)}) ASC")
+    return ", ".join(keys)
 
 
 def _parquet_source(spec: ArtifactSpec, artifacts: Sequence[Artifact]) -> str:

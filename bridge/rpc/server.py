@@ -148,6 +148,12 @@ class Server:
     # -- messages ------------------------------------------------------------------------------
 
     def handle_line(self, line: bytes) -> None:
+        if not line.isascii():  # msgspec leaves raw params unchecked: validate UTF-8 for the whole line
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                self._send_error(None, ParseError(data={"detail": f"invalid UTF-8 at byte {exc.start}"}))
+                return
         if line.lstrip()[:1] == b"[":
             self._handle_batch(line)
             return

@@ -225,13 +225,15 @@ def test_adversarial_peer_never_kills_the_daemon(tmp_path):
     try:
         for junk in (b"\xff\xfe not utf8\n", b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"x\"} trailing\n",
                      b"[" * 2000 + b"]" * 2000 + b"\n", b"{\"a\": NaN}\n", b"x" * 10_000 + b"\n", b"\n", b"   \n",
-                     b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"listArtifacts\",\"params\":{\"limit\":1e999}}\n"):
+                     b"{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"listArtifacts\",\"params\":{\"limit\":1e999}}\n",
+                     b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"listArtifacts\",\"params\":{\"cursor\":\"\xff\"}}\n"):
             d.send_raw(junk)
         ok = d.call("listArtifacts", {})
         assert "result" in ok
         frames = [json.loads(line) for line in d.raw]
         codes = [f["error"]["code"] for f in frames if isinstance(f, dict) and "error" in f]
-        assert codes.count(-32700) >= 4 and -32600 in codes  # the 10 kB line: answered, skipped
+        assert codes.count(-32700) >= 5 and -32600 in codes  # the 10 kB line: answered, skipped
+        assert -32603 not in codes and b"Traceback" not in b"".join(d.stderr)  # all caught as bad input
     finally:
         assert d.close() == 0
 

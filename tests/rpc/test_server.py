@@ -382,3 +382,25 @@ def test_exit_answers_work_that_ignores_cancel_once_the_drain_times_out():
         assert p.frame() is None  # nothing else
     finally:
         stuck.release.set()
+
+
+@pytest.mark.parametrize("line", [
+    b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"x":"\xff"}}',  # inside params (raw to the envelope)
+    b'{"jsonrpc":"2.0","id":1,"method":"nope","params":{"x":"\xc3"}}',  # truncated sequence, unknown method
+    b'[{"jsonrpc":"2.0","id":1,"method":"echo","params":{"x":"\xed\xa0\x80"}}]',  # surrogate, in a batch
+    b'\xff\xfe{}',
+])
+def test_invalid_utf8_anywhere_is_a_parse_error(pair, line):
+    pair.send(line + b"\n")
+    assert pair.frame() == {"jsonrpc": "2.0", "id": None, "error": {
+        "code": -32700, "message": "Parse error", "data": {"detail": pair_detail(line)}}}
+    pair.send(req(2, "echo", {"x": "é ☃ 😀"}))  # valid UTF-8 still fine
+    assert pair.frame()["result"] == {"x": "é ☃ 😀"}
+
+
+def pair_detail(line: bytes) -> str:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"invalid UTF-8 at byte {exc.start}"
+    raise AssertionError("valid line")

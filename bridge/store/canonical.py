@@ -225,13 +225,30 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "") -> 
             arr = _fill_missing(col, spec, key_values, n)
         _check_values(arr, col)
         columns.append(arr)
+    del table  # from here on only the fitted columns are kept alive (see _take_releasing)
     out = pa.Table.from_arrays(columns, schema=arrow_schema(spec))
+    del columns
     _check_rules(out, spec)
     order = _canonical_order(out, spec)
     if order is not None:
-        out = out.take(order)
+        holder = [out]
+        del out
+        out = _take_releasing(holder, order)
     _check_unique(out, spec, order)
     return out
+
+
+def _take_releasing(holder: list[pa.Table], order: pa.Array) -> pa.Table:
+    """`table.take(order)` a column at a time, dropping each source column once it is copied, so
+    a reorder needs one extra column of memory, not a second table. The caller hands the table
+    over in `holder` and keeps no reference of its own."""
+    table = holder.pop()
+    schema = table.schema
+    cols = list(table.columns)
+    del table
+    for i in range(len(cols)):
+        cols[i] = cols[i].take(order)
+    return pa.Table.from_arrays(cols, schema=schema)
 
 
 def _strip_metadata(table: pa.Table) -> pa.Table:

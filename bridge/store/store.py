@@ -133,9 +133,10 @@ class Store:
             if hit is not None:
                 return hit
         try:
-            table = canonical.load_input(data, spec)
             job.progress(1, 4, "validating")
-            table = canonical.canonicalize(table, spec, logical_key)
+            # no local name for the loaded table: canonicalize then holds its only reference
+            # and can free the input while it builds the canonical copy
+            table = canonical.canonicalize(canonical.load_input(data, spec), spec, logical_key)
         except ValidationFailed as exc:
             _add_source_location(exc, data)
             raise

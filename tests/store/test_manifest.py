@@ -73,3 +73,15 @@ def test_migrations_run_once_with_many_openers(tmp_path):
     assert not errors
     con = Store(tmp_path / "lake").connect()
     assert con.execute("SELECT COUNT(*) FROM schema_migrations").fetchone()[0] == len(manifest.migrations()) + 1
+
+
+def test_upgrading_a_v2_manifest_keeps_its_rows(tmp_path):
+    lake = tmp_path / "lake"
+    (lake / "manifest").mkdir(parents=True)
+    shutil.copy(DATA / "manifest_v2.sqlite", lake / "manifest" / "manifest.sqlite")
+    store = Store(lake)
+    assert store.schema_version == manifest.migrations()[-1][0] > 2
+    assert store.get("v2-metrics").logical_key == "run=v2"
+    assert store.provenance("v2-metrics")["git_commit"] == "abc"
+    names = {r[0] for r in store.connect().execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert {"experiment_runs", "artifact_provenance", "publish_journal"} <= names

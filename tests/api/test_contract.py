@@ -145,3 +145,30 @@ def test_params_breaking_the_schema_get_minus_32602(shared_daemon, method):
         err = shared_daemon.call(method.name, params)["error"]
         assert err["code"] == -32602, (params, err)
         assert err["data"]["detail"] and err["data"]["path"] == "$." + next(iter(params)), err
+
+
+def test_openrpc_document_is_valid_against_the_openrpc_meta_schema():
+    """tests/api/data/openrpc-meta-schema-1.14.9.json is the `openrpcDocument` of the npm package
+    @open-rpc/meta-schema 1.14.9 (Apache-2.0), unmodified. It points its embedded JSON Schemas at
+    a remote meta-schema; here those become 'any schema object' and every embedded schema is
+    checked as JSON Schema 2020-12 instead (what our generator emits)."""
+    meta = json.loads((Path(__file__).parent / "data" / "openrpc-meta-schema-1.14.9.json").read_text(encoding="utf-8"))
+
+    def offline(node):
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("https://meta.json-schema.tools"):
+                return {"type": "string"} if ref.endswith("/$ref") else {"type": ["object", "boolean"]}
+            return {k: offline(v) for k, v in node.items()}
+        return [offline(v) for v in node] if isinstance(node, list) else node
+
+    meta = offline(meta)
+    meta["$schema"] = "http://json-schema.org/draft-07/schema#"
+    doc = load("openrpc.json")
+    errors = [f"{list(e.absolute_path)}: {e.message}" for e in jsonschema.Draft7Validator(meta).iter_errors(doc)]
+    assert not errors, errors[:5]
+    embedded = [*doc["components"]["schemas"].values()]
+    for m in doc["methods"]:
+        embedded += [p["schema"] for p in m["params"]] + [m["result"]["schema"]]
+    for schema in embedded:
+        jsonschema.Draft202012Validator.check_schema(schema)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, BinaryIO, Protocol
@@ -78,12 +79,14 @@ class Server:
         self._abandoned: set = set()  # answered -32800 at exit while still running; drop their late reply
         self.shutting_down = False
         self.exit_requested = False
+        self._trace = False
         self._writer: FrameWriter | None = None
 
     # -- loop ----------------------------------------------------------------------------------
 
     def serve(self, rfile: BinaryIO, wfile: BinaryIO) -> int:
         self._writer = FrameWriter(wfile)
+        self._trace = log.isEnabledFor(logging.DEBUG)  # one line per call (method, id, outcome, time)
         reader = LineReader(rfile, self._max_line)
         try:
             while not self.exit_requested:
@@ -294,25 +297,10 @@ class Server:
                 job.cancel()
 
     def _run(self, handler: Handler, method: str, rid: Any, params, job: Job, *, track: bool = True) -> bytes | None:
+        t0 = time.perf_counter() if self._trace else 0.0
+        frame: bytes | None = None
         try:
-            if job.cancelled:  # cancelled while queued behind other long work: do not start it
-                raise Cancelled(f"{method} was cancelled before it started")
-            result = handler.call(params, job, rid)
-            frame = b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
-            if method == "shutdown":
-                self.shutting_down = True
-        except RpcError as exc:
-            frame = self._error_frame(rid, exc)
-        except Cancelled as exc:
-            frame = self._error_frame(rid, RpcError(str(exc)), code=-32800, data={"type": "RequestCancelled"})
-        except Exception as exc:  # noqa: BLE001 - every request gets a reply
-            mapped = self._map_error(exc)
-            if mapped is None:
-                log.exception("internal error in %s (id %r)", method, rid)
-                frame = self._error_frame(rid, InternalError("Internal error; the daemon's log (stderr) has details"))
-            else:
-                code, message, data = mapped
-                frame = self._error_frame(rid, RpcError(message), code=code, data=data)
+            frame = self._call(handler, method, rid, params, job)
         finally:
             if track:
                 with self._lock:
@@ -321,7 +309,31 @@ class Server:
                     if rid in self._abandoned:  # already answered at exit
                         self._abandoned.discard(rid)
                         frame = None
+            if self._trace:
+                log.debug("%s id=%r -> %s in %.2f ms", method, rid, _outcome(frame),
+                          (time.perf_counter() - t0) * 1000)
         return frame
+
+    def _call(self, handler: Handler, method: str, rid: Any, params, job: Job) -> bytes:
+        """The reply frame of one request, whatever the handler does (short of KeyboardInterrupt)."""
+        try:
+            if job.cancelled:  # cancelled while queued behind other long work: do not start it
+                raise Cancelled(f"{method} was cancelled before it started")
+            result = handler.call(params, job, rid)
+            if method == "shutdown":
+                self.shutting_down = True
+            return b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
+        except RpcError as exc:
+            return self._error_frame(rid, exc)
+        except Cancelled as exc:
+            return self._error_frame(rid, RpcError(str(exc)), code=-32800, data={"type": "RequestCancelled"})
+        except (Exception, SystemExit) as exc:  # noqa: BLE001 - every request gets a reply; a library's
+            mapped = None if isinstance(exc, SystemExit) else self._map_error(exc)  # sys.exit() must not end us
+            if mapped is None:
+                log.error("internal error in %s (id %r)", method, rid, exc_info=exc)
+                return self._error_frame(rid, InternalError("Internal error; the daemon's log (stderr) has details"))
+            code, message, data = mapped
+            return self._error_frame(rid, RpcError(message), code=code, data=data)
 
     def _progress_sink(self, rid: Any):
         def sink(done: int, total: int | None, message: str) -> None:
@@ -350,6 +362,19 @@ class Server:
     def _notify(self, method: str, params: dict) -> None:
         if self._writer is not None:
             self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+
+def _outcome(frame: bytes | None) -> str:
+    """For the debug trace: 'result', 'error <code>' or 'dropped'."""
+    if frame is None:
+        return "dropped (answered at exit)"
+    try:
+        reply = msgspec.json.decode(frame[: 1 << 16]) if len(frame) < 1 << 16 else None
+    except msgspec.DecodeError:
+        reply = None
+    if isinstance(reply, dict) and "error" in reply:
+        return f"error {reply['error'].get('code')}"
+    return "result"
 
 
 def _short(exc: BaseException) -> str:

@@ -4,6 +4,7 @@ Every wait is bounded; nothing sleeps for timing."""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 
@@ -404,3 +405,26 @@ def pair_detail(line: bytes) -> str:
     except UnicodeDecodeError as exc:
         return f"invalid UTF-8 at byte {exc.start}"
     raise AssertionError("valid line")
+
+
+def test_a_handler_calling_sys_exit_gets_an_internal_error_and_the_server_lives_on():
+    p = Pair({"exit_now": Fails(SystemExit(3)), "echo": Echo()})
+    p.send(req(1, "exit_now"))
+    assert p.frame()["error"]["code"] == -32603
+    p.send(req(2, "echo", {}))
+    assert p.frame()["id"] == 2
+    assert p.close() == 0
+
+
+def test_debug_trace_names_method_id_and_outcome(caplog):
+    p = Pair({"echo": Echo(), "domain": Fails(Domain())})
+    with caplog.at_level(logging.DEBUG, logger="bridge.rpc.server"):
+        p.server._trace = True  # serve() already started; what --log-level DEBUG sets at start
+        p.send(req(1, "echo", {}))
+        p.frame()
+        p.send(req(2, "domain"))
+        p.frame()
+    lines = [r.getMessage() for r in caplog.records if r.name == "bridge.rpc.server"]
+    assert any(m.startswith("echo id=1 -> result in") for m in lines), lines
+    assert any(m.startswith("domain id=2 -> error 1234 in") for m in lines), lines
+    p.close()

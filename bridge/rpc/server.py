@@ -5,14 +5,19 @@ Transport only: it knows method *names* and handler objects, nothing about what 
 - Quick handlers run on the reader thread (no hand-off cost); `long_running` ones on a worker
   pool, so a quick call is never stuck behind a slow one.
 - `$/cancelRequest {id}` cancels the request's Job; a handler that stops answers -32800. A
-  handler that finished anyway answers with its result (the work happened).
+  handler that finished anyway answers with its result (the work happened). A request cancelled
+  while queued for a worker never starts.
 - Long handlers report through their Job; each report becomes a `$/progress` notification
   `{id, done, total, message}`.
-- Every request with an id gets exactly one reply (a guard drops a second one); notifications
-  never get one, not even errors.
+- Every request with an id gets exactly one reply, whatever the handler does (raises, even
+  `sys.exit()`); notifications never get one, not even errors. Invalid UTF-8 anywhere in a line
+  is a parse error.
 - Batches are supported: their replies come as one array once every member is done.
 - Lifecycle: `shutdown` (then other requests get code 11), the `exit` notification, or EOF on
-  stdin end the loop; in-flight work is cancelled and waited for (bounded) before returning.
+  stdin end the loop. At EOF in-flight work finishes and is answered; at `exit` it is cancelled
+  and waited for up to `drain_timeout`, after which what still runs is answered -32800 here and
+  its late reply dropped (stdio.serve_stdio then ends the process without waiting for it).
+- With DEBUG logging on, one log line per call: method, id, outcome, milliseconds.
 """
 
 from __future__ import annotations

@@ -50,11 +50,26 @@ def connect(path: Path, *, timeout: float = BUSY_TIMEOUT_S) -> sqlite3.Connectio
     con = sqlite3.connect(str(path), timeout=timeout, isolation_level=None, check_same_thread=False)
     con.row_factory = sqlite3.Row
     con.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-    mode = con.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    mode = _retry_locked(lambda: con.execute("PRAGMA journal_mode = WAL").fetchone()[0], timeout)
     if mode.lower() != "wal":  # pragma: no cover - e.g. a filesystem without shared memory
         log.warning("manifest %s is in %s mode, not WAL", path, mode)
     con.execute("PRAGMA synchronous = FULL")
     return con
+
+
+def _retry_locked(fn, timeout: float):
+    """Run `fn`, retrying while SQLite says locked: switching a new file to WAL can return
+    SQLITE_BUSY without consulting the busy handler when several processes open it at once."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while True:
+        try:
+            return fn()
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.2)
 
 
 @contextmanager

@@ -91,8 +91,6 @@ try {
   console.log(`      run ${run.runId}: ${run.status} in ${Math.round(run.execution.duration ?? 0)} ms, ${run.newArtifacts} new artifacts`);
 
   step(7, "results");
-  const metrics = await store.query({ projectionId: projection.projectionId, sql: "SELECT 1" }).catch(() => null);
-  void metrics;
   const trades = await store.getArtifact(run.outputs.trades);
   const metricRows = await store.buildProjection({ tables: { m: [run.outputs.metrics] } });
   const m = await store.query({ projectionId: metricRows.projectionId, maxRows: 20,

@@ -29,7 +29,7 @@ import pyarrow.compute as pc
 from bridge.errors import ValidationFailed
 from bridge.store.spec import ArtifactSpec, Column
 
-__all__ = ["CANONICAL_FORM", "arrow_schema", "canonicalize", "content_hash", "load_input", "ts_range"]
+__all__ = ["CANONICAL_FORM", "arrow_schema", "canonicalize", "content_hash", "load_input", "ts_range", "ts_range_iso"]
 
 CANONICAL_FORM = "qb-content-v1"
 
@@ -587,6 +587,14 @@ def _check_unique(table: pa.Table, spec: ArtifactSpec, order: pa.Array | None) -
         column=spec.unique_key[0] if len(spec.unique_key) == 1 else ",".join(spec.unique_key),
         row=row, value={c: _plain(table.column(c)[i].as_py()) for c in spec.unique_key}, rule="unique",
     )
+
+
+def ts_range_iso(table: pa.Table, spec: ArtifactSpec) -> tuple[str | None, str | None]:
+    """(min_ts, max_ts) as the manifest writes them, or (None, None)."""
+    from bridge.store.timeutil import iso_from_micros
+
+    lo, hi = ts_range(table, spec)
+    return (iso_from_micros(lo) if lo is not None else None, iso_from_micros(hi) if hi is not None else None)
 
 
 def ts_range(table: pa.Table, spec: ArtifactSpec) -> tuple[int | None, int | None]:

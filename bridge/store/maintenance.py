@@ -84,7 +84,6 @@ def _check_content(row, parquet: Path) -> list[VerifyIssue]:
 
     from bridge.errors import BridgeError
     from bridge.store import canonical
-    from bridge.store.timeutil import iso_from_micros
 
     spec = get_spec(row["artifact_type"], row["schema_version"])
     try:
@@ -101,9 +100,7 @@ def _check_content(row, parquet: Path) -> list[VerifyIssue]:
     chash = canonical.content_hash(canon, spec)
     if chash != row["content_hash"]:
         out.append(_issue("content_hash_mismatch", row, parquet, f"content hash {chash} != {row['content_hash']}"))
-    lo, hi = canonical.ts_range(canon, spec)
-    lo_s = iso_from_micros(lo) if lo is not None else None
-    hi_s = iso_from_micros(hi) if hi is not None else None
+    lo_s, hi_s = canonical.ts_range_iso(canon, spec)
     if (lo_s, hi_s) != (row["min_ts"], row["max_ts"]):
         out.append(_issue("ts_range_mismatch", row, parquet,
                           f"timestamps span {lo_s}..{hi_s}, manifest says {row['min_ts']}..{row['max_ts']}"))

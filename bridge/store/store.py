@@ -148,9 +148,7 @@ class Store:
             return _deduped(self.get(existing), "content_hash")
 
         job.progress(3, 4, "writing")
-        lo, hi = canonical.ts_range(table, spec)
-        from bridge.store.timeutil import iso_from_micros
-
+        min_ts, max_ts = canonical.ts_range_iso(table, spec)
         row = {
             "artifact_id": artifact_id,
             "artifact_type": spec.artifact_type,
@@ -160,8 +158,8 @@ class Store:
             "file_hash": "",
             "content_hash": chash,
             "row_count": table.num_rows,
-            "min_ts": iso_from_micros(lo) if lo is not None else None,
-            "max_ts": iso_from_micros(hi) if hi is not None else None,
+            "min_ts": min_ts,
+            "max_ts": max_ts,
         }
         prov = {
             "writer_name": writer_name,

@@ -13,6 +13,7 @@ from these files by ts-client/scripts/gen-types.mjs.
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
 from pathlib import Path
@@ -149,8 +150,38 @@ def _openrpc_method(m, p_schema, r_schema, components, errors_by_class) -> dict:
     }
 
 
+def normalize(node: Any) -> Any:
+    """The generated documents depend only on our declarations, never on a library's rendering.
+
+    Every ``description`` goes through ``inspect.cleandoc`` (msgspec 0.22 keeps a docstring's
+    indentation, 0.23 strips it), trailing white space is dropped from every line, and the
+    ``required`` lists and ``anyOf`` members are sorted (their order carries no meaning; msgspec
+    0.19 puts ``null`` first, later versions last). Key order is ours: the order of a Struct's
+    fields, and of the keys this script writes.
+    """
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            if k == "description" and isinstance(v, str):
+                v = "\n".join(line.rstrip() for line in inspect.cleandoc(v).splitlines())
+            elif k == "required" and isinstance(v, list) and all(isinstance(x, str) for x in v):
+                v = sorted(v)
+            elif k == "anyOf" and isinstance(v, list):
+                v = sorted(v, key=_member_order)
+            out[k] = normalize(v)
+        return out
+    if isinstance(node, list):
+        return [normalize(v) for v in node]
+    return node
+
+
+def _member_order(schema: Any) -> tuple[bool, str]:
+    """``anyOf`` order: ``null`` last, the rest by their canonical JSON."""
+    return (schema == {"type": "null"}, json.dumps(schema, sort_keys=True))
+
+
 def render(doc: Any) -> str:
-    return json.dumps(doc, indent=2, sort_keys=False, ensure_ascii=False) + "\n"
+    return json.dumps(normalize(doc), indent=2, sort_keys=False, ensure_ascii=False) + "\n"
 
 
 def main() -> int:

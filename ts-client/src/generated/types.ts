@@ -392,7 +392,7 @@ export interface ExportSliceParams {
 }
 /**
  * Where candles live. `dsn`: chdb:///abs/path or http(s)://user:password@host:port/db
- *     (default: the lake's chDB). `columns`: candle field → source column (chain may be null).
+ * (default: the lake's chDB). `columns`: candle field → source column (chain may be null).
  */
 export interface SourceParams {
   dsn?: string | null;
@@ -623,7 +623,7 @@ export interface Provenance {
 }
 /**
  * The PRD's PublishRequest. `data_frame` is inline rows (objects of column → value) or the
- *     path of a CSV, TSV, Parquet or Arrow IPC file readable by the daemon.
+ * path of a CSV, TSV, Parquet or Arrow IPC file readable by the daemon.
  */
 export interface PublishRequest {
   artifactType: string;
@@ -667,10 +667,10 @@ export interface QueryParams {
   projectionId: string;
   sql: string;
   params?:
-    | (string | number | boolean | null)[]
     | {
-        [k: string]: string | number | boolean | null | undefined;
+        [k: string]: boolean | number | string | null | undefined;
       }
+    | (boolean | number | string | null)[]
     | null;
   maxRows?: number;
   output?: QueryOutput | null;

@@ -189,7 +189,7 @@ def _check_pragma(query: str) -> None:
 
 
 def _check_select(query: str) -> None:
-    raw = _parser().execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0]
+    raw = _parser().execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0][0]
     tree = json.loads(raw)
     if tree.get("error"):
         raise ReadOnlyViolation(
@@ -257,28 +257,37 @@ def open_readonly(path: Path, allowed_paths: Iterable[Path] = ()) -> "duckdb.Duc
 
 
 def sandbox_connection(con: "duckdb.DuckDBPyConnection", allowed_paths: Iterable[Path] = ()) -> None:
-    """allowed_paths, then enable_external_access=false, then lock_configuration=true (NOTES.md).
+    """allowed_paths, then enable_external_access=false, then lock_configuration=true.
 
     DuckDB's Python module shares one database instance per file within a process, and these
     settings are the instance's: a second connection to an already sandboxed file finds them
-    locked, which is accepted once checked.
+    locked, which is accepted once checked. Set-ups run one at a time in the process (two
+    threads opening the same file at once would otherwise both see it unlocked and race on SET),
+    and every setting is read to the end, so the connection has no open result afterwards.
     """
-    if _setting(con, "lock_configuration"):
-        if _setting(con, "enable_external_access"):
-            from bridge.errors import IntegrityError
+    with _SETUP_LOCK:
+        if _setting(con, "lock_configuration"):
+            if _setting(con, "enable_external_access"):
+                from bridge.errors import IntegrityError
 
-            raise IntegrityError("a projection file is open in this process with external access on and a "
-                                 "locked configuration; close that connection first")
-        return
-    paths = sorted(str(Path(p)) for p in allowed_paths)
-    if paths:
-        con.execute("SET allowed_paths = ?", [paths])
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+                raise IntegrityError("a projection file is open in this process with external access on and a "
+                                     "locked configuration; close that connection first")
+            return
+        paths = sorted(str(Path(p)) for p in allowed_paths)
+        if paths:
+            con.execute("SET allowed_paths = ?", [paths])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+
+
+# One sandbox set-up at a time per process (the settings belong to a per-file instance that
+# several connections, in several threads, share).
+_SETUP_LOCK = threading.Lock()
 
 
 def _setting(con: "duckdb.DuckDBPyConnection", name: str) -> Any:
-    value = con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+    rows = con.execute("SELECT current_setting(?)", [name]).fetchall()  # fetchall closes the result
+    value = rows[0][0]
     return value is True or str(value).lower() == "true"
 
 

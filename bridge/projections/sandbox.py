@@ -199,10 +199,25 @@ def _check_select(query: str) -> None:
         )
     for node in _walk(tree.get("statements", [])):
         kind = node.get("type")
+        if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _READ_QUERY_NODES:
+            _refuse_query_node(kind)
         if kind == "TABLE_FUNCTION":
             _check_table_function(node.get("function") or {})
         elif kind == "BASE_TABLE":
             _check_table_name(node)
+
+
+# Query nodes that only read. Every other node in a SELECT's tree (INSERT/UPDATE/DELETE ...
+# RETURNING or COPY ... TO inside a CTE or a subquery: `WITH x AS (DELETE FROM t RETURNING *)
+# SELECT * FROM x` is a SELECT statement) is refused, whatever it is called.
+_READ_QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
+
+
+def _refuse_query_node(node_type: str) -> None:
+    kind = node_type.removesuffix("_NODE").removesuffix("_QUERY")
+    err = _refuse(kind, f"{kind} inside a WITH clause or subquery")
+    err.data["query_node"] = node_type
+    raise err
 
 
 def _walk(node: Any) -> Iterable[dict]:

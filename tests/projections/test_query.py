@@ -12,7 +12,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from bridge.errors import InvalidInput, ProjectionNotFound, ReadOnlyViolation
+from bridge.errors import IntegrityError, InvalidInput, ProjectionNotFound, ReadOnlyViolation
 from bridge.progress import Job
 from bridge.projections.sandbox import check_read_only
 
@@ -350,3 +350,20 @@ def test_non_finite_numbers_never_reach_json_as_literals(proj, pid):
     values = [r[0] for r in res.rows]
     assert all(v is None or isinstance(v, str) or math.isfinite(v) for v in values)
     json.dumps(res.rows, allow_nan=False)
+
+
+def test_a_view_over_a_missing_parquet_file_is_an_integrity_error(proj, store, published):
+    info = proj.build({"candles": [published.abc, published.defg], "alerts": [published.alerts]}, mode="view")
+    gone = Path(store.get(published.defg).path_parquet)
+    gone.unlink()
+    with pytest.raises(IntegrityError, match="Parquet file is missing") as exc:
+        proj.query(info.projection_id, "SELECT count(*) FROM candles")
+    assert exc.value.data["artifact_id"] == published.defg and exc.value.data["path"] == str(gone)
+    # a table that does not read the lost file still answers, and a real refusal stays a refusal
+    assert proj.query(info.projection_id, "SELECT count(*) FROM alerts").rows == [[5]]
+    con = proj.connect_readonly(info.projection_id)
+    try:
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT * FROM read_text('/etc/hostname')").fetchall()
+    finally:
+        con.close()

@@ -11,7 +11,15 @@ import argparse
 import json
 import sys
 
-from bridge.cli._common import add_common, emit_json, lake_from, print_kv, print_table, progress_job
+from bridge.cli._common import (
+    add_common,
+    emit_json,
+    lake_from,
+    print_kv,
+    print_table,
+    progress_job,
+    run_interruptibly,
+)
 from bridge.errors import InvalidInput
 
 
@@ -185,7 +193,8 @@ def cmd_query(args) -> int:
         fmt = args.format or {"csv": "csv", "arrow": "arrow", "ipc": "arrow", "feather": "arrow"}.get(
             args.output.rsplit(".", 1)[-1].lower(), "parquet")
         output = {"path": args.output, "format": fmt}
-    res = _projections(args).query(args.projection_id, sql, params=params, max_rows=args.max_rows, output=output)
+    res = run_interruptibly(lambda job: _projections(args).query(args.projection_id, sql, params=params,
+                                                                 max_rows=args.max_rows, output=output, job=job))
     if args.json:
         emit_json(res)
     elif res.output_path:

@@ -78,6 +78,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RESERVED_PREFIX = "_projection"
 _BATCH = 8192
+_INTERRUPTED = "Query interrupted"  # DuckDB's RuntimeError when a SIGINT reaches a running query
 _QUOTED_PATH = re.compile(r'file "([^"]+)"')
 
 
@@ -249,6 +250,7 @@ class Projections:
         """
         from bridge.projections.sandbox import check_read_only
 
+        job.check()
         _check_max_rows(max_rows)
         bound = _check_params(params)
         check_read_only(sql)
@@ -491,6 +493,10 @@ class Projections:
                 table, truncated = _take(reader, max_rows)
                 rows = json_rows(table)
                 return QueryResult(columns=columns, rows=rows, row_count=len(rows), truncated=truncated)
+        except RuntimeError as exc:
+            if _INTERRUPTED in str(exc):  # DuckDB saw SIGINT (Ctrl-C) in this thread: it is one
+                raise KeyboardInterrupt from exc
+            raise
         except duckdb.Error as exc:
             if isinstance(exc, duckdb.PermissionException):
                 self._raise_if_inputs_missing(pid, exc)

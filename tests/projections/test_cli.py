@@ -88,3 +88,48 @@ def test_every_subcommand_has_help(capsys, sub):
     with pytest.raises(SystemExit) as exc:
         main(["project", sub, "--help"])
     assert exc.value.code == 0 and "--lake" in capsys.readouterr().out
+
+
+def _has_open(pid: int, suffix: str) -> bool:
+    import os
+
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(suffix) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sql", ["SELECT count(*) FROM range(1000000000000) a",  # hung until the query ended
+                                 "SELECT count(*) FROM range(1000000000000) a, candles"])  # RuntimeError, exit 1
+def test_ctrl_c_during_a_query_exits_130_at_once(store, published, proj, sql):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    proj.build({"candles": [published.abc]}, projection_id="p1")
+    child = subprocess.Popen([sys.executable, "-m", "bridge", "project", "query", "--lake", str(store.lake.root), "p1",
+                              sql],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 60
+        while not _has_open(child.pid, ".duckdb"):  # the query is about to run (or running)
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            time.sleep(0.02)
+        time.sleep(2)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert took < 5, f"exit took {took:.1f} s after Ctrl-C"
+    assert b"interrupted" in err and b"Traceback" not in err and b"RuntimeError" not in err, err
+

@@ -100,10 +100,13 @@ class ListProjectionsParams(Wire):
 
 
 class QueryOutput(Wire):
-    """Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/)."""
+    """Write the whole result to a file instead of returning rows. `path`: a file in
+    <lake>/cache/exports/ or outside the lake (default: a new file in <lake>/cache/exports/);
+    an existing file is replaced only with `overwrite: true`."""
 
     format: Literal["parquet", "arrow", "csv"] = "parquet"
     path: str | None = None
+    overwrite: bool = False
 
 
 class QueryParams(Wire):
@@ -258,7 +261,8 @@ def query(ctx, params: QueryParams) -> QueryResultWire:
             "pass output {path, format} to write the whole result to a file",
             field="maxRows", value=params.max_rows, limit=limits.max_result_rows,
         )
-    output = None if params.output is None else {"path": params.output.path, "format": params.output.format}
+    output = None if params.output is None else {"path": params.output.path, "format": params.output.format,
+                                                 "overwrite": params.output.overwrite}
     res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
                                   output=output, job=_job(ctx))
     return msgspec.convert(res, QueryResultWire, from_attributes=True)

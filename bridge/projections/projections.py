@@ -63,6 +63,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from bridge.projections.builder import TablePlan
+    from bridge.projections.results import OutputTarget
     from bridge.store import Store
 
 __all__ = ["BUILDER_VERSION", "MODES", "Projections", "fingerprint"]
@@ -239,8 +240,10 @@ class Projections:
               job: Job = NULL_JOB) -> QueryResult:
         """Run one read-only statement; rows inline (at most `max_rows`) or written to a file.
 
-        `output` = {"path": optional file path (default: under <lake>/cache/exports/),
-        "format": "parquet" | "arrow" | "csv"}: the whole result goes to the file.
+        `output` = {"path": optional file path (default: a new file in <lake>/cache/exports/; else
+        a path in that folder or outside the lake), "format": "parquet" | "arrow" | "csv",
+        "overwrite": replace an existing file (default false)}: the whole result goes to the
+        file, written beside it and renamed into place.
 
         Raises:
             ReadOnlyViolation: the statement writes, changes settings, or reads outside the projection.
@@ -448,32 +451,59 @@ class Projections:
 
     # -- internals: queries --------------------------------------------------------------------
 
-    def _output_target(self, pid: str, output: Mapping[str, Any]) -> tuple[Path, str]:
-        from bridge.projections.results import FORMATS
+    def exports_dir(self) -> Path:
+        """`<lake>/cache/exports/`: the one folder inside the lake that query output may write to."""
+        return self.store.lake.cache / "exports"
+
+    def _output_target(self, pid: str, output: Mapping[str, Any]) -> "OutputTarget":
+        """Where query output goes: the exports folder (default) or a path outside the lake; never
+        over an existing file unless `overwrite`, never over the lake's own files.
+
+        Raises:
+            InvalidInput: bad format, a path inside the lake but outside the exports folder (or the
+                manifest database wherever it is), a directory, or an existing file without overwrite.
+        """
+        from bridge.projections.results import FORMATS, OutputTarget
 
         if not isinstance(output, Mapping):
-            raise InvalidInput("output must be an object {path?, format}", field="output")
+            raise InvalidInput("output must be an object {path?, format, overwrite?}", field="output")
         fmt = output.get("format") or "parquet"
         if fmt not in FORMATS:
             raise InvalidInput(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}",
                                field="output.format", value=fmt)
+        overwrite = output.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise InvalidInput("output.overwrite must be true or false", field="output.overwrite")
+        exports = self.exports_dir()
         raw = output.get("path")
         if not raw:
-            return self.store.lake.cache / "exports" / f"{pid}-{uuid.uuid4().hex[:12]}{FORMATS[fmt]}", fmt
+            return OutputTarget(exports / f"{pid}-{uuid.uuid4().hex[:12]}{FORMATS[fmt]}", fmt, overwrite=False)
         path = Path(str(raw)).expanduser().resolve()
         lake = self.store.lake
-        if path.is_relative_to(lake.root) and not path.is_relative_to(lake.cache):
+        if path.is_relative_to(lake.root) and not path.is_relative_to(exports):
             raise InvalidInput(
-                f"output path {path} is inside the lake but not under its cache/ folder; "
-                "write outside the lake or under cache/exports/",
-                field="output.path", value=str(path),
+                f"output path {path} is inside the lake but not in its exports folder {exports}: the lake's own "
+                "files (artifacts, manifest, projections) are never written by a query; write to a path outside "
+                f"the lake, or into {exports}",
+                field="output.path", value=str(path), exports_dir=str(exports),
             )
+        manifest = lake.manifest_db.resolve()
+        if path in (manifest, manifest.with_name(manifest.name + "-wal"), manifest.with_name(manifest.name + "-shm"),
+                    manifest.with_name(manifest.name + "-journal")):
+            raise InvalidInput(f"output path {path} is the lake's manifest database; choose another path",
+                               field="output.path", value=str(path))
         if path.is_dir():
             raise InvalidInput(f"output path {path} is a directory; name a file", field="output.path", value=str(path))
-        return path, fmt
+        if path.exists() and not overwrite:
+            raise InvalidInput(
+                f"output file {path} already exists; choose another path, or pass overwrite (CLI: --overwrite) "
+                "to replace it",
+                field="output.path", value=str(path),
+            )
+        return OutputTarget(path, fmt, overwrite=overwrite)
 
     def _run(self, con: "duckdb.DuckDBPyConnection", pid: str, sql: str, params: Any, max_rows: int,
-             target: tuple[Path, str] | None, job: Job) -> QueryResult:
+             target: "OutputTarget | None", job: Job) -> QueryResult:
         import duckdb
 
         from bridge.projections.builder import interrupt_on_cancel
@@ -487,9 +517,9 @@ class Projections:
                 columns = [ColumnInfo(name=n, type=str(t)) for n, t in zip(rel.columns, rel.types)]
                 reader = rel.to_arrow_reader(_BATCH)
                 if target is not None:
-                    n = write_batches(reader, target[0], target[1])
+                    n = write_batches(reader, target.path, target.fmt, overwrite=target.overwrite)
                     return QueryResult(columns=columns, rows=[], row_count=n,
-                                       output_path=str(target[0]), output_format=target[1])
+                                       output_path=str(target.path), output_format=target.fmt)
                 table, truncated = _take(reader, max_rows)
                 rows = json_rows(table)
                 return QueryResult(columns=columns, rows=rows, row_count=len(rows), truncated=truncated)

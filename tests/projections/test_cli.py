@@ -133,3 +133,25 @@ def test_ctrl_c_during_a_query_exits_130_at_once(store, published, proj, sql):
     assert took < 5, f"exit took {took:.1f} s after Ctrl-C"
     assert b"interrupted" in err and b"Traceback" not in err and b"RuntimeError" not in err, err
 
+
+
+def test_query_output_cannot_overwrite_the_projection(capsys, store, published, proj, tmp_path):
+    lake = str(store.lake.root)
+    info = proj.build({"candles": [published.abc]}, projection_id="p1")
+    db = info.duckdb_path
+    before = open(db, "rb").read()
+    for victim in (db, str(tmp_path / "lake" / "cache" / "projections" / "p1" / "projection.json")):
+        code, out, err = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT 42 AS x", "--output", victim,
+                             "--format", "csv", "--overwrite")
+        assert code == 2 and "exports folder" in err and "Traceback" not in err
+    assert open(db, "rb").read() == before
+    code, out, _ = run(capsys, "project", "build", "--lake", lake, "--table", f"candles={published.abc}", "--id", "p1")
+    assert code == 0 and out.startswith("reused p1")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("keep me\n", encoding="utf-8")
+    code, _, err = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT 42 AS x", "--output", str(mine))
+    assert code == 2 and "already exists" in err and "--overwrite" in err
+    assert mine.read_text(encoding="utf-8") == "keep me\n"
+    code, out, _ = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT 42 AS x", "--output", str(mine),
+                       "--overwrite")
+    assert code == 0 and "wrote 1 rows" in out and mine.read_text(encoding="utf-8").splitlines() == ['"x"', "42"]

@@ -73,3 +73,26 @@ def test_projections_over_the_wire(tmp_path: Path):
         assert d.call("getProjection", {"projectionId": "p"})["error"]["code"] == 1101
     finally:
         assert d.close() == 0
+
+
+def test_query_output_over_the_wire_cannot_destroy_a_projection(tmp_path: Path):
+    d = Daemon(tmp_path / "lake")
+    try:
+        abc = _publish(d, "ABC", 10)
+        built = d.result("buildProjection", {"projectionId": "p", "tables": {"candles": [abc]}})
+        db = Path(built["duckdbPath"])
+        for victim in (db, db.parent / "projection.json"):
+            err = d.call("query", {"projectionId": "p", "sql": "SELECT 42 AS x",
+                                   "output": {"path": str(victim), "format": "csv", "overwrite": True}})["error"]
+            assert err["code"] == 1009 and err["data"]["field"] == "output.path", err
+        assert d.result("query", {"projectionId": "p", "sql": "SELECT count(*) FROM candles"})["rows"] == [[10]]
+        mine = tmp_path / "mine.parquet"
+        first = d.result("query", {"projectionId": "p", "sql": "SELECT 1 AS x", "output": {"path": str(mine)}})
+        assert first["outputPath"] == str(mine)
+        again = d.call("query", {"projectionId": "p", "sql": "SELECT 2 AS x", "output": {"path": str(mine)}})["error"]
+        assert again["code"] == 1009 and "already exists" in again["message"]
+        assert pq.read_table(mine).to_pylist() == [{"x": 1}]
+        d.result("query", {"projectionId": "p", "sql": "SELECT 2 AS x", "output": {"path": str(mine), "overwrite": True}})
+        assert pq.read_table(mine).to_pylist() == [{"x": 2}]
+    finally:
+        assert d.close() == 0

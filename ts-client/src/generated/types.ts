@@ -657,11 +657,14 @@ export interface PublishResult {
   } | null;
 }
 /**
- * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).
+ * Write the whole result to a file instead of returning rows. `path`: a file in
+ * <lake>/cache/exports/ or outside the lake (default: a new file in <lake>/cache/exports/);
+ * an existing file is replaced only with `overwrite: true`.
  */
 export interface QueryOutput {
   format?: "arrow" | "csv" | "parquet";
   path?: string | null;
+  overwrite?: boolean;
 }
 export interface QueryParams {
   projectionId: string;

@@ -263,8 +263,9 @@ def query(ctx, params: QueryParams) -> QueryResultWire:
         )
     output = None if params.output is None else {"path": params.output.path, "format": params.output.format,
                                                  "overwrite": params.output.overwrite}
+    max_bytes = {} if limits is None else {"max_bytes": limits.max_result_bytes}
     res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
-                                  output=output, job=_job(ctx))
+                                  output=output, job=_job(ctx), **max_bytes)
     return msgspec.convert(res, QueryResultWire, from_attributes=True)
 
 
@@ -298,8 +299,10 @@ DECLARATIONS: list[dict[str, Any]] = [
          handler=query, long_running=True,
          doc="Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, "
              "settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows "
-             "(truncated flag, column types, JSON-safe values) or the whole result written to a "
-             "Parquet/Arrow/CSV file whose path is returned."),
+             "(truncated flag, column types, JSON-safe values) and up to limits.maxResultBytes of JSON (more is "
+             "InvalidInput: use output), or the whole result written to a Parquet/Arrow/CSV file (in "
+             "<lake>/cache/exports/ or outside the lake; an existing file only with overwrite) whose path is "
+             "returned."),
 ]
 
 

@@ -96,3 +96,24 @@ def test_query_output_over_the_wire_cannot_destroy_a_projection(tmp_path: Path):
         assert pq.read_table(mine).to_pylist() == [{"x": 2}]
     finally:
         assert d.close() == 0
+
+
+def test_huge_inline_results_and_echoed_input_stay_small(tmp_path: Path):
+    d = Daemon(tmp_path / "lake")
+    try:
+        limits = d.result("initialize", {"protocolVersion": "1.0", "clientInfo": {"name": "pytest"}})["limits"]
+        assert limits["maxResultBytes"] == 32 << 20 and limits["maxReplyBytes"] == 128 << 20
+        d.result("buildProjection", {"projectionId": "p", "tables": {"candles": [_publish(d, "ABC", 10)]}})
+        err = d.call("query", {"projectionId": "p", "sql": "SELECT repeat('x', 30000) FROM range(10000)"})["error"]
+        assert err["code"] == 1009 and err["data"]["field"] == "output" and "pass output" in err["message"]
+        assert max(len(line) for line in d.raw) < 1 << 20
+        big = "q" * (20 << 20)
+        for params in ({"projectionId": big, "sql": "SELECT 1"}, {"projectionId": "p", "sql": "SELECT 1", big: 1}):
+            n = len(d.raw)
+            err = d.call("query", params)["error"]
+            assert err["code"] in (1009, -32602) and len(d.raw[n]) < 10_000, len(d.raw[n])
+        n = len(d.raw)
+        assert d.call("getArtifact", {"artifactId": big})["error"]["code"] == 1001 and len(d.raw[n]) < 10_000
+        assert d.result("query", {"projectionId": "p", "sql": "SELECT count(*) FROM candles"})["rows"] == [[10]]
+    finally:
+        assert d.close() == 0

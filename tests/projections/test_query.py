@@ -424,3 +424,16 @@ def test_a_view_over_a_missing_parquet_file_is_an_integrity_error(proj, store, p
             con.execute("SELECT * FROM read_text('/etc/hostname')").fetchall()
     finally:
         con.close()
+
+
+def test_inline_results_are_capped_by_bytes(proj, pid):
+    small = proj.query(pid, "SELECT repeat('x', 100) AS s FROM range(50)", max_bytes=10_000)
+    assert small.row_count == 50 and not small.truncated
+    with pytest.raises(InvalidInput, match=r"too large to return inline.*pass output") as exc:
+        proj.query(pid, "SELECT repeat('x', 100) AS s FROM range(500)", max_bytes=10_000)
+    assert exc.value.data["field"] == "output" and exc.value.data["limit_bytes"] == 10_000
+    # the cap counts the rows returned, not the rows past max_rows
+    assert proj.query(pid, "SELECT repeat('x', 100) FROM range(500)", max_rows=20, max_bytes=10_000).truncated
+    # the 300 MB reply stops at the default 32 MiB after a couple of batches
+    with pytest.raises(InvalidInput, match="32 MiB"):
+        proj.query(pid, "SELECT repeat('x', 30000) FROM range(10000)")

@@ -510,10 +510,16 @@ export interface LakePaths {
   cache: string;
   staging: string;
 }
+/**
+ * The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+ * (JSON), and the largest reply it sends (a bigger one is replaced by an error).
+ */
 export interface LimitsWire {
   maxLineBytes: number;
   maxInlineRows: number;
   maxResultRows: number;
+  maxResultBytes?: number;
+  maxReplyBytes?: number;
 }
 export interface ListArtifactsParams {
   artifactType?: string | null;

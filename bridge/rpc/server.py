@@ -13,8 +13,8 @@ Transport only: it knows method *names* and handler objects, nothing about what 
   `sys.exit()`); notifications never get one, not even errors. Invalid UTF-8 anywhere in a line
   is a parse error.
 - Batches are supported: their replies come as one array once every member is done.
-- Lifecycle: `shutdown` (then other requests get code 11), the `exit` notification, or EOF on
-  stdin end the loop. At EOF in-flight work finishes and is answered; at `exit` it is cancelled
+- Lifecycle: `shutdown` (then other requests get code 11), the `exit` notification, EOF on
+  stdin, or a closed output (a failed write; stdio also watches the pipe) end the loop. At EOF in-flight work finishes and is answered; at `exit` it is cancelled
   and waited for up to `drain_timeout`, after which what still runs is answered -32800 here and
   its late reply dropped (stdio.serve_stdio then ends the process without waiting for it).
 - With DEBUG logging on, one log line per call: method, id, outcome, milliseconds.
@@ -89,11 +89,27 @@ class Server:
         self.exit_requested = False
         self._trace = False
         self._writer: FrameWriter | None = None
+        self._output_lost = False
+        self.on_output_lost: Callable[[], None] | None = None
 
     # -- loop ----------------------------------------------------------------------------------
 
+    def output_lost(self) -> None:
+        """The peer stopped reading (stdout closed): nobody can receive a reply any more, so end
+        as `exit` does: stop reading, cancel in-flight work and wait for it (bounded), then call
+        `on_output_lost` (stdio ends the process there: the reader may be blocked on an open stdin)."""
+        with self._lock:
+            if self._output_lost:
+                return
+            self._output_lost = True
+        log.warning("the client stopped reading replies (output closed); cancelling in-flight work and exiting")
+        self.exit_requested = True
+        self.stop()
+        if self.on_output_lost is not None:
+            self.on_output_lost()
+
     def serve(self, rfile: BinaryIO, wfile: BinaryIO) -> int:
-        self._writer = FrameWriter(wfile)
+        self._writer = FrameWriter(wfile, on_broken=self.output_lost)
         self._trace = log.isEnabledFor(logging.DEBUG)  # one line per call (method, id, outcome, time)
         reader = LineReader(rfile, self._max_line)
         try:
@@ -289,7 +305,14 @@ class Server:
             self._inflight[rid] = job
             if not in_batch:
                 self._single.add(rid)
-        return self._pool.submit(self._run, handler, env.method, rid, params, job)
+        try:
+            return self._pool.submit(self._run, handler, env.method, rid, params, job)
+        except RuntimeError:  # the pool was shut down (the output is gone): nobody to answer
+            with self._lock:
+                self._inflight.pop(rid, None)
+                self._single.discard(rid)
+            return self._error_frame(rid, RpcError("the server is shutting down; send exit",
+                                                   {"type": "ServerShuttingDown"}), code=SHUTTING_DOWN)
 
     def _control(self, env: _Envelope) -> None:
         if env.method == "exit":

@@ -52,6 +52,10 @@ export interface WireTypes {
   GetLineageParams?: GetLineageParams;
   GetProjectionParams?: GetProjectionParams;
   GetRunParams?: GetRunParams;
+  GetStrategyParams?: GetStrategyParams;
+  ImportResult?: ImportResult;
+  ImportStrategiesParams?: ImportStrategiesParams;
+  ImportedStrategy?: ImportedStrategy;
   IngestReportWire?: IngestReportWire;
   IngestTelegramParams?: IngestTelegramParams;
   IngestTelegramResult?: IngestTelegramResult;
@@ -68,6 +72,8 @@ export interface WireTypes {
   ListRunsParams?: ListRunsParams;
   ListRunsResult?: ListRunsResult;
   ListStaleParams?: ListStaleParams;
+  ListStrategiesParams?: ListStrategiesParams;
+  ListStrategiesResult?: ListStrategiesResult;
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
@@ -77,6 +83,7 @@ export interface WireTypes {
   Provenance?: Provenance;
   PublishRequest?: PublishRequest;
   PublishResult?: PublishResult;
+  PublishStrategyParams?: PublishStrategyParams;
   QueryOutput?: QueryOutput;
   QueryParams?: QueryParams;
   QueryResultWire?: QueryResultWire;
@@ -91,6 +98,7 @@ export interface WireTypes {
   StaleArtifact?: StaleArtifact;
   StaleReason?: StaleReason;
   StrategyConfig?: StrategyConfig;
+  StrategyRef?: StrategyRef;
   SupersedeParams?: SupersedeParams;
   SweepPoint?: SweepPoint;
   SweepResult?: SweepResult;
@@ -489,6 +497,33 @@ export interface GetProjectionParams {
 export interface GetRunParams {
   runId: string;
 }
+export interface GetStrategyParams {
+  artifactId: string;
+}
+export interface ImportResult {
+  source: string;
+  strategies: ImportedStrategy[];
+}
+/**
+ * One scenario of an imported file: its artifact and the fields that map with a different rule.
+ */
+export interface ImportedStrategy {
+  scenario: string;
+  artifactId: string;
+  deduped: boolean;
+  strategy: StrategyConfig;
+  notes?: string[];
+}
+/**
+ * A scenario file of the researchers' simulator: `path` to the JSON file, or the parsed
+ * `scenarios` object itself (one scenario, or `{version, global: {defaults}, scenarios: [...]}`).
+ */
+export interface ImportStrategiesParams {
+  path?: string | null;
+  scenarios?: {
+    [k: string]: unknown | undefined;
+  };
+}
 export interface IngestReportWire {
   source: string;
   path: string;
@@ -614,6 +649,21 @@ export interface ListRunsResult {
 export interface ListStaleParams {
   artifactIds?: string[] | null;
 }
+export interface ListStrategiesParams {
+  limit?: number;
+}
+export interface ListStrategiesResult {
+  strategies: StrategyRef[];
+}
+export interface StrategyRef {
+  artifactId: string;
+  name: string;
+  strategyHash: string;
+  createdAt?: string | null;
+  status?: string | null;
+  deduped?: boolean;
+  strategy?: StrategyConfig | null;
+}
 export interface LoadCandlesParams {
   paths: string[];
   token?: string | null;
@@ -684,6 +734,9 @@ export interface PublishResult {
   sidecar?: {
     [k: string]: unknown | undefined;
   } | null;
+}
+export interface PublishStrategyParams {
+  strategy: StrategyConfig;
 }
 /**
  * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).

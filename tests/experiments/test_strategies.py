@@ -140,3 +140,17 @@ def test_cli_strategy_import_ls_show_and_run_by_id(lake_dir, tmp_path, capsys):
     assert main(["experiment", "run", "--alerts", a, "--ohlcv", c, "--strategy-id", sid, *lake, "--json"]) == 0
     run = json.loads(capsys.readouterr().out)
     assert run["status"] == "completed" and run["outputs"]["fills"]
+
+
+def test_report_shows_the_ladder_and_a_timeline_of_fills(store, tmp_path):
+    a, c = _publish_inputs(store)
+    d = _definition(a, c, ladder=[{"takeProfitPct": 10, "sizePct": 50}, {"takeProfitPct": 20, "sizePct": 30}],
+                    exitAtEndOfData=True)
+    del d["config"]["strategy"]["takeProfitPct"]
+    exps = Experiments(store)
+    res = exps.run(d)
+    html = Path(exps.write_report(res.run_id, tmp_path / "r.html")).read_text(encoding="utf-8")
+    assert "Profit-target ladder" in html and "1.1×" in html and "1.2×" in html
+    assert "20 % of each position is left" in html
+    assert "Fills per trade" in html and "take_profit #0" in html and "buy entry" in html
+    assert res.outputs.fills in html

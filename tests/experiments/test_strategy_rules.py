@@ -152,3 +152,18 @@ def test_max_hold_counts_from_the_first_entry_for_re_entries_too():
     s = Strategy(stop_loss_pct=10, re_entry_retrace_pct=20, max_re_entries=1, max_hold_seconds=240)
     _, fills = _fills(ohlc, s)
     assert [(f[0], f[2]) for f in fills] == [("entry", 0), ("stop_loss", 1), ("re_entry", 2), ("max_hold", 4)]
+
+
+def test_the_worked_example_of_the_docs():
+    """docs/experiments.md "Worked example", number for number."""
+    ohlc = [(1.00, 1.20, 0.95, 1.10), (1.10, 1.60, 1.05, 1.50), (1.50, 2.30, 1.40, 2.10), (2.10, 2.20, 0.90, 0.95),
+            (0.95, 1.00, 0.78, 0.85), (0.85, 1.70, 0.84, 1.65), (1.65, 1.70, 0.70, 0.75), (0.75, 0.80, 0.70, 0.75)]
+    s = Strategy(ladder=_legs((100, 50), (400, 30), (900, 20)), stop_loss_pct=30, break_even_trigger_pct=50,
+                 re_entry_retrace_pct=20, max_re_entries=1, re_entry_size_pct=50, fee_bps=25)
+    t, fills = _fills(ohlc, s)
+    assert fills == [("entry", None, 0, None, 1.0, 1000.0), ("take_profit", 0, 2, 2.0, 2.0, 500.0),
+                     ("break_even", None, 3, 1.0, 1.0, 500.0), ("re_entry", None, 4, 0.8, 0.8, 625.0),
+                     ("take_profit", 0, 5, 1.6, 1.6, 312.5), ("break_even", None, 6, 0.8, 0.8, 312.5)]
+    assert t["pnl"] == pytest.approx(740.625) and t["pnl_pct"] == pytest.approx(0.740625)
+    assert t["entry_price"] == pytest.approx(1500 / 1625) and t["exit_price"] == pytest.approx(2250 / 1625)
+    assert t["exit_reason"] == "break_even" and t["duration_ms"] == 6 * 60_000

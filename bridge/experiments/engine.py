@@ -412,7 +412,7 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         c, pts, cyc, mp = self.t("c"), self.t("pts"), self.t(f"cyc{k}"), self.t(f"map{k}")
         n = self.legs
         prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
-                 "(win RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+                 "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
                  if (self.trailing or self.break_even) else "NULL::DOUBLE")
         lv = [f"w.entry_px * (1 + p.tp{j} / 100) AS l{j}" for j in range(n)]
         reach = " + ".join(f"coalesce(high >= l{j}, FALSE)::INTEGER" for j in range(n)) or "0"
@@ -445,12 +445,13 @@ e AS (
 s AS (SELECT *, greatest(sl_level, trail_level, be_level) AS stop FROM e),
 x AS (
     SELECT point, pid, ts, open, close, dup, stop,
-        CASE WHEN ts >= deadline_us THEN 0
+        CASE WHEN dup THEN NULL
+             WHEN ts >= deadline_us THEN 0
              WHEN NOT first_intra AND open <= stop THEN 1
              WHEN low <= stop THEN 2 END AS kind,
         CASE WHEN stop = sl_level THEN 'stop_loss' WHEN stop = be_level THEN 'break_even'
              ELSE 'trailing_stop' END AS stop_reason,
-        CASE WHEN ts >= deadline_us OR first_intra THEN 0 ELSE {reach} END AS reach
+        CASE WHEN dup OR ts >= deadline_us OR first_intra THEN 0 ELSE {reach} END AS reach
     FROM s),
 agg AS (
     SELECT point, pid,

@@ -107,6 +107,18 @@ def test_invalid_definition_is_refused_before_recording(store):
     assert Experiments(store).list_runs() == []
 
 
+@pytest.mark.parametrize("rng", [("2026-01-27T00:00:00Z", "2026-01-26T00:00:00Z"),
+                                 ("2026-01-26T00:00:00Z", "2026-01-26T00:00:00Z")])
+def test_date_range_from_not_before_to_is_an_invalid_definition(store, rng):
+    a, c = _publish_inputs(store)
+    d = _definition(a, c)
+    d["config"]["dateRange"] = {"from": rng[0], "to": rng[1]}
+    with pytest.raises(ValidationFailed, match=r"dateRange.from .* must be before config.dateRange.to"):
+        Experiments(store).run(d)
+    assert Experiments(store).list_runs() == []
+    assert store.list(artifact_type="run_metrics").items == []
+
+
 @pytest.mark.parametrize("at", ["building projection", "backtesting", "publishing"])
 def test_cancelled_run_publishes_nothing(store, at):
     a, c = _publish_inputs(store)

@@ -68,11 +68,11 @@ class NotFound(BridgeError):
 
 class LakeNotFound(NotFound):
     def __init__(self, root: Any, reason: str = "") -> None:
-        why = f" ({reason})" if reason else ""
-        super().__init__(
-            f"no lake at {root}{why}; create one with `bridge init --lake {root}`",
-            path=str(root),
-        )
+        if reason:
+            message = f"no lake at {root}: {reason}; pass the lake's folder with --lake"
+        else:
+            message = f"no lake at {root} (create one with `bridge init --lake {root}`)"
+        super().__init__(message, path=str(root))
 
 
 class ArtifactNotFound(NotFound):

@@ -615,7 +615,8 @@ export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -641,10 +642,11 @@ export interface PublishRequest {
   } | null;
   inputArtifactIds?: string[];
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
   params?: {
     [k: string]: unknown | undefined;
   } | null;
+  revive?: boolean;
 }
 export interface PublishResult {
   deduped: boolean;
@@ -769,6 +771,7 @@ export interface VerifyIssue {
   detail: string;
   artifactId?: string | null;
   path?: string | null;
+  affected?: string[];
 }
 export interface VerifyParams {
   quick?: boolean;

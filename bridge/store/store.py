@@ -233,19 +233,23 @@ class Store:
             if existing is not None:
                 return _deduped(self.get(existing), "content_hash")
             crashpoint("after_journal")
-            with _storage_errors(final_parquet):
-                files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
-                crashpoint("after_parquet_move")
-                files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
-            crashpoint("after_sidecar_move")
-            with manifest.write_txn(con):
-                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
-                if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
-                    registered = False
-                else:
-                    self._insert(con, row, created_at, prov, tag_pairs, inputs)
-                    registered = True
-                crashpoint("before_register_commit")
+            try:
+                with _storage_errors(final_parquet):
+                    files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
+                    crashpoint("after_parquet_move")
+                    files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
+                crashpoint("after_sidecar_move")
+                with manifest.write_txn(con):
+                    con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                    if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
+                        registered = False
+                    else:
+                        self._insert(con, row, created_at, prov, tag_pairs, inputs)
+                        registered = True
+                    crashpoint("before_register_commit")
+            except BaseException:
+                self._abandon(journal_id)  # e.g. the disk filled up under the manifest: leave the lake as it was
+                raise
             crashpoint("after_register")
         finally:
             for p in (tmp_parquet, tmp_sidecar):
@@ -257,6 +261,25 @@ class Store:
         log.info("published %s %s v%s %s (%d rows)", artifact_id, spec.artifact_type, spec.schema_version,
                  row["logical_key"], row["row_count"])
         return PublishResult(deduped=False, artifact_id=artifact_id, artifact=artifact, sidecar=sidecar)
+
+    def _abandon(self, journal_id: str) -> None:
+        """Undo a publish of this process that failed after its journal row (what `recover` does
+        for a dead process). Best effort: if the manifest cannot be written either, the journal
+        row stays and the next open of the lake after this process ends rolls it back."""
+        con = self.connect()
+        try:
+            with manifest.write_txn(con, timeout=5):
+                r = con.execute("SELECT * FROM publish_journal WHERE journal_id = ?", (journal_id,)).fetchone()
+                if r is None:
+                    return
+                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                others = con.execute("SELECT 1 FROM publish_journal WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                if not registered and not others:
+                    for rel in (r["path_parquet"], r["path_sidecar"]):
+                        (self.lake.root / rel).unlink(missing_ok=True)
+        except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+            log.warning("could not undo the failed publish %s now (%s); the next open of the lake will", journal_id, exc)
 
     def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
         con.execute(

@@ -6,10 +6,11 @@
 -- NULL for artifacts published before this migration: they were given (or omitted as NULL).
 ALTER TABLE artifact_provenance ADD COLUMN git_source TEXT;
 
+-- One row per projection: its last built record (mode, tables, input ids and content hashes,
+-- fingerprint), written before the projection's sidecar in cache/ commits a build, deleted by
+-- `project dispose`. The DuckDB file itself stays disposable.
 CREATE TABLE projection_definitions (
   projection_id TEXT PRIMARY KEY,
-  name TEXT,
-  definition_json TEXT NOT NULL,   -- the projection's projection.json body (tables, inputs, kind)
-  created_at TEXT NOT NULL,
-  dropped_at TEXT                  -- set by `project drop`; a dropped definition is not rebuilt
+  record_json TEXT NOT NULL,
+  updated_at TEXT NOT NULL
 );

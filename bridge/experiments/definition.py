@@ -130,6 +130,7 @@ def load_definition(data: Any) -> ExperimentDefinition:
         except OSError as exc:
             raise ValidationFailed(f"cannot read the definition file: {exc}", path=str(data)) from None
     d.config.strategy.validate()
+    _check_limits(d)
     if not d.inputs.alerts or not d.inputs.ohlcv:
         raise ValidationFailed("a definition needs at least one alerts and one ohlcv artifact id", column="inputs")
     _check_date_range(d)
@@ -163,6 +164,17 @@ def date_range_micros(d: ExperimentDefinition) -> tuple[int | None, int | None]:
             raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
                                    value=value) from None
     return out[0], out[1]
+
+
+def _check_limits(d: ExperimentDefinition) -> None:
+    """The manifest's limits (docs/store.md, "Limits"): name, description and git commit are
+    text of at most 1,024 characters, the definition at most 1 MiB of JSON."""
+    from bridge.store.limits import check_json_size, check_text
+
+    check_text(d.name, "name")
+    check_text(d.description, "description", optional=True, allow_empty=True)
+    check_text(d.provenance.git_commit, "provenance.gitCommit", optional=True)
+    check_json_size(msgspec.to_builtins(d), "definition")
 
 
 def _check_date_range(d: ExperimentDefinition) -> None:

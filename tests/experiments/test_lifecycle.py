@@ -234,3 +234,16 @@ def test_without_created_at_and_id_reruns_are_still_idempotent(store):
     computed = set(store.read_table(first.outputs.metrics).column("computed_at").to_pylist())
     newest_input = max(store.get(x).created_at for x in (a, c))
     assert [t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in computed] == [newest_input]
+
+
+def test_definition_text_is_held_to_the_manifest_limits(store):
+    from bridge.store.limits import MAX_TEXT_CHARS
+
+    a, c = _publish_inputs(store)
+    for field, change in (("name", {"name": "n" * (MAX_TEXT_CHARS + 1)}), ("name", {"name": "a\x00b"}),
+                          ("description", {"description": "d" * (MAX_TEXT_CHARS + 1)})):
+        d = {**_definition(a, c), **change}
+        with pytest.raises(ValidationFailed) as info:
+            Experiments(store).run(d)
+        assert info.value.data["field"] == field
+    assert Experiments(store).list_runs() == []

@@ -163,8 +163,15 @@ def test_published_files_are_read_only(store):
     assert not Path(a.path_parquet).exists()
 
 
-def test_every_derived_type_needs_inputs():
+def test_every_derived_type_refuses_a_publish_without_inputs(store):
     from bridge.store.spec import SPECS
 
-    results = [k for k in SPECS if k[0].startswith("experiment_") or k[0] in ("run_metrics", "alert_forward_coverage")]
-    assert results and all(SPECS[k].derived for k in results), [k for k in results if not SPECS[k].derived]
+    derived = [s for s in SPECS.values() if s.derived]
+    names = {s.artifact_type for s in derived}
+    assert {"experiment_trades", "experiment_metrics", "experiment_equity_curve", "experiment_diagnostics",
+            "coverage_summary", "coverage_gaps", "alert_forward_coverage"} <= names
+    for spec in derived:
+        with pytest.raises(ValidationFailed) as info:
+            store.publish(spec.artifact_type, spec.schema_version, "k=v", [], writer_name="w", writer_version="1")
+        assert info.value.data["rule"] == "derived_requires_inputs", spec.artifact_type
+    assert store.connect().execute("SELECT count(*) FROM artifacts").fetchone()[0] == 0

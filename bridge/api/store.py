@@ -108,7 +108,8 @@ class Sidecar(Wire):
     min_ts: str | None = None
     max_ts: str | None = None
     git_commit: str | None = None
-    git_dirty: bool | None = None
+    git_dirty: bool | None = None  # null: unknown (gitSource "unknown")
+    git_source: Literal["given", "detected", "unknown"] | None = None
     params: dict[str, Any] = {}
     tags: dict[str, list[str]] = {}
     input_artifact_ids: list[str] = []

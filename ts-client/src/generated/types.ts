@@ -681,6 +681,7 @@ export interface Sidecar {
   maxTs?: string | null;
   gitCommit?: string | null;
   gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };

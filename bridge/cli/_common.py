@@ -128,7 +128,7 @@ def as_domain_error(exc: BaseException) -> BridgeError:
     if isinstance(exc, BridgeError):
         return exc
     if isinstance(exc, OSError):
-        path = exc.filename if exc.filename is not None else "?"
+        path = exc.filename if exc.filename is not None else "a file"
         if isinstance(exc, FileNotFoundError):  # an input the caller named: invalid input, like a bad flag
             return InvalidInput(f"no such file or directory: {path}", path=str(path))
         if isinstance(exc, IsADirectoryError):
@@ -137,7 +137,7 @@ def as_domain_error(exc: BaseException) -> BridgeError:
             return InvalidInput(f"{path}: a part of the path is a file, expected a directory", path=str(path))
         if exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
             return StorageError.from_os_error(exc, path, "open")
-        return StorageError.from_os_error(exc, path)
+        return StorageError.from_os_error(exc, path, "read or write")
     if isinstance(exc, MemoryError):
         return BridgeError("out of memory; process the input in smaller parts", reason="MemoryError")
     try:

@@ -167,3 +167,18 @@ def test_ctrl_c_while_waiting_exits_130(tmp_path):
     assert proc.returncode == 130, err
     assert b"Traceback" not in err and err.decode().strip() == "interrupted"
     assert store.get(aid).status == "active"
+
+
+def test_unreadable_inputs_are_one_line(tmp_path, capsys):
+    lake = str(tmp_path / "lake")
+    assert _run(["init", "--lake", lake], capsys)[0] == 0
+    (tmp_path / "d.csv").mkdir()
+    (tmp_path / "d.json").mkdir()
+    pub = ["--artifact-type", "ohlcv_slice", "--schema-version", "2", "--logical-key", "token=A/res=1m",
+           "--writer-name", "w", "--writer-version", "1"]
+    for argv in (["publish", str(tmp_path / "d.csv"), *pub], ["ingest", "telegram", str(tmp_path / "d.json")],
+                 ["experiment", "run", str(tmp_path / "d.json")], ["ohlcv", "load", str(tmp_path / "d.csv")],
+                 ["ingest", "telegram", "/proc/self/mem"]):
+        code, out, err = _run([*argv, "--lake", lake], capsys)
+        assert code in (2, 5) and err.startswith("error: ") and err.count("\n") == 1, (argv, err)
+        assert "Traceback" not in err

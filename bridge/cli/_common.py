@@ -127,6 +127,9 @@ def as_domain_error(exc: BaseException) -> BridgeError:
 
     if isinstance(exc, BridgeError):
         return exc
+    if type(exc).__name__ == "InterruptException" or (isinstance(exc, RuntimeError)
+                                                      and "interrupted" in str(exc).lower()):
+        return Cancelled("interrupted")  # DuckDB's answer to Ctrl-C during a statement: exit 130
     if isinstance(exc, OSError):
         path = exc.filename if exc.filename is not None else "a file"
         if isinstance(exc, FileNotFoundError):  # an input the caller named: invalid input, like a bad flag

@@ -182,3 +182,15 @@ def test_unreadable_inputs_are_one_line(tmp_path, capsys):
         code, out, err = _run([*argv, "--lake", lake], capsys)
         assert code in (2, 5) and err.startswith("error: ") and err.count("\n") == 1, (argv, err)
         assert "Traceback" not in err
+
+
+def test_duckdb_interrupts_count_as_ctrl_c(capsys):
+    import duckdb
+
+    from bridge.cli._common import EXIT_INTERRUPTED, report_error
+
+    assert report_error(duckdb.InterruptException("INTERRUPT Error: Interrupted!"), as_json=False) == EXIT_INTERRUPTED
+    assert report_error(RuntimeError("Query interrupted"), as_json=False) == EXIT_INTERRUPTED
+    assert report_error(RuntimeError("something else"), as_json=False) == 70
+    err = capsys.readouterr().err.splitlines()
+    assert err[0] == "error: interrupted" and err[-1].startswith("error: internal error: RuntimeError: something else")

@@ -361,7 +361,8 @@ class Store:
             file_hash = files.sha256_file(tmp_parquet)
             prov = self.provenance(art.artifact_id)
             row = {k: getattr(art, k) for k in ("artifact_id", "artifact_type", "schema_version", "logical_key",
-                                                "status", "content_hash", "row_count", "min_ts", "max_ts")}
+                                                "content_hash", "row_count", "min_ts", "max_ts")}
+            row["status"] = "active"  # a sidecar records the artifact as published
             row.update(file_hash=file_hash, path_parquet=final_parquet.relative_to(self.lake.root).as_posix(),
                        path_sidecar=final_sidecar.relative_to(self.lake.root).as_posix())
             tag_pairs = [(k, v) for k, vs in art.tags.items() for v in vs]

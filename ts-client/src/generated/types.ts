@@ -57,6 +57,7 @@ export interface WireTypes {
   IngestTelegramResult?: IngestTelegramResult;
   InitializeParams?: InitializeParams;
   InitializeResult?: InitializeResult;
+  LadderLeg?: LadderLeg;
   LakePaths?: LakePaths;
   LimitsWire?: LimitsWire;
   LineageEdge?: LineageEdge;
@@ -296,8 +297,12 @@ export interface DisposeProjectionResult {
  * Params of a method that takes none.
  */
 export interface Empty {}
+/**
+ * `strategy` inline, or left out when `inputs.strategies` names exactly one strategy artifact
+ * (the run reads that one). An inline strategy is published as a strategy artifact by the run.
+ */
 export interface ExperimentConfig {
-  strategy: StrategyConfig;
+  strategy?: StrategyConfig | null;
   dateRange?: ExperimentDateRange | null;
   params?: {
     [k: string]: unknown | undefined;
@@ -305,6 +310,11 @@ export interface ExperimentConfig {
 }
 /**
  * One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python.
+ *
+ * Percentages are percent (50 = +50 %), costs basis points, times seconds. The fields after
+ * `exitAtEndOfData` (ladder, break-even, dip/rebound entries, re-entries, separate entry/exit
+ * slippage) are left out of the strategy's canonical JSON while they hold their defaults, so
+ * strategies that do not use them keep their ids.
  */
 export interface StrategyConfig {
   name?: string;
@@ -320,6 +330,24 @@ export interface StrategyConfig {
   notional?: number;
   initialCapital?: number;
   exitAtEndOfData?: boolean;
+  ladder?: LadderLeg[] | null;
+  breakEvenTriggerPct?: number | null;
+  entryDipPct?: number | null;
+  entryReboundPct?: number | null;
+  entryMaxWaitSeconds?: number | null;
+  reEntryRetracePct?: number | null;
+  maxReEntries?: number;
+  reEntrySizePct?: number;
+  entrySlippageBps?: number | null;
+  exitSlippageBps?: number | null;
+}
+/**
+ * One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
+ * entry × (1 + takeProfitPct/100) (100 = 2×).
+ */
+export interface LadderLeg {
+  takeProfitPct: number;
+  sizePct: number;
 }
 export interface ExperimentDateRange {
   from?: string | null;
@@ -357,6 +385,7 @@ export interface ExperimentOutputs {
   metrics?: string | null;
   curves?: string | null;
   diagnostics?: string | null;
+  fills?: string | null;
 }
 export interface ExperimentResult {
   runId: string;

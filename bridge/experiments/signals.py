@@ -35,7 +35,7 @@ OPERATORS: tuple[str, ...] = (">", ">=", "<", "<=", "==", "!=", "crosses_above",
 MAX_LOOKBACK = 100_000
 
 
-class _S(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
+class _S(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True, omit_defaults=True):
     pass
 
 
@@ -195,6 +195,10 @@ def condition_operands(c: SignalCondition, path: str = "condition"
         rfield = c.secondary_field if c.secondary_field is not None else c.field
         _field(rspec, rfield, f"{path}.secondaryField" if c.secondary_field is not None else f"{path}.field")
         rhs = (rspec, rfield)
+        if rhs == (lhs, c.field):
+            raise ValidationFailed(
+                f"{path}: compares {lhs.key}.{c.field} with itself; give the two indicators different params "
+                f"(e.g. params {{\"period\": 9}} and secondaryParams {{\"period\": 21}})", column=path)
     else:
         if c.secondary_field is not None or c.secondary_params:
             raise ValidationFailed(f"{path}: secondaryField/secondaryParams need a secondaryIndicator", column=path)

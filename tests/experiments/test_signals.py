@@ -101,6 +101,8 @@ def _condition(draw):
         c.update(secondaryIndicator=name2, secondaryParams=params2, secondaryField=fld2)
         if name in ("rsi", "atr", "macd", "price_change", "volume_change"):
             c = {**c, "indicator": "price", "params": {}, "field": "close"}
+        if (c["indicator"], c["params"], c["field"]) == (name2, params2, fld2):
+            c = {k: v for k, v in c.items() if not k.startswith("secondary")} | {"value": 1.0}
     if draw(st.booleans()):
         n = draw(st.integers(1, 5))
         c.update(lookbackBars=n, minBarsTrue=draw(st.integers(1, n)))

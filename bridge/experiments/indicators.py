@@ -96,23 +96,26 @@ def _change(x, n: int):
     return out
 
 
-def compute_series(arrays: dict[str, Any], columns: Iterable[tuple[IndicatorSpec, str]]) -> dict[str, Any]:
-    """Indicator columns for many tokens at once. `arrays`: numpy arrays `token` (any comparable
-    dtype), `open`..`volume` (float64), sorted by (token, ts). Each distinct spec runs once per
-    token; returns {column_name: float64 array with NaN for no value}."""
+def compute_series(arrays: dict[str, Any], columns: Iterable[tuple[IndicatorSpec, str]], *,
+                   starts=None) -> dict[str, Any]:
+    """Indicator columns for many tokens at once. `arrays`: numpy arrays `open`..`volume`
+    (float64) sorted by (token, ts), and either `token` (any comparable dtype) or `starts` (the
+    first row of each token, ascending). Each distinct spec runs once per token; returns
+    {column_name: float64 array with NaN for no value}."""
     import numpy as np
 
     by_spec: dict[IndicatorSpec, set[str]] = {}
     for spec, fld in columns:
         by_spec.setdefault(spec, set()).add(fld)
-    tok = arrays["token"]
-    n = len(tok)
+    n = len(arrays["close"])
     out = {column_name(s, f): np.full(n, np.nan) for s, fs in by_spec.items() for f in fs}
     if n == 0:
         return out
-    bounds = np.flatnonzero(tok[1:] != tok[:-1]) + 1
-    starts = np.concatenate(([0], bounds))
-    ends = np.concatenate((bounds, [n]))
+    if starts is None:
+        tok = arrays["token"]
+        starts = np.r_[0, np.flatnonzero(tok[1:] != tok[:-1]) + 1]
+    starts = np.asarray(starts, dtype=np.int64)
+    ends = np.r_[starts[1:], n]
     o, h, l, c, v = (np.ascontiguousarray(arrays[k], dtype=np.float64)  # noqa: E741
                      for k in ("open", "high", "low", "close", "volume"))
     for a, b in zip(starts.tolist(), ends.tolist()):
@@ -137,21 +140,33 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     """
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     where = f"WHERE token IN ({tokens})" if tokens else ""
-    tbl = con.sql(f"""SELECT DISTINCT token, ts, open, high, low, close, volume FROM {candles} {where}
-        ORDER BY token, ts""").to_arrow_table()
-    tok = tbl.column("token").to_numpy(zero_copy_only=False)
-    ts = tbl.column("ts").to_numpy()
-    if len(ts) > 1:
-        same = (tok[1:] == tok[:-1]) & (ts[1:] == ts[:-1])
-        if same.any():
-            i = int(np.flatnonzero(same)[0])
-            raise InvalidInput(
-                f"candles of token {tok[i]!r} at ts {int(ts[i])} (us) share a timestamp with different values; "
-                "the input is ambiguous: deduplicate first", token=str(tok[i]), ts=int(ts[i]))
-    arrays = {"token": tok, **{k: tbl.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
-                               for k in ("open", "high", "low", "close", "volume")}}
-    cols = compute_series(arrays, columns)
+    tbl = con.sql(f"""SELECT CAST(token AS VARCHAR) AS token, ts, open, high, low, close, volume FROM {candles} {where}
+        ORDER BY token, ts, open, high, low, close, volume""").to_arrow_table().combine_chunks()
+    n = tbl.num_rows
+    if n > 1:
+        # duplicates are adjacent after the sort: identical ones are dropped, conflicting ones refused
+        same_key = pc.and_(pc.equal(tbl.column("token").slice(1), tbl.column("token").slice(0, n - 1)),
+                           pc.equal(tbl.column("ts").slice(1), tbl.column("ts").slice(0, n - 1)))
+        same_key = same_key.to_numpy(zero_copy_only=False)
+        if same_key.any():
+            vals = [tbl.column(k).to_numpy(zero_copy_only=False) for k in ("open", "high", "low", "close", "volume")]
+            same_vals = np.logical_and.reduce([v[1:] == v[:-1] for v in vals])
+            bad = same_key & ~same_vals
+            if bad.any():
+                i = int(np.flatnonzero(bad)[0])
+                tok, ts = tbl.column("token")[i].as_py(), tbl.column("ts")[i].as_py()
+                raise InvalidInput(
+                    f"candles of token {tok!r} at ts {ts} (us) share a timestamp with different values; "
+                    "the input is ambiguous: deduplicate first", token=tok, ts=ts)
+            tbl = tbl.filter(pa.array(np.r_[True, ~same_key]))
+            n = tbl.num_rows
+    starts = np.flatnonzero(np.r_[True, pc.not_equal(tbl.column("token").slice(1), tbl.column("token").slice(0, max(n - 1, 0)))
+                                  .to_numpy(zero_copy_only=False)]) if n else np.zeros(0, np.int64)
+    arrays = {k: tbl.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
+              for k in ("open", "high", "low", "close", "volume")}
+    cols = compute_series(arrays, columns, starts=starts)
     return pa.table({"token": tbl.column("token"), "ts": tbl.column("ts"),
                      **{k: pa.array(v, pa.float64(), from_pandas=True) for k, v in sorted(cols.items())}})

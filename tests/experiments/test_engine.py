@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bridge.errors import InvalidInput, ValidationFailed
 from bridge.experiments.engine import run_backtest, run_grid
-from bridge.experiments.strategy import Strategy, strategy_from_mapping
+from bridge.experiments.strategy import LadderLeg, Strategy, strategy_from_mapping
 from tests.experiments.helpers import MIN, T0, alert_row, candle_rows, connect
 from tests.experiments.reference import reference_backtest
 
@@ -182,10 +182,62 @@ strategies = st.builds(
 )
 
 
+@st.composite
+def ladders(draw):
+    n = draw(st.integers(1, 4))
+    tps = sorted(draw(st.lists(st.sampled_from([2.0, 5.0, 10.0, 20.0, 35.0, 60.0]), min_size=n, max_size=n)))
+    sizes = draw(st.lists(st.sampled_from([10.0, 25.0, 50.0]), min_size=n, max_size=n))
+    if draw(st.booleans()):  # a full ladder: the last leg takes the rest
+        head = sizes[:-1]
+        while sum(head) >= 100:
+            head = head[1:]
+        sizes = head + [100.0 - sum(head)]
+        tps = tps[-len(sizes):]
+    elif sum(sizes) > 100:
+        sizes = [x / 2 for x in sizes]
+    return [LadderLeg(take_profit_pct=t, size_pct=z) for t, z in zip(tps, sizes)]
+
+
+@st.composite
+def full_strategies(draw):
+    """Every feature of the strategy declaration, alone or together."""
+    ladder = draw(st.one_of(st.none(), ladders()))
+    re_pct = draw(st.sampled_from([None, 0.0, 5.0, 20.0]))
+    return Strategy(
+        entry_delay_seconds=draw(st.sampled_from([0.0, 30.0])),
+        max_entry_lag_seconds=draw(st.sampled_from([None, 300.0])),
+        take_profit_pct=None if ladder is not None else draw(st.sampled_from([None, 10.0, 30.0])),
+        ladder=ladder,
+        stop_loss_pct=draw(st.sampled_from([None, 5.0, 15.0, 40.0])),
+        trailing_stop_pct=draw(st.sampled_from([None, None, 10.0])),
+        break_even_trigger_pct=draw(st.sampled_from([None, 5.0, 20.0])),
+        max_hold_seconds=draw(st.sampled_from([None, 600.0, 1800.0])),
+        entry_dip_pct=draw(st.sampled_from([None, None, 5.0, 15.0])),
+        entry_rebound_pct=draw(st.sampled_from([None, None, 0.0, 5.0])),
+        entry_max_wait_seconds=draw(st.sampled_from([None, 300.0, 900.0])),
+        re_entry_retrace_pct=re_pct,
+        max_re_entries=0 if re_pct is None else draw(st.integers(0, 3)),
+        re_entry_size_pct=draw(st.sampled_from([50.0, 100.0])),
+        fee_bps=draw(st.sampled_from([0.0, 25.0])),
+        slippage_bps=draw(st.sampled_from([0.0, 10.0])),
+        entry_slippage_bps=draw(st.sampled_from([None, 50.0])),
+        exit_slippage_bps=draw(st.sampled_from([None, 30.0])),
+        exit_at_end_of_data=draw(st.booleans()),
+    )
+
+
+FILL_KEYS = ("cycle", "side", "reason", "leg", "ts", "level", "price", "qty", "notional", "fee")
+
+
 def _compare(res, ref):
     got = {r["alert_id"]: r for r in res.trades.to_pylist()}
     skipped = {r["alert_id"]: r["reason"] for r in res.skipped.to_pylist()}
+    fills: dict[str, list[dict]] = {}
+    for f in res.fills.to_pylist():
+        f["ts"] = round(f["ts"].timestamp() * 1_000_000)
+        fills.setdefault(f["alert_id"], []).append(f)
     assert set(got) | set(skipped) == set(ref)
+    assert set(fills) == set(got)
     for aid, want in ref.items():
         if "skip" in want:
             assert skipped.get(aid) == want["skip"], (aid, got.get(aid))
@@ -196,11 +248,30 @@ def _compare(res, ref):
         assert int(t["exit_ts"].timestamp() * 1_000_000) == want["exit_us"]
         for k in ("entry_price", "exit_price", "pnl", "pnl_pct"):
             assert t[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), (aid, k)
+        mine = sorted(fills[aid], key=lambda f: f["fill_seq"])
+        assert [f["fill_seq"] for f in mine] == list(range(len(mine)))
+        assert len(mine) == len(want["fills"]), (aid, mine, want["fills"])
+        for g, w in zip(mine, want["fills"]):
+            for k in FILL_KEYS:
+                if isinstance(w[k], float):
+                    assert g[k] == pytest.approx(w[k], rel=1e-12, abs=1e-12), (aid, k, g, w)
+                else:
+                    assert g[k] == w[k], (aid, k, g, w)
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), strategy=strategies)
 def test_engine_matches_reference(seed, strategy):
+    rnd = random.Random(seed)
+    alerts, candles = _random_market(rnd, n_tokens=4, n_alerts=8)
+    res = _run(alerts, candles, strategy)
+    _compare(res, reference_backtest(alerts, candles, strategy))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), strategy=full_strategies())
+def test_engine_matches_reference_fill_for_fill(seed, strategy):
+    """Ladders, break-even, dip and rebound entries, re-entries, costs: every fill equal."""
     rnd = random.Random(seed)
     alerts, candles = _random_market(rnd, n_tokens=4, n_alerts=8)
     res = _run(alerts, candles, strategy)

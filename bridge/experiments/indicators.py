@@ -127,10 +127,11 @@ def compute_series(arrays: dict[str, Any], columns: Iterable[tuple[IndicatorSpec
 
 
 def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, str]], *,
-                    tokens: str | None = None):
+                    tokens: str | None = None, prices: tuple[str, ...] = ()):
     """The indicator table of `candles` (a DuckDB relation: table name or parenthesised SELECT with
     token, ts (BIGINT microseconds), open, high, low, close, volume), restricted to the tokens
-    `tokens` selects (a SELECT returning one `token` column) when given.
+    `tokens` selects (a SELECT returning one `token` column) when given; `prices`: candle columns
+    (open, high, ...) to include as they are.
 
     Identical duplicate candles count once; two candles of one token at one ts with different
     values are an error.
@@ -168,5 +169,5 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     arrays = {k: tbl.column(k).to_numpy(zero_copy_only=False).astype(np.float64)
               for k in ("open", "high", "low", "close", "volume")}
     cols = compute_series(arrays, columns, starts=starts)
-    return pa.table({"token": tbl.column("token"), "ts": tbl.column("ts"),
+    return pa.table({"token": tbl.column("token"), "ts": tbl.column("ts"), **{k: tbl.column(k) for k in prices},
                      **{k: pa.array(v, pa.float64(), from_pandas=True) for k, v in sorted(cols.items())}})

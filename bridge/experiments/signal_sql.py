@@ -84,9 +84,10 @@ def _key(c: SignalCondition) -> str:
     return msgspec.json.encode(c).decode()
 
 
-def signals_sql(ind: str, signals: Sequence[SignalGroup]) -> str:
-    """One SELECT: token, ts, s{j}, u{j}, act{j}, uact{j} for every signal j (see module doc).
-    `ind`: a relation name or parenthesised SELECT with token, ts and the indicator columns."""
+def signals_sql(ind: str, signals: Sequence[SignalGroup], carry: Sequence[str] = ()) -> str:
+    """One SELECT: token, ts, the `carry` columns, s{j}, u{j}, act{j}, uact{j} for every signal j
+    (see module doc). `ind`: a relation name or parenthesised SELECT with token, ts and the
+    indicator columns."""
     conds: dict[str, tuple[int, SignalCondition]] = {}
 
     def collect(g: SignalGroup) -> None:
@@ -126,8 +127,9 @@ def signals_sql(ind: str, signals: Sequence[SignalGroup]) -> str:
     if pre_cols:
         head = f"l0 AS (SELECT *, {', '.join(pre_cols)} FROM {ind} {win}), "
         src = "l0"
-    l1 = f"SELECT token, ts, {', '.join(win_cols)} FROM {src} {win}"
-    return f"WITH {head}l1 AS ({l1}) SELECT token, ts, {', '.join(sig_cols)} FROM l1"
+    kept = "".join(f"{_q(k)}, " for k in carry)
+    l1 = f"SELECT token, ts, {kept}{', '.join(win_cols)} FROM {src} {win}"
+    return f"WITH {head}l1 AS ({l1}) SELECT token, ts, {kept}{', '.join(sig_cols)} FROM l1"
 
 
 class SignalPlan:
@@ -157,11 +159,12 @@ class SignalPlan:
 
 
 def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None = None,
-                    wide: str = "sig_wide", acting: str = "sig_acting") -> dict[str, float]:
+                    wide: str = "sig_wide", acting: str = "sig_acting", carry: Sequence[str] = ()) -> dict[str, float]:
     """Compute the indicators every signal of `plan` reads (each distinct one once per token) and
     create two temp tables: `wide` (token, ts, act{j}, uact{j} for every signal j: acting at this
     candle's open, and lacking history) and `acting` (token, ts, sid): the candles where signal
-    `sid` acts. `candles`: a relation with token, ts (BIGINT µs), open, high, low, close, volume.
+    `sid` acts. `candles`: a relation with token, ts (BIGINT µs), open, high, low, close, volume;
+    `carry`: candle columns copied into `wide` (its rows are the candles, deduplicated).
     Returns timings in seconds (indicators, signals)."""
     import time
 
@@ -172,13 +175,15 @@ def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None =
     cols = set()
     for g in plan.signals:
         cols |= signal_indicators(g)
-    ind = indicator_table(con, candles, cols, tokens=tokens)
+    ind = indicator_table(con, candles, cols, tokens=tokens, prices=tuple(carry))
     t1 = time.perf_counter()
     name = f"_ind_{id(ind)}"
     con.register(name, ind)
     try:
         sel = ", ".join(f"act{j}, uact{j}" for j in range(len(plan)))
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT token, ts, {sel} FROM ({signals_sql(name, plan.signals)})")
+        kept = "".join(f"{_q(k)}, " for k in carry)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT token, ts, {kept}{sel} "
+                    f"FROM ({signals_sql(name, plan.signals, carry)})")
     finally:
         con.unregister(name)
     union = " UNION ALL ".join(f"SELECT token, ts, {j} AS sid FROM {wide} WHERE act{j}" for j in range(len(plan)))

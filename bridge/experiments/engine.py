@@ -453,7 +453,7 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         c, pts, cyc, mp = self.t("c"), self.t("pts"), self.t(f"cyc{k}"), self.t(f"map{k}")
         n = self.legs
         prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
-                 "(win RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+                 "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
                  if (self.trailing or self.break_even) else "NULL::DOUBLE")
         lv = [f"w.entry_px * (1 + p.tp{j} / 100) AS l{j}" for j in range(n)]
         # leg j is reached at a candle whose high reaches its level (and, for a gated leg, where its
@@ -490,10 +490,11 @@ e AS (
         {''.join(f', {self.act(f"p.g{j}", "TRUE", "w.")} AS gate{j}' for j in range(n))}
     FROM w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point),
 s AS (SELECT *, greatest(sl_level, trail_level, be_level) AS stop,
-        (ts >= deadline_us OR first_intra OR xact) AS blocked FROM e),
+        (dup OR ts >= deadline_us OR first_intra OR xact) AS blocked FROM e),
 x AS (
     SELECT point, pid, ts, open, close, dup, stop,
-        CASE WHEN ts >= deadline_us THEN 0
+        CASE WHEN dup THEN NULL
+             WHEN ts >= deadline_us THEN 0
              WHEN xact THEN 3
              WHEN NOT first_intra AND open <= stop THEN 1
              WHEN low <= stop THEN 2 END AS kind,

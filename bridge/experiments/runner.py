@@ -344,8 +344,6 @@ class Experiments:
                 if not ref.deduped:
                     created.append(ref.artifact_id)
             for field, suffix, artifact_type, key in OUTPUT_KINDS:
-                if key not in tables:
-                    continue
                 res = self.store.publish(
                     artifact_type, 1, f"experiment={d.experiment_id}/{suffix}", tables[key],
                     input_artifact_ids=inputs, tags={"experiment_id": d.experiment_id},

@@ -175,7 +175,9 @@ class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
 
     def canonical_json(self) -> str:
         """Sorted keys, no spaces: the text a strategy artifact stores and hashes."""
-        return json.dumps(self.to_json_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
+        # through the declared types first, so 100 and 100.0 (a Python int in a float field) agree
+        typed = msgspec.convert(msgspec.to_builtins(self), StrategyConfig)
+        return json.dumps(typed.to_json_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 Strategy = StrategyConfig  # the PRD calls it StrategyConfig

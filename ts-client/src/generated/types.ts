@@ -52,6 +52,10 @@ export interface WireTypes {
   GetLineageParams?: GetLineageParams;
   GetProjectionParams?: GetProjectionParams;
   GetRunParams?: GetRunParams;
+  GetStrategyParams?: GetStrategyParams;
+  ImportResult?: ImportResult;
+  ImportStrategiesParams?: ImportStrategiesParams;
+  ImportedStrategy?: ImportedStrategy;
   IngestReportWire?: IngestReportWire;
   IngestTelegramParams?: IngestTelegramParams;
   IngestTelegramResult?: IngestTelegramResult;
@@ -68,6 +72,8 @@ export interface WireTypes {
   ListRunsParams?: ListRunsParams;
   ListRunsResult?: ListRunsResult;
   ListStaleParams?: ListStaleParams;
+  ListStrategiesParams?: ListStrategiesParams;
+  ListStrategiesResult?: ListStrategiesResult;
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
@@ -77,6 +83,7 @@ export interface WireTypes {
   Provenance?: Provenance;
   PublishRequest?: PublishRequest;
   PublishResult?: PublishResult;
+  PublishStrategyParams?: PublishStrategyParams;
   QueryOutput?: QueryOutput;
   QueryParams?: QueryParams;
   QueryResultWire?: QueryResultWire;
@@ -84,6 +91,7 @@ export interface WireTypes {
   RunExperimentParams?: RunExperimentParams;
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
+  Sidecar?: Sidecar;
   SignalCondition?: SignalCondition;
   SignalGroup?: SignalGroup;
   SliceCoverageParams?: SliceCoverageParams;
@@ -93,6 +101,7 @@ export interface WireTypes {
   StaleArtifact?: StaleArtifact;
   StaleReason?: StaleReason;
   StrategyConfig?: StrategyConfig;
+  StrategyRef?: StrategyRef;
   SupersedeParams?: SupersedeParams;
   SweepPoint?: SweepPoint;
   SweepResult?: SweepResult;
@@ -529,6 +538,33 @@ export interface GetProjectionParams {
 export interface GetRunParams {
   runId: string;
 }
+export interface GetStrategyParams {
+  artifactId: string;
+}
+export interface ImportResult {
+  source: string;
+  strategies: ImportedStrategy[];
+}
+/**
+ * One scenario of an imported file: its artifact and the fields that map with a different rule.
+ */
+export interface ImportedStrategy {
+  scenario: string;
+  artifactId: string;
+  deduped: boolean;
+  strategy: StrategyConfig;
+  notes?: string[];
+}
+/**
+ * A scenario file of the researchers' simulator: `path` to the JSON file, or the parsed
+ * `scenarios` object itself (one scenario, or `{version, global: {defaults}, scenarios: [...]}`).
+ */
+export interface ImportStrategiesParams {
+  path?: string | null;
+  scenarios?: {
+    [k: string]: unknown | undefined;
+  };
+}
 export interface IngestReportWire {
   source: string;
   path: string;
@@ -654,6 +690,21 @@ export interface ListRunsResult {
 export interface ListStaleParams {
   artifactIds?: string[] | null;
 }
+export interface ListStrategiesParams {
+  limit?: number;
+}
+export interface ListStrategiesResult {
+  strategies: StrategyRef[];
+}
+export interface StrategyRef {
+  artifactId: string;
+  name: string;
+  strategyHash: string;
+  createdAt?: string | null;
+  status?: string | null;
+  deduped?: boolean;
+  strategy?: StrategyConfig | null;
+}
 export interface LoadCandlesParams {
   paths: string[];
   token?: string | null;
@@ -721,9 +772,42 @@ export interface PublishResult {
   artifact: Artifact;
   mode?: ("content_hash" | "file_hash") | null;
   existingArtifactId?: string | null;
-  sidecar?: {
+  sidecar?: Sidecar | null;
+}
+/**
+ * The JSON file written beside a new artifact's Parquet (docs/store.md): the manifest row plus
+ * provenance, tags and inputs. On disk its keys are snake_case; on the wire, camelCase like
+ * every result (`params` and `tags` keep the writer's own keys).
+ */
+export interface Sidecar {
+  artifactId: string;
+  artifactType: string;
+  schemaVersion: number;
+  logicalKey: string;
+  status: "active" | "superseded" | "tombstoned";
+  fileHash: string;
+  contentHash: string;
+  rowCount: number;
+  pathParquet: string;
+  pathSidecar: string;
+  createdAt: string;
+  writerName: string;
+  writerVersion: string;
+  canonicalForm: string;
+  minTs?: string | null;
+  maxTs?: string | null;
+  gitCommit?: string | null;
+  gitDirty?: boolean | null;
+  params?: {
     [k: string]: unknown | undefined;
-  } | null;
+  };
+  tags?: {
+    [k: string]: string[] | undefined;
+  };
+  inputArtifactIds?: string[];
+}
+export interface PublishStrategyParams {
+  strategy: StrategyConfig;
 }
 /**
  * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).

@@ -276,9 +276,8 @@ class _Plan:
             # indicators once per token (alerts' tokens only), signals compiled to one window pass;
             # the candles then come from that deduplicated table with the acting flags as columns
             self.created.append(("TABLE", self.t("sigw")))
-            self.created.append(("TABLE", self.t("sigon")))
             self.timings = prepare_signals(
-                con, f"({candles})", self.signals, wide=self.t("sigw"), acting=self.t("sigon"),
+                con, f"({candles})", self.signals, wide=self.t("sigw"),
                 tokens=f"SELECT DISTINCT CAST(token_address AS VARCHAR) FROM {a_src}",
                 carry=("open", "high", "low", "close"))
             acts = ", ".join(f"act{j}, uact{j}" for j in range(len(self.signals)))

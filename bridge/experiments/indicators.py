@@ -145,16 +145,18 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
 
     where = f"WHERE token IN ({tokens})" if tokens else ""
     tbl = con.sql(f"""SELECT CAST(token AS VARCHAR) AS token, ts, open, high, low, close, volume FROM {candles} {where}
-        ORDER BY token, ts, open, high, low, close, volume""").to_arrow_table().combine_chunks()
+        ORDER BY token, ts""").to_arrow_table().combine_chunks()
     n = tbl.num_rows
     if n > 1:
-        # duplicates are adjacent after the sort: identical ones are dropped, conflicting ones refused
+        # rows of one (token, ts) are adjacent after the sort: a row equal to the one before it is
+        # dropped; a row that differs from the one before it is a conflict
         same_key = pc.and_(pc.equal(tbl.column("token").slice(1), tbl.column("token").slice(0, n - 1)),
                            pc.equal(tbl.column("ts").slice(1), tbl.column("ts").slice(0, n - 1)))
         same_key = same_key.to_numpy(zero_copy_only=False)
         if same_key.any():
             vals = [tbl.column(k).to_numpy(zero_copy_only=False) for k in ("open", "high", "low", "close", "volume")]
-            same_vals = np.logical_and.reduce([v[1:] == v[:-1] for v in vals])
+            same_vals = np.logical_and.reduce([(v[1:] == v[:-1]) | (np.isnan(v[1:]) & np.isnan(v[:-1]))
+                                               for v in vals])
             bad = same_key & ~same_vals
             if bad.any():
                 i = int(np.flatnonzero(bad)[0])

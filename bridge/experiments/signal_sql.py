@@ -159,13 +159,12 @@ class SignalPlan:
 
 
 def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None = None,
-                    wide: str = "sig_wide", acting: str = "sig_acting", carry: Sequence[str] = ()) -> dict[str, float]:
+                    wide: str = "sig_wide", carry: Sequence[str] = ()) -> dict[str, float]:
     """Compute the indicators every signal of `plan` reads (each distinct one once per token) and
-    create two temp tables: `wide` (token, ts, act{j}, uact{j} for every signal j: acting at this
-    candle's open, and lacking history) and `acting` (token, ts, sid): the candles where signal
-    `sid` acts. `candles`: a relation with token, ts (BIGINT µs), open, high, low, close, volume;
-    `carry`: candle columns copied into `wide` (its rows are the candles, deduplicated).
-    Returns timings in seconds (indicators, signals)."""
+    create the temp table `wide`: one row per candle (deduplicated), token, ts, the `carry` candle
+    columns, and act{j}, uact{j} for every signal j (acting at this candle's open; lacking history).
+    `candles`: a relation with token, ts (BIGINT µs), open, high, low, close, volume. Returns
+    timings in seconds (indicators, signals)."""
     import time
 
     from bridge.experiments.indicators import indicator_table
@@ -186,6 +185,4 @@ def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None =
                     f"FROM ({signals_sql(name, plan.signals, carry)})")
     finally:
         con.unregister(name)
-    union = " UNION ALL ".join(f"SELECT token, ts, {j} AS sid FROM {wide} WHERE act{j}" for j in range(len(plan)))
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {acting} AS {union}")
     return {"indicators_s": t1 - t0, "signals_s": time.perf_counter() - t1}

@@ -424,6 +424,7 @@ dlc AS (
     FROM ent JOIN {c} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us GROUP BY ent.ek, ent.aid)
 SELECT pk.point, pk.experiment_id, pk.ek, ar.aid, ar.alert_id, ar.token, ar.chain, ar.alert_us,
     ent.target_us, ent.ac_ts, ent.entry_ts, ent.entry_px, ent.entry_level, coalesce(ent.intra, FALSE) AS intra,
+    coalesce(ent.warmup, 0) AS warmup, (ent.esig IS NOT NULL) AS filtered,
     coalesce(ent.entry_ts + ent.hold_us, {_BIG}) AS deadline_us, coalesce(dlc.dl_candle, {_BIG}) AS end_us,
     CASE WHEN ar.alert_us IS NULL OR ar.token IS NULL THEN 'invalid_alert'
          WHEN ar.token NOT IN (SELECT token FROM tokens) THEN 'no_candles_for_token'
@@ -614,7 +615,7 @@ tr AS (
 SELECT pos.point, pos.experiment_id, pos.alert_id, pos.token, pos.chain, pos.alert_us,
     CASE WHEN pos.pre_skip IS NOT NULL THEN pos.pre_skip
          WHEN tr.pid IS NULL THEN 'insufficient_horizon' END AS skip_reason,
-    pos.pre_detail AS skip_detail,
+    pos.pre_detail AS skip_detail, pos.warmup, pos.filtered,
     tr.entry_us, tr.exit_us, tr.exit_reason,
     CASE WHEN tr.n_buys = 1 THEN tr.first_price ELSE tr.buy_notional / tr.buy_qty END AS entry_price,
     CASE WHEN tr.n_sells = 1 THEN tr.last_price ELSE tr.sell_value / tr.sell_qty END AS exit_price,
@@ -660,6 +661,12 @@ def _split(table, fills, strategies: Mapping[str, Strategy], con, a_src: str,
         stats = {"alerts_in_range": part.num_rows, "alerts_outside_range": outside,
                  "trades": trades.num_rows, "skipped": skipped_t.num_rows,
                  **{f"skipped_{k}": v for k, v in sorted(reasons.items())}}
+        if strategy.entry_signal is not None:
+            # candles of the entry wait windows at whose open the entry signal lacked indicator
+            # history (counted false), and the alerts that had any
+            warm = part.column("warmup")
+            stats["entry_signal_warmup_candles"] = int(pc.sum(warm).as_py() or 0)
+            stats["entry_signal_warmup_alerts"] = int(pc.sum(pc.greater(warm, 0).cast("int64")).as_py() or 0)
         fp = fills.filter(pc.equal(fills.column("point"), i))
         out[exp_id] = BacktestResult(exp_id, strategy, trades, skipped_t, stats, fills=_fills_table(fp))
     return out

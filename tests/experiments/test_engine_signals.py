@@ -70,6 +70,7 @@ def test_entry_signal_not_met_counts_warmup_and_wait_limit():
     # candles 0..5 act without history (RSI(5) has its first value at candle 5, acting at 6)
     assert "lacked indicator history on 6 candle(s)" in sk["detail"] and "600.0s" in sk["detail"]
     assert res.stats["skipped_entry_signal_not_met"] == 1
+    assert res.stats["entry_signal_warmup_candles"] == 6 and res.stats["entry_signal_warmup_alerts"] == 1
 
 
 def test_exit_signal_sells_the_rest_at_the_next_open_before_stops():

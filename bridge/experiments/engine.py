@@ -55,7 +55,7 @@ __all__ = ["BacktestResult", "SKIP_REASONS", "FILL_REASONS", "run_backtest", "ru
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "2.0.0"
+ENGINE_VERSION = "2.1.0"  # 2.1: indicator signals (entry filters, exit signals, gated legs)
 SKIP_REASONS = (
     "invalid_alert",            # null alert_ts or token
     "no_candles_for_token",     # the token has no candles at this resolution

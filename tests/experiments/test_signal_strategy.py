@@ -12,7 +12,7 @@ from bridge.experiments.runner import _apply_grid_point, _check_grid
 from bridge.experiments.scenario import convert_scenarios
 from bridge.experiments.strategy import StrategyConfig, strategy_from_mapping
 
-FIXTURE = Path("/work/shared/fixtures/strategy-scenarios.json")
+FIXTURE = Path(__file__).resolve().parents[1] / "data" / "strategy-scenarios.json"  # the researchers' example
 RSI = {"conditions": [{"indicator": "rsi", "field": "value", "operator": "<", "value": 30}]}
 CROSS = {"conditions": [{"indicator": "ema", "params": {"period": 9}, "operator": "crosses_below",
                          "secondaryIndicator": "ema", "secondaryParams": {"period": 21}}]}

@@ -735,7 +735,8 @@ export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -761,10 +762,11 @@ export interface PublishRequest {
   } | null;
   inputArtifactIds?: string[];
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
   params?: {
     [k: string]: unknown | undefined;
   } | null;
+  revive?: boolean;
 }
 export interface PublishResult {
   deduped: boolean;
@@ -798,6 +800,7 @@ export interface Sidecar {
   maxTs?: string | null;
   gitCommit?: string | null;
   gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -922,6 +925,7 @@ export interface VerifyIssue {
   detail: string;
   artifactId?: string | null;
   path?: string | null;
+  affected?: string[];
 }
 export interface VerifyParams {
   quick?: boolean;

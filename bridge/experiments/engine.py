@@ -305,8 +305,11 @@ class _Plan:
             job.check()
             self._create(con, "TABLE", f"res{k}", self._cycle_sql(k))
             self.done_cycles = k + 1
-        self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
-                        for k in range(self.done_cycles))
+        if self.trailing:
+            self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
+                            for k in range(self.done_cycles))
+        else:
+            self.dups = con.execute(self._dup_check_sql()).fetchone()[0]
 
     def _points_sql(self) -> str:
         rows = []
@@ -452,9 +455,6 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         """One cycle of every open (point, position): events in one window pass, first of each."""
         c, pts, cyc, mp = self.t("c"), self.t("pts"), self.t(f"cyc{k}"), self.t(f"map{k}")
         n = self.legs
-        prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
-                 "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-                 if (self.trailing or self.break_even) else "NULL::DOUBLE")
         lv = [f"w.entry_px * (1 + p.tp{j} / 100) AS l{j}" for j in range(n)]
         # leg j is reached at a candle whose high reaches its level (and, for a gated leg, where its
         # signal acts); nothing is reached at a time exit, an exit signal or an intra-candle entry
@@ -463,6 +463,9 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
                     for j in range(n)]
         xact = f"(w.ts > w.entry_ts AND {self.act('p.xsig', 'FALSE', 'w.')})"
         acts = "".join(f", c.act{j}" for j in range(len(self.signals)))
+        # columns of `e` for the signals: the exit signal acting at this candle's open (not at
+        # the entry candle's), and each leg's gate
+        extra = [f"{xact} AS xact"] + [f"{self.act(f'p.g{j}', 'TRUE', 'w.')} AS gate{j}" for j in range(n)]
         filled = [f"(a.t{j} IS NOT NULL AND (a.x IS NULL OR a.t{j} < a.x.ts OR (a.t{j} = a.x.ts AND a.x.kind = 2 "
                   f"AND a.o{j} >= a.l{j})))" for j in range(n)]
         leg_cols = [f"CASE WHEN {filled[j]} THEN a.t{j} END AS f{j}_ts, "
@@ -476,19 +479,7 @@ WITH
 r AS (
     SELECT y.wid, y.entry_ts, y.entry_px, y.intra, c.ts, c.open, c.high, c.low, c.close{acts}
     FROM {cyc} y JOIN {c} c ON c.token = y.token AND c.ts >= y.entry_ts AND c.ts <= y.end_us),
-w AS (
-    SELECT *, greatest(entry_px, {prior}) AS prior_high, coalesce(lag(ts) OVER win = ts, FALSE) AS dup
-    FROM r WINDOW win AS (PARTITION BY wid ORDER BY ts)),
-e AS (
-    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, w.dup, m.deadline_us, w.entry_px,
-        (w.ts = w.entry_ts AND w.intra) AS first_intra,
-        w.entry_px * (1 - p.sl / 100) AS sl_level,
-        w.prior_high * (1 - p.trail / 100) AS trail_level,
-        CASE WHEN w.prior_high >= w.entry_px * (1 + p.be / 100) THEN w.entry_px END AS be_level,
-        {xact} AS xact
-        {''.join(', ' + x for x in lv)}
-        {''.join(f', {self.act(f"p.g{j}", "TRUE", "w.")} AS gate{j}' for j in range(n))}
-    FROM w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point),
+{self._levels_sql(mp, pts, lv + extra)},
 s AS (SELECT *, greatest(sl_level, trail_level, be_level) AS stop,
         (dup OR ts >= deadline_us OR first_intra OR xact) AS blocked FROM e),
 x AS (
@@ -529,6 +520,56 @@ SELECT *, {k} AS cycle,
     {f"CASE {last_leg} END" if n else "NULL::DOUBLE"} AS last_target
 FROM g
 """
+
+    def _levels_sql(self, mp: str, pts: str, lv: list[str]) -> str:
+        """CTE `e`: the rows with their stop levels. With a trailing stop among the points: one
+        window pass (the highest earlier high, and a flag on the second of two duplicate rows).
+        Without one, no sort: the break-even level only needs the first candle whose high reached
+        the trigger (an aggregate), and identical duplicate rows give identical events, so the
+        first event is the same (conflicting duplicates are found by `dup_check_sql`)."""
+        legs = "".join(", " + x for x in lv)
+        if self.trailing:
+            prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
+                     "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)")
+            return f"""w AS (
+    SELECT *, greatest(entry_px, {prior}) AS prior_high, coalesce(lag(ts) OVER win = ts, FALSE) AS dup
+    FROM r WINDOW win AS (PARTITION BY wid ORDER BY ts)),
+e AS (
+    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, w.dup, m.deadline_us, w.entry_px,
+        (w.ts = w.entry_ts AND w.intra) AS first_intra,
+        w.entry_px * (1 - p.sl / 100) AS sl_level,
+        w.prior_high * (1 - p.trail / 100) AS trail_level,
+        CASE WHEN w.prior_high >= w.entry_px * (1 + p.be / 100) THEN w.entry_px END AS be_level
+        {legs}
+    FROM w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point)"""
+        be = ""
+        be_join = ""
+        be_level = "NULL::DOUBLE"
+        if self.break_even:
+            be = f"""bt AS (
+    SELECT m.point, m.pid, min(r.ts) FILTER (WHERE (r.ts > r.entry_ts OR NOT r.intra)
+        AND r.high >= r.entry_px * (1 + p.be / 100)) AS be_ts
+    FROM r JOIN {mp} m ON m.wid = r.wid JOIN {pts} p ON p.point = m.point GROUP BY m.point, m.pid),
+"""
+            be_join = "LEFT JOIN bt ON bt.point = m.point AND bt.pid = m.pid"
+            be_level = "CASE WHEN w.ts > bt.be_ts THEN w.entry_px END"
+        return f"""{be}e AS (
+    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, FALSE AS dup, m.deadline_us, w.entry_px,
+        (w.ts = w.entry_ts AND w.intra) AS first_intra,
+        w.entry_px * (1 - p.sl / 100) AS sl_level,
+        NULL::DOUBLE AS trail_level,
+        {be_level} AS be_level
+        {legs}
+    FROM r w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point {be_join})"""
+
+    def _dup_check_sql(self) -> str:
+        """Duplicate rows inside the first cycle's windows (later cycles' windows lie inside them)."""
+        c, cyc = self.t("c"), self.t("cyc0")
+        return f"""
+SELECT count(*) FROM (
+    SELECT lag(c.ts) OVER (PARTITION BY y.wid ORDER BY c.ts) = c.ts AS d
+    FROM {cyc} y JOIN {c} c ON c.token = y.token AND c.ts >= y.entry_ts AND c.ts <= y.end_us)
+WHERE d"""
 
     def _re_entry_sql(self, k: int) -> str:
         """The cycle-k entries: the first candle after a flat exit of cycle k-1 whose low reaches the

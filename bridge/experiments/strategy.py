@@ -95,7 +95,7 @@ class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
         _finite(self, "slippage_bps", lo=0.0, hi=10_000.0, hi_open=True)
         _finite(self, "notional", lo=0.0, lo_open=True)
         _finite(self, "initial_capital", lo=0.0, lo_open=True)
-        _finite(self, "break_even_trigger_pct", lo=0.0, optional=True)
+        _finite(self, "break_even_trigger_pct", lo=0.0, lo_open=True, optional=True)
         _finite(self, "entry_dip_pct", lo=0.0, hi=100.0, hi_open=True, optional=True)
         _finite(self, "entry_rebound_pct", lo=0.0, optional=True)
         _finite(self, "entry_max_wait_seconds", lo=0.0, lo_open=True, optional=True)

@@ -94,3 +94,26 @@ def test_sweep_over_indicator_parameters_computes_each_indicator_once_per_token(
               if p.params["entrySignal.conditions.0.params.period"] == 3
               and p.params["exitSignal.conditions.0.secondaryParams.period"] == 4}
     assert trades[25] <= trades[30] <= trades[35]
+
+
+def test_strategy_artifacts_carry_signals_and_runs_by_id_equal_inline_runs(store):
+    from bridge.experiments.strategies import Strategies
+
+    a, c = _inputs(store)
+    d = _definition(a, c)
+    strategy = d["config"]["strategy"]
+    ref = Strategies(store).publish(strategy)
+    got = Strategies(store).get(ref.artifact_id)
+    assert got.entry_signal.conditions[0].params == {"period": 3}
+    assert got.exit_signal.conditions[1].secondary_field == "close"
+    assert Strategies(store).publish(got).artifact_id == ref.artifact_id  # content-addressed: same strategy
+    exps = Experiments(store)
+    inline = exps.run(d)
+    by_id = exps.run({**d, "experimentId": "sig-by-id", "inputs": {**d["inputs"], "strategies": [ref.artifact_id]},
+                      "config": {}})
+
+    def fills(run):
+        t = store.read_table(run.outputs.fills).drop_columns(["experiment_id", "trade_id"])
+        return t.sort_by([("alert_id", "ascending"), ("fill_seq", "ascending")])
+
+    assert fills(by_id).equals(fills(inline)) and fills(by_id).num_rows > 0

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "bridge.cli.ingest",
     "bridge.cli.ohlcv",
     "bridge.cli.experiment",
+    "bridge.cli.strategy",
     "bridge.cli.serve",
     "bridge.cli.demo",
 )

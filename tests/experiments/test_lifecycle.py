@@ -48,23 +48,26 @@ def _definition(alerts_id: str, ohlcv_id: str, **strategy) -> dict:
     }
 
 
-def test_run_publishes_four_outputs_with_lineage(store):
+def test_run_publishes_five_outputs_with_lineage(store):
     a, c = _publish_inputs(store)
     exps = Experiments(store)
     res = exps.run(_definition(a, c))
-    assert res.status == "completed" and res.new_artifacts == 4
+    assert res.status == "completed" and res.new_artifacts == 5
     assert res.execution.duration is not None and res.execution.error is None
     out = res.outputs
+    s = next(f.artifact_id for f in res.inputs if f.role == "strategies")  # the inline strategy, published first
+    assert store.get(s).artifact_type == "strategy"
     for aid, typ, key in ((out.trades, "experiment_trades", "trades"), (out.metrics, "experiment_metrics", "metrics"),
                           (out.curves, "experiment_equity_curve", "equity"),
-                          (out.diagnostics, "experiment_diagnostics", "diagnostics")):
+                          (out.diagnostics, "experiment_diagnostics", "diagnostics"),
+                          (out.fills, "experiment_fills", "fills")):
         art = store.get(aid)
         assert art.artifact_type == typ and art.logical_key == f"experiment=exp-test/{key}"
-        assert sorted(art.input_artifact_ids) == sorted([a, c])
+        assert sorted(art.input_artifact_ids) == sorted([a, c, s])
     trades = store.read_table(out.trades).to_pylist()
     assert {t["alert_id"]: t["exit_reason"] for t in trades} == {"a": "take_profit", "c": "take_profit",
                                                                  "b": "stop_loss"}
-    assert {(f.role, f.artifact_id) for f in res.inputs} == {("alerts", a), ("ohlcv", c)}
+    assert {(f.role, f.artifact_id) for f in res.inputs} == {("alerts", a), ("ohlcv", c), ("strategies", s)}
     assert all(f.content_hash == store.get(f.artifact_id).content_hash for f in res.inputs)
     assert res.projection_id
     diags = store.read_table(out.diagnostics).to_pylist()

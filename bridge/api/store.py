@@ -152,6 +152,9 @@ class StaleArtifact(Wire):
 
 class VerifyParams(Wire):
     quick: bool = False
+    deep: bool = False
+    incremental: bool = False
+    since: str | None = None
 
 
 class VerifyIssue(Wire):
@@ -165,6 +168,9 @@ class VerifyReport(Wire):
     ok: bool
     checked: int
     issues: list[VerifyIssue]
+    mode: Literal["quick", "full", "incremental", "deep"] = "full"
+    hashed: int = 0
+    since: str | None = None
 
 
 class GcParams(Wire):
@@ -272,7 +278,8 @@ def list_stale(ctx: Context, p: ListStaleParams) -> list[StaleArtifact]:
 
 
 def verify(ctx: Context, p: VerifyParams) -> VerifyReport:
-    return to_wire(ctx.store.verify(quick=p.quick, job=ctx.job), VerifyReport)
+    return to_wire(ctx.store.verify(quick=p.quick, deep=p.deep, incremental=p.incremental, since=p.since, job=ctx.job),
+                   VerifyReport)
 
 
 def gc(ctx: Context, p: GcParams) -> GcReport:
@@ -331,8 +338,11 @@ METHODS = [
            long_running=True,
            doc="Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it."),
     Method("verify", VerifyParams, VerifyReport, verify, long_running=True,
-           doc="Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, "
-               "derived artifacts without inputs."),
+           doc="Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: "
+               "re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), "
+               "incremental or since (full for what was published or modified since the last clean full verify, "
+               "or since the given instant), deep (full plus every artifact's content re-hashed). Reports missing, "
+               "truncated, unreadable, corrupt and orphan files, dangling lineage, derived artifacts without inputs."),
     Method("gc", GcParams, GcReport, gc, long_running=True, errors=(InvalidState,),
            doc="Remove files of tombstoned (optionally superseded) artifacts nothing active depends on. Dry run "
                "unless dryRun is false."),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import stat
 from pathlib import Path
 
 from bridge.progress import NULL_JOB, Job
@@ -16,25 +18,142 @@ __all__ = ["gc", "verify"]
 log = logging.getLogger(__name__)
 
 
-def verify(store, *, quick: bool = False, job: Job = NULL_JOB) -> VerifyReport:
-    """Re-hash every artifact's bytes (and, unless quick, its content), check row counts and
-    timestamps, sidecars, orphan files, dangling lineage and derived artifacts without inputs."""
+_COLUMNS = ("artifact_id", "artifact_type", "schema_version", "logical_key", "path_parquet", "path_sidecar",
+            "file_hash", "file_bytes", "content_hash", "row_count", "min_ts", "max_ts", "created_at")
+
+
+def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool = False, since: str | None = None,
+           workers: int | None = None, job: Job = NULL_JOB) -> VerifyReport:
+    """Does the lake agree with its manifest? Four depths (docs/store.md, "verify"):
+
+    * quick: existence, size (against the size recorded at publish) and mode of every file, and
+      orphans, from one walk of artifacts/ — no file is opened;
+    * full (default): quick, plus every Parquet file re-hashed (sha256 against file_hash, on
+      `workers` threads, default one per core) and every sidecar checked against the manifest; a
+      file whose bytes differ is then read and its content re-hashed to say what changed;
+    * incremental (or since=ISO instant): full, but only for artifacts published, or files
+      modified, at or after `since` (default: the start of the last clean full verify);
+    * deep: full, plus every artifact's content re-derived and re-hashed (canonical form, row
+      count, time range), which identical bytes can only fail through a change in the hasher.
+    Every run is recorded in verify_runs; manifest-only checks (lineage) always run."""
+    from bridge.store.timeutil import now_iso
+
+    started = now_iso()
+    mode = "quick" if quick else "deep" if deep else "incremental" if incremental or since else "full"
     con = store.connect()
-    rows = con.execute("SELECT * FROM artifacts ORDER BY created_at, artifact_id").fetchall()
-    removed = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    if mode == "incremental" and since is None:
+        r = con.execute("SELECT started_at FROM verify_runs WHERE ok = 1 AND mode IN ('full', 'deep')"
+                        " ORDER BY started_at DESC LIMIT 1").fetchone()
+        since = r[0] if r else None  # never verified clean: everything is new
+    if since:
+        since, since_ns = _instant(since)
+    else:
+        since_ns = None
+    cur = con.cursor()
+    cur.row_factory = None
+    rows = [dict(zip(_COLUMNS, r)) for r in cur.execute(
+        f"SELECT {', '.join(_COLUMNS)} FROM artifacts ORDER BY created_at, artifact_id")]
+    removed = {r[0] for r in cur.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    in_flight = {p for r in cur.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
+    job.progress(0, len(rows), "listing files", force=True)
+    on_disk = _walk(store.lake.artifacts, store.lake.root)
     issues: list[VerifyIssue] = []
-    known_files: set[Path] = set()
-    for i, row in enumerate(rows):
-        job.progress(i, len(rows), f"checking {row['artifact_id']}")
-        parquet, sidecar = store.lake.root / row["path_parquet"], store.lake.root / row["path_sidecar"]
-        known_files.update((parquet.resolve(), sidecar.resolve()))
+    to_hash: list[tuple[dict, Path, Path]] = []
+    root = store.lake.root
+    for row in rows:
         if row["artifact_id"] in removed:
             continue
-        issues += _check_artifact(row, parquet, sidecar, quick)
+        parquet, sidecar = root / row["path_parquet"], root / row["path_sidecar"]
+        pst, sst = on_disk.get(row["path_parquet"]), on_disk.get(row["path_sidecar"])
+        bad = _check_stat(row, parquet, pst, sidecar, sst, quick)
+        issues += bad
+        if bad or quick:
+            continue
+        if since_ns is not None and row["created_at"] < since and max(pst.st_mtime_ns, pst.st_ctime_ns,
+                                                                        sst.st_mtime_ns, sst.st_ctime_ns) < since_ns:
+            continue  # unchanged since the last clean verify
+        to_hash.append((row, parquet, sidecar))
+    for rel in on_disk.keys() - {p for row in rows for p in (row["path_parquet"], row["path_sidecar"])} - in_flight:
+        issues.append(VerifyIssue(kind="orphan_file", path=str(root / rel),
+                                  detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
+    if to_hash:
+        issues += _hash_all(to_hash, deep, workers, job)
     job.progress(len(rows), len(rows), "lineage")
     issues += _check_lineage(con)
-    issues += _check_orphans(store, known_files)
-    return VerifyReport(ok=not issues, checked=len(rows), issues=issues)
+    issues.sort(key=lambda i: (i.artifact_id or "", i.kind, i.path or ""))
+    report = VerifyReport(ok=not issues, checked=len(rows), issues=issues, mode=mode, hashed=len(to_hash),
+                          since=since)
+    with manifest.write_txn(con):
+        con.execute("INSERT INTO verify_runs (mode, since, started_at, finished_at, checked, hashed, issues, ok)"
+                    " VALUES (?,?,?,?,?,?,?,?)",
+                    (mode, since, started, now_iso(), len(rows), len(to_hash), len(issues), int(report.ok)))
+    return report
+
+
+def _instant(text: str) -> tuple[str, int]:
+    """The instant as the manifest writes timestamps, and in nanoseconds since the epoch."""
+    from bridge.errors import ValidationFailed
+    from bridge.store.timeutil import iso, parse_iso
+
+    try:
+        t = parse_iso(text)
+        return iso(t), int(t.timestamp() * 1_000_000) * 1000
+    except (ValueError, TypeError) as exc:
+        raise ValidationFailed("not an ISO-8601 timestamp", field="since", value=text) from exc
+
+
+def _walk(folder: Path, root: Path) -> dict:
+    """{path relative to the lake root (posix): stat} of every regular file under `folder`,
+    from os.scandir (no per-file path resolution)."""
+    out: dict = {}
+    prefix = folder.relative_to(root).as_posix()
+    stack = [(str(folder), prefix)]
+    while stack:
+        path, rel = stack.pop()
+        try:
+            entries = os.scandir(path)
+        except OSError:
+            continue
+        with entries:
+            for e in entries:
+                r = f"{rel}/{e.name}"
+                if e.is_dir(follow_symlinks=False):
+                    stack.append((e.path, r))
+                elif e.is_file():
+                    out[r] = e.stat()
+    return out
+
+
+def _check_stat(row, parquet: Path, pst, sidecar: Path, sst, quick: bool) -> list[VerifyIssue]:
+    if pst is None:
+        return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
+    out = []
+    size = pst.st_size
+    if size < 12:
+        out.append(_issue("truncated", row, parquet, f"not a whole Parquet file ({size} bytes)"))
+    elif quick and row["file_bytes"] is not None and size != row["file_bytes"]:  # a full verify says what changed
+        out.append(_issue("size_mismatch", row, parquet, f"{size} bytes, published as {row['file_bytes']} bytes"))
+    if not pst.st_mode & stat.S_IRUSR:
+        out.append(_issue("unreadable", row, parquet, f"mode {stat.filemode(pst.st_mode)}: the owner cannot read it"))
+    if sst is None:
+        out.append(_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone"))
+    elif not sst.st_mode & stat.S_IRUSR:
+        out.append(_issue("unreadable", row, sidecar, f"mode {stat.filemode(sst.st_mode)}: the owner cannot read it"))
+    return out
+
+
+def _hash_all(items, deep: bool, workers: int | None, job: Job) -> list[VerifyIssue]:
+    """Re-hash files on a thread pool (hashlib and pyarrow release the GIL while they work)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    n = workers or os.cpu_count() or 1
+    out: list[VerifyIssue] = []
+    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="verify") as pool:
+        for k, found in enumerate(pool.map(lambda it: _check_artifact(*it, deep), items, chunksize=64)):
+            out += found
+            if k % 256 == 0:
+                job.progress(k, len(items), "re-hashing")
+    return out
 
 
 def _issue(kind: str, row, path: Path | None, detail: str) -> VerifyIssue:
@@ -42,26 +161,26 @@ def _issue(kind: str, row, path: Path | None, detail: str) -> VerifyIssue:
                        path=str(path) if path else None, detail=detail)
 
 
-def _check_artifact(row, parquet: Path, sidecar: Path, quick: bool) -> list[VerifyIssue]:
+def _check_artifact(row, parquet: Path, sidecar: Path, deep: bool) -> list[VerifyIssue]:
     from bridge.store.files import sha256_file
 
     out: list[VerifyIssue] = []
-    if not parquet.is_file():
-        return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
-    size = parquet.stat().st_size
-    with open(parquet, "rb") as fh:
-        head = fh.read(4)
-        fh.seek(max(0, size - 4))
-        tail = fh.read(4)
-    if size < 12 or head != b"PAR1" or tail != b"PAR1":
-        return [_issue("truncated", row, parquet, f"not a whole Parquet file ({size} bytes, no PAR1 footer)")]
-    actual = sha256_file(parquet)
-    if actual != row["file_hash"]:
+    try:
+        with open(parquet, "rb") as fh:
+            head = fh.read(4)
+            fh.seek(-4, os.SEEK_END)
+            tail = fh.read(4)
+        actual = sha256_file(parquet)
+    except OSError as exc:
+        return [_issue("unreadable", row, parquet, f"cannot read the Parquet file: {exc}")]
+    if head != b"PAR1" or tail != b"PAR1":
+        return [_issue("truncated", row, parquet, "not a whole Parquet file (no PAR1 header and footer)")]
+    changed = actual != row["file_hash"]
+    if changed:
         out.append(_issue("file_hash_mismatch", row, parquet, f"bytes changed: sha256 {actual} != {row['file_hash']}"))
     out += _check_sidecar(row, sidecar)
-    if quick and not out:
-        return out
-    out += _check_content(row, parquet)
+    if changed or deep:
+        out += _check_content(row, parquet)
     return out
 
 

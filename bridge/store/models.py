@@ -107,6 +107,9 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     checked: int
     issues: list[VerifyIssue]
+    mode: str = "full"  # quick | full | incremental | deep
+    hashed: int = 0  # files re-hashed
+    since: str | None = None  # incremental: what changed at or after this instant was re-hashed
 
 
 class GcReport(msgspec.Struct, frozen=True, kw_only=True):

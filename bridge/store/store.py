@@ -195,6 +195,7 @@ class Store:
             })
             crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
+            row["file_bytes"] = tmp_parquet.stat().st_size
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
@@ -241,11 +242,11 @@ class Store:
     def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
         con.execute(
             "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
-            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at, file_bytes)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
              row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
-             row["min_ts"], row["max_ts"], created_at),
+             row["min_ts"], row["max_ts"], created_at, row.get("file_bytes")),
         )
         con.executemany("INSERT OR IGNORE INTO artifact_tags VALUES (?,?,?)",
                         [(row["artifact_id"], k, v) for k, v in tag_pairs])
@@ -686,10 +687,11 @@ class Store:
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def verify(self, *, quick: bool = False, job: Job = NULL_JOB):
+    def verify(self, *, quick: bool = False, deep: bool = False, incremental: bool = False, since: str | None = None,
+               workers: int | None = None, job: Job = NULL_JOB):
         from bridge.store.maintenance import verify
 
-        return verify(self, quick=quick, job=job)
+        return verify(self, quick=quick, deep=deep, incremental=incremental, since=since, workers=workers, job=job)
 
     def gc(self, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB):
         from bridge.store.maintenance import gc
@@ -708,7 +710,8 @@ def _sidecar(row: dict, created_at: str, prov: dict, tag_pairs, inputs) -> dict:
     tags: dict[str, list[str]] = {}
     for k, v in tag_pairs:
         tags.setdefault(k, []).append(v)
-    return {**row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
+    manifest_row = {k: v for k, v in row.items() if k != "file_bytes"}  # the sidecar's format predates it
+    return {**manifest_row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
 
 
 def _add_source_location(exc: ValidationFailed, data: Any) -> None:

@@ -24,7 +24,7 @@ export interface MethodMap {
   tombstone: { params: T.TombstoneParams; result: T.Artifact };
   /** Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it */
   listStale: { params: T.ListStaleParams; result: T.ListStaleResult };
-  /** Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, derived artifacts without inputs */
+  /** Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed) */
   verify: { params: T.VerifyParams; result: T.VerifyReport };
   /** Remove files of tombstoned (optionally superseded) artifacts nothing active depends on */
   gc: { params: T.GcParams; result: T.GcReport };
@@ -103,7 +103,7 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   supersede: { summary: "Mark oldArtifactId superseded by newArtifactId (same type; idempotent)", longRunning: true, paramsOptional: false, errors: [1001,1004,-32800] },
   tombstone: { summary: "Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them", longRunning: true, paramsOptional: false, errors: [1001,-32800] },
   listStale: { summary: "Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it", longRunning: true, paramsOptional: true, errors: [-32800] },
-  verify: { summary: "Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, derived artifacts without inputs", longRunning: true, paramsOptional: true, errors: [-32800] },
+  verify: { summary: "Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed)", longRunning: true, paramsOptional: true, errors: [-32800] },
   gc: { summary: "Remove files of tombstoned (optionally superseded) artifacts nothing active depends on", longRunning: true, paramsOptional: true, errors: [1005,-32800] },
   getProvenance: { summary: "Writer name/version, git commit/dirty, params and canonical form of an artifact", longRunning: false, paramsOptional: false, errors: [1001] },
   listArtifactTypes: { summary: "The artifact type registry: columns, sort key, unique key, key columns, derived", longRunning: false, paramsOptional: true, errors: [] },
@@ -175,7 +175,7 @@ export interface GeneratedMethods {
    */
   listStale(params?: T.ListStaleParams, options?: CallOptions): Promise<T.ListStaleResult>;
   /**
-   * Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, derived artifacts without inputs.
+   * Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed). Reports missing, truncated, unreadable, corrupt and orphan files, dangling lineage, derived artifacts without inputs.
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */

@@ -772,11 +772,17 @@ export interface VerifyIssue {
 }
 export interface VerifyParams {
   quick?: boolean;
+  deep?: boolean;
+  incremental?: boolean;
+  since?: string | null;
 }
 export interface VerifyReport {
   ok: boolean;
   checked: number;
   issues: VerifyIssue[];
+  mode?: "deep" | "full" | "incremental" | "quick";
+  hashed?: number;
+  since?: string | null;
 }
 /**
  * `path`: where to write the HTML (default: <lake>/reports/<experimentId>.html).

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
+import hashlib
 import logging
 import os
 import stat
 from pathlib import Path
+
+import msgspec
 
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
@@ -16,6 +18,7 @@ from bridge.store.spec import get_spec
 __all__ = ["gc", "verify"]
 
 log = logging.getLogger(__name__)
+_decode_json = msgspec.json.decode
 
 
 _COLUMNS = ("artifact_id", "artifact_type", "schema_version", "logical_key", "path_parquet", "path_sidecar",
@@ -58,23 +61,22 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     job.progress(0, len(rows), "listing files", force=True)
     on_disk = _walk(store.lake.artifacts, store.lake.root)
     issues: list[VerifyIssue] = []
-    to_hash: list[tuple[dict, Path, Path]] = []
-    root = store.lake.root
+    to_hash: list[tuple[dict, str, str]] = []
+    root = str(store.lake.root)
     for row in rows:
         if row["artifact_id"] in removed:
             continue
-        parquet, sidecar = root / row["path_parquet"], root / row["path_sidecar"]
         pst, sst = on_disk.get(row["path_parquet"]), on_disk.get(row["path_sidecar"])
-        bad = _check_stat(row, parquet, pst, sidecar, sst, quick)
+        bad = _check_stat(row, root, pst, sst, quick)
         issues += bad
         if bad or quick:
             continue
         if since_ns is not None and row["created_at"] < since and max(pst.st_mtime_ns, pst.st_ctime_ns,
                                                                         sst.st_mtime_ns, sst.st_ctime_ns) < since_ns:
             continue  # unchanged since the last clean verify
-        to_hash.append((row, parquet, sidecar))
+        to_hash.append((row, f"{root}/{row['path_parquet']}", f"{root}/{row['path_sidecar']}"))
     for rel in on_disk.keys() - {p for row in rows for p in (row["path_parquet"], row["path_sidecar"])} - in_flight:
-        issues.append(VerifyIssue(kind="orphan_file", path=str(root / rel),
+        issues.append(VerifyIssue(kind="orphan_file", path=str(store.lake.root / rel),
                                   detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
     if to_hash:
         issues += _hash_all(to_hash, deep, workers, job)
@@ -124,7 +126,8 @@ def _walk(folder: Path, root: Path) -> dict:
     return out
 
 
-def _check_stat(row, parquet: Path, pst, sidecar: Path, sst, quick: bool) -> list[VerifyIssue]:
+def _check_stat(row, root: str, pst, sst, quick: bool) -> list[VerifyIssue]:
+    parquet, sidecar = f"{root}/{row['path_parquet']}", f"{root}/{row['path_sidecar']}"
     if pst is None:
         return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
     out = []
@@ -143,16 +146,20 @@ def _check_stat(row, parquet: Path, pst, sidecar: Path, sst, quick: bool) -> lis
 
 
 def _hash_all(items, deep: bool, workers: int | None, job: Job) -> list[VerifyIssue]:
-    """Re-hash files on a thread pool (hashlib and pyarrow release the GIL while they work)."""
+    """Re-hash files on a thread pool, a batch of files per task (hashlib and pyarrow release the
+    GIL while they work)."""
     from concurrent.futures import ThreadPoolExecutor
 
     n = workers or os.cpu_count() or 1
+    size = max(16, min(512, len(items) // (4 * n) or 1))
+    batches = [items[i:i + size] for i in range(0, len(items), size)]
     out: list[VerifyIssue] = []
+    done = 0
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="verify") as pool:
-        for k, found in enumerate(pool.map(lambda it: _check_artifact(*it, deep), items, chunksize=64)):
+        for batch, found in zip(batches, pool.map(lambda b: [x for it in b for x in _check_artifact(*it, deep)], batches)):
             out += found
-            if k % 256 == 0:
-                job.progress(k, len(items), "re-hashing")
+            done += len(batch)
+            job.progress(done, len(items), "re-hashing")
     return out
 
 
@@ -161,35 +168,40 @@ def _issue(kind: str, row, path: Path | None, detail: str) -> VerifyIssue:
                        path=str(path) if path else None, detail=detail)
 
 
-def _check_artifact(row, parquet: Path, sidecar: Path, deep: bool) -> list[VerifyIssue]:
-    from bridge.store.files import sha256_file
-
+def _check_artifact(row, parquet: str, sidecar: str, deep: bool) -> list[VerifyIssue]:
     out: list[VerifyIssue] = []
+    h = hashlib.sha256()
+    head = tail = b""
     try:
-        with open(parquet, "rb") as fh:
-            head = fh.read(4)
-            fh.seek(-4, os.SEEK_END)
-            tail = fh.read(4)
-        actual = sha256_file(parquet)
+        with open(parquet, "rb", buffering=0) as fh:  # one pass: hash, and the PAR1 magic at both ends
+            while chunk := fh.read(1 << 20):
+                if not head:
+                    head = chunk[:4]
+                tail = (tail + chunk[-4:])[-4:]
+                h.update(chunk)
     except OSError as exc:
         return [_issue("unreadable", row, parquet, f"cannot read the Parquet file: {exc}")]
     if head != b"PAR1" or tail != b"PAR1":
         return [_issue("truncated", row, parquet, "not a whole Parquet file (no PAR1 header and footer)")]
+    actual = h.hexdigest()
     changed = actual != row["file_hash"]
     if changed:
         out.append(_issue("file_hash_mismatch", row, parquet, f"bytes changed: sha256 {actual} != {row['file_hash']}"))
     out += _check_sidecar(row, sidecar)
     if changed or deep:
-        out += _check_content(row, parquet)
+        out += _check_content(row, Path(parquet))
     return out
 
 
-def _check_sidecar(row, sidecar: Path) -> list[VerifyIssue]:
-    if not sidecar.is_file():
-        return [_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone")]
+def _check_sidecar(row, sidecar: str) -> list[VerifyIssue]:
     try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        with open(sidecar, "rb") as fh:
+            meta = _decode_json(fh.read())
+        if not isinstance(meta, dict):
+            raise ValueError("not a JSON object")
+    except FileNotFoundError:
+        return [_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone")]
+    except (OSError, ValueError) as exc:  # msgspec.DecodeError is a ValueError
         return [_issue("corrupt_sidecar", row, sidecar, f"unreadable sidecar: {exc}")]
     bad = [k for k in ("artifact_id", "content_hash", "file_hash", "row_count", "logical_key") if meta.get(k) != row[k]]
     if bad:

@@ -101,16 +101,23 @@ def test_quick_reads_no_file_and_incremental_rehashes_only_what_changed(store, m
     import os
     import time
 
-    from bridge.store import files
+    import builtins
+
+    from bridge.store import maintenance
 
     a = publish_candles(store, seed=1).artifact
     b = publish_candles(store, key="token=B/res=1m", seed=2).artifact
     hashed: list[str] = []
-    real = files.sha256_file
-    monkeypatch.setattr(files, "sha256_file", lambda p, *k: hashed.append(str(p)) or real(p, *k))
+    real = maintenance._check_artifact
+    monkeypatch.setattr(maintenance, "_check_artifact", lambda row, p, *k: hashed.append(p) or real(row, p, *k))
+    opened: list[str] = []
+    real_open = builtins.open
+    monkeypatch.setattr(builtins, "open", lambda f, *k, **kw: opened.append(str(f)) or real_open(f, *k, **kw))
     os.chmod(b.path_parquet, 0o200)
     report = store.verify(quick=True)
     assert hashed == [] and report.mode == "quick" and report.hashed == 0
+    assert not [f for f in opened if "artifacts" in f]  # no artifact file opened
+    monkeypatch.setattr(builtins, "open", real_open)
     assert [(i.kind, i.artifact_id) for i in report.issues] == [("unreadable", b.artifact_id)]
     os.chmod(b.path_parquet, 0o644)
     assert store.verify(incremental=True).hashed == 2  # never verified clean: everything
@@ -118,11 +125,11 @@ def test_quick_reads_no_file_and_incremental_rehashes_only_what_changed(store, m
     assert full.ok and full.mode == "full" and sorted(hashed[-2:]) == sorted([a.path_parquet, b.path_parquet])
     assert store.verify(incremental=True).hashed == 0  # nothing changed since the last clean full verify
     c = publish_candles(store, key="token=C/res=1m", seed=3).artifact
-    hashed.clear()
     time.sleep(0.01)
     raw = bytearray(Path(a.path_parquet).read_bytes())
     raw[len(raw) // 3] ^= 0xFF
     Path(a.path_parquet).write_bytes(bytes(raw))
+    hashed.clear()
     report = store.verify(incremental=True)
     assert report.hashed == 2 and sorted(hashed) == sorted([a.path_parquet, c.path_parquet])
     assert {i.kind for i in report.issues if i.artifact_id == a.artifact_id} >= {"file_hash_mismatch"}

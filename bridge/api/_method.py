@@ -51,7 +51,8 @@ class Limits:
 
 class Context:
     """What a handler may use: the lake, a shared lazily-opened Store, this request's Job,
-    limits, and a per-daemon `state` dict for caches (e.g. an open projection registry)."""
+    limits, and a per-daemon `state` dict for caches (e.g. an open projection registry).
+    Quick (not long-running) calls share one context (job NULL_JOB, request_id None)."""
 
     def __init__(self, lake, *, limits: Limits | None = None, shared: dict | None = None,
                  job: Job = NULL_JOB, request_id: Any = None) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from bridge.api._method import Context, Empty, Method, Wire, to_wire
+from bridge.store import models
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -18,27 +19,10 @@ from bridge.errors import (
 
 __all__ = ["METHODS"]
 
+# The store's own Artifact is the wire type (camelCase, declared once in bridge.store.models).
+Artifact = models.Artifact
+
 Status = Literal["active", "superseded", "tombstoned"]
-
-
-class Artifact(Wire):
-    artifact_id: str
-    artifact_type: str
-    schema_version: int
-    logical_key: str
-    status: Status
-    path_parquet: str
-    path_sidecar: str
-    file_hash: str
-    content_hash: str
-    row_count: int
-    created_at: str
-    min_ts: str | None = None
-    max_ts: str | None = None
-    tags: dict[str, list[str]] = {}
-    input_artifact_ids: list[str] = []
-    superseded_by: str | None = None
-    supersedes: str | None = None
 
 
 class GetArtifactParams(Wire):
@@ -223,7 +207,7 @@ class ArtifactTypeSpec(Wire):
 # -- handlers ------------------------------------------------------------------------------------
 
 def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
-    return to_wire(ctx.store.get(p.artifact_id), Artifact)
+    return ctx.store.get(p.artifact_id)
 
 
 def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:

@@ -134,6 +134,9 @@ export interface AlertCoverageRow {
   coverageRatio: number;
   fullyCovered: boolean;
 }
+/**
+ * One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire).
+ */
 export interface Artifact {
   artifactId: string;
   artifactType: string;

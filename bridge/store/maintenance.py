@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 _decode_json = msgspec.json.decode
 
 
-_COLUMNS = ("artifact_id", "artifact_type", "schema_version", "logical_key", "path_parquet", "path_sidecar",
+_COLUMNS = ("artifact_id", "artifact_type", "schema_version", "logical_key", "status", "path_parquet", "path_sidecar",
             "file_hash", "file_bytes", "content_hash", "row_count", "min_ts", "max_ts", "created_at")
 
 
@@ -56,7 +56,7 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     cur.row_factory = None
     rows = [dict(zip(_COLUMNS, r)) for r in cur.execute(
         f"SELECT {', '.join(_COLUMNS)} FROM artifacts ORDER BY created_at, artifact_id")]
-    removed = {r[0] for r in cur.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    removed = _files_removed(con)
     in_flight = {p for r in cur.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
     job.progress(0, len(rows), "listing files", force=True)
     on_disk = _walk(store.lake.artifacts, store.lake.root)
@@ -64,10 +64,14 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     to_hash: list[tuple[dict, str, str]] = []
     root = str(store.lake.root)
     for row in rows:
-        if row["artifact_id"] in removed:
-            continue
+        gone = row["artifact_id"] in removed
+        if gone and row["status"] != "active":
+            continue  # gc removed them on purpose; a re-publish (with revive if tombstoned) restores them
         pst, sst = on_disk.get(row["path_parquet"]), on_disk.get(row["path_sidecar"])
         bad = _check_stat(row, root, pst, sst, quick)
+        if gone and bad:
+            bad = [_issue("missing_file", row, f"{root}/{row['path_parquet']}", "the artifact is active but gc removed "
+                          "its files; publish the same data again to restore them")]
         issues += bad
         if bad or quick:
             continue
@@ -83,6 +87,7 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     job.progress(len(rows), len(rows), "lineage")
     issues += _check_lineage(con)
     issues.sort(key=lambda i: (i.artifact_id or "", i.kind, i.path or ""))
+    issues = _with_affected(con, issues)
     report = VerifyReport(ok=not issues, checked=len(rows), issues=issues, mode=mode, hashed=len(to_hash),
                           since=since)
     with manifest.write_txn(con):
@@ -160,6 +165,30 @@ def _hash_all(items, deep: bool, workers: int | None, job: Job) -> list[VerifyIs
             out += found
             done += len(batch)
             job.progress(done, len(items), "re-hashing")
+    return out
+
+
+def _files_removed(con) -> set[str]:
+    """Artifacts whose latest file event is gc's `files_removed` (not a later `files_restored`)."""
+    return {r[0] for r in con.execute(
+        "SELECT artifact_id FROM artifact_events e WHERE event IN ('files_removed', 'files_restored')"
+        " AND event_id = (SELECT MAX(event_id) FROM artifact_events f WHERE f.artifact_id = e.artifact_id"
+        "                 AND f.event IN ('files_removed', 'files_restored')) AND event = 'files_removed'")}
+
+
+def _with_affected(con, issues: list[VerifyIssue]) -> list[VerifyIssue]:
+    """Each issue with the active artifacts made (transitively) from its artifact: what it reaches."""
+    import msgspec
+
+    out = []
+    for issue in issues:
+        if issue.artifact_id is None:
+            out.append(issue)
+            continue
+        affected = _active_dependents(con, issue.artifact_id)
+        if affected:
+            issue = msgspec.structs.replace(issue, affected=affected)
+        out.append(issue)
     return out
 
 
@@ -284,7 +313,7 @@ def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Jo
     con = store.connect()
     statuses = ("tombstoned", "superseded") if include_superseded else ("tombstoned",)
     marks = ",".join("?" * len(statuses))
-    removed_before = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    removed_before = _files_removed(con)
     candidates = [r for r in con.execute(f"SELECT * FROM artifacts WHERE status IN ({marks}) ORDER BY artifact_id", statuses)
                   if r["artifact_id"] not in removed_before]
     removed, kept, freed = [], [], 0

@@ -1,4 +1,4 @@
-"""listArtifacts at scale: migration 0004's indexes, the plan of every filter (EXPLAIN QUERY PLAN:
+"""listArtifacts at scale: migration 0005's indexes, the plan of every filter (EXPLAIN QUERY PLAN:
 no full scan, no sort of everything), and both plans giving the answer of a reference filter."""
 
 from __future__ import annotations
@@ -41,7 +41,9 @@ def big_store(tmp_path_factory):
     with manifest.write_txn(con):
         for r in ROWS:
             con.execute(
-                "INSERT INTO artifacts VALUES (?,?,1,?,?,'p','s',?,'c',1,?,?,?)",
+                "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
+                " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
+                " VALUES (?,?,1,?,?,'p','s',?,'c',1,?,?,?)",
                 (r["artifact_id"], r["artifact_type"], r["logical_key"], r["status"], "f" + r["artifact_id"],
                  r["min_ts"], r["max_ts"], r["created_at"]))
             con.executemany("INSERT INTO artifact_tags VALUES (?,?,?)", [(r["artifact_id"], k, v) for k, v in r["tags"]])
@@ -160,7 +162,7 @@ def test_counting_a_filter_searches_its_index(big_store, name):
         assert all(p.startswith(("SEARCH", "CO-ROUTINE", "SCAN (subquery")) for p in plan), plan
 
 
-def test_upgrading_a_v3_manifest_adds_the_indexes(tmp_path):
+def test_upgrading_a_v4_manifest_adds_the_indexes(tmp_path):
     lake = tmp_path / "lake"
     db = lake / "manifest" / "manifest.sqlite"
     db.parent.mkdir(parents=True)
@@ -169,7 +171,7 @@ def test_upgrading_a_v3_manifest_adds_the_indexes(tmp_path):
     con.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)")
     con.execute("INSERT INTO schema_migrations VALUES (1, 'manifest_v1', 'then')")
     for version, name, sql in manifest.migrations():
-        if version <= 3:
+        if version <= 4:
             con.executescript(sql)
             con.execute("INSERT INTO schema_migrations VALUES (?, ?, 'then')", (version, name))
     con.execute("INSERT INTO artifacts VALUES ('old', 'run_metrics', 1, 'run=old', 'active', 'p', 's', 'f', 'c', 1,"
@@ -178,7 +180,7 @@ def test_upgrading_a_v3_manifest_adds_the_indexes(tmp_path):
     con.close()
 
     store = Store(lake)
-    assert store.schema_version == manifest.migrations()[-1][0] >= 4
+    assert store.schema_version == manifest.migrations()[-1][0] >= 5
     indexes = {r[0] for r in store.connect().execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
     assert {"idx_artifacts_type_created", "idx_artifacts_status_created", "idx_artifacts_type_status_created",
             "idx_artifacts_key", "idx_artifacts_min_ts", "idx_artifacts_max_ts", "idx_tags_kv_artifact"} <= indexes

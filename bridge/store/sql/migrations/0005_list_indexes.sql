@@ -1,4 +1,4 @@
--- 0004: indexes for listing at a million artifacts (docs/store.md, "Queries at scale").
+-- 0005: indexes for listing at a million artifacts (docs/store.md, "Queries at scale").
 -- Each listArtifacts filter has an index that finds its matches without a full scan; the ones
 -- ending in (created_at, artifact_id) also yield them in page order, so a page of 100 stops early.
 -- Plain SQL, portable to other engines.

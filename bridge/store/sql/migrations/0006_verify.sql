@@ -1,4 +1,4 @@
--- 0005: what verify needs to run at disk speed.
+-- 0006: what verify needs to run at disk speed.
 -- file_bytes: the Parquet file's size at publish (NULL for artifacts published before 0005), so
 -- `verify --quick` checks existence, size and mode from one directory walk, reading no file.
 -- verify_runs: one row per verify; `verify --incremental` re-hashes only what changed since the

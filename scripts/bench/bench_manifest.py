@@ -84,7 +84,9 @@ def build(root: Path, n: int) -> Path:
                              (i / 100) * 100 - 30 + i % 20)
         FROM s WHERE i % 100 < 70 AND i >= 100""")
     # a fan-out: artifact 0 (extra) with FANOUT direct children made of the first slices' ids
-    con.execute(f"INSERT INTO artifacts SELECT '{aid(0)}', artifact_type, schema_version, 'fanout-root', status,"
+    con.execute(f"INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
+                f" path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
+                f" SELECT '{aid(0)}', artifact_type, schema_version, 'fanout-root', status,"
                 f" path_parquet || '0', path_sidecar || '0', 'f0', content_hash, row_count, min_ts, max_ts, created_at"
                 f" FROM artifacts WHERE artifact_id = '{aid(70)}'")
     con.execute(f"""

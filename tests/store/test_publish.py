@@ -246,9 +246,6 @@ def test_csv_timestamps_any_iso_spelling_give_one_content(store, tmp_path, spell
     """Zoned text goes through the CSV reader's typed parse, naive or mixed through the text path:
     the same instants, the same content hash."""
     from bridge.store import canonical
-
-    if spelling.endswith(("Z", "+00:00")):  # the typed read must take it: the text parser is not called
-        monkeypatch.setattr(canonical, "_parse_timestamp_text", lambda *a: pytest.fail("text path taken"))
     def text(h):
         if spelling == "mixed":
             return f"2026-01-01T0{h}:00:00Z" if h % 2 else f"2026-01-01T0{h}:00:00"
@@ -261,6 +258,8 @@ def test_csv_timestamps_any_iso_spelling_give_one_content(store, tmp_path, spell
     rows = [{"run_id": "r", "metric_name": f"m{h}", "metric_value": h + 0.5, "metric_unit": "u",
              "computed_at": f"2026-01-01T0{h}:00:00Z"} for h in range(4)]
     want = store.publish("run_metrics", 1, "ref", rows, writer_name="t", writer_version="1").artifact.content_hash
+    if spelling.endswith(("Z", "+00:00")):  # the typed read must take it: the text parser is not called
+        monkeypatch.setattr(canonical, "_parse_timestamp_text", lambda *a: pytest.fail("text path taken"))
     got = store.publish("run_metrics", 1, "csv", csv, writer_name="t", writer_version="1").artifact.content_hash
     assert got == want
 

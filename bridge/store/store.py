@@ -698,30 +698,46 @@ class Store:
         holdpoint("lineage_walk")
         if depth is not None and depth < 1:
             raise ValidationFailed("depth must be >= 1 (or omitted for the whole graph)", field="depth", value=depth)
-        src, dst = ("artifact_id", "input_artifact_id") if direction == "upstream" else ("input_artifact_id", "artifact_id")
-        rows = self.connect().execute(
-            f"""WITH RECURSIVE walk(id, depth) AS (
-                  SELECT {dst}, 1 FROM artifact_lineage WHERE {src} = :root
-                  UNION
-                  SELECT l.{dst}, w.depth + 1 FROM artifact_lineage l JOIN walk w ON l.{src} = w.id
-                  WHERE :max IS NULL OR w.depth < :max)
-                SELECT w.id, MIN(w.depth) AS depth, a.artifact_type, a.logical_key, a.status
-                FROM walk w LEFT JOIN artifacts a ON a.artifact_id = w.id
-                GROUP BY w.id ORDER BY depth, w.id""",
-            {"root": artifact_id, "max": depth},
-        ).fetchall()
-        nodes = [LineageNode(artifact_id=r[0], depth=r[1], artifact_type=r[2] or "?", logical_key=r[3] or "",
-                             status=r[4] or "tombstoned") for r in rows]
-        ids = [artifact_id, *(n.artifact_id for n in nodes)]
-        edges = []
-        con = self.connect()
-        seen = set(ids)
-        for chunk in _chunks(ids, 400):
+        # Breadth-first, one indexed query per level: each node is reached once, at its least
+        # depth, and its edges come with it, so the cost is that of the answer (nodes + edges).
+        src = "artifact_id" if direction == "upstream" else "input_artifact_id"
+        far = 1 if direction == "upstream" else 0  # the edge's end away from the walked node
+        cur = self.connect().cursor()
+        cur.row_factory = None
+        level_of = {artifact_id: 0}
+        edge_set: set[tuple[str, str]] = set()
+        frontier, level = [artifact_id], 0
+        while frontier:
+            limited = depth is not None and level >= depth  # only edges among nodes already found
+            nxt = []
+            for chunk in _chunks(frontier, 500):
+                marks = ",".join("?" * len(chunk))
+                for edge in cur.execute(
+                    f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk
+                ):
+                    other = edge[far]
+                    if other not in level_of:
+                        if limited:
+                            continue
+                        level_of[other] = level + 1
+                        nxt.append(other)
+                    edge_set.add(edge)
+            if limited:
+                break
+            frontier, level = nxt, level + 1
+        found = [i for i in level_of if i != artifact_id]
+        meta = {}
+        for chunk in _chunks(found, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk):
-                if r[0] in seen and r[1] in seen:
-                    edges.append(LineageEdge(artifact_id=r[0], input_artifact_id=r[1]))
-        edges.sort(key=lambda e: (e.artifact_id, e.input_artifact_id))
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key, status FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks})", chunk):
+                meta[r[0]] = r
+        nodes = []
+        for i in sorted(found, key=lambda i: (level_of[i], i)):
+            r = meta.get(i)
+            nodes.append(LineageNode(artifact_id=i, depth=level_of[i], artifact_type=r[1] if r else "?",
+                                     logical_key=r[2] if r else "", status=r[3] if r else "tombstoned"))
+        edges = [LineageEdge(artifact_id=a, input_artifact_id=b) for a, b in sorted(edge_set)]
         return LineageGraph(root=artifact_id, direction=direction, nodes=nodes, edges=edges)
 
     # -- status --------------------------------------------------------------------------------

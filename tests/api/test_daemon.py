@@ -214,7 +214,8 @@ def test_a_child_reading_stdin_cannot_swallow_requests(tmp_path):
 
 def test_the_serve_path_imports_no_heavy_library():
     code = ("import sys; import bridge.cli, bridge.api, bridge.api.daemon, bridge.rpc; bridge.cli.build_parser(); "
-            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect') if m in sys.modules])")
+            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect',"
+            "'bridge.experiments.engine','bridge.experiments.runner','bridge.projections.builder') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
     assert out.strip() == "[]"

@@ -812,9 +812,10 @@ class Store:
         rows = self.connect().execute(
             """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
                  SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
-                 FROM artifacts a INDEXED BY idx_artifacts_status_created
-                 CROSS JOIN artifact_lineage l INDEXED BY idx_lineage_input ON l.input_artifact_id = a.artifact_id
-                 WHERE a.status IN ('superseded', 'tombstoned')
+                 FROM stale_roots r
+                 CROSS JOIN artifacts a ON a.artifact_id = r.artifact_id
+                 CROSS JOIN artifact_lineage l INDEXED BY idx_lineage_input ON l.input_artifact_id = r.artifact_id
+                 WHERE a.status != 'active'
                  UNION
                  SELECT l.artifact_id, b.culprit, b.status, l.artifact_id || '>' || b.path, b.depth + 1
                  FROM artifact_lineage l JOIN bad b ON l.input_artifact_id = b.id WHERE b.depth < 64)

@@ -13,3 +13,26 @@ CREATE INDEX idx_artifacts_max_ts ON artifacts (max_ts);
 -- (k, v) → artifact ids without touching the table: replaces idx_tags_kv.
 CREATE INDEX idx_tags_kv_artifact ON artifact_tags (k, v, artifact_id);
 DROP INDEX idx_tags_kv;
+
+-- Stale lists start from the artifacts that are not active and have dependents: kept here by
+-- triggers on every status change and every new lineage edge, so `listStale` costs what its
+-- answer costs, not a probe per superseded or tombstoned artifact of the whole manifest.
+CREATE TABLE stale_roots (artifact_id TEXT PRIMARY KEY);
+
+INSERT INTO stale_roots
+SELECT a.artifact_id FROM artifacts a
+WHERE a.status != 'active' AND EXISTS (SELECT 1 FROM artifact_lineage l WHERE l.input_artifact_id = a.artifact_id);
+
+CREATE TRIGGER stale_roots_on_status AFTER UPDATE OF status ON artifacts
+BEGIN
+  DELETE FROM stale_roots WHERE artifact_id = NEW.artifact_id AND NEW.status = 'active';
+  INSERT OR IGNORE INTO stale_roots
+  SELECT NEW.artifact_id WHERE NEW.status != 'active'
+    AND EXISTS (SELECT 1 FROM artifact_lineage l WHERE l.input_artifact_id = NEW.artifact_id);
+END;
+
+CREATE TRIGGER stale_roots_on_edge AFTER INSERT ON artifact_lineage
+BEGIN
+  INSERT OR IGNORE INTO stale_roots
+  SELECT NEW.input_artifact_id FROM artifacts a WHERE a.artifact_id = NEW.input_artifact_id AND a.status != 'active';
+END;

@@ -8,7 +8,7 @@ indicator, no Python loop per candle), and returns an Arrow table `(token, ts, <
 undefined values (a division by zero) are null, never NaN.
 
 Causal by construction: every formula below reads the candle and earlier ones only, so appending
-candles never changes an earlier value. The formulas and warm-ups are in docs/experiments.md
+candles never changes an earlier value. The formulas and warm-ups are in docs/signals.md
 ("Indicators"); `price_change`/`volume_change` and the Ichimoku shift are computed here in numpy
 and tests check them against TA-Lib's ROCR/MIDPRICE to 1e-9.
 """

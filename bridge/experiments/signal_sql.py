@@ -7,7 +7,7 @@
 - `act{j}`: the signal acting at this candle's open, i.e. `s{j}` of the token's previous candle
   (false on a token's first candle), and `uact{j}` its warm-up flag (true on the first candle).
 
-Rules (docs/experiments.md, "Signals"): comparisons are SQL comparisons of doubles; a
+Rules (docs/signals.md): comparisons are SQL comparisons of doubles; a
 comparison with a null operand is false and marks the candle as warm-up; `crosses_above` at t is
 `lhs[t] > rhs[t] AND lhs[t-1] <= rhs[t-1]` (`crosses_below` mirrored), t-1 being the token's
 previous candle; with `lookbackBars` N / `minBarsTrue` M a condition holds at t when its
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from bridge.experiments.signals import SignalCondition, SignalGroup, column_name, condition_operands
 
-__all__ = ["signals_sql"]
+__all__ = ["SignalPlan", "prepare_signals", "signals_sql"]
 
 _CMP = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "==": "=", "!=": "<>"}
 

@@ -3,7 +3,7 @@
 A signal is a group `{logic: AND|OR, conditions: [...], groups: [...]}` (groups nest); a condition
 compares one indicator field with a constant (`value`) or with a second indicator field
 (`secondaryIndicator`), candle by candle, optionally "true in at least `minBarsTrue` of the last
-`lookbackBars` candles". docs/experiments.md ("Signals") has the exact rules:
+`lookbackBars` candles". docs/signals.md has the exact rules:
 
 - every indicator is computed per token over that token's candles of the run's resolution, in
   ts order, causally (a candle's value uses that candle and earlier ones only);

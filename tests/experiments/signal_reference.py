@@ -1,4 +1,4 @@
-"""A plain reference for signals, written from docs/experiments.md ("Indicators", "Signals"), not
+"""A plain reference for signals, written from docs/signals.md, not
 from the SQL: indicators straight from TA-Lib (VWMA as TA-Lib SUM(close*volume)/SUM(volume),
 Ichimoku lines as TA-Lib MIDPRICE shifted with pandas), conditions and groups evaluated candle by candle in Python."""
 

@@ -31,11 +31,13 @@ from typing import Any
 import msgspec
 
 from bridge.errors import Cancelled, InvalidInput, InvalidState, UnknownInputArtifact, ValidationFailed
-from bridge.experiments.definition import (
+from bridge.experiments.definition import (  # SweepPoint, SweepResult: re-exported
     ExperimentDefinition,
     ExperimentResult,
     FrozenInput,
     Outputs,
+    SweepPoint,
+    SweepResult,
     config_builtins,
     load_definition,
 )
@@ -61,22 +63,6 @@ OUTPUT_KINDS = (
 )
 COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
                    "sharpe", "expectancy")
-
-
-class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    experiment_id: str
-    run_id: str
-    params: dict[str, Any]
-    metrics: dict[str, float | None]
-    status: str
-
-
-class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    sweep_id: str
-    experiment_id: str
-    projection_id: str | None
-    grid: dict[str, list[Any]]
-    points: list[SweepPoint]
 
 
 class Experiments:

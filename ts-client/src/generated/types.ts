@@ -144,6 +144,9 @@ export interface AlertCoverageRow {
   coverageRatio: number;
   fullyCovered: boolean;
 }
+/**
+ * One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire).
+ */
 export interface Artifact {
   artifactId: string;
   artifactType: string;
@@ -889,11 +892,17 @@ export interface VerifyIssue {
 }
 export interface VerifyParams {
   quick?: boolean;
+  deep?: boolean;
+  incremental?: boolean;
+  since?: string | null;
 }
 export interface VerifyReport {
   ok: boolean;
   checked: number;
   issues: VerifyIssue[];
+  mode?: "deep" | "full" | "incremental" | "quick";
+  hashed?: number;
+  since?: string | null;
 }
 /**
  * `path`: where to write the HTML (default: <lake>/reports/<experimentId>.html).

@@ -380,8 +380,10 @@ class Store:
                 files.atomic_move(tmp_sidecar, final_sidecar)
             con = self.connect()
             with manifest.write_txn(con):
-                if file_hash != art.file_hash:  # another writer library wrote other bytes of the same content
-                    con.execute("UPDATE artifacts SET file_hash = ? WHERE artifact_id = ?", (file_hash, art.artifact_id))
+                # the size always (NULL before 0006); the hash if another Parquet library wrote other
+                # bytes for the same content
+                con.execute("UPDATE artifacts SET file_hash = ?, file_bytes = ? WHERE artifact_id = ?",
+                            (file_hash, final_parquet.stat().st_size, art.artifact_id))
                 _event(con, art.artifact_id, "files_restored", f"file_hash {file_hash}")
             self._wrote()
             log.info("restored the files of %s %s", art.artifact_id, spec.artifact_type)

@@ -815,8 +815,9 @@ class Store:
         # cost is that of the answer, never of the number of paths.
         cur = self.connect().cursor()
         cur.row_factory = None
-        roots = cur.execute("SELECT r.artifact_id, a.status FROM stale_roots r CROSS JOIN artifacts a"
-                            " ON a.artifact_id = r.artifact_id WHERE a.status != 'active'").fetchall()
+        # (a scalar subquery per root: a join lets SQLite build a Bloom filter over all artifacts)
+        roots = [r for r in cur.execute("SELECT artifact_id, (SELECT status FROM artifacts a WHERE"
+                                        " a.artifact_id = r.artifact_id) FROM stale_roots r") if r[1] != "active"]
         found: list[tuple[str, str, str, list[str]]] = []  # (artifact, culprit, culprit status, path)
         for culprit, status in roots:
             path_of = {culprit: [culprit]}
@@ -844,7 +845,7 @@ class Store:
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key FROM artifacts"
-                                 f" WHERE artifact_id IN ({marks}) AND status = 'active'", chunk):
+                                 f" WHERE artifact_id IN ({marks}) AND +status = 'active'", chunk):
                 meta[r[0]] = r
         rows = sorted(((aid, c, st, ">".join(path), meta[aid][1], meta[aid][2])
                        for aid, c, st, path in found if aid in meta), key=lambda r: (r[0], r[1]))

@@ -385,6 +385,9 @@ def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValidationFailed(f"grid.{key} must be a non-empty list", column=f"grid.{key}")
         out[name] = list(values)
+    from bridge.store.limits import check_json_size
+
+    check_json_size(out, "grid")  # stored with the sweep: the manifest's JSON limit
     return out
 
 

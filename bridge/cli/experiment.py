@@ -42,10 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
     p = add_common(cmds.add_parser("ls", help="list runs, newest first"))
-    p.add_argument("--experiment", dest="experiment_id")
-    p.add_argument("--status", choices=("pending", "running", "completed", "failed"))
-    p.add_argument("--sweep", dest="sweep_id")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--experiment", dest="experiment_id", help="only runs of this experiment id")
+    p.add_argument("--status", choices=("pending", "running", "completed", "failed"), help="only runs in this state")
+    p.add_argument("--sweep", dest="sweep_id", help="only runs of this sweep")
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs, newest first (default 50)")
     p.set_defaults(func=cmd_ls)
 
     p = add_common(cmds.add_parser("show", help="one run (or an experiment's latest run): inputs, outputs, metrics"))

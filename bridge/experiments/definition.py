@@ -138,14 +138,62 @@ def load_definition(data: Any) -> ExperimentDefinition:
     elif len(d.inputs.strategies) != 1:
         raise ValidationFailed("a definition needs config.strategy or exactly one id in inputs.strategies "
                                f"(got {len(d.inputs.strategies)})", column="config.strategy")
+    _check_limits(d)
     if not d.inputs.alerts or not d.inputs.ohlcv:
         raise ValidationFailed("a definition needs at least one alerts and one ohlcv artifact id", column="inputs")
+    _check_date_range(d)
     if d.experiment_id is None:
         d = msgspec.structs.replace(d, experiment_id=derive_experiment_id(d))
     if not _ID_RE.match(d.experiment_id or ""):
         raise ValidationFailed("experimentId must be 1-128 characters of letters, digits, '_', '.', '-'",
                                column="experimentId", value=d.experiment_id)
     return d
+
+
+def date_range_micros(d: ExperimentDefinition) -> tuple[int | None, int | None]:
+    """config.dateRange as [from, to) in epoch microseconds (None = open).
+
+    Raises:
+        ValidationFailed: a bound is not ISO-8601.
+    """
+    from bridge.store.timeutil import parse_iso, to_micros
+
+    dr = d.config.date_range
+    if dr is None:
+        return None, None
+    out: list[int | None] = []
+    for name, value in (("from", dr.from_), ("to", dr.to)):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(to_micros(parse_iso(value)))
+        except ValueError:
+            raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
+                                   value=value) from None
+    return out[0], out[1]
+
+
+def _check_limits(d: ExperimentDefinition) -> None:
+    """The manifest's limits (docs/store.md, "Limits"): name, description and git commit are
+    text of at most 1,024 characters, the definition at most 1 MiB of JSON."""
+    from bridge.store.limits import check_json_size, check_text
+
+    check_text(d.name, "name")
+    check_text(d.description, "description", optional=True, allow_empty=True)
+    check_text(d.provenance.git_commit, "provenance.gitCommit", optional=True)
+    check_json_size(msgspec.to_builtins(d), "definition")
+
+
+def _check_date_range(d: ExperimentDefinition) -> None:
+    lo, hi = date_range_micros(d)
+    if lo is not None and hi is not None and lo >= hi:
+        dr = d.config.date_range
+        raise ValidationFailed(
+            f"invalid experiment definition: config.dateRange.from ({dr.from_}) must be before "
+            f"config.dateRange.to ({dr.to}); the range is [from, to)",
+            column="dateRange", value=f"{dr.from_}..{dr.to}",
+        )
 
 
 def derive_experiment_id(d: ExperimentDefinition) -> str:

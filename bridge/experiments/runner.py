@@ -372,22 +372,9 @@ def _stamp(d: ExperimentDefinition) -> ExperimentDefinition:
 
 
 def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:
-    from bridge.store.timeutil import parse_iso, to_micros
+    from bridge.experiments.definition import date_range_micros
 
-    dr = d.config.date_range
-    if dr is None:
-        return None, None
-    out = []
-    for name, value in (("from", dr.from_), ("to", dr.to)):
-        if value is None:
-            out.append(None)
-            continue
-        try:
-            out.append(to_micros(parse_iso(value)))
-        except ValueError:
-            raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
-                                   value=value) from None
-    return out[0], out[1]
+    return date_range_micros(d)
 
 
 _LEG_PATH = re.compile(r"^ladder\.(\d+)\.(takeProfitPct|sizePct|take_profit_pct|size_pct)$")

@@ -110,6 +110,18 @@ def test_invalid_definition_is_refused_before_recording(store):
     assert Experiments(store).list_runs() == []
 
 
+@pytest.mark.parametrize("rng", [("2026-01-27T00:00:00Z", "2026-01-26T00:00:00Z"),
+                                 ("2026-01-26T00:00:00Z", "2026-01-26T00:00:00Z")])
+def test_date_range_from_not_before_to_is_an_invalid_definition(store, rng):
+    a, c = _publish_inputs(store)
+    d = _definition(a, c)
+    d["config"]["dateRange"] = {"from": rng[0], "to": rng[1]}
+    with pytest.raises(ValidationFailed, match=r"dateRange.from .* must be before config.dateRange.to"):
+        Experiments(store).run(d)
+    assert Experiments(store).list_runs() == []
+    assert store.list(artifact_type="run_metrics").items == []
+
+
 @pytest.mark.parametrize("at", ["building projection", "backtesting", "publishing"])
 def test_cancelled_run_publishes_nothing(store, at):
     a, c = _publish_inputs(store)
@@ -225,3 +237,16 @@ def test_without_created_at_and_id_reruns_are_still_idempotent(store):
     computed = set(store.read_table(first.outputs.metrics).column("computed_at").to_pylist())
     newest_input = max(store.get(x).created_at for x in (a, c))
     assert [t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in computed] == [newest_input]
+
+
+def test_definition_text_is_held_to_the_manifest_limits(store):
+    from bridge.store.limits import MAX_TEXT_CHARS
+
+    a, c = _publish_inputs(store)
+    for field, change in (("name", {"name": "n" * (MAX_TEXT_CHARS + 1)}), ("name", {"name": "a\x00b"}),
+                          ("description", {"description": "d" * (MAX_TEXT_CHARS + 1)})):
+        d = {**_definition(a, c), **change}
+        with pytest.raises(ValidationFailed) as info:
+            Experiments(store).run(d)
+        assert info.value.data["field"] == field
+    assert Experiments(store).list_runs() == []

@@ -695,7 +695,8 @@ export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -721,10 +722,11 @@ export interface PublishRequest {
   } | null;
   inputArtifactIds?: string[];
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
   params?: {
     [k: string]: unknown | undefined;
   } | null;
+  revive?: boolean;
 }
 export interface PublishResult {
   deduped: boolean;
@@ -758,6 +760,7 @@ export interface Sidecar {
   maxTs?: string | null;
   gitCommit?: string | null;
   gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -882,6 +885,7 @@ export interface VerifyIssue {
   detail: string;
   artifactId?: string | null;
   path?: string | null;
+  affected?: string[];
 }
 export interface VerifyParams {
   quick?: boolean;

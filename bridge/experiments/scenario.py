@@ -12,7 +12,6 @@ note. The mapping and the differences are tabled in docs/experiments.md ("Import
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -143,10 +142,6 @@ def _decode(obj: Any, path: str) -> _Scenario:
         raise ValidationFailed(f"scenario: {msg}", path=path) from None
 
 
-def _signals_supported() -> bool:
-    return importlib.util.find_spec("bridge.experiments.signals") is not None
-
-
 def _pct(x: float) -> float:
     return round(x * 100.0, 9)
 
@@ -156,6 +151,7 @@ def _convert(sc: _Scenario, path: str, *, fallback_name: str) -> ConvertedScenar
     fields: dict[str, Any] = {"name": sc.name or fallback_name}
     if sc.data is not None:
         notes.append("data (the alert selection) is not part of a strategy: choose the alerts with inputs.alerts")
+    # signals (issue 15) plug in here: convert them into the strategy's signal fields once those exist
     for sig in ("entrySignal", "exitSignal"):
         if getattr(sc, sig) is not None:
             raise ValidationFailed(f"{path}.{sig}: signals are not supported yet (indicator signals are a separate "

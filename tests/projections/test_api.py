@@ -95,8 +95,10 @@ def test_every_method_is_declared_once_with_its_handler():
     for d in api.DECLARATIONS:
         assert callable(d["handler"]) and d["doc"] and issubclass(d["params"], msgspec.Struct)
         assert issubclass(d["result"], msgspec.Struct)
+    # everything that reads the manifest's staleness or deletes files leaves the reader thread
     assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {
-        "buildProjection", "rebuildProjection", "extendProjection", "query"}
+        "buildProjection", "rebuildProjection", "extendProjection", "query", "listProjections", "getProjection",
+        "disposeProjection"}
     schema = msgspec.json.schema(api.BuildProjectionParams)
     assert schema["$defs"]["BuildProjectionParams"]["additionalProperties"] is False
 

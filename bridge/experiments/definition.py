@@ -17,6 +17,7 @@ from typing import Any, Literal
 import msgspec
 
 from bridge.errors import ValidationFailed
+from bridge.experiments.options import AnalysisConfig, PortfolioConfig, config_builtins
 from bridge.experiments.strategy import Strategy
 
 __all__ = [
@@ -47,6 +48,8 @@ class ExperimentConfig(_S):
     strategy: Strategy
     date_range: ExperimentDateRange | None = None
     params: dict[str, Any] = {}
+    portfolio: PortfolioConfig | None = None    # absent: the independent mode (docs: "Portfolio mode")
+    analysis: AnalysisConfig | None = None      # breakdown settings (docs: "Breakdowns")
 
 
 class ExperimentProvenance(_S):
@@ -79,6 +82,7 @@ class ExperimentOutputs(_S):
     metrics: str | None = None
     curves: str | None = None
     diagnostics: str | None = None
+    breakdown: str | None = None
 
 
 class ExperimentExecution(_S):
@@ -130,6 +134,10 @@ def load_definition(data: Any) -> ExperimentDefinition:
         except OSError as exc:
             raise ValidationFailed(f"cannot read the definition file: {exc}", path=str(data)) from None
     d.config.strategy.validate()
+    if d.config.portfolio is not None:
+        d.config.portfolio.validate()
+    if d.config.analysis is not None:
+        d.config.analysis.validate()
     if not d.inputs.alerts or not d.inputs.ohlcv:
         raise ValidationFailed("a definition needs at least one alerts and one ohlcv artifact id", column="inputs")
     if d.experiment_id is None:
@@ -141,7 +149,7 @@ def load_definition(data: Any) -> ExperimentDefinition:
 
 
 def derive_experiment_id(d: ExperimentDefinition) -> str:
-    body = {"name": d.name, "inputs": msgspec.to_builtins(d.inputs), "config": msgspec.to_builtins(d.config)}
+    body = {"name": d.name, "inputs": msgspec.to_builtins(d.inputs), "config": config_builtins(d.config)}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", d.name).strip("-.")[:48] or "exp"
     return f"{slug}-{digest[:12]}"

@@ -55,6 +55,7 @@ OUTPUT_KINDS = (
     ("metrics", "metrics", "experiment_metrics", "metrics"),
     ("curves", "equity", "experiment_equity_curve", "equity"),
     ("diagnostics", "diagnostics", "experiment_diagnostics", "diagnostics"),
+    ("breakdown", "breakdown", "experiment_breakdown", "breakdown"),
 )
 COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
                    "sharpe", "expectancy")
@@ -278,7 +279,10 @@ class Experiments:
             except duckdb.InterruptException:
                 raise Cancelled() from None
         computed_at = self._computed_at(d, frozen)
-        return {k: result_tables(r, computed_at) for k, r in results.items()}
+        from bridge.experiments.analysis import extend_tables
+
+        return {k: extend_tables(con, d, r, result_tables(r, computed_at), computed_at, alerts_src="p.alerts",
+                                 candles_src="p.candles") for k, r in results.items()}
 
     def _computed_at(self, d: ExperimentDefinition, frozen: list[FrozenInput]) -> datetime:
         from bridge.store.timeutil import parse_iso
@@ -292,17 +296,23 @@ class Experiments:
         return max(parse_iso(self.store.get(f.artifact_id).created_at) for f in frozen)
 
     def _publish(self, d: ExperimentDefinition, tables: dict[str, Any], frozen: list[FrozenInput]) -> tuple[Outputs, int]:
+        from bridge.experiments.analysis import schema_version_for
+        from bridge.experiments.options import config_builtins
+
         inputs = sorted({f.artifact_id for f in frozen})
         ids: dict[str, str] = {}
         created: list[str] = []
         try:
             for field, suffix, artifact_type, key in OUTPUT_KINDS:
+                if key not in tables:
+                    continue
                 res = self.store.publish(
-                    artifact_type, 1, f"experiment={d.experiment_id}/{suffix}", tables[key],
+                    artifact_type, schema_version_for(artifact_type, tables[key]),
+                    f"experiment={d.experiment_id}/{suffix}", tables[key],
                     input_artifact_ids=inputs, tags={"experiment_id": d.experiment_id},
                     writer_name="experiment-engine", writer_version=ENGINE_VERSION,
                     git_commit=d.provenance.git_commit, git_dirty=d.provenance.git_dirty,
-                    params=msgspec.to_builtins(d.config))
+                    params=config_builtins(d.config))
                 ids[field] = res.artifact_id
                 if not res.deduped:
                     created.append(res.artifact_id)

@@ -38,7 +38,7 @@ def test_experiment_over_the_wire(tmp_path: Path):
                       "provenance": {"createdAt": "2026-02-01T00:00:00Z"}}
 
         run = d.result("runExperiment", {"definition": definition, "reportPath": str(tmp_path / "r.html")})
-        assert run["status"] == "completed" and run["newArtifacts"] == 4
+        assert run["status"] == "completed" and run["newArtifacts"] == 5  # trades, metrics, equity, diagnostics, breakdown
         assert any(n["method"] == "$/progress" for n in d.notifications)
         assert (tmp_path / "r.html").read_text(encoding="utf-8").count("<svg") == 2
         trades = d.result("getArtifact", {"artifactId": run["outputs"]["trades"]})

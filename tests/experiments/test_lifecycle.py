@@ -52,7 +52,7 @@ def test_run_publishes_four_outputs_with_lineage(store):
     a, c = _publish_inputs(store)
     exps = Experiments(store)
     res = exps.run(_definition(a, c))
-    assert res.status == "completed" and res.new_artifacts == 4
+    assert res.status == "completed" and res.new_artifacts == 5  # with the breakdown
     assert res.execution.duration is not None and res.execution.error is None
     out = res.outputs
     for aid, typ, key in ((out.trades, "experiment_trades", "trades"), (out.metrics, "experiment_metrics", "metrics"),

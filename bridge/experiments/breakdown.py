@@ -76,7 +76,7 @@ def trade_stats(ret, pnl) -> dict[str, float | None]:
     losses = float(-np.sum(pnl[pnl < 0]))
     out["profit_factor"] = float(np.sum(pnl[pnl > 0])) / losses if losses > 0 else None
     sd = float(np.std(ret, ddof=1)) if n > 1 else 0.0
-    out["trade_sharpe"] = float(np.mean(ret)) / sd if sd > 0 else None
+    out["trade_sharpe"] = float(np.mean(ret)) / sd if sd > 1e-12 else None   # 1e-12: rounding, not spread
     return out
 
 

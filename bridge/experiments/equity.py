@@ -25,6 +25,7 @@ PERIODS_PER_YEAR = 365        # crypto trades every day (empyrical's `annualizat
 MIN_DAILY_RETURNS = 30        # fewer: annualised ratios are null with a warning
 DAY_US = 86_400_000_000
 MAX_GRID_POINTS = 20_000_000
+ZERO_STDEV = 1e-12            # a (downside) deviation of returns at or below this counts as zero
 
 
 def equity_curve(con, positions, candles_src: str, resolution: str, step_us: int, initial_capital: float,
@@ -150,12 +151,12 @@ def daily_metrics(day_equity, initial_capital: float) -> tuple[dict[str, float |
     sd = float(np.std(r, ddof=1))
     values["annual_return"] = float((eq[-1] / initial_capital) ** (ann / n) - 1) if eq[-1] > 0 else -1.0
     values["annual_volatility"] = sd * math.sqrt(ann)
-    if sd == 0:
+    if sd <= ZERO_STDEV:
         values["sharpe"], why["sharpe"] = None, "daily returns have zero standard deviation"
     else:
         values["sharpe"] = float(np.mean(r)) / sd * math.sqrt(ann)
     downside = math.sqrt(float(np.mean(np.minimum(r, 0.0) ** 2)))
-    if downside == 0:
+    if downside <= ZERO_STDEV:
         values["sortino"], why["sortino"] = None, "no losing day (downside deviation is zero)"
     else:
         values["sortino"] = float(np.mean(r)) * ann / (downside * math.sqrt(ann))

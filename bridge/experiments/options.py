@@ -16,8 +16,8 @@ import msgspec
 
 from bridge.errors import ValidationFailed
 
-__all__ = ["AnalysisConfig", "PortfolioConfig", "SweepValidation", "config_builtins", "OPTIONAL_CONFIG_KEYS",
-           "SELECTION_METRICS"]
+__all__ = ["AnalysisConfig", "PortfolioConfig", "SweepFold", "SweepOverfit", "SweepValidation",
+           "SweepValidationResult", "config_builtins", "OPTIONAL_CONFIG_KEYS", "SELECTION_METRICS"]
 
 # Config keys added after results were first published: left out of the derived id when null.
 OPTIONAL_CONFIG_KEYS = ("portfolio", "analysis")
@@ -121,6 +121,45 @@ class SweepValidation(_S):
             raise ValidationFailed("validation.cscvBlocks must be an even number in [2, 20]",
                                    column="validation.cscvBlocks", value=self.cscv_blocks)
         return self
+
+
+class SweepFold(_S):
+    """One fold: the point chosen in-sample and its per-trade statistics in both samples
+    (samples are half-open alert-time ranges)."""
+
+    fold: int
+    experiment_id: str
+    in_sample: dict[str, float | None]
+    out_of_sample: dict[str, float | None]
+    in_sample_from: str
+    in_sample_to: str
+    out_of_sample_from: str
+    out_of_sample_to: str
+
+
+class SweepOverfit(_S):
+    """Deflated Sharpe ratio of the best point (by per-alert Sharpe) and PBO of the grid."""
+
+    dsr: float | None
+    sr: float | None                      # the best point's per-alert Sharpe ratio (not annualised)
+    sr0: float | None                     # expected maximum Sharpe ratio of the trials under the null
+    dsr_experiment_id: str | None
+    trials: int
+    observations: int
+    skew: float | None
+    kurtosis: float | None
+    pbo: float | None
+    pbo_combinations: int
+    cscv_blocks: int
+    dsr_reason: str | None = None         # why dsr is null
+    pbo_reason: str | None = None         # why pbo is null
+
+
+class SweepValidationResult(_S):
+    settings: SweepValidation
+    artifact_id: str
+    folds: list[SweepFold]
+    overfit: SweepOverfit
 
 
 def _pos(name: str, v: float | None) -> None:

@@ -38,6 +38,7 @@ from bridge.experiments.definition import (
     load_definition,
 )
 from bridge.experiments.engine import ENGINE_VERSION
+from bridge.experiments.options import SweepValidation, SweepValidationResult
 from bridge.experiments.runs import RunRecords
 from bridge.experiments.strategy import SWEEPABLE, strategy_from_mapping
 from bridge.progress import NULL_JOB, Job
@@ -75,6 +76,7 @@ class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw
     projection_id: str | None
     grid: dict[str, list[Any]]
     points: list[SweepPoint]
+    validation: SweepValidationResult | None = None   # with out-of-sample validation (docs: "Out-of-sample sweeps")
 
 
 class Experiments:
@@ -122,14 +124,19 @@ class Experiments:
 
     # -- sweeps --------------------------------------------------------------------------------
 
-    def sweep(self, definition: Any, grid: Mapping[str, Sequence[Any]], *, job: Job = NULL_JOB) -> SweepResult:
+    def sweep(self, definition: Any, grid: Mapping[str, Sequence[Any]], *, job: Job = NULL_JOB,
+              validation: Any = None) -> SweepResult:
         """Run a grid of strategy parameters over one projection in one SQL pass; one run record
-        per point, published only after every point is computed.
+        per point, published only after every point is computed. With `validation` (a
+        SweepValidation or its JSON dict) also the out-of-sample folds, the deflated Sharpe ratio
+        and the PBO, published as an experiment_sweep_validation artifact.
 
-        Raises: see run; ValidationFailed for a bad grid (unknown parameter, empty value list).
+        Raises: see run; ValidationFailed for a bad grid (unknown parameter, empty value list) or
+        bad validation settings.
         """
         d = _stamp(load_definition(definition))
         grid = _check_grid(grid)
+        settings = _validation_settings(validation)
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         base = d.config.strategy.to_json_dict()
         points: dict[str, tuple[ExperimentDefinition, dict[str, Any]]] = {}
@@ -138,7 +145,10 @@ class Experiments:
             pid = f"{d.experiment_id}--{_short_hash(combo)}"
             cfg = msgspec.structs.replace(d.config, strategy=strategy)
             points[pid] = (msgspec.structs.replace(d, experiment_id=pid, config=cfg), combo)
-        sweep_id = f"sweep-{_short_hash({'experiment': d.experiment_id, 'grid': grid}, 16)}"
+        key: dict[str, Any] = {'experiment': d.experiment_id, 'grid': grid}
+        if settings is not None:
+            key["validation"] = msgspec.to_builtins(settings)
+        sweep_id = f"sweep-{_short_hash(key, 16)}"
         self.records.create_sweep(sweep_id, d.experiment_id, grid)
         t0 = time.monotonic()
         run_ids = {pid: self.records.create(pd, sweep_id=sweep_id) for pid, (pd, _) in points.items()}
@@ -158,12 +168,20 @@ class Experiments:
             job.progress(2, 5, f"backtesting {len(points)} points", force=True)
             with contextlib.closing(con):
                 tables = self._backtest(con, d, {pid: pd.config.strategy for pid, (pd, _) in points.items()}, frozen, job)
+                checked = None
+                if settings is not None:
+                    from bridge.experiments.validation import alert_times, validate
+
+                    job.progress(3, 5, "validating out of sample", force=True)
+                    ids, times = alert_times(con, "p.alerts", *_date_range(d))
+                    checked = validate(sweep_id, settings, ids, times, {pid: tables[pid]["trades"] for pid in points})
             job.progress(3, 5, "publishing", force=True)
             job.check()
             for pid, (pd, _) in points.items():
                 outputs, new = self._publish(pd, tables[pid], frozen)
                 self.records.complete(run_ids[pid], outputs, new, t0)
                 done.add(pid)
+            vresult = None if checked is None else self._publish_validation(d, sweep_id, settings, checked, frozen)
         except BaseException as exc:
             for pid, rid in run_ids.items():
                 if pid not in done:
@@ -172,7 +190,38 @@ class Experiments:
         job.progress(5, 5, "done", force=True)
         out = [SweepPoint(experiment_id=pid, run_id=run_ids[pid], params=combo, status="completed",
                           metrics=_compare_metrics(tables[pid]["metrics"])) for pid, (_, combo) in points.items()]
-        return SweepResult(sweep_id=sweep_id, experiment_id=d.experiment_id, projection_id=proj_id, grid=grid, points=out)
+        return SweepResult(sweep_id=sweep_id, experiment_id=d.experiment_id, projection_id=proj_id, grid=grid, points=out,
+                           validation=vresult)
+
+    def _publish_validation(self, d: ExperimentDefinition, sweep_id: str, settings: SweepValidation,
+                            checked: dict[str, Any], frozen: list[FrozenInput]) -> SweepValidationResult:
+        from bridge.experiments.options import SweepFold, SweepOverfit
+        from bridge.experiments.validation import validation_table
+        from bridge.store.timeutil import iso_from_micros
+
+        res = self.store.publish(
+            "experiment_sweep_validation", 1, f"sweep={sweep_id}/validation",
+            validation_table(sweep_id, checked["rows"]), input_artifact_ids=sorted({f.artifact_id for f in frozen}),
+            tags={"sweep_id": sweep_id, "experiment_id": d.experiment_id}, writer_name="experiment-engine",
+            writer_version=ENGINE_VERSION, git_commit=d.provenance.git_commit, git_dirty=d.provenance.git_dirty,
+            params={"validation": msgspec.to_builtins(settings)})
+        folds = [SweepFold(fold=f["fold"], experiment_id=f["experimentId"], in_sample=f["inSample"],
+                           out_of_sample=f["outOfSample"], in_sample_from=iso_from_micros(f["inSampleFrom"]),
+                           in_sample_to=iso_from_micros(f["inSampleTo"]),
+                           out_of_sample_from=iso_from_micros(f["outOfSampleFrom"]),
+                           out_of_sample_to=iso_from_micros(f["outOfSampleTo"])) for f in checked["folds"]]
+        o = checked["overfit"]
+        overfit = SweepOverfit(dsr=o["dsr"], sr=o["sr"], sr0=o["sr0"], dsr_experiment_id=o["dsrExperimentId"],
+                               trials=o["trials"], observations=o["observations"], skew=o["skew"],
+                               kurtosis=o["kurtosis"], dsr_reason=o["dsrReason"], pbo=o["pbo"],
+                               pbo_combinations=o["pboCombinations"], cscv_blocks=o["cscvBlocks"],
+                               pbo_reason=o["pboReason"])
+        return SweepValidationResult(settings=settings, artifact_id=res.artifact_id, folds=folds, overfit=overfit)
+
+    def sweep_validation(self, sweep_id: str):
+        """The latest experiment_sweep_validation table of a sweep, or None."""
+        found = self.store.find_by_logical_key("experiment_sweep_validation", f"sweep={sweep_id}/validation")
+        return self.store.read_table(found[0].artifact_id) if found else None
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -351,6 +400,15 @@ def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:
             raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
                                    value=value) from None
     return out[0], out[1]
+
+
+def _validation_settings(validation: Any) -> SweepValidation | None:
+    if validation is None or isinstance(validation, SweepValidation):
+        return None if validation is None else validation.validate()
+    try:
+        return msgspec.convert(validation, SweepValidation).validate()
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"invalid validation settings: {exc}", column="validation") from None
 
 
 def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:

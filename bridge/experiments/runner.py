@@ -266,6 +266,12 @@ class Experiments:
 
         return str(write_report(self.store, self.get_run(run_id), path))
 
+    def write_sweep_report(self, sweep_id: str, path: Any) -> str:
+        """Write the HTML report of a sweep (points, heat map, folds, DSR, PBO); returns the path."""
+        from bridge.experiments.report_sections import write_sweep_report
+
+        return str(write_sweep_report(self, sweep_id, path))
+
     # -- steps ---------------------------------------------------------------------------------
 
     def _validate(self, d: ExperimentDefinition) -> list[FrozenInput]:

@@ -198,3 +198,45 @@ def test_sweep_split_and_bad_settings(store):
                        ({"nope": 1}, "nope")):
         with pytest.raises(ValidationFailed, match=field):
             exps.sweep(d, {"takeProfitPct": [5, 20]}, validation=bad)
+
+
+def test_cli_portfolio_run_and_walk_forward_sweep_with_reports(lake_dir, tmp_path, capsys):
+    import json
+
+    from bridge.cli import main
+    from bridge.store import Store
+
+    store = Store(lake_dir)
+    d = _lake_inputs(store)
+    store.close()
+    f = tmp_path / "def.json"
+    f.write_text(json.dumps(d), encoding="utf-8")
+    lake = ["--lake", str(lake_dir)]
+    assert main(["experiment", "run", str(f), *lake, "--json", "--capital", "1000", "--fraction", "0.2",
+                 "--max-positions", "3", "--min-count", "3", "--bootstrap", "200",
+                 "--report", str(tmp_path / "run.html")]) == 0
+    run = json.loads(capsys.readouterr().out)
+    assert run["status"] == "completed" and run["outputs"]["breakdown"]
+    html = (tmp_path / "run.html").read_text(encoding="utf-8")
+    for text in ("Mark-to-market equity and drawdown", "Daily returns", "Monthly returns", "Caller leaderboard",
+                 "Portfolio"):
+        assert text in html
+    assert "<script" not in html and "http://" not in html and "https://" not in html
+
+    assert main(["experiment", "sweep", str(f), *lake, "--param", "takeProfitPct=5,10,20",
+                 "--param", "stopLossPct=5,10", "--walk-forward", "3", "--select-metric", "total_pnl",
+                 "--cscv-blocks", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "out of sample (walkForward" in out and "deflated Sharpe" in out and "PBO" in out
+    sweep_id = out.split()[1]
+    assert main(["experiment", "report", sweep_id, *lake, "-o", str(tmp_path / "sweep.html")]) == 0
+    html = (tmp_path / "sweep.html").read_text(encoding="utf-8")
+    for text in ("by takeProfitPct (columns) and stopLossPct (rows)", "In-sample vs out-of-sample", "Overfitting guards",
+                 "probability of backtest overfitting"):
+        assert text in html
+    assert "<script" not in html
+    assert main(["experiment", "sweep", str(f), *lake, "--param", "takeProfitPct=5,10", "--split", "0.5",
+                 "--walk-forward", "2"]) == 2
+    assert "not both" in capsys.readouterr().err
+    assert main(["experiment", "run", str(f), *lake, "--breakdown-column", "nope"]) != 0
+    assert "breakdownColumns" in capsys.readouterr().err

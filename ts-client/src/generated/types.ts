@@ -14,6 +14,7 @@ export interface WireTypes {
   AlertCoverageParams?: AlertCoverageParams;
   AlertCoverageResult?: AlertCoverageResult;
   AlertCoverageRow?: AlertCoverageRow;
+  AnalysisConfig?: AnalysisConfig;
   Artifact?: Artifact;
   ArtifactLineage?: ArtifactLineage;
   ArtifactPage?: ArtifactPage;
@@ -70,6 +71,7 @@ export interface WireTypes {
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
+  PortfolioConfig?: PortfolioConfig;
   ProjectionInputWire?: ProjectionInputWire;
   ProjectionResult?: ProjectionResult;
   ProjectionStaleReasonWire?: ProjectionStaleReasonWire;
@@ -91,8 +93,12 @@ export interface WireTypes {
   StaleReason?: StaleReason;
   StrategyConfig?: StrategyConfig;
   SupersedeParams?: SupersedeParams;
+  SweepFold?: SweepFold;
+  SweepOverfit?: SweepOverfit;
   SweepPoint?: SweepPoint;
   SweepResult?: SweepResult;
+  SweepValidation?: SweepValidation;
+  SweepValidationResult?: SweepValidationResult;
   TableTypeWire?: TableTypeWire;
   TombstoneParams?: TombstoneParams;
   VerifyIssue?: VerifyIssue;
@@ -100,6 +106,8 @@ export interface WireTypes {
   VerifyReport?: VerifyReport;
   WriteReportParams?: WriteReportParams;
   WriteReportResult?: WriteReportResult;
+  WriteSweepReportParams?: WriteSweepReportParams;
+  WriteSweepReportResult?: WriteSweepReportResult;
   ShutdownResult?: ShutdownResult;
   FindByLogicalKeyResult?: FindByLogicalKeyResult;
   GetDownstreamResult?: GetDownstreamResult;
@@ -133,6 +141,16 @@ export interface AlertCoverageRow {
   present: number;
   coverageRatio: number;
   fullyCovered: boolean;
+}
+/**
+ * Breakdown settings (docs: "Breakdowns").
+ */
+export interface AnalysisConfig {
+  breakdownColumns?: string[];
+  minCount?: number;
+  bootstrapResamples?: number;
+  confidence?: number;
+  seed?: number;
 }
 export interface Artifact {
   artifactId: string;
@@ -302,6 +320,8 @@ export interface ExperimentConfig {
   params?: {
     [k: string]: unknown | undefined;
   };
+  portfolio?: PortfolioConfig | null;
+  analysis?: AnalysisConfig | null;
 }
 /**
  * One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python.
@@ -324,6 +344,18 @@ export interface StrategyConfig {
 export interface ExperimentDateRange {
   from?: string | null;
   to?: string | null;
+}
+/**
+ * One account trading the alerts in time order (docs: "Portfolio mode").
+ */
+export interface PortfolioConfig {
+  initialCapital?: number | null;
+  sizing?: "fixed" | "fraction";
+  notional?: number | null;
+  fraction?: number | null;
+  maxPositions?: number | null;
+  maxTokenExposurePct?: number | null;
+  equityStepSeconds?: number | null;
 }
 export interface ExperimentDefinition {
   name: string;
@@ -357,6 +389,7 @@ export interface ExperimentOutputs {
   metrics?: string | null;
   curves?: string | null;
   diagnostics?: string | null;
+  breakdown?: string | null;
 }
 export interface ExperimentResult {
   runId: string;
@@ -697,13 +730,31 @@ export interface RunExperimentParams {
   reportPath?: string | null;
 }
 /**
- * A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists.
+ * A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists; with
+ * `validation`, the out-of-sample folds, deflated Sharpe ratio and PBO too.
  */
 export interface RunSweepParams {
   definition: ExperimentDefinition;
   grid: {
     [k: string]: unknown[] | undefined;
   };
+  validation?: SweepValidation | null;
+}
+/**
+ * Out-of-sample validation of a sweep (docs: "Out-of-sample sweeps").
+ *
+ * `split`: alerts before the cut are in-sample, the rest out-of-sample; the cut is `splitAt`
+ * (ISO-8601) or the alert time at the `inSampleFraction` quantile. `walkForward`: the alerts,
+ * in time order, are cut into `folds + 1` blocks of equal count; fold i is in-sample on blocks
+ * 0..i (anchored, expanding) and out-of-sample on block i + 1.
+ */
+export interface SweepValidation {
+  method?: "split" | "walkForward";
+  inSampleFraction?: number;
+  splitAt?: string | null;
+  folds?: number;
+  metric?: string;
+  cscvBlocks?: number;
 }
 export interface SliceCoverageParams {
   sliceIds: string[];
@@ -740,6 +791,42 @@ export interface SupersedeParams {
   newArtifactId: string;
   oldArtifactId: string;
 }
+/**
+ * One fold: the point chosen in-sample and its per-trade statistics in both samples
+ * (samples are half-open alert-time ranges).
+ */
+export interface SweepFold {
+  fold: number;
+  experimentId: string;
+  inSample: {
+    [k: string]: number | null | undefined;
+  };
+  outOfSample: {
+    [k: string]: number | null | undefined;
+  };
+  inSampleFrom: string;
+  inSampleTo: string;
+  outOfSampleFrom: string;
+  outOfSampleTo: string;
+}
+/**
+ * Deflated Sharpe ratio of the best point (by per-alert Sharpe) and PBO of the grid.
+ */
+export interface SweepOverfit {
+  dsr: number | null;
+  sr: number | null;
+  sr0: number | null;
+  dsrExperimentId: string | null;
+  trials: number;
+  observations: number;
+  skew: number | null;
+  kurtosis: number | null;
+  pbo: number | null;
+  pboCombinations: number;
+  cscvBlocks: number;
+  dsrReason?: string | null;
+  pboReason?: string | null;
+}
 export interface SweepPoint {
   experimentId: string;
   runId: string;
@@ -759,6 +846,13 @@ export interface SweepResult {
     [k: string]: unknown[] | undefined;
   };
   points: SweepPoint[];
+  validation?: SweepValidationResult | null;
+}
+export interface SweepValidationResult {
+  settings: SweepValidation;
+  artifactId: string;
+  folds: SweepFold[];
+  overfit: SweepOverfit;
 }
 export interface TombstoneParams {
   artifactId: string;
@@ -788,5 +882,16 @@ export interface WriteReportParams {
 export interface WriteReportResult {
   runId: string;
   experimentId: string;
+  path: string;
+}
+/**
+ * `path`: where to write the HTML (default: <lake>/reports/<sweepId>.html).
+ */
+export interface WriteSweepReportParams {
+  sweepId: string;
+  path?: string | null;
+}
+export interface WriteSweepReportResult {
+  sweepId: string;
   path: string;
 }

@@ -80,15 +80,25 @@ def trade_stats(ret, pnl) -> dict[str, float | None]:
     return out
 
 
-def _ci(x, rng_seed: list[int], resamples: int, confidence: float) -> tuple[float, float]:
+def _mean_and_win(x, axis=-1):
+    import numpy as np
+
+    return np.stack([x.mean(axis=axis), (x > 0).mean(axis=axis)])
+
+
+def _ci(x, rng_seed: list[int], resamples: int, confidence: float) -> tuple[float, float, float, float]:
+    """(mean lo, mean hi, win-rate lo, win-rate hi) from one set of resamples (a trade wins when
+    pnl_pct > 0, the same as pnl > 0)."""
     import numpy as np
     from scipy import stats
 
     if np.all(x == x[0]):
-        return float(x[0]), float(x[0])
-    res = stats.bootstrap((x,), np.mean, n_resamples=resamples, confidence_level=confidence, method="percentile",
-                          vectorized=True, axis=-1, rng=np.random.default_rng(rng_seed))
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)
+        w = float(x[0] > 0)
+        return float(x[0]), float(x[0]), w, w
+    res = stats.bootstrap((x,), _mean_and_win, n_resamples=resamples, confidence_level=confidence,
+                          method="percentile", vectorized=True, axis=-1, rng=np.random.default_rng(rng_seed))
+    lo, hi = res.confidence_interval.low, res.confidence_interval.high
+    return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
 def breakdown_table(experiment_id: str, trades, dims, *, extra: list[str] = (), min_count: int = 10,
@@ -118,9 +128,8 @@ def breakdown_table(experiment_id: str, trades, dims, *, extra: list[str] = (), 
                    "ranked": len(idx) >= min_count, "rank": None}
             if row["ranked"]:
                 h = zlib.crc32(f"{dim}\x00{key}".encode("utf-8"))
-                row["mean_return_lo"], row["mean_return_hi"] = _ci(r, [seed, h, 0], resamples, confidence)
-                row["win_rate_lo"], row["win_rate_hi"] = _ci((p > 0).astype(float), [seed, h, 1], resamples,
-                                                             confidence)
+                (row["mean_return_lo"], row["mean_return_hi"], row["win_rate_lo"],
+                 row["win_rate_hi"]) = _ci(r, [seed, h], resamples, confidence)
             dim_rows.append(row)
         ranked = sorted((r for r in dim_rows if r["ranked"]), key=lambda r: (-r["mean_return_lo"], r["group_key"]))
         for i, r in enumerate(ranked):

@@ -40,8 +40,9 @@ def schema_version_for(artifact_type: str, table) -> int:
 
 
 def extend_tables(con, d, result, tables: dict[str, Any], computed_at: datetime, *, alerts_src: str,
-                  candles_src: str) -> dict[str, Any]:
-    """`tables` (from metrics.result_tables) with portfolio mode applied and the breakdown added."""
+                  candles_src: str, cache: dict | None = None) -> dict[str, Any]:
+    """`tables` (from metrics.result_tables) with portfolio mode applied and the breakdown added.
+    `cache`: one dict per connection, shared by the points of a sweep (the alert dimensions are read once)."""
     from bridge.experiments.breakdown import alert_dimensions, breakdown_table
     from bridge.experiments.options import AnalysisConfig
 
@@ -49,7 +50,11 @@ def extend_tables(con, d, result, tables: dict[str, Any], computed_at: datetime,
     if d.config.portfolio is not None:
         out.update(_portfolio_tables(con, d, result, computed_at, candles_src))
     a = d.config.analysis or AnalysisConfig()
-    dims = alert_dimensions(con, alerts_src, list(a.breakdown_columns))
+    cache = {} if cache is None else cache
+    key = ("dims", alerts_src, tuple(a.breakdown_columns))
+    if key not in cache:
+        cache[key] = alert_dimensions(con, alerts_src, list(a.breakdown_columns))
+    dims = cache[key]
     out["breakdown"] = breakdown_table(result.experiment_id, out["trades"], dims, extra=list(a.breakdown_columns),
                                        min_count=a.min_count, resamples=a.bootstrap_resamples,
                                        confidence=a.confidence, seed=a.seed)

@@ -77,7 +77,7 @@ def equity_curve(con, positions, candles_src: str, resolution: str, step_us: int
 
     lo = int(entry.min()) - int(entry.min()) % step_us
     hi = int(exit_.max())
-    count = (hi - lo) // step_us + 1
+    count = -(-(hi - lo) // step_us) + 1     # the last grid point is at or after the last exit
     if count > MAX_GRID_POINTS:
         raise InvalidInput(f"the equity grid would have {count:,} points; set portfolio.equityStepSeconds to a "
                            "coarser step", field="portfolio.equityStepSeconds")

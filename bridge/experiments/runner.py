@@ -336,8 +336,9 @@ class Experiments:
         computed_at = self._computed_at(d, frozen)
         from bridge.experiments.analysis import extend_tables
 
+        cache: dict = {}
         return {k: extend_tables(con, d, r, result_tables(r, computed_at), computed_at, alerts_src="p.alerts",
-                                 candles_src="p.candles") for k, r in results.items()}
+                                 candles_src="p.candles", cache=cache) for k, r in results.items()}
 
     def _computed_at(self, d: ExperimentDefinition, frozen: list[FrozenInput]) -> datetime:
         from bridge.store.timeutil import parse_iso

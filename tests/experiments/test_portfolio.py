@@ -173,10 +173,13 @@ def test_equity_curve_matches_a_direct_valuation():
         peak = max(peak, e)
         assert d == pytest.approx(peak - e)
     # a coarser grid samples the same series
-    coarse = equity_curve(con, pf.positions, "candles", "1m", 3 * MIN, 1000.0, "e")
+    coarse = equity_curve(con, pf.positions, "candles", "1m", 7 * MIN, 1000.0, "e")
     fine = dict(zip(grid, eq))
     for ts, e in zip(coarse.column("ts").cast(pa.int64()).to_pylist(), coarse.column("equity").to_pylist()):
-        assert e == pytest.approx(fine[ts])
+        assert e == pytest.approx(fine.get(ts, eq[-1]))   # past the last exit: the final equity
+    assert coarse.column("ts").cast(pa.int64()).to_pylist()[-1] >= grid[-1]
+    assert coarse.column("equity").to_pylist()[-1] == pytest.approx(eq[-1])
+    assert coarse.column("open_positions").to_pylist()[-1] == 0
 
 
 def test_equity_is_the_same_for_any_thread_count():

@@ -4,7 +4,7 @@ out-of-sample validation settings. docs/experiments.md ("Portfolio mode", "Break
 
 Every section is optional and absent by default: a definition without them runs in the
 independent mode and keeps its experiment id and its outputs (the sections are left out of the
-id when they are null, see `config_builtins`).
+id when they are null, see definition.config_builtins).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import msgspec
 from bridge.errors import ValidationFailed
 
 __all__ = ["AnalysisConfig", "PortfolioConfig", "SweepFold", "SweepOverfit", "SweepValidation",
-           "SweepValidationResult", "config_builtins", "OPTIONAL_CONFIG_KEYS", "SELECTION_METRICS"]
+           "SweepValidationResult", "OPTIONAL_CONFIG_KEYS", "SELECTION_METRICS"]
 
 # Config keys added after results were first published: left out of the derived id when null.
 OPTIONAL_CONFIG_KEYS = ("portfolio", "analysis")
@@ -165,13 +165,3 @@ class SweepValidationResult(_S):
 def _pos(name: str, v: float | None) -> None:
     if v is not None and not (math.isfinite(v) and v > 0):
         raise ValidationFailed(f"portfolio.{name} must be a positive number", column=f"portfolio.{name}", value=v)
-
-
-def config_builtins(config: Any) -> dict[str, Any]:
-    """The config as JSON builtins without the optional sections that are null (so definitions
-    written before they existed keep their derived ids)."""
-    out = msgspec.to_builtins(config)
-    for key in OPTIONAL_CONFIG_KEYS:
-        if out.get(key) is None:
-            out.pop(key, None)
-    return out

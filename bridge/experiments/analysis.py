@@ -4,7 +4,8 @@ the breakdown. The runner calls `extend_tables` once per strategy point after `r
 Independent mode (no `config.portfolio`): trades, metrics, equity (v1) and diagnostics are
 exactly the engine's, so existing results keep their ids; only the breakdown is added.
 
-Portfolio mode: the trades are the ones the account took (pnl at the size taken), the equity
+Portfolio mode: the trades are the ones the account took (pnl at the size taken; their fills
+scaled to that size), the equity
 curve is the mark-to-market v2 series, and the metrics are the per-trade statistics of the taken
 trades plus the metrics of the mark-to-market series (docs/experiments.md, "Portfolio metrics");
 the diagnostics add a `skipped` row per alert the account could not take, with the reason.
@@ -76,13 +77,18 @@ def _portfolio_tables(con, d, result, computed_at: datetime, candles_src: str) -
 
     s, p = result.strategy, d.config.portfolio
     initial = p.initial_capital if p.initial_capital is not None else s.initial_capital
+    re_entries = s.max_re_entries if s.re_entry_retrace_pct is not None else 0
+    multiple = 1.0 + re_entries * s.re_entry_size_pct / 100.0
     pf = simulate(result.trades, initial_capital=initial, sizing=p.sizing,
                   notional=p.notional if p.notional is not None else s.notional, fraction=p.fraction,
-                  max_positions=p.max_positions, max_token_exposure_pct=p.max_token_exposure_pct, fee_bps=s.fee_bps)
+                  max_positions=p.max_positions, max_token_exposure_pct=p.max_token_exposure_pct, fee_bps=s.fee_bps,
+                  capital_multiple=multiple, engine_notional=s.notional)
     resolution = _resolution(con, candles_src, {s.resolution})
     step_us = (int(round(p.equity_step_seconds * 1_000_000)) if p.equity_step_seconds
                else parse_resolution(resolution).step_us)
-    curve = equity_curve(con, pf.positions, candles_src, resolution, step_us, initial, result.experiment_id)
+    fills = _scaled_fills(result.fills, pf.positions)
+    curve = equity_curve(con, pf.positions, fills, candles_src, resolution, step_us, initial, result.experiment_id,
+                         scaled=True)
 
     trades = pf.trades
     n = trades.num_rows
@@ -105,7 +111,7 @@ def _portfolio_tables(con, d, result, computed_at: datetime, candles_src: str) -
     values["alerts_considered"] = float(result.stats.get("alerts_in_range", 0))
     values["alerts_skipped_portfolio"] = float(pf.skipped.num_rows)
     values["alerts_skipped"] = float(result.stats.get("skipped", 0) + pf.skipped.num_rows)
-    mvals, mwhy = portfolio_metrics(curve, pf, s.fee_bps)
+    mvals, mwhy = portfolio_metrics(curve, pf, fills.column("notional").to_numpy(zero_copy_only=False))
     values.update(mvals)
     undefined.update(mwhy)
     for k, v in values.items():
@@ -123,9 +129,23 @@ def _portfolio_tables(con, d, result, computed_at: datetime, candles_src: str) -
         stats[f"skipped_{reason}"] = pf.skipped.column("reason").to_pylist().count(reason)
     view = _View(result.experiment_id, result.strategy, pa.concat_tables([result.skipped, pf.skipped]), stats,
                  result.warnings)
-    extra = [{"kind": "info", "reason": "portfolio", "detail": _json(p, initial, step_us)}]
+    extra = [{"kind": "info", "reason": "portfolio", "detail": _json(p, initial, step_us, multiple)}]
     diags = diagnostics_table(view, undefined, extra)
-    return {"trades": trades, "metrics": metrics, "equity": curve, "diagnostics": diags}
+    return {"trades": trades, "metrics": metrics, "equity": curve, "diagnostics": diags, "fills": fills}
+
+
+def _scaled_fills(fills, positions):
+    """The engine's fills of the taken trades, quantities, notionals and fees at the size taken."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    f = fills.filter(pc.is_in(fills.column("trade_id"), value_set=positions.column("trade_id")))
+    k_of = dict(zip(positions.column("trade_id").to_pylist(), positions.column("scale").to_pylist()))
+    k = pa.array(np.array([k_of[t] for t in f.column("trade_id").to_pylist()], dtype=float))
+    for name in ("qty", "notional", "fee"):
+        f = f.set_column(f.schema.get_field_index(name), name, pc.multiply(f.column(name), k))
+    return f
 
 
 class _View:
@@ -136,11 +156,11 @@ class _View:
             experiment_id, strategy, skipped, stats, warnings)
 
 
-def _json(p, initial: float, step_us: int) -> str:
+def _json(p, initial: float, step_us: int, multiple: float) -> str:
     import json
 
     import msgspec
 
     body = msgspec.to_builtins(p)
-    body.update(initialCapital=initial, equityStepSeconds=step_us / 1e6)
+    body.update(initialCapital=initial, equityStepSeconds=step_us / 1e6, capitalMultiple=multiple)
     return json.dumps(body, sort_keys=True)

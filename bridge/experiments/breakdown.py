@@ -113,23 +113,31 @@ def breakdown_table(experiment_id: str, trades, dims, *, extra: list[str] = (), 
     rows: list[dict[str, Any]] = []
     for dim in (*BREAKDOWN_DIMENSIONS, *(f"col:{c}" for c in extra)):
         keys = np.array([NONE_KEY if k is None else k for k in joined[dim]], dtype=object)
-        groups: dict[str, list[int]] = {}
-        for i, k in enumerate(keys):
-            groups.setdefault(k, []).append(i)
+        if len(keys) == 0:
+            continue
+        # one sort by (group, return) gives every group's slice, count, sums and median at once
+        uniq, inv = np.unique(keys.astype(str), return_inverse=True)
+        order = np.lexsort((ret, inv))
+        g_sorted, r_sorted, p_sorted = inv[order], ret[order], pnl[order]
+        starts = np.flatnonzero(np.concatenate([[True], g_sorted[1:] != g_sorted[:-1]]))
+        counts = np.diff(np.concatenate([starts, [len(g_sorted)]]))
+        mean = np.add.reduceat(r_sorted, starts) / counts
+        wins = np.add.reduceat((p_sorted > 0).astype(float), starts) / counts
+        total = np.add.reduceat(p_sorted, starts)
+        median = (r_sorted[starts + (counts - 1) // 2] + r_sorted[starts + counts // 2]) / 2
         dim_rows = []
-        for key in sorted(groups):
-            idx = np.asarray(groups[key])
-            r, p = ret[idx], pnl[idx]
-            st = trade_stats(r, p)
-            row = {"dimension": dim.removeprefix("col:"), "group_key": key, "trade_count": len(idx),
-                   "win_rate": st["win_rate"], "mean_return": st["mean_return"],
-                   "median_return": st["median_return"], "total_pnl": st["total_pnl"],
-                   "mean_return_lo": None, "mean_return_hi": None, "win_rate_lo": None, "win_rate_hi": None,
-                   "ranked": len(idx) >= min_count, "rank": None}
+        for gi, key in enumerate(uniq):
+            c = int(counts[gi])
+            row = {"dimension": dim.removeprefix("col:"), "group_key": str(key), "trade_count": c,
+                   "win_rate": float(wins[gi]), "mean_return": float(mean[gi]), "median_return": float(median[gi]),
+                   "total_pnl": float(total[gi]), "mean_return_lo": None, "mean_return_hi": None,
+                   "win_rate_lo": None, "win_rate_hi": None, "ranked": c >= min_count, "rank": None}
             if row["ranked"]:
                 h = zlib.crc32(f"{dim}\x00{key}".encode("utf-8"))
+                # the group's returns in trade order (the resampling does not depend on the sort above)
+                x = ret[np.sort(order[starts[gi]:starts[gi] + c])]
                 (row["mean_return_lo"], row["mean_return_hi"], row["win_rate_lo"],
-                 row["win_rate_hi"]) = _ci(r, [seed, h], resamples, confidence)
+                 row["win_rate_hi"]) = _ci(x, [seed, h], resamples, confidence)
             dim_rows.append(row)
         ranked = sorted((r for r in dim_rows if r["ranked"]), key=lambda r: (-r["mean_return_lo"], r["group_key"]))
         for i, r in enumerate(ranked):

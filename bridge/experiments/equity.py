@@ -2,12 +2,14 @@
 "Mark-to-market equity" and "Portfolio metrics").
 
 Equity at grid time g is the state after the candle that opens at g has closed, i.e. after
-every event with time <= g: cash (initial capital, minus what entries paid, plus what exits
-returned) plus every open position valued at `qty * close` of its token's latest candle with
+every event with time <= g: cash (initial capital, minus what buys paid, plus what sells
+returned, fees included: every fill of the taken trades, scaled to the size taken) plus the
+units each open position holds valued at the close of its token's latest candle with
 ts <= g (no exit costs). A position is open at g when entry_ts <= g < exit_ts. The grid runs from
 the first entry to the last exit in steps of the candle resolution or `equityStepSeconds`.
 
-DuckDB joins each position to its token's candles (one row per held candle, as value deltas);
+DuckDB joins each position to its token's candles (one row per held candle, the units held then
+from an ASOF join on the position's fills, as value deltas);
 numpy sorts the deltas by (ts, position) and takes cumulative sums, so the series is the same
 for any thread count. Daily returns: the equity at the last grid point of each UTC day against
 the previous day's (the first day against the initial capital), 365 periods a year.
@@ -28,11 +30,18 @@ MAX_GRID_POINTS = 20_000_000
 ZERO_STDEV = 1e-12            # a (downside) deviation of returns at or below this counts as zero
 
 
-def equity_curve(con, positions, candles_src: str, resolution: str, step_us: int, initial_capital: float,
-                 experiment_id: str):
-    """The experiment_equity_curve v2 table (pyarrow). `positions`: portfolio.PortfolioResult.positions."""
+def equity_curve(con, positions, fills, candles_src: str, resolution: str, step_us: int, initial_capital: float,
+                 experiment_id: str, *, scaled: bool = False):
+    """The experiment_equity_curve v2 table (pyarrow).
+
+    `positions`: portfolio.PortfolioResult.positions (trade_id, token, entry_us, exit_us, scale);
+    `fills`: the engine's experiment_fills rows of those trades (at the engine's notional; each
+    trade's fills are scaled by its `scale`). Cash moves at every fill (buy: -(notional + fee),
+    sell: +(notional - fee)); units held change at every fill and are valued at the close.
+    `scaled`: the fills are already at the size taken (scale 1)."""
     import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from bridge.errors import InvalidInput
 
@@ -41,19 +50,45 @@ def equity_curve(con, positions, candles_src: str, resolution: str, step_us: int
     if n == 0:
         return _curve_table(experiment_id, np.zeros(0, np.int64), *(np.zeros(0),) * 3, np.zeros(0, np.int64),
                             initial_capital, ts_type)
-    pos = positions.append_column("pid", pa.array(np.arange(n, dtype=np.int64)))
+    pid_of = {t: i for i, t in enumerate(positions.column("trade_id").to_pylist())}
+    scale = np.ones(n) if scaled else positions.column("scale").to_numpy()
+    f = fills.filter(pc.is_in(fills.column("trade_id"), value_set=positions.column("trade_id")))
+    f_pid = np.array([pid_of[t] for t in f.column("trade_id").to_pylist()], dtype=np.int64)
+    f_ts = f.column("ts").cast(pa.int64()).to_numpy()
+    f_seq = f.column("fill_seq").to_numpy()
+    buy = np.array([x == "buy" for x in f.column("side").to_pylist()], dtype=bool)
+    k = scale[f_pid]
+    dq = np.where(buy, 1.0, -1.0) * f.column("qty").to_numpy(zero_copy_only=False) * k
+    notional = f.column("notional").to_numpy(zero_copy_only=False) * k
+    fee = f.column("fee").to_numpy(zero_copy_only=False) * k
+    dcash = np.where(buy, -(notional + fee), notional - fee)
+    o = np.lexsort((f_seq, f_ts, f_pid))
+    f_pid, f_ts, dq, dcash = f_pid[o], f_ts[o], dq[o], dcash[o]
+    # units held after each (position, time): a cumulative sum within each position, last fill of a time wins
+    units = np.empty(len(dq))
+    bounds = np.flatnonzero(np.concatenate([[True], f_pid[1:] != f_pid[:-1], [True]]))
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        units[a:b] = np.cumsum(dq[a:b])
+    last_of_time = np.concatenate([(f_pid[1:] != f_pid[:-1]) | (f_ts[1:] != f_ts[:-1]), [True]])
+    u_tab = pa.table({"pid": pa.array(f_pid[last_of_time]), "ts": pa.array(f_ts[last_of_time]),
+                      "units": pa.array(units[last_of_time])})
+    pos = pa.table({"pid": pa.array(np.arange(n, dtype=np.int64)), "token": positions.column("token"),
+                    "entry_us": positions.column("entry_us"), "exit_us": positions.column("exit_us")})
     con.register("_mtm_positions", pos)
+    con.register("_mtm_units", u_tab)
     try:
         rows = con.sql(f"""
             WITH c AS (SELECT DISTINCT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, close FROM {candles_src}
                        WHERE resolution = $res AND CAST(token AS VARCHAR) IN (SELECT token FROM _mtm_positions)),
-            v AS (SELECT p.pid, c.ts, p.qty * c.close AS v FROM _mtm_positions p
-                  JOIN c ON c.token = p.token AND c.ts >= p.entry_us AND c.ts < p.exit_us)
+            h AS (SELECT p.pid, c.ts, c.close FROM _mtm_positions p
+                  JOIN c ON c.token = p.token AND c.ts >= p.entry_us AND c.ts < p.exit_us),
+            v AS (SELECT h.pid, h.ts, u.units * h.close AS v FROM h ASOF JOIN _mtm_units u ON u.pid = h.pid AND u.ts <= h.ts)
             SELECT pid, ts, v - coalesce(lag(v) OVER (PARTITION BY pid ORDER BY ts), 0) AS dv,
                    CASE WHEN ts = max(ts) OVER (PARTITION BY pid) THEN v END AS last_v
-            FROM v ORDER BY ts, pid""", params={"res": resolution}).to_arrow_table()
+            FROM v""", params={"res": resolution}).to_arrow_table()
     finally:
         con.unregister("_mtm_positions")
+        con.unregister("_mtm_units")
     pid_v = rows.column("pid").to_numpy()
     ts_v = rows.column("ts").to_numpy()
     dv = rows.column("dv").to_numpy(zero_copy_only=False)
@@ -67,13 +102,13 @@ def equity_curve(con, positions, candles_src: str, resolution: str, step_us: int
     v_d = np.concatenate([dv, -last[has_last]])
     o = np.lexsort((v_pid, v_ts))
     v_ts, v_cum = v_ts[o], np.cumsum(v_d[o])
-    # cash and open-count events
-    c_ts = np.concatenate([entry, exit_])
-    c_pid = np.concatenate([np.arange(n), np.arange(n)])
-    c_d = np.concatenate([-positions.column("cash_out").to_numpy(), positions.column("cash_in").to_numpy()])
-    c_n = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
-    o = np.lexsort((c_pid, c_ts))
-    c_ts, c_cum, n_cum = c_ts[o], np.cumsum(c_d[o]), np.cumsum(c_n[o])
+    # cash (per fill) and open-count events
+    o = np.lexsort((f_pid, f_ts))
+    c_ts, c_cum = f_ts[o], np.cumsum(dcash[o])
+    n_ts = np.concatenate([entry, exit_])
+    n_d = np.concatenate([np.ones(n, np.int64), -np.ones(n, np.int64)])
+    o = np.argsort(n_ts, kind="stable")
+    n_ts, n_cum = n_ts[o], np.cumsum(n_d[o])
 
     lo = int(entry.min()) - int(entry.min()) % step_us
     hi = int(exit_.max())
@@ -82,11 +117,14 @@ def equity_curve(con, positions, candles_src: str, resolution: str, step_us: int
         raise InvalidInput(f"the equity grid would have {count:,} points; set portfolio.equityStepSeconds to a "
                            "coarser step", field="portfolio.equityStepSeconds")
     grid = lo + np.arange(count, dtype=np.int64) * step_us
-    iv = np.searchsorted(v_ts, grid, side="right") - 1
-    ic = np.searchsorted(c_ts, grid, side="right") - 1
-    value = np.where(iv >= 0, v_cum[np.maximum(iv, 0)], 0.0)
-    cash = initial_capital + np.where(ic >= 0, c_cum[np.maximum(ic, 0)], 0.0)
-    n_open = np.where(ic >= 0, n_cum[np.maximum(ic, 0)], 0)
+
+    def at(ts, cum, default):
+        i = np.searchsorted(ts, grid, side="right") - 1
+        return np.where(i >= 0, cum[np.maximum(i, 0)], default)
+
+    value = at(v_ts, v_cum, 0.0)
+    cash = initial_capital + at(c_ts, c_cum, 0.0)
+    n_open = at(n_ts, n_cum, 0)
     value = np.where(n_open == 0, 0.0, value)   # no open position: exactly zero (no rounding residue)
     return _curve_table(experiment_id, grid, cash + value, cash, value, n_open, initial_capital, ts_type)
 
@@ -186,8 +224,9 @@ def drawdown_stats(curve) -> tuple[float | None, float | None, float | None]:
     return (float(np.max(curve.column("drawdown_pct").to_numpy())), float(np.max(dd)), longest / 1e6)
 
 
-def portfolio_metrics(curve, portfolio, fee_bps: float) -> tuple[dict[str, float | None], dict[str, str]]:
-    """The metrics from the mark-to-market series (docs: "Portfolio metrics")."""
+def portfolio_metrics(curve, portfolio, fill_notional) -> tuple[dict[str, float | None], dict[str, str]]:
+    """The metrics from the mark-to-market series (docs: "Portfolio metrics"). `fill_notional`:
+    qty * price of every fill of the taken trades, at the size taken (for the turnover)."""
     import numpy as np
 
     initial = portfolio.initial_capital
@@ -212,9 +251,7 @@ def portfolio_metrics(curve, portfolio, fee_bps: float) -> tuple[dict[str, float
     expo = curve.column("exposure").to_numpy() / np.where(eq > 0, eq, np.nan)
     values["exposure"] = float(np.nanmean(expo)) if np.isfinite(expo).any() else None
     values["max_exposure"] = float(np.nanmax(expo)) if np.isfinite(expo).any() else None
-    pos = portfolio.positions
-    fee = fee_bps / 10_000.0
-    traded = float(np.sum(pos.column("size").to_numpy()) + np.sum(pos.column("cash_in").to_numpy()) / (1 - fee))
+    traded = float(np.sum(fill_notional))
     values["turnover"] = traded / 2 / float(np.mean(eq))
     ar = values.get("annual_return")
     if ar is None:

@@ -97,9 +97,9 @@ def main() -> None:
         pf = simulate(res.trades, initial_capital=100_000, sizing="fraction", fraction=0.02, max_positions=50,
                       max_token_exposure_pct=5, fee_bps=strategy.fee_bps)
         t2 = time.perf_counter()
-        curve = equity_curve(con, pf.positions, "candles", "1m", MIN_US, 100_000.0, "bench")
+        curve = equity_curve(con, pf.positions, res.fills, "candles", "1m", MIN_US, 100_000.0, "bench")
         t3 = time.perf_counter()
-        metrics, _ = portfolio_metrics(curve, pf, strategy.fee_bps)
+        metrics, _ = portfolio_metrics(curve, pf, res.fills.column("notional").to_numpy())
         t4 = time.perf_counter()
         dims = alert_dimensions(con, "alerts", [])
         br = breakdown_table("bench", res.trades, dims, min_count=10, resamples=1000, seed=0)

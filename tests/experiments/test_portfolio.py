@@ -16,7 +16,7 @@ from bridge.experiments.definition import load_definition
 from bridge.experiments.engine import run_backtest
 from bridge.experiments.equity import daily_equity, daily_metrics, equity_curve, portfolio_metrics
 from bridge.experiments.portfolio import simulate
-from bridge.experiments.strategy import Strategy
+from bridge.experiments.strategy import LadderLeg, Strategy
 from tests.experiments.helpers import MIN, T0, TS, alert_row, candle_rows, connect
 
 DAY = 86_400_000_000
@@ -128,58 +128,87 @@ def test_caps_and_cash_skip_with_reasons():
 
 # -- mark-to-market --------------------------------------------------------------------------
 
-def _reference_equity(positions: list[dict], candles: dict[str, list[tuple[int, float]]], grid, initial):
+def _reference_equity(positions: list[dict], fills: list[dict], candles: dict[str, list[tuple[int, float]]], grid,
+                      initial):
+    """Per grid point, from the docs: cash = initial + every fill's cash flow up to g (scaled to the
+    size taken); each open position's units up to g valued at its token's last close <= g."""
     out = []
     for g in grid:
         cash, value = initial, 0.0
         for p in positions:
-            if p["entry"] <= g:
-                cash -= p["cash_out"]
-            if p["exit"] <= g:
-                cash += p["cash_in"]
-            if p["entry"] <= g < p["exit"]:
-                closes = [c for ts, c in candles[p["token"]] if p["entry"] <= ts <= g]
-                value += p["qty"] * closes[-1]
+            mine = [f for f in fills if f["trade_id"] == p["trade_id"] and f["ts"] <= g]
+            for f in mine:
+                amount = f["notional"] * p["scale"]
+                fee = f["fee"] * p["scale"]
+                cash += -(amount + fee) if f["side"] == "buy" else amount - fee
+            if p["entry_us"] <= g < p["exit_us"]:
+                units = sum((1 if f["side"] == "buy" else -1) * f["qty"] * p["scale"] for f in mine)
+                closes = [c for ts, c in candles[p["token"]] if p["entry_us"] <= ts <= g]
+                value += units * closes[-1]
         out.append((cash + value, value))
     return out
 
 
-def test_equity_curve_matches_a_direct_valuation():
-    up = [(1.0, 1.1, 0.99, 1.05), (1.05, 1.2, 1.0, 1.15), (1.15, 1.5, 1.1, 1.4), (1.4, 1.45, 1.3, 1.35)] * 3
-    down = [(1.0, 1.01, 0.95, 0.97), (0.97, 0.98, 0.9, 0.92)] * 6
+def _fills_us(fills: pa.Table) -> list[dict]:
+    rows = fills.to_pylist()
+    for r, us in zip(rows, fills.column("ts").cast(pa.int64()).to_pylist()):
+        r["ts"] = us
+    return rows
+
+
+@pytest.mark.parametrize("strategy", [
+    Strategy(take_profit_pct=30, max_hold_seconds=600, fee_bps=10, slippage_bps=5, exit_at_end_of_data=True),
+    Strategy(ladder=[LadderLeg(take_profit_pct=10, size_pct=50), LadderLeg(take_profit_pct=40, size_pct=50)],
+             stop_loss_pct=8, re_entry_retrace_pct=5, max_re_entries=2, re_entry_size_pct=50, fee_bps=10,
+             slippage_bps=5, exit_at_end_of_data=True),
+], ids=["one-target", "ladder-and-re-entries"])
+def test_equity_curve_matches_a_direct_valuation(strategy):
+    up = [(1.0, 1.1, 0.99, 1.05), (1.05, 1.2, 1.0, 1.15), (1.15, 1.5, 1.1, 1.4), (1.4, 1.45, 1.3, 1.35),
+          (1.35, 1.36, 1.0, 1.05), (1.05, 1.3, 1.02, 1.25)] * 2
+    down = [(1.0, 1.01, 0.95, 0.97), (0.97, 0.98, 0.9, 0.92), (0.92, 1.2, 0.9, 1.1)] * 4
     candles = candle_rows("A", up) + candle_rows("B", down)
     del candles[len(up) + 5]                      # a gap in B: the last close carries forward
     con = connect([alert_row("a", "A", T0), alert_row("b", "B", T0 + MIN)], candles)
-    res = run_backtest(con, "alerts", "candles", Strategy(take_profit_pct=30, max_hold_seconds=600, fee_bps=10,
-                                                         slippage_bps=5, exit_at_end_of_data=True))
-    pf = simulate(res.trades, initial_capital=1000, notional=200, fee_bps=10)
-    curve = equity_curve(con, pf.positions, "candles", "1m", MIN, 1000.0, "e")
+    res = run_backtest(con, "alerts", "candles", strategy)
+    multiple = 1 + (strategy.max_re_entries * strategy.re_entry_size_pct / 100 if strategy.re_entry_retrace_pct else 0)
+    pf = simulate(res.trades, initial_capital=1000, notional=200, fee_bps=10, capital_multiple=multiple,
+                  engine_notional=strategy.notional)
+    curve = equity_curve(con, pf.positions, res.fills, "candles", "1m", MIN, 1000.0, "e")
     grid = curve.column("ts").cast(pa.int64()).to_pylist()
     pos = pf.positions.to_pylist()
-    ref_pos = [{"token": p["token"], "entry": p["entry_us"], "exit": p["exit_us"], "qty": p["qty"],
-                "cash_out": p["cash_out"], "cash_in": p["cash_in"]} for p in pos]
     by_token: dict[str, list[tuple[int, float]]] = {}
     for c in candles:
         by_token.setdefault(c["token"], []).append((c["ts"], c["close"]))
-    want = _reference_equity(ref_pos, by_token, grid, 1000.0)
+    want = _reference_equity(pos, _fills_us(res.fills), by_token, grid, 1000.0)
     assert curve.column("equity").to_pylist() == pytest.approx([w[0] for w in want], rel=1e-12)
     assert curve.column("exposure").to_pylist() == pytest.approx([w[1] for w in want], rel=1e-12, abs=1e-12)
     assert grid[0] == T0 and grid[-1] == max(p["exit_us"] for p in pos)
-    assert curve.column("equity").to_pylist()[-1] == pytest.approx(1000 + sum(pf.trades.column("pnl").to_pylist()))
-    dd = curve.column("drawdown").to_pylist()
     eq = curve.column("equity").to_pylist()
+    assert eq[-1] == pytest.approx(1000 + sum(pf.trades.column("pnl").to_pylist()))
+    assert pf.final_cash == pytest.approx(eq[-1])
+    dd = curve.column("drawdown").to_pylist()
     peak = 1000.0
     for e, d in zip(eq, dd):
         peak = max(peak, e)
         assert d == pytest.approx(peak - e)
     # a coarser grid samples the same series
-    coarse = equity_curve(con, pf.positions, "candles", "1m", 7 * MIN, 1000.0, "e")
+    coarse = equity_curve(con, pf.positions, res.fills, "candles", "1m", 7 * MIN, 1000.0, "e")
     fine = dict(zip(grid, eq))
     for ts, e in zip(coarse.column("ts").cast(pa.int64()).to_pylist(), coarse.column("equity").to_pylist()):
         assert e == pytest.approx(fine.get(ts, eq[-1]))   # past the last exit: the final equity
     assert coarse.column("ts").cast(pa.int64()).to_pylist()[-1] >= grid[-1]
     assert coarse.column("equity").to_pylist()[-1] == pytest.approx(eq[-1])
     assert coarse.column("open_positions").to_pylist()[-1] == 0
+
+
+def test_re_entries_reserve_their_capital():
+    rows = [{"alert_id": f"a{i}", "token": f"T{i}", "entry": T0 + i * MIN, "exit": T0 + 100 * MIN,
+             "entry_price": 1.0, "exit_price": 1.0, "pnl_pct": 0.0} for i in range(3)]
+    # size 300, up to two re-entries of 50 %: each trade reserves 600; 1000 fits one
+    res = simulate(_trades(rows), initial_capital=1000, notional=300, capital_multiple=2.0)
+    assert res.trades.column("alert_id").to_pylist() == ["a0"]
+    assert set(res.skipped.column("reason").to_pylist()) == {"insufficient_cash"}
+    assert res.positions.column("size").to_pylist() == [300.0]
 
 
 def test_equity_is_the_same_for_any_thread_count():
@@ -191,7 +220,7 @@ def test_equity_is_the_same_for_any_thread_count():
         con = connect(alerts, candles, threads=threads)
         res = run_backtest(con, "alerts", "candles", Strategy(max_hold_seconds=900))
         pf = simulate(res.trades, initial_capital=10_000, sizing="fraction", fraction=0.05)
-        out.append(equity_curve(con, pf.positions, "candles", "1m", MIN, 10_000.0, "e"))
+        out.append(equity_curve(con, pf.positions, res.fills, "candles", "1m", MIN, 10_000.0, "e"))
     assert out[0].equals(out[1])
 
 
@@ -222,9 +251,8 @@ def test_daily_metrics_agree_with_empyrical():
 
     class _P:
         initial_capital = 1000.0
-        positions = pa.table({"size": [100.0], "cash_in": [100.0]})
 
-    m, _ = portfolio_metrics(curve, _P(), 0.0)
+    m, _ = portfolio_metrics(curve, _P(), np.array([100.0, 100.0]))
     assert m["max_drawdown"] == pytest.approx(-empyrical.max_drawdown(s), rel=1e-9)
     assert m["calmar"] == pytest.approx(empyrical.calmar_ratio(s, annualization=365), rel=1e-9)
 
@@ -314,5 +342,11 @@ def test_portfolio_run_publishes_mtm_equity_and_metrics(store):
     callers = [r for r in br if r["dimension"] == "caller"]
     assert sum(r["trade_count"] for r in callers) == trades.num_rows
     assert math.isclose(sum(r["total_pnl"] for r in callers), sum(trades.column("pnl").to_pylist()))
+    fills = store.read_table(run.outputs.fills).to_pylist()   # scaled to the size taken
+    for t in trades.to_pylist():
+        flows = sum((f["notional"] - f["fee"]) if f["side"] == "sell" else -(f["notional"] + f["fee"])
+                    for f in fills if f["trade_id"] == t["trade_id"])
+        assert flows == pytest.approx(t["pnl"], rel=1e-9, abs=1e-9)
+    assert {f["trade_id"] for f in fills} == set(trades.column("trade_id").to_pylist())
     again = exps.run(d)
     assert again.new_artifacts == 0 and again.outputs == run.outputs

@@ -31,11 +31,13 @@ from typing import Any
 import msgspec
 
 from bridge.errors import Cancelled, InvalidInput, InvalidState, UnknownInputArtifact, ValidationFailed
-from bridge.experiments.definition import (
+from bridge.experiments.definition import (  # SweepPoint, SweepResult: re-exported
     ExperimentDefinition,
     ExperimentResult,
     FrozenInput,
     Outputs,
+    SweepPoint,
+    SweepResult,
     config_builtins,
     load_definition,
 )
@@ -63,23 +65,6 @@ OUTPUT_KINDS = (
 )
 COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
                    "sharpe", "expectancy")
-
-
-class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    experiment_id: str
-    run_id: str
-    params: dict[str, Any]
-    metrics: dict[str, float | None]
-    status: str
-
-
-class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    sweep_id: str
-    experiment_id: str
-    projection_id: str | None
-    grid: dict[str, list[Any]]
-    points: list[SweepPoint]
-    validation: SweepValidationResult | None = None   # with out-of-sample validation (docs: "Out-of-sample sweeps")
 
 
 class Experiments:
@@ -473,6 +458,9 @@ def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValidationFailed(f"grid.{key} must be a non-empty list", column=f"grid.{key}")
         out[name] = list(values)
+    from bridge.store.limits import check_json_size
+
+    check_json_size(out, "grid")  # stored with the sweep: the manifest's JSON limit
     return out
 
 

@@ -35,7 +35,7 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
-from bridge.proc import crashpoint, pid_alive
+from bridge.proc import crashpoint, holdpoint, pid_alive
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.lake import Lake
@@ -57,6 +57,8 @@ __all__ = ["Store", "artifact_id_for"]
 log = logging.getLogger(__name__)
 
 _HOST = socket.gethostname()
+_ARTIFACT_COLUMNS = ("artifact_id, artifact_type, schema_version, logical_key, status, path_parquet, path_sidecar,"
+                     " file_hash, content_hash, row_count, min_ts, max_ts, created_at")
 MAX_LOGICAL_KEY = 1024  # = limits.MAX_TEXT_CHARS
 
 
@@ -211,6 +213,7 @@ class Store:
                 })
             crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
+            row["file_bytes"] = tmp_parquet.stat().st_size
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
@@ -284,11 +287,11 @@ class Store:
     def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
         con.execute(
             "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
-            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at, file_bytes)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
              row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
-             row["min_ts"], row["max_ts"], created_at),
+             row["min_ts"], row["max_ts"], created_at, row.get("file_bytes")),
         )
         con.executemany("INSERT OR IGNORE INTO artifact_tags VALUES (?,?,?)",
                         [(row["artifact_id"], k, v) for k, v in tag_pairs])
@@ -514,43 +517,102 @@ class Store:
 
         Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
         """
-        if limit < 1 or limit > 10_000:
-            raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
-        where, args = [], []
-        if artifact_type:
-            where.append("artifact_type = ?")
-            args.append(artifact_type)
-        if status:
-            if status not in ("active", "superseded", "tombstoned"):
-                raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
-            where.append("status = ?")
-            args.append(status)
-        if logical_key_prefix:
-            where.append("substr(logical_key, 1, ?) = ?")
-            args += [len(logical_key_prefix), logical_key_prefix]
-        for k, v in (tags or {}).items():
-            where.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
-            args += [k, v]
-        if ts_from:
-            where.append("max_ts >= ?")
-            args.append(_norm_ts(ts_from, "tsFrom"))
-        if ts_to:
-            where.append("min_ts < ?")
-            args.append(_norm_ts(ts_to, "tsTo"))
-        if cursor:
-            created, aid = _decode_cursor(cursor)
-            where.append("(created_at, artifact_id) > (?, ?)")
-            args += [created, aid]
-        sql = "SELECT artifact_id, created_at FROM artifacts a"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, artifact_id LIMIT ?"
-        rows = self.connect().execute(sql, [*args, limit + 1]).fetchall()
+        sql, args = self._list_query(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
+                                     tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor)
+        rows = self.connect().execute(sql, args).fetchall() if sql else []
         more = len(rows) > limit
         rows = rows[:limit]
         items = self._load([r[0] for r in rows])
         nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
         return ArtifactPage(items=items, next_cursor=nxt)
+
+    #: A filter matching at most this many artifacts drives a listing (see _list_query).
+    LIST_DRIVER_MAX = 2000
+
+    def _list_query(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit,
+                    cursor) -> tuple[str | None, list]:
+        """The SQL of one page of `list` (None: nothing can match), planned here rather than by
+        SQLite, which cannot tell a tag on every artifact from an absent one (no value statistics).
+
+        Every filter has an index that finds its matches (migration 0004). Each is counted up to
+        LIST_DRIVER_MAX + 1 through that index; if one matches at most that many, its matches are
+        fetched by rowid, filtered by the others and sorted (cost ∝ its matches). Otherwise every
+        filter is common and the page is read in (created_at, artifact_id) order from the most
+        specific ordered index, the other filters checked per row, stopping after limit + 1."""
+        if limit < 1 or limit > 10_000:
+            raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        if status and status not in ("active", "superseded", "tombstoned"):
+            raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
+        conds: list[str] = []
+        args: list[Any] = []
+        drivers: list[tuple[str, list]] = []  # (SELECT rowid of artifacts matching one filter, args)
+        if artifact_type and status:
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_type_status_created"
+                            " WHERE artifact_type = ? AND status = ?", [artifact_type, status]))
+        elif artifact_type:
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_type_created WHERE artifact_type = ?",
+                            [artifact_type]))
+        elif status:
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_status_created WHERE status = ?",
+                            [status]))
+        if artifact_type:
+            conds.append("a.artifact_type = ?")
+            args.append(artifact_type)
+        if status:
+            conds.append("a.status = ?")
+            args.append(status)
+        if logical_key_prefix:
+            upper = _prefix_upper_bound(logical_key_prefix)
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_key WHERE logical_key >= ?"
+                            + (" AND logical_key < ?" if upper is not None else ""),
+                            [logical_key_prefix] + ([upper] if upper is not None else [])))
+            conds.append("substr(a.logical_key, 1, ?) = ?")
+            args += [len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():
+            drivers.append(("SELECT x.rowid FROM artifact_tags t INDEXED BY idx_tags_kv_artifact"
+                            " CROSS JOIN artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?", [k, v]))
+            conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
+            args += [k, v]
+        if ts_from:
+            norm = _norm_ts(ts_from, "tsFrom")
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_max_ts WHERE max_ts >= ?", [norm]))
+            conds.append("a.max_ts >= ?")
+            args.append(norm)
+        if ts_to:
+            norm = _norm_ts(ts_to, "tsTo")
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_min_ts WHERE min_ts < ?", [norm]))
+            conds.append("a.min_ts < ?")
+            args.append(norm)
+        if cursor:
+            created, aid = _decode_cursor(cursor)
+            conds.append("(a.created_at, a.artifact_id) > (?, ?)")
+            args += [created, aid]
+
+        con = self.connect()
+        best: tuple[int, str, list] | None = None
+        for sql, dargs in drivers:
+            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
+            if n == 0:
+                return None, []
+            if n <= self.LIST_DRIVER_MAX and (best is None or n < best[0]):
+                best = (n, sql, dargs)
+        if best is not None:
+            source = "artifacts a NOT INDEXED"
+            conds.insert(0, f"a.rowid IN ({best[1]})")
+            args[:0] = best[2]
+        elif artifact_type and status:
+            source = "artifacts a INDEXED BY idx_artifacts_type_status_created"
+        elif artifact_type:
+            source = "artifacts a INDEXED BY idx_artifacts_type_created"
+        elif status:
+            source = "artifacts a INDEXED BY idx_artifacts_status_created"
+        else:
+            source = "artifacts a INDEXED BY idx_artifacts_created"
+        sql = f"SELECT a.artifact_id, a.created_at FROM {source}"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY a.created_at, a.artifact_id LIMIT ?"
+        return sql, [*args, limit + 1]
 
     def find_by_logical_key(self, artifact_type: str, logical_key: str) -> list[Artifact]:
         """Every artifact of that type under that key, newest first (any status)."""
@@ -583,35 +645,39 @@ class Store:
     def _load(self, ids: list[str]) -> list[Artifact]:
         if not ids:
             return []
-        con = self.connect()
+        cur = self.connect().cursor()
+        cur.row_factory = None  # plain tuples: a page of 100 is built in a fraction of the time
         rows, tags, inputs, sup_by, sup = {}, {}, {}, {}, {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT * FROM artifacts WHERE artifact_id IN ({marks})", chunk):
-                rows[r["artifact_id"]] = r
-            for r in con.execute(f"SELECT * FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk):
-                tags.setdefault(r["artifact_id"], {}).setdefault(r["k"], []).append(r["v"])
-            for r in con.execute(
-                f"SELECT * FROM artifact_lineage WHERE artifact_id IN ({marks}) ORDER BY input_artifact_id", chunk
+            for r in cur.execute(f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE artifact_id IN ({marks})", chunk):
+                rows[r[0]] = r
+            for aid, k, v in cur.execute(
+                f"SELECT artifact_id, k, v FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk
             ):
-                inputs.setdefault(r["artifact_id"], []).append(r["input_artifact_id"])
-            for r in con.execute(f"SELECT * FROM artifact_supersedes WHERE artifact_id IN ({marks})", chunk):
-                sup[r["artifact_id"]] = r["supersedes_artifact_id"]
-            for r in con.execute(
-                f"SELECT * FROM artifact_supersedes WHERE supersedes_artifact_id IN ({marks})", chunk
+                tags.setdefault(aid, {}).setdefault(k, []).append(v)
+            for aid, inp in cur.execute(
+                f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE artifact_id IN ({marks})"
+                " ORDER BY input_artifact_id", chunk
             ):
-                sup_by[r["supersedes_artifact_id"]] = r["artifact_id"]
+                inputs.setdefault(aid, []).append(inp)
+            for new, old in cur.execute(
+                f"SELECT artifact_id, supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id IN ({marks})"
+                f" OR supersedes_artifact_id IN ({marks})", chunk + chunk
+            ):
+                sup[new] = old
+                sup_by[old] = new
+        root = str(self.lake.root)
+        join = os.path.join
         out = []
         for i in ids:
             r = rows.get(i)
             if r is None:
                 continue
             out.append(Artifact(
-                artifact_id=r["artifact_id"], artifact_type=r["artifact_type"], schema_version=r["schema_version"],
-                logical_key=r["logical_key"], status=r["status"],
-                path_parquet=str(self.lake.root / r["path_parquet"]), path_sidecar=str(self.lake.root / r["path_sidecar"]),
-                file_hash=r["file_hash"], content_hash=r["content_hash"], row_count=r["row_count"],
-                min_ts=r["min_ts"], max_ts=r["max_ts"], created_at=r["created_at"],
+                artifact_id=r[0], artifact_type=r[1], schema_version=r[2], logical_key=r[3], status=r[4],
+                path_parquet=join(root, r[5]), path_sidecar=join(root, r[6]), file_hash=r[7], content_hash=r[8],
+                row_count=r[9], min_ts=r[10], max_ts=r[11], created_at=r[12],
                 tags=tags.get(i, {}), input_artifact_ids=inputs.get(i, []),
                 superseded_by=sup_by.get(i), supersedes=sup.get(i),
             ))
@@ -629,32 +695,49 @@ class Store:
 
     def _walk(self, artifact_id: str, depth: int | None, direction: str) -> LineageGraph:
         self.get(artifact_id)
+        holdpoint("lineage_walk")
         if depth is not None and depth < 1:
             raise ValidationFailed("depth must be >= 1 (or omitted for the whole graph)", field="depth", value=depth)
-        src, dst = ("artifact_id", "input_artifact_id") if direction == "upstream" else ("input_artifact_id", "artifact_id")
-        rows = self.connect().execute(
-            f"""WITH RECURSIVE walk(id, depth) AS (
-                  SELECT {dst}, 1 FROM artifact_lineage WHERE {src} = :root
-                  UNION
-                  SELECT l.{dst}, w.depth + 1 FROM artifact_lineage l JOIN walk w ON l.{src} = w.id
-                  WHERE :max IS NULL OR w.depth < :max)
-                SELECT w.id, MIN(w.depth) AS depth, a.artifact_type, a.logical_key, a.status
-                FROM walk w LEFT JOIN artifacts a ON a.artifact_id = w.id
-                GROUP BY w.id ORDER BY depth, w.id""",
-            {"root": artifact_id, "max": depth},
-        ).fetchall()
-        nodes = [LineageNode(artifact_id=r[0], depth=r[1], artifact_type=r[2] or "?", logical_key=r[3] or "",
-                             status=r[4] or "tombstoned") for r in rows]
-        ids = [artifact_id, *(n.artifact_id for n in nodes)]
-        edges = []
-        con = self.connect()
-        seen = set(ids)
-        for chunk in _chunks(ids, 400):
+        # Breadth-first, one indexed query per level: each node is reached once, at its least
+        # depth, and its edges come with it, so the cost is that of the answer (nodes + edges).
+        src = "artifact_id" if direction == "upstream" else "input_artifact_id"
+        far = 1 if direction == "upstream" else 0  # the edge's end away from the walked node
+        cur = self.connect().cursor()
+        cur.row_factory = None
+        level_of = {artifact_id: 0}
+        edge_set: set[tuple[str, str]] = set()
+        frontier, level = [artifact_id], 0
+        while frontier:
+            limited = depth is not None and level >= depth  # only edges among nodes already found
+            nxt = []
+            for chunk in _chunks(frontier, 500):
+                marks = ",".join("?" * len(chunk))
+                for edge in cur.execute(
+                    f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk
+                ):
+                    other = edge[far]
+                    if other not in level_of:
+                        if limited:
+                            continue
+                        level_of[other] = level + 1
+                        nxt.append(other)
+                    edge_set.add(edge)
+            if limited:
+                break
+            frontier, level = nxt, level + 1
+        found = [i for i in level_of if i != artifact_id]
+        meta = {}
+        for chunk in _chunks(found, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk):
-                if r[0] in seen and r[1] in seen:
-                    edges.append(LineageEdge(artifact_id=r[0], input_artifact_id=r[1]))
-        edges.sort(key=lambda e: (e.artifact_id, e.input_artifact_id))
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key, status FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks})", chunk):
+                meta[r[0]] = r
+        nodes = []
+        for i in sorted(found, key=lambda i: (level_of[i], i)):
+            r = meta.get(i)
+            nodes.append(LineageNode(artifact_id=i, depth=level_of[i], artifact_type=r[1] if r else "?",
+                                     logical_key=r[2] if r else "", status=r[3] if r else "tombstoned"))
+        edges = [LineageEdge(artifact_id=a, input_artifact_id=b) for a, b in sorted(edge_set)]
         return LineageGraph(root=artifact_id, direction=direction, nodes=nodes, edges=edges)
 
     # -- status --------------------------------------------------------------------------------
@@ -725,10 +808,13 @@ class Store:
 
     def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:
         """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths."""
+        holdpoint("stale")
         rows = self.connect().execute(
             """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
                  SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
-                 FROM artifact_lineage l JOIN artifacts a ON a.artifact_id = l.input_artifact_id
+                 FROM stale_roots r
+                 CROSS JOIN artifacts a ON a.artifact_id = r.artifact_id
+                 CROSS JOIN artifact_lineage l INDEXED BY idx_lineage_input ON l.input_artifact_id = r.artifact_id
                  WHERE a.status != 'active'
                  UNION
                  SELECT l.artifact_id, b.culprit, b.status, l.artifact_id || '>' || b.path, b.depth + 1
@@ -752,10 +838,11 @@ class Store:
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def verify(self, *, quick: bool = False, job: Job = NULL_JOB):
+    def verify(self, *, quick: bool = False, deep: bool = False, incremental: bool = False, since: str | None = None,
+               workers: int | None = None, job: Job = NULL_JOB):
         from bridge.store.maintenance import verify
 
-        return verify(self, quick=quick, job=job)
+        return verify(self, quick=quick, deep=deep, incremental=incremental, since=since, workers=workers, job=job)
 
     def gc(self, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB):
         from bridge.store.maintenance import gc
@@ -774,7 +861,8 @@ def _sidecar(row: dict, created_at: str, prov: dict, tag_pairs, inputs) -> dict:
     tags: dict[str, list[str]] = {}
     for k, v in tag_pairs:
         tags.setdefault(k, []).append(v)
-    return {**row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
+    manifest_row = {k: v for k, v in row.items() if k != "file_bytes"}  # the sidecar's format predates it
+    return {**manifest_row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
 
 
 def _add_source_location(exc: ValidationFailed, data: Any) -> None:
@@ -853,6 +941,18 @@ def _norm_ts(text: str, field: str) -> str:
         return iso(parse_iso(text))
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
+
+
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (code point order is
+    UTF-8 byte order, SQLite's BINARY collation); None if there is none."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        nxt = last + 1 if last + 1 != 0xD800 else 0xE000  # skip the surrogates
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None
 
 
 def _encode_cursor(created_at: str, artifact_id: str) -> str:

@@ -119,6 +119,8 @@ def test_cli_strategy_import_ls_show_and_run_by_id(lake_dir, tmp_path, capsys):
     f = tmp_path / "scenarios.json"
     f.write_text(json.dumps(_scenarios()), encoding="utf-8")
     lake = ["--lake", str(lake_dir)]
+    assert main(["init", *lake]) == 0
+    capsys.readouterr()
     assert main(["strategy", "import", str(f), *lake]) == 0
     out = capsys.readouterr().out
     assert "ladder-2x-5x-10x" in out and "50% @ 2x, 30% @ 5x, 20% @ 10x" in out and "look-ahead" in out

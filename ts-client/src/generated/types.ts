@@ -162,6 +162,9 @@ export interface AnalysisConfig {
   confidence?: number;
   seed?: number;
 }
+/**
+ * One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire).
+ */
 export interface Artifact {
   artifactId: string;
   artifactType: string;
@@ -983,11 +986,17 @@ export interface VerifyIssue {
 }
 export interface VerifyParams {
   quick?: boolean;
+  deep?: boolean;
+  incremental?: boolean;
+  since?: string | null;
 }
 export interface VerifyReport {
   ok: boolean;
   checked: number;
   issues: VerifyIssue[];
+  mode?: "deep" | "full" | "incremental" | "quick";
+  hashed?: number;
+  since?: string | null;
 }
 /**
  * `path`: where to write the HTML (default: <lake>/reports/<experimentId>.html).

@@ -1,8 +1,9 @@
 """Experiments (FR-2, FR-6): vectorised DuckDB backtests over projections, results published as
 artifacts with lineage, run records, sweeps and HTML reports. docs/experiments.md has the rules.
 
-    from bridge.experiments import Experiments
+    from bridge.experiments import Experiments, Strategies
     result = Experiments(store).run("definition.json")
+    refs = Strategies(store).import_file("scenarios.json")   # the simulator's format -> strategy artifacts
 
 DuckDB, pyarrow and numpy are imported only when something runs; the names below are imported
 from their modules on first use.
@@ -14,10 +15,11 @@ _WHERE = {
     **dict.fromkeys(("Config", "DateRange", "Execution", "ExperimentDefinition", "ExperimentResult", "FrozenInput",
                      "Inputs", "Outputs", "Provenance", "SweepPoint", "SweepResult", "load_definition"),
                     "bridge.experiments.definition"),
-    **dict.fromkeys(("ENGINE_VERSION", "SKIP_REASONS", "BacktestResult", "run_backtest", "run_grid"),
+    **dict.fromkeys(("ENGINE_VERSION", "FILL_REASONS", "SKIP_REASONS", "BacktestResult", "run_backtest", "run_grid"),
                     "bridge.experiments.engine"),
     "Experiments": "bridge.experiments.runner",
-    **dict.fromkeys(("Strategy", "strategy_from_mapping"), "bridge.experiments.strategy"),
+    **dict.fromkeys(("Strategies", "StrategyRef"), "bridge.experiments.strategies"),
+    **dict.fromkeys(("LadderLeg", "Strategy", "StrategyConfig", "strategy_from_mapping"), "bridge.experiments.strategy"),
 }
 
 
@@ -34,6 +36,7 @@ def __getattr__(name: str):
 
 __all__ = [
     "ENGINE_VERSION",
+    "FILL_REASONS",
     "SKIP_REASONS",
     "BacktestResult",
     "Config",
@@ -44,9 +47,13 @@ __all__ = [
     "Experiments",
     "FrozenInput",
     "Inputs",
+    "LadderLeg",
     "Outputs",
     "Provenance",
+    "Strategies",
     "Strategy",
+    "StrategyConfig",
+    "StrategyRef",
     "SweepPoint",
     "SweepResult",
     "load_definition",

@@ -380,8 +380,10 @@ class Store:
                 files.atomic_move(tmp_sidecar, final_sidecar)
             con = self.connect()
             with manifest.write_txn(con):
-                if file_hash != art.file_hash:  # another writer library wrote other bytes of the same content
-                    con.execute("UPDATE artifacts SET file_hash = ? WHERE artifact_id = ?", (file_hash, art.artifact_id))
+                # the size always (NULL before 0006); the hash if another Parquet library wrote other
+                # bytes for the same content
+                con.execute("UPDATE artifacts SET file_hash = ?, file_bytes = ? WHERE artifact_id = ?",
+                            (file_hash, final_parquet.stat().st_size, art.artifact_id))
                 _event(con, art.artifact_id, "files_restored", f"file_hash {file_hash}")
             self._wrote()
             log.info("restored the files of %s %s", art.artifact_id, spec.artifact_type)
@@ -809,21 +811,46 @@ class Store:
     def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:
         """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths."""
         holdpoint("stale")
-        rows = self.connect().execute(
-            """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
-                 SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
-                 FROM stale_roots r
-                 CROSS JOIN artifacts a ON a.artifact_id = r.artifact_id
-                 CROSS JOIN artifact_lineage l INDEXED BY idx_lineage_input ON l.input_artifact_id = r.artifact_id
-                 WHERE a.status != 'active'
-                 UNION
-                 SELECT l.artifact_id, b.culprit, b.status, l.artifact_id || '>' || b.path, b.depth + 1
-                 FROM artifact_lineage l JOIN bad b ON l.input_artifact_id = b.id WHERE b.depth < 64)
-               SELECT b.id, b.culprit, b.status, MIN(b.path) AS path, a.artifact_type, a.logical_key
-               FROM bad b JOIN artifacts a ON a.artifact_id = b.id
-               WHERE a.status = 'active'
-               GROUP BY b.id, b.culprit ORDER BY b.id, b.culprit"""
-        ).fetchall()
+        # From each stale root (a non-active artifact with dependents, kept by migration 0005's
+        # triggers) breadth-first downstream, one indexed query per level: every artifact is
+        # reached once per culprit, on a shortest path (the least by text among equals), so the
+        # cost is that of the answer, never of the number of paths.
+        cur = self.connect().cursor()
+        cur.row_factory = None
+        # (a scalar subquery per root: a join lets SQLite build a Bloom filter over all artifacts)
+        roots = [r for r in cur.execute("SELECT artifact_id, (SELECT status FROM artifacts a WHERE"
+                                        " a.artifact_id = r.artifact_id) FROM stale_roots r") if r[1] != "active"]
+        found: list[tuple[str, str, str, list[str]]] = []  # (artifact, culprit, culprit status, path)
+        for culprit, status in roots:
+            path_of = {culprit: [culprit]}
+            frontier = [culprit]
+            for _ in range(64):
+                best: dict[str, list[str]] = {}
+                for chunk in _chunks(frontier, 500):
+                    marks = ",".join("?" * len(chunk))
+                    for child, parent in cur.execute(
+                        f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE input_artifact_id IN ({marks})",
+                        chunk,
+                    ):
+                        if child in path_of:
+                            continue
+                        path = [child, *path_of[parent]]
+                        if child not in best or ">".join(path) < ">".join(best[child]):
+                            best[child] = path
+                if not best:
+                    break
+                path_of.update(best)
+                frontier = sorted(best)
+            found += [(aid, culprit, status, path) for aid, path in path_of.items() if aid != culprit]
+        meta = {}
+        ids = sorted({f[0] for f in found})
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks}) AND +status = 'active'", chunk):
+                meta[r[0]] = r
+        rows = sorted(((aid, c, st, ">".join(path), meta[aid][1], meta[aid][2])
+                       for aid, c, st, path in found if aid in meta), key=lambda r: (r[0], r[1]))
         wanted = set(artifact_ids) if artifact_ids is not None else None
         out: dict[str, StaleArtifact] = {}
         for r in rows:

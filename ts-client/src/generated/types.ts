@@ -94,6 +94,8 @@ export interface WireTypes {
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
   Sidecar?: Sidecar;
+  SignalCondition?: SignalCondition;
+  SignalGroup?: SignalGroup;
   SliceCoverageParams?: SliceCoverageParams;
   SliceCoverageResult?: SliceCoverageResult;
   SliceResultWire?: SliceResultWire;
@@ -372,14 +374,52 @@ export interface StrategyConfig {
   reEntrySizePct?: number;
   entrySlippageBps?: number | null;
   exitSlippageBps?: number | null;
+  entrySignal?: SignalGroup | null;
+  exitSignal?: SignalGroup | null;
 }
 /**
  * One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
- * entry × (1 + takeProfitPct/100) (100 = 2×).
+ * entry × (1 + takeProfitPct/100) (100 = 2×). With a `signal`, the leg is gated: it may fill in a
+ * candle only if the signal was true at the close of the token's candle before it
+ * (docs/signals.md).
  */
 export interface LadderLeg {
   takeProfitPct: number;
   sizePct: number;
+  signal?: SignalGroup | null;
+}
+/**
+ * `logic` over the group's conditions and nested groups (at least one of either).
+ */
+export interface SignalGroup {
+  logic?: "AND" | "OR";
+  conditions?: SignalCondition[];
+  groups?: SignalGroup[];
+}
+/**
+ * One comparison, evaluated at the close of every candle.
+ *
+ * `indicator`/`field`/`params`: the left operand (e.g. `rsi`, `value`, `{"period": 14}`);
+ * the right operand is `value`, or `secondaryIndicator`/`secondaryField`/`secondaryParams`
+ * (secondaryField defaults to `field`). `lookbackBars`/`minBarsTrue`: the condition holds at a
+ * candle when its comparison held in at least minBarsTrue of the last lookbackBars candles
+ * (that candle included); both default to 1.
+ */
+export interface SignalCondition {
+  indicator: string;
+  operator: "!=" | "<" | "<=" | "==" | ">" | ">=" | "crosses_above" | "crosses_below";
+  field?: string;
+  value?: number | null;
+  params?: {
+    [k: string]: number | undefined;
+  };
+  secondaryIndicator?: string | null;
+  secondaryField?: string | null;
+  secondaryParams?: {
+    [k: string]: number | undefined;
+  };
+  lookbackBars?: number | null;
+  minBarsTrue?: number | null;
 }
 export interface ExperimentDateRange {
   from?: string | null;
@@ -611,10 +651,16 @@ export interface LakePaths {
   cache: string;
   staging: string;
 }
+/**
+ * The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+ * (JSON), and the largest reply it sends (a bigger one is replaced by an error).
+ */
 export interface LimitsWire {
   maxLineBytes: number;
   maxInlineRows: number;
   maxResultRows: number;
+  maxResultBytes?: number;
+  maxReplyBytes?: number;
 }
 export interface ListArtifactsParams {
   artifactType?: string | null;
@@ -809,11 +855,14 @@ export interface PublishStrategyParams {
   strategy: StrategyConfig;
 }
 /**
- * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).
+ * Write the whole result to a file instead of returning rows. `path`: a file in
+ * <lake>/cache/exports/ or outside the lake (default: a new file in <lake>/cache/exports/);
+ * an existing file is replaced only with `overwrite: true`.
  */
 export interface QueryOutput {
   format?: "arrow" | "csv" | "parquet";
   path?: string | null;
+  overwrite?: boolean;
 }
 export interface QueryParams {
   projectionId: string;

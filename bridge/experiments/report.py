@@ -62,9 +62,19 @@ def render_report(store, run) -> str:
         parts.append("<h2>Strategy</h2>" + _strategy(json.loads(strategy)))
     if tables["metrics"] is not None:
         parts.append("<h2>Metrics</h2>" + _metrics_table(tables["metrics"].to_pylist()))
+    initial = json.loads(strategy).get("initialCapital") if strategy else None
+    portfolio = next((json.loads(r["detail"]) for r in diags if r["reason"] == "portfolio"), None)
+    if portfolio:  # portfolio mode: the account's capital, a mark-to-market curve
+        initial = portfolio.get("initialCapital", initial)
+        parts.append("<h2>Portfolio</h2>" + _kv_table(portfolio))
     if tables["equity"] is not None:
-        initial = json.loads(strategy).get("initialCapital") if strategy else None
-        parts.append("<h2>Equity and drawdown</h2>" + _equity_svg(tables["equity"].to_pylist(), initial))
+        from bridge.experiments.report_sections import downsample
+
+        title = "Mark-to-market equity and drawdown" if portfolio else "Equity and drawdown"
+        parts.append(f"<h2>{title}</h2>" + _equity_svg(downsample(tables["equity"].to_pylist()), initial))
+    from bridge.experiments.report_sections import run_sections
+
+    parts.extend(run_sections(tables["equity"], store.read_table(o.breakdown) if o.breakdown else None, initial))
     if tables["trades"] is not None:
         parts.append(_trades_table(tables["trades"].to_pylist()))
     if tables["fills"] is not None:
@@ -373,7 +383,8 @@ def _lineage(store, run) -> str:
         rows.append(("input: " + f.role, art))
     o = run.outputs
     for label, aid in (("output: trades", o.trades), ("output: metrics", o.metrics), ("output: equity", o.curves),
-                       ("output: diagnostics", o.diagnostics), ("output: fills", o.fills)):
+                       ("output: diagnostics", o.diagnostics), ("output: fills", o.fills),
+                       ("output: breakdown", o.breakdown)):
         if aid:
             rows.append((label, store.get(aid)))
     body = "".join(

@@ -38,7 +38,7 @@ def test_experiment_over_the_wire(tmp_path: Path):
                       "provenance": {"createdAt": "2026-02-01T00:00:00Z"}}
 
         run = d.result("runExperiment", {"definition": definition, "reportPath": str(tmp_path / "r.html")})
-        assert run["status"] == "completed" and run["newArtifacts"] == 5
+        assert run["status"] == "completed" and run["newArtifacts"] == 6  # with the breakdown
         assert any(n["method"] == "$/progress" for n in d.notifications)
         html = (tmp_path / "r.html").read_text(encoding="utf-8")
         charts = html.count("aria-label='price chart'") + html.count("aria-label='indicator panel'")

@@ -171,6 +171,27 @@ describe("every method against the real daemon", () => {
     assert.ok(existsSync(report.path));
     const sweep = await client.runSweep({ definition, grid: { takeProfitPct: [20, 40] } });
     assert.equal(sweep.points.length, 2);
+    // portfolio mode (mark-to-market equity v2 + breakdown) and an out-of-sample sweep with its report
+    const pf = await client.runExperiment({
+      definition: {
+        ...definition,
+        experimentId: "exp-ts-pf",
+        config: { ...definition.config, portfolio: { sizing: "fraction", fraction: 0.5, maxPositions: 1 } },
+      },
+    });
+    assert.equal(pf.status, "completed");
+    assert.equal((await client.getArtifact(pf.outputs.curves!)).schemaVersion, 2);
+    assert.equal((await client.getArtifact(pf.outputs.breakdown!)).artifactType, "experiment_breakdown");
+    const oos = await client.runSweep({
+      definition,
+      grid: { takeProfitPct: [20, 40] },
+      validation: { method: "split", inSampleFraction: 0.5, metric: "mean_return", cscvBlocks: 2 },
+    });
+    assert.equal(oos.validation!.folds.length, 1);
+    assert.equal(oos.validation!.overfit.trials, 2);
+    assert.ok(oos.validation!.overfit.pbo !== null || typeof oos.validation!.overfit.pboReason === "string");
+    const sweepReport = await client.writeSweepReport({ sweepId: oos.sweepId, path: path.join(tmp.dir, "sweep.html") });
+    assert.ok(existsSync(sweepReport.path));
   });
 
   it("strategies: importStrategies, publishStrategy, listStrategies, getStrategy, a run by strategy id", async () => {

@@ -62,7 +62,7 @@ export interface MethodMap {
   alertForwardCoverage: { params: T.AlertCoverageParams; result: T.AlertCoverageResult };
   /** Validate and freeze the inputs, build or reuse their projection, backtest, publish trades, metrics, equity curve and diagnostics with lineage, and record the run (pending → running → completed | failed) */
   runExperiment: { params: T.RunExperimentParams; result: T.ExperimentResult };
-  /** Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics */
+  /** Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, published as an experiment_sweep_validation artifact */
   runSweep: { params: T.RunSweepParams; result: T.SweepResult };
   /** Experiment runs, newest first, with inputs and outputs */
   listRuns: { params: T.ListRunsParams; result: T.ListRunsResult };
@@ -70,6 +70,8 @@ export interface MethodMap {
   getRun: { params: T.GetRunParams; result: T.ExperimentResult };
   /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage) */
   writeReport: { params: T.WriteReportParams; result: T.WriteReportResult };
+  /** Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO */
+  writeSweepReport: { params: T.WriteSweepReportParams; result: T.WriteSweepReportResult };
   /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact) */
   importStrategies: { params: T.ImportStrategiesParams; result: T.ImportResult };
   /** Publish one strategy as a content-addressed strategy artifact (idempotent) */
@@ -130,10 +132,11 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   sliceCoverage: { summary: "Expected vs present candles, gaps, duplicates and off-grid candles of slices; published as coverage_summary + coverage_gaps", longRunning: true, paramsOptional: false, errors: [1001,1009,1002,-32800] },
   alertForwardCoverage: { summary: "For each alert: is [alert_ts, alert_ts + horizon] covered by candles; published as alert_forward_coverage", longRunning: true, paramsOptional: false, errors: [1001,1009,1002,-32800] },
   runExperiment: { summary: "Validate and freeze the inputs, build or reuse their projection, backtest, publish trades, metrics, equity curve and diagnostics with lineage, and record the run (pending → running → completed | failed)", longRunning: true, paramsOptional: false, errors: [1002,1003,1005,1009,1001,1008,-32800] },
-  runSweep: { summary: "Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics", longRunning: true, paramsOptional: false, errors: [1002,1003,1005,1009,1001,1008,-32800] },
+  runSweep: { summary: "Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, published as an experiment_sweep_validation artifact", longRunning: true, paramsOptional: false, errors: [1002,1003,1005,1009,1001,1008,-32800] },
   listRuns: { summary: "Experiment runs, newest first, with inputs and outputs", longRunning: false, paramsOptional: true, errors: [1002] },
   getRun: { summary: "One run (or an experiment's latest run) with inputs and outputs", longRunning: false, paramsOptional: false, errors: [1401] },
   writeReport: { summary: "Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)", longRunning: true, paramsOptional: false, errors: [1401,1001,1002,-32800] },
+  writeSweepReport: { summary: "Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO", longRunning: false, paramsOptional: false, errors: [1401,1001,1002] },
   importStrategies: { summary: "Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact)", longRunning: false, paramsOptional: true, errors: [1002] },
   publishStrategy: { summary: "Publish one strategy as a content-addressed strategy artifact (idempotent)", longRunning: false, paramsOptional: false, errors: [1002] },
   listStrategies: { summary: "Active strategy artifacts, by name", longRunning: false, paramsOptional: true, errors: [1002] },
@@ -293,7 +296,7 @@ export interface GeneratedMethods {
    */
   runExperiment(params: T.RunExperimentParams, options?: CallOptions): Promise<T.ExperimentResult>;
   /**
-   * Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics.
+   * Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, published as an experiment_sweep_validation artifact.
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
@@ -308,6 +311,8 @@ export interface GeneratedMethods {
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
   writeReport(params: T.WriteReportParams, options?: CallOptions): Promise<T.WriteReportResult>;
+  /** Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO. */
+  writeSweepReport(params: T.WriteSweepReportParams, options?: CallOptions): Promise<T.WriteSweepReportResult>;
   /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact). Unknown fields are refused with their path; each strategy lists the fields that map with a different rule. */
   importStrategies(params?: T.ImportStrategiesParams, options?: CallOptions): Promise<T.ImportResult>;
   /** Publish one strategy as a content-addressed strategy artifact (idempotent). */

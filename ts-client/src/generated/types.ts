@@ -14,6 +14,7 @@ export interface WireTypes {
   AlertCoverageParams?: AlertCoverageParams;
   AlertCoverageResult?: AlertCoverageResult;
   AlertCoverageRow?: AlertCoverageRow;
+  AnalysisConfig?: AnalysisConfig;
   Artifact?: Artifact;
   ArtifactLineage?: ArtifactLineage;
   ArtifactPage?: ArtifactPage;
@@ -77,6 +78,7 @@ export interface WireTypes {
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
+  PortfolioConfig?: PortfolioConfig;
   ProjectionInputWire?: ProjectionInputWire;
   ProjectionResult?: ProjectionResult;
   ProjectionStaleReasonWire?: ProjectionStaleReasonWire;
@@ -103,8 +105,12 @@ export interface WireTypes {
   StrategyConfig?: StrategyConfig;
   StrategyRef?: StrategyRef;
   SupersedeParams?: SupersedeParams;
+  SweepFold?: SweepFold;
+  SweepOverfit?: SweepOverfit;
   SweepPoint?: SweepPoint;
   SweepResult?: SweepResult;
+  SweepValidation?: SweepValidation;
+  SweepValidationResult?: SweepValidationResult;
   TableTypeWire?: TableTypeWire;
   TombstoneParams?: TombstoneParams;
   VerifyIssue?: VerifyIssue;
@@ -112,6 +118,8 @@ export interface WireTypes {
   VerifyReport?: VerifyReport;
   WriteReportParams?: WriteReportParams;
   WriteReportResult?: WriteReportResult;
+  WriteSweepReportParams?: WriteSweepReportParams;
+  WriteSweepReportResult?: WriteSweepReportResult;
   ShutdownResult?: ShutdownResult;
   FindByLogicalKeyResult?: FindByLogicalKeyResult;
   GetDownstreamResult?: GetDownstreamResult;
@@ -145,6 +153,16 @@ export interface AlertCoverageRow {
   present: number;
   coverageRatio: number;
   fullyCovered: boolean;
+}
+/**
+ * Breakdown settings (docs: "Breakdowns").
+ */
+export interface AnalysisConfig {
+  breakdownColumns?: string[];
+  minCount?: number;
+  bootstrapResamples?: number;
+  confidence?: number;
+  seed?: number;
 }
 /**
  * One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire).
@@ -321,6 +339,8 @@ export interface ExperimentConfig {
   params?: {
     [k: string]: unknown | undefined;
   };
+  portfolio?: PortfolioConfig | null;
+  analysis?: AnalysisConfig | null;
 }
 /**
  * One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python.
@@ -405,6 +425,18 @@ export interface ExperimentDateRange {
   from?: string | null;
   to?: string | null;
 }
+/**
+ * One account trading the alerts in time order (docs: "Portfolio mode").
+ */
+export interface PortfolioConfig {
+  initialCapital?: number | null;
+  sizing?: "fixed" | "fraction";
+  notional?: number | null;
+  fraction?: number | null;
+  maxPositions?: number | null;
+  maxTokenExposurePct?: number | null;
+  equityStepSeconds?: number | null;
+}
 export interface ExperimentDefinition {
   name: string;
   inputs: ExperimentInputs;
@@ -438,6 +470,7 @@ export interface ExperimentOutputs {
   curves?: string | null;
   diagnostics?: string | null;
   fills?: string | null;
+  breakdown?: string | null;
 }
 export interface ExperimentResult {
   runId: string;
@@ -865,13 +898,31 @@ export interface RunExperimentParams {
   reportPath?: string | null;
 }
 /**
- * A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists.
+ * A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists; with
+ * `validation`, the out-of-sample folds, deflated Sharpe ratio and PBO too.
  */
 export interface RunSweepParams {
   definition: ExperimentDefinition;
   grid: {
     [k: string]: unknown[] | undefined;
   };
+  validation?: SweepValidation | null;
+}
+/**
+ * Out-of-sample validation of a sweep (docs: "Out-of-sample sweeps").
+ *
+ * `split`: alerts before the cut are in-sample, the rest out-of-sample; the cut is `splitAt`
+ * (ISO-8601) or the alert time at the `inSampleFraction` quantile. `walkForward`: the alerts,
+ * in time order, are cut into `folds + 1` blocks of equal count; fold i is in-sample on blocks
+ * 0..i (anchored, expanding) and out-of-sample on block i + 1.
+ */
+export interface SweepValidation {
+  method?: "split" | "walkForward";
+  inSampleFraction?: number;
+  splitAt?: string | null;
+  folds?: number;
+  metric?: string;
+  cscvBlocks?: number;
 }
 export interface SliceCoverageParams {
   sliceIds: string[];
@@ -908,6 +959,42 @@ export interface SupersedeParams {
   newArtifactId: string;
   oldArtifactId: string;
 }
+/**
+ * One fold: the point chosen in-sample and its per-trade statistics in both samples
+ * (samples are half-open alert-time ranges).
+ */
+export interface SweepFold {
+  fold: number;
+  experimentId: string;
+  inSample: {
+    [k: string]: number | null | undefined;
+  };
+  outOfSample: {
+    [k: string]: number | null | undefined;
+  };
+  inSampleFrom: string;
+  inSampleTo: string;
+  outOfSampleFrom: string;
+  outOfSampleTo: string;
+}
+/**
+ * Deflated Sharpe ratio of the best point (by per-alert Sharpe) and PBO of the grid.
+ */
+export interface SweepOverfit {
+  dsr: number | null;
+  sr: number | null;
+  sr0: number | null;
+  dsrExperimentId: string | null;
+  trials: number;
+  observations: number;
+  skew: number | null;
+  kurtosis: number | null;
+  pbo: number | null;
+  pboCombinations: number;
+  cscvBlocks: number;
+  dsrReason?: string | null;
+  pboReason?: string | null;
+}
 export interface SweepPoint {
   experimentId: string;
   runId: string;
@@ -927,6 +1014,13 @@ export interface SweepResult {
     [k: string]: unknown[] | undefined;
   };
   points: SweepPoint[];
+  validation?: SweepValidationResult | null;
+}
+export interface SweepValidationResult {
+  settings: SweepValidation;
+  artifactId: string;
+  folds: SweepFold[];
+  overfit: SweepOverfit;
 }
 export interface TombstoneParams {
   artifactId: string;
@@ -963,5 +1057,16 @@ export interface WriteReportParams {
 export interface WriteReportResult {
   runId: string;
   experimentId: string;
+  path: string;
+}
+/**
+ * `path`: where to write the HTML (default: <lake>/reports/<sweepId>.html).
+ */
+export interface WriteSweepReportParams {
+  sweepId: string;
+  path?: string | null;
+}
+export interface WriteSweepReportResult {
+  sweepId: string;
   path: string;
 }

@@ -185,7 +185,7 @@ DECLARATIONS: list[dict[str, Any]] = [
          errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_report, long_running=True,
          doc="Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)."),
     dict(name="writeSweepReport", params=WriteSweepReportParams, result=WriteSweepReportResult,
-         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_sweep_report, long_running=False,
+         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_sweep_report, long_running=True,
          doc="Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the "
              "in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO."),
 ]

@@ -136,7 +136,7 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   listRuns: { summary: "Experiment runs, newest first, with inputs and outputs", longRunning: false, paramsOptional: true, errors: [1002] },
   getRun: { summary: "One run (or an experiment's latest run) with inputs and outputs", longRunning: false, paramsOptional: false, errors: [1401] },
   writeReport: { summary: "Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)", longRunning: true, paramsOptional: false, errors: [1401,1001,1002,-32800] },
-  writeSweepReport: { summary: "Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO", longRunning: false, paramsOptional: false, errors: [1401,1001,1002] },
+  writeSweepReport: { summary: "Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO", longRunning: true, paramsOptional: false, errors: [1401,1001,1002,-32800] },
   importStrategies: { summary: "Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact)", longRunning: false, paramsOptional: true, errors: [1002] },
   publishStrategy: { summary: "Publish one strategy as a content-addressed strategy artifact (idempotent)", longRunning: false, paramsOptional: false, errors: [1002] },
   listStrategies: { summary: "Active strategy artifacts, by name", longRunning: false, paramsOptional: true, errors: [1002] },
@@ -311,7 +311,11 @@ export interface GeneratedMethods {
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
   writeReport(params: T.WriteReportParams, options?: CallOptions): Promise<T.WriteReportResult>;
-  /** Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO. */
+  /**
+   * Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   writeSweepReport(params: T.WriteSweepReportParams, options?: CallOptions): Promise<T.WriteSweepReportResult>;
   /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact). Unknown fields are refused with their path; each strategy lists the fields that map with a different rule. */
   importStrategies(params?: T.ImportStrategiesParams, options?: CallOptions): Promise<T.ImportResult>;

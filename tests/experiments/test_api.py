@@ -59,7 +59,8 @@ def test_params_refuse_unknown_fields():
 def test_declarations_name_each_method_once():
     names = [d["name"] for d in api.DECLARATIONS]
     assert names == ["runExperiment", "runSweep", "listRuns", "getRun", "writeReport", "writeSweepReport"]
-    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {"runExperiment", "runSweep", "writeReport"}
+    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {"runExperiment", "runSweep", "writeReport",
+                                                                          "writeSweepReport"}
 
 
 def test_methods_build_when_the_rpc_layer_is_present():

@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "bridge.cli.ohlcv",
     "bridge.cli.experiment",
     "bridge.cli.serve",
+    "bridge.cli.ui",
     "bridge.cli.demo",
 )
 

@@ -52,7 +52,7 @@ from bridge.store.models import (
 from bridge.store.spec import ArtifactSpec, get_spec
 from bridge.store.timeutil import iso, now_iso, parse_iso
 
-__all__ = ["Store", "artifact_id_for"]
+__all__ = ["LIST_ORDERS", "Store", "artifact_id_for"]
 
 log = logging.getLogger(__name__)
 
@@ -379,14 +379,25 @@ class Store:
         ts_to: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        search: str | None = None,
+        order: str = "created_at",
     ) -> ArtifactPage:
         """Artifacts matching every filter, oldest first; `next_cursor` pages on stably.
 
         Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
+        `search` keeps artifacts whose id starts with it or whose logical key contains it
+        (case-insensitive for ASCII). `order` is one of LIST_ORDERS: a column, `-` first for
+        descending; ties are broken by artifact id; a cursor pages on in the order it was made for.
         """
         if limit < 1 or limit > 10_000:
             raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        if order not in LIST_ORDERS:
+            raise ValidationFailed(f"order must be one of {', '.join(LIST_ORDERS)}", field="order", value=order)
+        col, desc = LIST_ORDERS[order], order.startswith("-")
         where, args = [], []
+        if search:
+            where.append("(substr(artifact_id, 1, ?) = ? OR instr(lower(logical_key), lower(?)) > 0)")
+            args += [len(search), search.lower(), search]
         if artifact_type:
             where.append("artifact_type = ?")
             args.append(artifact_type)
@@ -408,19 +419,27 @@ class Store:
             where.append("min_ts < ?")
             args.append(_norm_ts(ts_to, "tsTo"))
         if cursor:
-            created, aid = _decode_cursor(cursor)
-            where.append("(created_at, artifact_id) > (?, ?)")
-            args += [created, aid]
-        sql = "SELECT artifact_id, created_at FROM artifacts a"
+            value, aid = _decode_cursor(cursor, order)
+            where.append(f"({col}, artifact_id) {'<' if desc else '>'} (?, ?)")
+            args += [value, aid]
+        sql = f"SELECT artifact_id, {col} FROM artifacts a"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, artifact_id LIMIT ?"
+        direction = " DESC" if desc else ""
+        sql += f" ORDER BY {col}{direction}, artifact_id{direction} LIMIT ?"
         rows = self.connect().execute(sql, [*args, limit + 1]).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         items = self._load([r[0] for r in rows])
-        nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
+        nxt = _encode_cursor(rows[-1][1], rows[-1][0], order) if more else None
         return ArtifactPage(items=items, next_cursor=nxt)
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(artifact type, status, number of artifacts) for every pair present, by type then status."""
+        rows = self.connect().execute(
+            "SELECT artifact_type, status, count(*) FROM artifacts GROUP BY artifact_type, status"
+            " ORDER BY artifact_type, status").fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
 
     def find_by_logical_key(self, artifact_type: str, logical_key: str) -> list[Artifact]:
         """Every artifact of that type under that key, newest first (any status)."""
@@ -525,6 +544,11 @@ class Store:
                     edges.append(LineageEdge(artifact_id=r[0], input_artifact_id=r[1]))
         edges.sort(key=lambda e: (e.artifact_id, e.input_artifact_id))
         return LineageGraph(root=artifact_id, direction=direction, nodes=nodes, edges=edges)
+
+    def downstream_count(self, artifact_id: str) -> int:
+        """How many artifacts list `artifact_id` as a direct input (any status)."""
+        return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
+                                      (artifact_id,)).fetchone()[0]
 
     # -- status --------------------------------------------------------------------------------
 
@@ -698,17 +722,37 @@ def _norm_ts(text: str, field: str) -> str:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
 
 
-def _encode_cursor(created_at: str, artifact_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, artifact_id]).encode()).decode().rstrip("=")
+# Store.list's orders: name -> SQL expression (NULL time ranges sort first, as '').
+LIST_ORDERS = {
+    "created_at": "created_at", "-created_at": "created_at",
+    "artifact_type": "artifact_type", "-artifact_type": "artifact_type",
+    "logical_key": "logical_key", "-logical_key": "logical_key",
+    "row_count": "row_count", "-row_count": "row_count",
+    "min_ts": "coalesce(min_ts, '')", "-min_ts": "coalesce(min_ts, '')",
+    "max_ts": "coalesce(max_ts, '')", "-max_ts": "coalesce(max_ts, '')",
+}
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
+def _encode_cursor(value: Any, artifact_id: str, order: str = "created_at") -> str:
+    """The default order's cursor is [created_at, id] (as before orders existed); others carry
+    their order so that a cursor is never applied to another order."""
+    doc = [value, artifact_id] if order == "created_at" else [order, value, artifact_id]
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str = "created_at") -> tuple[Any, str]:
     try:
         pad = "=" * (-len(cursor) % 4)
-        created, aid = json.loads(base64.urlsafe_b64decode(cursor + pad))
-        return str(created), str(aid)
+        doc = json.loads(base64.urlsafe_b64decode(cursor + pad))
+        if order == "created_at":
+            created, aid = doc
+            return str(created), str(aid)
+        made_for, value, aid = doc
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("invalid cursor: pass the nextCursor of a previous page", field="cursor") from exc
+    if made_for != order:
+        raise ValidationFailed(f"this cursor pages the order {made_for!r}, not {order!r}", field="cursor")
+    return value, str(aid)
 
 
 def _dead(host: str, pid: int) -> bool:

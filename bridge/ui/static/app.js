@@ -22,6 +22,12 @@ function h(tag, attrs, ...kids) {
   return el;
 }
 const S = (tag, attrs, ...kids) => h("svg:" + tag, attrs, ...kids);
+// Element.append without the nulls and falses (append(null) would print "null").
+function put(el, ...kids) {
+  for (const k of kids.flat(Infinity)) if (k !== null && k !== undefined && k !== false) el.append(k);
+  return el;
+}
+const axisFmt = (v) => (v === null ? "" : Math.abs(v) >= 1e6 || (Math.abs(v) < 1e-4 && v !== 0) ? v.toExponential(2) : String(Number(v.toPrecision(6))));
 
 class ApiError extends Error {
   constructor(status, body) {
@@ -142,11 +148,11 @@ async function route() {
   const root = h("div", { id: "page", "data-page": page });
   main().replaceChildren(root);
   const fn = PAGES[page];
-  if (!fn) { root.append(errorBox({ message: `no page ${page}` })); return; }
+  if (!fn) { put(root, errorBox({ message: `no page ${page}` })); return; }
   try {
     await fn(root, args, query, () => token === renderToken);
   } catch (err) {
-    if (token === renderToken) root.append(errorBox(err));
+    if (token === renderToken) put(root, errorBox(err));
   }
 }
 
@@ -201,7 +207,7 @@ PAGES.artifacts = async (root, _args, query, alive) => {
     field("from", "time from", inputs.from), field("to", "time to", inputs.to), field("limit", "per page", inputs.limit),
     h("button", { type: "submit", class: "primary", id: "apply-filters" }, "Filter"),
     h("button", { type: "button", onclick: () => go("artifacts") }, "Clear"));
-  root.append(h("h1", {}, "Artifacts"), form);
+  put(root, h("h1", {}, "Artifacts"), form);
 
   const params = new URLSearchParams(q);
   params.delete("prev");
@@ -222,8 +228,8 @@ PAGES.artifacts = async (root, _args, query, alive) => {
     h("td", {}, pill(a.status)), h("td", { class: "n" }, fmt(a.rowCount)),
     h("td", { class: "mono" }, a.minTs || "—"), h("td", { class: "mono" }, a.maxTs || "—"),
     h("td", { class: "mono" }, a.createdAt)));
-  root.append(h("div", { class: "scroll" }, h("table", { id: "artifacts-table" }, h("thead", {}, head), h("tbody", {}, rows))));
-  if (!page.items.length) root.append(h("p", { class: "muted" }, "no artifact matches these filters"));
+  put(root, h("div", { class: "scroll" }, h("table", { id: "artifacts-table" }, h("thead", {}, head), h("tbody", {}, rows))));
+  if (!page.items.length) put(root, h("p", { class: "muted" }, "no artifact matches these filters"));
   // cursor pagination: the manifest's cursors forward, a stack of them back
   const prev = (q.get("prev") || "").split(",").filter(Boolean);
   const nav = h("div", { class: "filters" });
@@ -234,7 +240,7 @@ PAGES.artifacts = async (root, _args, query, alive) => {
     nav.append(h("button", { id: "next-page", onclick: () => { const n = new URLSearchParams(q); n.set("prev", [...prev, q.get("cursor") || "-"].join(",")); n.set("cursor", page.nextCursor); go("artifacts", [], n); } }, "next ▶"));
   }
   nav.append(h("span", { class: "muted" }, `${page.items.length} shown`));
-  root.append(nav);
+  put(root, nav);
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -245,15 +251,15 @@ PAGES.artifact = async (root, [id], _query, alive) => {
   const d = await api(`/api/artifacts/${encodeURIComponent(id)}`);
   if (!alive()) return;
   const a = d.artifact;
-  root.append(h("h1", {}, a.artifact_type, " ", pill(a.status), d.stale.length ? [" ", pill("stale", "stale")] : null),
+  put(root, h("h1", {}, a.artifact_type, " ", pill(a.status), d.stale.length ? [" ", pill("stale", "stale")] : null),
     h("div", { class: "mono" }, a.artifact_id, copyButton(a.artifact_id)));
   if (d.stale.length) {
-    root.append(h("h2", {}, "Stale"), h("ul", {}, d.stale.map((r) => h("li", {},
+    put(root, h("h2", {}, "Stale"), h("ul", {}, d.stale.map((r) => h("li", {},
       `input ${r.input_artifact_id} is ${r.input_status}; path `, r.path.map((p, i) => [i ? " › " : "", h("a", { href: `#/artifact/${p}`, class: "mono" }, p.slice(0, 10) + "…")])))));
   }
   const tagText = Object.entries(a.tags || {}).map(([k, vs]) => vs.map((v) => `${k}=${v}`).join(", ")).join(", ");
   const link = (x) => x ? h("span", {}, h("a", { href: `#/artifact/${x}`, class: "mono" }, x), copyButton(x)) : "—";
-  root.append(h("div", { class: "grid2" },
+  put(root, h("div", { class: "grid2" },
     h("div", {}, h("h2", {}, "Manifest entry"), kvTable([
       ["type", `${a.artifact_type} v${a.schema_version}`], ["logical key", h("span", { class: "mono" }, a.logical_key, copyButton(a.logical_key))],
       ["rows", a.row_count], ["time range", `${a.min_ts || "—"} → ${a.max_ts || "—"}`], ["created", a.created_at],
@@ -270,23 +276,23 @@ PAGES.artifact = async (root, [id], _query, alive) => {
     ]))));
 
   const graphBox = h("div", { id: "lineage" }, h("p", { class: "muted" }, "loading the lineage graph…"));
-  root.append(h("h2", {}, "Lineage"), graphBox);
+  put(root, h("h2", {}, "Lineage"), graphBox);
 
   if (d.spec) {
-    root.append(h("h2", {}, "Schema"), d.spec.doc ? h("p", { class: "muted" }, d.spec.doc) : null,
+    put(root, h("h2", {}, "Schema"), d.spec.doc ? h("p", { class: "muted" }, d.spec.doc) : null,
       h("table", {}, h("tr", {}, h("th", {}, "column"), h("th", {}, "type"), h("th", {}, "nullable"), h("th", {}, "about")),
         d.spec.columns.map((c) => h("tr", {}, h("td", { class: "mono" }, c.name), h("td", {}, c.type), h("td", {}, c.nullable ? "yes" : ""), h("td", { class: "muted" }, c.doc)))),
       h("p", { class: "note" }, `sort key: ${d.spec.sortKey.join(", ")}${d.spec.uniqueKey.length ? " · unique: " + d.spec.uniqueKey.join(", ") : ""}`));
   }
-  if (d.fileError) root.append(h("p", { class: "bad" }, "cannot read the file: " + d.fileError));
+  if (d.fileError) put(root, h("p", { class: "bad" }, "cannot read the file: " + d.fileError));
   if (d.stats) {
-    root.append(h("h2", {}, "Column statistics"), h("p", { class: "note" }, "from the Parquet footer (no data read)"),
+    put(root, h("h2", {}, "Column statistics"), h("p", { class: "note" }, "from the Parquet footer (no data read)"),
       h("table", {}, h("tr", {}, ["column", "type", "nulls", "min", "max"].map((x) => h("th", {}, x))),
         d.stats.map((s) => h("tr", {}, h("td", { class: "mono" }, s.name), h("td", {}, s.type), h("td", { class: "n" }, fmt(s.null_count)),
           h("td", { class: "mono" }, fmt(s.min)), h("td", { class: "mono" }, fmt(s.max))))));
   }
   if (d.preview) {
-    root.append(h("h2", {}, `First ${d.preview.rows.length} rows`), h("div", { class: "scroll" },
+    put(root, h("h2", {}, `First ${d.preview.rows.length} rows`), h("div", { class: "scroll" },
       h("table", { id: "preview" }, h("tr", {}, d.preview.columns.map((c) => h("th", {}, c))),
         d.preview.rows.map((r) => h("tr", {}, r.map((v) => h("td", { class: typeof v === "number" ? "n" : "mono" }, fmt(v))))))));
   }
@@ -328,15 +334,24 @@ async function lineageGraph(box, rootId) {
       cols.get(n.col).push(n);
     }
     const colKeys = [...cols.keys()].sort((a, b) => a - b);
-    const minCol = colKeys[0];
-    const maxRows = Math.max(...[...cols.values()].map((c) => c.length));
+    const PER = 12; // a level with more nodes wraps into several sub-columns
+    const maxRows = Math.min(PER, Math.max(...[...cols.values()].map((c) => c.length)));
     const pos = new Map();
+    let x = 30;
     for (const c of colKeys) {
       const list = cols.get(c);
-      const offset = ((maxRows - list.length) * (H + GY)) / 2;
-      list.forEach((n, i) => pos.set(n.id, { x: 30 + (c - minCol) * (W + GX), y: 16 + offset + i * (H + GY) }));
+      const subs = Math.ceil(list.length / PER);
+      // upstream levels fill their sub-columns from the right (nearest the root), downstream from the left
+      list.forEach((n, i) => {
+        const sub = Math.floor(i / PER), row = i % PER;
+        const inSub = Math.min(PER, list.length - sub * PER);
+        const offset = ((maxRows - inSub) * (H + GY)) / 2;
+        const slot = c < 0 ? subs - 1 - sub : sub;
+        pos.set(n.id, { x: x + slot * (W + 70), y: 16 + offset + row * (H + GY) });
+      });
+      x += subs * (W + 70) + GX - 70;
     }
-    const width = 60 + colKeys.length * (W + GX), height = 40 + maxRows * (H + GY);
+    const width = x + 30, height = 40 + maxRows * (H + GY);
     const svg = S("svg", { width, height, viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": "lineage graph" });
     for (const e of edges) {
       const [child, input] = e.split(">");
@@ -371,11 +386,21 @@ async function lineageGraph(box, rootId) {
       }
       svg.append(g);
     }
+    const old = box.querySelector(".graph");
+    const keep = old && old.dataset.placed ? [old.scrollLeft, old.scrollTop] : null;
     box.replaceChildren(
       h("div", { class: "legend" }, h("span", {}, "◀ / ▶ expand inputs / outputs"), h("span", {}, "click a name to open it"),
         h("span", { class: "warn" }, "orange: stale"), h("span", {}, "dashed: superseded"), h("span", { class: "bad" }, "red: tombstoned"),
         h("button", { id: "expand-all", onclick: () => expandAll() }, "expand one more level")),
       h("div", { class: "graph" }, svg));
+    const gr = box.querySelector(".graph"), rp = pos.get(rootId);
+    if (keep) [gr.scrollLeft, gr.scrollTop] = keep;
+    else if (rp && nodes.size > 1) {  // start with the root in view
+      gr.scrollLeft = Math.max(0, rp.x - gr.clientWidth / 2 + W / 2);
+      gr.scrollTop = Math.max(0, rp.y - gr.clientHeight / 2 + H / 2);
+      gr.dataset.placed = "1";
+    }
+    gr.addEventListener("scroll", () => { gr.dataset.placed = "1"; });
   }
 
   async function expandAll() {
@@ -403,7 +428,7 @@ const COLORS = ["#2456c8", "#d9480f", "#2b8a3e", "#9c36b5", "#0b7285", "#e67700"
 function chartWidth(el) { return Math.max(480, Math.min(1300, (el.clientWidth || main().clientWidth || 1000) - 10)); }
 
 // Several series over their own time axes, merged on one x axis (seconds) for uPlot.
-function lineChart(el, series, { title, height = 260, yFmt = (v) => fmt(v, 2), area = false } = {}) {
+function lineChart(el, series, { title, height = 260, yFmt = axisFmt, area = false } = {}) {
   const xs = [...new Set(series.flatMap((s) => s.ts))].sort((a, b) => a - b);
   const index = new Map(xs.map((x, i) => [x, i]));
   const data = [xs.map((x) => x / 1000)];
@@ -420,7 +445,7 @@ function lineChart(el, series, { title, height = 260, yFmt = (v) => fmt(v, 2), a
       label: s.label, stroke: s.color || COLORS[i % COLORS.length], width: 1.6, spanGaps: true,
       fill: area ? "rgba(179,38,30,0.15)" : undefined, value: (_u, v) => (v === null ? "—" : yFmt(v)),
     }))],
-    axes: [{}, { values: (_u, vals) => vals.map(yFmt), size: 70 }],
+    axes: [{}, { values: (_u, vals) => vals.map(yFmt), size: 76 }],
   };
   const box = h("div", { class: "chart" });
   el.append(box);
@@ -445,7 +470,7 @@ function priceChart(el, candles, trade) {
     series: [{}, { label: "close", stroke: "#2456c8", width: 1.4, spanGaps: true },
       { label: "high", stroke: "#b8c4e6", width: 1, spanGaps: true }, { label: "low", stroke: "#b8c4e6", width: 1, spanGaps: true },
       { label: "entry", ...marker("#2b8a3e") }, { label: "exit", ...marker("#b3261e") }],
-    axes: [{}, { size: 80, values: (_u, v) => v.map((x) => fmt(x, 6)) }],
+    axes: [{}, { size: 80, values: (_u, v) => v.map(axisFmt) }],
   };
   const box = h("div", { class: "chart", id: "price-chart" });
   el.append(box);
@@ -464,7 +489,7 @@ PAGES.runs = async (root, _args, query, alive) => {
     status: h("select", { name: "status" }, ["", "completed", "failed", "running", "pending"].map((s) => h("option", { value: s, selected: (q.get("status") || "") === s }, s || "any status"))),
     sweep: h("input", { name: "sweep", value: q.get("sweep") || "", placeholder: "sweep id" }),
   };
-  root.append(h("h1", {}, "Experiment runs"), h("form", {
+  put(root, h("h1", {}, "Experiment runs"), h("form", {
     class: "filters", onsubmit: (e) => { e.preventDefault(); const n = new URLSearchParams(); for (const [k, el] of Object.entries(inputs)) if (el.value) n.set(k, el.value); go("runs", [], n); },
   }, h("label", {}, "search", inputs.q), h("label", {}, "status", inputs.status), h("label", {}, "sweep", inputs.sweep),
   h("button", { type: "submit", class: "primary" }, "Filter")));
@@ -481,7 +506,7 @@ PAGES.runs = async (root, _args, query, alive) => {
     ...data.metricKeys.map((k) => ({ key: k, label: k, num: true, value: (r) => r.metrics[k], render: (r) => (k.includes("return") || k.includes("rate") || k.includes("drawdown") ? pct(r.metrics[k]) : fmt(r.metrics[k])) })),
     { key: "sweepId", label: "sweep", render: (r) => (r.sweepId ? h("a", { href: `#/sweep/${r.sweepId}` }, r.sweepId.slice(0, 14) + "…") : "") },
   ];
-  root.append(h("div", { class: "filters" }, compareBtn, h("span", { class: "muted" }, `${data.runs.length} runs (newest first; click a header to sort)`)),
+  put(root, h("div", { class: "filters" }, compareBtn, h("span", { class: "muted" }, `${data.runs.length} runs (newest first; click a header to sort)`)),
     h("div", { class: "scroll" }, sortableTable(columns, data.runs, { rowClass: (r) => (r.status === "failed" ? "bad" : "") })));
   update();
 };
@@ -495,15 +520,15 @@ PAGES.run = async (root, [id], _query, alive) => {
   const d = await api(`/api/runs/${encodeURIComponent(id)}`);
   if (!alive()) return;
   const r = d.run;
-  root.append(h("h1", {}, r.name, " ", pill(r.status)),
+  put(root, h("h1", {}, r.name, " ", pill(r.status)),
     h("div", { class: "muted" }, "experiment ", idCell(r.experimentId, null, 40), " · run ", idCell(r.runId, null, 40),
       ` · started ${r.execution.startedAt || "—"} · ${fmt(r.execution.duration)} ms`, r.sweepId ? [" · sweep ", h("a", { href: `#/sweep/${r.sweepId}` }, r.sweepId)] : null));
-  if (r.execution.error) root.append(h("p", { class: "bad" }, `error (${r.execution.errorType}): ${r.execution.error}`));
-  root.append(h("div", { class: "grid2" },
+  if (r.execution.error) put(root, h("p", { class: "bad" }, `error (${r.execution.errorType}): ${r.execution.error}`));
+  put(root, h("div", { class: "grid2" },
     h("div", {}, h("h2", {}, "Strategy"), kvTable(Object.entries(d.strategy))),
     h("div", {}, h("h2", {}, "Metrics"), metricRows(d.metrics))));
   const charts = h("div", {});
-  root.append(h("h2", {}, "Equity and drawdown"), charts);
+  put(root, h("h2", {}, "Equity and drawdown"), charts);
   lineChart(charts, [{ label: "equity", ts: d.equity.ts, values: d.equity.equity }], { title: "equity" });
   lineChart(charts, [{ label: "drawdown", ts: d.equity.ts, values: d.equity.drawdownPct.map((v) => -v) }], { title: "drawdown", height: 160, yFmt: (v) => (v * 100).toFixed(1) + "%", area: true });
 
@@ -518,7 +543,7 @@ PAGES.run = async (root, [id], _query, alive) => {
       priceChart(priceBox, res.candles, res.trade);
     } catch (err) { priceBox.replaceChildren(errorBox(err)); }
   };
-  root.append(h("h2", {}, `Trades (${d.tradeCount})`), d.tradeCount > d.trades.length ? h("p", { class: "note" }, `the first ${d.trades.length}; the full list is the trades artifact`) : null,
+  put(root, h("h2", {}, `Trades (${d.tradeCount})`), d.tradeCount > d.trades.length ? h("p", { class: "note" }, `the first ${d.trades.length}; the full list is the trades artifact`) : null,
     priceBox,
     h("div", { class: "scroll tall" }, h("table", { id: "trades" },
       h("tr", {}, ["entry", "exit", "token", "chain", "entry px", "exit px", "pnl", "pnl %", "hold s", "reason"].map((x) => h("th", {}, x))),
@@ -527,10 +552,10 @@ PAGES.run = async (root, [id], _query, alive) => {
         h("td", {}, t.chain), h("td", { class: "n" }, fmt(t.entry_price, 8)), h("td", { class: "n" }, fmt(t.exit_price, 8)),
         h("td", { class: `n ${t.pnl > 0 ? "good" : t.pnl < 0 ? "bad" : ""}` }, fmt(t.pnl, 4)), h("td", { class: "n" }, pct(t.pnl_pct)),
         h("td", { class: "n" }, fmt(t.duration_ms / 1000)), h("td", {}, t.exit_reason))))));
-  root.append(h("h2", {}, `Skipped alerts (${d.skipped.reduce((s, x) => s + x.alerts, 0)})`),
+  put(root, h("h2", {}, `Skipped alerts (${d.skipped.reduce((s, x) => s + x.alerts, 0)})`),
     h("table", {}, h("tr", {}, h("th", {}, "reason"), h("th", { class: "n" }, "alerts")), d.skipped.map((s) => h("tr", {}, h("td", {}, s.reason), h("td", { class: "n" }, s.alerts)))));
-  if (d.warnings.length) root.append(h("h2", {}, "Warnings"), h("ul", {}, d.warnings.map((w) => h("li", {}, `${w.reason}: ${w.detail}`))));
-  root.append(h("h2", {}, "Lineage"), r.projectionId ? h("p", { class: "muted" }, "projection ", h("code", {}, r.projectionId)) : null,
+  if (d.warnings.length) put(root, h("h2", {}, "Warnings"), h("ul", {}, d.warnings.map((w) => h("li", {}, `${w.reason}: ${w.detail}`))));
+  put(root, h("h2", {}, "Lineage"), r.projectionId ? h("p", { class: "muted" }, "projection ", h("code", {}, r.projectionId)) : null,
     h("table", {}, h("tr", {}, ["role", "artifact", "type", "logical key", "rows", "status"].map((x) => h("th", {}, x))),
       d.lineage.map((l) => h("tr", {}, h("td", {}, l.role), h("td", {}, idCell(l.artifact.artifact_id, `#/artifact/${l.artifact.artifact_id}`)),
         h("td", {}, `${l.artifact.artifact_type} v${l.artifact.schema_version}`), h("td", { class: "mono" }, l.artifact.logical_key),
@@ -541,22 +566,22 @@ PAGES.compare = async (root, _args, query, alive) => {
   const d = await api("/api/compare?" + query.toString());
   if (!alive()) return;
   const names = d.runs.map((r, i) => `${i + 1}. ${r.name}`);
-  root.append(h("h1", {}, `Comparing ${d.runs.length} runs`),
+  put(root, h("h1", {}, `Comparing ${d.runs.length} runs`),
     h("table", {}, h("tr", {}, h("th", {}, "#"), h("th", {}, "run"), h("th", {}, "experiment"), h("th", {}, "status")),
       d.runs.map((r, i) => h("tr", {}, h("td", {}, h("span", { class: "pill", title: "colour in the charts" }, String(i + 1))), h("td", {}, idCell(r.runId, `#/run/${r.runId}`, 28)), h("td", { class: "mono" }, r.experimentId), h("td", {}, pill(r.status))))));
-  root.append(h("h2", {}, "Definitions: what differs"), d.diff.length
+  put(root, h("h2", {}, "Definitions: what differs"), d.diff.length
     ? h("div", { class: "scroll" }, h("table", { id: "diff" }, h("tr", {}, h("th", {}, "field"), names.map((n) => h("th", {}, n))),
       d.diff.map((row) => h("tr", {}, h("td", { class: "mono" }, row.path), row.values.map((v) => h("td", { class: "mono" }, Array.isArray(v) ? `[${v.length} items]` : fmt(v)))))))
     : h("p", { class: "muted" }, "the definitions are identical"));
-  root.append(h("h2", {}, "Metrics"), h("div", { class: "scroll" }, h("table", { id: "compare-metrics" },
+  put(root, h("h2", {}, "Metrics"), h("div", { class: "scroll" }, h("table", { id: "compare-metrics" },
     h("tr", {}, h("th", {}, "metric"), names.map((n) => h("th", { class: "n" }, n))),
     d.metrics.map((m) => {
       const nums = m.values.filter((v) => typeof v === "number");
-      const best = nums.length ? Math.max(...nums) : null;
-      return h("tr", {}, h("td", {}, m.name), m.values.map((v) => h("td", { class: `n ${v === best && nums.length > 1 ? "good" : ""}` }, fmt(v))));
+      const best = nums.length > 1 && new Set(nums).size > 1 ? Math.max(...nums) : null;
+      return h("tr", {}, h("td", {}, m.name), m.values.map((v) => h("td", { class: `n ${v === best ? "good" : ""}`, title: v === best ? "highest" : null }, fmt(v))));
     }))));
   const charts = h("div", { id: "compare-charts" });
-  root.append(h("h2", {}, "Equity curves"), charts);
+  put(root, h("h2", {}, "Equity curves"), charts);
   lineChart(charts, d.equity.map((e, i) => ({ label: names[i], ts: e.ts, values: e.equity })), { title: "equity, overlaid" });
   lineChart(charts, d.equity.map((e, i) => ({ label: names[i], ts: e.ts, values: e.drawdownPct.map((v) => -v) })), { title: "drawdown", height: 200, yFmt: (v) => (v * 100).toFixed(1) + "%" });
 };
@@ -568,9 +593,9 @@ PAGES.compare = async (root, _args, query, alive) => {
 PAGES.sweeps = async (root, _args, _query, alive) => {
   const d = await api("/api/sweeps");
   if (!alive()) return;
-  root.append(h("h1", {}, "Sweeps"));
-  if (!d.sweeps.length) { root.append(h("p", { class: "muted" }, "no sweeps yet: `bridge experiment sweep` makes one")); return; }
-  root.append(sortableTable([
+  put(root, h("h1", {}, "Sweeps"));
+  if (!d.sweeps.length) { put(root, h("p", { class: "muted" }, "no sweeps yet: `bridge experiment sweep` makes one")); return; }
+  put(root, sortableTable([
     { key: "sweep_id", label: "sweep", render: (s) => h("a", { href: `#/sweep/${s.sweep_id}` }, s.sweep_id) },
     { key: "experiment_id", label: "base experiment" },
     { key: "grid", label: "grid", value: (s) => Object.keys(s.grid).join(", "), render: (s) => Object.entries(s.grid).map(([k, v]) => `${k}: ${v.join(" / ")}`).join(" · ") },
@@ -620,7 +645,7 @@ PAGES.sweep = async (root, [id], query, alive) => {
   if (!alive()) return;
   const params = Object.keys(d.grid);
   const metricNames = [...new Set(d.points.flatMap((p) => Object.keys(p.metrics)))].sort();
-  root.append(h("h1", {}, "Sweep ", h("span", { class: "mono" }, d.sweepId)),
+  put(root, h("h1", {}, "Sweep ", h("span", { class: "mono" }, d.sweepId)),
     h("p", { class: "muted" }, `base experiment ${d.experimentId} · ${d.points.length} points · created ${d.createdAt}`));
   // in-sample vs out-of-sample: metrics named oos_* / is_* (or *_oos / *_is) pair up
   const oosOf = (m) => metricNames.find((n) => n === `oos_${m}` || n === `${m}_oos`);
@@ -640,16 +665,16 @@ PAGES.sweep = async (root, [id], query, alive) => {
     if (params.length > 2) heat.append(h("p", { class: "note" }, "each cell averages the points over the other parameters"));
   };
   for (const s of [selX, selY, selM]) s.addEventListener("change", drawHeat);
-  root.append(h("h2", {}, "Heat map"), h("div", { class: "filters" }, h("label", {}, "x parameter", selX), h("label", {}, "y parameter", selY), h("label", {}, "metric", selM)), heat);
+  put(root, h("h2", {}, "Heat map"), h("div", { class: "filters" }, h("label", {}, "x parameter", selX), h("label", {}, "y parameter", selY), h("label", {}, "metric", selM)), heat);
   drawHeat();
   if (hasOos) {
-    root.append(h("h2", {}, "In-sample vs out-of-sample"), h("table", { id: "is-oos" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "n" }, "mean in-sample"), h("th", { class: "n" }, "mean out-of-sample")),
+    put(root, h("h2", {}, "In-sample vs out-of-sample"), h("table", { id: "is-oos" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "n" }, "mean in-sample"), h("th", { class: "n" }, "mean out-of-sample")),
       baseMetrics.filter(oosOf).map((m) => {
         const mean = (k) => { const v = d.points.map((p) => p.metrics[k]).filter((x) => typeof x === "number"); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null; };
         return h("tr", {}, h("td", {}, m), h("td", { class: "n" }, fmt(mean(m))), h("td", { class: "n" }, fmt(mean(oosOf(m)))));
       })));
   }
-  root.append(h("h2", {}, "Grid"), h("div", { class: "scroll" }, sortableTable([
+  put(root, h("h2", {}, "Grid"), h("div", { class: "scroll" }, sortableTable([
     { key: "runId", label: "run", render: (p) => idCell(p.runId, `#/run/${p.runId}`, 20) },
     { key: "status", label: "status", render: (p) => pill(p.status) },
     ...params.map((k) => ({ key: "p:" + k, label: k, num: true, value: (p) => p.params[k] })),
@@ -664,13 +689,13 @@ PAGES.sweep = async (root, [id], query, alive) => {
 PAGES.coverage = async (root, _args, query, alive) => {
   const d = await api("/api/coverage?" + query.toString());
   if (!alive()) return;
-  root.append(h("h1", {}, "Coverage: where candles are missing"));
-  if (!d.report) { root.append(h("p", { class: "muted" }, "no coverage artifacts yet (bridge ohlcv coverage, alertForwardCoverage)")); return; }
+  put(root, h("h1", {}, "Coverage: where candles are missing"));
+  if (!d.report) { put(root, h("p", { class: "muted" }, "no coverage artifacts yet (bridge ohlcv coverage, alertForwardCoverage)")); return; }
   const sel = h("select", { id: "coverage-artifact", onchange: (e) => go("coverage", [], new URLSearchParams({ artifact: e.target.value })) },
     d.available.map((a) => h("option", { value: a.artifactId, selected: a.artifactId === d.report.artifactId }, `${a.artifactType} · ${a.logicalKey.slice(0, 70)} · ${a.createdAt}`)));
   const rep = d.report;
-  root.append(h("div", { class: "filters" }, h("label", {}, "coverage artifact", sel), idCell(rep.artifactId, `#/artifact/${rep.artifactId}`)));
-  root.append(h("h2", {}, "Per token"), h("div", { class: "scroll tall" }, sortableTable([
+  put(root, h("div", { class: "filters" }, h("label", {}, "coverage artifact", sel), idCell(rep.artifactId, `#/artifact/${rep.artifactId}`)));
+  put(root, h("h2", {}, "Per token"), h("div", { class: "scroll tall" }, sortableTable([
     { key: "token", label: "token", render: (t) => h("span", { class: "mono" }, t.token, copyButton(t.token)) },
     ...(rep.kind === "alert_forward_coverage" ? [{ key: "windows", label: "alert windows", num: true }, { key: "fullyCovered", label: "fully covered", num: true }] : []),
     ...(rep.kind === "coverage_gaps" ? [{ key: "gaps", label: "gaps", num: true }] : [{ key: "expected", label: "expected", num: true }, { key: "present", label: "present", num: true }]),
@@ -678,7 +703,7 @@ PAGES.coverage = async (root, _args, query, alive) => {
     ...(rep.kind !== "coverage_gaps" ? [{ key: "ratio", label: "coverage", num: true, render: (t) => pct(t.ratio) }] : []),
   ], rep.tokens, { initial: { key: "missing", dir: -1 } })));
   if (rep.windows) {
-    root.append(h("h2", {}, `Alert windows with missing candles (${rep.windowsWithGaps} of ${rep.rows})`), rep.windows.length ? h("div", { class: "scroll tall" }, sortableTable([
+    put(root, h("h2", {}, `Alert windows with missing candles (${rep.windowsWithGaps} of ${rep.rows})`), rep.windows.length ? h("div", { class: "scroll tall" }, sortableTable([
       { key: "alertTs", label: "alert", render: (w) => h("span", { class: "mono" }, isoMs(w.alertTs)) },
       { key: "horizonEnd", label: "window end", render: (w) => h("span", { class: "mono" }, isoMs(w.horizonEnd)) },
       { key: "token", label: "token", render: (w) => h("span", { class: "mono", title: w.token }, w.token.slice(0, 12) + "…") },
@@ -687,7 +712,7 @@ PAGES.coverage = async (root, _args, query, alive) => {
     ], rep.windows)) : h("p", { class: "good" }, "every alert window is fully covered"));
   }
   if (rep.gaps) {
-    root.append(h("h2", {}, "Gaps (longest first)"), h("div", { class: "scroll tall" }, sortableTable([
+    put(root, h("h2", {}, "Gaps (longest first)"), h("div", { class: "scroll tall" }, sortableTable([
       { key: "token", label: "token", render: (g) => h("span", { class: "mono" }, g.token) }, { key: "resolution", label: "res" },
       { key: "gapStart", label: "from", render: (g) => isoMs(g.gapStart) }, { key: "gapEnd", label: "to (excl.)", render: (g) => isoMs(g.gapEnd) },
       { key: "missing", label: "missing", num: true },
@@ -702,13 +727,13 @@ PAGES.coverage = async (root, _args, query, alive) => {
 PAGES.projections = async (root, _args, query, alive) => {
   const d = await api("/api/projections");
   if (!alive()) return;
-  root.append(h("h1", {}, "Projections"));
-  root.append(h("table", { id: "projections" }, h("tr", {}, ["projection", "tables", "rows", "mode", "built", "status"].map((x) => h("th", {}, x))),
+  put(root, h("h1", {}, "Projections"));
+  put(root, h("table", { id: "projections" }, h("tr", {}, ["projection", "tables", "rows", "mode", "built", "status"].map((x) => h("th", {}, x))),
     d.projections.map((p) => h("tr", {}, h("td", {}, idCell(p.projection_id, null, 20)), h("td", {}, p.tables.join(", ")),
       h("td", { class: "n" }, Object.entries(p.row_count).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")), h("td", {}, p.mode), h("td", { class: "mono" }, p.built_at),
       h("td", {}, p.stale ? [pill("stale", "stale"), h("ul", {}, p.stale_reasons.map((r) => h("li", { class: "note" }, `${r.table}: ${r.reason}`)))] : pill("current", "active"),
         p.file_present ? null : h("div", { class: "bad" }, "file missing: rebuild it"))))));
-  if (!d.projections.length) { root.append(h("p", { class: "muted" }, "no projections yet")); return; }
+  if (!d.projections.length) { put(root, h("p", { class: "muted" }, "no projections yet")); return; }
   const sel = h("select", { id: "sql-projection" }, d.projections.map((p) => h("option", { value: p.projection_id, selected: query.get("p") === p.projection_id }, `${p.projection_id} (${p.tables.join(", ")})`)));
   const firstTable = d.projections[0].tables[0] || "t";
   const ta = h("textarea", { class: "sql", id: "sql", spellcheck: "false" }, query.get("sql") || `SELECT * FROM ${firstTable} LIMIT 20`);
@@ -723,7 +748,7 @@ PAGES.projections = async (root, _args, query, alive) => {
           res.rows.map((r) => h("tr", {}, r.map((v) => h("td", { class: typeof v === "number" ? "n" : "mono" }, fmt(v))))))));
     } catch (err) { out.replaceChildren(errorBox(err)); }
   };
-  root.append(h("h2", {}, "SQL console (read-only)"),
+  put(root, h("h2", {}, "SQL console (read-only)"),
     h("p", { class: "note" }, `One statement through the projection sandbox: writes, settings and files outside the projection are refused; at most ${d.limits.maxRows} rows and ${d.limits.maxBytes.toLocaleString("en-US")} bytes come back.`),
     h("div", { class: "filters" }, h("label", {}, "projection", sel)), ta,
     h("div", { class: "filters" }, h("button", { class: "primary", id: "run-sql", onclick: run }, "Run"), h("span", { class: "note" }, "Ctrl+Enter runs")), out);

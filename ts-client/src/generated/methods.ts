@@ -70,6 +70,8 @@ export interface MethodMap {
   getRun: { params: T.GetRunParams; result: T.ExperimentResult };
   /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage) */
   writeReport: { params: T.WriteReportParams; result: T.WriteReportResult };
+  /** Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token */
+  openUi: { params: T.OpenUiParams; result: T.OpenUiResult };
 }
 
 /** Lifecycle methods, driven by the client itself (start/close). */
@@ -126,6 +128,7 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   listRuns: { summary: "Experiment runs, newest first, with inputs and outputs", longRunning: false, paramsOptional: true, errors: [1002] },
   getRun: { summary: "One run (or an experiment's latest run) with inputs and outputs", longRunning: false, paramsOptional: false, errors: [1401] },
   writeReport: { summary: "Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)", longRunning: false, paramsOptional: false, errors: [1401,1001,1002] },
+  openUi: { summary: "Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token", longRunning: false, paramsOptional: true, errors: [1009] },
 };
 
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
@@ -260,4 +263,6 @@ export interface GeneratedMethods {
   getRun(params: T.GetRunParams, options?: CallOptions): Promise<T.ExperimentResult>;
   /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage). */
   writeReport(params: T.WriteReportParams, options?: CallOptions): Promise<T.WriteReportResult>;
+  /** Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token */
+  openUi(params?: T.OpenUiParams, options?: CallOptions): Promise<T.OpenUiResult>;
 }

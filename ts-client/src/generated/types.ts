@@ -70,6 +70,8 @@ export interface WireTypes {
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
+  OpenUiParams?: OpenUiParams;
+  OpenUiResult?: OpenUiResult;
   ProjectionInputWire?: ProjectionInputWire;
   ProjectionResult?: ProjectionResult;
   ProjectionStaleReasonWire?: ProjectionStaleReasonWire;
@@ -610,6 +612,14 @@ export interface MigrateDuckdbParams {
     [k: string]: string | undefined;
   };
   assumeTz?: string | null;
+}
+export interface OpenUiParams {
+  port?: number;
+}
+export interface OpenUiResult {
+  url: string;
+  port: number;
+  alreadyRunning?: boolean;
 }
 export interface Provenance {
   writerName?: string | null;

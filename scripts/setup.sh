@@ -43,7 +43,7 @@ fi
 if [ ! -x /usr/bin/chromium ]; then
   if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then
     SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
-    echo "setup: installing Debian's chromium for the UI browser tests (apt-get)"
+    say "installing Debian's chromium for the UI browser tests (apt-get install chromium)"
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
     $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
   else

@@ -385,8 +385,8 @@ class Store:
         """Artifacts matching every filter, oldest first; `next_cursor` pages on stably.
 
         Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
-        `search` keeps artifacts whose id starts with it or whose logical key contains it
-        (case-insensitive for ASCII). `order` is one of LIST_ORDERS: a column, `-` first for
+        `search` keeps artifacts whose id starts with it (any case) or whose logical key contains
+        it (case-sensitive: token addresses are). `order` is one of LIST_ORDERS: a column, `-` first for
         descending; ties are broken by artifact id; a cursor pages on in the order it was made for.
         """
         if limit < 1 or limit > 10_000:
@@ -395,9 +395,11 @@ class Store:
             raise ValidationFailed(f"order must be one of {', '.join(LIST_ORDERS)}", field="order", value=order)
         col, desc = LIST_ORDERS[order], order.startswith("-")
         where, args = [], []
-        if search:
-            where.append("(substr(artifact_id, 1, ?) = ? OR instr(lower(logical_key), lower(?)) > 0)")
-            args += [len(search), search.lower(), search]
+        if search:  # key text: a scan of the (logical_key, artifact_id) index, not of the table
+            where.append("artifact_id IN (SELECT artifact_id FROM artifacts INDEXED BY idx_artifacts_key_id"
+                         " WHERE instr(logical_key, ?) > 0"
+                         " UNION SELECT artifact_id FROM artifacts WHERE artifact_id >= ? AND artifact_id < ?)")
+            args += [search, search.lower(), search.lower() + _TOP]  # ids are lowercase hex
         if artifact_type:
             where.append("artifact_type = ?")
             args.append(artifact_type)
@@ -406,11 +408,11 @@ class Store:
                 raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
             where.append("status = ?")
             args.append(status)
-        if logical_key_prefix:
-            where.append("substr(logical_key, 1, ?) = ?")
-            args += [len(logical_key_prefix), logical_key_prefix]
-        for k, v in (tags or {}).items():
-            where.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
+        if logical_key_prefix:  # a range of the key index; the substr check keeps it exact
+            where.append("logical_key >= ? AND logical_key < ? AND substr(logical_key, 1, ?) = ?")
+            args += [logical_key_prefix, logical_key_prefix + _TOP, len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():  # driven by the tag index, not a probe per artifact
+            where.append("artifact_id IN (SELECT t.artifact_id FROM artifact_tags t WHERE t.k = ? AND t.v = ?)")
             args += [k, v]
         if ts_from:
             where.append("max_ts >= ?")
@@ -433,6 +435,11 @@ class Store:
         items = self._load([r[0] for r in rows])
         nxt = _encode_cursor(rows[-1][1], rows[-1][0], order) if more else None
         return ArtifactPage(items=items, next_cursor=nxt)
+
+    def last_event_id(self) -> int:
+        """The newest artifact event's number (publish, supersede, tombstone, gc): when it has not
+        moved, no artifact was added or changed status since."""
+        return self.connect().execute("SELECT coalesce(max(event_id), 0) FROM artifact_events").fetchone()[0]
 
     def counts(self) -> list[tuple[str, str, int]]:
         """(artifact type, status, number of artifacts) for every pair present, by type then status."""
@@ -614,7 +621,13 @@ class Store:
         return self.get(artifact_id)
 
     def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:
-        """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths."""
+        """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths.
+
+        With `artifact_ids`, only those are examined, walking up from them (cost: their upstream
+        graphs, not the lake); without, every artifact, walking down from every non-active one.
+        """
+        if artifact_ids is not None:
+            return self._stale_of(list(dict.fromkeys(artifact_ids)))
         rows = self.connect().execute(
             """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
                  SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
@@ -628,17 +641,35 @@ class Store:
                WHERE a.status = 'active'
                GROUP BY b.id, b.culprit ORDER BY b.id, b.culprit"""
         ).fetchall()
-        wanted = set(artifact_ids) if artifact_ids is not None else None
-        out: dict[str, StaleArtifact] = {}
-        for r in rows:
-            if wanted is not None and r[0] not in wanted:
-                continue
-            reason = StaleReason(input_artifact_id=r[1], input_status=r[2], path=r[3].split(">"))
-            if r[0] in out:
-                out[r[0]].reasons.append(reason)
-            else:
-                out[r[0]] = StaleArtifact(artifact_id=r[0], artifact_type=r[4], logical_key=r[5], reasons=[reason])
-        return list(out.values())
+        return _stale_rows(rows)
+
+    def _stale_of(self, ids: list[str]) -> list[StaleArtifact]:
+        con = self.connect()
+        walked = []
+        for chunk in _chunks(ids, 400):
+            marks = ",".join("?" * len(chunk))
+            # the walk alone (joining artifacts inside it makes SQLite's planner far slower)
+            walked += con.execute(
+                f"""WITH RECURSIVE up(id, input, path, depth) AS (
+                      SELECT l.artifact_id, l.input_artifact_id, l.artifact_id || '>' || l.input_artifact_id, 1
+                      FROM artifact_lineage l WHERE l.artifact_id IN ({marks})
+                      UNION
+                      SELECT u.id, l.input_artifact_id, u.path || '>' || l.input_artifact_id, u.depth + 1
+                      FROM up u JOIN artifact_lineage l ON l.artifact_id = u.input WHERE u.depth < 64)
+                    SELECT id, input, MIN(path) FROM up GROUP BY id, input""", chunk).fetchall()
+        if not walked:
+            return []
+        status: dict[str, tuple[str, str, str]] = {}
+        wanted = sorted({r[0] for r in walked} | {r[1] for r in walked})
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in con.execute(f"SELECT artifact_id, status, artifact_type, logical_key FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks})", chunk):
+                status[r[0]] = (r[1], r[2], r[3])
+        rows = [(i, inp, status[inp][0], path, status[i][1], status[i][2]) for i, inp, path in walked
+                if inp in status and i in status and status[inp][0] != "active" and status[i][0] == "active"]
+        rows.sort(key=lambda r: (r[0], r[1]))
+        return _stale_rows(rows)
 
     # -- maintenance ---------------------------------------------------------------------------
 
@@ -654,6 +685,18 @@ class Store:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+def _stale_rows(rows) -> list[StaleArtifact]:
+    """(id, culprit, culprit status, path 'a>b>c', type, key) rows, by id then culprit."""
+    out: dict[str, StaleArtifact] = {}
+    for r in rows:
+        reason = StaleReason(input_artifact_id=r[1], input_status=r[2], path=r[3].split(">"))
+        if r[0] in out:
+            out[r[0]].reasons.append(reason)
+        else:
+            out[r[0]] = StaleArtifact(artifact_id=r[0], artifact_type=r[4], logical_key=r[5], reasons=[reason])
+    return list(out.values())
+
 
 def _deduped(artifact: Artifact, mode: str) -> PublishResult:
     return PublishResult(deduped=True, mode=mode, existing_artifact_id=artifact.artifact_id,
@@ -722,14 +765,13 @@ def _norm_ts(text: str, field: str) -> str:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
 
 
-# Store.list's orders: name -> SQL expression (NULL time ranges sort first, as '').
+_TOP = "\U0010ffff"  # sorts after every string that starts with a given prefix (UTF-8, BINARY)
+
+# Store.list's orders: name -> column (each has an index with artifact_id, migration 0004).
 LIST_ORDERS = {
     "created_at": "created_at", "-created_at": "created_at",
-    "artifact_type": "artifact_type", "-artifact_type": "artifact_type",
     "logical_key": "logical_key", "-logical_key": "logical_key",
     "row_count": "row_count", "-row_count": "row_count",
-    "min_ts": "coalesce(min_ts, '')", "-min_ts": "coalesce(min_ts, '')",
-    "max_ts": "coalesce(max_ts, '')", "-max_ts": "coalesce(max_ts, '')",
 }
 
 

@@ -34,14 +34,22 @@ class Views:
 
         self.store = store
         self.projections = Projections(store)
+        self._counts: tuple[int, dict[str, Any]] | None = None
 
     # -- artifacts ---------------------------------------------------------------------------
 
     def artifact_types(self) -> dict[str, Any]:
+        """Counts by type and status, recounted only when an artifact event happened since."""
+        marker = self.store.last_event_id()
+        cached = self._counts
+        if cached is not None and cached[0] == marker:
+            return cached[1]
         by_type: dict[str, dict[str, int]] = {}
         for t, status, n in self.store.counts():
             by_type.setdefault(t, {})[status] = n
-        return {"types": [{"artifactType": t, "counts": c, "total": sum(c.values())} for t, c in sorted(by_type.items())]}
+        out = {"types": [{"artifactType": t, "counts": c, "total": sum(c.values())} for t, c in sorted(by_type.items())]}
+        self._counts = (marker, out)
+        return out
 
     def artifacts(self, q: Mapping[str, str]) -> dict[str, Any]:
         tags = {}

@@ -168,8 +168,8 @@ window.addEventListener("DOMContentLoaded", () => {
 // ---------------------------------------------------------------------------------------------
 
 const ART_COLUMNS = [
-  ["artifactId", "id", null], ["artifactType", "type", "artifact_type"], ["logicalKey", "logical key", "logical_key"],
-  ["status", "status", null], ["rowCount", "rows", "row_count"], ["minTs", "from", "min_ts"], ["maxTs", "to", "max_ts"],
+  ["artifactId", "id", null], ["artifactType", "type", null], ["logicalKey", "logical key", "logical_key"],
+  ["status", "status", null], ["rowCount", "rows", "row_count"], ["minTs", "from", null], ["maxTs", "to", null],
   ["createdAt", "created", "created_at"],
 ];
 

@@ -573,12 +573,11 @@ PAGES.compare = async (root, _args, query, alive) => {
     ? h("div", { class: "scroll" }, h("table", { id: "diff" }, h("tr", {}, h("th", {}, "field"), names.map((n) => h("th", {}, n))),
       d.diff.map((row) => h("tr", {}, h("td", { class: "mono" }, row.path), row.values.map((v) => h("td", { class: "mono" }, Array.isArray(v) ? `[${v.length} items]` : fmt(v)))))))
     : h("p", { class: "muted" }, "the definitions are identical"));
-  put(root, h("h2", {}, "Metrics"), h("div", { class: "scroll" }, h("table", { id: "compare-metrics" },
+  put(root, h("h2", {}, "Metrics"), h("p", { class: "note" }, "bold: the runs differ"), h("div", { class: "scroll" }, h("table", { id: "compare-metrics" },
     h("tr", {}, h("th", {}, "metric"), names.map((n) => h("th", { class: "n" }, n))),
     d.metrics.map((m) => {
-      const nums = m.values.filter((v) => typeof v === "number");
-      const best = nums.length > 1 && new Set(nums).size > 1 ? Math.max(...nums) : null;
-      return h("tr", {}, h("td", {}, m.name), m.values.map((v) => h("td", { class: `n ${v === best ? "good" : ""}`, title: v === best ? "highest" : null }, fmt(v))));
+      const differs = new Set(m.values.map((v) => JSON.stringify(v))).size > 1;
+      return h("tr", { class: differs ? "differs" : "" }, h("td", {}, m.name), m.values.map((v) => h("td", { class: "n" }, fmt(v))));
     }))));
   const charts = h("div", { id: "compare-charts" });
   put(root, h("h2", {}, "Equity curves"), charts);

@@ -76,7 +76,8 @@ class UiServer:
         self._sock = _bind(int(port))
         self.port = self._sock.getsockname()[1]
         self.app = create_app(store, token=self.token, port=self.port)
-        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off",
+        # log_config=None: leave logging alone (inside the daemon, stdout is the JSON-RPC channel)
+        config = uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="off", log_config=None,
                                 server_header=False, date_header=False)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

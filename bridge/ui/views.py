@@ -87,7 +87,7 @@ class Views:
             table = head(self.store, artifact_id, PREVIEW_ROWS)
             out["preview"] = {"columns": table.column_names, "rows": json_rows(table)}
             out["stats"] = [_b(s) for s in column_stats(self.store, artifact_id)]
-        except OSError as exc:  # the file is gone (gc'd tombstone) or unreadable
+        except (OSError, ValueError) as exc:  # the file is gone (gc'd tombstone), unreadable or corrupt
             out["preview"], out["stats"] = None, None
             out["fileError"] = f"{type(exc).__name__}: {exc}"
         stale = self.store.stale([artifact_id])

@@ -49,17 +49,23 @@ def quickstart_lake(tmp_path_factory) -> Path:
     return lake
 
 
-def _browser(p):
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Checked before the lake is built, so a missing browser fails at once, saying what to do."""
     assert Path(CHROMIUM).is_file(), (
         f"Chromium is missing at {CHROMIUM}: the browser tests need Debian's `chromium` package "
         "(./scripts/setup.sh installs it as root: apt-get install -y chromium), or set BRIDGE_CHROMIUM")
+    return CHROMIUM
+
+
+def _browser(p):
     return p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
         "--no-sandbox", "--headless=new", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
         "--disable-component-update", "--disable-default-apps", "--disable-sync", "--no-first-run",
         "--metrics-recording-only", "--disable-extensions"])
 
 
-def test_walk_through_the_pages_in_chromium(quickstart_lake):
+def test_walk_through_the_pages_in_chromium(chromium, quickstart_lake):
     from playwright.sync_api import expect, sync_playwright
 
     from bridge.ui import UiServer

@@ -255,7 +255,7 @@ PAGES.artifact = async (root, [id], _query, alive) => {
     h("div", { class: "mono" }, a.artifact_id, copyButton(a.artifact_id)));
   if (d.stale.length) {
     put(root, h("h2", {}, "Stale"), h("ul", {}, d.stale.map((r) => h("li", {},
-      `input ${r.input_artifact_id} is ${r.input_status}; path `, r.path.map((p, i) => [i ? " › " : "", h("a", { href: `#/artifact/${p}`, class: "mono" }, p.slice(0, 10) + "…")])))));
+      `input ${r.input_artifact_id} is ${r.input_status}; path `, r.path.map((p, i) => [i ? " › " : "", h("a", { href: `#/artifact/${p}`, class: "mono", title: p }, p.slice(0, 10) + "…")])))));
   }
   const tagText = Object.entries(a.tags || {}).map(([k, vs]) => vs.map((v) => `${k}=${v}`).join(", ")).join(", ");
   const link = (x) => x ? h("span", {}, h("a", { href: `#/artifact/${x}`, class: "mono" }, x), copyButton(x)) : "—";
@@ -504,7 +504,7 @@ PAGES.runs = async (root, _args, query, alive) => {
     { key: "name", label: "name" }, { key: "status", label: "status", render: (r) => pill(r.status) },
     { key: "createdAt", label: "created" }, { key: "durationMs", label: "ms", num: true },
     ...data.metricKeys.map((k) => ({ key: k, label: k, num: true, value: (r) => r.metrics[k], render: (r) => (k.includes("return") || k.includes("rate") || k.includes("drawdown") ? pct(r.metrics[k]) : fmt(r.metrics[k])) })),
-    { key: "sweepId", label: "sweep", render: (r) => (r.sweepId ? h("a", { href: `#/sweep/${r.sweepId}` }, r.sweepId.slice(0, 14) + "…") : "") },
+    { key: "sweepId", label: "sweep", render: (r) => (r.sweepId ? idCell(r.sweepId, `#/sweep/${r.sweepId}`, 14) : "") },
   ];
   put(root, h("div", { class: "filters" }, compareBtn, h("span", { class: "muted" }, `${data.runs.length} runs (newest first; click a header to sort)`)),
     h("div", { class: "scroll" }, sortableTable(columns, data.runs, { rowClass: (r) => (r.status === "failed" ? "bad" : "") })));
@@ -548,7 +548,7 @@ PAGES.run = async (root, [id], _query, alive) => {
     h("div", { class: "scroll tall" }, h("table", { id: "trades" },
       h("tr", {}, ["entry", "exit", "token", "chain", "entry px", "exit px", "pnl", "pnl %", "hold s", "reason"].map((x) => h("th", {}, x))),
       d.trades.map((t) => h("tr", { class: "click", "data-trade": t.trade_id, onclick: () => showTrade(t) },
-        h("td", { class: "mono" }, isoMs(t.entry_ts)), h("td", { class: "mono" }, isoMs(t.exit_ts)), h("td", { class: "mono", title: t.token }, t.token.slice(0, 10) + "…"),
+        h("td", { class: "mono" }, isoMs(t.entry_ts)), h("td", { class: "mono" }, isoMs(t.exit_ts)), h("td", {}, idCell(t.token, null, 10)),
         h("td", {}, t.chain), h("td", { class: "n" }, fmt(t.entry_price, 8)), h("td", { class: "n" }, fmt(t.exit_price, 8)),
         h("td", { class: `n ${t.pnl > 0 ? "good" : t.pnl < 0 ? "bad" : ""}` }, fmt(t.pnl, 4)), h("td", { class: "n" }, pct(t.pnl_pct)),
         h("td", { class: "n" }, fmt(t.duration_ms / 1000)), h("td", {}, t.exit_reason))))));
@@ -705,7 +705,7 @@ PAGES.coverage = async (root, _args, query, alive) => {
     put(root, h("h2", {}, `Alert windows with missing candles (${rep.windowsWithGaps} of ${rep.rows})`), rep.windows.length ? h("div", { class: "scroll tall" }, sortableTable([
       { key: "alertTs", label: "alert", render: (w) => h("span", { class: "mono" }, isoMs(w.alertTs)) },
       { key: "horizonEnd", label: "window end", render: (w) => h("span", { class: "mono" }, isoMs(w.horizonEnd)) },
-      { key: "token", label: "token", render: (w) => h("span", { class: "mono", title: w.token }, w.token.slice(0, 12) + "…") },
+      { key: "token", label: "token", render: (w) => idCell(w.token, null, 12) },
       { key: "chain", label: "chain" }, { key: "expected", label: "expected", num: true }, { key: "present", label: "present", num: true },
       { key: "missing", label: "missing", num: true }, { key: "ratio", label: "coverage", num: true, render: (w) => pct(w.ratio) },
     ], rep.windows)) : h("p", { class: "good" }, "every alert window is fully covered"));

@@ -21,11 +21,10 @@ from bridge.store.models import (
     VerifyIssue,
     VerifyReport,
 )
-from bridge.store.store import LIST_ORDERS, Store, artifact_id_for
+from bridge.store.store import Store, artifact_id_for
 
 __all__ = [
     "LAKE_ENV",
-    "LIST_ORDERS",
     "Artifact",
     "ArtifactPage",
     "GcReport",

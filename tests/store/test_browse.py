@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bridge.errors import ValidationFailed
-from bridge.store import LIST_ORDERS, Store
+from bridge.store import Store
+from bridge.store.store import LIST_ORDERS
 from bridge.store.inspect import column_stats, head
 from tests.store.samples import publish_candles, publish_metrics
 

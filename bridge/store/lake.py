@@ -68,7 +68,42 @@ class Lake:
         base = self.artifacts / dir_name / artifact_id[:2] / artifact_id
         return base.with_suffix(".parquet"), base.with_suffix(".json")
 
+    def exists(self) -> bool:
+        """A lake exists where its manifest file does (made by `init`)."""
+        return self.manifest_db.is_file()
+
+    def require(self) -> "Lake":
+        """This lake if it exists.
+
+        Raises:
+            LakeNotFound: no manifest at the path (a mistyped --lake); `bridge init` creates one.
+        """
+        from bridge.errors import LakeNotFound
+
+        if self.root.exists() and not self.root.is_dir():
+            raise LakeNotFound(self.root, "it is a file, not a directory")
+        if not self.exists():
+            raise LakeNotFound(self.root)
+        return self
+
     def ensure(self) -> "Lake":
-        for d in (self.manifest_dir, self.artifacts, self.cache, self.staging):
-            d.mkdir(parents=True, exist_ok=True)
+        """Create the lake's folders (idempotent).
+
+        Raises:
+            InvalidInput: the root (or a parent) is a file.
+            StorageError: the folders cannot be created (permission, read-only, disk full).
+        """
+        from bridge.errors import InvalidInput, StorageError
+
+        for d in (self.root, *self.root.parents):
+            if d.exists():
+                if not d.is_dir():
+                    raise InvalidInput(f"cannot create a lake at {self.root}: {d} is a file, not a directory",
+                                       path=str(self.root))
+                break
+        for d in (self.manifest_db.parent, self.artifacts, self.cache, self.staging):
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError.from_os_error(exc, d, "create the lake folder") from None
         return self

@@ -1,4 +1,4 @@
--- 0004: indexes for browsing a big lake (the UI, `bridge ls`): counts by type and status and
+-- 0005: indexes for browsing a big lake (the UI, `bridge ls`): counts by type and status and
 -- type/status filters newest first without reading the table, and the other list orders.
 
 CREATE INDEX idx_artifacts_type_status_created ON artifacts (artifact_type, status, created_at, artifact_id);

@@ -155,13 +155,19 @@ def run_view(store: "Store", run_id: str) -> dict[str, Any]:
                 skipped[r["reason"]] += 1
             elif r["kind"] == "warning":
                 warnings.append({"reason": r["reason"], "detail": r["detail"]})
+    fills: Counter[tuple[str, str]] = Counter()
+    if getattr(run.outputs, "fills", None):
+        t = store.read_table(run.outputs.fills, columns=["side", "reason"])
+        fills.update(zip(t.column("side").to_pylist(), t.column("reason").to_pylist()))
+    out["fills"] = [{"side": side, "reason": reason, "fills": n} for (side, reason), n in sorted(fills.items())]
     out["skipped"] = [{"reason": k, "alerts": v} for k, v in sorted(skipped.items())]
     out["warnings"] = warnings
     lineage = []
     for f in run.inputs:
         lineage.append({"role": "input: " + f.role, "artifact": msgspec.to_builtins(store.get(f.artifact_id))})
     for label, aid in (("trades", run.outputs.trades), ("metrics", run.outputs.metrics),
-                       ("equity", run.outputs.curves), ("diagnostics", run.outputs.diagnostics)):
+                       ("equity", run.outputs.curves), ("diagnostics", run.outputs.diagnostics),
+                       ("fills", getattr(run.outputs, "fills", None))):
         if aid:
             lineage.append({"role": "output: " + label, "artifact": msgspec.to_builtins(store.get(aid))})
     out["lineage"] = lineage
@@ -170,8 +176,9 @@ def run_view(store: "Store", run_id: str) -> dict[str, Any]:
 
 def trade_candles(store: "Store", run_id: str, trade_id: str, *, pad_s: int = 3600,
                   max_candles: int = 5000) -> dict[str, Any]:
-    """The trade and the candles of its token from the run's own OHLCV inputs over
-    [entry - pad, exit + pad) (at most `max_candles`, the earliest kept).
+    """The trade, its fills (when the run has a fills artifact) and the candles of its token from
+    the run's own OHLCV inputs over [entry - pad, exit + pad) (at most `max_candles`, the
+    earliest kept).
 
     Raises:
         RunNotFound: no such run.  ValidationFailed: the run has no trade `trade_id`.
@@ -210,7 +217,13 @@ def trade_candles(store: "Store", run_id: str, trade_id: str, *, pad_s: int = 36
             values = tbl.column(k).to_pylist()
             cols[k] = [_ms(v) for v in values] if k == "ts" else values
     trade["entry_ts"], trade["exit_ts"] = _ms(trade["entry_ts"]), _ms(trade["exit_ts"])
-    return {"trade": trade, "candles": cols}
+    fills = []
+    if getattr(run.outputs, "fills", None):
+        f = store.read_table(run.outputs.fills)
+        f = f.filter(pc.equal(f.column("trade_id"), trade_id)).sort_by("fill_seq")
+        fills = [{"side": r["side"], "reason": r["reason"], "leg": r["leg"], "ts": _ms(r["ts"]), "price": r["price"],
+                  "qty": r["qty"]} for r in f.to_pylist()]
+    return {"trade": trade, "candles": cols, "fills": fills}
 
 
 # -- several runs --------------------------------------------------------------------------------

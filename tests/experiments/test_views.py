@@ -47,6 +47,11 @@ def test_trade_candles_cover_the_trade_from_the_runs_own_inputs(runs):
     assert ts == sorted(set(ts)) and ts[0] <= entry and ts[-1] >= exit_ - 60_000
     assert all(entry - 120_000 <= t < exit_ + 120_000 for t in ts)
     assert got["trade"]["entry_ts"] == entry
+    fills = store.read_table(run.outputs.fills).to_pylist()
+    mine = [f for f in fills if f["trade_id"] == trade["trade_id"]]
+    assert [f["reason"] for f in got["fills"]] == [f["reason"] for f in sorted(mine, key=lambda f: f["fill_seq"])]
+    assert got["fills"][0]["side"] == "buy" and got["fills"][0]["ts"] == entry
+    assert sum(f["fills"] for f in views.run_view(store, run.run_id)["fills"]) == len(fills)
     with pytest.raises(ValidationFailed, match="no trade"):
         views.trade_candles(store, run.run_id, "nope")
 

@@ -455,14 +455,16 @@ function lineChart(el, series, { title, height = 260, yFmt = axisFmt, area = fal
   return plot;
 }
 
-function priceChart(el, candles, trade) {
+// Close, high and low of the trade's candles, entries (buy fills) and exits (sell fills) marked;
+// without fills, the trade's own entry and exit.
+function priceChart(el, candles, trade, fills = []) {
   const xs = [...candles.ts];
-  const extra = [trade.entry_ts, trade.exit_ts];
-  const all = [...new Set([...xs, ...extra])].sort((a, b) => a - b);
+  const marks = fills.length ? fills : [{ side: "buy", ts: trade.entry_ts, price: trade.entry_price }, { side: "sell", ts: trade.exit_ts, price: trade.exit_price }];
+  const all = [...new Set([...xs, ...marks.map((m) => m.ts)])].sort((a, b) => a - b);
   const at = new Map(xs.map((x, i) => [x, i]));
   const col = (name) => all.map((x) => (at.has(x) ? candles[name][at.get(x)] : null));
-  const entry = all.map((x) => (x === trade.entry_ts ? trade.entry_price : null));
-  const exit = all.map((x) => (x === trade.exit_ts ? trade.exit_price : null));
+  const markAt = (side) => { const m = new Map(marks.filter((f) => f.side === side).map((f) => [f.ts, f.price])); return all.map((x) => (m.has(x) ? m.get(x) : null)); };
+  const entry = markAt("buy"), exit = markAt("sell");
   const marker = (color) => ({ stroke: color, fill: color, width: 0, paths: () => null, points: { show: true, size: 12, fill: color, stroke: color } });
   const opts = {
     title: `${trade.token} · ${trade.exit_reason}`, width: chartWidth(el), height: 300,
@@ -525,7 +527,10 @@ PAGES.run = async (root, [id], _query, alive) => {
       ` · started ${r.execution.startedAt || "—"} · ${fmt(r.execution.duration)} ms`, r.sweepId ? [" · sweep ", h("a", { href: `#/sweep/${r.sweepId}` }, r.sweepId)] : null));
   if (r.execution.error) put(root, h("p", { class: "bad" }, `error (${r.execution.errorType}): ${r.execution.error}`));
   put(root, h("div", { class: "grid2" },
-    h("div", {}, h("h2", {}, "Strategy"), kvTable(Object.entries(d.strategy))),
+    h("div", {}, h("h2", {}, "Strategy"), kvTable(Object.entries(d.strategy).map(([k, v]) => [k,
+      Array.isArray(v) && v.length && typeof v[0] === "object"
+        ? h("table", {}, h("tr", {}, Object.keys(v[0]).map((c) => h("th", {}, c))), v.map((row) => h("tr", {}, Object.values(row).map((x) => h("td", { class: "n" }, fmt(x))))))
+        : v]))),
     h("div", {}, h("h2", {}, "Metrics"), metricRows(d.metrics))));
   const charts = h("div", {});
   put(root, h("h2", {}, "Equity and drawdown"), charts);
@@ -540,7 +545,10 @@ PAGES.run = async (root, [id], _query, alive) => {
     try {
       const res = await api(`/api/runs/${encodeURIComponent(r.runId)}/trades/${encodeURIComponent(t.trade_id)}`);
       priceBox.replaceChildren(h("div", { class: "note" }, `entry ${isoMs(t.entry_ts)} at ${fmt(t.entry_price, 8)} → exit ${isoMs(t.exit_ts)} at ${fmt(t.exit_price, 8)} (${t.exit_reason}, pnl ${pct(t.pnl_pct)})`));
-      priceChart(priceBox, res.candles, res.trade);
+      priceChart(priceBox, res.candles, res.trade, res.fills);
+      if (res.fills.length) priceBox.append(h("table", { class: "fills" }, h("tr", {}, ["time", "side", "reason", "leg", "qty", "price"].map((x) => h("th", {}, x))),
+        res.fills.map((f) => h("tr", {}, h("td", { class: "mono" }, isoMs(f.ts)), h("td", { class: f.side === "buy" ? "good" : "bad" }, f.side), h("td", {}, f.reason),
+          h("td", { class: "n" }, f.leg ?? ""), h("td", { class: "n" }, fmt(f.qty)), h("td", { class: "n" }, fmt(f.price, 8))))));
     } catch (err) { priceBox.replaceChildren(errorBox(err)); }
   };
   put(root, h("h2", {}, `Trades (${d.tradeCount})`), d.tradeCount > d.trades.length ? h("p", { class: "note" }, `the first ${d.trades.length}; the full list is the trades artifact`) : null,
@@ -552,6 +560,10 @@ PAGES.run = async (root, [id], _query, alive) => {
         h("td", {}, t.chain), h("td", { class: "n" }, fmt(t.entry_price, 8)), h("td", { class: "n" }, fmt(t.exit_price, 8)),
         h("td", { class: `n ${t.pnl > 0 ? "good" : t.pnl < 0 ? "bad" : ""}` }, fmt(t.pnl, 4)), h("td", { class: "n" }, pct(t.pnl_pct)),
         h("td", { class: "n" }, fmt(t.duration_ms / 1000)), h("td", {}, t.exit_reason))))));
+  if (d.fills.length) {
+    put(root, h("h2", {}, `Fills (${d.fills.reduce((s, x) => s + x.fills, 0)})`), h("table", { id: "fills" }, h("tr", {}, h("th", {}, "side"), h("th", {}, "reason"), h("th", { class: "n" }, "fills")),
+      d.fills.map((f) => h("tr", {}, h("td", {}, f.side), h("td", {}, f.reason), h("td", { class: "n" }, f.fills)))));
+  }
   put(root, h("h2", {}, `Skipped alerts (${d.skipped.reduce((s, x) => s + x.alerts, 0)})`),
     h("table", {}, h("tr", {}, h("th", {}, "reason"), h("th", { class: "n" }, "alerts")), d.skipped.map((s) => h("tr", {}, h("td", {}, s.reason), h("td", { class: "n" }, s.alerts)))));
   if (d.warnings.length) put(root, h("h2", {}, "Warnings"), h("ul", {}, d.warnings.map((w) => h("li", {}, `${w.reason}: ${w.detail}`))));

@@ -93,7 +93,8 @@ def bulk_artifacts(manifest: Path, n: int, runs: int) -> dict:
     con.execute("""INSERT INTO artifact_tags SELECT id, 'token', 'BENCH' || printf('%05d', i % 5000) FROM seq""")
     con.execute("""INSERT INTO artifact_lineage SELECT d.id, b.id FROM seq d JOIN seq b ON b.i = d.i % :bases
                    WHERE d.i >= :bases""", {"bases": bases})
-    con.execute("""INSERT INTO artifact_provenance SELECT id, 'bench', '1', NULL, 0, '{}', 'qb-content-v1' FROM seq""")
+    con.execute("""INSERT INTO artifact_provenance (artifact_id, writer_name, writer_version, git_commit, git_dirty,
+                      params_json, canonical_form) SELECT id, 'bench', '1', NULL, 0, '{}', 'qb-content-v1' FROM seq""")
     run = con.execute("SELECT * FROM experiment_runs WHERE sweep_id IS NULL ORDER BY created_at LIMIT 1").fetchone()
     cols = [d[0] for d in con.execute("SELECT * FROM experiment_runs LIMIT 0").description]
     rid = cols.index("run_id")

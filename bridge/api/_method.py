@@ -21,9 +21,10 @@ pyarrow, DuckDB, pandas or chDB: handlers import the domain when they run.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -50,7 +51,8 @@ class Limits:
 
 class Context:
     """What a handler may use: the lake, a shared lazily-opened Store, this request's Job,
-    limits, and a per-daemon `state` dict for caches (e.g. an open projection registry)."""
+    limits, and a per-daemon `state` dict for caches (e.g. an open projection registry).
+    Quick (not long-running) calls share one context (job NULL_JOB, request_id None)."""
 
     def __init__(self, lake, *, limits: Limits | None = None, shared: dict | None = None,
                  job: Job = NULL_JOB, request_id: Any = None) -> None:
@@ -87,10 +89,12 @@ class Method:
     errors: tuple[type[BaseException], ...] = ()
     doc: str = ""
     long_running: bool = False
-    decoder: msgspec.json.Decoder = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "decoder", msgspec.json.Decoder(self.params))
+    @functools.cached_property
+    def decoder(self) -> msgspec.json.Decoder:
+        """Built on the method's first call: building every method's at import would cost the
+        daemon's cold start more than the rest of its imports."""
+        return msgspec.json.Decoder(self.params)
 
     def decode_params(self, raw: bytes | None) -> Any:
         """Raises msgspec.ValidationError / DecodeError (the dispatcher maps them to -32602)."""

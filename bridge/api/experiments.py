@@ -3,7 +3,7 @@ listRuns, getRun, writeReport.
 
 The definition and result types are the domain's own msgspec Structs (camelCase, unknown fields
 refused): bridge.experiments.definition.ExperimentDefinition / ExperimentResult and
-bridge.experiments.runner.SweepResult. Handlers are thin and import the domain inside, so the
+bridge.experiments.definition.SweepResult. Handlers are thin and import the domain inside, so the
 daemon starts without DuckDB or pyarrow. DECLARATIONS name each method once; METHODS turns them
 into bridge.api._method.Method objects.
 """
@@ -25,8 +25,7 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
-from bridge.experiments.definition import ExperimentDefinition, ExperimentResult
-from bridge.experiments.runner import SweepResult
+from bridge.experiments.definition import ExperimentDefinition, ExperimentResult, SweepResult
 
 __all__ = [
     "DECLARATIONS",
@@ -157,7 +156,7 @@ DECLARATIONS: list[dict[str, Any]] = [
     dict(name="getRun", params=GetRunParams, result=ExperimentResult, errors=(RunNotFound,),
          handler=get_run, long_running=False, doc="One run (or an experiment's latest run) with inputs and outputs."),
     dict(name="writeReport", params=WriteReportParams, result=WriteReportResult,
-         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_report, long_running=False,
+         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_report, long_running=True,
          doc="Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)."),
 ]
 

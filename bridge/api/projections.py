@@ -281,14 +281,14 @@ DECLARATIONS: list[dict[str, Any]] = [
          doc="Add artifacts to a projection's tables (or add tables); untouched tables are copied, not rebuilt. "
              "The result equals a fresh build of all inputs."),
     dict(name="disposeProjection", params=DisposeProjectionParams, result=DisposeProjectionResult,
-         errors=(ProjectionNotFound,), handler=dispose_projection, long_running=False,
+         errors=(ProjectionNotFound,), handler=dispose_projection, long_running=True,
          doc="Delete a projection and its files (the artifacts are untouched)."),
     dict(name="listProjections", params=ListProjectionsParams, result=ListProjectionsResult, errors=(),
-         handler=list_projections, long_running=False,
+         handler=list_projections, long_running=True,
          doc="Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, "
              "tombstoned, or stale upstream)."),
     dict(name="getProjection", params=GetProjectionParams, result=ProjectionResult, errors=(ProjectionNotFound,),
-         handler=get_projection, long_running=False, doc="One projection: inputs, row counts, staleness."),
+         handler=get_projection, long_running=True, doc="One projection: inputs, row counts, staleness."),
     dict(name="query", params=QueryParams, result=QueryResultWire,
          errors=(ReadOnlyViolation, InvalidInput, ProjectionNotFound, IntegrityError, Cancelled),
          handler=query, long_running=True,

@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from bridge.api._method import Context, Empty, Method, Wire, to_wire
+from bridge.store import models
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -20,27 +21,10 @@ from bridge.errors import (
 
 __all__ = ["METHODS"]
 
+# The store's own Artifact is the wire type (camelCase, declared once in bridge.store.models).
+Artifact = models.Artifact
+
 Status = Literal["active", "superseded", "tombstoned"]
-
-
-class Artifact(Wire):
-    artifact_id: str
-    artifact_type: str
-    schema_version: int
-    logical_key: str
-    status: Status
-    path_parquet: str
-    path_sidecar: str
-    file_hash: str
-    content_hash: str
-    row_count: int
-    created_at: str
-    min_ts: str | None = None
-    max_ts: str | None = None
-    tags: dict[str, list[str]] = {}
-    input_artifact_ids: list[str] = []
-    superseded_by: str | None = None
-    supersedes: str | None = None
 
 
 class GetArtifactParams(Wire):
@@ -184,6 +168,9 @@ class StaleArtifact(Wire):
 
 class VerifyParams(Wire):
     quick: bool = False
+    deep: bool = False
+    incremental: bool = False
+    since: str | None = None
 
 
 class VerifyIssue(Wire):
@@ -198,6 +185,9 @@ class VerifyReport(Wire):
     ok: bool
     checked: int
     issues: list[VerifyIssue]
+    mode: Literal["quick", "full", "incremental", "deep"] = "full"
+    hashed: int = 0
+    since: str | None = None
 
 
 class GcParams(Wire):
@@ -251,7 +241,7 @@ class ArtifactTypeSpec(Wire):
 # -- handlers ------------------------------------------------------------------------------------
 
 def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
-    return to_wire(ctx.store.get(p.artifact_id), Artifact)
+    return ctx.store.get(p.artifact_id)
 
 
 def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:
@@ -315,7 +305,8 @@ def list_stale(ctx: Context, p: ListStaleParams) -> list[StaleArtifact]:
 
 
 def verify(ctx: Context, p: VerifyParams) -> VerifyReport:
-    return to_wire(ctx.store.verify(quick=p.quick, job=ctx.job), VerifyReport)
+    return to_wire(ctx.store.verify(quick=p.quick, deep=p.deep, incremental=p.incremental, since=p.since, job=ctx.job),
+                   VerifyReport)
 
 
 def gc(ctx: Context, p: GcParams) -> GcReport:
@@ -359,18 +350,26 @@ METHODS = [
                "data under the same key returns the existing artifact (deduped, mode). Reports $/progress; a "
                "cancelled publish registers nothing."),
     Method("getLineage", GetLineageParams, ArtifactLineage, get_lineage, errors=NF,
+           long_running=True,
            doc="Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive."),
     Method("getDownstream", GetDownstreamParams, list[Artifact], get_downstream, errors=NF,
+           long_running=True,
            doc="The artifacts made from this one (transitively unless depth is given)."),
     Method("supersede", SupersedeParams, Artifact, supersede, errors=(ArtifactNotFound, InvalidSupersession),
+           long_running=True,
            doc="Mark oldArtifactId superseded by newArtifactId (same type; idempotent). Returns the old artifact."),
     Method("tombstone", TombstoneParams, Artifact, tombstone, errors=NF,
+           long_running=True,
            doc="Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them."),
     Method("listStale", ListStaleParams, list[StaleArtifact], list_stale,
+           long_running=True,
            doc="Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it."),
     Method("verify", VerifyParams, VerifyReport, verify, long_running=True,
-           doc="Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, "
-               "derived artifacts without inputs."),
+           doc="Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: "
+               "re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), "
+               "incremental or since (full for what was published or modified since the last clean full verify, "
+               "or since the given instant), deep (full plus every artifact's content re-hashed). Reports missing, "
+               "truncated, unreadable, corrupt and orphan files, dangling lineage, derived artifacts without inputs."),
     Method("gc", GcParams, GcReport, gc, long_running=True, errors=(InvalidState,),
            doc="Remove files of tombstoned (optionally superseded) artifacts nothing active depends on. Dry run "
                "unless dryRun is false."),

@@ -140,7 +140,8 @@ def as_domain_error(exc: BaseException) -> BridgeError:
             return InvalidInput(f"{path}: a part of the path is a file, expected a directory", path=str(path))
         if exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
             return StorageError.from_os_error(exc, path, "open")
-        return StorageError.from_os_error(exc, path, "read or write")
+        writing = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS)
+        return StorageError.from_os_error(exc, path, "write" if writing else "read or write")
     if isinstance(exc, MemoryError):
         return BridgeError("out of memory; process the input in smaller parts", reason="MemoryError")
     try:

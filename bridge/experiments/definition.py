@@ -22,7 +22,8 @@ from bridge.experiments.strategy import Strategy
 __all__ = [
     "Config", "DateRange", "Execution", "ExperimentConfig", "ExperimentDateRange", "ExperimentDefinition",
     "ExperimentExecution", "ExperimentInputs", "ExperimentOutputs", "ExperimentProvenance", "ExperimentResult",
-    "FrozenInput", "Inputs", "config_builtins", "Outputs", "Provenance", "definition_hash", "load_definition",
+    "FrozenInput", "Inputs", "config_builtins", "Outputs", "Provenance", "SweepPoint", "SweepResult",
+    "definition_hash", "load_definition",
 ]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -217,3 +218,19 @@ def config_builtins(config: ExperimentConfig) -> dict[str, Any]:
 def definition_hash(d: ExperimentDefinition) -> str:
     text = json.dumps(msgspec.to_builtins(d), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    experiment_id: str
+    run_id: str
+    params: dict[str, Any]
+    metrics: dict[str, float | None]
+    status: str
+
+
+class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    sweep_id: str
+    experiment_id: str
+    projection_id: str | None
+    grid: dict[str, list[Any]]
+    points: list[SweepPoint]

@@ -31,11 +31,13 @@ from typing import Any
 import msgspec
 
 from bridge.errors import Cancelled, InvalidInput, InvalidState, UnknownInputArtifact, ValidationFailed
-from bridge.experiments.definition import (
+from bridge.experiments.definition import (  # SweepPoint, SweepResult: re-exported
     ExperimentDefinition,
     ExperimentResult,
     FrozenInput,
     Outputs,
+    SweepPoint,
+    SweepResult,
     config_builtins,
     load_definition,
 )
@@ -61,22 +63,6 @@ OUTPUT_KINDS = (
 )
 COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
                    "sharpe", "expectancy")
-
-
-class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    experiment_id: str
-    run_id: str
-    params: dict[str, Any]
-    metrics: dict[str, float | None]
-    status: str
-
-
-class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    sweep_id: str
-    experiment_id: str
-    projection_id: str | None
-    grid: dict[str, list[Any]]
-    points: list[SweepPoint]
 
 
 class Experiments:
@@ -378,6 +364,9 @@ def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:
 
 
 _LEG_PATH = re.compile(r"^ladder\.(\d+)\.(takeProfitPct|sizePct|take_profit_pct|size_pct)$")
+# a value inside a signal: entrySignal.conditions.0.value, exitSignal.groups.0.conditions.1.params.period,
+# ladder.1.signal.conditions.0.value (docs/signals.md, "Sweeps")
+_SIGNAL_PATH = re.compile(r"^(entrySignal|exitSignal|ladder\.\d+\.signal)\.([A-Za-z0-9_.]+)$")
 
 
 def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
@@ -391,14 +380,21 @@ def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for key, values in grid.items():
         leg = _LEG_PATH.match(key)
-        name = f"ladder.{leg.group(1)}.{_camel(leg.group(2))}" if leg else _camel(key)
-        if not leg and (name not in allowed or name == "ladder"):
+        if _SIGNAL_PATH.match(key):
+            name = key
+        else:
+            name = f"ladder.{leg.group(1)}.{_camel(leg.group(2))}" if leg else _camel(key)
+        if not leg and not _SIGNAL_PATH.match(key) and (name not in allowed or name == "ladder"):
             raise ValidationFailed(f"grid: {key!r} is not a sweepable strategy parameter ({', '.join(sorted(allowed))}, "
-                                   "or a ladder leg's field as ladder.N.takeProfitPct / ladder.N.sizePct)",
+                                   "or a ladder leg's field as ladder.N.takeProfitPct / ladder.N.sizePct, "
+                                   "or a value inside a signal as entrySignal.conditions.0.value)",
                                    column=f"grid.{key}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValidationFailed(f"grid.{key} must be a non-empty list", column=f"grid.{key}")
         out[name] = list(values)
+    from bridge.store.limits import check_json_size
+
+    check_json_size(out, "grid")  # stored with the sweep: the manifest's JSON limit
     return out
 
 
@@ -406,6 +402,9 @@ def _apply_grid_point(base: dict[str, Any], combo: Mapping[str, Any]) -> dict[st
     """The base strategy JSON with one grid point's values set (ladder legs by path)."""
     out = dict(base)
     for key, value in combo.items():
+        if _SIGNAL_PATH.match(key):
+            out = _set_signal_path(out, key, value)
+            continue
         leg = _LEG_PATH.match(key)
         if not leg:
             out[key] = value
@@ -420,6 +419,45 @@ def _apply_grid_point(base: dict[str, Any], combo: Mapping[str, Any]) -> dict[st
         legs[i][leg.group(2)] = value
         out["ladder"] = legs
         out.pop("takeProfitPct", None)
+    return out
+
+
+def _set_signal_path(base: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of the strategy JSON with the value at a signal path set. Every step must exist,
+    except the last key inside `params`/`secondaryParams` (a parameter left at its default)."""
+    import copy
+
+    out = copy.deepcopy(base)
+    parts = key.split(".")
+    node: Any = out
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[:i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ValidationFailed(f"grid: {key!r}: {where} does not exist (the list has {len(node)} item(s))",
+                                       column=f"grid.{key}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                if part not in node and parts[i - 1] not in ("params", "secondaryParams") and part not in (
+                        "value", "lookbackBars", "minBarsTrue"):
+                    raise ValidationFailed(f"grid: {key!r}: {where} does not exist in the strategy",
+                                           column=f"grid.{key}")
+                node[part] = value
+            else:
+                if node.get(part) is None and parts[i] in ("params", "secondaryParams"):
+                    node[part] = {}
+                if node.get(part) is None:
+                    raise ValidationFailed(f"grid: {key!r}: {where} does not exist in the strategy",
+                                           column=f"grid.{key}")
+                node = node[part]
+        else:
+            raise ValidationFailed(f"grid: {key!r}: {'.'.join(parts[:i])} is a value, not an object",
+                                   column=f"grid.{key}")
     return out
 
 

@@ -23,8 +23,8 @@ __all__ = [
 Status = Literal["active", "superseded", "tombstoned"]
 
 
-class Artifact(msgspec.Struct, frozen=True, kw_only=True):
-    """One manifest row, plus its tags and direct inputs."""
+class Artifact(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire)."""
 
     artifact_id: str
     artifact_type: str
@@ -36,9 +36,9 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True):
     file_hash: str
     content_hash: str
     row_count: int
+    created_at: str
     min_ts: str | None = None
     max_ts: str | None = None
-    created_at: str
     tags: dict[str, list[str]] = {}
     input_artifact_ids: list[str] = []
     superseded_by: str | None = None
@@ -108,6 +108,9 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
     ok: bool
     checked: int
     issues: list[VerifyIssue]
+    mode: str = "full"  # quick | full | incremental | deep
+    hashed: int = 0  # files re-hashed
+    since: str | None = None  # incremental: what changed at or after this instant was re-hashed
 
 
 class GcReport(msgspec.Struct, frozen=True, kw_only=True):

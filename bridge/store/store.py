@@ -35,7 +35,7 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
-from bridge.proc import crashpoint, pid_alive
+from bridge.proc import crashpoint, holdpoint, pid_alive
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.lake import Lake
@@ -57,6 +57,8 @@ __all__ = ["LIST_ORDERS", "Store", "artifact_id_for"]
 log = logging.getLogger(__name__)
 
 _HOST = socket.gethostname()
+_ARTIFACT_COLUMNS = ("artifact_id, artifact_type, schema_version, logical_key, status, path_parquet, path_sidecar,"
+                     " file_hash, content_hash, row_count, min_ts, max_ts, created_at")
 MAX_LOGICAL_KEY = 1024  # = limits.MAX_TEXT_CHARS
 
 
@@ -211,6 +213,7 @@ class Store:
                 })
             crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
+            row["file_bytes"] = tmp_parquet.stat().st_size
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
@@ -284,11 +287,11 @@ class Store:
     def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
         con.execute(
             "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
-            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at, file_bytes)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
              row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
-             row["min_ts"], row["max_ts"], created_at),
+             row["min_ts"], row["max_ts"], created_at, row.get("file_bytes")),
         )
         con.executemany("INSERT OR IGNORE INTO artifact_tags VALUES (?,?,?)",
                         [(row["artifact_id"], k, v) for k, v in tag_pairs])
@@ -377,8 +380,10 @@ class Store:
                 files.atomic_move(tmp_sidecar, final_sidecar)
             con = self.connect()
             with manifest.write_txn(con):
-                if file_hash != art.file_hash:  # another writer library wrote other bytes of the same content
-                    con.execute("UPDATE artifacts SET file_hash = ? WHERE artifact_id = ?", (file_hash, art.artifact_id))
+                # the size always (NULL before 0006); the hash if another Parquet library wrote other
+                # bytes for the same content
+                con.execute("UPDATE artifacts SET file_hash = ?, file_bytes = ? WHERE artifact_id = ?",
+                            (file_hash, final_parquet.stat().st_size, art.artifact_id))
                 _event(con, art.artifact_id, "files_restored", f"file_hash {file_hash}")
             self._wrote()
             log.info("restored the files of %s %s", art.artifact_id, spec.artifact_type)
@@ -516,9 +521,27 @@ class Store:
 
         Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
         `search` keeps artifacts whose id starts with it (any case) or whose logical key contains
-        it (case-sensitive: token addresses are). `order` is one of LIST_ORDERS: a column, `-` first for
-        descending; ties are broken by artifact id; a cursor pages on in the order it was made for.
+        it (case-sensitive: token addresses are). `order` is one of LIST_ORDERS: a column, `-`
+        first for descending; ties are broken by artifact id; a cursor pages on in the order it
+        was made for.
         """
+        if search or order != "created_at":
+            return self._list_ordered(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
+                                      tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor,
+                                      search=search, order=order)
+        sql, args = self._list_query(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
+                                     tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor)
+        rows = self.connect().execute(sql, args).fetchall() if sql else []
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = self._load([r[0] for r in rows])
+        nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
+        return ArtifactPage(items=items, next_cursor=nxt)
+
+    def _list_ordered(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit, cursor,
+                      search, order) -> ArtifactPage:
+        """`list` with a search or another order: keyset pages over (column, artifact_id), the
+        column's index (migrations 0005, 0007) giving the order."""
         if limit < 1 or limit > 10_000:
             raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
         if order not in LIST_ORDERS:
@@ -578,6 +601,99 @@ class Store:
             " ORDER BY artifact_type, status").fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def downstream_count(self, artifact_id: str) -> int:
+        """How many artifacts list `artifact_id` as a direct input (any status)."""
+        return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
+                                      (artifact_id,)).fetchone()[0]
+
+    #: A filter matching at most this many artifacts drives a listing (see _list_query).
+    LIST_DRIVER_MAX = 2000
+
+    def _list_query(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit,
+                    cursor) -> tuple[str | None, list]:
+        """The SQL of one page of `list` (None: nothing can match), planned here rather than by
+        SQLite, which cannot tell a tag on every artifact from an absent one (no value statistics).
+
+        Every filter has an index that finds its matches (migration 0004). Each is counted up to
+        LIST_DRIVER_MAX + 1 through that index; if one matches at most that many, its matches are
+        fetched by rowid, filtered by the others and sorted (cost ∝ its matches). Otherwise every
+        filter is common and the page is read in (created_at, artifact_id) order from the most
+        specific ordered index, the other filters checked per row, stopping after limit + 1."""
+        if limit < 1 or limit > 10_000:
+            raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        if status and status not in ("active", "superseded", "tombstoned"):
+            raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
+        conds: list[str] = []
+        args: list[Any] = []
+        drivers: list[tuple[str, list]] = []  # (SELECT rowid of artifacts matching one filter, args)
+        if artifact_type and status:
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_type_status_created"
+                            " WHERE artifact_type = ? AND status = ?", [artifact_type, status]))
+        elif artifact_type:
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_type_created WHERE artifact_type = ?",
+                            [artifact_type]))
+        elif status:
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_status_created WHERE status = ?",
+                            [status]))
+        if artifact_type:
+            conds.append("a.artifact_type = ?")
+            args.append(artifact_type)
+        if status:
+            conds.append("a.status = ?")
+            args.append(status)
+        if logical_key_prefix:
+            upper = _prefix_upper_bound(logical_key_prefix)
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_key WHERE logical_key >= ?"
+                            + (" AND logical_key < ?" if upper is not None else ""),
+                            [logical_key_prefix] + ([upper] if upper is not None else [])))
+            conds.append("substr(a.logical_key, 1, ?) = ?")
+            args += [len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():
+            drivers.append(("SELECT x.rowid FROM artifact_tags t INDEXED BY idx_tags_kv_artifact"
+                            " CROSS JOIN artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?", [k, v]))
+            conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
+            args += [k, v]
+        if ts_from:
+            norm = _norm_ts(ts_from, "tsFrom")
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_max_ts WHERE max_ts >= ?", [norm]))
+            conds.append("a.max_ts >= ?")
+            args.append(norm)
+        if ts_to:
+            norm = _norm_ts(ts_to, "tsTo")
+            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_min_ts WHERE min_ts < ?", [norm]))
+            conds.append("a.min_ts < ?")
+            args.append(norm)
+        if cursor:
+            created, aid = _decode_cursor(cursor)
+            conds.append("(a.created_at, a.artifact_id) > (?, ?)")
+            args += [created, aid]
+
+        con = self.connect()
+        best: tuple[int, str, list] | None = None
+        for sql, dargs in drivers:
+            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
+            if n == 0:
+                return None, []
+            if n <= self.LIST_DRIVER_MAX and (best is None or n < best[0]):
+                best = (n, sql, dargs)
+        if best is not None:
+            source = "artifacts a NOT INDEXED"
+            conds.insert(0, f"a.rowid IN ({best[1]})")
+            args[:0] = best[2]
+        elif artifact_type and status:
+            source = "artifacts a INDEXED BY idx_artifacts_type_status_created"
+        elif artifact_type:
+            source = "artifacts a INDEXED BY idx_artifacts_type_created"
+        elif status:
+            source = "artifacts a INDEXED BY idx_artifacts_status_created"
+        else:
+            source = "artifacts a INDEXED BY idx_artifacts_created"
+        sql = f"SELECT a.artifact_id, a.created_at FROM {source}"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY a.created_at, a.artifact_id LIMIT ?"
+        return sql, [*args, limit + 1]
+
     def find_by_logical_key(self, artifact_type: str, logical_key: str) -> list[Artifact]:
         """Every artifact of that type under that key, newest first (any status)."""
         rows = self.connect().execute(
@@ -609,35 +725,39 @@ class Store:
     def _load(self, ids: list[str]) -> list[Artifact]:
         if not ids:
             return []
-        con = self.connect()
+        cur = self.connect().cursor()
+        cur.row_factory = None  # plain tuples: a page of 100 is built in a fraction of the time
         rows, tags, inputs, sup_by, sup = {}, {}, {}, {}, {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT * FROM artifacts WHERE artifact_id IN ({marks})", chunk):
-                rows[r["artifact_id"]] = r
-            for r in con.execute(f"SELECT * FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk):
-                tags.setdefault(r["artifact_id"], {}).setdefault(r["k"], []).append(r["v"])
-            for r in con.execute(
-                f"SELECT * FROM artifact_lineage WHERE artifact_id IN ({marks}) ORDER BY input_artifact_id", chunk
+            for r in cur.execute(f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE artifact_id IN ({marks})", chunk):
+                rows[r[0]] = r
+            for aid, k, v in cur.execute(
+                f"SELECT artifact_id, k, v FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk
             ):
-                inputs.setdefault(r["artifact_id"], []).append(r["input_artifact_id"])
-            for r in con.execute(f"SELECT * FROM artifact_supersedes WHERE artifact_id IN ({marks})", chunk):
-                sup[r["artifact_id"]] = r["supersedes_artifact_id"]
-            for r in con.execute(
-                f"SELECT * FROM artifact_supersedes WHERE supersedes_artifact_id IN ({marks})", chunk
+                tags.setdefault(aid, {}).setdefault(k, []).append(v)
+            for aid, inp in cur.execute(
+                f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE artifact_id IN ({marks})"
+                " ORDER BY input_artifact_id", chunk
             ):
-                sup_by[r["supersedes_artifact_id"]] = r["artifact_id"]
+                inputs.setdefault(aid, []).append(inp)
+            for new, old in cur.execute(
+                f"SELECT artifact_id, supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id IN ({marks})"
+                f" OR supersedes_artifact_id IN ({marks})", chunk + chunk
+            ):
+                sup[new] = old
+                sup_by[old] = new
+        root = str(self.lake.root)
+        join = os.path.join
         out = []
         for i in ids:
             r = rows.get(i)
             if r is None:
                 continue
             out.append(Artifact(
-                artifact_id=r["artifact_id"], artifact_type=r["artifact_type"], schema_version=r["schema_version"],
-                logical_key=r["logical_key"], status=r["status"],
-                path_parquet=str(self.lake.root / r["path_parquet"]), path_sidecar=str(self.lake.root / r["path_sidecar"]),
-                file_hash=r["file_hash"], content_hash=r["content_hash"], row_count=r["row_count"],
-                min_ts=r["min_ts"], max_ts=r["max_ts"], created_at=r["created_at"],
+                artifact_id=r[0], artifact_type=r[1], schema_version=r[2], logical_key=r[3], status=r[4],
+                path_parquet=join(root, r[5]), path_sidecar=join(root, r[6]), file_hash=r[7], content_hash=r[8],
+                row_count=r[9], min_ts=r[10], max_ts=r[11], created_at=r[12],
                 tags=tags.get(i, {}), input_artifact_ids=inputs.get(i, []),
                 superseded_by=sup_by.get(i), supersedes=sup.get(i),
             ))
@@ -655,38 +775,50 @@ class Store:
 
     def _walk(self, artifact_id: str, depth: int | None, direction: str) -> LineageGraph:
         self.get(artifact_id)
+        holdpoint("lineage_walk")
         if depth is not None and depth < 1:
             raise ValidationFailed("depth must be >= 1 (or omitted for the whole graph)", field="depth", value=depth)
-        src, dst = ("artifact_id", "input_artifact_id") if direction == "upstream" else ("input_artifact_id", "artifact_id")
-        rows = self.connect().execute(
-            f"""WITH RECURSIVE walk(id, depth) AS (
-                  SELECT {dst}, 1 FROM artifact_lineage WHERE {src} = :root
-                  UNION
-                  SELECT l.{dst}, w.depth + 1 FROM artifact_lineage l JOIN walk w ON l.{src} = w.id
-                  WHERE :max IS NULL OR w.depth < :max)
-                SELECT w.id, MIN(w.depth) AS depth, a.artifact_type, a.logical_key, a.status
-                FROM walk w LEFT JOIN artifacts a ON a.artifact_id = w.id
-                GROUP BY w.id ORDER BY depth, w.id""",
-            {"root": artifact_id, "max": depth},
-        ).fetchall()
-        nodes = [LineageNode(artifact_id=r[0], depth=r[1], artifact_type=r[2] or "?", logical_key=r[3] or "",
-                             status=r[4] or "tombstoned") for r in rows]
-        ids = [artifact_id, *(n.artifact_id for n in nodes)]
-        edges = []
-        con = self.connect()
-        seen = set(ids)
-        for chunk in _chunks(ids, 400):
+        # Breadth-first, one indexed query per level: each node is reached once, at its least
+        # depth, and its edges come with it, so the cost is that of the answer (nodes + edges).
+        src = "artifact_id" if direction == "upstream" else "input_artifact_id"
+        far = 1 if direction == "upstream" else 0  # the edge's end away from the walked node
+        cur = self.connect().cursor()
+        cur.row_factory = None
+        level_of = {artifact_id: 0}
+        edge_set: set[tuple[str, str]] = set()
+        frontier, level = [artifact_id], 0
+        while frontier:
+            limited = depth is not None and level >= depth  # only edges among nodes already found
+            nxt = []
+            for chunk in _chunks(frontier, 500):
+                marks = ",".join("?" * len(chunk))
+                for edge in cur.execute(
+                    f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk
+                ):
+                    other = edge[far]
+                    if other not in level_of:
+                        if limited:
+                            continue
+                        level_of[other] = level + 1
+                        nxt.append(other)
+                    edge_set.add(edge)
+            if limited:
+                break
+            frontier, level = nxt, level + 1
+        found = [i for i in level_of if i != artifact_id]
+        meta = {}
+        for chunk in _chunks(found, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk):
-                if r[0] in seen and r[1] in seen:
-                    edges.append(LineageEdge(artifact_id=r[0], input_artifact_id=r[1]))
-        edges.sort(key=lambda e: (e.artifact_id, e.input_artifact_id))
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key, status FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks})", chunk):
+                meta[r[0]] = r
+        nodes = []
+        for i in sorted(found, key=lambda i: (level_of[i], i)):
+            r = meta.get(i)
+            nodes.append(LineageNode(artifact_id=i, depth=level_of[i], artifact_type=r[1] if r else "?",
+                                     logical_key=r[2] if r else "", status=r[3] if r else "tombstoned"))
+        edges = [LineageEdge(artifact_id=a, input_artifact_id=b) for a, b in sorted(edge_set)]
         return LineageGraph(root=artifact_id, direction=direction, nodes=nodes, edges=edges)
-
-    def downstream_count(self, artifact_id: str) -> int:
-        """How many artifacts list `artifact_id` as a direct input (any status)."""
-        return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
-                                      (artifact_id,)).fetchone()[0]
 
     # -- status --------------------------------------------------------------------------------
 
@@ -755,62 +887,67 @@ class Store:
         return self.get(artifact_id)
 
     def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:
-        """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths.
-
-        With `artifact_ids`, only those are examined, walking up from them (cost: their upstream
-        graphs, not the lake); without, every artifact, walking down from every non-active one.
-        """
-        if artifact_ids is not None:
-            return self._stale_of(list(dict.fromkeys(artifact_ids)))
-        rows = self.connect().execute(
-            """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
-                 SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
-                 FROM artifact_lineage l JOIN artifacts a ON a.artifact_id = l.input_artifact_id
-                 WHERE a.status != 'active'
-                 UNION
-                 SELECT l.artifact_id, b.culprit, b.status, l.artifact_id || '>' || b.path, b.depth + 1
-                 FROM artifact_lineage l JOIN bad b ON l.input_artifact_id = b.id WHERE b.depth < 64)
-               SELECT b.id, b.culprit, b.status, MIN(b.path) AS path, a.artifact_type, a.logical_key
-               FROM bad b JOIN artifacts a ON a.artifact_id = b.id
-               WHERE a.status = 'active'
-               GROUP BY b.id, b.culprit ORDER BY b.id, b.culprit"""
-        ).fetchall()
-        return _stale_rows(rows)
-
-    def _stale_of(self, ids: list[str]) -> list[StaleArtifact]:
-        con = self.connect()
-        walked = []
-        for chunk in _chunks(ids, 400):
+        """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths."""
+        holdpoint("stale")
+        # From each stale root (a non-active artifact with dependents, kept by migration 0005's
+        # triggers) breadth-first downstream, one indexed query per level: every artifact is
+        # reached once per culprit, on a shortest path (the least by text among equals), so the
+        # cost is that of the answer, never of the number of paths.
+        cur = self.connect().cursor()
+        cur.row_factory = None
+        # (a scalar subquery per root: a join lets SQLite build a Bloom filter over all artifacts)
+        roots = [r for r in cur.execute("SELECT artifact_id, (SELECT status FROM artifacts a WHERE"
+                                        " a.artifact_id = r.artifact_id) FROM stale_roots r") if r[1] != "active"]
+        found: list[tuple[str, str, str, list[str]]] = []  # (artifact, culprit, culprit status, path)
+        for culprit, status in roots:
+            path_of = {culprit: [culprit]}
+            frontier = [culprit]
+            for _ in range(64):
+                best: dict[str, list[str]] = {}
+                for chunk in _chunks(frontier, 500):
+                    marks = ",".join("?" * len(chunk))
+                    for child, parent in cur.execute(
+                        f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE input_artifact_id IN ({marks})",
+                        chunk,
+                    ):
+                        if child in path_of:
+                            continue
+                        path = [child, *path_of[parent]]
+                        if child not in best or ">".join(path) < ">".join(best[child]):
+                            best[child] = path
+                if not best:
+                    break
+                path_of.update(best)
+                frontier = sorted(best)
+            found += [(aid, culprit, status, path) for aid, path in path_of.items() if aid != culprit]
+        meta = {}
+        ids = sorted({f[0] for f in found})
+        for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            # the walk alone (joining artifacts inside it makes SQLite's planner far slower)
-            walked += con.execute(
-                f"""WITH RECURSIVE up(id, input, path, depth) AS (
-                      SELECT l.artifact_id, l.input_artifact_id, l.artifact_id || '>' || l.input_artifact_id, 1
-                      FROM artifact_lineage l WHERE l.artifact_id IN ({marks})
-                      UNION
-                      SELECT u.id, l.input_artifact_id, u.path || '>' || l.input_artifact_id, u.depth + 1
-                      FROM up u JOIN artifact_lineage l ON l.artifact_id = u.input WHERE u.depth < 64)
-                    SELECT id, input, MIN(path) FROM up GROUP BY id, input""", chunk).fetchall()
-        if not walked:
-            return []
-        status: dict[str, tuple[str, str, str]] = {}
-        wanted = sorted({r[0] for r in walked} | {r[1] for r in walked})
-        for chunk in _chunks(wanted, 500):
-            marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT artifact_id, status, artifact_type, logical_key FROM artifacts"
-                                 f" WHERE artifact_id IN ({marks})", chunk):
-                status[r[0]] = (r[1], r[2], r[3])
-        rows = [(i, inp, status[inp][0], path, status[i][1], status[i][2]) for i, inp, path in walked
-                if inp in status and i in status and status[inp][0] != "active" and status[i][0] == "active"]
-        rows.sort(key=lambda r: (r[0], r[1]))
-        return _stale_rows(rows)
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks}) AND +status = 'active'", chunk):
+                meta[r[0]] = r
+        rows = sorted(((aid, c, st, ">".join(path), meta[aid][1], meta[aid][2])
+                       for aid, c, st, path in found if aid in meta), key=lambda r: (r[0], r[1]))
+        wanted = set(artifact_ids) if artifact_ids is not None else None
+        out: dict[str, StaleArtifact] = {}
+        for r in rows:
+            if wanted is not None and r[0] not in wanted:
+                continue
+            reason = StaleReason(input_artifact_id=r[1], input_status=r[2], path=r[3].split(">"))
+            if r[0] in out:
+                out[r[0]].reasons.append(reason)
+            else:
+                out[r[0]] = StaleArtifact(artifact_id=r[0], artifact_type=r[4], logical_key=r[5], reasons=[reason])
+        return list(out.values())
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def verify(self, *, quick: bool = False, job: Job = NULL_JOB):
+    def verify(self, *, quick: bool = False, deep: bool = False, incremental: bool = False, since: str | None = None,
+               workers: int | None = None, job: Job = NULL_JOB):
         from bridge.store.maintenance import verify
 
-        return verify(self, quick=quick, job=job)
+        return verify(self, quick=quick, deep=deep, incremental=incremental, since=since, workers=workers, job=job)
 
     def gc(self, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB):
         from bridge.store.maintenance import gc
@@ -819,18 +956,6 @@ class Store:
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-def _stale_rows(rows) -> list[StaleArtifact]:
-    """(id, culprit, culprit status, path 'a>b>c', type, key) rows, by id then culprit."""
-    out: dict[str, StaleArtifact] = {}
-    for r in rows:
-        reason = StaleReason(input_artifact_id=r[1], input_status=r[2], path=r[3].split(">"))
-        if r[0] in out:
-            out[r[0]].reasons.append(reason)
-        else:
-            out[r[0]] = StaleArtifact(artifact_id=r[0], artifact_type=r[4], logical_key=r[5], reasons=[reason])
-    return list(out.values())
-
 
 def _deduped(artifact: Artifact, mode: str) -> PublishResult:
     return PublishResult(deduped=True, mode=mode, existing_artifact_id=artifact.artifact_id,
@@ -841,7 +966,8 @@ def _sidecar(row: dict, created_at: str, prov: dict, tag_pairs, inputs) -> dict:
     tags: dict[str, list[str]] = {}
     for k, v in tag_pairs:
         tags.setdefault(k, []).append(v)
-    return {**row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
+    manifest_row = {k: v for k, v in row.items() if k != "file_bytes"}  # the sidecar's format predates it
+    return {**manifest_row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
 
 
 def _add_source_location(exc: ValidationFailed, data: Any) -> None:
@@ -922,9 +1048,21 @@ def _norm_ts(text: str, field: str) -> str:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
 
 
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (code point order is
+    UTF-8 byte order, SQLite's BINARY collation); None if there is none."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        nxt = last + 1 if last + 1 != 0xD800 else 0xE000  # skip the surrogates
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None
+
+
 _TOP = "\U0010ffff"  # sorts after every string that starts with a given prefix (UTF-8, BINARY)
 
-# Store.list's orders: name -> column (each has an index with artifact_id, migration 0005).
+# Store.list's orders: name -> column (each has an index ending in artifact_id: 0005, 0007).
 LIST_ORDERS = {
     "created_at": "created_at", "-created_at": "created_at",
     "logical_key": "logical_key", "-logical_key": "logical_key",

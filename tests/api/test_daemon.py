@@ -214,7 +214,8 @@ def test_a_child_reading_stdin_cannot_swallow_requests(tmp_path):
 
 def test_the_serve_path_imports_no_heavy_library():
     code = ("import sys; import bridge.cli, bridge.api, bridge.api.daemon, bridge.rpc; bridge.cli.build_parser(); "
-            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect') if m in sys.modules])")
+            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect',"
+            "'bridge.experiments.engine','bridge.experiments.runner','bridge.projections.builder') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
     assert out.strip() == "[]"
@@ -256,3 +257,30 @@ def test_exit_is_bounded_even_when_work_ignores_cancellation(tmp_path):
                                 timeout=30)
     assert proc.returncode == 0 and time.monotonic() - t0 < 10, err
     assert [json.loads(line)["error"]["code"] for line in out.splitlines()] == [-32800]
+
+
+@pytest.mark.parametrize("method,hold", [("getDownstream", "lineage_walk"), ("getLineage", "lineage_walk"),
+                                         ("listStale", "stale")])
+def test_a_long_walk_leaves_the_reader_thread(tmp_path, method, hold):
+    """A lineage walk or stale list held mid-way (fault injection) does not hold up getArtifact."""
+    from bridge.store import Store
+
+    lake = tmp_path / "lake"
+    store = Store(lake)
+    root = store.publish("run_metrics", 1, "root", [METRIC], writer_name="t", writer_version="1").artifact_id
+    store.close()
+    release = tmp_path / "release"
+    d = Daemon(lake, env={"QB_HOLD_AT": hold, "QB_HOLD_FILE": str(release)})
+    try:
+        held = d.request(method, {} if method == "listStale" else {"artifactId": root})
+        deadline = time.monotonic() + 30
+        while not Path(f"{release}.reached").exists():  # the walk is under way, and stays there
+            assert time.monotonic() < deadline and d.proc.poll() is None
+            time.sleep(0.01)
+        assert d.result("getArtifact", {"artifactId": root}, timeout=10)["artifactId"] == root
+        assert held not in d._pending  # answered before the walk, which is still held
+        release.touch()
+        assert "result" in d.reply(held, timeout=30)
+    finally:
+        release.touch()
+        d.close()

@@ -94,6 +94,8 @@ export interface WireTypes {
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
   Sidecar?: Sidecar;
+  SignalCondition?: SignalCondition;
+  SignalGroup?: SignalGroup;
   SliceCoverageParams?: SliceCoverageParams;
   SliceCoverageResult?: SliceCoverageResult;
   SliceResultWire?: SliceResultWire;
@@ -146,6 +148,9 @@ export interface AlertCoverageRow {
   coverageRatio: number;
   fullyCovered: boolean;
 }
+/**
+ * One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire).
+ */
 export interface Artifact {
   artifactId: string;
   artifactType: string;
@@ -351,14 +356,52 @@ export interface StrategyConfig {
   reEntrySizePct?: number;
   entrySlippageBps?: number | null;
   exitSlippageBps?: number | null;
+  entrySignal?: SignalGroup | null;
+  exitSignal?: SignalGroup | null;
 }
 /**
  * One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
- * entry × (1 + takeProfitPct/100) (100 = 2×).
+ * entry × (1 + takeProfitPct/100) (100 = 2×). With a `signal`, the leg is gated: it may fill in a
+ * candle only if the signal was true at the close of the token's candle before it
+ * (docs/signals.md).
  */
 export interface LadderLeg {
   takeProfitPct: number;
   sizePct: number;
+  signal?: SignalGroup | null;
+}
+/**
+ * `logic` over the group's conditions and nested groups (at least one of either).
+ */
+export interface SignalGroup {
+  logic?: "AND" | "OR";
+  conditions?: SignalCondition[];
+  groups?: SignalGroup[];
+}
+/**
+ * One comparison, evaluated at the close of every candle.
+ *
+ * `indicator`/`field`/`params`: the left operand (e.g. `rsi`, `value`, `{"period": 14}`);
+ * the right operand is `value`, or `secondaryIndicator`/`secondaryField`/`secondaryParams`
+ * (secondaryField defaults to `field`). `lookbackBars`/`minBarsTrue`: the condition holds at a
+ * candle when its comparison held in at least minBarsTrue of the last lookbackBars candles
+ * (that candle included); both default to 1.
+ */
+export interface SignalCondition {
+  indicator: string;
+  operator: "!=" | "<" | "<=" | "==" | ">" | ">=" | "crosses_above" | "crosses_below";
+  field?: string;
+  value?: number | null;
+  params?: {
+    [k: string]: number | undefined;
+  };
+  secondaryIndicator?: string | null;
+  secondaryField?: string | null;
+  secondaryParams?: {
+    [k: string]: number | undefined;
+  };
+  lookbackBars?: number | null;
+  minBarsTrue?: number | null;
 }
 export interface ExperimentDateRange {
   from?: string | null;
@@ -899,11 +942,17 @@ export interface VerifyIssue {
 }
 export interface VerifyParams {
   quick?: boolean;
+  deep?: boolean;
+  incremental?: boolean;
+  since?: string | null;
 }
 export interface VerifyReport {
   ok: boolean;
   checked: number;
   issues: VerifyIssue[];
+  mode?: "deep" | "full" | "incremental" | "quick";
+  hashed?: number;
+  since?: string | null;
 }
 /**
  * `path`: where to write the HTML (default: <lake>/reports/<experimentId>.html).

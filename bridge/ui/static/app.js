@@ -251,8 +251,8 @@ PAGES.artifact = async (root, [id], _query, alive) => {
   const d = await api(`/api/artifacts/${encodeURIComponent(id)}`);
   if (!alive()) return;
   const a = d.artifact;
-  put(root, h("h1", {}, a.artifact_type, " ", pill(a.status), d.stale.length ? [" ", pill("stale", "stale")] : null),
-    h("div", { class: "mono" }, a.artifact_id, copyButton(a.artifact_id)));
+  put(root, h("h1", {}, a.artifactType, " ", pill(a.status), d.stale.length ? [" ", pill("stale", "stale")] : null),
+    h("div", { class: "mono" }, a.artifactId, copyButton(a.artifactId)));
   if (d.stale.length) {
     put(root, h("h2", {}, "Stale"), h("ul", {}, d.stale.map((r) => h("li", {},
       `input ${r.input_artifact_id} is ${r.input_status}; path `, r.path.map((p, i) => [i ? " › " : "", h("a", { href: `#/artifact/${p}`, class: "mono", title: p }, p.slice(0, 10) + "…")])))));
@@ -261,13 +261,13 @@ PAGES.artifact = async (root, [id], _query, alive) => {
   const link = (x) => x ? h("span", {}, h("a", { href: `#/artifact/${x}`, class: "mono" }, x), copyButton(x)) : "—";
   put(root, h("div", { class: "grid2" },
     h("div", {}, h("h2", {}, "Manifest entry"), kvTable([
-      ["type", `${a.artifact_type} v${a.schema_version}`], ["logical key", h("span", { class: "mono" }, a.logical_key, copyButton(a.logical_key))],
-      ["rows", a.row_count], ["time range", `${a.min_ts || "—"} → ${a.max_ts || "—"}`], ["created", a.created_at],
-      ["tags", tagText || "—"], ["content hash", h("span", { class: "mono" }, a.content_hash.slice(0, 24) + "…", copyButton(a.content_hash))],
-      ["file hash", h("span", { class: "mono" }, a.file_hash.slice(0, 24) + "…", copyButton(a.file_hash))],
-      ["file", h("span", { class: "mono" }, a.path_parquet, copyButton(a.path_parquet))],
-      ["supersedes", link(a.supersedes)], ["superseded by", link(a.superseded_by)],
-      ["inputs", a.input_artifact_ids.length],
+      ["type", `${a.artifactType} v${a.schemaVersion}`], ["logical key", h("span", { class: "mono" }, a.logicalKey, copyButton(a.logicalKey))],
+      ["rows", a.rowCount], ["time range", `${a.minTs || "—"} → ${a.maxTs || "—"}`], ["created", a.createdAt],
+      ["tags", tagText || "—"], ["content hash", h("span", { class: "mono" }, a.contentHash.slice(0, 24) + "…", copyButton(a.contentHash))],
+      ["file hash", h("span", { class: "mono" }, a.fileHash.slice(0, 24) + "…", copyButton(a.fileHash))],
+      ["file", h("span", { class: "mono" }, a.pathParquet, copyButton(a.pathParquet))],
+      ["supersedes", link(a.supersedes)], ["superseded by", link(a.supersededBy)],
+      ["inputs", a.inputArtifactIds.length],
     ])),
     h("div", {}, h("h2", {}, "Provenance"), kvTable([
       ["writer", `${d.provenance.writer_name ?? "—"} ${d.provenance.writer_version ?? ""}`],
@@ -297,7 +297,7 @@ PAGES.artifact = async (root, [id], _query, alive) => {
         d.preview.rows.map((r) => h("tr", {}, r.map((v) => h("td", { class: typeof v === "number" ? "n" : "mono" }, fmt(v))))))));
   }
   // the graph loads after the rest of the page, a level at a time
-  lineageGraph(graphBox, a.artifact_id).catch((err) => graphBox.replaceChildren(errorBox(err)));
+  lineageGraph(graphBox, a.artifactId).catch((err) => graphBox.replaceChildren(errorBox(err)));
 };
 
 // An expandable lineage graph: the root in the middle, inputs to the left, outputs to the right.
@@ -569,9 +569,9 @@ PAGES.run = async (root, [id], _query, alive) => {
   if (d.warnings.length) put(root, h("h2", {}, "Warnings"), h("ul", {}, d.warnings.map((w) => h("li", {}, `${w.reason}: ${w.detail}`))));
   put(root, h("h2", {}, "Lineage"), r.projectionId ? h("p", { class: "muted" }, "projection ", h("code", {}, r.projectionId)) : null,
     h("table", {}, h("tr", {}, ["role", "artifact", "type", "logical key", "rows", "status"].map((x) => h("th", {}, x))),
-      d.lineage.map((l) => h("tr", {}, h("td", {}, l.role), h("td", {}, idCell(l.artifact.artifact_id, `#/artifact/${l.artifact.artifact_id}`)),
-        h("td", {}, `${l.artifact.artifact_type} v${l.artifact.schema_version}`), h("td", { class: "mono" }, l.artifact.logical_key),
-        h("td", { class: "n" }, fmt(l.artifact.row_count)), h("td", {}, pill(l.artifact.status))))));
+      d.lineage.map((l) => h("tr", {}, h("td", {}, l.role), h("td", {}, idCell(l.artifact.artifactId, `#/artifact/${l.artifact.artifactId}`)),
+        h("td", {}, `${l.artifact.artifactType} v${l.artifact.schemaVersion}`), h("td", { class: "mono" }, l.artifact.logicalKey),
+        h("td", { class: "n" }, fmt(l.artifact.rowCount)), h("td", {}, pill(l.artifact.status))))));
 };
 
 PAGES.compare = async (root, _args, query, alive) => {

@@ -601,6 +601,30 @@ class Store:
             " ORDER BY artifact_type, status").fetchall()
         return [(r[0], r[1], r[2]) for r in rows]
 
+    def stale_ids(self, artifact_ids: Sequence[str]) -> set[str]:
+        """Which of `artifact_ids` are stale (active, with a superseded or tombstoned input anywhere
+        upstream): the ids of `stale(artifact_ids)`, found by walking up from them only, so the
+        cost is their upstream graphs, not the lake's stale set."""
+        con = self.connect()
+        walked: list[tuple[str, str]] = []
+        ids = list(dict.fromkeys(artifact_ids))
+        for chunk in _chunks(ids, 400):
+            marks = ",".join("?" * len(chunk))
+            walked += con.execute(
+                f"""WITH RECURSIVE up(id, input, depth) AS (
+                      SELECT artifact_id, input_artifact_id, 1 FROM artifact_lineage WHERE artifact_id IN ({marks})
+                      UNION
+                      SELECT u.id, l.input_artifact_id, u.depth + 1
+                      FROM up u JOIN artifact_lineage l ON l.artifact_id = u.input WHERE u.depth < 64)
+                    SELECT DISTINCT id, input FROM up""", chunk).fetchall()
+        status: dict[str, str] = {}
+        wanted = sorted({i for i, _ in walked} | {x for _, x in walked})
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            status.update(con.execute(f"SELECT artifact_id, status FROM artifacts WHERE artifact_id IN ({marks})",
+                                      chunk).fetchall())
+        return {i for i, x in walked if status.get(i) == "active" and status.get(x, "active") != "active"}
+
     def downstream_count(self, artifact_id: str) -> int:
         """How many artifacts list `artifact_id` as a direct input (any status)."""
         return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",

@@ -102,7 +102,7 @@ class Views:
         graph = walk(artifact_id, 1)
         nodes = graph.nodes[:GRAPH_FANOUT]
         ids = [n.artifact_id for n in nodes]
-        stale = {s.artifact_id for s in self.store.stale(ids)} if ids else set()
+        stale = self.store.stale_ids(ids) if ids else set()
         counts = self._neighbour_counts(ids)
         return {"root": artifact_id, "direction": direction, "total": len(graph.nodes),
                 "nodes": [{**_b(n), "stale": n.artifact_id in stale, **counts.get(n.artifact_id, {})} for n in nodes]}
@@ -128,7 +128,7 @@ class Views:
 
     def node(self, artifact_id: str) -> dict[str, Any]:
         a = self.store.get(artifact_id)
-        stale = bool(self.store.stale([artifact_id]))
+        stale = bool(self.store.stale_ids([artifact_id]))
         return {"artifactId": a.artifact_id, "artifactType": a.artifact_type, "logicalKey": a.logical_key,
                 "status": a.status, "stale": stale, "inputs": len(a.input_artifact_ids),
                 "outputs": self.store.downstream_count(artifact_id)}

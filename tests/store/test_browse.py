@@ -85,6 +85,7 @@ def test_stale_of_some_ids_is_the_whole_lake_answer_for_them(tmp_path_factory, d
     whole = {s.artifact_id: s for s in store.stale()}
     some = data.draw(st.lists(st.sampled_from(ids), unique=True, min_size=1), label="asked")
     assert store.stale(some) == [whole[i] for i in sorted(set(some)) if i in whole]
+    assert store.stale_ids(some) == set(some) & set(whole)  # the upward walk agrees
 
 
 def test_head_and_column_stats_match_reading_the_whole_file(tmp_path):

@@ -90,7 +90,8 @@ class Views:
         except (OSError, ValueError) as exc:  # the file is gone (gc'd tombstone), unreadable or corrupt
             out["preview"], out["stats"] = None, None
             out["fileError"] = f"{type(exc).__name__}: {exc}"
-        stale = self.store.stale([artifact_id])
+        # the cheap upward check first; the reasons (with paths) only for a stale artifact
+        stale = self.store.stale([artifact_id]) if self.store.stale_ids([artifact_id]) else []
         out["stale"] = _b(stale[0].reasons) if stale else []
         return out
 

@@ -47,6 +47,8 @@ class Limits:
     max_line_bytes: int = 64 * 1024 * 1024
     max_inline_rows: int = 100_000
     max_result_rows: int = 10_000
+    max_result_bytes: int = 32 * 1024 * 1024  # inline query rows as JSON (bridge.projections MAX_INLINE_BYTES)
+    max_reply_bytes: int = 128 * 1024 * 1024  # any reply frame; the transport answers a bigger one with an error
 
 
 class Context:

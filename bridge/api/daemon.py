@@ -63,7 +63,8 @@ def build_server(lake, *, limits: Limits | None = None, shared: dict | None = No
     limits = limits or Limits()
     ctx = Context(lake, limits=limits, shared=shared)
     handlers = {m.name: _Adapter(m, ctx) for m in METHODS}
-    return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes)
+    return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes,
+                  max_reply_bytes=limits.max_reply_bytes)
 
 
 def serve(lake, *, limits: Limits | None = None) -> int:

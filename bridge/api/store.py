@@ -21,8 +21,15 @@ from bridge.errors import (
 
 __all__ = ["METHODS"]
 
-# The store's own Artifact is the wire type (camelCase, declared once in bridge.store.models).
+# The store's own types are the wire types (camelCase, declared once in bridge.store.models).
 Artifact = models.Artifact
+ArtifactPage = models.ArtifactPage
+LineageNode = models.LineageNode
+LineageEdge = models.LineageEdge
+StaleReason = models.StaleReason
+StaleArtifact = models.StaleArtifact
+VerifyIssue = models.VerifyIssue
+VerifyReport = models.VerifyReport
 
 Status = Literal["active", "superseded", "tombstoned"]
 
@@ -42,9 +49,6 @@ class ListArtifactsParams(Wire):
     cursor: str | None = None
 
 
-class ArtifactPage(Wire):
-    items: list[Artifact]
-    next_cursor: str | None = None
 
 
 class FindByLogicalKeyParams(Wire):
@@ -114,17 +118,8 @@ class GetLineageParams(Wire):
     depth: int | None = None
 
 
-class LineageNode(Wire):
-    artifact_id: str
-    artifact_type: str
-    logical_key: str
-    status: Status
-    depth: int
 
 
-class LineageEdge(Wire):
-    artifact_id: str
-    input_artifact_id: str
 
 
 class ArtifactLineage(Wire):
@@ -153,17 +148,8 @@ class ListStaleParams(Wire):
     artifact_ids: list[str] | None = None
 
 
-class StaleReason(Wire):
-    input_artifact_id: str
-    input_status: Status
-    path: list[str]
 
 
-class StaleArtifact(Wire):
-    artifact_id: str
-    artifact_type: str
-    logical_key: str
-    reasons: list[StaleReason]
 
 
 class VerifyParams(Wire):
@@ -173,21 +159,8 @@ class VerifyParams(Wire):
     since: str | None = None
 
 
-class VerifyIssue(Wire):
-    kind: str
-    detail: str
-    artifact_id: str | None = None
-    path: str | None = None
-    affected: list[str] = []  # active artifacts made (transitively) from artifactId: what the problem reaches
 
 
-class VerifyReport(Wire):
-    ok: bool
-    checked: int
-    issues: list[VerifyIssue]
-    mode: Literal["quick", "full", "incremental", "deep"] = "full"
-    hashed: int = 0
-    since: str | None = None
 
 
 class GcParams(Wire):
@@ -247,11 +220,11 @@ def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
 def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:
     page = ctx.store.list(artifact_type=p.artifact_type, status=p.status, logical_key_prefix=p.logical_key_prefix,
                           tags=p.tags, ts_from=p.ts_from, ts_to=p.ts_to, limit=p.limit, cursor=p.cursor)
-    return to_wire(page, ArtifactPage)
+    return page
 
 
 def find_by_logical_key(ctx: Context, p: FindByLogicalKeyParams) -> list[Artifact]:
-    return to_wire(ctx.store.find_by_logical_key(p.artifact_type, p.logical_key), list[Artifact])
+    return ctx.store.find_by_logical_key(p.artifact_type, p.logical_key)
 
 
 def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
@@ -273,7 +246,7 @@ def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
     sidecar = None
     if res.sidecar is not None:
         sidecar = msgspec.convert({_camel(k): v for k, v in res.sidecar.items()}, Sidecar)
-    return PublishResult(deduped=res.deduped, artifact_id=res.artifact_id, artifact=to_wire(res.artifact, Artifact),
+    return PublishResult(deduped=res.deduped, artifact_id=res.artifact_id, artifact=res.artifact,
                          mode=res.mode, existing_artifact_id=res.existing_artifact_id, sidecar=sidecar)
 
 
@@ -289,24 +262,23 @@ def get_lineage(ctx: Context, p: GetLineageParams) -> ArtifactLineage:
 
 def get_downstream(ctx: Context, p: GetDownstreamParams) -> list[Artifact]:
     graph = ctx.store.downstream(p.artifact_id, p.depth)
-    return to_wire(ctx.store.get_many([n.artifact_id for n in graph.nodes]), list[Artifact])
+    return ctx.store.get_many([n.artifact_id for n in graph.nodes])
 
 
 def supersede(ctx: Context, p: SupersedeParams) -> Artifact:
-    return to_wire(ctx.store.supersede(p.new_artifact_id, p.old_artifact_id), Artifact)
+    return ctx.store.supersede(p.new_artifact_id, p.old_artifact_id)
 
 
 def tombstone(ctx: Context, p: TombstoneParams) -> Artifact:
-    return to_wire(ctx.store.tombstone(p.artifact_id, p.reason), Artifact)
+    return ctx.store.tombstone(p.artifact_id, p.reason)
 
 
 def list_stale(ctx: Context, p: ListStaleParams) -> list[StaleArtifact]:
-    return to_wire(ctx.store.stale(p.artifact_ids), list[StaleArtifact])
+    return ctx.store.stale(p.artifact_ids)
 
 
 def verify(ctx: Context, p: VerifyParams) -> VerifyReport:
-    return to_wire(ctx.store.verify(quick=p.quick, deep=p.deep, incremental=p.incremental, since=p.since, job=ctx.job),
-                   VerifyReport)
+    return ctx.store.verify(quick=p.quick, deep=p.deep, incremental=p.incremental, since=p.since, job=ctx.job)
 
 
 def gc(ctx: Context, p: GcParams) -> GcReport:

@@ -355,7 +355,7 @@ def _active_dependents(con, artifact_id: str) -> list[str]:
         """WITH RECURSIVE down(id) AS (
              SELECT artifact_id FROM artifact_lineage WHERE input_artifact_id = ?
              UNION SELECT l.artifact_id FROM artifact_lineage l JOIN down d ON l.input_artifact_id = d.id)
-           SELECT d.id FROM down d JOIN artifacts a ON a.artifact_id = d.id WHERE a.status = 'active' ORDER BY d.id""",
+           SELECT d.id FROM down d JOIN artifacts a ON a.artifact_id = d.id WHERE +a.status = 'active' ORDER BY d.id""",
         (artifact_id,),
     ).fetchall()
     return [r[0] for r in rows]

@@ -259,6 +259,41 @@ def test_exit_is_bounded_even_when_work_ignores_cancellation(tmp_path):
     assert [json.loads(line)["error"]["code"] for line in out.splitlines()] == [-32800]
 
 
+def _rpc(proc, rid, method, params, *, wait=True):
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
+    proc.stdin.flush()
+    while wait:
+        reply = json.loads(proc.stdout.readline())
+        if reply.get("id") == rid:
+            assert "result" in reply, reply
+            return reply["result"]
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_closed_output_ends_the_daemon_like_eof(tmp_path, busy):
+    """The client stops reading (closes the daemon's stdout) but never closes stdin: the daemon
+    cancels what runs and exits 0 instead of computing for nobody."""
+    log = open(tmp_path / "stderr.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bridge", "serve", "--lake", str(tmp_path / "lake")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        aid = _rpc(proc, 1, "publishDataFrame", publish_params([METRIC]))["artifactId"]
+        _rpc(proc, 2, "buildProjection", {"projectionId": "p", "tables": {"m": [aid]}})
+        if busy:  # minutes of work unless cancelled
+            _rpc(proc, 3, "query", {"projectionId": "p", "sql": "SELECT count(*) FROM range(1000000000000) a, m"},
+                 wait=False)
+            time.sleep(1)
+        proc.stdout.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert b"stopped reading" in (tmp_path / "stderr.log").read_bytes()
+
+
 @pytest.mark.parametrize("method,hold", [("getDownstream", "lineage_walk"), ("getLineage", "lineage_walk"),
                                          ("listStale", "stale")])
 def test_a_long_walk_leaves_the_reader_thread(tmp_path, method, hold):

@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 
 import {
   ArtifactStoreClient,
+  InvalidInputError,
   METHOD_NAMES,
   ReadOnlyViolationError,
   type Artifact,
@@ -115,6 +116,22 @@ describe("every method against the real daemon", () => {
     assert.equal((big.rows[9999] as [number, string])[1].length, 500);
     const denied = await client.query({ projectionId, sql: "DROP TABLE alerts" }).catch((e: unknown) => e);
     assert.ok(denied instanceof ReadOnlyViolationError, String(denied));
+    // many readers of one projection at once: every query answered with its own rows
+    const many = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        client.query({ projectionId, sql: "SELECT count(*) + ? AS n FROM candles, alerts", params: [i] }),
+      ),
+    );
+    assert.deepEqual(
+      many.map((r) => r.rows),
+      Array.from({ length: 12 }, (_, i) => [[48 + i]]),
+    );
+    // an inline result over the daemon's byte cap is an error naming output, not a 300 MB reply
+    const huge = await client
+      .query({ projectionId, sql: "SELECT repeat('x', 30000) FROM range(10000)", maxRows: 10_000 })
+      .catch((e: unknown) => e);
+    assert.ok(huge instanceof InvalidInputError, String(huge));
+    assert.equal((huge.data as { field?: string }).field, "output");
     assert.equal((await client.getProjection({ projectionId })).projectionId, projectionId);
     assert.ok((await client.listProjections({})).projections.some((p) => p.projectionId === projectionId));
     const more = await client.publishDataFrame({

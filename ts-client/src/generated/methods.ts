@@ -242,7 +242,7 @@ export interface GeneratedMethods {
    */
   getProjection(params: T.GetProjectionParams, options?: CallOptions): Promise<T.ProjectionResult>;
   /**
-   * Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows (truncated flag, column types, JSON-safe values) or the whole result written to a Parquet/Arrow/CSV file whose path is returned.
+   * Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows (truncated flag, column types, JSON-safe values) and up to limits.maxResultBytes of JSON (more is InvalidInput: use output), or the whole result written to a Parquet/Arrow/CSV file (in <lake>/cache/exports/ or outside the lake; an existing file only with overwrite) whose path is returned.
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */

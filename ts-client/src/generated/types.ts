@@ -620,10 +620,16 @@ export interface LakePaths {
   cache: string;
   staging: string;
 }
+/**
+ * The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+ * (JSON), and the largest reply it sends (a bigger one is replaced by an error).
+ */
 export interface LimitsWire {
   maxLineBytes: number;
   maxInlineRows: number;
   maxResultRows: number;
+  maxResultBytes?: number;
+  maxReplyBytes?: number;
 }
 export interface ListArtifactsParams {
   artifactType?: string | null;
@@ -826,11 +832,14 @@ export interface PublishStrategyParams {
   strategy: StrategyConfig;
 }
 /**
- * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).
+ * Write the whole result to a file instead of returning rows. `path`: a file in
+ * <lake>/cache/exports/ or outside the lake (default: a new file in <lake>/cache/exports/);
+ * an existing file is replaced only with `overwrite: true`.
  */
 export interface QueryOutput {
   format?: "arrow" | "csv" | "parquet";
   path?: string | null;
+  overwrite?: boolean;
 }
 export interface QueryParams {
   projectionId: string;

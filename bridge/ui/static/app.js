@@ -255,7 +255,7 @@ PAGES.artifact = async (root, [id], _query, alive) => {
     h("div", { class: "mono" }, a.artifactId, copyButton(a.artifactId)));
   if (d.stale.length) {
     put(root, h("h2", {}, "Stale"), h("ul", {}, d.stale.map((r) => h("li", {},
-      `input ${r.input_artifact_id} is ${r.input_status}; path `, r.path.map((p, i) => [i ? " › " : "", h("a", { href: `#/artifact/${p}`, class: "mono", title: p }, p.slice(0, 10) + "…")])))));
+      `input ${r.inputArtifactId} is ${r.inputStatus}; path `, r.path.map((p, i) => [i ? " › " : "", h("a", { href: `#/artifact/${p}`, class: "mono", title: p }, p.slice(0, 10) + "…")])))));
   }
   const tagText = Object.entries(a.tags || {}).map(([k, vs]) => vs.map((v) => `${k}=${v}`).join(", ")).join(", ");
   const link = (x) => x ? h("span", {}, h("a", { href: `#/artifact/${x}`, class: "mono" }, x), copyButton(x)) : "—";
@@ -315,13 +315,13 @@ async function lineageGraph(box, rootId) {
     n.expanded[dir] = true;
     const res = await api(`/api/lineage/${encodeURIComponent(id)}?direction=${dir}`);
     for (const x of res.nodes) {
-      if (!nodes.has(x.artifact_id)) {
-        nodes.set(x.artifact_id, {
-          id: x.artifact_id, col: n.col + (dir === "upstream" ? -1 : 1), expanded: {},
-          info: { artifactId: x.artifact_id, artifactType: x.artifact_type, logicalKey: x.logical_key, status: x.status, stale: x.stale, inputs: x.inputs ?? 0, outputs: x.outputs ?? 0 },
+      if (!nodes.has(x.artifactId)) {
+        nodes.set(x.artifactId, {
+          id: x.artifactId, col: n.col + (dir === "upstream" ? -1 : 1), expanded: {},
+          info: { artifactId: x.artifactId, artifactType: x.artifactType, logicalKey: x.logicalKey, status: x.status, stale: x.stale, inputs: x.inputs ?? 0, outputs: x.outputs ?? 0 },
         });
       }
-      edges.add(dir === "upstream" ? `${id}>${x.artifact_id}` : `${x.artifact_id}>${id}`);
+      edges.add(dir === "upstream" ? `${id}>${x.artifactId}` : `${x.artifactId}>${id}`);
     }
     if (res.total > res.nodes.length) more.set(`${id}:${dir}`, res.total - res.nodes.length);
     draw();

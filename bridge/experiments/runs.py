@@ -118,12 +118,17 @@ class RunRecords:
         return self._result(row) if row else None
 
     def list(self, *, experiment_id: str | None = None, status: str | None = None, sweep_id: str | None = None,
-             limit: int = 100) -> list[ExperimentResult]:
+             limit: int = 100, search: str | None = None) -> list[ExperimentResult]:
+        """Newest first. `search`: the run id, experiment id or name contains it (ASCII case-insensitive)."""
         where, args = [], []
         for col, val in (("experiment_id", experiment_id), ("status", status), ("sweep_id", sweep_id)):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
+        if search:
+            where.append("(instr(lower(run_id), lower(?)) > 0 OR instr(lower(experiment_id), lower(?)) > 0"
+                         " OR instr(lower(name), lower(?)) > 0)")
+            args += [search, search, search]
         sql = f"SELECT {_COLS} FROM experiment_runs"
         if where:
             sql += " WHERE " + " AND ".join(where)

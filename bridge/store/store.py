@@ -52,7 +52,7 @@ from bridge.store.models import (
 from bridge.store.spec import ArtifactSpec, get_spec
 from bridge.store.timeutil import iso, now_iso, parse_iso
 
-__all__ = ["Store", "artifact_id_for"]
+__all__ = ["LIST_ORDERS", "Store", "artifact_id_for"]
 
 log = logging.getLogger(__name__)
 
@@ -514,11 +514,21 @@ class Store:
         ts_to: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        search: str | None = None,
+        order: str = "created_at",
     ) -> ArtifactPage:
         """Artifacts matching every filter, oldest first; `next_cursor` pages on stably.
 
         Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
+        `search` keeps artifacts whose id starts with it (any case) or whose logical key contains
+        it (case-sensitive: token addresses are). `order` is one of LIST_ORDERS: a column, `-`
+        first for descending; ties are broken by artifact id; a cursor pages on in the order it
+        was made for.
         """
+        if search or order != "created_at":
+            return self._list_ordered(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
+                                      tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor,
+                                      search=search, order=order)
         sql, args = self._list_query(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
                                      tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor)
         rows = self.connect().execute(sql, args).fetchall() if sql else []
@@ -527,6 +537,98 @@ class Store:
         items = self._load([r[0] for r in rows])
         nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
         return ArtifactPage(items=items, next_cursor=nxt)
+
+    def _list_ordered(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit, cursor,
+                      search, order) -> ArtifactPage:
+        """`list` with a search or another order: keyset pages over (column, artifact_id), the
+        column's index (migrations 0005, 0007) giving the order."""
+        if limit < 1 or limit > 10_000:
+            raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        if order not in LIST_ORDERS:
+            raise ValidationFailed(f"order must be one of {', '.join(LIST_ORDERS)}", field="order", value=order)
+        col, desc = LIST_ORDERS[order], order.startswith("-")
+        where, args = [], []
+        if search:  # key text: a scan of the (logical_key, artifact_id) index, not of the table
+            where.append("artifact_id IN (SELECT artifact_id FROM artifacts INDEXED BY idx_artifacts_key_id"
+                         " WHERE instr(logical_key, ?) > 0"
+                         " UNION SELECT artifact_id FROM artifacts WHERE artifact_id >= ? AND artifact_id < ?)")
+            args += [search, search.lower(), search.lower() + _TOP]  # ids are lowercase hex
+        if artifact_type:
+            where.append("artifact_type = ?")
+            args.append(artifact_type)
+        if status:
+            if status not in ("active", "superseded", "tombstoned"):
+                raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
+            where.append("status = ?")
+            args.append(status)
+        if logical_key_prefix:  # a range of the key index; the substr check keeps it exact
+            where.append("logical_key >= ? AND logical_key < ? AND substr(logical_key, 1, ?) = ?")
+            args += [logical_key_prefix, logical_key_prefix + _TOP, len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():  # driven by the tag index, not a probe per artifact
+            where.append("artifact_id IN (SELECT t.artifact_id FROM artifact_tags t WHERE t.k = ? AND t.v = ?)")
+            args += [k, v]
+        if ts_from:
+            where.append("max_ts >= ?")
+            args.append(_norm_ts(ts_from, "tsFrom"))
+        if ts_to:
+            where.append("min_ts < ?")
+            args.append(_norm_ts(ts_to, "tsTo"))
+        if cursor:
+            value, aid = _decode_cursor(cursor, order)
+            where.append(f"({col}, artifact_id) {'<' if desc else '>'} (?, ?)")
+            args += [value, aid]
+        sql = f"SELECT artifact_id, {col} FROM artifacts a"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        direction = " DESC" if desc else ""
+        sql += f" ORDER BY {col}{direction}, artifact_id{direction} LIMIT ?"
+        rows = self.connect().execute(sql, [*args, limit + 1]).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = self._load([r[0] for r in rows])
+        nxt = _encode_cursor(rows[-1][1], rows[-1][0], order) if more else None
+        return ArtifactPage(items=items, next_cursor=nxt)
+
+    def last_event_id(self) -> int:
+        """The newest artifact event's number (publish, supersede, tombstone, gc): when it has not
+        moved, no artifact was added or changed status since."""
+        return self.connect().execute("SELECT coalesce(max(event_id), 0) FROM artifact_events").fetchone()[0]
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(artifact type, status, number of artifacts) for every pair present, by type then status."""
+        rows = self.connect().execute(
+            "SELECT artifact_type, status, count(*) FROM artifacts GROUP BY artifact_type, status"
+            " ORDER BY artifact_type, status").fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def stale_ids(self, artifact_ids: Sequence[str]) -> set[str]:
+        """Which of `artifact_ids` are stale (active, with a superseded or tombstoned input anywhere
+        upstream): the ids of `stale(artifact_ids)`, found by walking up from them only, so the
+        cost is their upstream graphs, not the lake's stale set."""
+        con = self.connect()
+        walked: list[tuple[str, str]] = []
+        ids = list(dict.fromkeys(artifact_ids))
+        for chunk in _chunks(ids, 400):
+            marks = ",".join("?" * len(chunk))
+            walked += con.execute(
+                f"""WITH RECURSIVE up(id, input, depth) AS (
+                      SELECT artifact_id, input_artifact_id, 1 FROM artifact_lineage WHERE artifact_id IN ({marks})
+                      UNION
+                      SELECT u.id, l.input_artifact_id, u.depth + 1
+                      FROM up u JOIN artifact_lineage l ON l.artifact_id = u.input WHERE u.depth < 64)
+                    SELECT DISTINCT id, input FROM up""", chunk).fetchall()
+        status: dict[str, str] = {}
+        wanted = sorted({i for i, _ in walked} | {x for _, x in walked})
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            status.update(con.execute(f"SELECT artifact_id, status FROM artifacts WHERE artifact_id IN ({marks})",
+                                      chunk).fetchall())
+        return {i for i, x in walked if status.get(i) == "active" and status.get(x, "active") != "active"}
+
+    def downstream_count(self, artifact_id: str) -> int:
+        """How many artifacts list `artifact_id` as a direct input (any status)."""
+        return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
+                                      (artifact_id,)).fetchone()[0]
 
     #: A filter matching at most this many artifacts drives a listing (see _list_query).
     LIST_DRIVER_MAX = 2000
@@ -982,17 +1084,36 @@ def _prefix_upper_bound(prefix: str) -> str | None:
     return None
 
 
-def _encode_cursor(created_at: str, artifact_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, artifact_id]).encode()).decode().rstrip("=")
+_TOP = "\U0010ffff"  # sorts after every string that starts with a given prefix (UTF-8, BINARY)
+
+# Store.list's orders: name -> column (each has an index ending in artifact_id: 0005, 0007).
+LIST_ORDERS = {
+    "created_at": "created_at", "-created_at": "created_at",
+    "logical_key": "logical_key", "-logical_key": "logical_key",
+    "row_count": "row_count", "-row_count": "row_count",
+}
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
+def _encode_cursor(value: Any, artifact_id: str, order: str = "created_at") -> str:
+    """The default order's cursor is [created_at, id] (as before orders existed); others carry
+    their order so that a cursor is never applied to another order."""
+    doc = [value, artifact_id] if order == "created_at" else [order, value, artifact_id]
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str = "created_at") -> tuple[Any, str]:
     try:
         pad = "=" * (-len(cursor) % 4)
-        created, aid = json.loads(base64.urlsafe_b64decode(cursor + pad))
-        return str(created), str(aid)
+        doc = json.loads(base64.urlsafe_b64decode(cursor + pad))
+        if order == "created_at":
+            created, aid = doc
+            return str(created), str(aid)
+        made_for, value, aid = doc
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("invalid cursor: pass the nextCursor of a previous page", field="cursor") from exc
+    if made_for != order:
+        raise ValidationFailed(f"this cursor pages the order {made_for!r}, not {order!r}", field="cursor")
+    return value, str(aid)
 
 
 def _dead(host: str, pid: int) -> bool:

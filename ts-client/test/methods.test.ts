@@ -337,6 +337,22 @@ describe("every method against the real daemon", () => {
     assert.ok(res);
   });
 
+  it("openUi: the daemon serves the read-only web UI and returns its URL with the token", async () => {
+    const url = await client.openUi();
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
+    const base = url.slice(0, url.indexOf("?"));
+    const token = url.slice(url.indexOf("token=") + 6);
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    assert.equal((await fetch(base + "api/types")).status, 403); // no token
+    const types = await fetch(base + "api/types", { headers: { authorization: `token ${token}` } });
+    assert.equal(types.status, 200);
+    const body = (await types.json()) as { types: { artifactType: string }[] };
+    assert.ok(body.types.some((t) => t.artifactType === "ohlcv_slice"));
+    assert.equal(await client.openUi({ port: 1 }), url); // one UI per daemon
+  });
+
   it("every method of the generated contract was called", () => {
     const missing = METHOD_NAMES.filter((m) => !called.has(m));
     assert.deepEqual(missing, [], `not exercised: ${missing.join(", ")}`);

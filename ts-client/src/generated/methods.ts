@@ -80,6 +80,8 @@ export interface MethodMap {
   listStrategies: { params: T.ListStrategiesParams; result: T.ListStrategiesResult };
   /** One strategy artifact with its strategy */
   getStrategy: { params: T.GetStrategyParams; result: T.StrategyRef };
+  /** Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token */
+  openUi: { params: T.OpenUiParams; result: T.OpenUiResult };
 }
 
 /** Lifecycle methods, driven by the client itself (start/close). */
@@ -141,6 +143,7 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   publishStrategy: { summary: "Publish one strategy as a content-addressed strategy artifact (idempotent)", longRunning: false, paramsOptional: false, errors: [1002] },
   listStrategies: { summary: "Active strategy artifacts, by name", longRunning: false, paramsOptional: true, errors: [1002] },
   getStrategy: { summary: "One strategy artifact with its strategy", longRunning: false, paramsOptional: false, errors: [1001,1009] },
+  openUi: { summary: "Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token", longRunning: false, paramsOptional: true, errors: [1009] },
 };
 
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
@@ -325,4 +328,6 @@ export interface GeneratedMethods {
   listStrategies(params?: T.ListStrategiesParams, options?: CallOptions): Promise<T.ListStrategiesResult>;
   /** One strategy artifact with its strategy. */
   getStrategy(params: T.GetStrategyParams, options?: CallOptions): Promise<T.StrategyRef>;
+  /** Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token */
+  openUi(params?: T.OpenUiParams, options?: CallOptions): Promise<T.OpenUiResult>;
 }

@@ -78,6 +78,8 @@ export interface WireTypes {
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
+  OpenUiParams?: OpenUiParams;
+  OpenUiResult?: OpenUiResult;
   PortfolioConfig?: PortfolioConfig;
   ProjectionInputWire?: ProjectionInputWire;
   ProjectionResult?: ProjectionResult;
@@ -772,6 +774,14 @@ export interface MigrateDuckdbParams {
     [k: string]: string | undefined;
   };
   assumeTz?: string | null;
+}
+export interface OpenUiParams {
+  port?: number;
+}
+export interface OpenUiResult {
+  url: string;
+  port: number;
+  alreadyRunning?: boolean;
 }
 export interface Provenance {
   writerName?: string | null;

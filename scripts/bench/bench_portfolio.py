@@ -30,13 +30,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_backtest import MIN_US, make_data  # noqa: E402
+from bench_backtest import MIN_US, load_duckdb, make_data  # noqa: E402
 
 
 def _summary(xs: list[float]) -> dict:
@@ -53,7 +52,6 @@ def main() -> None:
     ap.add_argument("--skip-sweep", action="store_true")
     args = ap.parse_args()
 
-    import duckdb
 
     from bridge.experiments.breakdown import breakdown_table
     from bridge.experiments.engine import run_backtest, run_grid
@@ -67,15 +65,7 @@ def main() -> None:
     n = alerts.num_rows
     alerts = alerts.append_column("caller", pa.array([f"caller{i % 200:03d}" for i in range(n)]))
     alerts = alerts.append_column("source", pa.array([f"chat{i % 20:02d}" for i in range(n)]))
-    con = duckdb.connect()
-    if args.threads:
-        con.execute(f"SET threads = {args.threads}")
-    con.register("alerts_src", alerts)
-    con.register("candles_src", candles)
-    con.execute("CREATE TABLE alerts AS SELECT * FROM alerts_src")
-    con.execute("CREATE TABLE candles AS SELECT * FROM candles_src")
-    con.unregister("alerts_src")
-    con.unregister("candles_src")
+    con = load_duckdb(alerts, candles, args.threads)
 
     strategy = Strategy(take_profit_pct=50, stop_loss_pct=20, trailing_stop_pct=15, max_hold_seconds=12 * 3600,
                         fee_bps=10, slippage_bps=20)

@@ -39,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _rss import PeakRss  # noqa: E402
-from bench_backtest import make_data  # noqa: E402
+from bench_backtest import load_duckdb, make_data, pandas_frames  # noqa: E402
 
 
 def strategy():
@@ -143,27 +143,15 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
 
-    import duckdb
 
     from bridge.experiments.engine import run_backtest
 
     s = strategy()
     alerts, candles = make_data(args.alerts, args.minutes)
     arrow_bytes = alerts.nbytes + candles.nbytes
-    con = duckdb.connect()
-    if args.threads:
-        con.execute(f"SET threads = {args.threads}")
-    con.register("alerts_src", alerts)
-    con.register("candles_src", candles)
-    con.execute("CREATE TABLE alerts AS SELECT * FROM alerts_src")
-    con.execute("CREATE TABLE candles AS SELECT * FROM candles_src")
-    con.unregister("alerts_src")
-    con.unregister("candles_src")
+    con = load_duckdb(alerts, candles, args.threads)
 
-    adf = alerts.to_pandas()
-    adf["alert_us"] = alerts.column("alert_ts").cast("int64").to_numpy()
-    cdf = candles.select(["token", "ts", "open", "high", "low", "close"]).to_pandas()
-    cdf["ts"] = candles.column("ts").cast("int64").to_numpy()
+    adf, cdf = pandas_frames(alerts, candles)
     t = time.perf_counter()
     groups = {tok: g.drop(columns="token").sort_values("ts") for tok, g in cdf.groupby("token", sort=False)}
     group_s = time.perf_counter() - t

@@ -1,22 +1,29 @@
 """The contract: every RPC method, declared once (see _method.py), collected in METHODS.
 
-Each area declares its methods in its own module with a module-level `METHODS` list. This
-package imports no heavy library: handlers load the domain when they run.
+Each area declares its methods in its own module with a module-level `METHODS` list. Importing
+this package imports none of them: `METHODS` (every declaration) loads them all on first use
+(the contract generator, tests), while the daemon looks a method up in `_index.INDEX` (method
+name → declaring module, generated from the declarations by scripts/gen_contract.py and checked
+for drift) and imports that module when the method is first called. So `initialize` answers
+without loading the store, the experiments or any heavy library.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
+from bridge.api._index import INDEX
 from bridge.api._method import Context, Limits, Method, Wire, to_wire
 
-__all__ = ["METHODS", "PROTOCOL_VERSION", "SUPPORTED_PROTOCOL_VERSIONS", "Context", "Limits", "Method", "Wire",
-           "method_table", "to_wire"]
+__all__ = ["INDEX", "METHODS", "MODULES", "PROTOCOL_VERSION", "SUPPORTED_PROTOCOL_VERSIONS", "Context", "Limits",
+           "Method", "Wire", "declaring_modules", "method", "method_table", "to_wire"]
 
 PROTOCOL_VERSION = "1.0"
 SUPPORTED_PROTOCOL_VERSIONS = ("1.0",)
 
-_MODULES = (
+# The modules that declare methods, in contract order.
+MODULES = (
     "bridge.api.lifecycle",
     "bridge.api.store",
     "bridge.api.projections",
@@ -28,20 +35,34 @@ _MODULES = (
 )
 
 
-def _collect() -> list[Method]:
-    out: list[Method] = []
-    for name in _MODULES:
-        module = importlib.import_module(name)
-        out.extend(module.METHODS)
-    names = [m.name for m in out]
-    dupes = {n for n in names if names.count(n) > 1}
-    if dupes:
-        raise RuntimeError(f"RPC methods declared twice: {sorted(dupes)}")
+def declaring_modules() -> dict[str, str]:
+    """{method name: the module declaring it}, in contract order, from the declarations themselves
+    (imports every module). scripts/gen_contract.py writes it to _index.py."""
+    out: dict[str, str] = {}
+    for name in MODULES:
+        for m in importlib.import_module(name).METHODS:
+            if m.name in out:
+                raise RuntimeError(f"RPC method {m.name!r} declared twice: in {out[m.name]} and {name}")
+            out[m.name] = name
     return out
 
 
-METHODS: list[Method] = _collect()
+def method(name: str) -> Method | None:
+    """One method's declaration, importing only its module; None if no such method."""
+    module = INDEX.get(name)
+    if module is None:
+        return None
+    return next((m for m in importlib.import_module(module).METHODS if m.name == name), None)
 
 
 def method_table() -> dict[str, Method]:
-    return {m.name: m for m in METHODS}
+    return {m.name: m for m in __getattr__("METHODS")}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "METHODS":  # every declaration, loaded on first use and kept
+        table = declaring_modules()
+        methods = [next(m for m in importlib.import_module(mod).METHODS if m.name == n) for n, mod in table.items()]
+        globals()["METHODS"] = methods
+        return methods
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,7 @@
-"""The daemon: the contract's methods served by the JSON-RPC transport over stdio."""
+"""The daemon: the contract's methods served by the JSON-RPC transport over stdio.
+
+A method's declaring module is imported when the method is first called (bridge.api.INDEX), so
+start-up and `initialize` load no domain package."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from typing import Any
 
 import msgspec
 
-from bridge.api import METHODS, Context, Limits, Method
+from bridge.api import INDEX, Context, Limits, Method, method
 from bridge.api.errors import error_for
 from bridge.progress import NULL_JOB, Job
 from bridge.rpc import InvalidParams, Server, serve_stdio
@@ -34,22 +37,40 @@ def params_error(method: str, exc: Exception) -> InvalidParams:
 
 
 class _Adapter:
-    """A declared Method as the transport's Handler: decode params, call, encode the result."""
+    """A declared Method as the transport's Handler: decode params, call, encode the result. The
+    declaration is looked up (its module imported) on first use."""
 
-    def __init__(self, method: Method, ctx: Context) -> None:
-        self.method = method
-        self.long_running = method.long_running
+    def __init__(self, name: str, ctx: Context) -> None:
+        self.name = name
+        self._method: Method | None = None
         self._ctx = ctx
         self._quick_ctx = ctx.for_request(NULL_JOB, None)  # one context for every quick call
         self._encode = msgspec.json.Encoder().encode
 
-    def call(self, params: Any, job: Job, request_id: Any) -> bytes:
+    @property
+    def method(self) -> Method:
+        if self._method is None:
+            found = method(self.name)
+            if found is None:  # _index.py is stale: scripts/gen_contract.py rewrites it
+                raise RuntimeError(f"method {self.name!r} is in bridge/api/_index.py but not declared in {INDEX[self.name]}")
+            self._method = found
+        return self._method
+
+    @property
+    def long_running(self) -> bool:
         try:
-            decoded = self.method.decode_params(params)  # msgspec.Raw decodes in place, no copy
+            return self.method.long_running
+        except Exception:  # noqa: BLE001 - asked on the reader thread: the call itself reports it
+            return False
+
+    def call(self, params: Any, job: Job, request_id: Any) -> bytes:
+        m = self._method or self.method
+        try:
+            decoded = m.decode_params(params)  # msgspec.Raw decodes in place, no copy
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise params_error(self.method.name, exc) from None
+            raise params_error(m.name, exc) from None
         ctx = self._quick_ctx if job is NULL_JOB else self._ctx.for_request(job, request_id)
-        return self._encode(self.method.handler(ctx, decoded))
+        return self._encode(m.handler(ctx, decoded))
 
 
 def map_exception(exc: BaseException):
@@ -62,7 +83,7 @@ def map_exception(exc: BaseException):
 def build_server(lake, *, limits: Limits | None = None, shared: dict | None = None) -> Server:
     limits = limits or Limits()
     ctx = Context(lake, limits=limits, shared=shared)
-    handlers = {m.name: _Adapter(m, ctx) for m in METHODS}
+    handlers = {name: _Adapter(name, ctx) for name in INDEX}
     return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes,
                   max_reply_bytes=limits.max_reply_bytes)
 

@@ -74,7 +74,7 @@ class InitializeResult(Wire):
 
 
 def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:
-    from bridge.api import METHODS, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
+    from bridge.api import INDEX, PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS
 
     if params.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
         raise UnsupportedProtocolVersion(params.protocol_version, SUPPORTED_PROTOCOL_VERSIONS)
@@ -83,7 +83,7 @@ def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:
     return InitializeResult(
         protocol_version=PROTOCOL_VERSION,
         server_info=ServerInfo(name="quantbot-bridge", version=bridge.__version__),
-        capabilities=Capabilities(methods=sorted(m.name for m in METHODS)),
+        capabilities=Capabilities(methods=sorted(INDEX)),
         lake=LakePaths(root=str(lake.root), manifest_db=str(lake.manifest_db), artifacts=str(lake.artifacts),
                        cache=str(lake.cache), staging=str(lake.staging)),
         limits=LimitsWire(max_line_bytes=ctx.limits.max_line_bytes, max_inline_rows=ctx.limits.max_inline_rows,

@@ -221,6 +221,39 @@ def test_the_serve_path_imports_no_heavy_library():
     assert out.strip() == "[]"
 
 
+def test_initialize_loads_no_domain_package(tmp_path):
+    """Cold start: `bridge serve` answers initialize with only the transport, the lifecycle
+    methods and the lake paths loaded; a method's module is imported on its first call."""
+    script = textwrap.dedent("""
+        import json, sys
+        import bridge.cli
+        code = bridge.cli.main(["serve", "--lake", sys.argv[1]])
+        mods = sorted(m for m in sys.modules if m.split(".")[0] in (
+            "pyarrow", "duckdb", "pandas", "numpy", "chdb", "clickhouse_connect", "talib", "sqlite3", "bridge"))
+        sys.stderr.write("MODULES " + json.dumps(mods) + "\\n")
+        sys.exit(code)
+    """)
+    run = lambda *lines: subprocess.run(  # noqa: E731
+        [sys.executable, "-c", script, str(tmp_path / "lake")], input=b"".join(lines), capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=60)
+    init = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1.0"}}\n'
+    proc = run(init)
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert json.loads(proc.stdout)["result"]["capabilities"]["methods"][0] == "alertForwardCoverage"
+    loaded = json.loads(proc.stderr.decode().split("MODULES ")[1])
+    assert set(loaded) <= {"bridge", "bridge.api", "bridge.api._index", "bridge.api._method", "bridge.api.daemon",
+                           "bridge.api.errors", "bridge.api.lifecycle", "bridge.cli", "bridge.cli._common",
+                           "bridge.cli.serve", "bridge.errors", "bridge.progress", "bridge.rpc", "bridge.rpc.errors",
+                           "bridge.rpc.framing", "bridge.rpc.server", "bridge.rpc.stdio", "bridge.store",
+                           "bridge.store.lake"}, loaded
+    # The first call of a store method loads the store (and answers), not the experiments.
+    proc = run(init, b'{"jsonrpc":"2.0","id":2,"method":"listArtifacts","params":{}}\n')
+    assert json.loads(proc.stdout.splitlines()[1])["result"]["items"] == []
+    loaded = json.loads(proc.stderr.decode().split("MODULES ")[1])
+    assert "bridge.api.store" in loaded and "bridge.store.store" in loaded
+    assert not [m for m in loaded if m.startswith(("bridge.experiments", "bridge.api.experiments", "bridge.cli.store"))]
+
+
 def test_adversarial_peer_never_kills_the_daemon(tmp_path):
     d = Daemon(tmp_path / "lake", args=("--max-line-bytes", "4096"))
     try:

@@ -53,6 +53,7 @@ class _Adapter:
             found = method(self.name)
             if found is None:  # _index.py is stale: scripts/gen_contract.py rewrites it
                 raise RuntimeError(f"method {self.name!r} is in bridge/api/_index.py but not declared in {INDEX[self.name]}")
+            self._decode, self._handler = found.decoder.decode, found.handler
             self._method = found
         return self._method
 
@@ -64,13 +65,14 @@ class _Adapter:
             return False
 
     def call(self, params: Any, job: Job, request_id: Any) -> bytes:
-        m = self._method or self.method
+        if self._method is None:
+            self.method  # noqa: B018 - import the declaring module, bind decoder and handler
         try:
-            decoded = m.decode_params(params)  # msgspec.Raw decodes in place, no copy
+            decoded = self._decode(b"{}" if params is None else params)  # msgspec.Raw decodes in place, no copy
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise params_error(m.name, exc) from None
+            raise params_error(self.name, exc) from None
         ctx = self._quick_ctx if job is NULL_JOB else self._ctx.for_request(job, request_id)
-        return self._encode(m.handler(ctx, decoded))
+        return self._encode(self._handler(ctx, decoded))
 
 
 def map_exception(exc: BaseException):

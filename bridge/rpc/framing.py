@@ -2,9 +2,10 @@
 
 Reading never buffers more than the limit: an over-long line is skipped in chunks up to its
 newline and reported as `TooLong` so the caller can answer it; the stream stays in sync.
-Writing is serialised by a lock, one `write` + `flush` per frame, always `\\n`. A write that
-fails (the peer closed its end) marks the writer closed and calls `on_broken` once, on its own
-thread (the caller holds the writer's lock).
+Writing is serialised by a lock, one write per frame (or per burst of frames, `write_parts`),
+always `\\n`, straight to the file descriptor when there is one (no buffer copy, no flush). A
+write that fails (the peer closed its end) marks the writer closed and calls `on_broken` once, on
+its own thread (the caller holds the writer's lock).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class LineReader:
                 return out
 
     def _feed(self, data: bytes) -> list[bytes | TooLong]:
+        if not self._buf and not self._skipping and data[-1:] == b"\n" and len(data) <= self._limit:
+            return data[:-1].split(b"\n")  # the usual read: whole lines only, none too long
         out: list[bytes | TooLong] = []
         start = 0
         while True:
@@ -96,40 +99,44 @@ class LineReader:
 
 
 class FrameWriter:
-    """Serialised frame output. Between `hold()` and `release()` (the reader handling one burst
-    of lines) frames are gathered and written with one write + flush."""
+    """Serialised frame output: `write` one frame, or `write_parts` a burst the caller gathered
+    (each frame followed by its own `\\n` part) with one write."""
 
     def __init__(self, stream: BinaryIO, on_broken: Callable[[], None] | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
-        self._held: list[bytes] | None = None
         self._on_broken = on_broken
         self.closed = False
-
-    def hold(self) -> None:
-        with self._lock:
-            if self._held is None:
-                self._held = []
-
-    def release(self) -> None:
-        with self._lock:
-            frames, self._held = self._held, None
-            if frames:
-                self._emit(b"".join(frames))
+        try:
+            stream.flush()
+            self._fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (a test's BytesIO): write + flush
+            self._fd = None
 
     def write(self, frame: bytes) -> None:
+        data = frame + b"\n"
         with self._lock:
-            if self._held is not None:
-                self._held.append(frame + b"\n")
-            else:
-                self._emit(frame + b"\n")
+            self._emit(data)
+
+    def write_parts(self, parts: list[bytes]) -> None:
+        """Frames and their newlines, as parts, written with one write."""
+        data = b"".join(parts)
+        with self._lock:
+            self._emit(data)
 
     def _emit(self, data: bytes) -> None:
         if self.closed:
             return
         try:
-            self._stream.write(data)
-            self._stream.flush()
+            if self._fd is None:
+                self._stream.write(data)
+                self._stream.flush()
+                return
+            done = os.write(self._fd, data)
+            if done < len(data):  # a pipe takes a big frame in pieces
+                view = memoryview(data)
+                while done < len(data):
+                    done += os.write(self._fd, view[done:])
         except (BrokenPipeError, ValueError, OSError):
             self.closed = True  # the peer is gone: nothing more can be answered
             if self._on_broken is not None:

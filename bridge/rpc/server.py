@@ -89,6 +89,8 @@ class Server:
         self.exit_requested = False
         self._trace = False
         self._writer: FrameWriter | None = None
+        self._burst: list[bytes] | None = None  # see serve()
+        self._reader_thread: int | None = None
         self._output_lost = False
         self.on_output_lost: Callable[[], None] | None = None
 
@@ -112,6 +114,10 @@ class Server:
         self._writer = FrameWriter(wfile, on_broken=self.output_lost)
         self._trace = log.isEnabledFor(logging.DEBUG)  # one line per call (method, id, outcome, time)
         reader = LineReader(rfile, self._max_line)
+        # Replies the reader thread makes while handling one read's lines are gathered here and
+        # written together (one write for a pipelined burst); replies from the pool go out at once.
+        burst: list[bytes] = []
+        self._burst, self._reader_thread = burst, threading.get_ident()
         try:
             while not self.exit_requested:
                 lines = reader.read_many()
@@ -119,15 +125,19 @@ class Server:
                     log.info("stdin closed; finishing in-flight requests, then exiting")
                     self.stop(cancel=False)
                     break
-                self._writer.hold()
                 try:
                     for line in lines:
                         self._handle_one(line)
                         if self.exit_requested:
                             break
                 finally:
-                    self._writer.release()
+                    if burst:
+                        self._writer.write_parts(burst)
+                        burst.clear()
         finally:
+            if burst:
+                self._writer.write_parts(burst)
+            self._burst = None
             self.stop()
         return 0
 
@@ -188,6 +198,15 @@ class Server:
             env = _decode_envelope(line)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
             self._send_error(*self._diagnose(line, exc))
+            return
+        rid, burst, params = env.id, self._burst, env.params
+        handler = self._handlers.get(env.method)
+        if (handler is not None and burst is not None and rid is not _UNSET and env.jsonrpc == "2.0"
+                and (not len(params) or memoryview(params)[0] == 0x7B) and not self.shutting_down
+                and not self._trace and not handler.long_running and rid not in self._inflight):
+            # The common case, a quick call with an object (or no) params in a served stream:
+            # every check of _dispatch holds, so straight to the handler.
+            burst += (self._call(handler, env.method, rid, params if len(params) else None, NULL_JOB), b"\n")
             return
         reply = self._dispatch(env)
         if isinstance(reply, Future):
@@ -280,11 +299,9 @@ class Server:
         if is_notification:
             log.warning("ignoring notification %r (only $/cancelRequest and exit are understood)", env.method)
             return None
-        first = bytes(env.params).lstrip()[:1]
-        if first and first not in (b"{", b"["):
-            return self._error_frame(rid, InvalidRequest('"params" must be an object or an array'))
-        if first == b"[":
-            return self._error_frame(rid, InvalidParams("params must be an object of named parameters"))
+        shape = _params_shape_error(env.params)
+        if shape is not None:
+            return self._error_frame(rid, shape)
         if self.shutting_down:
             return self._error_frame(rid, RpcError("the server is shutting down; send exit", {"type": "ServerShuttingDown"}),
                                      code=SHUTTING_DOWN)
@@ -292,7 +309,7 @@ class Server:
         if handler is None:
             return self._error_frame(rid, MethodNotFound(f"Method not found: {env.method}",
                                                          data={"method": env.method}))
-        params = env.params if first else None
+        params = env.params if len(env.params) else None
         if rid in self._inflight:
             return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
         if not (handler.long_running or in_batch):
@@ -348,7 +365,7 @@ class Server:
     def _call(self, handler: Handler, method: str, rid: Any, params, job: Job) -> bytes:
         """The reply frame of one request, whatever the handler does (short of KeyboardInterrupt)."""
         try:
-            if job.cancelled:  # cancelled while queued behind other long work: do not start it
+            if job is not NULL_JOB and job.cancelled:  # cancelled while queued behind other long work: do not start it
                 raise Cancelled(f"{method} was cancelled before it started")
             result = handler.call(params, job, rid)
             if method == "shutdown":
@@ -405,11 +422,27 @@ class Server:
     def _write(self, frame: bytes | None, *, batch: bool = False) -> None:
         if frame is None or self._writer is None:
             return
-        self._writer.write(frame)
+        burst = self._burst
+        if burst is not None and threading.get_ident() == self._reader_thread:
+            burst += (frame, b"\n")  # the reader's reply: written with the rest of its burst
+        else:
+            self._writer.write(frame)
 
     def _notify(self, method: str, params: dict) -> None:
         if self._writer is not None:
             self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+
+def _params_shape_error(params: msgspec.Raw) -> RpcError | None:
+    """JSON-RPC's rule for `params`: absent, an object, or an array (we take named params only)."""
+    if not len(params):
+        return None
+    first = bytes(params).lstrip()[:1]
+    if first == b"{":
+        return None
+    if first == b"[":
+        return InvalidParams("params must be an object of named parameters")
+    return InvalidRequest('"params" must be an object or an array')
 
 
 def _outcome(frame: bytes | None) -> str:

@@ -4,6 +4,8 @@ and the writer's one-frame-per-line discipline."""
 from __future__ import annotations
 
 import io
+import os
+import threading
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -62,7 +64,7 @@ def test_lines_survive_any_split_into_reads(lines, data):
     assert got == want
 
 
-def test_writer_emits_whole_lines_and_coalesces_a_held_burst():
+def test_writer_emits_whole_lines_and_a_burst_in_one_write():
     class Counting(io.BytesIO):
         writes = 0
 
@@ -73,13 +75,23 @@ def test_writer_emits_whole_lines_and_coalesces_a_held_burst():
     out = Counting()
     w = FrameWriter(out)
     w.write(b'{"a":1}')
-    w.hold()
-    w.write(b'{"b":2}')
-    w.write(b'{"c":3}')
-    assert out.getvalue() == b'{"a":1}\n'  # held until release
-    w.release()
+    w.write_parts([b'{"b":2}', b"\n", b'{"c":3}', b"\n"])
     assert out.getvalue() == b'{"a":1}\n{"b":2}\n{"c":3}\n' and Counting.writes == 2
     assert b"\r" not in out.getvalue()
+
+
+def test_writer_on_a_pipe_delivers_a_frame_bigger_than_the_pipe_buffer():
+    r, wfd = os.pipe()
+    got = []
+    reader = threading.Thread(target=lambda: got.append(os.fdopen(r, "rb").read()), daemon=True)
+    reader.start()
+    frame = b'{"x":"' + b"y" * (3 << 20) + b'"}'
+    with os.fdopen(wfd, "wb") as out:
+        w = FrameWriter(out)
+        w.write(frame)
+        w.write_parts([b"{}", b"\n"])
+    reader.join(10)
+    assert got == [frame + b"\n{}\n"] and not w.closed
 
 
 def test_writer_survives_a_vanished_peer():

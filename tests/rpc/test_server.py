@@ -502,3 +502,28 @@ def test_a_reply_over_the_limit_becomes_an_error():
         assert pair.frame()["result"] == "zzzzz"
     finally:
         pair.close()
+
+
+def test_a_pipelined_burst_is_answered_in_one_write_and_in_full():
+    """One read of many lines (quick calls, errors of every kind, a notification): every request
+    answered, the reader's replies written together."""
+    import io
+
+    class Counting(io.BytesIO):
+        writes = 0
+
+        def write(self, b):
+            Counting.writes += 1
+            return super().write(b)
+
+    lines = [req(i, "echo", {"i": i}) for i in range(50)]
+    lines += [req(50, "nope"), req(51, "echo", [1]), '{"jsonrpc":"2.0","id":52,"method":"echo","params":5}\n',
+              '{"jsonrpc":"2.0","method":"echo"}\n', req(53, "domain", {}), "not json\n", req(54, "echo")]
+    out = Counting()
+    server = Server({"echo": Echo(), "domain": Fails(Domain())}, map_error=mapper)
+    assert server.serve(io.BytesIO("".join(lines).encode()), out) == 0
+    replies = {r["id"]: r for r in map(json.loads, out.getvalue().splitlines())}
+    assert [replies[i]["result"] for i in range(50)] == [{"i": i} for i in range(50)]
+    assert [replies[i]["error"]["code"] for i in (50, 51, 52, 53)] == [-32601, -32602, -32600, 1234]
+    assert replies[None]["error"]["code"] == -32700 and replies[54]["result"] is None
+    assert len(replies) == 56 and Counting.writes == 1

@@ -65,8 +65,8 @@ class Context:
         self.request_id = request_id
         self.state.setdefault("_lock", threading.Lock())
 
-    @property
-    def store(self):
+    @functools.cached_property
+    def store(self):  # an attribute of this context once asked (the Store itself is shared)
         store = self.state.get("store")
         if store is None:
             with self.state["_lock"]:

@@ -5,6 +5,7 @@ start-up and `initialize` load no domain package."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from typing import Any
@@ -57,8 +58,8 @@ class _Adapter:
             self._method = found
         return self._method
 
-    @property
-    def long_running(self) -> bool:
+    @functools.cached_property
+    def long_running(self) -> bool:  # asked per call: an attribute once known
         try:
             return self.method.long_running
         except Exception:  # noqa: BLE001 - asked on the reader thread: the call itself reports it

@@ -127,7 +127,10 @@ class Server:
                     break
                 try:
                     for line in lines:
-                        self._handle_one(line)
+                        if line.__class__ is bytes and line:
+                            self.handle_line(line)
+                        else:
+                            self._handle_one(line)
                         if self.exit_requested:
                             break
                 finally:
@@ -146,7 +149,7 @@ class Server:
             self._send_error(None, InvalidRequest(
                 f"message of {line.size} bytes exceeds the limit of {line.limit} bytes; send big data as a "
                 "file path", data={"limitBytes": line.limit, "sizeBytes": line.size}))
-        elif line.strip():
+        elif line:
             self.handle_line(line)
 
     def stop(self, *, cancel: bool = True) -> None:
@@ -197,7 +200,8 @@ class Server:
         try:
             env = _decode_envelope(line)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
-            self._send_error(*self._diagnose(line, exc))
+            if line.strip():  # a blank line is skipped, not answered
+                self._send_error(*self._diagnose(line, exc))
             return
         rid, burst, params = env.id, self._burst, env.params
         handler = self._handlers.get(env.method)

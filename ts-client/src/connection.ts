@@ -152,7 +152,9 @@ export class JsonRpcConnection {
         onProgress: options.onProgress,
       };
       this.track(entry);
-      this.writer.sendLine(line).catch((error: Error) => this.writeFailed(id, method, error));
+      this.writer.writeLine(line, (error) => {
+        if (error) this.writeFailed(id, method, error);
+      });
     });
   }
 

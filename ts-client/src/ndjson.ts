@@ -3,7 +3,8 @@
  *
  * The reader scans each chunk once, only for the bytes it has not seen (no re-scanning of a
  * growing buffer, so a 50 MB line costs one `indexOf` pass plus one concat). The writer keeps
- * messages in order and waits for `drain` when the pipe says it is full.
+ * messages in order, gathers those of one tick into one write, and waits for `drain` when the
+ * pipe says it is full.
  */
 
 import type { Writable } from "node:stream";
@@ -130,20 +131,21 @@ export class WriteClosedError extends Error {
   override readonly name = "WriteClosedError";
 }
 
-interface QueuedLine {
-  data: string;
-  resolve: () => void;
-  reject: (error: Error) => void;
-}
+/** Called once per queued line: with no argument once it was handed to the stream, else with the error. */
+type LineDone = (error?: Error) => void;
 
 /**
  * Writes one JSON message per line, in order, honouring backpressure: when `write` returns
- * false, later lines wait for `drain`. `send` resolves when the line was handed to the stream.
+ * false, later lines wait for `drain`. A line goes to the stream at once when nothing is queued;
+ * lines sent after it in the same tick are gathered and written together on the next tick (many
+ * calls issued together cost the daemon one read, not one per line). `send` resolves when the
+ * line was handed to the stream.
  */
 export class LineWriter {
-  private readonly queue: QueuedLine[] = [];
+  private readonly queue: string[] = [];
+  private readonly done: (LineDone | undefined)[] = [];
   private waitingForDrain = false;
-  private corked = false;
+  private gathering = false;
   private closedError: Error | undefined;
 
   constructor(private readonly stream: Writable) {
@@ -153,7 +155,7 @@ export class LineWriter {
     stream.on("error", this.onError);
   }
 
-  /** Lines waiting for the stream to drain. */
+  /** Lines waiting for the next tick or for the stream to drain. */
   get queued(): number {
     return this.queue.length;
   }
@@ -167,9 +169,32 @@ export class LineWriter {
   sendLine(data: string): Promise<void> {
     if (this.closedError) return Promise.reject(this.closedError);
     return new Promise<void>((resolve, reject) => {
-      this.queue.push({ data, resolve, reject });
-      if (!this.waitingForDrain) this.flush();
+      this.writeLine(data, (error) => (error ? reject(error) : resolve()));
     });
+  }
+
+  /**
+   * Queues an already serialised line (ending in `\n`) without a promise: `done` (optional) is
+   * called with the error if the line cannot be written, and without one once it was handed over.
+   */
+  writeLine(data: string, done?: LineDone): void {
+    if (this.closedError) {
+      done?.(this.closedError);
+      return;
+    }
+    if (this.queue.length > 0 || this.waitingForDrain || this.gathering) {
+      this.queue.push(data);
+      this.done.push(done);
+      return;
+    }
+    if (this.streamGone()) {
+      done?.(this.closedError);
+      return;
+    }
+    this.gathering = true;
+    process.nextTick(this.endTick);
+    if (!this.stream.write(data)) this.waitingForDrain = true;
+    done?.();
   }
 
   /** Stops writing and rejects what is still queued. */
@@ -179,39 +204,36 @@ export class LineWriter {
     this.stream.off("drain", this.onDrain);
   }
 
-  private flush(): void {
-    while (this.queue.length > 0 && !this.waitingForDrain) {
-      if (this.closedError || this.stream.destroyed || this.stream.writableEnded) {
-        this.closedError ??= new WriteClosedError("the daemon's stdin is closed");
-        this.failQueued();
-        return;
-      }
-      const item = this.queue.shift()!;
-      this.corkForThisTick();
-      const ok = this.stream.write(item.data);
-      item.resolve();
-      if (!ok) this.waitingForDrain = true;
+  private streamGone(): boolean {
+    if (this.closedError || this.stream.destroyed || this.stream.writableEnded) {
+      this.closedError ??= new WriteClosedError("the daemon's stdin is closed");
+      this.failQueued();
+      return true;
     }
+    return false;
   }
 
-  /**
-   * Lines written in the same tick go out as one writev: many calls issued together cost the
-   * daemon one read instead of one per line.
-   */
-  private corkForThisTick(): void {
-    if (this.corked) return;
-    this.corked = true;
-    this.stream.cork();
-    process.nextTick(() => {
-      this.corked = false;
-      this.stream.uncork();
-    });
+  /** Everything queued, as one write. */
+  private flush(): void {
+    if (this.queue.length === 0 || this.waitingForDrain || this.streamGone()) return;
+    const data = this.queue.length === 1 ? this.queue[0]! : this.queue.join("");
+    const done = this.done.splice(0);
+    this.queue.length = 0;
+    if (!this.stream.write(data)) this.waitingForDrain = true;
+    for (const d of done) d?.();
   }
 
   private failQueued(): void {
     const error = this.closedError!;
-    for (const item of this.queue.splice(0)) item.reject(error);
+    const done = this.done.splice(0);
+    this.queue.length = 0;
+    for (const d of done) d?.(error);
   }
+
+  private readonly endTick = (): void => {
+    this.gathering = false;
+    this.flush();
+  };
 
   private readonly onDrain = (): void => {
     this.waitingForDrain = false;
@@ -229,7 +251,15 @@ export class LineWriter {
 
 /** JSON text of one message plus `\n`. NaN and Infinity are refused rather than sent as null. */
 export function serialize(message: unknown): string {
-  const text = JSON.stringify(message, rejectNonFinite);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(message);
+  } catch {
+    text = undefined; // a bigint (or a cycle): the checking pass below says which
+  }
+  // JSON.stringify writes NaN and Infinity as null: only a text with a null can hide one, so only
+  // then (or after an error) is the message walked again with the checking replacer.
+  if (text === undefined || text.includes("null")) text = JSON.stringify(message, rejectNonFinite);
   if (text === undefined) throw new TypeError("message is not JSON-serialisable");
   return text + "\n";
 }

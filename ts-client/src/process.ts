@@ -90,6 +90,7 @@ export class DaemonProcess {
   /** Resolves once, when the process has ended and its stdout is read (or could not start). */
   readonly exited: Promise<ExitInfo>;
   private exitInfo: ExitInfo | undefined;
+  private keepAlive: NodeJS.Timeout | undefined;
 
   constructor(spec: SpawnSpec) {
     installExitHook();
@@ -122,15 +123,24 @@ export class DaemonProcess {
     return this.exitInfo === undefined && this.child.exitCode === null && this.child.signalCode === null;
   }
 
-  /** Whether this child keeps the Node event loop alive. Idle clients don't hold Node open. */
+  /**
+   * Whether this child keeps the Node event loop alive. Idle clients don't hold Node open. The
+   * first `setRef(false)` unrefs the child and its pipes for good; from then on one timer that
+   * never fires holds the loop while busy (its ref/unref is a flag, where the handles' would be
+   * four native calls, twice per call of a sequential client).
+   */
   setRef(ref: boolean): void {
-    const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<
-      { ref?: () => void; unref?: () => void } | null
-    >;
-    for (const handle of handles) {
-      if (ref) handle?.ref?.();
-      else handle?.unref?.();
+    if (this.keepAlive === undefined) {
+      if (ref) return; // handles are ref'd from the spawn on
+      const handles = [this.child, this.child.stdin, this.child.stdout, this.child.stderr] as unknown as Array<
+        { unref?: () => void } | null
+      >;
+      for (const handle of handles) handle?.unref?.();
+      this.keepAlive = setInterval(() => undefined, 1 << 30);
+      if (this.exitInfo) clearInterval(this.keepAlive);
     }
+    if (ref) this.keepAlive.ref();
+    else this.keepAlive.unref();
   }
 
   /** Sends `signal`; the child is ref'd again so Node waits to observe its exit. */
@@ -164,6 +174,7 @@ export class DaemonProcess {
       if (this.exitInfo || !exit) return;
       if (grace) clearTimeout(grace);
       this.exitInfo = exit;
+      if (this.keepAlive) clearInterval(this.keepAlive);
       live.delete(this.child);
       resolve(exit);
     };

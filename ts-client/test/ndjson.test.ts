@@ -154,6 +154,33 @@ describe("LineWriter", () => {
     await assert.rejects(writer.send({ c: 1 }), WriteClosedError);
   });
 
+  it("writes a line at once and gathers the rest of the tick into one write", async () => {
+    const writes: string[] = [];
+    const sink = new Writable({
+      decodeStrings: false,
+      write(chunk: string, _enc, callback) {
+        writes.push(chunk);
+        callback();
+      },
+    });
+    const writer = new LineWriter(sink);
+    const done: (Error | undefined)[] = [];
+    for (let i = 0; i < 5; i++) writer.writeLine(`{"i":${i}}\n`, (e) => done.push(e));
+    assert.deepEqual(writes, ['{"i":0}\n'], "the first line goes out at once");
+    assert.equal(writer.queued, 4);
+    await new Promise((resolve) => process.nextTick(resolve));
+    assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n{"i":2}\n{"i":3}\n{"i":4}\n'], "the rest in one write, in order");
+    assert.deepEqual(done, [undefined, undefined, undefined, undefined, undefined]);
+    await new Promise((resolve) => setImmediate(resolve));
+    writer.writeLine('{"i":5}\n');
+    assert.equal(writes.length, 3, "a later tick writes at once again");
+  });
+
+  it("sends null, and NaN hidden beside a null still fails", () => {
+    assert.equal(serialize({ a: null, b: "null" }), '{"a":null,"b":"null"}\n');
+    assert.throws(() => serialize({ a: null, b: Number.NaN }), /NaN at key "b"/);
+  });
+
   it("refuses NaN, Infinity and bigint instead of sending null", () => {
     assert.throws(() => serialize({ x: Number.NaN }), /NaN/);
     assert.throws(() => serialize({ y: [1, Number.POSITIVE_INFINITY] }), /Infinity/);

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgspec
 
-from bridge.api._method import Context, Empty, Method, Wire, to_wire
+from bridge.api._method import Context, Empty, Method, Wire
 from bridge.store import models
 from bridge.errors import (
     ArtifactNotFound,
@@ -21,7 +20,8 @@ from bridge.errors import (
 
 __all__ = ["METHODS"]
 
-# The store's own types are the wire types (camelCase, declared once in bridge.store.models).
+# The store's own types are the wire types (camelCase, declared once in bridge.store.models): the
+# handlers return the store's objects and the daemon encodes them as they are.
 Artifact = models.Artifact
 ArtifactPage = models.ArtifactPage
 LineageNode = models.LineageNode
@@ -30,6 +30,16 @@ StaleReason = models.StaleReason
 StaleArtifact = models.StaleArtifact
 VerifyIssue = models.VerifyIssue
 VerifyReport = models.VerifyReport
+Sidecar = models.Sidecar
+PublishResult = models.PublishResult
+GcKept = models.GcKept
+GcReport = models.GcReport
+
+
+# The contract's name for the store's LineageGraph: no field of its own, and the handler returns
+# the LineageGraph itself (the subclass only names the schema, as clients already know it).
+class ArtifactLineage(models.LineageGraph):
+    """Nodes reachable from `root` in `direction`, with their depth (1 = direct), and the edges."""
 
 Status = Literal["active", "superseded", "tombstoned"]
 
@@ -74,44 +84,6 @@ class PublishRequest(Wire):
     revive: bool = False  # the data is a tombstoned artifact's: bring it back (else InvalidState)
 
 
-class Sidecar(Wire):
-    """The JSON file written beside a new artifact's Parquet (docs/store.md): the manifest row plus
-    provenance, tags and inputs. On disk its keys are snake_case; on the wire, camelCase like
-    every result (`params` and `tags` keep the writer's own keys)."""
-
-    artifact_id: str
-    artifact_type: str
-    schema_version: int
-    logical_key: str
-    status: Status
-    file_hash: str
-    content_hash: str
-    row_count: int
-    path_parquet: str
-    path_sidecar: str
-    created_at: str
-    writer_name: str
-    writer_version: str
-    canonical_form: str
-    min_ts: str | None = None
-    max_ts: str | None = None
-    git_commit: str | None = None
-    git_dirty: bool | None = None  # null: unknown (gitSource "unknown")
-    git_source: Literal["given", "detected", "unknown"] | None = None
-    params: dict[str, Any] = {}
-    tags: dict[str, list[str]] = {}
-    input_artifact_ids: list[str] = []
-
-
-class PublishResult(Wire):
-    deduped: bool
-    artifact_id: str
-    artifact: Artifact
-    mode: Literal["file_hash", "content_hash"] | None = None
-    existing_artifact_id: str | None = None
-    sidecar: Sidecar | None = None
-
-
 class GetLineageParams(Wire):
     artifact_id: str
     direction: Literal["upstream", "downstream"] = "upstream"
@@ -120,13 +92,6 @@ class GetLineageParams(Wire):
 
 
 
-
-
-class ArtifactLineage(Wire):
-    root: str
-    direction: Literal["upstream", "downstream"]
-    nodes: list[LineageNode]
-    edges: list[LineageEdge]
 
 
 class GetDownstreamParams(Wire):
@@ -166,19 +131,6 @@ class VerifyParams(Wire):
 class GcParams(Wire):
     dry_run: bool = True
     include_superseded: bool = False
-
-
-class GcKept(Wire):
-    artifact_id: str
-    reason: str
-
-
-class GcReport(Wire):
-    dry_run: bool
-    removed: list[str]
-    bytes_freed: int
-    kept: list[GcKept] = []
-    orphan_files: list[str] = []
 
 
 class Provenance(Wire):
@@ -243,21 +195,12 @@ def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
         writer_name=p.writer_name, writer_version=p.writer_version, git_commit=p.git_commit, git_dirty=p.git_dirty,
         params=p.params, revive=p.revive, job=ctx.job,
     )
-    sidecar = None
-    if res.sidecar is not None:
-        sidecar = msgspec.convert({_camel(k): v for k, v in res.sidecar.items()}, Sidecar)
-    return PublishResult(deduped=res.deduped, artifact_id=res.artifact_id, artifact=res.artifact,
-                         mode=res.mode, existing_artifact_id=res.existing_artifact_id, sidecar=sidecar)
+    return res
 
 
-def _camel(key: str) -> str:
-    head, *rest = key.split("_")
-    return head + "".join(part.title() for part in rest)
-
-
-def get_lineage(ctx: Context, p: GetLineageParams) -> ArtifactLineage:
+def get_lineage(ctx: Context, p: GetLineageParams) -> models.LineageGraph:
     walk = ctx.store.upstream if p.direction == "upstream" else ctx.store.downstream
-    return to_wire(walk(p.artifact_id, p.depth), ArtifactLineage)
+    return walk(p.artifact_id, p.depth)
 
 
 def get_downstream(ctx: Context, p: GetDownstreamParams) -> list[Artifact]:
@@ -282,10 +225,7 @@ def verify(ctx: Context, p: VerifyParams) -> VerifyReport:
 
 
 def gc(ctx: Context, p: GcParams) -> GcReport:
-    report = ctx.store.gc(dry_run=p.dry_run, include_superseded=p.include_superseded, job=ctx.job)
-    return GcReport(dry_run=report.dry_run, removed=report.removed, bytes_freed=report.bytes_freed,
-                    kept=[GcKept(artifact_id=k["artifact_id"], reason=k["reason"]) for k in report.kept],
-                    orphan_files=report.orphan_files)
+    return ctx.store.gc(dry_run=p.dry_run, include_superseded=p.include_superseded, job=ctx.job)
 
 
 def get_provenance(ctx: Context, p: GetArtifactParams) -> Provenance:

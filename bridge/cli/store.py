@@ -323,7 +323,7 @@ def cmd_gc(args) -> int:
     for aid in report.removed:
         print(f"  {aid}")
     for k in report.kept:
-        print(f"  kept {k['artifact_id']}: {k['reason']}")
+        print(f"  kept {k.artifact_id}: {k.reason}")
     if report.dry_run and (report.removed or report.orphan_files):
         print("run again with --apply to delete")
     return 0

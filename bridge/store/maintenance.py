@@ -12,7 +12,7 @@ import msgspec
 
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
-from bridge.store.models import GcReport, VerifyIssue, VerifyReport
+from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
 
 __all__ = ["gc", "verify"]
@@ -321,7 +321,7 @@ def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Jo
         job.progress(i, len(candidates), r["artifact_id"])
         active = _active_dependents(con, r["artifact_id"])
         if active:
-            kept.append({"artifact_id": r["artifact_id"], "reason": f"active artifacts depend on it: {', '.join(active[:5])}"})
+            kept.append(GcKept(artifact_id=r["artifact_id"], reason=f"active artifacts depend on it: {', '.join(active[:5])}"))
             continue
         paths = [store.lake.root / r["path_parquet"], store.lake.root / r["path_sidecar"]]
         freed += sum(p.stat().st_size for p in paths if p.exists())

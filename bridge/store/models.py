@@ -1,20 +1,24 @@
-"""Value types of the artifact store: snake_case in Python. Those marked rename="camel" are also
-the RPC contract's types (bridge.api.store uses them as they are: one declaration per concept)."""
+"""Value types of the artifact store: snake_case in Python, camelCase when encoded (rename="camel").
+They are also the RPC contract's types: bridge.api.store returns them as they are, so each field is
+declared once and a reply is encoded straight from the store's objects. (The CLI's --json output
+goes through msgspec.structs.asdict and keeps the snake_case names.)"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 __all__ = [
     "Artifact",
     "ArtifactPage",
+    "GcKept",
     "GcReport",
     "LineageEdge",
     "LineageGraph",
     "LineageNode",
     "PublishResult",
+    "Sidecar",
     "StaleArtifact",
     "StaleReason",
     "VerifyIssue",
@@ -46,15 +50,45 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid
     supersedes: str | None = None
 
 
-class PublishResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The PRD's PublishResult: `artifact_id` is always set (the new or the existing artifact)."""
+class Sidecar(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The JSON file written beside a new artifact's Parquet (docs/store.md): the manifest row plus
+    provenance, tags and inputs. On disk its keys are snake_case; on the wire, camelCase like
+    every result (`params` and `tags` keep the writer's own keys)."""
+
+    artifact_id: str
+    artifact_type: str
+    schema_version: int
+    logical_key: str
+    status: Status
+    file_hash: str
+    content_hash: str
+    row_count: int
+    path_parquet: str
+    path_sidecar: str
+    created_at: str
+    writer_name: str
+    writer_version: str
+    canonical_form: str
+    min_ts: str | None = None
+    max_ts: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None  # null: unknown (gitSource "unknown")
+    git_source: Literal["given", "detected", "unknown"] | None = None
+    params: dict[str, Any] = {}
+    tags: dict[str, list[str]] = {}
+    input_artifact_ids: list[str] = []
+
+
+class PublishResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The PRD's PublishResult: `artifact_id` is always set (the new or the existing artifact);
+    `sidecar` only for a new artifact."""
 
     deduped: bool
-    mode: Literal["file_hash", "content_hash"] | None = None
-    existing_artifact_id: str | None = None
     artifact_id: str
     artifact: Artifact
-    sidecar: dict | None = None
+    mode: Literal["file_hash", "content_hash"] | None = None
+    existing_artifact_id: str | None = None
+    sidecar: Sidecar | None = None
 
 
 class ArtifactPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
@@ -75,7 +109,7 @@ class LineageEdge(msgspec.Struct, frozen=True, kw_only=True, rename="camel", for
     input_artifact_id: str
 
 
-class LineageGraph(msgspec.Struct, frozen=True, kw_only=True):
+class LineageGraph(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """Nodes reachable from `root` in `direction`, with their depth (1 = direct), and the edges."""
 
     root: str
@@ -114,9 +148,16 @@ class VerifyReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel", fo
     since: str | None = None  # incremental: what changed at or after this instant was re-hashed
 
 
-class GcReport(msgspec.Struct, frozen=True, kw_only=True):
+class GcKept(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """A gc candidate kept because something active depends on it."""
+
+    artifact_id: str
+    reason: str
+
+
+class GcReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     dry_run: bool
     removed: list[str]  # artifact ids whose files are (or would be) removed
     bytes_freed: int
-    kept: list[dict] = []  # {artifact_id, reason} for candidates kept because something active depends on them
+    kept: list[GcKept] = []
     orphan_files: list[str] = []  # unregistered files under artifacts/ (removed unless dry-run)

@@ -46,6 +46,7 @@ from bridge.store.models import (
     LineageGraph,
     LineageNode,
     PublishResult,
+    Sidecar,
     StaleArtifact,
     StaleReason,
 )
@@ -263,7 +264,7 @@ class Store:
             return _deduped(artifact, "content_hash")
         log.info("published %s %s v%s %s (%d rows)", artifact_id, spec.artifact_type, spec.schema_version,
                  row["logical_key"], row["row_count"])
-        return PublishResult(deduped=False, artifact_id=artifact_id, artifact=artifact, sidecar=sidecar)
+        return PublishResult(deduped=False, artifact_id=artifact_id, artifact=artifact, sidecar=Sidecar(**sidecar))
 
     def _abandon(self, journal_id: str) -> None:
         """Undo a publish of this process that failed after its journal row (what `recover` does

@@ -86,7 +86,7 @@ def test_gc_dry_run_then_apply(store):
 
     dry = store.gc()
     assert dry.dry_run and dry.removed == [gone.artifact_id] and Path(gone.path_parquet).exists()
-    assert [k["artifact_id"] for k in dry.kept] == [keep_in]
+    assert [k.artifact_id for k in dry.kept] == [keep_in]
     done = store.gc(dry_run=False)
     assert done.removed == [gone.artifact_id] and done.bytes_freed > 0
     assert not Path(gone.path_parquet).exists() and not Path(gone.path_sidecar).exists()

@@ -190,6 +190,9 @@ export interface Artifact {
   supersededBy?: string | null;
   supersedes?: string | null;
 }
+/**
+ * Nodes reachable from `root` in `direction`, with their depth (1 = direct), and the edges.
+ */
 export interface ArtifactLineage {
   root: string;
   direction: "downstream" | "upstream";
@@ -540,6 +543,9 @@ export interface FindByLogicalKeyParams {
   artifactType: string;
   logicalKey: string;
 }
+/**
+ * A gc candidate kept because something active depends on it.
+ */
 export interface GcKept {
   artifactId: string;
   reason: string;
@@ -820,6 +826,10 @@ export interface PublishRequest {
   } | null;
   revive?: boolean;
 }
+/**
+ * The PRD's PublishResult: `artifact_id` is always set (the new or the existing artifact);
+ * `sidecar` only for a new artifact.
+ */
 export interface PublishResult {
   deduped: boolean;
   artifactId: string;

@@ -71,7 +71,9 @@ class RunRecords:
     def freeze(self, run_id: str, inputs: list[FrozenInput], projection_id: str | None = None) -> None:
         with write_txn(self._con()) as con:
             con.executemany(
-                "INSERT OR REPLACE INTO experiment_run_inputs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO experiment_run_inputs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, role, artifact_id)"
+                " DO UPDATE SET artifact_type = excluded.artifact_type, content_hash = excluded.content_hash,"
+                " status = excluded.status",
                 [(run_id, i.role, i.artifact_id, i.artifact_type, i.content_hash, i.status) for i in inputs])
             if projection_id:
                 con.execute("UPDATE experiment_runs SET projection_id = ? WHERE run_id = ?", (projection_id, run_id))
@@ -97,7 +99,7 @@ class RunRecords:
 
     def create_sweep(self, sweep_id: str, experiment_id: str, grid: dict[str, list[Any]]) -> None:
         with write_txn(self._con()) as con:
-            con.execute("INSERT OR IGNORE INTO experiment_sweeps VALUES (?, ?, ?, ?)",
+            con.execute("INSERT INTO experiment_sweeps VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         (sweep_id, experiment_id, json.dumps(grid, sort_keys=True), now_iso()))
 
     # -- reading -------------------------------------------------------------------------------

@@ -1,15 +1,16 @@
-"""verify (does the lake agree with its manifest?) and gc (remove what retention allows)."""
+"""verify (does the lake agree with its manifest?) and gc (remove what retention allows), on
+either artifact store (a local folder or a bucket: `store.files`) and either manifest."""
 
 from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.models import GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
+from bridge.store.timeutil import now_iso
 
 __all__ = ["gc", "verify"]
 
@@ -23,53 +24,50 @@ def verify(store, *, quick: bool = False, job: Job = NULL_JOB) -> VerifyReport:
     rows = con.execute("SELECT * FROM artifacts ORDER BY created_at, artifact_id").fetchall()
     removed = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
     issues: list[VerifyIssue] = []
-    known_files: set[Path] = set()
+    known_files: set[str] = set()
+    fs = store.files
     for i, row in enumerate(rows):
         job.progress(i, len(rows), f"checking {row['artifact_id']}")
-        parquet, sidecar = store.lake.root / row["path_parquet"], store.lake.root / row["path_sidecar"]
-        known_files.update((parquet.resolve(), sidecar.resolve()))
+        parquet, sidecar = row["path_parquet"], row["path_sidecar"]
+        known_files.update((fs.key(parquet), fs.key(sidecar)))
         if row["artifact_id"] in removed:
             continue
-        issues += _check_artifact(row, parquet, sidecar, quick)
+        issues += _check_artifact(fs, row, parquet, sidecar, quick)
     job.progress(len(rows), len(rows), "lineage")
     issues += _check_lineage(con)
     issues += _check_orphans(store, known_files)
     return VerifyReport(ok=not issues, checked=len(rows), issues=issues)
 
 
-def _issue(kind: str, row, path: Path | None, detail: str) -> VerifyIssue:
+def _issue(kind: str, row, path: str | None, detail: str) -> VerifyIssue:
     return VerifyIssue(kind=kind, artifact_id=row["artifact_id"] if row is not None else None,
-                       path=str(path) if path else None, detail=detail)
+                       path=path or None, detail=detail)
 
 
-def _check_artifact(row, parquet: Path, sidecar: Path, quick: bool) -> list[VerifyIssue]:
-    from bridge.store.files import sha256_file
-
+def _check_artifact(fs, row, parquet_ref: str, sidecar_ref: str, quick: bool) -> list[VerifyIssue]:
     out: list[VerifyIssue] = []
-    if not parquet.is_file():
+    parquet = fs.uri(parquet_ref)
+    if not fs.exists(parquet_ref):
         return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
-    size = parquet.stat().st_size
-    with open(parquet, "rb") as fh:
-        head = fh.read(4)
-        fh.seek(max(0, size - 4))
-        tail = fh.read(4)
+    size, head, tail = fs.head_tail(parquet_ref)
     if size < 12 or head != b"PAR1" or tail != b"PAR1":
         return [_issue("truncated", row, parquet, f"not a whole Parquet file ({size} bytes, no PAR1 footer)")]
-    actual = sha256_file(parquet)
+    actual = fs.sha256(parquet_ref)
     if actual != row["file_hash"]:
         out.append(_issue("file_hash_mismatch", row, parquet, f"bytes changed: sha256 {actual} != {row['file_hash']}"))
-    out += _check_sidecar(row, sidecar)
+    out += _check_sidecar(fs, row, sidecar_ref)
     if quick and not out:
         return out
-    out += _check_content(row, parquet)
+    out += _check_content(fs, row, parquet_ref)
     return out
 
 
-def _check_sidecar(row, sidecar: Path) -> list[VerifyIssue]:
-    if not sidecar.is_file():
+def _check_sidecar(fs, row, sidecar_ref: str) -> list[VerifyIssue]:
+    sidecar = fs.uri(sidecar_ref)
+    if not fs.exists(sidecar_ref):
         return [_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone")]
     try:
-        meta = json.loads(sidecar.read_text(encoding="utf-8"))
+        meta = json.loads(fs.read_bytes(sidecar_ref).decode("utf-8"))
     except (OSError, ValueError) as exc:
         return [_issue("corrupt_sidecar", row, sidecar, f"unreadable sidecar: {exc}")]
     bad = [k for k in ("artifact_id", "content_hash", "file_hash", "row_count", "logical_key") if meta.get(k) != row[k]]
@@ -78,16 +76,16 @@ def _check_sidecar(row, sidecar: Path) -> list[VerifyIssue]:
     return []
 
 
-def _check_content(row, parquet: Path) -> list[VerifyIssue]:
+def _check_content(fs, row, parquet_ref: str) -> list[VerifyIssue]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from bridge.errors import BridgeError
     from bridge.store import canonical
 
+    parquet = fs.uri(parquet_ref)
     spec = get_spec(row["artifact_type"], row["schema_version"])
     try:
-        table = pq.read_table(parquet)
+        table = fs.read_table(parquet_ref)
     except (pa.ArrowException, OSError) as exc:
         return [_issue("corrupt", row, parquet, f"cannot read the Parquet file: {exc}")]
     out = []
@@ -134,14 +132,15 @@ def _specs():
     return SPECS
 
 
-def _check_orphans(store, known: set[Path]) -> list[VerifyIssue]:
+def _check_orphans(store, known: set[str]) -> list[VerifyIssue]:
     con = store.connect()
-    in_flight = {(store.lake.root / r[0]).resolve() for r in con.execute("SELECT path_parquet FROM publish_journal")}
-    in_flight |= {(store.lake.root / r[0]).resolve() for r in con.execute("SELECT path_sidecar FROM publish_journal")}
+    fs = store.files
+    in_flight = {fs.key(r[0]) for r in con.execute("SELECT path_parquet FROM publish_journal")}
+    in_flight |= {fs.key(r[0]) for r in con.execute("SELECT path_sidecar FROM publish_journal")}
     out = []
-    for path in sorted(store.lake.artifacts.rglob("*")):
-        if path.is_file() and path.resolve() not in known and path.resolve() not in in_flight:
-            out.append(VerifyIssue(kind="orphan_file", path=str(path),
+    for key in fs.list_keys("artifacts"):
+        if key not in known and key not in in_flight:
+            out.append(VerifyIssue(kind="orphan_file", path=key,
                                    detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
     return out
 
@@ -163,31 +162,38 @@ def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Jo
         if active:
             kept.append({"artifact_id": r["artifact_id"], "reason": f"active artifacts depend on it: {', '.join(active[:5])}"})
             continue
-        paths = [store.lake.root / r["path_parquet"], store.lake.root / r["path_sidecar"]]
-        freed += sum(p.stat().st_size for p in paths if p.exists())
+        refs = [r["path_parquet"], r["path_sidecar"]]
+        freed += sum(store.files.size(p) or 0 for p in refs)
         removed.append(r["artifact_id"])
         if not dry_run:
             with manifest.write_txn(con):
-                con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?, 'files_removed', "
-                            "strftime('%Y-%m-%dT%H:%M:%fZ','now'), NULL)", (r["artifact_id"],))
+                con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?, 'files_removed', ?, NULL)",
+                            (r["artifact_id"], now_iso()))
             store._wrote()
-            for p in paths:
-                p.unlink(missing_ok=True)
+            for p in refs:
+                store.files.delete(p)
     orphans = [i.path for i in _check_orphans(store, _registered_files(store))]
     if not dry_run:
         for p in orphans:
-            freed += Path(p).stat().st_size
-            Path(p).unlink(missing_ok=True)
+            freed += store.files.size(p) or 0
+            store.files.delete(p)
         store.recover()
+        store.files.remove_staging_leftovers(_dead)
     return GcReport(dry_run=dry_run, removed=removed, bytes_freed=freed, kept=kept, orphan_files=orphans)
 
 
-def _registered_files(store) -> set[Path]:
+def _registered_files(store) -> set[str]:
     out = set()
     for r in store.connect().execute("SELECT path_parquet, path_sidecar FROM artifacts"):
-        out.add((store.lake.root / r[0]).resolve())
-        out.add((store.lake.root / r[1]).resolve())
+        out.add(store.files.key(r[0]))
+        out.add(store.files.key(r[1]))
     return out
+
+
+def _dead(host: str, pid: int) -> bool:
+    from bridge.store.store import _dead as dead
+
+    return dead(host, pid)
 
 
 def _active_dependents(con, artifact_id: str) -> list[str]:

@@ -5,11 +5,14 @@ Publish, step by step (docs/store.md has the why):
   2. a Parquet input whose bytes are an artifact of this type+key already: deduped by file hash;
   3. canonicalise, content-hash, derive the id; same type+key+content registered: deduped;
   4. write Parquet + sidecar to staging, fsync (the last point where cancel is honoured);
-  5. journal the publish, move the files into place atomically, then register the artifact,
-     its tags, lineage and provenance and drop the journal row in one transaction.
-A crash before 5's last transaction leaves a journal row of a dead process; opening the store
-rolls it back (removing unregistered files). So: no registered artifact without its file, no
-partial file at a final path.
+  5. journal the publish (one publisher per artifact id at a time: a second one waits for the
+     first), put the files at their final names (a local atomic rename, or an upload to a staging
+     key, a read-back check and a server-side copy), then register the artifact, its tags,
+     lineage and provenance and drop the journal row in one transaction.
+A crash before 5's last transaction leaves a journal row of a dead process (SQLite: a pid of this
+host; PostgreSQL: also a lease that ran out, so any host recovers it); opening the store rolls it
+back (removing unregistered files). So: no registered artifact without its file, no partial file
+at a final path. No database lock is held while files move.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -38,6 +39,8 @@ from bridge.errors import (
 from bridge.proc import crashpoint, pid_alive
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
+from bridge.store.artifact_fs import artifact_fs_for, host_id
+from bridge.store.dialect import dialect_for
 from bridge.store.lake import Lake
 from bridge.store.models import (
     Artifact,
@@ -56,8 +59,11 @@ __all__ = ["Store", "artifact_id_for"]
 
 log = logging.getLogger(__name__)
 
-_HOST = socket.gethostname()
+_HOST = host_id()
 MAX_LOGICAL_KEY = 1024
+LEASE_ENV = "QUANTBOT_PUBLISH_LEASE_S"
+DEFAULT_LEASE_S = 60.0  # a PostgreSQL journal row not renewed for this long is recovered by any host
+WAIT_FOR_PUBLISHER_S = 600.0
 
 
 def artifact_id_for(artifact_type: str, schema_version: int, logical_key: str, content_hash: str) -> str:
@@ -67,32 +73,38 @@ def artifact_id_for(artifact_type: str, schema_version: int, logical_key: str, c
 
 
 class Store:
-    """One lake's artifact store. Thread-safe (a SQLite connection per thread); many processes
-    may use one lake at once."""
+    """One lake's artifact store. Thread-safe (a manifest connection per thread); many processes,
+    on one machine or several (team backend), may use one lake at once."""
 
     def __init__(self, lake: Lake | str | os.PathLike[str] | None = None) -> None:
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
         self.lake.ensure()
+        self.dialect = dialect_for(self.lake.manifest_url)
+        self.files = artifact_fs_for(self.lake)
         self._local = threading.local()
         self._generation = 0  # bumped by every write through this Store (see _cache)
+        self.lease_s = float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_S)
         self.schema_version = manifest.migrate(self.connect())
         self.recover()
 
     # -- connections ---------------------------------------------------------------------------
 
-    def connect(self) -> sqlite3.Connection:
-        """This thread's manifest connection."""
+    def connect(self):
+        """This thread's manifest connection (sqlite3, or a pooled PostgreSQL one with the same
+        surface: execute/executemany with `?` placeholders, rows by index and by name)."""
         con = getattr(self._local, "con", None)
         if con is None:
-            con = manifest.connect(self.lake.manifest_db)
+            con = self.dialect.connect()
             self._local.con = con
         return con
 
     def close(self) -> None:
+        """Release this thread's connection (and the PostgreSQL pool)."""
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
             self._local.con = None
+        self.dialect.close()
 
     # -- publish -------------------------------------------------------------------------------
 
@@ -175,9 +187,7 @@ class Store:
         from bridge.store import files
 
         artifact_id = row["artifact_id"]
-        final_parquet, final_sidecar = self.lake.artifact_paths(spec.dir_name, artifact_id)
-        rel_parquet = final_parquet.relative_to(self.lake.root).as_posix()
-        rel_sidecar = final_sidecar.relative_to(self.lake.root).as_posix()
+        rel_parquet, rel_sidecar = self.lake.artifact_rel(spec.dir_name, artifact_id)
         staging = self.lake.staging / "publish"
         staging.mkdir(parents=True, exist_ok=True)
         token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
@@ -202,28 +212,19 @@ class Store:
 
             con = self.connect()
             journal_id = uuid.uuid4().hex
-            with manifest.write_txn(con):
-                existing = self._find_semantic(spec, row["logical_key"], row["content_hash"])
-                if existing is None:
-                    con.execute(
-                        "INSERT INTO publish_journal VALUES (?,?,?,?,?,?,?)",
-                        (journal_id, artifact_id, rel_parquet, rel_sidecar, _HOST, os.getpid(), created_at),
-                    )
+            existing = self._journal(spec, row, journal_id, created_at, job)
             if existing is not None:
                 return _deduped(self.get(existing), "content_hash")
             crashpoint("after_journal")
-            files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
-            crashpoint("after_parquet_move")
-            files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
-            crashpoint("after_sidecar_move")
-            with manifest.write_txn(con):
-                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
-                if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
-                    registered = False
-                else:
-                    self._insert(con, row, created_at, prov, tag_pairs, inputs)
-                    registered = True
-                crashpoint("before_register_commit")
+            with self._lease(journal_id):
+                self.files.put(tmp_parquet, rel_parquet, sha256=row["file_hash"])  # same id -> same content
+                crashpoint("after_parquet_move")
+                self.files.put(tmp_sidecar, rel_sidecar, replace=False)  # never rewrite a registered sidecar
+                crashpoint("after_sidecar_move")
+                with manifest.write_txn(con):
+                    con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                    registered = self._insert(con, row, created_at, prov, tag_pairs, inputs)
+                    crashpoint("before_register_commit")
             crashpoint("after_register")
         finally:
             for p in (tmp_parquet, tmp_sidecar):
@@ -236,18 +237,54 @@ class Store:
                  row["logical_key"], row["row_count"])
         return PublishResult(deduped=False, artifact_id=artifact_id, artifact=artifact, sidecar=sidecar)
 
-    def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
-        con.execute(
+    def _journal(self, spec, row, journal_id: str, created_at: str, job: Job) -> str | None:
+        """Journal this publish; returns the id of an artifact that already has this content instead.
+        While another publisher holds the journal row of this id, wait for it to register (then
+        dedupe) or to die (then recover its row and take over)."""
+        con = self.connect()
+        entry = (journal_id, row["artifact_id"], row["path_parquet"], row["path_sidecar"], _HOST, os.getpid(), created_at)
+        deadline = time.monotonic() + WAIT_FOR_PUBLISHER_S
+        delay = 0.01
+        while True:
+            with manifest.write_txn(con):
+                existing = self._find_semantic(spec, row["logical_key"], row["content_hash"])
+                if existing is not None:
+                    return existing
+                if self.dialect.journal_insert(con, entry, self.lease_s):
+                    return None
+            job.check()
+            if time.monotonic() > deadline:
+                from bridge.errors import Busy
+
+                raise Busy(f"another process has been publishing {row['artifact_id']} for "
+                           f"{WAIT_FOR_PUBLISHER_S:.0f}s; retry later")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+            self.recover()
+
+    def _lease(self, journal_id: str):
+        """Keep a PostgreSQL journal row's lease alive while files move (no-op for SQLite)."""
+        from contextlib import nullcontext
+
+        if not self.dialect.leases:
+            return nullcontext()
+        return _LeaseKeeper(self, journal_id)
+
+    def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> bool:
+        """Register the artifact; False if its id is registered already (the unique key decides)."""
+        cur = con.execute(
             "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
             " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
              row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
              row["min_ts"], row["max_ts"], created_at),
         )
-        con.executemany("INSERT OR IGNORE INTO artifact_tags VALUES (?,?,?)",
+        if cur.rowcount != 1:
+            return False
+        con.executemany("INSERT INTO artifact_tags VALUES (?,?,?) ON CONFLICT DO NOTHING",
                         [(row["artifact_id"], k, v) for k, v in tag_pairs])
-        con.executemany("INSERT OR IGNORE INTO artifact_lineage VALUES (?,?)",
+        con.executemany("INSERT INTO artifact_lineage VALUES (?,?) ON CONFLICT DO NOTHING",
                         [(row["artifact_id"], i) for i in inputs])
         con.execute(
             "INSERT INTO artifact_provenance VALUES (?,?,?,?,?,?,?)",
@@ -255,6 +292,7 @@ class Store:
              int(prov["git_dirty"]), json.dumps(prov["params"], sort_keys=True), prov["canonical_form"]),
         )
         _event(con, row["artifact_id"], "published", None, created_at)
+        return True
 
     def _dedup_by_file(self, path: Path, spec: ArtifactSpec, logical_key: str) -> PublishResult | None:
         from bridge.store.files import sha256_file
@@ -299,24 +337,25 @@ class Store:
     # -- crash recovery ------------------------------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Roll back publishes of processes that died mid-way (this host only). Returns their ids."""
+        """Roll back publishes of processes that died mid-way: a dead pid on this host, or (on
+        PostgreSQL) a lease that ran out, on any host. Returns their artifact ids."""
         con = self.connect()
         rows = con.execute("SELECT * FROM publish_journal").fetchall()
-        if not rows:
-            return []
         rolled: list[str] = []
-        with manifest.write_txn(con):
-            rows = con.execute("SELECT * FROM publish_journal").fetchall()
-            live = {r["artifact_id"] for r in rows if not _dead(r["host"], r["pid"])}
-            for r in rows:
-                if not _dead(r["host"], r["pid"]):
-                    continue
-                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (r["journal_id"],))
-                registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
-                if not registered and r["artifact_id"] not in live:
-                    for rel in (r["path_parquet"], r["path_sidecar"]):
-                        (self.lake.root / rel).unlink(missing_ok=True)
-                rolled.append(r["artifact_id"])
+        if rows:
+            with manifest.write_txn(con):
+                rows = con.execute("SELECT * FROM publish_journal").fetchall()
+                expired = self.dialect.expired_journal_ids(con)
+                dead = [r for r in rows if r["journal_id"] in expired or _dead(r["host"], r["pid"])]
+                live = {r["artifact_id"] for r in rows} - {r["artifact_id"] for r in dead}
+                for r in dead:
+                    con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (r["journal_id"],))
+                    registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                    if not registered and r["artifact_id"] not in live:
+                        # inside the transaction: a new publisher of this id waits on the row we delete
+                        for rel in (r["path_parquet"], r["path_sidecar"]):
+                            self.files.delete(rel)
+                    rolled.append(r["artifact_id"])
         for leftover in (self.lake.staging / "publish").glob(f"{_HOST}-*"):
             pid = leftover.name.split("-")[-2] if leftover.name.count("-") >= 2 else ""
             if pid.isdigit() and _dead(_HOST, int(pid)):
@@ -345,12 +384,13 @@ class Store:
     def _cache(self) -> dict[str, Artifact]:
         """This thread's artifact cache, emptied whenever the manifest may have changed:
         `_generation` moves on every write through this Store (any thread), SQLite's data_version
-        on any other process's commit. data_version is asked at most once per millisecond (it is
-        most of a cached lookup's cost), so another process's commit shows within 1 ms."""
+        on any other process's commit (SQLite's data_version; PostgreSQL's `manifest_writes`
+        counter). The token is asked at most once per millisecond (it is most of a cached lookup's
+        cost), so another process's commit shows within 1 ms."""
         local = self._local
         now = time.monotonic()
         if now - getattr(local, "checked_at", -1.0) > 0.001 or getattr(local, "generation", None) != self._generation:
-            token = (self.connect().execute("PRAGMA data_version").fetchone()[0], self._generation)
+            token = (self.dialect.change_token(self.connect()), self._generation)
             local.checked_at, local.generation = now, self._generation
             if getattr(local, "cache_token", None) != token:
                 local.cache = {}
@@ -396,7 +436,7 @@ class Store:
             where.append("status = ?")
             args.append(status)
         if logical_key_prefix:
-            where.append("substr(logical_key, 1, ?) = ?")
+            where.append("substr(logical_key, 1, CAST(? AS INTEGER)) = ?")
             args += [len(logical_key_prefix), logical_key_prefix]
         for k, v in (tags or {}).items():
             where.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
@@ -436,7 +476,14 @@ class Store:
         import pyarrow.parquet as pq
 
         art = self.get(artifact_id)
-        return pq.read_table(art.path_parquet, columns=list(columns) if columns else None)
+        if not self.files.remote:
+            return pq.read_table(art.path_parquet, columns=list(columns) if columns else None)
+        return self.files.read_table(art.path_parquet, columns)
+
+    def local_parquet(self, artifact: Artifact) -> Path:
+        """A local file with the artifact's Parquet bytes, for DuckDB: the file itself in a local
+        lake, a cached copy (checked against the file hash) when the artifacts are in a bucket."""
+        return self.files.local_path(artifact.path_parquet, artifact.file_hash)
 
     def provenance(self, artifact_id: str) -> dict[str, Any]:
         self.get(artifact_id)
@@ -478,7 +525,7 @@ class Store:
             out.append(Artifact(
                 artifact_id=r["artifact_id"], artifact_type=r["artifact_type"], schema_version=r["schema_version"],
                 logical_key=r["logical_key"], status=r["status"],
-                path_parquet=str(self.lake.root / r["path_parquet"]), path_sidecar=str(self.lake.root / r["path_sidecar"]),
+                path_parquet=self.files.uri(r["path_parquet"]), path_sidecar=self.files.uri(r["path_sidecar"]),
                 file_hash=r["file_hash"], content_hash=r["content_hash"], row_count=r["row_count"],
                 min_ts=r["min_ts"], max_ts=r["max_ts"], created_at=r["created_at"],
                 tags=tags.get(i, {}), input_artifact_ids=inputs.get(i, []),
@@ -506,10 +553,10 @@ class Store:
                   SELECT {dst}, 1 FROM artifact_lineage WHERE {src} = :root
                   UNION
                   SELECT l.{dst}, w.depth + 1 FROM artifact_lineage l JOIN walk w ON l.{src} = w.id
-                  WHERE :max IS NULL OR w.depth < :max)
+                  WHERE CAST(:max AS INTEGER) IS NULL OR w.depth < CAST(:max AS INTEGER))
                 SELECT w.id, MIN(w.depth) AS depth, a.artifact_type, a.logical_key, a.status
                 FROM walk w LEFT JOIN artifacts a ON a.artifact_id = w.id
-                GROUP BY w.id ORDER BY depth, w.id""",
+                GROUP BY w.id, a.artifact_type, a.logical_key, a.status ORDER BY depth, w.id""",
             {"root": artifact_id, "max": depth},
         ).fetchall()
         nodes = [LineageNode(artifact_id=r[0], depth=r[1], artifact_type=r[2] or "?", logical_key=r[3] or "",
@@ -602,7 +649,7 @@ class Store:
                SELECT b.id, b.culprit, b.status, MIN(b.path) AS path, a.artifact_type, a.logical_key
                FROM bad b JOIN artifacts a ON a.artifact_id = b.id
                WHERE a.status = 'active'
-               GROUP BY b.id, b.culprit ORDER BY b.id, b.culprit"""
+               GROUP BY b.id, b.culprit, b.status, a.artifact_type, a.logical_key ORDER BY b.id, b.culprit"""
         ).fetchall()
         wanted = set(artifact_ids) if artifact_ids is not None else None
         out: dict[str, StaleArtifact] = {}
@@ -655,7 +702,7 @@ def _add_source_location(exc: ValidationFailed, data: Any) -> None:
         exc.args = (exc.message,)
 
 
-def _event(con: sqlite3.Connection, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:
+def _event(con, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:
     con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?,?,?,?)",
                 (artifact_id, event, at or now_iso(), detail))
 
@@ -712,8 +759,40 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 def _dead(host: str, pid: int) -> bool:
-    """Known dead: only a process of this host can be checked; others are presumed alive."""
+    """Known dead: only a process of this host can be checked; others are presumed alive (on
+    PostgreSQL their lease decides)."""
     return host == _HOST and not pid_alive(pid)
+
+
+class _LeaseKeeper:
+    """Renews a journal row's lease every lease/3 seconds from a thread with its own connection."""
+
+    def __init__(self, store: Store, journal_id: str) -> None:
+        self.store, self.journal_id = store, journal_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="publish-lease", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        period = max(self.store.lease_s / 3, 0.05)
+        con = None
+        try:
+            while not self.stop.wait(period):
+                if con is None:
+                    con = self.store.dialect.connect()
+                self.store.dialect.renew_lease(con, self.journal_id, self.store.lease_s)
+        except Exception as exc:  # pragma: no cover - the publish itself reports a broken manifest
+            log.warning("could not renew the publish lease of %s: %s", self.journal_id, exc)
+        finally:
+            if con is not None:
+                con.close()
 
 
 def _chunks(items: list, n: int):

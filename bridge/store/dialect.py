@@ -14,6 +14,7 @@ change token that invalidates artifact caches, and who decides that a publish in
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 import threading
@@ -303,52 +304,76 @@ class PgConnection:
     def close(self) -> None:
         self.dialect.release(self)
 
+    def __del__(self) -> None:  # a Store dropped without close() gives its connections back
+        try:
+            self.close()
+        except Exception:  # pragma: no cover - interpreter shutdown
+            pass
+
+
+_POOLS: dict[tuple[int, str], Any] = {}
+_POOLS_LOCK = threading.Lock()
+
+
+def close_pool(url: str | None = None) -> None:
+    """Close this process's pool for `url` (every pool when None): tests dropping a database, exit."""
+    with _POOLS_LOCK:
+        for key in [k for k in _POOLS if url is None or k[1] == url]:
+            _POOLS.pop(key).close()
+
 
 class PostgresDialect(Dialect):
-    """The team manifest. One pool per Store; each thread holds one pooled connection."""
+    """The team manifest. One psycopg pool per database per process, shared by every Store on it;
+    each thread holds one pooled connection while it uses the Store."""
 
     name = "postgresql"
     sql_folder = "sql/postgresql"
     leases = True
 
-    def __init__(self, url: str, *, max_size: int = 16) -> None:
+    def __init__(self, url: str, *, max_size: int = 32) -> None:
         self.url = url
         self.max_size = max_size
-        self._pool = None
-        self._lock = threading.Lock()
+
+    @property
+    def _pool(self):
+        return _POOLS.get((os.getpid(), self.url))
 
     def _get_pool(self):
-        with self._lock:
-            if self._pool is None:
+        with _POOLS_LOCK:
+            pool = _POOLS.get((os.getpid(), self.url))
+            if pool is None:
                 try:
                     from psycopg_pool import ConnectionPool
                 except ImportError as exc:  # pragma: no cover - a declared dependency
                     raise ValidationFailed("a postgresql:// manifest needs psycopg and psycopg-pool installed",
                                            field="manifest") from exc
-                self._pool = ConnectionPool(self.url, min_size=1, max_size=self.max_size, open=False,
-                                            kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
-                                            name="quantbot-manifest")
+                pool = ConnectionPool(self.url, min_size=1, max_size=self.max_size, open=False,
+                                      kwargs={"autocommit": True}, check=ConnectionPool.check_connection,
+                                      name="quantbot-manifest")
                 try:
-                    self._pool.open(wait=True, timeout=30)
+                    pool.open(wait=True, timeout=30)
                 except Exception as exc:
-                    self._pool = None
+                    pool.close()
                     raise ValidationFailed(f"cannot connect to the PostgreSQL manifest {redact(self.url)}: {exc}",
                                            field="manifest", value=redact(self.url)) from exc
-            return self._pool
+                if not _POOLS:
+                    import atexit
+
+                    atexit.register(close_pool)
+                _POOLS[(os.getpid(), self.url)] = pool
+            return pool
 
     def connect(self) -> PgConnection:
         return PgConnection(self._get_pool().getconn(timeout=BUSY_TIMEOUT_S), self)
 
     def release(self, con: PgConnection) -> None:
-        if self._pool is not None and con.raw is not None:
-            self._pool.putconn(con.raw)
+        pool = self._pool
+        if con.raw is not None:
+            if pool is not None and not pool.closed:
+                pool.putconn(con.raw)
+            else:
+                con.raw.close()
             con.raw = None
-
-    def close(self) -> None:
-        with self._lock:
-            if self._pool is not None:
-                self._pool.close()
-                self._pool = None
 
     @contextmanager
     def write_txn(self, con: PgConnection, *, timeout: float = BUSY_TIMEOUT_S) -> Iterator[PgConnection]:

@@ -99,12 +99,11 @@ class Store:
         return con
 
     def close(self) -> None:
-        """Release this thread's connection (and the PostgreSQL pool)."""
+        """Release this thread's connection (to the process's pool, for PostgreSQL)."""
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
             self._local.con = None
-        self.dialect.close()
 
     # -- publish -------------------------------------------------------------------------------
 

@@ -45,19 +45,20 @@ def assert_consistent(lake: Path) -> Store:
     store = Store(lake)  # opening rolls back interrupted publishes
     report = store.verify()
     assert report.ok, report.issues
+    fs = store.files
     for a in store.list(limit=10_000).items:
-        assert Path(a.path_parquet).is_file() and Path(a.path_sidecar).is_file()
-    finals = {p for p in store.lake.artifacts.rglob("*") if p.is_file()}
-    registered = {Path(a.path_parquet) for a in store.list(limit=10_000).items} | {
-        Path(a.path_sidecar) for a in store.list(limit=10_000).items}
+        assert fs.exists(a.path_parquet) and fs.exists(a.path_sidecar)
+    finals = set(fs.list_keys("artifacts"))
+    registered = {fs.key(a.path_parquet) for a in store.list(limit=10_000).items} | {
+        fs.key(a.path_sidecar) for a in store.list(limit=10_000).items}
     assert finals == registered  # no partial or unregistered file at a final path
     assert store.connect().execute("SELECT COUNT(*) FROM publish_journal").fetchone()[0] == 0
     return store
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_sigkill_at_each_step_leaves_a_consistent_lake(tmp_path, point):
-    lake = tmp_path / "lake"
+def test_sigkill_at_each_step_leaves_a_consistent_lake(lake_dir, point):
+    lake = lake_dir
     proc = run_publisher(lake, [7], env={"QB_CRASH_AT": point})
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
@@ -73,8 +74,8 @@ def test_sigkill_at_each_step_leaves_a_consistent_lake(tmp_path, point):
     assert_consistent(lake).get(artifact_id).status == "active"
 
 
-def test_sigkill_at_random_moments(tmp_path):
-    lake = tmp_path / "lake"
+def test_sigkill_at_random_moments(lake_dir):
+    lake = lake_dir
     Store(lake)
     delays = [0.35, 0.5, 0.65, 0.8, 1.0, 1.3]
     for i, delay in enumerate(delays):
@@ -88,8 +89,8 @@ def test_sigkill_at_random_moments(tmp_path):
     assert_consistent(lake)
 
 
-def test_four_processes_publishing_overlapping_data(tmp_path):
-    lake = tmp_path / "lake"
+def test_four_processes_publishing_overlapping_data(lake_dir):
+    lake = lake_dir
     Store(lake)
     seeds = list(range(12))
     procs = [run_publisher(lake, seeds[i:] + seeds[:i], n=3000) for i in (0, 3, 6, 9)]

@@ -6,6 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tests.store.samples import candles, publish_candles, publish_metrics
@@ -25,13 +26,14 @@ def test_missing_truncated_corrupt_and_orphans(store):
     a = publish_candles(store, seed=1).artifact
     b = publish_candles(store, key="token=B/res=1m", seed=2).artifact
     c = publish_candles(store, key="token=C/res=1m", seed=3).artifact
-    Path(a.path_parquet).unlink()
-    data = Path(b.path_parquet).read_bytes()
-    Path(b.path_parquet).write_bytes(data[: len(data) // 2])
-    raw = bytearray(Path(c.path_parquet).read_bytes())
+    fs = store.files
+    fs.delete(a.path_parquet)
+    data = fs.read_bytes(b.path_parquet)
+    fs.write_bytes(b.path_parquet, data[: len(data) // 2])
+    raw = bytearray(fs.read_bytes(c.path_parquet))
     raw[len(raw) // 3] ^= 0xFF
-    Path(c.path_parquet).write_bytes(bytes(raw))
-    (store.lake.artifacts / "stray.parquet").write_bytes(b"x")
+    fs.write_bytes(c.path_parquet, bytes(raw))
+    fs.write_bytes("artifacts/stray.parquet", b"x")
     report = store.verify()
     assert not report.ok
     by_id: dict[str, set[str]] = {}
@@ -46,7 +48,9 @@ def test_missing_truncated_corrupt_and_orphans(store):
 def test_rewritten_content_with_valid_file_is_caught(store):
     a = publish_candles(store).artifact
     other = candles(50, seed=99).append_column("token", [["ABC"] * 50]).append_column("resolution", [["1m"] * 50])
-    pq.write_table(other, a.path_parquet)
+    buf = pa.BufferOutputStream()
+    pq.write_table(other, buf)
+    store.files.write_bytes(a.path_parquet, buf.getvalue().to_pybytes())
     assert "content_hash_mismatch" in kinds(store)
     assert "file_hash_mismatch" in kinds(store, quick=True)
 
@@ -54,9 +58,9 @@ def test_rewritten_content_with_valid_file_is_caught(store):
 def test_sidecar_and_row_count_and_lineage_problems(store):
     a = publish_candles(store).artifact
     m = publish_metrics(store, [a.artifact_id]).artifact
-    side = json.loads(Path(m.path_sidecar).read_text())
+    side = json.loads(store.files.read_bytes(m.path_sidecar))
     side["row_count"] = 999
-    Path(m.path_sidecar).write_text(json.dumps(side))
+    store.files.write_bytes(m.path_sidecar, json.dumps(side).encode())
     con = store.connect()
     con.execute("INSERT INTO artifact_lineage VALUES (?, ?)", (m.artifact_id, "e" * 32))
     con.execute("UPDATE artifacts SET row_count = 7 WHERE artifact_id = ?", (a.artifact_id,))
@@ -83,13 +87,13 @@ def test_gc_dry_run_then_apply(store):
     store.supersede(publish_candles(store, key="token=C/res=1m", seed=4).artifact_id, sup_old.artifact_id)
 
     dry = store.gc()
-    assert dry.dry_run and dry.removed == [gone.artifact_id] and Path(gone.path_parquet).exists()
+    assert dry.dry_run and dry.removed == [gone.artifact_id] and store.files.exists(gone.path_parquet)
     assert [k["artifact_id"] for k in dry.kept] == [keep_in]
     done = store.gc(dry_run=False)
     assert done.removed == [gone.artifact_id] and done.bytes_freed > 0
-    assert not Path(gone.path_parquet).exists() and not Path(gone.path_sidecar).exists()
+    assert not store.files.exists(gone.path_parquet) and not store.files.exists(gone.path_sidecar)
     assert store.get(gone.artifact_id).status == "tombstoned"  # history stays
     assert store.verify().ok  # removed files are expected, not "missing"
-    assert Path(sup_old.path_parquet).exists()
+    assert store.files.exists(sup_old.path_parquet)
     assert store.gc(dry_run=False, include_superseded=True).removed == [sup_old.artifact_id]
     assert store.gc(dry_run=False).removed == []

@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
-# Idempotent set-up: a virtualenv in .venv with the package and its test extras, and the
-# TypeScript client's node_modules and build. Needs only Python >= 3.11 and Node >= 20.
+# Idempotent set-up: a virtualenv in .venv with the exact locked Python packages
+# (requirements.lock, refreshed only on purpose by scripts/lock.sh) and this package, and the
+# TypeScript client's node_modules (package-lock.json, npm ci) and build. Needs only
+# Python >= 3.11 and Node >= 20. Prints one line per step it takes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+started=$SECONDS
+say() { printf 'setup: %s\n' "$*"; }
 
 pick_python() {
   for p in "${PYTHON:-}" python3.11 python3.12 python3.13 python3; do
@@ -16,14 +20,20 @@ pick_python() {
 }
 
 if [ ! -x .venv/bin/python ]; then
-  "$(pick_python)" -m venv .venv
+  py=$(pick_python)
+  say "creating the virtualenv .venv ($("$py" --version 2>&1), $(command -v "$py"))"
+  "$py" -m venv .venv
 fi
 
-# Reinstall only when pyproject.toml changed since the last successful install.
-stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
+# Reinstall only when the lock or the package's metadata changed since the last install.
+stamp=.venv/.installed-$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+  pip=(.venv/bin/python -m pip --disable-pip-version-check --quiet)
+  say "installing $(grep -cE '^[A-Za-z0-9][^ ]*==' requirements.lock) locked Python packages (requirements.lock)"
+  "${pip[@]}" install --require-hashes --no-deps -r requirements.lock
+  say "installing the bridge package from this folder (editable)"
+  "${pip[@]}" install --no-deps --no-build-isolation -e . 2> >(grep -v -e BuildBackendWarning -e '^ *!!' -e '^ *\*\*\*' \
+    -e 'Editable installation' -e 'Please be careful' -e 'name as your package' -e 'with strategy, WheelFile' -e '^ *$' >&2 || true)
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
@@ -32,11 +42,14 @@ if [ -f ts-client/package.json ]; then
   command -v node >/dev/null 2>&1 || { echo "setup: need Node >= 20 on PATH" >&2; exit 1; }
   (
     cd ts-client
-    lockstamp=node_modules/.installed-$(cat package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+    lockstamp=node_modules/.installed-$(cat package.json package-lock.json | sha256sum | cut -c1-16)
     if [ ! -f "$lockstamp" ]; then
-      if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; else npm install --no-audit --no-fund --loglevel=error; fi
+      say "installing the TypeScript client's locked npm packages (ts-client/package-lock.json)"
+      npm ci --no-audit --no-fund --no-update-notifier --loglevel=error >/dev/null
       touch "$lockstamp"
     fi
+    say "building the TypeScript client (ts-client/dist)"
     npm run --silent build
   )
 fi
+say "ready in $((SECONDS - started)) s"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import msgspec
+
 from bridge.api._method import Context, Empty, Method, Wire, to_wire
 from bridge.errors import (
     ArtifactNotFound,
@@ -83,13 +85,41 @@ class PublishRequest(Wire):
     params: dict[str, Any] | None = None
 
 
+class Sidecar(Wire):
+    """The JSON file written beside a new artifact's Parquet (docs/store.md): the manifest row plus
+    provenance, tags and inputs. On disk its keys are snake_case; on the wire, camelCase like
+    every result (`params` and `tags` keep the writer's own keys)."""
+
+    artifact_id: str
+    artifact_type: str
+    schema_version: int
+    logical_key: str
+    status: Status
+    file_hash: str
+    content_hash: str
+    row_count: int
+    path_parquet: str
+    path_sidecar: str
+    created_at: str
+    writer_name: str
+    writer_version: str
+    canonical_form: str
+    min_ts: str | None = None
+    max_ts: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None
+    params: dict[str, Any] = {}
+    tags: dict[str, list[str]] = {}
+    input_artifact_ids: list[str] = []
+
+
 class PublishResult(Wire):
     deduped: bool
     artifact_id: str
     artifact: Artifact
     mode: Literal["file_hash", "content_hash"] | None = None
     existing_artifact_id: str | None = None
-    sidecar: dict[str, Any] | None = None
+    sidecar: Sidecar | None = None
 
 
 class GetLineageParams(Wire):
@@ -246,7 +276,16 @@ def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
         writer_name=p.writer_name, writer_version=p.writer_version, git_commit=p.git_commit, git_dirty=p.git_dirty,
         params=p.params, job=ctx.job,
     )
-    return to_wire(res, PublishResult)
+    sidecar = None
+    if res.sidecar is not None:
+        sidecar = msgspec.convert({_camel(k): v for k, v in res.sidecar.items()}, Sidecar)
+    return PublishResult(deduped=res.deduped, artifact_id=res.artifact_id, artifact=to_wire(res.artifact, Artifact),
+                         mode=res.mode, existing_artifact_id=res.existing_artifact_id, sidecar=sidecar)
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part.title() for part in rest)
 
 
 def get_lineage(ctx: Context, p: GetLineageParams) -> ArtifactLineage:

@@ -37,6 +37,45 @@ def test_schemas_match_the_declarations():
     assert proc.returncode == 0, proc.stderr
 
 
+def _msgspec_bounds() -> list[str]:
+    """The oldest version pyproject.toml allows for msgspec, and the locked (newest tested) one."""
+    import tomllib
+
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["dependencies"]
+    floor = re.search(r"msgspec>=([0-9.]+)", " ".join(deps))[1]
+    locked = re.search(r"^msgspec==([0-9.]+)", (REPO / "requirements.lock").read_text(encoding="utf-8"), re.M)[1]
+    return sorted({floor if floor.count(".") == 2 else floor + ".0", locked})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("version", _msgspec_bounds())
+def test_schemas_are_byte_identical_under_the_oldest_and_newest_allowed_msgspec(version, tmp_path):
+    """msgspec 0.19 orders anyOf with null first, 0.23 strips docstring indentation: the generator
+    normalises both, so every allowed version gives the committed bytes."""
+    target = tmp_path / "site"
+    pip = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+                          "--target", str(target), f"msgspec=={version}"], capture_output=True, text=True)
+    assert pip.returncode == 0, pip.stderr
+    code = "import msgspec, runpy, sys; print(msgspec.__version__, file=sys.stderr); sys.argv = ['gen', '--check']; " \
+           f"runpy.run_path({str(REPO / 'scripts' / 'gen_contract.py')!r}, run_name='__main__')"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          env={**__import__("os").environ, "PYTHONPATH": str(target)})
+    assert proc.stderr.startswith(version), proc.stderr
+    assert proc.returncode == 0 and "up to date" in proc.stdout, proc.stderr
+
+
+def test_the_normaliser_gives_one_rendering_for_every_library_style():
+    sys.path.insert(0, str(REPO / "scripts"))
+    from gen_contract import render
+
+    indented = {"description": "Where candles live.\n    (default: chDB).  ", "required": ["b", "a"],
+                "anyOf": [{"type": "null"}, {"$ref": "#/$defs/X"}]}
+    stripped = {"description": "Where candles live.\n(default: chDB).", "required": ["a", "b"],
+                "anyOf": [{"$ref": "#/$defs/X"}, {"type": "null"}]}
+    assert render(indented) == render(stripped)
+    assert json.loads(render(stripped))["anyOf"][-1] == {"type": "null"}
+
+
 def test_every_method_is_in_openrpc_with_codes():
     doc = load("openrpc.json")
     assert [m["name"] for m in doc["methods"]] == [m.name for m in METHODS]

@@ -40,3 +40,23 @@ def test_error_data_is_camel_cased_and_typed(tmp_path):
 
 def test_unknown_exceptions_are_not_mapped():
     assert error_for(RuntimeError("secret")) is None  # -> -32603 with a generic message
+
+
+def test_every_key_of_a_publish_result_is_camel_case_on_the_wire(tmp_path):
+    """The sidecar is snake_case on disk but camelCase in the reply; the writer's own tag and
+    params keys are left as they are."""
+    ctx = Context(Lake(tmp_path / "lake"))
+    params = {"artifactType": "run_metrics", "schemaVersion": 1, "logicalKey": "k", "writerName": "t",
+              "writerVersion": "1", "dataFrame": [ROW], "tags": {"my_tag": "x"}, "params": {"my_param": 1}}
+    wire = msgspec.json.decode(msgspec.json.encode(call(ctx, "publishDataFrame", params)))
+
+    def keys(node, skip=("tags", "params")):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                yield k
+                if k not in skip:
+                    yield from keys(v)
+
+    assert wire["sidecar"]["writerName"] == "t" and wire["sidecar"]["inputArtifactIds"] == []
+    assert wire["sidecar"]["tags"] == {"my_tag": ["x"]} and wire["sidecar"]["params"] == {"my_param": 1}
+    assert [k for k in keys(wire) if "_" in k] == []

@@ -302,8 +302,12 @@ export class DaemonClient extends EventEmitter<DaemonClientEvents> {
           { cause: exit.spawnError },
         );
       }
+      const stderrTail = daemon.stderr.text();
+      if (stderrTail !== undefined && /No module named '?bridge'?/.test(stderrTail)) {
+        return new DaemonStartError(noBridgeMessage(this.python), { stderrTail });
+      }
       return new DaemonExitedError(exit.exitCode, exit.signal, {
-        stderrTail: daemon.stderr.text(),
+        stderrTail,
         during: `during start-up (${this.python.executable} ${(this.options.serverArgs ?? ["-m", "bridge", "serve"]).join(" ")})`,
       });
     }
@@ -437,4 +441,23 @@ function clientInfo(): { name: string; version: string } {
     }
   }
   return cachedClientInfo;
+}
+
+const PYTHON_SOURCES: Record<ResolvedPython["source"], string> = {
+  pythonPath: "the pythonPath option",
+  venv: "the venv option",
+  env: "$QUANTBOT_PYTHON",
+  "cwd-venv": "the nearest .venv above the working directory",
+  "package-venv": "the nearest .venv above this package",
+  path: "python3 on PATH, as no pythonPath, venv, $QUANTBOT_PYTHON or .venv was found",
+};
+
+/** What to do when the chosen interpreter has no `bridge` package: the most common first-run failure. */
+function noBridgeMessage(python: ResolvedPython): string {
+  return (
+    `${python.executable} (from ${PYTHON_SOURCES[python.source]}) has no \`bridge\` module. ` +
+    "Install the Python package into a virtualenv (python3 -m venv .venv && .venv/bin/pip install quantbot_bridge-*.whl) " +
+    "and point the client at that python: new ArtifactStoreClient({ pythonPath: \"/path/to/.venv/bin/python\" }) " +
+    "or { venv: \"/path/to/.venv\" }, or set QUANTBOT_PYTHON=/path/to/.venv/bin/python"
+  );
 }

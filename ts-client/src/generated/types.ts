@@ -83,6 +83,7 @@ export interface WireTypes {
   RunExperimentParams?: RunExperimentParams;
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
+  Sidecar?: Sidecar;
   SliceCoverageParams?: SliceCoverageParams;
   SliceCoverageResult?: SliceCoverageResult;
   SliceResultWire?: SliceResultWire;
@@ -652,9 +653,39 @@ export interface PublishResult {
   artifact: Artifact;
   mode?: ("content_hash" | "file_hash") | null;
   existingArtifactId?: string | null;
-  sidecar?: {
+  sidecar?: Sidecar | null;
+}
+/**
+ * The JSON file written beside a new artifact's Parquet (docs/store.md): the manifest row plus
+ * provenance, tags and inputs. On disk its keys are snake_case; on the wire, camelCase like
+ * every result (`params` and `tags` keep the writer's own keys).
+ */
+export interface Sidecar {
+  artifactId: string;
+  artifactType: string;
+  schemaVersion: number;
+  logicalKey: string;
+  status: "active" | "superseded" | "tombstoned";
+  fileHash: string;
+  contentHash: string;
+  rowCount: number;
+  pathParquet: string;
+  pathSidecar: string;
+  createdAt: string;
+  writerName: string;
+  writerVersion: string;
+  canonicalForm: string;
+  minTs?: string | null;
+  maxTs?: string | null;
+  gitCommit?: string | null;
+  gitDirty?: boolean | null;
+  params?: {
     [k: string]: unknown | undefined;
-  } | null;
+  };
+  tags?: {
+    [k: string]: string[] | undefined;
+  };
+  inputArtifactIds?: string[];
 }
 /**
  * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).

@@ -118,6 +118,8 @@ class Backend:
         if name.endswith("-s3"):
             s3 = request.getfixturevalue("s3_server")
             self.artifacts, self.endpoint = s3.new_prefix(), s3.endpoint
+        elif name == "pg-local":  # a shared folder (a network mount, for a team) every lake folder names
+            self.artifacts = str(request.getfixturevalue("tmp_path") / "shared-artifacts")
 
     def lake(self, folder: Path) -> Path:
         """A lake folder on this backend (SQLite manifest inside the folder unless PostgreSQL)."""

@@ -57,6 +57,7 @@ export interface WireTypes {
   IngestTelegramResult?: IngestTelegramResult;
   InitializeParams?: InitializeParams;
   InitializeResult?: InitializeResult;
+  LakeOptions?: LakeOptions;
   LakePaths?: LakePaths;
   LimitsWire?: LimitsWire;
   LineageEdge?: LineageEdge;
@@ -492,6 +493,18 @@ export interface IngestTelegramResult {
 export interface InitializeParams {
   protocolVersion: string;
   clientInfo?: ClientInfo | null;
+  lake?: LakeOptions | null;
+}
+/**
+ * The lake to serve, when the client names it at the handshake (docs/team.md). Unset fields
+ * come from the daemon's flags, its environment and the lake folder's lake.toml.
+ */
+export interface LakeOptions {
+  root?: string | null;
+  manifest?: string | null;
+  artifacts?: string | null;
+  s3Endpoint?: string | null;
+  s3Region?: string | null;
 }
 export interface InitializeResult {
   protocolVersion: string;
@@ -506,10 +519,12 @@ export interface ServerInfo {
 }
 export interface LakePaths {
   root: string;
-  manifestDb: string;
+  manifestDb: string | null;
   artifacts: string;
   cache: string;
   staging: string;
+  manifest?: string | null;
+  artifactStore?: string | null;
 }
 export interface LimitsWire {
   maxLineBytes: number;

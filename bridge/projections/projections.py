@@ -78,6 +78,7 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RESERVED_PREFIX = "_projection"
 _BATCH = 8192
+_QUOTED_PATH = re.compile(r'file "([^"]+)"')
 
 
 def fingerprint(tables: Mapping[str, Sequence[tuple[str, str]]], mode: str,
@@ -516,7 +517,31 @@ class Projections:
                 rows = json_rows(table)
                 return QueryResult(columns=columns, rows=rows, row_count=len(rows), truncated=truncated)
         except duckdb.Error as exc:
+            if isinstance(exc, duckdb.PermissionException):
+                self._raise_if_inputs_missing(pid, exc)
             raise _map_error(exc, pid, job) from exc
+
+    def _raise_if_inputs_missing(self, pid: str, exc: Exception) -> None:
+        """A view over a Parquet file that is gone fails as a sandbox refusal (DuckDB then looks for
+        `<file>/**/*.parquet`, outside the allowed paths): report it as the integrity problem it is."""
+        record = self._read(pid)
+        if record is None or record.get("mode") != "view":
+            return
+        missing = [(i["artifact_id"], i["path_parquet"]) for t in record["tables"].values() for i in t["inputs"]
+                   if not Path(i["path_parquet"]).is_file()]
+        if not missing:
+            return
+        named = _QUOTED_PATH.search(str(exc))
+        hit = [m for m in missing if named is None or named.group(1) == m[1] or named.group(1).startswith(m[1] + "/")]
+        if not hit:
+            return
+        aid, path = hit[0]
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise IntegrityError(
+            f"view projection {pid!r} reads artifact {aid}, whose Parquet file is missing ({path}){more}; "
+            "run `bridge verify` to see what the lake lost",
+            projection_id=pid, artifact_id=aid, path=path, missing=[m[0] for m in missing],
+        ) from exc
 
 
 # -- helpers ---------------------------------------------------------------------------------

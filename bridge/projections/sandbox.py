@@ -189,7 +189,7 @@ def _check_pragma(query: str) -> None:
 
 
 def _check_select(query: str) -> None:
-    raw = _parser().execute("SELECT json_serialize_sql(?)", [query]).fetchone()[0]
+    raw = _parser().execute("SELECT json_serialize_sql(?)", [query]).fetchall()[0][0]
     tree = json.loads(raw)
     if tree.get("error"):
         raise ReadOnlyViolation(
@@ -199,10 +199,25 @@ def _check_select(query: str) -> None:
         )
     for node in _walk(tree.get("statements", [])):
         kind = node.get("type")
+        if isinstance(kind, str) and kind.endswith("_NODE") and kind not in _READ_QUERY_NODES:
+            _refuse_query_node(kind)
         if kind == "TABLE_FUNCTION":
             _check_table_function(node.get("function") or {})
         elif kind == "BASE_TABLE":
             _check_table_name(node)
+
+
+# Query nodes that only read. Every other node in a SELECT's tree (INSERT/UPDATE/DELETE ...
+# RETURNING or COPY ... TO inside a CTE or a subquery: `WITH x AS (DELETE FROM t RETURNING *)
+# SELECT * FROM x` is a SELECT statement) is refused, whatever it is called.
+_READ_QUERY_NODES = frozenset({"SELECT_NODE", "SET_OPERATION_NODE", "RECURSIVE_CTE_NODE", "CTE_NODE"})
+
+
+def _refuse_query_node(node_type: str) -> None:
+    kind = node_type.removesuffix("_NODE").removesuffix("_QUERY")
+    err = _refuse(kind, f"{kind} inside a WITH clause or subquery")
+    err.data["query_node"] = node_type
+    raise err
 
 
 def _walk(node: Any) -> Iterable[dict]:
@@ -257,28 +272,37 @@ def open_readonly(path: Path, allowed_paths: Iterable[Path] = ()) -> "duckdb.Duc
 
 
 def sandbox_connection(con: "duckdb.DuckDBPyConnection", allowed_paths: Iterable[Path] = ()) -> None:
-    """allowed_paths, then enable_external_access=false, then lock_configuration=true (NOTES.md).
+    """allowed_paths, then enable_external_access=false, then lock_configuration=true.
 
     DuckDB's Python module shares one database instance per file within a process, and these
     settings are the instance's: a second connection to an already sandboxed file finds them
-    locked, which is accepted once checked.
+    locked, which is accepted once checked. Set-ups run one at a time in the process (two
+    threads opening the same file at once would otherwise both see it unlocked and race on SET),
+    and every setting is read to the end, so the connection has no open result afterwards.
     """
-    if _setting(con, "lock_configuration"):
-        if _setting(con, "enable_external_access"):
-            from bridge.errors import IntegrityError
+    with _SETUP_LOCK:
+        if _setting(con, "lock_configuration"):
+            if _setting(con, "enable_external_access"):
+                from bridge.errors import IntegrityError
 
-            raise IntegrityError("a projection file is open in this process with external access on and a "
-                                 "locked configuration; close that connection first")
-        return
-    paths = sorted(str(Path(p)) for p in allowed_paths)
-    if paths:
-        con.execute("SET allowed_paths = ?", [paths])
-    con.execute("SET enable_external_access = false")
-    con.execute("SET lock_configuration = true")
+                raise IntegrityError("a projection file is open in this process with external access on and a "
+                                     "locked configuration; close that connection first")
+            return
+        paths = sorted(str(Path(p)) for p in allowed_paths)
+        if paths:
+            con.execute("SET allowed_paths = ?", [paths])
+        con.execute("SET enable_external_access = false")
+        con.execute("SET lock_configuration = true")
+
+
+# One sandbox set-up at a time per process (the settings belong to a per-file instance that
+# several connections, in several threads, share).
+_SETUP_LOCK = threading.Lock()
 
 
 def _setting(con: "duckdb.DuckDBPyConnection", name: str) -> Any:
-    value = con.execute("SELECT current_setting(?)", [name]).fetchone()[0]
+    rows = con.execute("SELECT current_setting(?)", [name]).fetchall()  # fetchall closes the result
+    value = rows[0][0]
     return value is True or str(value).lower() == "true"
 
 

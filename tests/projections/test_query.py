@@ -12,7 +12,7 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 import pytest
 
-from bridge.errors import InvalidInput, ProjectionNotFound, ReadOnlyViolation
+from bridge.errors import IntegrityError, InvalidInput, ProjectionNotFound, ReadOnlyViolation
 from bridge.progress import Job
 from bridge.projections.sandbox import check_read_only
 
@@ -69,6 +69,21 @@ REFUSED = [
     ("SELECT count(*) FROM candles WHERE token IN (SELECT column0 FROM read_csv('/tmp/t.csv'))", "SELECT"),
     ("WITH x AS (SELECT * FROM read_text('/etc/hostname')) SELECT * FROM x", "SELECT"),
     ("SELECT 1 UNION ALL SELECT count(*) FROM glob('*')", "SELECT"),
+    # writes hidden in a WITH clause or a subquery of a SELECT statement
+    ("WITH x AS (INSERT INTO candles SELECT * FROM candles RETURNING *) SELECT * FROM x", "INSERT"),
+    ("WITH x AS (INSERT OR REPLACE INTO alerts SELECT * FROM alerts RETURNING *) SELECT count(*) FROM x", "INSERT"),
+    ("WITH x AS (UPDATE candles SET close = 0 RETURNING *) SELECT * FROM x", "UPDATE"),
+    ("WITH x AS (DELETE FROM candles RETURNING *) SELECT * FROM x", "DELETE"),
+    ("WITH x AS MATERIALIZED (DELETE FROM candles RETURNING token) SELECT * FROM x", "DELETE"),
+    ("WITH x AS (COPY candles TO '/tmp/out.csv') SELECT 1", "COPY"),
+    ("SELECT (WITH x AS (DELETE FROM candles RETURNING token) SELECT min(token) FROM x)", "DELETE"),
+    ("SELECT * FROM candles WHERE token IN (WITH x AS (DELETE FROM candles RETURNING token) SELECT token FROM x)",
+     "DELETE"),
+    ("SELECT 1 UNION ALL (WITH x AS (UPDATE candles SET close = 0 RETURNING 1) SELECT * FROM x)", "UPDATE"),
+    ("WITH a AS (SELECT 1), b AS (WITH c AS (INSERT INTO alerts SELECT * FROM alerts RETURNING 1) SELECT * FROM c) "
+     "SELECT * FROM a, b", "INSERT"),
+    ("EXPLAIN WITH x AS (DELETE FROM candles RETURNING *) SELECT * FROM x", "DELETE"),
+    ("DESCRIBE (WITH x AS (DELETE FROM candles RETURNING *) SELECT * FROM x)", "DELETE"),
     ("EXPLAIN DELETE FROM candles", "EXPLAIN"),
     ("EXPLAIN ANALYZE INSERT INTO candles SELECT * FROM candles", "EXPLAIN"),
     ("EXPLAIN SELECT * FROM read_csv('/etc/passwd')", "SELECT"),
@@ -159,6 +174,10 @@ ENGINE_REFUSED = [
     "DROP TABLE candles",
     "ALTER TABLE candles ADD COLUMN x INT",
     "SELECT 1; DROP TABLE candles",
+    "WITH x AS (INSERT INTO candles SELECT * FROM candles RETURNING *) SELECT count(*) FROM x",
+    "WITH x AS (UPDATE candles SET close = 0 RETURNING *) SELECT count(*) FROM x",
+    "WITH x AS (DELETE FROM candles RETURNING *) SELECT count(*) FROM x",
+    "WITH x AS (COPY candles TO '{tmp}/out.csv') SELECT 1",
     "ATTACH '{tmp}/other.duckdb' AS o",
     "ATTACH ':memory:' AS m",
     "COPY candles TO '{tmp}/out.csv'",
@@ -331,3 +350,20 @@ def test_non_finite_numbers_never_reach_json_as_literals(proj, pid):
     values = [r[0] for r in res.rows]
     assert all(v is None or isinstance(v, str) or math.isfinite(v) for v in values)
     json.dumps(res.rows, allow_nan=False)
+
+
+def test_a_view_over_a_missing_parquet_file_is_an_integrity_error(proj, store, published):
+    info = proj.build({"candles": [published.abc, published.defg], "alerts": [published.alerts]}, mode="view")
+    gone = Path(store.get(published.defg).path_parquet)
+    gone.unlink()
+    with pytest.raises(IntegrityError, match="Parquet file is missing") as exc:
+        proj.query(info.projection_id, "SELECT count(*) FROM candles")
+    assert exc.value.data["artifact_id"] == published.defg and exc.value.data["path"] == str(gone)
+    # a table that does not read the lost file still answers, and a real refusal stays a refusal
+    assert proj.query(info.projection_id, "SELECT count(*) FROM alerts").rows == [[5]]
+    con = proj.connect_readonly(info.projection_id)
+    try:
+        with pytest.raises(duckdb.PermissionException):
+            con.execute("SELECT * FROM read_text('/etc/hostname')").fetchall()
+    finally:
+        con.close()

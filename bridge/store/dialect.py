@@ -136,6 +136,12 @@ class Dialect:
         """A value that changes whenever another process commits a write (cache invalidation)."""
         raise NotImplementedError  # pragma: no cover
 
+    def batch(self, con):
+        """Send the reads issued inside together (PostgreSQL pipeline mode: one round trip)."""
+        from contextlib import nullcontext
+
+        return nullcontext()
+
     # -- the publish journal: who is dead -------------------------------------------------------
 
     leases = False
@@ -418,6 +424,11 @@ class PostgresDialect(Dialect):
 
     def change_token(self, con) -> Any:
         return con.execute("SELECT last_value, is_called FROM manifest_writes").fetchone()[:2]
+
+    def batch(self, con):
+        from contextlib import nullcontext
+
+        return nullcontext() if con.in_txn else con.raw.pipeline()
 
     def journal_insert(self, con, row: tuple, lease_s: float) -> bool:
         cur = con.execute(

@@ -502,19 +502,24 @@ class Store:
         rows, tags, inputs, sup_by, sup = {}, {}, {}, {}, {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT * FROM artifacts WHERE artifact_id IN ({marks})", chunk):
+            with self.dialect.batch(con):  # PostgreSQL: the five queries in one round trip
+                cursors = [con.execute(sql, chunk) for sql in (
+                    f"SELECT * FROM artifacts WHERE artifact_id IN ({marks})",
+                    f"SELECT * FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v",
+                    f"SELECT * FROM artifact_lineage WHERE artifact_id IN ({marks}) ORDER BY input_artifact_id",
+                    f"SELECT * FROM artifact_supersedes WHERE artifact_id IN ({marks})",
+                    f"SELECT * FROM artifact_supersedes WHERE supersedes_artifact_id IN ({marks})",
+                )]
+                c_rows, c_tags, c_inputs, c_sup, c_sup_by = (c.fetchall() for c in cursors)
+            for r in c_rows:
                 rows[r["artifact_id"]] = r
-            for r in con.execute(f"SELECT * FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk):
+            for r in c_tags:
                 tags.setdefault(r["artifact_id"], {}).setdefault(r["k"], []).append(r["v"])
-            for r in con.execute(
-                f"SELECT * FROM artifact_lineage WHERE artifact_id IN ({marks}) ORDER BY input_artifact_id", chunk
-            ):
+            for r in c_inputs:
                 inputs.setdefault(r["artifact_id"], []).append(r["input_artifact_id"])
-            for r in con.execute(f"SELECT * FROM artifact_supersedes WHERE artifact_id IN ({marks})", chunk):
+            for r in c_sup:
                 sup[r["artifact_id"]] = r["supersedes_artifact_id"]
-            for r in con.execute(
-                f"SELECT * FROM artifact_supersedes WHERE supersedes_artifact_id IN ({marks})", chunk
-            ):
+            for r in c_sup_by:
                 sup_by[r["supersedes_artifact_id"]] = r["artifact_id"]
         out = []
         for i in ids:

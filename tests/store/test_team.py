@@ -13,6 +13,7 @@ import pytest
 from bridge.store import Store
 from bridge.store.dialect import PostgresDialect, SqliteDialect
 from tests.store.test_crash_and_concurrency import assert_consistent, run_publisher
+from tests.store.samples import publish_candles
 from tests.store.test_manifest import PRD_COLUMNS
 
 TEAM = ["pg-local", "pg-s3"]
@@ -119,3 +120,19 @@ def test_a_live_lease_is_not_recovered_by_another_host(team, tmp_path):
     assert store.recover() == []  # another host's live lease: left alone
     con.execute("UPDATE publish_journal SET lease_expires_at = now() - interval '1 second'")
     assert store.recover() == ["a" * 32]
+
+
+def test_gc_removes_staging_keys_of_dead_publishers_from_the_bucket(tmp_path, s3_server):
+    from bridge.store.artifact_fs import host_id
+    from tests.backends import write_lake
+
+    store = Store(write_lake(tmp_path / "lake", artifacts=s3_server.new_prefix(), endpoint=s3_server.endpoint))
+    live = publish_candles(store).artifact
+    dead_key = f"staging/{host_id()}-999999999-{'0' * 32}.parquet"  # a pid that cannot be alive
+    other_host = f"staging/elsewhere-1-{'1' * 32}.parquet"  # another host's, recent: kept
+    store.files.write_bytes(dead_key, b"partial upload")
+    store.files.write_bytes(other_host, b"in flight elsewhere")
+    assert store.verify().ok  # staging keys are not artifacts
+    store.gc(dry_run=False)
+    assert not store.files.exists(dead_key) and store.files.exists(other_host)
+    assert store.files.exists(live.path_parquet) and store.verify().ok

@@ -164,15 +164,41 @@ class LocalArtifacts(ArtifactFS):
         return pq.read_table(self._p(ref), columns=list(columns) if columns else None)
 
     def put(self, src: Path, rel: str, *, sha256: str | None = None, replace: bool = True) -> bool:
-        from bridge.store import files
+        import errno
 
         dst = self._p(rel)
+        tmp = src.with_name(f"{src.name}.{uuid.uuid4().hex[:8]}.link")
+        os.link(src, tmp)  # src stays for the caller, like an upload
+        try:
+            try:
+                return self._place(tmp, dst, replace)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+            # the artifact folder is on another file system (a shared mount): an fsync'd copy next
+            # to the final name, then the same atomic step (a crash leaves a hidden orphan gc removes)
+            import shutil
+
+            from bridge.store import files
+
+            near = dst.with_name(f".{dst.name}.{uuid.uuid4().hex}.tmp")
+            try:
+                shutil.copyfile(src, near)
+                files.fsync_file(near)
+                return self._place(near, dst, replace)
+            finally:
+                near.unlink(missing_ok=True)
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    @staticmethod
+    def _place(tmp: Path, dst: Path, replace: bool) -> bool:
+        from bridge.store import files
+
         if replace:
-            tmp = src.with_name(src.name + ".link")
-            os.link(src, tmp)  # keep src for the caller, like an upload does
             files.atomic_move(tmp, dst)  # same id -> same content: replacing an unregistered file is harmless
             return True
-        return files.place_if_absent(src, dst)
+        return files.place_if_absent(tmp, dst)
 
     def list_keys(self, under: str = "artifacts") -> Iterator[str]:
         root = self._p(under)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -136,3 +137,25 @@ def test_gc_removes_staging_keys_of_dead_publishers_from_the_bucket(tmp_path, s3
     store.gc(dry_run=False)
     assert not store.files.exists(dead_key) and store.files.exists(other_host)
     assert store.files.exists(live.path_parquet) and store.verify().ok
+
+
+def test_an_artifact_folder_on_another_file_system(tmp_path):
+    """A shared mount: staging (in the lake folder) and the artifacts are on different file
+    systems, so files are copied next to their final name and renamed (no hard link across)."""
+    import os
+    import shutil
+    import tempfile
+
+    from tests.backends import write_lake
+
+    if not os.path.isdir("/dev/shm") or os.stat("/dev/shm").st_dev == os.stat(tmp_path).st_dev:
+        pytest.fail("this machine has no second file system at /dev/shm to test with")
+    shared = Path(tempfile.mkdtemp(dir="/dev/shm", prefix="qb-shared-"))
+    try:
+        store = Store(write_lake(tmp_path / "lake", artifacts=str(shared)))
+        a = publish_candles(store).artifact
+        assert a.path_parquet.startswith(str(shared)) and store.verify().ok
+        assert not [p for p in shared.rglob(".*.tmp")] and not list((tmp_path / "lake" / "staging").rglob("*.link"))
+        assert publish_candles(store).deduped
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)

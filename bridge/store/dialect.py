@@ -460,11 +460,9 @@ def dialect_for(url: str | Path) -> Dialect:
         return PostgresDialect(text)
     if text.startswith("sqlite://"):
         parts = urlsplit(text)
-        path = unquote(parts.path)
-        if parts.netloc:  # sqlite://relative/path is not a thing; say what to write
-            raise ValidationFailed("a SQLite manifest URL is sqlite:///absolute/path (three slashes)",
-                                   field="manifest", value=text)
-        return SqliteDialect(Path(path))
+        if parts.netloc or not parts.path.startswith("/"):  # sqlite://relative/path is not a thing
+            raise ValidationFailed("a SQLite manifest URL is sqlite:///absolute/path", field="manifest", value=text)
+        return SqliteDialect(Path("/" + unquote(parts.path).lstrip("/")))  # sqlite:////abs too
     if "://" in text:
         raise ValidationFailed("the manifest is sqlite:///path or postgresql://…", field="manifest", value=redact(text))
     return SqliteDialect(Path(text))

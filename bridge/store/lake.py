@@ -84,10 +84,10 @@ class Lake:
         set_("manifest_path", Path(manifest_db).resolve() if manifest_db else None)
         man = manifest or os.environ.get(MANIFEST_ENV) or t_man.get("url")
         if man is None:
-            man = f"sqlite:///{self.manifest_path or root_path / 'manifest' / 'manifest.sqlite'}"
+            man = _sqlite_url(self.manifest_path or root_path / "manifest" / "manifest.sqlite")
         elif "://" not in man:  # a plain path: relative to the lake when it came from lake.toml
             base = root_path if (not manifest and not os.environ.get(MANIFEST_ENV)) else Path.cwd()
-            man = f"sqlite:///{(base / man).resolve()}"
+            man = _sqlite_url((base / man).resolve())
         set_("manifest_url", man)
         art = artifacts or os.environ.get(ARTIFACTS_ENV) or t_art.get("url")
         if art is None:
@@ -166,6 +166,10 @@ class Lake:
         for d in dirs:
             d.mkdir(parents=True, exist_ok=True)
         return self
+
+
+def _sqlite_url(path: Path) -> str:
+    return "sqlite:///" + path.as_posix().lstrip("/")
 
 
 def write_lake_toml(root: Path, *, manifest: str | None, artifacts: str | None, s3_endpoint: str | None = None,

@@ -2,6 +2,7 @@
 
     BridgeError                      anything the bridge raises on purpose
     ├── NotFound                     a named thing does not exist
+    │   ├── LakeNotFound             no lake at the path (only `init` creates one)
     │   ├── ArtifactNotFound
     │   ├── ProjectionNotFound
     │   └── RunNotFound
@@ -15,6 +16,8 @@
     ├── SourceUnavailable            a candle source (ClickHouse/chDB) failed
     ├── IntegrityError               the lake disagrees with its manifest
     ├── Busy                         the lake stayed locked past the timeout
+    ├── StorageError                 the disk refused a write or read (full, file too large,
+    │                                quota, read-only, permission, I/O error); names the path
     └── Cancelled                    the caller cancelled the work
 
 Every error carries `data`: a JSON-able dict naming what was wrong and where
@@ -34,11 +37,13 @@ __all__ = [
     "InvalidInput",
     "InvalidState",
     "InvalidSupersession",
+    "LakeNotFound",
     "NotFound",
     "ProjectionNotFound",
     "ReadOnlyViolation",
     "RunNotFound",
     "SourceUnavailable",
+    "StorageError",
     "UnknownArtifactType",
     "UnknownInputArtifact",
     "ValidationFailed",
@@ -59,6 +64,15 @@ class BridgeError(Exception):
 
 class NotFound(BridgeError):
     pass
+
+
+class LakeNotFound(NotFound):
+    def __init__(self, root: Any, reason: str = "") -> None:
+        if reason:
+            message = f"no lake at {root}: {reason}; pass the lake's folder with --lake"
+        else:
+            message = f"no lake at {root} (create one with `bridge init --lake {root}`)"
+        super().__init__(message, path=str(root))
 
 
 class ArtifactNotFound(NotFound):
@@ -152,6 +166,29 @@ class IntegrityError(BridgeError):
 
 class Busy(BridgeError):
     pass
+
+
+class StorageError(BridgeError):
+    """The disk refused: full (ENOSPC), file too large (EFBIG), quota, read-only, permission,
+    I/O error. `path` names the file; `errno` the OS error. Nothing half-written is left."""
+
+    @classmethod
+    def from_os_error(cls, exc: OSError, path: Any = None, action: str = "write") -> "StorageError":
+        import errno as _errno
+
+        where = path if path is not None else (exc.filename or "?")
+        code = exc.errno
+        reason = exc.strerror or str(exc)
+        hint = {
+            _errno.ENOSPC: "free disk space and retry",
+            _errno.EFBIG: "the file size limit (ulimit -f) or the filesystem refused the size; raise it and retry",
+            _errno.EDQUOT: "the disk quota is exceeded; free space and retry",
+            _errno.EROFS: "the filesystem is read-only",
+            _errno.EACCES: "check the permissions",
+            _errno.EPERM: "check the permissions",
+        }.get(code or -1, "check the disk and retry")
+        return cls(f"cannot {action} {where}: {reason}; {hint}", path=str(where),
+                   errno=_errno.errorcode.get(code or -1, code), action=action)
 
 
 class Cancelled(BridgeError):

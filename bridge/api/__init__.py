@@ -23,6 +23,7 @@ _MODULES = (
     "bridge.api.ingest",
     "bridge.api.ohlcv",
     "bridge.api.experiments",
+    "bridge.api.strategies",
 )
 
 

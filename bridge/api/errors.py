@@ -35,6 +35,8 @@ ERROR_TABLE: list[tuple[type[BaseException], int, str, str]] = [
     (e.UnknownArtifactType, 1006, "UnknownArtifactType", "no such artifact type and schema version"),
     (e.IntegrityError, 1007, "IntegrityError", "the lake disagrees with its manifest"),
     (e.Busy, 1008, "Busy", "a shared resource (the manifest, the embedded chDB store) stayed locked past the timeout; retry"),
+    (e.StorageError, 1010, "StorageError",
+     "the disk refused a write (full, file too large, quota, read-only, permission, I/O error); data names path and errno; nothing half-written is left"),
     (e.ProjectionNotFound, 1101, "ProjectionNotFound", "no projection with that id"),
     (e.ReadOnlyViolation, 1102, "ReadOnlyViolation", "a projection query tried to write or to read outside the projection"),
     (e.SourceUnavailable, 1301, "SourceUnavailable", "the candle source (ClickHouse / chDB) failed or is unreachable"),
@@ -48,13 +50,30 @@ APP_ERRORS = {name: code for _, code, name, _ in ERROR_TABLE}
 
 
 def error_for(exc: BaseException) -> tuple[int, str, dict[str, Any]] | None:
-    """(code, message, data) for a domain error, or None for anything else (→ -32603)."""
+    """(code, message, data) for a domain error, or None for anything else (→ -32603).
+    The OS refusing a write (ENOSPC, EFBIG, EDQUOT, EROFS, EIO) and SQLite's disk errors count
+    as StorageError wherever they were raised."""
+    exc = _storage(exc)
     for cls, code, name, _ in ERROR_TABLE:
         if isinstance(exc, cls):
             data = wire_data(getattr(exc, "data", {}) or {})
             data["type"] = name
             return code, str(exc), data
     return None
+
+
+def _storage(exc: BaseException) -> BaseException:
+    import errno
+
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EIO):
+        return e.StorageError.from_os_error(exc)
+    import sqlite3
+
+    if isinstance(exc, sqlite3.DatabaseError):
+        from bridge.store.manifest import storage_error
+
+        return storage_error("the manifest", exc) or exc
+    return exc
 
 
 def _camel(key: str) -> str:

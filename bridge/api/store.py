@@ -80,9 +80,10 @@ class PublishRequest(Wire):
     writer_version: str
     tags: dict[str, str] | None = None
     input_artifact_ids: list[str] = []
-    git_commit: str | None = None
-    git_dirty: bool = False
+    git_commit: str | None = None  # omitted: detected from the daemon's working directory, else recorded unknown
+    git_dirty: bool | None = None  # omitted with gitCommit given: false
     params: dict[str, Any] | None = None
+    revive: bool = False  # the data is a tombstoned artifact's: bring it back (else InvalidState)
 
 
 class Sidecar(Wire):
@@ -107,7 +108,8 @@ class Sidecar(Wire):
     min_ts: str | None = None
     max_ts: str | None = None
     git_commit: str | None = None
-    git_dirty: bool | None = None
+    git_dirty: bool | None = None  # null: unknown (gitSource "unknown")
+    git_source: Literal["given", "detected", "unknown"] | None = None
     params: dict[str, Any] = {}
     tags: dict[str, list[str]] = {}
     input_artifact_ids: list[str] = []
@@ -189,6 +191,7 @@ class VerifyIssue(Wire):
     detail: str
     artifact_id: str | None = None
     path: str | None = None
+    affected: list[str] = []  # active artifacts made (transitively) from artifactId: what the problem reaches
 
 
 class VerifyReport(Wire):
@@ -219,7 +222,8 @@ class Provenance(Wire):
     writer_name: str | None = None
     writer_version: str | None = None
     git_commit: str | None = None
-    git_dirty: bool = False
+    git_dirty: bool | None = None  # null: unknown
+    git_source: Literal["given", "detected", "unknown"] | None = None
     params: dict[str, Any] = {}
     canonical_form: str | None = None
 
@@ -274,7 +278,7 @@ def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
     res = ctx.store.publish(
         p.artifact_type, p.schema_version, p.logical_key, data, tags=p.tags, input_artifact_ids=p.input_artifact_ids,
         writer_name=p.writer_name, writer_version=p.writer_version, git_commit=p.git_commit, git_dirty=p.git_dirty,
-        params=p.params, job=ctx.job,
+        params=p.params, revive=p.revive, job=ctx.job,
     )
     sidecar = None
     if res.sidecar is not None:

@@ -4,8 +4,7 @@ Each command group lives in its own module with a `register(subparsers)` functio
 the parsed args and return an exit code. Modules here import the domain lazily, inside handlers,
 so `bridge serve` starts fast.
 
-Exit codes: 0 ok, 1 the command ran and found a problem (e.g. verify), 2 usage or input error,
-3 not found, 4 integrity problem, 5 other bridge error, 130 interrupted.
+Exit codes: one table for every command, `bridge._common.EXIT_CODES` (docs/cli.md).
 """
 
 from __future__ import annotations
@@ -25,16 +24,25 @@ COMMAND_MODULES = (
     "bridge.cli.ingest",
     "bridge.cli.ohlcv",
     "bridge.cli.experiment",
+    "bridge.cli.strategy",
     "bridge.cli.serve",
     "bridge.cli.demo",
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bridge import __version__
+    from bridge.cli._common import EXIT_CODES
+
     parser = argparse.ArgumentParser(
         prog="bridge",
         description="QuantBot research bridge: immutable Parquet artifacts, lineage, DuckDB projections.",
+        epilog="exit codes (every command):\n" + "\n".join(f"  {c:>3}  {d}" for c, d in EXIT_CODES)
+        + "\n\nA lake is created only by `bridge init --lake DIR`; docs/cli.md has every command.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    parser.add_argument("--version", action="version", version=f"bridge {__version__}",
+                        help="print the version and exit")
     parser.add_argument("--log-level", default="WARNING", help="stderr log level (default WARNING)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -58,9 +66,29 @@ def configure_logging(level: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    configure_logging(getattr(args, "log_level", "WARNING"))
-    from bridge.cli._common import run_handler
+    """Parse and run one command. Ctrl-C anywhere (even while parsing) exits 130; a closed stdout
+    exits 141 quietly; a file-size limit (ulimit -f) is an error, not a killed process."""
+    from bridge.cli._common import _broken_pipe, _interrupted, run_handler
 
-    return run_handler(args)
+    _ignore_sigxfsz()
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        configure_logging(getattr(args, "log_level", "WARNING"))
+        return run_handler(args)
+    except KeyboardInterrupt:
+        return _interrupted()
+    except BrokenPipeError:
+        return _broken_pipe()
+
+
+def _ignore_sigxfsz() -> None:
+    """With SIGXFSZ ignored, a write past `ulimit -f` fails with EFBIG (reported as a StorageError
+    naming the file) instead of killing the process mid-write."""
+    import signal
+
+    if hasattr(signal, "SIGXFSZ"):
+        try:
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        except (ValueError, OSError):  # not the main thread
+            pass

@@ -10,10 +10,39 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from bridge.errors import BridgeError, Cancelled, IntegrityError, InvalidInput, NotFound
+from bridge.errors import (
+    BridgeError,
+    Cancelled,
+    IntegrityError,
+    InvalidInput,
+    NotFound,
+    ReadOnlyViolation,
+    StorageError,
+)
 from bridge.progress import Job
 
-EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_NOT_FOUND, EXIT_INTEGRITY, EXIT_ERROR, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 5, 130
+# The one table of exit codes, the same for every command (docs/cli.md; `bridge --help`).
+EXIT_OK = 0            # done
+EXIT_PROBLEM = 1       # the command ran and found a problem (verify)
+EXIT_USAGE = 2         # bad flags or invalid input (data, definition, refused SQL, not an export)
+EXIT_NOT_FOUND = 3     # a named thing does not exist (lake, artifact, projection, run)
+EXIT_INTEGRITY = 4     # the lake disagrees with its manifest
+EXIT_ERROR = 5         # the environment failed: disk full or unwritable, source down, lock timeout
+EXIT_INTERNAL = 70     # a bug in the bridge (EX_SOFTWARE); the message says how to report it
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT) or a cancelled job
+EXIT_BROKEN_PIPE = 141  # the reader of stdout went away (128 + SIGPIPE), e.g. `| head`
+
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "done"),
+    (EXIT_PROBLEM, "the command ran and found a problem (verify)"),
+    (EXIT_USAGE, "bad flags or invalid input: missing input file, data, definition, refused SQL, not an export"),
+    (EXIT_NOT_FOUND, "not found: lake, artifact, projection, run"),
+    (EXIT_INTEGRITY, "the lake disagrees with its manifest"),
+    (EXIT_ERROR, "the environment failed: disk full or unwritable, candle source down, lock timeout"),
+    (EXIT_INTERNAL, "internal error (a bug): please report it with the command"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C) or cancelled"),
+    (EXIT_BROKEN_PIPE, "stdout was closed by its reader (e.g. `| head`)"),
+)
 
 
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> argparse.ArgumentParser:
@@ -37,39 +66,147 @@ def add_backend(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--s3-region", default=None, metavar="NAME", help="S3 region ($QUANTBOT_S3_REGION)")
 
 
-def lake_from(args: argparse.Namespace):
-    from bridge.store.lake import Lake
-
-    return Lake(getattr(args, "lake", None), **backend_kwargs(args))
 
 
 def backend_kwargs(args: argparse.Namespace) -> dict:
     return {"manifest": getattr(args, "manifest", None), "artifacts": getattr(args, "artifacts", None),
             "s3_endpoint": getattr(args, "s3_endpoint", None), "s3_region": getattr(args, "s3_region", None)}
+def lake_from(args: argparse.Namespace, *, create: bool = False):
+    """The lake named by --lake ($QUANTBOT_LAKE, ./lake). Only `init` creates one: every other
+    command refuses a path with no lake (LakeNotFound: "no lake at PATH (create one with ...)")."""
+    from bridge.store.lake import Lake
+
+    lake = Lake(getattr(args, "lake", None), **backend_kwargs(args))
+    return lake.ensure() if create else lake.require()
+
+
+def exit_code_for(exc: BaseException) -> int:
+    if isinstance(exc, _Internal) or not isinstance(exc, BridgeError):
+        return EXIT_INTERNAL
+    if isinstance(exc, Cancelled):
+        return EXIT_INTERRUPTED
+    if isinstance(exc, NotFound):
+        return EXIT_NOT_FOUND
+    if isinstance(exc, (InvalidInput, ReadOnlyViolation)):
+        return EXIT_USAGE
+    if isinstance(exc, IntegrityError):
+        return EXIT_INTEGRITY
+    if isinstance(exc, BridgeError):
+        return EXIT_ERROR
+    return EXIT_INTERNAL
 
 
 def run_handler(args: argparse.Namespace) -> int:
+    """Run a command; every failure ends as one line on stderr (or a JSON error on stdout with
+    --json) and an exit code from the table above. No traceback reaches the user (--log-level
+    DEBUG logs it)."""
     handler: Callable[[argparse.Namespace], int] = args.func
     try:
-        return int(handler(args) or 0)
+        code = int(handler(args) or 0)
+        sys.stdout.flush()
+        return code
     except KeyboardInterrupt:
+        return _interrupted()
+    except BrokenPipeError:
+        return _broken_pipe()
+    except BaseException as exc:  # noqa: BLE001 - the CLI's last line of defence
+        if isinstance(exc, SystemExit):
+            raise
+        try:
+            return report_error(exc, as_json=getattr(args, "json", False))
+        except BrokenPipeError:
+            return _broken_pipe()
+        except KeyboardInterrupt:
+            return _interrupted()
+
+
+def report_error(exc: BaseException, *, as_json: bool) -> int:
+    """Print `exc` as one line (or a JSON error object) and return its exit code."""
+    import logging
+
+    err = as_domain_error(exc)
+    code = exit_code_for(err)
+    if code == EXIT_INTERNAL:
+        logging.getLogger("bridge.cli").debug("internal error", exc_info=exc)
+    if as_json:
+        print(json.dumps({"error": {"type": type(err).__name__, "message": str(err), "data": err.data,
+                                    "exitCode": code}}, default=str))
+        sys.stdout.flush()
+    else:
+        print(f"error: {_one_line(str(err))}", file=sys.stderr)
+    return code
+
+
+def as_domain_error(exc: BaseException) -> BridgeError:
+    """A domain error for anything a command can raise: domain errors as they are; the OS refusing
+    a file (missing, unreadable, disk full) as NotFound / InvalidInput / StorageError naming the
+    path; anything else as an internal error that says how to get the traceback."""
+    import errno
+
+    if isinstance(exc, BridgeError):
+        return exc
+    if type(exc).__name__ == "InterruptException" or (isinstance(exc, RuntimeError)
+                                                      and "interrupted" in str(exc).lower()):
+        return Cancelled("interrupted")  # DuckDB's answer to Ctrl-C during a statement: exit 130
+    if isinstance(exc, OSError):
+        path = exc.filename if exc.filename is not None else "a file"
+        if isinstance(exc, FileNotFoundError):  # an input the caller named: invalid input, like a bad flag
+            return InvalidInput(f"no such file or directory: {path}", path=str(path))
+        if isinstance(exc, IsADirectoryError):
+            return InvalidInput(f"{path} is a directory, expected a file", path=str(path))
+        if isinstance(exc, NotADirectoryError):
+            return InvalidInput(f"{path}: a part of the path is a file, expected a directory", path=str(path))
+        if exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
+            return StorageError.from_os_error(exc, path, "open")
+        return StorageError.from_os_error(exc, path, "read or write")
+    if isinstance(exc, MemoryError):
+        return BridgeError("out of memory; process the input in smaller parts", reason="MemoryError")
+    try:
+        import sqlite3
+
+        if isinstance(exc, sqlite3.DatabaseError):
+            from bridge.store.manifest import storage_error
+
+            mapped = storage_error("the manifest", exc)
+            if mapped is not None:
+                return mapped
+    except ImportError:  # pragma: no cover
+        pass
+    err = BridgeError(f"internal error: {type(exc).__name__}: {_one_line(str(exc))[:500]} "
+                      "(rerun with --log-level DEBUG for the traceback and report it)",
+                      type=type(exc).__name__)
+    return _Internal(err)
+
+
+class _Internal(BridgeError):
+    """Marks a non-domain exception: exit 70."""
+
+    def __init__(self, err: BridgeError) -> None:
+        super().__init__(err.message, **err.data)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) if "\n" in text or "\r" in text else text
+
+
+def _interrupted() -> int:
+    try:
         print("interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Cancelled as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BridgeError as exc:
-        if getattr(args, "json", False):
-            print(json.dumps({"error": {"type": type(exc).__name__, "message": str(exc), "data": exc.data}}, default=str))
-        else:
-            print(f"error: {exc}", file=sys.stderr)
-        if isinstance(exc, NotFound):
-            return EXIT_NOT_FOUND
-        if isinstance(exc, InvalidInput):
-            return EXIT_USAGE
-        if isinstance(exc, IntegrityError):
-            return EXIT_INTEGRITY
-        return EXIT_ERROR
+    except (OSError, ValueError):
+        pass
+    return EXIT_INTERRUPTED
+
+
+def _broken_pipe() -> int:
+    """stdout's reader left: stop quietly (like `git log | head`); keep Python's exit flush quiet."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def emit_json(obj: Any) -> None:

@@ -25,7 +25,7 @@ def cmd_demo(args) -> int:
 
     from bridge.store import Store
 
-    store = Store(lake_from(args))
+    store = Store(lake_from(args, create=True))
     rng = np.random.default_rng(42)
     t0 = datetime(2026, 1, 26, tzinfo=timezone.utc)
     published = []

@@ -2,6 +2,7 @@
 
     bridge experiment run definition.json            # prints the run, its outputs and metrics
     bridge experiment run --alerts ID --ohlcv ID --strategy '{"takeProfitPct": 50}' --report r.html
+    bridge experiment run --alerts ID --ohlcv ID --strategy-id STRATEGY_ARTIFACT_ID
     bridge experiment sweep definition.json --grid '{"takeProfitPct": [20, 50]}'
     bridge experiment sweep definition.json --param takeProfitPct=20,50 --param stopLossPct=10,20
     bridge experiment ls [--experiment ID] [--status S] [--sweep ID]
@@ -41,10 +42,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_sweep)
 
     p = add_common(cmds.add_parser("ls", help="list runs, newest first"))
-    p.add_argument("--experiment", dest="experiment_id")
-    p.add_argument("--status", choices=("pending", "running", "completed", "failed"))
-    p.add_argument("--sweep", dest="sweep_id")
-    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--experiment", dest="experiment_id", help="only runs of this experiment id")
+    p.add_argument("--status", choices=("pending", "running", "completed", "failed"), help="only runs in this state")
+    p.add_argument("--sweep", dest="sweep_id", help="only runs of this sweep")
+    p.add_argument("--limit", type=int, default=50, help="at most this many runs, newest first (default 50)")
     p.set_defaults(func=cmd_ls)
 
     p = add_common(cmds.add_parser("show", help="one run (or an experiment's latest run): inputs, outputs, metrics"))
@@ -61,7 +62,9 @@ def _inline_definition_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("definition without a file")
     g.add_argument("--alerts", action="append", default=[], metavar="ID", help="alerts artifact id (repeatable)")
     g.add_argument("--ohlcv", action="append", default=[], metavar="ID", help="ohlcv_slice artifact id (repeatable)")
-    g.add_argument("--strategy", default="{}", metavar="JSON", help='strategy object, e.g. \'{"takeProfitPct": 50}\'')
+    g.add_argument("--strategy", default=None, metavar="JSON", help='strategy object, e.g. \'{"takeProfitPct": 50}\'')
+    g.add_argument("--strategy-id", default=None, metavar="ID",
+                   help="a strategy artifact id (bridge strategy ls) instead of --strategy")
     g.add_argument("--name", default=None, help="experiment name (default: cli)")
     g.add_argument("--id", dest="experiment_id", default=None, help="experiment id (default: derived)")
     g.add_argument("--from", dest="date_from", default=None, metavar="TS", help="alerts from (inclusive)")
@@ -75,12 +78,16 @@ def _definition(args) -> dict:
         return _load(args.definition, getattr(args, "allow_superseded", False))
     if not args.alerts or not args.ohlcv:
         raise ValidationFailed("give a definition file, or at least one --alerts and one --ohlcv id", column="definition")
-    try:
-        strategy = json.loads(args.strategy)
-    except json.JSONDecodeError as exc:
-        raise ValidationFailed(f"--strategy is not JSON: {exc}", column="strategy") from None
-    d: dict = {"name": args.name or "cli", "inputs": {"alerts": args.alerts, "ohlcv": args.ohlcv},
-               "config": {"strategy": strategy}}
+    if args.strategy is not None and args.strategy_id:
+        raise ValidationFailed("give --strategy or --strategy-id, not both", column="strategy")
+    d: dict = {"name": args.name or "cli", "inputs": {"alerts": args.alerts, "ohlcv": args.ohlcv}, "config": {}}
+    if args.strategy_id:
+        d["inputs"]["strategies"] = [args.strategy_id]
+    else:
+        try:
+            d["config"]["strategy"] = json.loads(args.strategy or "{}")
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed(f"--strategy is not JSON: {exc}", column="strategy") from None
     if args.experiment_id:
         d["experimentId"] = args.experiment_id
     if args.date_from or args.date_to:

@@ -65,11 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = add_common(cmds.add_parser("sample", help="write realistic sample candles (random walk) to a file"))
     p.add_argument("output", help="output file (.parquet or .csv)")
     p.add_argument("--tokens", required=True, help="comma-separated token addresses")
-    p.add_argument("--chain", default="solana")
-    p.add_argument("--from", dest="from_ts", required=True)
-    p.add_argument("--to", dest="to_ts", required=True)
-    p.add_argument("--res", dest="resolution", default="1m")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--chain", default="solana", help="chain of every token (default solana)")
+    p.add_argument("--from", dest="from_ts", required=True, help="first candle, inclusive (ISO-8601, Z)")
+    p.add_argument("--to", dest="to_ts", required=True, help="end, exclusive (ISO-8601, Z)")
+    p.add_argument("--res", dest="resolution", default="1m", help="resolution: 1s, 1m, 5m, 1h, 1d (default 1m)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same candles (default 0)")
     p.add_argument("--weekend-gaps", action="store_true", help="no candles on Saturdays and Sundays (UTC)")
     p.add_argument("--missing-ratio", type=float, default=0.0, help="share of single candles dropped at random")
     p.add_argument("--invalid-ratio", type=float, default=0.0, help="share of candles made invalid")
@@ -109,7 +109,12 @@ def _store(args):
 def cmd_load(args) -> int:
     from bridge.ohlcv.load import load_candles
 
-    lake = lake_from(args)
+    if args.dsn or os.environ.get(DSN_ENV):  # another candle store: no lake needed
+        from bridge.store.lake import Lake
+
+        lake = Lake(args.lake)
+    else:
+        lake = lake_from(args)
     res = load_candles(_source(args, lake), args.paths, token=args.token, chain=args.chain, interval=args.interval,
                        ts_unit=args.ts_unit, job=progress_job(not args.json, "load"))
     if args.json:

@@ -28,7 +28,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_build)
 
     p = add_common(cmds.add_parser("extend", help="add artifacts to a projection's tables (or new tables)"))
-    p.add_argument("projection_id")
+    p.add_argument("projection_id", help="the projection's id (`bridge project ls` lists them)")
     _table_arg(p, required=True)
     p.set_defaults(func=cmd_extend)
 
@@ -36,11 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ls)
 
     p = add_common(cmds.add_parser("show", help="one projection: inputs, row counts, staleness"))
-    p.add_argument("projection_id")
+    p.add_argument("projection_id", help="the projection's id (`bridge project ls` lists them)")
     p.set_defaults(func=cmd_show)
 
     p = add_common(cmds.add_parser("query", help="run one read-only SQL statement against a projection"))
-    p.add_argument("projection_id")
+    p.add_argument("projection_id", help="the projection's id (`bridge project ls` lists them)")
     p.add_argument("sql", help="one SELECT statement ('-' reads it from stdin)")
     p.add_argument("--param", action="append", default=[], metavar="VALUE",
                    help="positional parameter for ? / $1 (repeatable; parsed as JSON when it parses, else text)")
@@ -53,11 +53,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_query)
 
     p = add_common(cmds.add_parser("rebuild", help="rebuild a projection from its recorded inputs"))
-    p.add_argument("projection_id")
+    p.add_argument("projection_id", help="the projection's id (`bridge project ls` lists them)")
     p.set_defaults(func=cmd_rebuild)
 
     p = add_common(cmds.add_parser("dispose", help="delete a projection and its files"))
-    p.add_argument("projection_id")
+    p.add_argument("projection_id", help="the projection's id (`bridge project ls` lists them)")
     p.set_defaults(func=cmd_dispose)
 
 

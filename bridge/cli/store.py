@@ -40,21 +40,21 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = add_common(sub.add_parser("ls", help="list artifacts"))
     p.add_argument("--type", dest="artifact_type", help="artifact type")
-    p.add_argument("--status", choices=("active", "superseded", "tombstoned"))
+    p.add_argument("--status", choices=("active", "superseded", "tombstoned"), help="only artifacts in this state")
     p.add_argument("--key-prefix", dest="logical_key_prefix", help="logical key prefix")
     p.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag filter (repeatable, all must match)")
     p.add_argument("--from", dest="ts_from", metavar="TS", help="overlaps [from, to): max_ts >= from")
     p.add_argument("--to", dest="ts_to", metavar="TS", help="min_ts < to")
-    p.add_argument("--limit", type=int, default=100)
+    p.add_argument("--limit", type=int, default=100, help="page size, 1-10000 (default 100)")
     p.add_argument("--cursor", help="next page (from a previous --json listing's next_cursor)")
     p.set_defaults(func=cmd_ls)
 
     p = add_common(sub.add_parser("show", help="one artifact: manifest row, tags, inputs, provenance"))
-    p.add_argument("artifact_id")
+    p.add_argument("artifact_id", help="the artifact's id (32 hex characters)")
     p.set_defaults(func=cmd_show)
 
     p = add_common(sub.add_parser("lineage", help="upstream (default) or downstream lineage of an artifact"))
-    p.add_argument("artifact_id")
+    p.add_argument("artifact_id", help="the artifact's id")
     p.add_argument("--downstream", action="store_true", help="what was made from it, instead of what it was made from")
     p.add_argument("--depth", type=int, default=None, help="1 = direct only (default: all)")
     p.set_defaults(func=cmd_lineage)
@@ -63,13 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_stale)
 
     p = add_common(sub.add_parser("supersede", help="mark OLD superseded by NEW (same type; idempotent)"))
-    p.add_argument("new_artifact_id")
-    p.add_argument("old_artifact_id")
+    p.add_argument("new_artifact_id", help="the artifact that replaces OLD")
+    p.add_argument("old_artifact_id", help="the artifact being replaced")
     p.set_defaults(func=cmd_supersede)
 
     p = add_common(sub.add_parser("tombstone", help="mark an artifact tombstoned (its files go at the next gc --apply)"))
-    p.add_argument("artifact_id")
-    p.add_argument("--reason", default="")
+    p.add_argument("artifact_id", help="the artifact to tombstone")
+    p.add_argument("--reason", default="", help="why (kept in the artifact's history)")
     p.set_defaults(func=cmd_tombstone)
 
     p = add_common(sub.add_parser("verify", help="re-hash files and content; find missing, corrupt and orphan files"))
@@ -93,20 +93,27 @@ def _lake_args(p: argparse.ArgumentParser) -> None:
 
 
 def _publish_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--artifact-type", required=True)
-    p.add_argument("--schema-version", type=int, required=True)
-    p.add_argument("--logical-key", required=True)
-    p.add_argument("--writer-name", required=True)
-    p.add_argument("--writer-version", required=True)
-    p.add_argument("--git-commit", default=None)
-    p.add_argument("--git-dirty", nargs="?", const="true", default="false", metavar="BOOL",
-                   help="the writer's tree had uncommitted changes (flag, or true/false)")
+    p.add_argument("--artifact-type", required=True, help="artifact type (`bridge types` lists them)")
+    p.add_argument("--schema-version", type=int, required=True, help="the type's schema version")
+    p.add_argument("--logical-key", required=True,
+                   help="what the data is, e.g. token=ABC/res=1m/from=.../to=... (at most 1024 characters)")
+    p.add_argument("--writer-name", required=True, help="the program that made the data")
+    p.add_argument("--writer-version", required=True, help="its version")
+    p.add_argument("--git-commit", default=None,
+                   help="the writer's git commit (default: detected from the working directory, else recorded unknown)")
+    p.add_argument("--git-dirty", nargs="?", const="true", default=None, metavar="BOOL",
+                   help="the writer's tree had uncommitted changes (flag, or true/false; default false with "
+                        "--git-commit, else detected)")
+    p.add_argument("--revive", action="store_true",
+                   help="the data is a tombstoned artifact's: make it active again (restoring gc'd files)")
     p.add_argument("--params-json", default="{}", help="writer parameters as a JSON object")
     p.add_argument("--tag", action="append", default=[], metavar="K=V", help="tag (repeatable)")
     p.add_argument("--input-artifact-id", action="append", default=[], metavar="ID", help="lineage input (repeatable)")
 
 
-def _open_store(args):
+def _open_store(args, *, create: bool = False):
+    """The named lake's store. Only `init` creates a lake (and `--manifest-sql`, the PRD's way of
+    saying "initialise with this schema"); everything else refuses a path with no lake."""
     from bridge.store import Lake, Store
 
     root = args.lake
@@ -133,8 +140,10 @@ def _open_store(args):
     if getattr(args, "manifest_sql", None):
         if not lake.manifest_url.startswith("sqlite:"):
             raise ValidationFailed("--manifest-sql initialises a SQLite manifest only", field="--manifest-sql")
+        lake.ensure()
         _init_from_sql(lake, args.manifest_sql)
-    return Store(lake)
+        create = True
+    return Store(lake, create=create)
 
 
 def _init_from_sql(lake, sql_path: str) -> None:
@@ -178,7 +187,7 @@ def cmd_init(args) -> int:
     commands on this folder need no flags."""
     from bridge.store.lake import write_lake_toml
 
-    store = _open_store(args)
+    store = _open_store(args, create=True)
     lake = store.lake
     toml = None
     if getattr(args, "manifest", None) or getattr(args, "artifacts", None) or getattr(args, "s3_endpoint", None):
@@ -214,8 +223,8 @@ def cmd_publish(args) -> int:
         args.artifact_type, args.schema_version, args.logical_key, path,
         tags=_pairs(args.tag, "--tag"), input_artifact_ids=args.input_artifact_id,
         writer_name=args.writer_name, writer_version=args.writer_version, git_commit=args.git_commit,
-        git_dirty=_bool(args.git_dirty, "--git-dirty"), params=params,
-        job=progress_job(not args.json, "publish"),
+        git_dirty=None if args.git_dirty is None else _bool(args.git_dirty, "--git-dirty"), params=params,
+        revive=args.revive, job=progress_job(not args.json, "publish"),
     )
     if args.json:
         emit_json(res)

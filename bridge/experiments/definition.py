@@ -22,7 +22,7 @@ from bridge.experiments.strategy import Strategy
 __all__ = [
     "Config", "DateRange", "Execution", "ExperimentConfig", "ExperimentDateRange", "ExperimentDefinition",
     "ExperimentExecution", "ExperimentInputs", "ExperimentOutputs", "ExperimentProvenance", "ExperimentResult",
-    "FrozenInput", "Inputs", "Outputs", "Provenance", "definition_hash", "load_definition",
+    "FrozenInput", "Inputs", "config_builtins", "Outputs", "Provenance", "definition_hash", "load_definition",
 ]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -44,7 +44,10 @@ class ExperimentDateRange(_S, rename={"from_": "from", "to": "to"}):
 
 
 class ExperimentConfig(_S):
-    strategy: Strategy
+    """`strategy` inline, or left out when `inputs.strategies` names exactly one strategy artifact
+    (the run reads that one). An inline strategy is published as a strategy artifact by the run."""
+
+    strategy: Strategy | None = None
     date_range: ExperimentDateRange | None = None
     params: dict[str, Any] = {}
 
@@ -79,6 +82,7 @@ class ExperimentOutputs(_S):
     metrics: str | None = None
     curves: str | None = None
     diagnostics: str | None = None
+    fills: str | None = None
 
 
 class ExperimentExecution(_S):
@@ -129,9 +133,15 @@ def load_definition(data: Any) -> ExperimentDefinition:
             raise ValidationFailed(f"invalid experiment definition: {exc}", column="definition") from None
         except OSError as exc:
             raise ValidationFailed(f"cannot read the definition file: {exc}", path=str(data)) from None
-    d.config.strategy.validate()
+    if d.config.strategy is not None:
+        d.config.strategy.validate()
+    elif len(d.inputs.strategies) != 1:
+        raise ValidationFailed("a definition needs config.strategy or exactly one id in inputs.strategies "
+                               f"(got {len(d.inputs.strategies)})", column="config.strategy")
+    _check_limits(d)
     if not d.inputs.alerts or not d.inputs.ohlcv:
         raise ValidationFailed("a definition needs at least one alerts and one ohlcv artifact id", column="inputs")
+    _check_date_range(d)
     if d.experiment_id is None:
         d = msgspec.structs.replace(d, experiment_id=derive_experiment_id(d))
     if not _ID_RE.match(d.experiment_id or ""):
@@ -140,11 +150,68 @@ def load_definition(data: Any) -> ExperimentDefinition:
     return d
 
 
+def date_range_micros(d: ExperimentDefinition) -> tuple[int | None, int | None]:
+    """config.dateRange as [from, to) in epoch microseconds (None = open).
+
+    Raises:
+        ValidationFailed: a bound is not ISO-8601.
+    """
+    from bridge.store.timeutil import parse_iso, to_micros
+
+    dr = d.config.date_range
+    if dr is None:
+        return None, None
+    out: list[int | None] = []
+    for name, value in (("from", dr.from_), ("to", dr.to)):
+        if value is None:
+            out.append(None)
+            continue
+        try:
+            out.append(to_micros(parse_iso(value)))
+        except ValueError:
+            raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
+                                   value=value) from None
+    return out[0], out[1]
+
+
+def _check_limits(d: ExperimentDefinition) -> None:
+    """The manifest's limits (docs/store.md, "Limits"): name, description and git commit are
+    text of at most 1,024 characters, the definition at most 1 MiB of JSON."""
+    from bridge.store.limits import check_json_size, check_text
+
+    check_text(d.name, "name")
+    check_text(d.description, "description", optional=True, allow_empty=True)
+    check_text(d.provenance.git_commit, "provenance.gitCommit", optional=True)
+    check_json_size(msgspec.to_builtins(d), "definition")
+
+
+def _check_date_range(d: ExperimentDefinition) -> None:
+    lo, hi = date_range_micros(d)
+    if lo is not None and hi is not None and lo >= hi:
+        dr = d.config.date_range
+        raise ValidationFailed(
+            f"invalid experiment definition: config.dateRange.from ({dr.from_}) must be before "
+            f"config.dateRange.to ({dr.to}); the range is [from, to)",
+            column="dateRange", value=f"{dr.from_}..{dr.to}",
+        )
+
+
 def derive_experiment_id(d: ExperimentDefinition) -> str:
-    body = {"name": d.name, "inputs": msgspec.to_builtins(d.inputs), "config": msgspec.to_builtins(d.config)}
+    body = {"name": d.name, "inputs": msgspec.to_builtins(d.inputs), "config": config_builtins(d.config)}
     digest = hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", d.name).strip("-.")[:48] or "exp"
     return f"{slug}-{digest[:12]}"
+
+
+def config_builtins(config: ExperimentConfig) -> dict[str, Any]:
+    """The config as JSON builtins, the strategy in its canonical form (optional features at their
+    defaults left out, so ids of definitions that do not use them do not change)."""
+    out = msgspec.to_builtins(config)
+    if config.strategy is not None:
+        out["strategy"] = config.strategy.to_json_dict()
+    else:
+        out.pop("strategy", None)
+    return out
 
 
 def definition_hash(d: ExperimentDefinition) -> str:

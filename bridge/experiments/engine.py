@@ -1,79 +1,80 @@
-"""The vectorised backtest engine: one DuckDB query over all alerts (and all grid points).
+"""The vectorised backtest engine: a bounded number of set-based DuckDB statements over all
+alerts and all grid points.
 
 `run_grid(con, alerts, candles, {experiment_id: strategy})` evaluates every (strategy point,
-alert) pair in a single SQL statement; `run_backtest` is the one-point case. No Python loop
-runs per alert or per candle. The rules (docs/experiments.md, "Engine rules"):
+alert) pair together; `run_backtest` is the one-point case. No Python runs per alert or per
+candle: Python only sequences the statements. docs/experiments.md ("Engine rules") has every
+rule with a worked example; in short:
 
-1. Alerts are deduplicated by alert_id (identical rows collapse; conflicting rows are an error)
-   and filtered to the date range [from, to) on alert_ts.
-2. Candles of the chosen resolution only. Identical duplicate candles collapse; duplicates with
-   different prices are an error (the input is ambiguous; checked only when duplicates are seen).
-3. Entry: the open of the first candle with ts >= alert_ts + entry delay.
-4. The position's window: candles from the entry candle up to and including the first candle
-   with ts >= entry_ts + max hold (the time-exit candle), or to the end of the data.
-5. Per candle, in this order (the first that holds decides, ts < deadline for 5b-5e):
-   a. ts >= deadline                 -> max_hold at the open;
-   b. open <= stop level             -> stop at the open (gap through the stop);
-   c. open >= take-profit level      -> take_profit at the open (gap through the target);
-   d. low  <= stop level             -> stop at the stop level (stop first when both touched);
-   e. high >= take-profit level      -> take_profit at the level.
-   The stop level is max(fixed stop, trailing level); the reason is trailing_stop when the
-   trailing level is strictly above the fixed stop, else stop_loss. The trailing level of a
-   candle uses the highs of the candles *before* it since entry (and the entry open), never the
-   candle's own high, so there is no look-ahead inside a candle.
-6. The exit is the earliest candle (by ts) with an event. None in the window: the data ended
-   first -> skipped `insufficient_horizon`, or, with exit_at_end_of_data, exit at the last
-   candle's close (`end_of_data`).
-7. Prices: entry_price = open * (1 + slippage), exit_price = fill * (1 - slippage);
-   qty = notional / entry_price; pnl = qty*exit_price*(1 - fee) - notional*(1 + fee);
-   pnl_pct = pnl / notional (a fraction). Timestamps are candle open times.
+1. Alerts are deduplicated by alert_id (conflicting rows are an error) and filtered to the date
+   range [from, to) on alert_ts. Candles of the chosen resolution; identical duplicates collapse,
+   duplicates with different prices are an error.
+2. Entry (statement `pos`): the alert candle is the first candle with ts >= alert_ts + delay
+   (skipped `entry_lag_exceeded` if later than max lag). Without a dip or rebound entry the
+   position buys at its open. A dip entry buys at the first candle of the wait window whose low
+   reaches alert open × (1 − dip), at min(open, level). A rebound entry buys at the first candle
+   whose high reaches (lowest low of the *earlier* candles since the alert, or since the dip) ×
+   (1 + rebound), at max(open, level). No trigger inside the wait window: `entry_not_triggered`.
+3. Each position cycle (statement `res<k>`, one per cycle: the first position, then each
+   re-entry) walks the candles from its entry to the time-exit candle in one window pass: the
+   stop level of a candle is max(fixed stop, trailing level, entry if break-even triggered), all
+   from *earlier* candles' highs; a candle's events in this order: time exit at the open; gap
+   through the stop (remainder at the open); ladder legs at or below the open (at the open); stop
+   touched (remainder at the stop level); legs touched by the high (at their levels). So the stop
+   wins a candle that touches both, and a gap can fill several legs at once.
+4. Re-entry (statement `cyc<k+1>`): once a cycle is flat by a stop or its last leg, buy
+   reEntrySizePct of the notional at the first later candle whose low reaches reference ×
+   (1 − retrace) (reference: the cycle's entry after a stop, the last leg's target after a ladder).
+5. Fills, trades (one row per alert with blended prices and the realised P&L) and skips
+   (statement `fills`), with entry/exit slippage and the taker fee on every fill.
 
-Results are independent of thread count and input row order: every choice is by ts (unique
-per position after dedup), and per-row arithmetic is the same whatever the plan.
+Results are independent of thread count and input row order: every choice is by ts (unique per
+position after dedup), and per-row arithmetic is the same whatever the plan.
 
-Two phases: [entry, entry + max hold / 2) first, then the rest of the window only for the
-(point, position) pairs still open, with the running high seeded from phase 1.
-
-Cost: the entry and time-exit lookups and the window are hash joins of the alerts with their
-token's candles (min(ts) aggregates, no sort of the candle table), so the work is proportional to
-the candles of each alert's token at or after its entry time, plus one sort of the rows inside
-holding windows (for the running high). Projections built from per-alert slices keep that small;
-a token with very long history and many alerts costs alerts x candles of that token.
+Cost: entry and time-exit lookups are hash joins of the alerts with their token's candles
+(min(ts) aggregates); each cycle is one window pass over the rows of its holding windows (sorted by
+position and time) that shares the rows of every grid point with the same entry rules; re-entry
+lookups are range joins over the candles after each flat exit.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import InvalidInput
-from bridge.experiments.strategy import Strategy
+from bridge.experiments.strategy import MAX_RE_ENTRIES, Strategy
 from bridge.progress import NULL_JOB, Job
 
-__all__ = ["BacktestResult", "SKIP_REASONS", "run_backtest", "run_grid", "ENGINE_VERSION"]
+__all__ = ["BacktestResult", "SKIP_REASONS", "FILL_REASONS", "run_backtest", "run_grid", "ENGINE_VERSION"]
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "1.0.0"
+ENGINE_VERSION = "2.0.0"
 SKIP_REASONS = (
     "invalid_alert",            # null alert_ts or token
     "no_candles_for_token",     # the token has no candles at this resolution
     "no_candles_after_alert",   # nothing at or after alert_ts + entry delay
     "entry_lag_exceeded",       # the first candle after the alert is later than max_entry_lag
-    "insufficient_horizon",     # the data ends before an exit is decided
+    "entry_not_triggered",      # a dip/rebound entry did not trigger within its wait limit
+    "insufficient_horizon",     # the data ends before an exit (or the end of the entry wait) is decided
 )
+FILL_REASONS = ("entry", "re_entry", "take_profit", "stop_loss", "trailing_stop", "break_even", "max_hold",
+                "end_of_data")
 _US = 1_000_000
 _BIG = 9_223_372_036_854_775_807
-_SPLIT_US = 6 * 3600 * _US  # phase split without a max hold
+_SHIFT = 4_294_967_296  # 2**32: ids packed as hi * 2**32 + aid
 
 
 @dataclass
 class BacktestResult:
-    """One strategy point's outcome. `trades` has the experiment_trades columns (timestamps as
-    UTC Arrow timestamps); `skipped` has (alert_id, reason, detail); counts in `stats`."""
+    """One strategy point's outcome. `trades` has the experiment_trades columns (one row per alert
+    that traded, timestamps as UTC Arrow timestamps); `fills` the experiment_fills columns;
+    `skipped` has (alert_id, reason, detail); counts in `stats`."""
 
     experiment_id: str
     strategy: Strategy
@@ -81,6 +82,7 @@ class BacktestResult:
     skipped: Any                     # pyarrow.Table
     stats: dict[str, int] = field(default_factory=dict)
     warnings: list[dict[str, Any]] = field(default_factory=list)
+    fills: Any = None                # pyarrow.Table
 
 
 def run_backtest(con, alerts: str, candles: str, strategy: Strategy, *, experiment_id: str = "backtest",
@@ -99,7 +101,7 @@ def run_backtest(con, alerts: str, candles: str, strategy: Strategy, *, experime
 def run_grid(con, alerts: str, candles: str, points: Mapping[str, Strategy], *,
              date_from_us: int | None = None, date_to_us: int | None = None,
              job: Job = NULL_JOB) -> dict[str, BacktestResult]:
-    """Backtest many strategy points in one SQL pass; keys are experiment ids.
+    """Backtest many strategy points together (one set of statements); keys are experiment ids.
 
     Raises: see run_backtest.
     """
@@ -110,14 +112,31 @@ def run_grid(con, alerts: str, candles: str, points: Mapping[str, Strategy], *,
     _check_columns(con, a_src, ("alert_id", "alert_ts", "token_address", "chain"), "alerts")
     _check_columns(con, c_src, ("token", "resolution", "ts", "open", "high", "low", "close", "volume"), "candles")
     resolution = _resolution(con, c_src, {s.resolution for s in strategies.values()})
+    step_us = _step_us(resolution, any(s.exit_at_end_of_data for s in strategies.values()))
     job.check()
     _check_alert_conflicts(con, a_src)
-    sql = _grid_sql(a_src, c_src, strategies, resolution, date_from_us, date_to_us)
+    plan = _Plan(strategies, resolution, step_us, date_from_us, date_to_us)
+    try:
+        plan.run(con, a_src, c_src, job)
+        table, fills = plan.fetch(con)
+    finally:
+        plan.drop(con)
     job.check()
-    table = con.sql(sql).to_arrow_table()
-    job.check()
-    _raise_on_conflicting_candles(con, table, c_src, resolution)
-    return _split(table, strategies, con, a_src, date_from_us, date_to_us)
+    if plan.dups:
+        _raise_on_conflicting_candles(con, c_src, resolution)
+    return _split(table, fills, strategies, con, a_src, date_from_us, date_to_us)
+
+
+def _step_us(resolution: str, needed: bool) -> int:
+    from bridge.ohlcv.grid import parse_resolution
+
+    try:
+        return parse_resolution(resolution).step_us
+    except InvalidInput:
+        if needed:
+            raise InvalidInput(f"exitAtEndOfData needs the candle length, and resolution {resolution!r} does not "
+                               "say it (use e.g. 1m, 5m, 1h)", field="strategy.resolution", value=resolution) from None
+        return 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -169,12 +188,8 @@ def _check_alert_conflicts(con, a_src: str) -> None:
             alert_ids=[r[0] for r in rows])
 
 
-def _raise_on_conflicting_candles(con, table, c_src: str, resolution: str) -> None:
+def _raise_on_conflicting_candles(con, c_src: str, resolution: str) -> None:
     """Duplicate candles seen in a holding window: fine when identical, an error when not."""
-    import pyarrow.compute as pc
-
-    if not (pc.max(table.column("dups")).as_py() or 0):
-        return
     row = con.execute(f"""
         SELECT token, min(ts) FROM {c_src} WHERE resolution = {_str(resolution)}
         GROUP BY token, ts HAVING count(DISTINCT struct_pack(open, high, low, close, volume)) > 1
@@ -187,7 +202,7 @@ def _raise_on_conflicting_candles(con, table, c_src: str, resolution: str) -> No
 
 
 # ---------------------------------------------------------------------------------------------
-# the query
+# the statements
 # ---------------------------------------------------------------------------------------------
 
 def _num(v: float | None) -> str:
@@ -202,185 +217,379 @@ def _str(v: str) -> str:
     return "'" + v.replace("'", "''") + "'"
 
 
-def _points_sql(strategies: Mapping[str, Strategy]) -> str:
-    rows = []
-    for i, (exp_id, s) in enumerate(strategies.items()):
-        rows.append("(" + ", ".join([
-            str(i), _str(exp_id), _us(s.entry_delay_seconds), _us(s.max_hold_seconds),
-            _us(s.max_entry_lag_seconds), _num(s.take_profit_pct), _num(s.stop_loss_pct),
-            _num(s.trailing_stop_pct), _num(s.fee_bps), _num(s.slippage_bps), _num(s.notional),
-            "TRUE" if s.exit_at_end_of_data else "FALSE",
-        ]) + ")")
-    return ("SELECT * FROM (VALUES " + ", ".join(rows) + ") AS p(point, experiment_id, delay_us, hold_us, "
-            "lag_us, tp, sl, trail, fee, slip, notional, eod)")
+class _Plan:
+    """The statements of one run_grid call, over temp tables named _bt_<random>_*."""
 
+    def __init__(self, strategies: Mapping[str, Strategy], resolution: str, step_us: int,
+                 date_from_us: int | None, date_to_us: int | None) -> None:
+        self.strategies = strategies
+        self.resolution = resolution
+        self.step_us = step_us
+        self.date_from_us, self.date_to_us = date_from_us, date_to_us
+        self.prefix = f"_bt_{uuid.uuid4().hex[:10]}_"
+        self.legs = max((len(s.legs()) for s in strategies.values()), default=0)
+        self.trailing = any(s.trailing_stop_pct is not None for s in strategies.values())
+        self.break_even = any(s.break_even_trigger_pct is not None for s in strategies.values())
+        self.cycles = 1 + max((s.max_re_entries if s.re_entry_retrace_pct is not None else 0
+                               for s in strategies.values()), default=0)
+        assert self.cycles <= 1 + MAX_RE_ENTRIES
+        self.created: list[tuple[str, str]] = []
+        self.done_cycles = 0
+        self.dups = 0
 
-def _grid_sql(a_src: str, c_src: str, strategies: Mapping[str, Strategy], resolution: str,
-              date_from_us: int | None, date_to_us: int | None) -> str:
-    trailing = any(s.trailing_stop_pct is not None for s in strategies.values())
-    date_filter = []
-    if date_from_us is not None:
-        date_filter.append(f"alert_us >= {int(date_from_us)}")
-    if date_to_us is not None:
-        date_filter.append(f"alert_us < {int(date_to_us)}")
-    in_range = " AND ".join(date_filter) or "TRUE"
-    phases = _phases_sql(trailing)
-    return f"""
+    def t(self, name: str) -> str:
+        return self.prefix + name
+
+    def _create(self, con, kind: str, name: str, sql: str) -> None:
+        con.execute(f"CREATE TEMP {kind} {self.t(name)} AS {sql}")
+        self.created.append((kind, self.t(name)))
+
+    def drop(self, con) -> None:
+        for kind, name in reversed(self.created):
+            try:
+                con.execute(f"DROP {kind} IF EXISTS {name}")
+            except Exception:  # noqa: BLE001 (best effort: a failed statement may have closed the transaction)
+                log.debug("could not drop %s", name, exc_info=True)
+        self.created.clear()
+
+    # -- statements ------------------------------------------------------------------------------
+
+    def run(self, con, a_src: str, c_src: str, job: Job) -> None:
+        self._create(con, "TABLE", "pts", self._points_sql())
+        self._create(con, "VIEW", "c", f"""
+            SELECT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, open, high, low, close
+            FROM {c_src} WHERE resolution = {_str(self.resolution)}""")
+        job.check()
+        self._create(con, "TABLE", "pos", self._pos_sql(a_src))
+        job.check()
+        self._create(con, "TABLE", "cyc0", f"""
+            SELECT DISTINCT ek * {_SHIFT} + aid AS wid, token, entry_ts, entry_px, entry_level, intra, end_us
+            FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
+        self._create(con, "TABLE", "map0", f"""
+            SELECT ek * {_SHIFT} + aid AS wid, point, aid AS pid, deadline_us, 1.0::DOUBLE AS size
+            FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
+        for k in range(self.cycles):
+            if k:
+                self._create(con, "TABLE", f"cyc{k}", self._re_entry_sql(k))
+                self._create(con, "TABLE", f"map{k}", f"""
+                    SELECT y.wid, y.point, y.pid, pos.deadline_us, p.re_size / 100 AS size
+                    FROM {self.t(f'cyc{k}')} y JOIN {self.t('pos')} pos ON pos.point = y.point AND pos.aid = y.pid
+                    JOIN {self.t('pts')} p ON p.point = y.point""")
+                if not con.execute(f"SELECT count(*) FROM {self.t(f'cyc{k}')}").fetchone()[0]:
+                    break
+            job.check()
+            self._create(con, "TABLE", f"res{k}", self._cycle_sql(k))
+            self.done_cycles = k + 1
+        self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
+                        for k in range(self.done_cycles))
+
+    def _points_sql(self) -> str:
+        rows = []
+        for i, (exp_id, s) in enumerate(self.strategies.items()):
+            legs = s.legs()
+            tps = [_num(legs[j].take_profit_pct if j < len(legs) else None) for j in range(self.legs)]
+            szs = [_num(legs[j].size_pct if j < len(legs) else None) for j in range(self.legs)]
+            dip_or_reb = s.entry_dip_pct is not None or s.entry_rebound_pct is not None
+            rows.append("(" + ", ".join([
+                str(i), _str(exp_id), _us(s.entry_delay_seconds), _us(s.max_hold_seconds),
+                _us(s.max_entry_lag_seconds), _num(s.entry_dip_pct), _num(s.entry_rebound_pct),
+                _us(s.wait_seconds if dip_or_reb else None),
+                _num(s.stop_loss_pct), _num(s.trailing_stop_pct), _num(s.break_even_trigger_pct),
+                _num(s.re_entry_retrace_pct), str(int(s.max_re_entries if s.re_entry_retrace_pct is not None else 0)),
+                _num(s.re_entry_size_pct), _num(s.fee_bps), _num(s.entry_slippage), _num(s.exit_slippage),
+                _num(s.notional), "TRUE" if s.exit_at_end_of_data else "FALSE", *tps, *szs,
+            ]) + ")")
+        cols = ["point", "experiment_id", "delay_us", "hold_us", "lag_us", "dip", "reb", "wait_us", "sl", "trail",
+                "be", "re_pct", "max_re", "re_size", "fee", "eslip", "xslip", "notional", "eod",
+                *[f"tp{j}" for j in range(self.legs)], *[f"sz{j}" for j in range(self.legs)]]
+        return f"SELECT * FROM (VALUES {', '.join(rows)}) AS p({', '.join(cols)})"
+
+    def _pos_sql(self, a_src: str) -> str:
+        """One row per (point, alert): the entry (or why there is none), deadline and window end."""
+        conds = []
+        if self.date_from_us is not None:
+            conds.append(f"alert_us >= {int(self.date_from_us)}")
+        if self.date_to_us is not None:
+            conds.append(f"alert_us < {int(self.date_to_us)}")
+        in_range = " AND ".join(conds) or "TRUE"
+        c, pts = self.t("c"), self.t("pts")
+        return f"""
 WITH
-pts AS MATERIALIZED ({_points_sql(strategies)}),
-wins AS MATERIALIZED (
-    SELECT delay_us, hold_us, lag_us, row_number() OVER (ORDER BY delay_us, hold_us NULLS FIRST, lag_us NULLS FIRST) AS wk
-    FROM (SELECT DISTINCT delay_us, hold_us, lag_us FROM pts)),
-pw AS MATERIALIZED (SELECT pts.*, wins.wk FROM pts JOIN wins
-    ON pts.delay_us = wins.delay_us AND pts.hold_us IS NOT DISTINCT FROM wins.hold_us
-    AND pts.lag_us IS NOT DISTINCT FROM wins.lag_us),
+eks AS MATERIALIZED (
+    SELECT *, row_number() OVER (ORDER BY delay_us, hold_us NULLS FIRST, lag_us NULLS FIRST, dip NULLS FIRST,
+        reb NULLS FIRST, wait_us NULLS FIRST) AS ek
+    FROM (SELECT DISTINCT delay_us, hold_us, lag_us, dip, reb, wait_us FROM {pts})),
+pk AS MATERIALIZED (
+    SELECT p.point, p.experiment_id, eks.ek FROM {pts} p JOIN eks ON p.delay_us = eks.delay_us
+        AND p.hold_us IS NOT DISTINCT FROM eks.hold_us AND p.lag_us IS NOT DISTINCT FROM eks.lag_us
+        AND p.dip IS NOT DISTINCT FROM eks.dip AND p.reb IS NOT DISTINCT FROM eks.reb
+        AND p.wait_us IS NOT DISTINCT FROM eks.wait_us),
 a AS MATERIALIZED (
     SELECT *, row_number() OVER (ORDER BY alert_id) AS aid FROM (
         SELECT DISTINCT CAST(alert_id AS VARCHAR) AS alert_id, epoch_us(alert_ts) AS alert_us,
                CAST(token_address AS VARCHAR) AS token, CAST(chain AS VARCHAR) AS chain
         FROM {a_src})),
 ar AS MATERIALIZED (SELECT * FROM a WHERE {in_range} OR alert_us IS NULL),
-c AS MATERIALIZED (
-    SELECT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, open, high, low, close, volume
-    FROM {c_src} WHERE resolution = {_str(resolution)}),
-tokens AS MATERIALIZED (SELECT DISTINCT token FROM c),
-pos AS (
-    SELECT ar.*, wins.wk, wins.hold_us, wins.lag_us, ar.alert_us + wins.delay_us AS target_us
-    FROM ar CROSS JOIN wins WHERE ar.alert_us IS NOT NULL AND ar.token IS NOT NULL),
+tokens AS MATERIALIZED (SELECT token, max(ts) AS last_ts FROM {c} GROUP BY token),
+p0 AS (
+    SELECT ar.aid, ar.token, eks.*, ar.alert_us + eks.delay_us AS target_us
+    FROM ar CROSS JOIN eks WHERE ar.alert_us IS NOT NULL AND ar.token IS NOT NULL),
+ac AS (
+    SELECT p0.ek, p0.aid, min(c.ts) AS ac_ts, arg_min(c.open, c.ts) AS ac_open
+    FROM p0 JOIN {c} c ON c.token = p0.token AND c.ts >= p0.target_us GROUP BY p0.ek, p0.aid),
+e0 AS MATERIALIZED (
+    SELECT p0.*, ac.ac_ts, ac.ac_open,
+        (ac.ac_ts IS NOT NULL AND (p0.lag_us IS NULL OR ac.ac_ts - p0.target_us <= p0.lag_us)) AS enters
+    FROM p0 LEFT JOIN ac ON ac.ek = p0.ek AND ac.aid = p0.aid),
+wr AS MATERIALIZED (
+    SELECT e0.ek, e0.aid, e0.dip, e0.reb, e0.ac_open, c.ts, c.open, c.high, c.low
+    FROM e0 JOIN {c} c ON c.token = e0.token AND c.ts >= e0.ac_ts AND c.ts < e0.target_us + e0.wait_us
+    WHERE e0.enters AND (e0.dip IS NOT NULL OR e0.reb IS NOT NULL)),
+arm AS (
+    SELECT ek, aid,
+        CASE WHEN any_value(dip) IS NULL THEN min(ts)
+             ELSE min(ts) FILTER (WHERE low <= ac_open * (1 - dip / 100)) END AS arm_ts,
+        arg_min(open, ts) FILTER (WHERE low <= ac_open * (1 - dip / 100)) AS arm_open
+    FROM wr GROUP BY ek, aid),
+rb AS (
+    SELECT wr.ek, wr.aid, wr.ts, wr.open, wr.high, wr.reb, arm.arm_ts,
+        (wr.dip IS NULL OR wr.ts > arm.arm_ts) AS cand,
+        least(CASE WHEN wr.dip IS NULL THEN wr.ac_open ELSE wr.ac_open * (1 - wr.dip / 100) END,
+              min(wr.low) OVER (PARTITION BY wr.ek, wr.aid ORDER BY wr.ts
+                                RANGE BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)) AS prior_low
+    FROM wr JOIN arm ON arm.ek = wr.ek AND arm.aid = wr.aid
+    WHERE wr.reb IS NOT NULL AND wr.ts >= arm.arm_ts),
+rt AS (
+    SELECT ek, aid, arg_min(struct_pack(ts := ts, open := open, lvl := trig), ts)
+        FILTER (WHERE cand AND high >= trig) AS hit
+    FROM (SELECT *, prior_low * (1 + reb / 100) AS trig FROM rb) GROUP BY ek, aid),
 ent AS MATERIALIZED (
-    SELECT pos.*, e.entry_us, e.entry_open FROM pos LEFT JOIN (
-        SELECT pos.wk, pos.aid, min(c.ts) AS entry_us, arg_min(c.open, c.ts) AS entry_open
-        FROM pos JOIN c ON c.token = pos.token AND c.ts >= pos.target_us GROUP BY pos.wk, pos.aid) e
-    ON e.wk = pos.wk AND e.aid = pos.aid),
+    SELECT e0.*, (tokens.token IS NOT NULL) AS token_known,
+        (tokens.last_ts >= e0.target_us + e0.wait_us) AS wait_covered,
+        CASE WHEN NOT e0.enters THEN NULL
+             WHEN e0.reb IS NOT NULL THEN rt.hit.ts
+             WHEN e0.dip IS NOT NULL THEN arm.arm_ts
+             ELSE e0.ac_ts END AS entry_ts,
+        CASE WHEN NOT e0.enters THEN NULL
+             WHEN e0.reb IS NOT NULL THEN greatest(rt.hit.open, rt.hit.lvl)
+             WHEN e0.dip IS NOT NULL THEN least(arm.arm_open, e0.ac_open * (1 - e0.dip / 100))
+             ELSE e0.ac_open END AS entry_px,
+        CASE WHEN e0.reb IS NOT NULL THEN rt.hit.lvl
+             WHEN e0.dip IS NOT NULL THEN e0.ac_open * (1 - e0.dip / 100) END AS entry_level,
+        CASE WHEN e0.reb IS NOT NULL THEN rt.hit.open < rt.hit.lvl
+             WHEN e0.dip IS NOT NULL THEN arm.arm_open > e0.ac_open * (1 - e0.dip / 100)
+             ELSE FALSE END AS intra
+    FROM e0 LEFT JOIN arm ON arm.ek = e0.ek AND arm.aid = e0.aid
+    LEFT JOIN rt ON rt.ek = e0.ek AND rt.aid = e0.aid
+    LEFT JOIN tokens ON tokens.token = e0.token),
 dlc AS (
-    SELECT ent.wk, ent.aid, min(c.ts) AS deadline_candle_us
-    FROM ent JOIN c ON c.token = ent.token AND c.ts >= ent.entry_us + ent.hold_us GROUP BY ent.wk, ent.aid),
-dl AS MATERIALIZED (
-    SELECT ent.*, dlc.deadline_candle_us, ent.entry_us + ent.hold_us AS deadline_us,
-           ent.wk * 4294967296 + ent.aid AS pid,
-           ent.entry_us + coalesce(ent.hold_us // 2, {_SPLIT_US}) AS split_us,
-           (ent.entry_us IS NOT NULL AND (ent.lag_us IS NULL OR ent.entry_us - ent.target_us <= ent.lag_us)) AS enters
-    FROM ent LEFT JOIN dlc ON dlc.wk = ent.wk AND dlc.aid = ent.aid),
-{phases}
-res AS (
-    SELECT pw.point, pw.experiment_id, ar.alert_id, ar.token, ar.chain, ar.alert_us,
-        dl.entry_us, dl.target_us, dl.enters, (ar.token IN (SELECT token FROM tokens)) AS token_known,
-        pw.fee, pw.slip, pw.notional, pw.eod, dl.entry_open, agg.hit, agg.last_ts, agg.last_close,
-        coalesce(agg.dups, 0) AS dups
-    FROM ar JOIN pw ON TRUE
-    LEFT JOIN dl ON dl.aid = ar.aid AND dl.wk = pw.wk
-    LEFT JOIN agg ON agg.pid = dl.pid AND agg.point = pw.point),
-fin AS (
-    SELECT *,
-        CASE WHEN hit IS NOT NULL THEN hit.ts WHEN eod AND enters THEN last_ts END AS exit_us,
-        CASE WHEN hit IS NOT NULL THEN hit.reason WHEN eod AND enters THEN 'end_of_data' END AS exit_reason,
-        CASE WHEN hit IS NOT NULL THEN hit.fill WHEN eod AND enters THEN last_close END AS exit_fill
-    FROM res)
-SELECT point, experiment_id, alert_id, token, chain, alert_us, entry_us, exit_us, exit_reason, dups,
-    CASE WHEN alert_us IS NULL OR token IS NULL THEN 'invalid_alert'
-         WHEN NOT token_known THEN 'no_candles_for_token'
-         WHEN entry_us IS NULL THEN 'no_candles_after_alert'
-         WHEN NOT enters THEN 'entry_lag_exceeded'
-         WHEN exit_us IS NULL THEN 'insufficient_horizon' END AS skip_reason,
-    CASE WHEN alert_us IS NULL OR token IS NULL THEN NULL
-         WHEN NOT token_known THEN 'token ' || token
-         WHEN entry_us IS NOT NULL AND NOT enters
-             THEN 'first candle ' || ((entry_us - target_us) / 1000000.0)::VARCHAR || 's after the entry time'
-    END AS skip_detail,
-    entry_us - target_us AS entry_lag_us,
-    entry_open * (1 + slip / 10000) AS entry_price,
-    exit_fill * (1 - slip / 10000) AS exit_price,
-    notional / (entry_open * (1 + slip / 10000)) AS qty,
-    fee, notional,
-    substr(sha256(experiment_id || '|' || alert_id), 1, 32) AS trade_id
-FROM fin
-ORDER BY point, alert_id
+    SELECT ent.ek, ent.aid, min(c.ts) AS dl_candle
+    FROM ent JOIN {c} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us GROUP BY ent.ek, ent.aid)
+SELECT pk.point, pk.experiment_id, pk.ek, ar.aid, ar.alert_id, ar.token, ar.chain, ar.alert_us,
+    ent.target_us, ent.ac_ts, ent.entry_ts, ent.entry_px, ent.entry_level, coalesce(ent.intra, FALSE) AS intra,
+    coalesce(ent.entry_ts + ent.hold_us, {_BIG}) AS deadline_us, coalesce(dlc.dl_candle, {_BIG}) AS end_us,
+    CASE WHEN ar.alert_us IS NULL OR ar.token IS NULL THEN 'invalid_alert'
+         WHEN ar.token NOT IN (SELECT token FROM tokens) THEN 'no_candles_for_token'
+         WHEN ent.ac_ts IS NULL THEN 'no_candles_after_alert'
+         WHEN NOT ent.enters THEN 'entry_lag_exceeded'
+         WHEN ent.entry_ts IS NULL AND ent.wait_covered THEN 'entry_not_triggered'
+         WHEN ent.entry_ts IS NULL THEN 'insufficient_horizon' END AS pre_skip,
+    CASE WHEN ar.alert_us IS NULL OR ar.token IS NULL THEN NULL
+         WHEN ar.token NOT IN (SELECT token FROM tokens) THEN 'token ' || ar.token
+         WHEN ent.ac_ts IS NOT NULL AND NOT ent.enters
+             THEN 'first candle ' || ((ent.ac_ts - ent.target_us) / 1000000.0)::VARCHAR || 's after the entry time'
+         WHEN ent.entry_ts IS NULL AND ent.ac_ts IS NOT NULL AND ent.wait_covered
+             THEN 'no entry within ' || (ent.wait_us / 1000000.0)::VARCHAR || 's of the entry time'
+         WHEN ent.entry_ts IS NULL AND ent.ac_ts IS NOT NULL
+             THEN 'the data ends inside the entry wait window' END AS pre_detail
+FROM ar JOIN pk ON TRUE
+LEFT JOIN ent ON ent.aid = ar.aid AND ent.ek = pk.ek
+LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
 """
 
-
-def _phase_sql(n: int, rows: str, trailing: bool, seed: str | None, pairs: str) -> str:
-    """CTEs r{n} (rows), w{n} (window), e{n} (events per point), a{n} (first event per point, position)."""
-    prior = ("max(high) OVER (win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)" if trailing else "NULL::DOUBLE")
-    seed_join = f"LEFT JOIN {seed} ON {seed}.pid = w{n}.pid" if seed else ""
-    seeded = f"greatest(dl.entry_open, {seed}.hi, w{n}.prior_high)" if seed else f"greatest(dl.entry_open, w{n}.prior_high)"
-    return f"""
-r{n} AS ({rows}),
-w{n} AS (
-    SELECT *, {prior} AS prior_high, lag(ts) OVER win AS prev_ts
-    FROM r{n} WINDOW win AS (PARTITION BY pid ORDER BY ts)),
-e{n} AS (
-    SELECT pw.point, w{n}.pid, w{n}.ts, w{n}.open, w{n}.low, w{n}.high, w{n}.close, dl.deadline_us,
-        (w{n}.prev_ts IS NOT DISTINCT FROM w{n}.ts) AS dup,
-        dl.entry_open * (1 + pw.tp / 100) AS tp_level,
-        dl.entry_open * (1 - pw.sl / 100) AS sl_level,
-        {seeded} * (1 - pw.trail / 100) AS trail_level
-    FROM w{n} JOIN dl ON dl.pid = w{n}.pid {seed_join}
-    JOIN {pairs}),
-s{n} AS (
-    SELECT *, greatest(sl_level, trail_level) AS stop_level,
-        CASE WHEN trail_level > sl_level OR (sl_level IS NULL AND trail_level IS NOT NULL)
-             THEN 'trailing_stop' ELSE 'stop_loss' END AS stop_reason
-    FROM e{n}),
-x{n} AS (
-    SELECT point, pid, ts, close, dup,
+    def _cycle_sql(self, k: int) -> str:
+        """One cycle of every open (point, position): events in one window pass, first of each."""
+        c, pts, cyc, mp = self.t("c"), self.t("pts"), self.t(f"cyc{k}"), self.t(f"map{k}")
+        n = self.legs
+        prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
+                 "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
+                 if (self.trailing or self.break_even) else "NULL::DOUBLE")
+        lv = [f"w.entry_px * (1 + p.tp{j} / 100) AS l{j}" for j in range(n)]
+        reach = " + ".join(f"coalesce(high >= l{j}, FALSE)::INTEGER" for j in range(n)) or "0"
+        leg_aggs = [f"min(ts) FILTER (WHERE reach > {j}) AS t{j}, arg_min(open, ts) FILTER (WHERE reach > {j}) AS o{j}"
+                    for j in range(n)]
+        filled = [f"(a.t{j} IS NOT NULL AND (a.x IS NULL OR a.t{j} < a.x.ts OR (a.t{j} = a.x.ts AND a.x.kind = 2 "
+                  f"AND a.o{j} >= a.l{j})))" for j in range(n)]
+        leg_cols = [f"CASE WHEN {filled[j]} THEN a.t{j} END AS f{j}_ts, "
+                    f"CASE WHEN {filled[j]} THEN greatest(a.o{j}, a.l{j}) END AS f{j}_fill, "
+                    f"CASE WHEN {filled[j]} THEN a.o{j} >= a.l{j} END AS f{j}_open, a.l{j}, a.sz{j}" for j in range(n)]
+        filled_pct = " + ".join(f"CASE WHEN f{j}_ts IS NOT NULL THEN sz{j} ELSE 0 END" for j in range(n)) or "0"
+        last_leg = " ".join(f"WHEN f{j}_ts IS NOT NULL THEN l{j}" for j in reversed(range(n)))
+        last_leg_ts = f"greatest({', '.join(f'f{j}_ts' for j in range(n))})" if n else "NULL::BIGINT"
+        return f"""
+WITH
+r AS (
+    SELECT y.wid, y.entry_ts, y.entry_px, y.intra, c.ts, c.open, c.high, c.low, c.close
+    FROM {cyc} y JOIN {c} c ON c.token = y.token AND c.ts >= y.entry_ts AND c.ts <= y.end_us),
+w AS (
+    SELECT *, greatest(entry_px, {prior}) AS prior_high, coalesce(lag(ts) OVER win = ts, FALSE) AS dup
+    FROM r WINDOW win AS (PARTITION BY wid ORDER BY ts)),
+e AS (
+    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, w.dup, m.deadline_us, w.entry_px,
+        (w.ts = w.entry_ts AND w.intra) AS first_intra,
+        w.entry_px * (1 - p.sl / 100) AS sl_level,
+        w.prior_high * (1 - p.trail / 100) AS trail_level,
+        CASE WHEN w.prior_high >= w.entry_px * (1 + p.be / 100) THEN w.entry_px END AS be_level
+        {''.join(', ' + x for x in lv)}
+    FROM w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point),
+s AS (SELECT *, greatest(sl_level, trail_level, be_level) AS stop FROM e),
+x AS (
+    SELECT point, pid, ts, open, close, dup, stop,
         CASE WHEN dup THEN NULL
-             WHEN ts >= deadline_us THEN 'max_hold'
-             WHEN open <= stop_level THEN stop_reason
-             WHEN open >= tp_level THEN 'take_profit'
-             WHEN low <= stop_level THEN stop_reason
-             WHEN high >= tp_level THEN 'take_profit' END AS reason,
-        CASE WHEN dup THEN NULL
-             WHEN ts >= deadline_us THEN open
-             WHEN open <= stop_level THEN open
-             WHEN open >= tp_level THEN open
-             WHEN low <= stop_level THEN stop_level
-             WHEN high >= tp_level THEN tp_level END AS fill
-    FROM s{n}),
-a{n} AS (
+             WHEN ts >= deadline_us THEN 0
+             WHEN NOT first_intra AND open <= stop THEN 1
+             WHEN low <= stop THEN 2 END AS kind,
+        CASE WHEN stop = sl_level THEN 'stop_loss' WHEN stop = be_level THEN 'break_even'
+             ELSE 'trailing_stop' END AS stop_reason,
+        CASE WHEN dup OR ts >= deadline_us OR first_intra THEN 0 ELSE {reach} END AS reach
+    FROM s),
+agg AS (
     SELECT point, pid,
-        arg_min(struct_pack(ts, reason, fill), ts) FILTER (WHERE reason IS NOT NULL) AS hit,
-        max(ts) AS last_ts, arg_max(close, ts) AS last_close,
-        count(*) FILTER (WHERE dup) AS dups
-    FROM x{n} GROUP BY point, pid),"""
+        arg_min(struct_pack(ts := ts, kind := kind, reason := CASE kind WHEN 0 THEN 'max_hold' ELSE stop_reason END,
+                            fill := CASE kind WHEN 2 THEN stop ELSE open END, stop := stop), ts)
+            FILTER (WHERE kind IS NOT NULL) AS x,
+        {''.join(x + ', ' for x in leg_aggs)}
+        max(ts) AS last_ts, arg_max(close, ts) AS last_close, count(*) FILTER (WHERE dup) AS dups
+    FROM x GROUP BY point, pid),
+lg AS (
+    SELECT a.*, y.entry_ts, y.entry_px, y.entry_level, m.size, m.deadline_us
+        {''.join(f', y.entry_px * (1 + p.tp{j} / 100) AS l{j}, p.sz{j}' for j in range(n))}
+    FROM agg a JOIN {mp} m ON m.point = a.point AND m.pid = a.pid JOIN {cyc} y ON y.wid = m.wid
+    JOIN {pts} p ON p.point = a.point),
+f AS (
+    SELECT a.point, a.pid, a.entry_ts, a.entry_px, a.entry_level, a.size, a.deadline_us,
+        a.x.ts AS x_ts, a.x.kind AS x_kind, a.x.reason AS x_reason, a.x.fill AS x_fill, a.x.stop AS x_stop,
+        a.last_ts, a.last_close, a.dups
+        {''.join(', ' + x for x in leg_cols)}
+    FROM lg a),
+g AS (SELECT *, ({filled_pct}) AS filled_pct, {last_leg_ts} AS last_leg_ts FROM f)
+SELECT *, {k} AS cycle,
+    (filled_pct >= 100 - 1e-9) AS by_legs,
+    CASE WHEN filled_pct >= 100 - 1e-9 THEN last_leg_ts ELSE x_ts END AS flat_ts,
+    CASE WHEN filled_pct >= 100 - 1e-9 THEN 'take_profit' ELSE x_reason END AS flat_reason,
+    {f"CASE {last_leg} END" if n else "NULL::DOUBLE"} AS last_target
+FROM g
+"""
 
+    def _re_entry_sql(self, k: int) -> str:
+        """The cycle-k entries: the first candle after a flat exit of cycle k-1 whose low reaches the
+        re-entry level (stop exit: the cycle's entry price; last leg: its target) × (1 − retrace)."""
+        c, pts, res, pos = self.t("c"), self.t("pts"), self.t(f"res{k - 1}"), self.t("pos")
+        return f"""
+WITH q AS (
+    SELECT r.point, r.pid, r.flat_ts, pos.token, pos.deadline_us, pos.end_us,
+        CASE WHEN r.by_legs THEN r.last_target ELSE r.entry_px END * (1 - p.re_pct / 100) AS lvl
+    FROM {res} r JOIN {pts} p ON p.point = r.point JOIN {pos} pos ON pos.point = r.point AND pos.aid = r.pid
+    WHERE p.re_pct IS NOT NULL AND p.max_re >= {k} AND r.flat_ts IS NOT NULL
+        AND (r.by_legs OR r.x_kind <> 0)),
+h AS (
+    SELECT q.point, q.pid, any_value(q.token) AS token, any_value(q.end_us) AS end_us, any_value(q.lvl) AS lvl,
+        min(c.ts) AS ts, arg_min(c.open, c.ts) AS open
+    FROM q JOIN {c} c ON c.token = q.token AND c.ts > q.flat_ts AND c.ts < q.deadline_us AND c.low <= q.lvl
+    GROUP BY q.point, q.pid)
+SELECT point * {_SHIFT} + pid AS wid, point, pid, token, ts AS entry_ts, least(open, lvl) AS entry_px,
+    lvl AS entry_level, open > lvl AS intra, end_us
+FROM h
+"""
 
-def _phases_sql(trailing: bool) -> str:
-    """Two phases, so positions that exit early are not carried through their whole window:
-    phase 1 covers [entry, split) (split = entry + max hold / 2, or 6 h without max hold),
-    phase 2 the rest of the window, only for (point, position) pairs phase 1 left open, with the
-    running high seeded by phase 1's highs. Same rules, same results as one pass."""
-    rows1 = f"""SELECT dl.pid, c.ts, c.open, c.high, c.low, c.close
-        FROM dl JOIN c ON c.token = dl.token AND c.ts >= dl.entry_us AND c.ts < dl.split_us
-            AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})
-        WHERE dl.enters"""
-    rows2 = f"""SELECT dl.pid, c.ts, c.open, c.high, c.low, c.close
-        FROM dl JOIN (SELECT DISTINCT pid FROM open2) n ON n.pid = dl.pid
-        JOIN c ON c.token = dl.token AND c.ts >= dl.split_us AND c.ts <= coalesce(dl.deadline_candle_us, {_BIG})"""
-    hi1 = "hi1 AS (SELECT pid, max(high) AS hi FROM r1 GROUP BY pid)," if trailing else \
-        "hi1 AS (SELECT pid, NULL::DOUBLE AS hi FROM r1 WHERE FALSE GROUP BY pid),"
-    open2 = """open2 AS MATERIALIZED (
-    SELECT pw.point, dl.pid FROM dl JOIN pw ON pw.wk = dl.wk
-    LEFT JOIN a1 ON a1.point = pw.point AND a1.pid = dl.pid
-    WHERE dl.enters AND a1.hit IS NULL),"""
-    return "\n".join([
-        _phase_sql(1, rows1, trailing, None, "pw ON pw.wk = dl.wk"),
-        hi1, open2,
-        _phase_sql(2, rows2, trailing, "hi1", "open2 o ON o.pid = w2.pid JOIN pw ON pw.point = o.point"),
-        """agg AS (
-    SELECT coalesce(a1.point, a2.point) AS point, coalesce(a1.pid, a2.pid) AS pid,
-        coalesce(a1.hit, a2.hit) AS hit,
-        coalesce(a2.last_ts, a1.last_ts) AS last_ts,
-        CASE WHEN a2.last_ts IS NOT NULL THEN a2.last_close ELSE a1.last_close END AS last_close,
-        coalesce(a1.dups, 0) + coalesce(a2.dups, 0) AS dups
-    FROM a1 FULL OUTER JOIN a2 ON a1.point = a2.point AND a1.pid = a2.pid),""",
-    ])
+    # -- results ---------------------------------------------------------------------------------
+
+    def fetch(self, con):
+        """(one row per (point, alert) with the trade or the skip, the fills)."""
+        res = " UNION ALL ".join(f"SELECT * FROM {self.t(f'res{k}')}" for k in range(self.done_cycles))
+        n = self.legs
+        pos, pts = self.t("pos"), self.t("pts")
+        legs = "".join(f"""
+    UNION ALL SELECT r.point, r.pid, r.cycle, r.f{j}_ts, CASE WHEN r.f{j}_open THEN 1 ELSE 3 END, {j}, 'sell',
+        'take_profit', r.l{j}, r.f{j}_fill * (1 - p.xslip / 10000), q.qty * (r.sz{j} / 100)
+    FROM res r JOIN buys q ON q.point = r.point AND q.pid = r.pid AND q.cycle = r.cycle
+    JOIN {pts} p ON p.point = r.point WHERE r.f{j}_ts IS NOT NULL""" for j in range(n))
+        self._create(con, "TABLE", "fills", f"""
+WITH
+res AS MATERIALIZED ({res}),
+op AS (SELECT point, pid, bool_or(flat_ts IS NULL) AS open_end FROM res GROUP BY point, pid),
+buys AS MATERIALIZED (
+    SELECT r.point, r.pid, r.cycle, r.entry_ts AS ts, r.entry_level AS level,
+        r.entry_px * (1 + p.eslip / 10000) AS price, r.size * p.notional AS notional_f,
+        (r.size * p.notional) / (r.entry_px * (1 + p.eslip / 10000)) AS qty
+    FROM res r JOIN {pts} p ON p.point = r.point),
+sells AS (
+    SELECT r.point, r.pid, r.cycle, r.x_ts AS ts, CASE r.x_kind WHEN 2 THEN 2 ELSE 1 END AS rnk, NULL::INTEGER AS leg,
+        'sell' AS side, r.x_reason AS reason, CASE WHEN r.x_kind = 0 THEN NULL ELSE r.x_stop END AS level,
+        r.x_fill * (1 - p.xslip / 10000) AS price, q.qty * ((100 - r.filled_pct) / 100) AS qty
+    FROM res r JOIN buys q ON q.point = r.point AND q.pid = r.pid AND q.cycle = r.cycle
+    JOIN {pts} p ON p.point = r.point WHERE NOT r.by_legs AND r.x_ts IS NOT NULL
+    UNION ALL
+    SELECT r.point, r.pid, r.cycle, r.last_ts + {int(self.step_us)}, 4, NULL, 'sell', 'end_of_data', NULL,
+        r.last_close * (1 - p.xslip / 10000), q.qty * ((100 - r.filled_pct) / 100)
+    FROM res r JOIN buys q ON q.point = r.point AND q.pid = r.pid AND q.cycle = r.cycle
+    JOIN {pts} p ON p.point = r.point WHERE r.flat_ts IS NULL AND p.eod
+    {legs}),
+allf AS (
+    SELECT point, pid, cycle, ts, 0 AS rnk, NULL::INTEGER AS leg, 'buy' AS side,
+        CASE WHEN cycle = 0 THEN 'entry' ELSE 're_entry' END AS reason, level, price, qty, notional_f AS notional
+    FROM buys
+    UNION ALL
+    SELECT point, pid, cycle, ts, rnk, leg, side, reason, level, price, qty, qty * price AS notional FROM sells)
+SELECT allf.*, allf.notional * (p.fee / 10000) AS fee_paid,
+    row_number() OVER (PARTITION BY allf.point, allf.pid ORDER BY allf.ts, allf.cycle, allf.rnk, allf.leg) - 1 AS fill_seq
+FROM allf JOIN {pts} p ON p.point = allf.point
+JOIN op ON op.point = allf.point AND op.pid = allf.pid
+WHERE NOT op.open_end OR p.eod
+""")
+        table = con.sql(f"""
+WITH
+res AS ({res}),
+op AS (SELECT point, pid, bool_or(flat_ts IS NULL) AS open_end FROM res GROUP BY point, pid),
+tr AS (
+    SELECT point, pid, min(ts) FILTER (WHERE side = 'buy') AS entry_us, max(ts) AS exit_us,
+        count(*) FILTER (WHERE side = 'buy') AS n_buys, count(*) FILTER (WHERE side = 'sell') AS n_sells,
+        arg_min(price, fill_seq) AS first_price,
+        sum(notional) FILTER (WHERE side = 'buy') AS buy_notional, sum(qty) FILTER (WHERE side = 'buy') AS buy_qty,
+        arg_max(price, fill_seq) AS last_price, arg_max(reason, fill_seq) AS exit_reason,
+        sum(qty * price) FILTER (WHERE side = 'sell') AS sell_value, sum(qty) FILTER (WHERE side = 'sell') AS sell_qty,
+        sum((qty * price) * (1 - fee / 10000)) FILTER (WHERE side = 'sell') AS proceeds,
+        sum(notional * (1 + fee / 10000)) FILTER (WHERE side = 'buy') AS cost,
+        any_value(notional0) AS notional0
+    FROM (SELECT f.*, p.fee, p.notional AS notional0 FROM {self.t('fills')} f JOIN {pts} p ON p.point = f.point)
+    GROUP BY point, pid)
+SELECT pos.point, pos.experiment_id, pos.alert_id, pos.token, pos.chain, pos.alert_us,
+    CASE WHEN pos.pre_skip IS NOT NULL THEN pos.pre_skip
+         WHEN tr.pid IS NULL THEN 'insufficient_horizon' END AS skip_reason,
+    pos.pre_detail AS skip_detail,
+    tr.entry_us, tr.exit_us, tr.exit_reason,
+    CASE WHEN tr.n_buys = 1 THEN tr.first_price ELSE tr.buy_notional / tr.buy_qty END AS entry_price,
+    CASE WHEN tr.n_sells = 1 THEN tr.last_price ELSE tr.sell_value / tr.sell_qty END AS exit_price,
+    tr.proceeds - tr.cost AS pnl, (tr.proceeds - tr.cost) / tr.notional0 AS pnl_pct,
+    (tr.exit_us - tr.entry_us) // 1000 AS duration_ms,
+    substr(sha256(pos.experiment_id || '|' || pos.alert_id), 1, 32) AS trade_id
+FROM {pos} pos LEFT JOIN tr ON tr.point = pos.point AND tr.pid = pos.aid
+ORDER BY pos.point, pos.alert_id
+""").to_arrow_table()
+        fills = con.sql(f"""
+SELECT f.point, pos.experiment_id, pos.alert_id, substr(sha256(pos.experiment_id || '|' || pos.alert_id), 1, 32) AS trade_id,
+    f.fill_seq, f.cycle, f.side, f.reason, f.leg, f.ts, f.level, f.price, f.qty, f.notional, f.fee_paid AS fee
+FROM {self.t('fills')} f JOIN {pos} pos ON pos.point = f.point AND pos.aid = f.pid
+ORDER BY f.point, pos.alert_id, f.fill_seq
+""").to_arrow_table()
+        return table, fills
 
 
 # ---------------------------------------------------------------------------------------------
 # results
 # ---------------------------------------------------------------------------------------------
 
-def _split(table, strategies: Mapping[str, Strategy], con, a_src: str,
+def _split(table, fills, strategies: Mapping[str, Strategy], con, a_src: str,
            date_from_us: int | None, date_to_us: int | None) -> dict[str, BacktestResult]:
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -397,13 +606,14 @@ def _split(table, strategies: Mapping[str, Strategy], con, a_src: str,
             "reason": skipped.column("skip_reason"),
             "detail": skipped.column("skip_detail"),
         })
-        reasons = {}
+        reasons: dict[str, int] = {}
         for r in skipped_t.column("reason").to_pylist():
             reasons[r] = reasons.get(r, 0) + 1
         stats = {"alerts_in_range": part.num_rows, "alerts_outside_range": outside,
                  "trades": trades.num_rows, "skipped": skipped_t.num_rows,
                  **{f"skipped_{k}": v for k, v in sorted(reasons.items())}}
-        out[exp_id] = BacktestResult(exp_id, strategy, trades, skipped_t, stats)
+        fp = fills.filter(pc.equal(fills.column("point"), i))
+        out[exp_id] = BacktestResult(exp_id, strategy, trades, skipped_t, stats, fills=_fills_table(fp))
     return out
 
 
@@ -411,28 +621,44 @@ def _trades_table(t, exp_id: str):
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    qty, fee, notional = t.column("qty"), t.column("fee"), t.column("notional")
-    exit_price = t.column("exit_price")
-    fee_frac = pc.divide(fee, 10000.0)
-    gross = pc.multiply(pc.multiply(qty, exit_price), pc.subtract(1.0, fee_frac))
-    cost = pc.multiply(notional, pc.add(1.0, fee_frac))
-    pnl = pc.subtract(gross, cost)
     ts_type = pa.timestamp("us", tz="UTC")
-    entry_us, exit_us = t.column("entry_us"), t.column("exit_us")
     return pa.table({
         "experiment_id": pa.array([exp_id] * t.num_rows, pa.string()),
         "alert_id": t.column("alert_id"),
         "trade_id": t.column("trade_id"),
         "token": t.column("token"),
         "chain": t.column("chain"),
-        "entry_ts": pc.cast(entry_us, ts_type),
-        "exit_ts": pc.cast(exit_us, ts_type),
+        "entry_ts": pc.cast(t.column("entry_us"), ts_type),
+        "exit_ts": pc.cast(t.column("exit_us"), ts_type),
         "entry_price": t.column("entry_price"),
-        "exit_price": exit_price,
-        "pnl": pnl,
-        "pnl_pct": pc.divide(pnl, notional),
-        "duration_ms": pc.divide(pc.subtract(exit_us, entry_us), 1000),
+        "exit_price": t.column("exit_price"),
+        "pnl": t.column("pnl"),
+        "pnl_pct": t.column("pnl_pct"),
+        "duration_ms": t.column("duration_ms"),
         "exit_reason": t.column("exit_reason"),
+    })
+
+
+def _fills_table(f):
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ts_type = pa.timestamp("us", tz="UTC")
+    return pa.table({
+        "experiment_id": f.column("experiment_id"),
+        "alert_id": f.column("alert_id"),
+        "trade_id": f.column("trade_id"),
+        "fill_seq": pc.cast(f.column("fill_seq"), pa.int64()),
+        "cycle": pc.cast(f.column("cycle"), pa.int64()),
+        "side": f.column("side"),
+        "reason": f.column("reason"),
+        "leg": pc.cast(f.column("leg"), pa.int64()),
+        "ts": pc.cast(f.column("ts"), ts_type),
+        "level": f.column("level"),
+        "price": f.column("price"),
+        "qty": f.column("qty"),
+        "notional": f.column("notional"),
+        "fee": f.column("fee"),
     })
 
 

@@ -43,13 +43,14 @@ METRIC_UNITS = {
 
 
 def result_tables(result, computed_at: datetime, *, extra_diagnostics: list[dict[str, Any]] = ()) -> dict[str, Any]:
-    """{"trades", "metrics", "equity", "diagnostics"}: pyarrow tables fitting the experiment specs."""
+    """{"trades", "metrics", "equity", "diagnostics", "fills"}: pyarrow tables fitting the experiment specs."""
     trades = _in_exit_order(result.trades)
     equity = equity_table(result.experiment_id, trades, result.strategy.initial_capital)
     values, undefined = _metric_values(trades, equity, result)
     metrics = metrics_table(result.experiment_id, values, computed_at)
     diags = diagnostics_table(result, undefined, list(extra_diagnostics))
-    return {"trades": result.trades, "metrics": metrics, "equity": equity, "diagnostics": diags}
+    return {"trades": result.trades, "metrics": metrics, "equity": equity, "diagnostics": diags,
+            "fills": result.fills}
 
 
 def _in_exit_order(trades):

@@ -1,8 +1,10 @@
 """A self-contained HTML report of one experiment run: no scripts, no external resources.
 
-Sections: summary and strategy, metrics table, equity curve and drawdown (inline SVG), trade
-list (the first MAX_TRADES rows, in entry order), skipped alerts by reason, and the lineage of
-the run's frozen inputs and published outputs (ids, types, logical keys, content hashes).
+Sections: summary and strategy (with its profit-target ladder), metrics table, equity curve and
+drawdown (inline SVG), trade list (the first MAX_TRADES rows, in entry order), fills: counts by
+reason and a per-trade timeline of fills (the first MAX_TIMELINES trades), skipped alerts by
+reason, and the lineage of the run's frozen inputs and published outputs (ids, types, logical
+keys, content hashes).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_report", "write_report", "MAX_TRADES"]
+__all__ = ["render_report", "write_report", "MAX_TRADES", "MAX_TIMELINES"]
 
 MAX_TRADES = 1000
+MAX_TIMELINES = 200
 _W, _H, _PAD = 860, 220, 48
 
 _CSS = """
@@ -41,7 +44,7 @@ def render_report(store, run) -> str:
     o = run.outputs
     tables = {k: (store.read_table(aid) if aid else None)
               for k, aid in (("trades", o.trades), ("metrics", o.metrics), ("equity", o.curves),
-                             ("diagnostics", o.diagnostics))}
+                             ("diagnostics", o.diagnostics), ("fills", o.fills))}
     parts = [f"<!doctype html><html lang=en><head><meta charset=utf-8><title>{_e(run.name)} · {_e(run.experiment_id)}</title>",
              f"<style>{_CSS}</style></head><body>",
              f"<h1>{_e(run.name)}</h1><div class=muted>experiment <code>{_e(run.experiment_id)}</code> · run "
@@ -52,7 +55,7 @@ def render_report(store, run) -> str:
     diags = tables["diagnostics"].to_pylist() if tables["diagnostics"] is not None else []
     strategy = next((r["detail"] for r in diags if r["reason"] == "strategy"), None)
     if strategy:
-        parts.append("<h2>Strategy</h2>" + _kv_table(json.loads(strategy)))
+        parts.append("<h2>Strategy</h2>" + _strategy(json.loads(strategy)))
     if tables["metrics"] is not None:
         parts.append("<h2>Metrics</h2>" + _metrics_table(tables["metrics"].to_pylist()))
     if tables["equity"] is not None:
@@ -60,6 +63,8 @@ def render_report(store, run) -> str:
         parts.append("<h2>Equity and drawdown</h2>" + _equity_svg(tables["equity"].to_pylist(), initial))
     if tables["trades"] is not None:
         parts.append(_trades_table(tables["trades"].to_pylist()))
+    if tables["fills"] is not None:
+        parts.append(_fills(tables["fills"].to_pylist(), tables["trades"].to_pylist() if tables["trades"] else []))
     if diags:
         parts.append(_diagnostics(diags))
     parts.append(_lineage(store, run))
@@ -82,6 +87,58 @@ def _fmt(v: Any, digits: int = 6) -> str:
 def _kv_table(d: dict[str, Any]) -> str:
     rows = "".join(f"<tr><th>{_e(k)}</th><td>{_e(_fmt(v))}</td></tr>" for k, v in d.items())
     return f"<table>{rows}</table>"
+
+
+def _strategy(d: dict[str, Any]) -> str:
+    ladder = d.get("ladder")
+    if ladder is None and d.get("takeProfitPct") is not None:
+        ladder = [{"takeProfitPct": d["takeProfitPct"], "sizePct": 100.0}]
+    out = _kv_table({k: v for k, v in d.items() if k != "ladder"})
+    if ladder:
+        rows = "".join(f"<tr><td class=n>{i}</td><td class=n>{_e(_fmt(1 + leg['takeProfitPct'] / 100))}×</td>"
+                       f"<td class=n>+{_e(_fmt(leg['takeProfitPct']))} %</td><td class=n>{_e(_fmt(leg['sizePct']))} %</td></tr>"
+                       for i, leg in enumerate(ladder))
+        rest = 100 - sum(leg["sizePct"] for leg in ladder)
+        note = (f"<p class=muted>{rest:g} % of each position is left for the stop, the time exit or the end of the "
+                "data</p>" if rest > 1e-9 else "")
+        out += ("<h3>Profit-target ladder</h3><table><tr><th>leg</th><th>target</th><th>gain</th>"
+                f"<th>size (of the position)</th></tr>{rows}</table>{note}")
+    return out
+
+
+def _fills(fills: list[dict], trades: list[dict]) -> str:
+    counts = Counter((f["side"], f["reason"]) for f in fills)
+    body = "".join(f"<tr><td>{_e(side)}</td><td>{_e(reason)}</td><td class=n>{n}</td></tr>"
+                   for (side, reason), n in sorted(counts.items()))
+    out = (f"<h2>Fills ({len(fills)})</h2><table><tr><th>side</th><th>reason</th><th>fills</th></tr>{body}</table>")
+    by_trade: dict[str, list[dict]] = {}
+    for f in fills:
+        by_trade.setdefault(f["trade_id"], []).append(f)
+    order = [t["trade_id"] for t in sorted(trades, key=lambda t: (t["entry_ts"], t["trade_id"]))]
+    rows = []
+    for tid in order[:MAX_TIMELINES]:
+        fs = sorted(by_trade.get(tid, []), key=lambda f: f["fill_seq"])
+        if not fs:
+            continue
+        t0 = fs[0]["ts"]
+        steps = " → ".join(
+            f"<span class={'good' if f['side'] == 'sell' and f['price'] >= fs[0]['price'] else 'bad' if f['side'] == 'sell' else 'muted'}>"
+            f"+{_e(_dur((f['ts'] - t0).total_seconds()))} {_e(f['side'])} {_e(f['reason'])}"
+            f"{'' if f['leg'] is None else ' #' + str(f['leg'])} {_e(_fmt(f['qty'], 4))} @ {_e(_fmt(f['price'], 6))}</span>"
+            for f in fs)
+        rows.append(f"<tr><td><code>{_e(fs[0]['alert_id'])}</code><br><span class=muted>{_e(t0.isoformat())}</span></td>"
+                    f"<td>{steps}</td></tr>")
+    more = (f"<p class=muted>timelines of the first {MAX_TIMELINES} of {len(order)} trades; every fill is in the "
+            "fills artifact</p>" if len(order) > MAX_TIMELINES else "")
+    return out + (f"<h3>Fills per trade</h3>{more}<table><tr><th>trade</th><th>fills (time after entry, side, "
+                  f"reason, leg, quantity @ price)</th></tr>{''.join(rows)}</table>" if rows else "")
+
+
+def _dur(seconds: float) -> str:
+    s = int(seconds)
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s" if s % 60 else f"{s // 60}m"
+    return f"{s // 3600}h{(s % 3600) // 60:02d}m"
 
 
 def _metrics_table(rows: list[dict]) -> str:
@@ -161,7 +218,7 @@ def _lineage(store, run) -> str:
         rows.append(("input: " + f.role, art))
     o = run.outputs
     for label, aid in (("output: trades", o.trades), ("output: metrics", o.metrics), ("output: equity", o.curves),
-                       ("output: diagnostics", o.diagnostics)):
+                       ("output: diagnostics", o.diagnostics), ("output: fills", o.fills)):
         if aid:
             rows.append((label, store.get(aid)))
     body = "".join(

@@ -22,6 +22,7 @@ import hashlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -35,6 +36,7 @@ from bridge.experiments.definition import (
     ExperimentResult,
     FrozenInput,
     Outputs,
+    config_builtins,
     load_definition,
 )
 from bridge.experiments.engine import ENGINE_VERSION
@@ -55,6 +57,7 @@ OUTPUT_KINDS = (
     ("metrics", "metrics", "experiment_metrics", "metrics"),
     ("curves", "equity", "experiment_equity_curve", "equity"),
     ("diagnostics", "diagnostics", "experiment_diagnostics", "diagnostics"),
+    ("fills", "fills", "experiment_fills", "fills"),
 )
 COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
                    "sharpe", "expectancy")
@@ -102,6 +105,7 @@ class Experiments:
             self.records.running(run_id)
             job.progress(0, 5, "validating inputs", force=True)
             frozen = self._validate(d)
+            d, frozen = self._resolve_strategy(d, frozen)
             self.records.freeze(run_id, frozen)
             job.progress(1, 5, "building projection", force=True)
             proj_id, con = self._open(d, job)
@@ -130,13 +134,17 @@ class Experiments:
         d = _stamp(load_definition(definition))
         grid = _check_grid(grid)
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
-        base = d.config.strategy.to_json_dict()
+        base_strategy = d.config.strategy if d.config.strategy is not None else self._strategies().get(
+            d.inputs.strategies[0])
+        base = base_strategy.to_json_dict()
         points: dict[str, tuple[ExperimentDefinition, dict[str, Any]]] = {}
         for combo in combos:
-            strategy = strategy_from_mapping({**base, **combo})
+            strategy = strategy_from_mapping(_apply_grid_point(base, combo))
             pid = f"{d.experiment_id}--{_short_hash(combo)}"
             cfg = msgspec.structs.replace(d.config, strategy=strategy)
-            points[pid] = (msgspec.structs.replace(d, experiment_id=pid, config=cfg), combo)
+            # each point names its own strategy (published by the run), not the base's artifact
+            inputs = msgspec.structs.replace(d.inputs, strategies=[])
+            points[pid] = (msgspec.structs.replace(d, experiment_id=pid, config=cfg, inputs=inputs), combo)
         sweep_id = f"sweep-{_short_hash({'experiment': d.experiment_id, 'grid': grid}, 16)}"
         self.records.create_sweep(sweep_id, d.experiment_id, grid)
         t0 = time.monotonic()
@@ -148,8 +156,11 @@ class Experiments:
                 self.records.running(rid)
             job.progress(0, 5, "validating inputs", force=True)
             frozen = self._validate(d)
-            for rid in run_ids.values():
-                self.records.freeze(rid, frozen)
+            frozen = [f for f in frozen if f.role != "strategies"]
+            point_frozen = {}
+            for pid, (pd, _) in points.items():
+                _, point_frozen[pid] = self._resolve_strategy(pd, frozen)
+                self.records.freeze(run_ids[pid], point_frozen[pid])
             job.progress(1, 5, "building projection", force=True)
             proj_id, con = self._open(d, job)
             for rid in run_ids.values():
@@ -160,7 +171,7 @@ class Experiments:
             job.progress(3, 5, "publishing", force=True)
             job.check()
             for pid, (pd, _) in points.items():
-                outputs, new = self._publish(pd, tables[pid], frozen)
+                outputs, new = self._publish(pd, tables[pid], point_frozen[pid])
                 self.records.complete(run_ids[pid], outputs, new, t0)
                 done.add(pid)
         except BaseException as exc:
@@ -206,8 +217,9 @@ class Experiments:
             if r.status == "completed" and r.outputs.metrics:
                 metrics = _compare_metrics(self.store.read_table(r.outputs.metrics))
             d = self.records.definition(r.run_id)
+            strategy = d.config.strategy or self._strategies().get(d.inputs.strategies[0])
             out.append(SweepPoint(experiment_id=exp_id, run_id=r.run_id, status=r.status, metrics=metrics,
-                                  params=d.config.strategy.to_json_dict()))
+                                  params=strategy.to_json_dict()))
         return out
 
     def write_report(self, run_id: str, path: Any) -> str:
@@ -218,11 +230,40 @@ class Experiments:
 
     # -- steps ---------------------------------------------------------------------------------
 
+    def _strategies(self):
+        from bridge.experiments.strategies import Strategies
+
+        return Strategies(self.store)
+
+    def _resolve_strategy(self, d: ExperimentDefinition,
+                          frozen: list[FrozenInput]) -> tuple[ExperimentDefinition, list[FrozenInput]]:
+        """The strategy that runs, as an artifact in the frozen inputs: read from the one id in
+        inputs.strategies, or the inline config.strategy published first (and then
+        inputs.strategies, if given, must name exactly that artifact)."""
+        strategies = self._strategies()
+        listed = [f for f in frozen if f.role == "strategies"]
+        if d.config.strategy is None:
+            strategy = strategies.get(listed[0].artifact_id)
+            d = msgspec.structs.replace(d, config=msgspec.structs.replace(d.config, strategy=strategy))
+            return d, frozen
+        # the inline strategy is published with the outputs (a cancelled run publishes nothing);
+        # its id is known now, from its content
+        artifact_id, chash = strategies.plan(d.config.strategy)
+        if listed and {f.artifact_id for f in listed} != {artifact_id}:
+            raise InvalidInput(
+                f"config.strategy is strategy artifact {artifact_id} but inputs.strategies names "
+                f"{', '.join(f.artifact_id for f in listed)}: give one of them, or the same strategy in both",
+                field="inputs.strategies", artifact_id=artifact_id)
+        if listed:
+            return d, frozen
+        return d, [*frozen, FrozenInput(role="strategies", artifact_id=artifact_id, artifact_type="strategy",
+                                        content_hash=chash, status="active")]
+
     def _validate(self, d: ExperimentDefinition) -> list[FrozenInput]:
         from bridge.errors import ArtifactNotFound
 
         roles = (("alerts", d.inputs.alerts, ALERT_TYPES), ("ohlcv", d.inputs.ohlcv, OHLCV_TYPES),
-                 ("strategies", d.inputs.strategies, None))
+                 ("strategies", d.inputs.strategies, ("strategy",)))
         missing, frozen = [], []
         for role, ids, types in roles:
             for aid in dict.fromkeys(ids):
@@ -289,20 +330,26 @@ class Experiments:
             except ValueError:
                 raise ValidationFailed("provenance.createdAt is not ISO-8601", column="provenance.createdAt",
                                        value=d.provenance.created_at) from None
-        return max(parse_iso(self.store.get(f.artifact_id).created_at) for f in frozen)
+        # data inputs only: a strategy artifact published by this run must not change computed_at
+        return max(parse_iso(self.store.get(f.artifact_id).created_at) for f in frozen if f.role != "strategies")
 
     def _publish(self, d: ExperimentDefinition, tables: dict[str, Any], frozen: list[FrozenInput]) -> tuple[Outputs, int]:
         inputs = sorted({f.artifact_id for f in frozen})
         ids: dict[str, str] = {}
         created: list[str] = []
         try:
+            if d.config.strategy is not None and not d.inputs.strategies:
+                ref = self._strategies().publish(d.config.strategy, git_commit=d.provenance.git_commit,
+                                                 git_dirty=d.provenance.git_dirty)
+                if not ref.deduped:
+                    created.append(ref.artifact_id)
             for field, suffix, artifact_type, key in OUTPUT_KINDS:
                 res = self.store.publish(
                     artifact_type, 1, f"experiment={d.experiment_id}/{suffix}", tables[key],
                     input_artifact_ids=inputs, tags={"experiment_id": d.experiment_id},
                     writer_name="experiment-engine", writer_version=ENGINE_VERSION,
                     git_commit=d.provenance.git_commit, git_dirty=d.provenance.git_dirty,
-                    params=msgspec.to_builtins(d.config))
+                    params=config_builtins(d.config))
                 ids[field] = res.artifact_id
                 if not res.deduped:
                     created.append(res.artifact_id)
@@ -311,7 +358,7 @@ class Experiments:
                 with contextlib.suppress(Exception):
                     self.store.tombstone(aid, f"experiment {d.experiment_id}: run failed while publishing")
             raise
-        return Outputs(**ids), len(created)
+        return Outputs(**ids), len([a for a in created if a in ids.values()])
 
 
 def _stamp(d: ExperimentDefinition) -> ExperimentDefinition:
@@ -325,25 +372,17 @@ def _stamp(d: ExperimentDefinition) -> ExperimentDefinition:
 
 
 def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:
-    from bridge.store.timeutil import parse_iso, to_micros
+    from bridge.experiments.definition import date_range_micros
 
-    dr = d.config.date_range
-    if dr is None:
-        return None, None
-    out = []
-    for name, value in (("from", dr.from_), ("to", dr.to)):
-        if value is None:
-            out.append(None)
-            continue
-        try:
-            out.append(to_micros(parse_iso(value)))
-        except ValueError:
-            raise ValidationFailed(f"config.dateRange.{name} is not ISO-8601", column=f"dateRange.{name}",
-                                   value=value) from None
-    return out[0], out[1]
+    return date_range_micros(d)
+
+
+_LEG_PATH = re.compile(r"^ladder\.(\d+)\.(takeProfitPct|sizePct|take_profit_pct|size_pct)$")
 
 
 def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
+    """Grid axes: strategy fields (camelCase or snake_case), or a ladder leg's field by path,
+    `ladder.0.takeProfitPct` / `ladder.1.sizePct`."""
     from bridge.experiments.strategy import _camel
 
     if not isinstance(grid, Mapping) or not grid:
@@ -351,13 +390,36 @@ def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
     allowed = {_camel(f) for f in SWEEPABLE}
     out: dict[str, list[Any]] = {}
     for key, values in grid.items():
-        name = _camel(key)
-        if name not in allowed:
-            raise ValidationFailed(f"grid: {key!r} is not a sweepable strategy parameter ({', '.join(sorted(allowed))})",
+        leg = _LEG_PATH.match(key)
+        name = f"ladder.{leg.group(1)}.{_camel(leg.group(2))}" if leg else _camel(key)
+        if not leg and (name not in allowed or name == "ladder"):
+            raise ValidationFailed(f"grid: {key!r} is not a sweepable strategy parameter ({', '.join(sorted(allowed))}, "
+                                   "or a ladder leg's field as ladder.N.takeProfitPct / ladder.N.sizePct)",
                                    column=f"grid.{key}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValidationFailed(f"grid.{key} must be a non-empty list", column=f"grid.{key}")
         out[name] = list(values)
+    return out
+
+
+def _apply_grid_point(base: dict[str, Any], combo: Mapping[str, Any]) -> dict[str, Any]:
+    """The base strategy JSON with one grid point's values set (ladder legs by path)."""
+    out = dict(base)
+    for key, value in combo.items():
+        leg = _LEG_PATH.match(key)
+        if not leg:
+            out[key] = value
+            continue
+        i = int(leg.group(1))
+        legs = [dict(x) for x in (out.get("ladder") or [])]
+        if not legs and out.get("takeProfitPct") is not None:
+            legs = [{"takeProfitPct": out.pop("takeProfitPct"), "sizePct": 100.0}]
+        if i >= len(legs):
+            raise ValidationFailed(f"grid: {key!r} names leg {i} but the strategy's ladder has {len(legs)} leg(s)",
+                                   column=f"grid.{key}")
+        legs[i][leg.group(2)] = value
+        out["ladder"] = legs
+        out.pop("takeProfitPct", None)
     return out
 
 

@@ -15,6 +15,7 @@ the full rules; the short version:
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -22,25 +23,55 @@ import msgspec
 
 from bridge.errors import ValidationFailed
 
-__all__ = ["Strategy", "StrategyConfig", "strategy_from_mapping", "SWEEPABLE"]
+__all__ = ["LadderLeg", "Strategy", "StrategyConfig", "strategy_from_mapping", "SWEEPABLE", "MAX_LEGS",
+           "MAX_RE_ENTRIES", "OPTIONAL_FEATURES"]
+
+MAX_LEGS = 10
+MAX_RE_ENTRIES = 10
+DEFAULT_ENTRY_WAIT_SECONDS = 3600.0
+
+
+class LadderLeg(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
+    """One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
+    entry × (1 + takeProfitPct/100) (100 = 2×)."""
+
+    take_profit_pct: float
+    size_pct: float
 
 
 class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
-    """One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python."""
+    """One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python.
+
+    Percentages are percent (50 = +50 %), costs basis points, times seconds. The fields after
+    `exitAtEndOfData` (ladder, break-even, dip/rebound entries, re-entries, separate entry/exit
+    slippage) are left out of the strategy's canonical JSON while they hold their defaults, so
+    strategies that do not use them keep their ids.
+    """
 
     name: str = "tp_sl_trailing"
     resolution: str | None = None            # candle resolution to use; None: the only one present
     entry_delay_seconds: float = 0.0
     max_entry_lag_seconds: float | None = None
-    take_profit_pct: float | None = None
+    take_profit_pct: float | None = None     # one target for the whole position (= a one-leg 100 % ladder)
     stop_loss_pct: float | None = None
     trailing_stop_pct: float | None = None
     max_hold_seconds: float | None = None
-    fee_bps: float = 0.0
-    slippage_bps: float = 0.0
+    fee_bps: float = 0.0                     # taker fee, each fill
+    slippage_bps: float = 0.0                # default of entry/exit slippage
     notional: float = 1000.0
     initial_capital: float = 10_000.0
     exit_at_end_of_data: bool = False
+    # -- ladders, break-even, entries, re-entries, costs (docs/experiments.md "Strategy rules") --
+    ladder: list[LadderLeg] | None = None    # profit-target legs, ascending targets, sizes sum <= 100
+    break_even_trigger_pct: float | None = None  # once an earlier high reaches entry × (1 + x/100), stop >= entry
+    entry_dip_pct: float | None = None       # wait for a dip to alert price × (1 − x/100) and buy there
+    entry_rebound_pct: float | None = None   # buy when the price rebounds x % off its low since the alert (or the dip)
+    entry_max_wait_seconds: float | None = None  # wait limit of dip/rebound entries (None: 3600)
+    re_entry_retrace_pct: float | None = None    # after a flat exit, buy back at reference × (1 − x/100)
+    max_re_entries: int = 0                  # 0..10
+    re_entry_size_pct: float = 100.0         # re-entry notional, percent of `notional`
+    entry_slippage_bps: float | None = None  # None: slippageBps
+    exit_slippage_bps: float | None = None   # None: slippageBps
 
     def validate(self) -> "StrategyConfig":
         """Raises:
@@ -56,15 +87,88 @@ class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
         _finite(self, "slippage_bps", lo=0.0, hi=10_000.0, hi_open=True)
         _finite(self, "notional", lo=0.0, lo_open=True)
         _finite(self, "initial_capital", lo=0.0, lo_open=True)
+        _finite(self, "break_even_trigger_pct", lo=0.0, optional=True)
+        _finite(self, "entry_dip_pct", lo=0.0, hi=100.0, hi_open=True, optional=True)
+        _finite(self, "entry_rebound_pct", lo=0.0, optional=True)
+        _finite(self, "entry_max_wait_seconds", lo=0.0, lo_open=True, optional=True)
+        _finite(self, "re_entry_retrace_pct", lo=0.0, hi=100.0, hi_open=True, optional=True)
+        _finite(self, "max_re_entries", lo=0, hi=MAX_RE_ENTRIES)
+        _finite(self, "re_entry_size_pct", lo=0.0, lo_open=True, hi=100.0)
+        _finite(self, "entry_slippage_bps", lo=0.0, hi=10_000.0, hi_open=True, optional=True)
+        _finite(self, "exit_slippage_bps", lo=0.0, hi=10_000.0, hi_open=True, optional=True)
+        if self.ladder is not None:
+            if self.take_profit_pct is not None:
+                raise ValidationFailed("strategy: give takeProfitPct or ladder, not both (takeProfitPct X is the "
+                                       "ladder [{takeProfitPct: X, sizePct: 100}])", column="ladder")
+            if not self.ladder:
+                raise ValidationFailed("strategy.ladder is empty: leave it out or give at least one leg",
+                                       column="ladder")
+            if len(self.ladder) > MAX_LEGS:
+                raise ValidationFailed(f"strategy.ladder has {len(self.ladder)} legs; at most {MAX_LEGS}",
+                                       column="ladder")
+            for i, leg in enumerate(self.ladder):
+                _leg_value(leg.take_profit_pct, f"ladder[{i}].takeProfitPct", lo=0.0, hi=None)
+                _leg_value(leg.size_pct, f"ladder[{i}].sizePct", lo=0.0, hi=100.0)
+                if i and leg.take_profit_pct < self.ladder[i - 1].take_profit_pct:
+                    raise ValidationFailed(f"strategy.ladder[{i}].takeProfitPct = {leg.take_profit_pct!r} is below "
+                                           f"ladder[{i - 1}]: legs must be in ascending order of target",
+                                           column=f"ladder[{i}].takeProfitPct", value=leg.take_profit_pct)
+            total = sum(leg.size_pct for leg in self.ladder)
+            if total > 100.0 + 1e-9:
+                raise ValidationFailed(f"strategy.ladder sizes add up to {total:g} %, more than 100 %",
+                                       column="ladder", value=total)
+        if self.re_entry_retrace_pct is None and self.max_re_entries:
+            raise ValidationFailed("strategy.maxReEntries > 0 needs reEntryRetracePct", column="maxReEntries",
+                                   value=self.max_re_entries)
         return self
 
+    def legs(self) -> list[LadderLeg]:
+        """The profit-target legs the engine runs: the ladder, or takeProfitPct as one 100 % leg."""
+        if self.ladder is not None:
+            return list(self.ladder)
+        if self.take_profit_pct is not None:
+            return [LadderLeg(take_profit_pct=self.take_profit_pct, size_pct=100.0)]
+        return []
+
+    @property
+    def entry_slippage(self) -> float:
+        return self.slippage_bps if self.entry_slippage_bps is None else self.entry_slippage_bps
+
+    @property
+    def exit_slippage(self) -> float:
+        return self.slippage_bps if self.exit_slippage_bps is None else self.exit_slippage_bps
+
+    @property
+    def wait_seconds(self) -> float:
+        return DEFAULT_ENTRY_WAIT_SECONDS if self.entry_max_wait_seconds is None else self.entry_max_wait_seconds
+
     def to_json_dict(self) -> dict[str, Any]:
-        return msgspec.to_builtins(self)
+        """The canonical JSON object (camelCase): every field, except the optional features at
+        their defaults (so a strategy that does not use them has the same JSON, and ids, as before
+        they existed)."""
+        out = msgspec.to_builtins(self)
+        for name in OPTIONAL_FEATURES:
+            key = _camel(name)
+            if key in out and out[key] == _DEFAULTS[name]:
+                del out[key]
+        return out
+
+    def canonical_json(self) -> str:
+        """Sorted keys, no spaces: the text a strategy artifact stores and hashes."""
+        # through the declared types first, so 100 and 100.0 (a Python int in a float field) agree
+        typed = msgspec.convert(msgspec.to_builtins(self), StrategyConfig)
+        return json.dumps(typed.to_json_dict(), sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
 Strategy = StrategyConfig  # the PRD calls it StrategyConfig
 
-# Parameters a sweep may vary (resolution and name are fixed per sweep).
+# Fields left out of the canonical JSON while at their defaults (added after 1.0.0 of the engine).
+OPTIONAL_FEATURES = tuple(StrategyConfig.__struct_fields__[StrategyConfig.__struct_fields__.index("ladder"):])
+_DEFAULTS = {name: msgspec.to_builtins(default) for name, default in
+             zip(StrategyConfig.__struct_fields__, StrategyConfig.__struct_defaults__)}
+
+# Parameters a sweep may vary (resolution and name are fixed per sweep). Ladder legs are swept
+# by path: `ladder.0.takeProfitPct`.
 SWEEPABLE = tuple(f for f in StrategyConfig.__struct_fields__ if f not in ("name", "resolution"))
 
 
@@ -88,6 +192,12 @@ def strategy_from_mapping(data: Any) -> Strategy:
 def _camel(key: str) -> str:
     head, *rest = key.split("_")
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _leg_value(v: float, path: str, *, lo: float, hi: float | None) -> None:
+    if not math.isfinite(v) or v <= lo or (hi is not None and v > hi):
+        rng = f"({lo}, {hi if hi is not None else '∞'}{']' if hi is not None else ')'}"
+        raise ValidationFailed(f"strategy.{path} = {v!r} is outside {rng}", column=path, value=v)
 
 
 def _finite(s: Strategy, name: str, *, lo: float | None = None, hi: float | None = None,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import ijson
@@ -58,10 +59,13 @@ class ChatEnd:
 def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatStart | Message | ChatEnd]:
     """Yield ChatStart, then each Message, then ChatEnd, for every chat in the export.
 
-    A root object without `messages` and without `chats` yields nothing (the caller reports it).
+    An account export whose `chats` list is empty yields nothing (the caller reports it).
 
     Raises:
-        InvalidInput: malformed JSON, or a single-chat root without an `id` before its `messages`.
+        InvalidInput: not JSON, or truncated (one line naming the file and the byte offset); a
+            root that is not an object, or an object with neither `messages` (one chat) nor
+            `chats`/`left_chats` (whole account); a single-chat root without an `id` before its
+            `messages`.
     """
     root_meta: dict[str, Any] = {}
     chat: ChatStart | None = None
@@ -71,8 +75,16 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
     sink = _Sink()
     coro: Any = None      # builds message objects in C while inside a `messages` array
     array_prefix = ""
+    root_keys: set[str] = set()
+    first = True
     try:
         for prefix, event, value in _IJSON.parse(stream, use_float=True):
+            if first:
+                first = False
+                if event != "start_map":
+                    found = {"start_array": "an array"}.get(event, f"a single {event} value")
+                    raise InvalidInput(f"{path}: not a Telegram Desktop export: the file holds {found}; {_EXPECTED}",
+                                       path=path, found=event)
             if coro is not None:
                 if event == "end_array" and prefix == array_prefix:
                     coro = None
@@ -83,6 +95,8 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
                             yield Message(chat, obj)  # type: ignore[arg-type]
                         sink.items.clear()
             elif prefix == "":
+                if event == "map_key":
+                    root_keys.add(value)
                 if event == "map_key" and value == "messages" and chat is None:
                     chat, started, root_chat = ChatStart("root", dict(root_meta)), True, True
                     _check_meta(chat, path)
@@ -112,8 +126,68 @@ def iter_export(stream: BinaryIO, *, path: str = "<stream>") -> Iterator[ChatSta
                 key = prefix[len(chat_prefix) + 1:]
                 if key in _META_KEYS:
                     chat.meta[key] = value
-    except ijson.common.IncompleteJSONError as exc:
-        raise InvalidInput(f"{path}: malformed or truncated JSON: {exc}", path=path) from exc
+    except ijson.common.JSONError as exc:
+        raise _json_error(path, exc) from None
+    if first:
+        raise InvalidInput(f"{path}: not a Telegram Desktop export: the file is empty; {_EXPECTED}", path=path, offset=0)
+    if not root_keys & {"messages", "chats", "left_chats"}:
+        raise InvalidInput(
+            f"{path}: not a Telegram Desktop export: the top-level object has no `messages` or `chats`; {_EXPECTED}",
+            path=path, keys=sorted(root_keys)[:20],
+        )
+
+
+_EXPECTED = ("expected Telegram Desktop's result.json (an object with `messages` for one chat, "
+             "or `chats.list` for a whole account)")
+
+
+def _json_error(path: str, exc: Exception) -> InvalidInput:
+    """One line naming the file, the byte offset and the parser's reason (yajl's first line)."""
+    raw = exc.args[0] if exc.args else ""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    reason = (text.strip().splitlines() or ["malformed JSON"])[0].strip().rstrip(".")
+    offset = error_offset(Path(path)) if path != "<stream>" else None
+    where = f" at byte {offset}" if offset is not None else ""
+    what = "truncated JSON" if "premature EOF" in reason or "Incomplete" in reason else "not valid JSON"
+    return InvalidInput(f"{path}: {what}{where} ({reason}); {_EXPECTED}", path=path, offset=offset, reason=reason)
+
+
+def error_offset(path: Path, chunk_size: int = 1 << 16) -> int | None:
+    """The byte offset at which the JSON parser gives up on `path` (the file size when it ends
+    early), or None if the file is unreadable or parses. Runs only on the error path: it finds the
+    failing chunk, then replays that chunk byte by byte in a fresh parser."""
+    class _Null:
+        def send(self, _value: Any) -> None:
+            pass
+
+    def feed(byte_chunk: int | None) -> tuple[str, int]:
+        """Feed the file in chunks (chunk number `byte_chunk` byte by byte) to a fresh parser:
+        ("chunk", i) or ("byte", offset) where it failed, ("end", size) if it failed at the end,
+        ("ok", 0) if it parsed."""
+        coro = _IJSON.basic_parse_basecoro(_Null())
+        pos = 0
+        with path.open("rb") as fh:
+            for i, chunk in enumerate(iter(lambda: fh.read(chunk_size), b"")):
+                pieces = [chunk[j:j + 1] for j in range(len(chunk))] if i == byte_chunk else [chunk]
+                for piece in pieces:
+                    try:
+                        coro.send(piece)
+                    except (ijson.common.JSONError, ValueError):
+                        return ("chunk", i) if byte_chunk is None else ("byte", pos)
+                    pos += len(piece)
+        try:
+            coro.close()
+        except (ijson.common.JSONError, ValueError):
+            return "end", pos
+        return "ok", 0
+
+    try:
+        kind, where = feed(None)
+        if kind == "chunk":
+            kind, where = feed(where)
+        return None if kind == "ok" else where
+    except OSError:
+        return None
 
 
 _SCALARS = ("string", "number", "null", "boolean")

@@ -2,7 +2,8 @@
 
 A file has the columns token, chain, interval (or resolution), ts (or timestamp), open, high, low,
 close, volume; token, chain and interval may instead be given once for the whole file. `ts` is
-ISO-8601 text (no offset = UTC) or a timestamp column; integer epochs need an explicit `ts_unit`
+ISO-8601 text (no offset = UTC) or a timestamp column; any other column is refused (as `publish`
+refuses columns its type does not have); integer epochs need an explicit `ts_unit`
 (s, ms or us): nothing is guessed. Loading is idempotent because the table is a
 ReplacingMergeTree read with FINAL: loading the same candles twice shows them once.
 Rows are checked for NULLs before they reach ClickHouse (which would turn them into 0);
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 _ALIASES = {"resolution": "interval", "timestamp": "ts", "token_address": "token"}
 _PRICE = ("open", "high", "low", "close", "volume")
+_KNOWN = ("token", "chain", "interval", "ts", *_PRICE)
 BATCH_ROWS = 500_000
 
 
@@ -101,6 +103,12 @@ def read_candle_file(path: str | Path, *, token: str | None = None, chain: str |
     path = Path(path)
     raw = _read(path)
     raw = raw.rename_columns([_ALIASES.get(n.lower(), n.lower()) for n in raw.column_names])
+    extra = [c for c in raw.column_names if c not in _KNOWN]
+    if extra:  # the same rule as publish: unknown columns are refused, never silently dropped
+        raise ValidationFailed(
+            f"{path}: unexpected column(s) {', '.join(repr(c) for c in extra)}; a candle file holds "
+            f"{', '.join(_KNOWN)} (aliases: {', '.join(f'{a}={b}' for a, b in _ALIASES.items())}); "
+            "drop the other columns first", column=extra[0], path=str(path), rule="unknown_column", extra=extra)
     n = raw.num_rows
     cols: dict[str, pa.ChunkedArray | pa.Array] = {}
     for name, given in (("token", token), ("chain", chain), ("interval", interval)):

@@ -1,6 +1,8 @@
 """Projections: disposable DuckDB files built from frozen sets of artifacts (DESIGN.md §6).
 
-Layout, all under `<lake>/cache/projections/` (deleting it loses nothing):
+Layout, all under `<lake>/cache/projections/` (deleting it loses nothing: each projection's
+record is also kept in the manifest's `projection_definitions`, so `list` still shows it, without
+a file, and `rebuild`/`build` make the file again):
 
     <projection_id>/projection.json          the sidecar: inputs, fingerprint, mode, file name, ...
     <projection_id>/<fp[:16]>-<nonce>.duckdb the built file (a new name for every build)
@@ -121,6 +123,8 @@ class Projections:
             record = self._read(pid)
             if record is not None and self._reusable(record, fp):
                 log.debug("projection %s reused (fingerprint %s)", pid, fp[:16])
+                if self._definition(pid) is None:  # built before the manifest kept definitions
+                    self._keep_definition(record)
                 return self._info(record, reused=True)
             if record is not None:
                 log.info("projection %s: inputs changed, rebuilding", pid)
@@ -175,8 +179,12 @@ class Projections:
         """
         with self._lock(_check_id(projection_id)):
             folder = self.root / projection_id
-            if not folder.is_dir():
+            known = self._definition(projection_id) is not None
+            if not folder.is_dir() and not known:
                 raise ProjectionNotFound(projection_id)
+            self._forget_definition(projection_id)
+            if not folder.is_dir():
+                return
             trash = self.root / f".trash-{projection_id}-{uuid.uuid4().hex[:8]}"
             os.replace(folder, trash)  # atomic: the projection is gone at once
             shutil.rmtree(trash, ignore_errors=True)
@@ -191,14 +199,14 @@ class Projections:
         return self._info(self._require(_check_id(projection_id)))
 
     def list(self) -> list[ProjectionInfo]:
-        """Every projection, by id, each with its stale flag and reasons."""
-        if not self.root.is_dir():
-            return []
+        """Every projection, by id, each with its stale flag and reasons; one whose cache folder
+        was deleted is listed from the manifest with `file_present` false."""
+        ids: set[str] = set(self._definitions())
+        if self.root.is_dir():
+            ids |= {f.name for f in self.root.iterdir() if not f.name.startswith(".") and f.is_dir()}
         out = []
-        for folder in sorted(self.root.iterdir()):
-            if folder.name.startswith(".") or not folder.is_dir():
-                continue
-            record = self._read(folder.name)
+        for pid in sorted(ids):
+            record = self._read(pid)
             if record is not None:
                 out.append(self._info(record))
         return out
@@ -331,6 +339,7 @@ class Projections:
             crashpoint("projection_before_sidecar")
             for table, n in counts.items():
                 record["tables"][table]["row_count"] = n
+            self._keep_definition(record)
             _write_json_atomic(folder / SIDECAR, record)
         except BaseException:
             _remove_db(tmp)
@@ -364,12 +373,42 @@ class Projections:
             },
         }
 
+    # -- internals: definitions kept in the manifest --------------------------------------------
+
+    def _keep_definition(self, record: dict) -> None:
+        from bridge.store import manifest
+
+        con = self.store.connect()
+        with manifest.write_txn(con):
+            con.execute("INSERT INTO projection_definitions VALUES (?, ?, ?) ON CONFLICT (projection_id)"
+                        " DO UPDATE SET record_json = excluded.record_json, updated_at = excluded.updated_at",
+                        (record["projection_id"], json.dumps(record, sort_keys=True), now_iso()))
+
+    def _forget_definition(self, pid: str) -> None:
+        from bridge.store import manifest
+
+        con = self.store.connect()
+        with manifest.write_txn(con):
+            con.execute("DELETE FROM projection_definitions WHERE projection_id = ?", (pid,))
+
+    def _definition(self, pid: str) -> dict | None:
+        r = self.store.connect().execute(
+            "SELECT record_json FROM projection_definitions WHERE projection_id = ?", (pid,)).fetchone()
+        if r is None:
+            return None
+        record = json.loads(r[0])
+        return record if isinstance(record, dict) and record.get("format") == SIDECAR_FORMAT else None
+
+    def _definitions(self) -> list[str]:
+        return [r[0] for r in self.store.connect().execute("SELECT projection_id FROM projection_definitions")]
+
     def _read(self, pid: str) -> dict | None:
+        """The projection's record: its sidecar in cache/, else (cache deleted) the manifest's copy."""
         path = self.root / pid / SIDECAR
         try:
             text = path.read_text(encoding="utf-8")
         except FileNotFoundError:
-            return None
+            return self._definition(pid)
         try:
             record = json.loads(text)
         except ValueError:

@@ -185,6 +185,7 @@ class LocalArtifacts(ArtifactFS):
             try:
                 shutil.copyfile(src, near)
                 files.fsync_file(near)
+                files.make_read_only(near)
                 return self._place(near, dst, replace)
             finally:
                 near.unlink(missing_ok=True)

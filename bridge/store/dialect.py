@@ -172,10 +172,28 @@ class SqliteDialect(Dialect):
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.url = f"sqlite:///{self.path}"
+        self.url = f"sqlite:///{self.path.as_posix().lstrip('/')}"
 
     def connect(self, *, timeout: float = BUSY_TIMEOUT_S) -> SqliteConnection:
-        """Autocommit mode (transactions are explicit), WAL, busy timeout, Row factory."""
+        """Autocommit mode (transactions are explicit), WAL, busy timeout, Row factory.
+
+        Raises:
+            StorageError: the file cannot be opened or created (permissions, disk).
+            IntegrityError: the file is not a SQLite database.
+        """
+        try:
+            return self._connect(timeout)
+        except sqlite3.DatabaseError as exc:
+            err = storage_error(self.path, exc)
+            if err is None:
+                raise
+            raise err from exc
+        except OSError as exc:
+            from bridge.errors import StorageError
+
+            raise StorageError.from_os_error(exc, self.path.parent, "create the manifest folder") from exc
+
+    def _connect(self, timeout: float) -> SqliteConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         con = sqlite3.connect(str(self.path), timeout=timeout, isolation_level=None, check_same_thread=False,
                               factory=SqliteConnection)
@@ -190,27 +208,47 @@ class SqliteDialect(Dialect):
 
     @contextmanager
     def write_txn(self, con, *, timeout: float = BUSY_TIMEOUT_S) -> Iterator[Any]:
-        """BEGIN IMMEDIATE … COMMIT, retrying the BEGIN while another writer holds the lock."""
+        """BEGIN IMMEDIATE … COMMIT, retrying the BEGIN while another writer holds the lock.
+
+        Raises:
+            Busy: the manifest stayed locked for `timeout` seconds.
+            StorageError: the disk refused the write (full, I/O error, read-only); rolled back.
+        """
         deadline = time.monotonic() + timeout
         delay = 0.005
-        while True:
-            try:
-                con.execute("BEGIN IMMEDIATE")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) and "busy" not in str(exc):
-                    raise
-                if time.monotonic() > deadline:
-                    raise Busy(f"the manifest stayed locked for {timeout:.0f}s; another process is writing — retry") from exc
-                time.sleep(delay)
-                delay = min(delay * 2, 0.2)
+        # SQLite's own busy wait blocks in C, where Ctrl-C cannot interrupt it: wait in short slices
+        # and let Python's loop (and its signal checks) do the rest.
+        saved = con.execute("PRAGMA busy_timeout").fetchone()[0]
+        con.execute(f"PRAGMA busy_timeout = {_BEGIN_SLICE_MS}")
+        try:
+            while True:
+                try:
+                    con.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if "locked" not in str(exc) and "busy" not in str(exc):
+                        _raise_storage(con, exc)
+                        raise
+                    if time.monotonic() > deadline:
+                        raise Busy(f"the manifest stayed locked for {timeout:.0f}s; another process is writing — retry") from exc
+                    time.sleep(delay)
+                    delay = min(delay * 2, 0.05)
+        finally:
+            con.execute(f"PRAGMA busy_timeout = {int(saved)}")
         try:
             yield con
-        except BaseException:
-            con.execute("ROLLBACK")
+        except BaseException as exc:
+            _rollback(con)
+            if isinstance(exc, sqlite3.DatabaseError):
+                _raise_storage(con, exc)
             raise
         else:
-            con.execute("COMMIT")
+            try:
+                con.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                _rollback(con)
+                _raise_storage(con, exc)
+                raise
 
     def tables(self, con) -> set[str]:
         return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
@@ -224,6 +262,46 @@ class SqliteDialect(Dialect):
             return False
         con.execute("INSERT INTO publish_journal VALUES (?,?,?,?,?,?,?)", row)
         return True
+
+
+_BEGIN_SLICE_MS = 100
+_DISK_ERRORS = ("disk i/o error", "database or disk is full", "unable to open database file", "readonly database",
+                "disk full")
+
+
+def storage_error(path, exc: sqlite3.Error):
+    """The domain error for SQLite refusing the manifest file (disk, permissions, not a database),
+    or None for anything else."""
+    from bridge.errors import IntegrityError, StorageError
+
+    text = str(exc).lower()
+    if "file is not a database" in text or "database disk image is malformed" in text:
+        return IntegrityError(f"the manifest {path} is damaged ({exc}); restore it from a backup (docs/operations.md)",
+                              path=str(path), reason=str(exc))
+    if any(m in text for m in _DISK_ERRORS):
+        return StorageError(f"cannot write the manifest {path}: {exc}; free disk space or fix its permissions, "
+                            "then retry (nothing was committed)", path=str(path), reason=str(exc), action="write")
+    return None
+
+
+def _db_path(con: sqlite3.Connection) -> str:
+    try:
+        return str(con.execute("PRAGMA database_list").fetchone()[2])
+    except sqlite3.Error:  # pragma: no cover - the connection itself is broken
+        return "the manifest"
+
+
+def _rollback(con: sqlite3.Connection) -> None:
+    try:
+        con.execute("ROLLBACK")
+    except sqlite3.Error:  # no transaction left (SQLite already rolled back after an I/O error)
+        pass
+
+
+def _raise_storage(con: sqlite3.Connection, exc: sqlite3.Error) -> None:
+    err = storage_error(_db_path(con), exc)
+    if err is not None:
+        raise err from exc
 
 
 def _retry_locked(fn, timeout: float):

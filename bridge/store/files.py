@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-__all__ = ["PARQUET_SETTINGS", "atomic_move", "fsync_dir", "fsync_file", "place_if_absent", "sha256_file", "write_json", "write_parquet"]
+__all__ = ["PARQUET_SETTINGS", "atomic_move", "fsync_dir", "fsync_file", "make_read_only", "place_if_absent", "sha256_file", "write_json", "write_parquet"]
 
 PARQUET_SETTINGS: dict[str, Any] = {
     "compression": "zstd",
@@ -50,6 +50,12 @@ def sha256_file(path: Path, bufsize: int = 1 << 20) -> str:
         while n := fh.readinto(buf):
             h.update(view[:n])
     return h.hexdigest()
+
+
+def make_read_only(path: Path) -> None:
+    """Published files are read-only on disk (r--r--r--): a stray write fails instead of
+    silently changing registered bytes."""
+    os.chmod(path, 0o444)
 
 
 def fsync_file(path: Path) -> None:

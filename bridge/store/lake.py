@@ -157,14 +157,51 @@ class Lake:
         base = self.artifacts.parent
         return base / pq, base / sc
 
+    def exists(self) -> bool:
+        """A lake exists where its SQLite manifest file does (made by `init`); a PostgreSQL
+        manifest is checked when connecting (its tables are created by `init` or the first open)."""
+        db = self.manifest_db
+        return db.is_file() if db is not None else True
+
+    def require(self) -> "Lake":
+        """This lake if it exists.
+
+        Raises:
+            LakeNotFound: no manifest at the path (a mistyped --lake); `bridge init` creates one.
+        """
+        from bridge.errors import LakeNotFound
+
+        if self.root.exists() and not self.root.is_dir():
+            raise LakeNotFound(self.root, "it is a file, not a directory")
+        if not self.exists():
+            raise LakeNotFound(self.root)
+        return self
+
     def ensure(self) -> "Lake":
+        """Create the lake's local folders (idempotent; a bucket is created by `bridge init`).
+
+        Raises:
+            InvalidInput: the root (or a parent) is a file.
+            StorageError: the folders cannot be created (permission, read-only, disk full).
+        """
+        from bridge.errors import InvalidInput, StorageError
+
+        for d in (self.root, *self.root.parents):
+            if d.exists():
+                if not d.is_dir():
+                    raise InvalidInput(f"cannot create a lake at {self.root}: {d} is a file, not a directory",
+                                       path=str(self.root))
+                break
         dirs = [self.cache, self.staging]
-        if self.manifest_url.startswith("sqlite:") and self.manifest_path is None:
-            dirs.append(self.manifest_db.parent)  # type: ignore[union-attr]
+        if self.manifest_db is not None:
+            dirs.append(self.manifest_db.parent)
         if not self.artifacts_url.startswith("s3://"):
             dirs.append(self.artifacts)
         for d in dirs:
-            d.mkdir(parents=True, exist_ok=True)
+            try:
+                d.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StorageError.from_os_error(exc, d, "create the lake folder") from None
         return self
 
 

@@ -22,7 +22,7 @@ def verify(store, *, quick: bool = False, job: Job = NULL_JOB) -> VerifyReport:
     timestamps, sidecars, orphan files, dangling lineage and derived artifacts without inputs."""
     con = store.connect()
     rows = con.execute("SELECT * FROM artifacts ORDER BY created_at, artifact_id").fetchall()
-    removed = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    removed = _files_removed(con)
     issues: list[VerifyIssue] = []
     known_files: set[str] = set()
     fs = store.files
@@ -30,13 +30,42 @@ def verify(store, *, quick: bool = False, job: Job = NULL_JOB) -> VerifyReport:
         job.progress(i, len(rows), f"checking {row['artifact_id']}")
         parquet, sidecar = row["path_parquet"], row["path_sidecar"]
         known_files.update((fs.key(parquet), fs.key(sidecar)))
-        if row["artifact_id"] in removed:
-            continue
-        issues += _check_artifact(fs, row, parquet, sidecar, quick)
+        if row["artifact_id"] in removed and row["status"] != "active":
+            continue  # gc removed them on purpose; a re-publish (with revive if tombstoned) restores them
+        found = _check_artifact(fs, row, parquet, sidecar, quick)
+        if row["artifact_id"] in removed and found:
+            found = [_issue("missing_file", row, fs.uri(parquet), "the artifact is active but gc removed its files; "
+                            "publish the same data again to restore them")]
+        issues += found
     job.progress(len(rows), len(rows), "lineage")
     issues += _check_lineage(con)
     issues += _check_orphans(store, known_files)
+    issues = _with_affected(con, issues)
     return VerifyReport(ok=not issues, checked=len(rows), issues=issues)
+
+
+def _files_removed(con) -> set[str]:
+    """Artifacts whose latest file event is gc's `files_removed` (not a later `files_restored`)."""
+    return {r[0] for r in con.execute(
+        "SELECT artifact_id FROM artifact_events e WHERE event IN ('files_removed', 'files_restored')"
+        " AND event_id = (SELECT MAX(event_id) FROM artifact_events f WHERE f.artifact_id = e.artifact_id"
+        "                 AND f.event IN ('files_removed', 'files_restored')) AND event = 'files_removed'")}
+
+
+def _with_affected(con, issues: list[VerifyIssue]) -> list[VerifyIssue]:
+    """Each issue with the active artifacts made (transitively) from its artifact: what it reaches."""
+    import msgspec
+
+    out = []
+    for issue in issues:
+        if issue.artifact_id is None:
+            out.append(issue)
+            continue
+        affected = _active_dependents(con, issue.artifact_id)
+        if affected:
+            issue = msgspec.structs.replace(issue, affected=affected)
+        out.append(issue)
+    return out
 
 
 def _issue(kind: str, row, path: str | None, detail: str) -> VerifyIssue:
@@ -152,7 +181,7 @@ def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Jo
     con = store.connect()
     statuses = ("tombstoned", "superseded") if include_superseded else ("tombstoned",)
     marks = ",".join("?" * len(statuses))
-    removed_before = {r[0] for r in con.execute("SELECT artifact_id FROM artifact_events WHERE event = 'files_removed'")}
+    removed_before = _files_removed(con)
     candidates = [r for r in con.execute(f"SELECT * FROM artifacts WHERE status IN ({marks}) ORDER BY artifact_id", statuses)
                   if r["artifact_id"] not in removed_before]
     removed, kept, freed = [], [], 0

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bridge.store.dialect import BUSY_TIMEOUT_S, SqliteDialect, split_sql
+from bridge.store.dialect import BUSY_TIMEOUT_S, SqliteDialect, split_sql, storage_error
 
 __all__ = ["BUSY_TIMEOUT_S", "connect", "manifest_sql", "migrate", "migrations", "schema_version", "split_sql",
-           "write_txn"]
+           "storage_error", "write_txn"]
 
 _SQLITE = SqliteDialect(Path("manifest.sqlite"))
 
@@ -30,13 +30,23 @@ def migrations() -> list[tuple[int, str, str]]:
 
 
 def connect(path: Path, *, timeout: float = BUSY_TIMEOUT_S):
-    """A SQLite manifest connection (autocommit, WAL, busy timeout, Row factory)."""
+    """A SQLite manifest connection (autocommit, WAL, busy timeout, Row factory).
+
+    Raises:
+        StorageError: the file cannot be opened or created (permissions, disk).
+        IntegrityError: the file is not a SQLite database.
+    """
     return SqliteDialect(path).connect(timeout=timeout)
 
 
 def write_txn(con, *, timeout: float = BUSY_TIMEOUT_S):
     """The connection's write transaction (SQLite: BEGIN IMMEDIATE with retries; PostgreSQL:
-    BEGIN … COMMIT). Raises Busy when the manifest stays locked for `timeout` seconds."""
+    BEGIN … COMMIT).
+
+    Raises:
+        Busy: the manifest stayed locked for `timeout` seconds.
+        StorageError: the disk refused the write (SQLite); rolled back.
+    """
     return con.dialect.write_txn(con, timeout=timeout)
 
 

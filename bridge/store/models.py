@@ -101,6 +101,7 @@ class VerifyIssue(msgspec.Struct, frozen=True, kw_only=True):
     artifact_id: str | None = None
     path: str | None = None
     detail: str
+    affected: list[str] = []  # active artifacts made (transitively) from `artifact_id`
 
 
 class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -334,12 +334,52 @@ register(ArtifactSpec(
         C("pnl", "float64"),
         C("pnl_pct", "float64"),
         C("duration_ms", "int64"),
-        C("exit_reason", "string", doc="take_profit | stop_loss | trailing_stop | max_hold | end_of_data"),
+        C("exit_reason", "string", doc="take_profit | stop_loss | trailing_stop | break_even | max_hold | end_of_data: "
+          "the reason of the last fill"),
     ),
     sort_key=("entry_ts", "trade_id"),
     ts_column="entry_ts",
     unique_key=("trade_id",),
     derived=True,
+))
+
+register(ArtifactSpec(
+    "experiment_fills", 1,
+    columns=(
+        C("experiment_id", "string"),
+        C("alert_id", "string"),
+        C("trade_id", "string"),
+        C("fill_seq", "int64", doc="order of the fill within its trade, from 0 (the first entry)"),
+        C("cycle", "int64", doc="0: the first position; k: the k-th re-entry"),
+        C("side", "string", doc="buy | sell"),
+        C("reason", "string",
+          doc="entry | re_entry | take_profit | stop_loss | trailing_stop | break_even | max_hold | end_of_data"),
+        C("leg", "int64", True, "ladder leg index (take_profit fills only)"),
+        C("ts", "timestamp", doc="when the fill happened: the candle's open time, or its close time at end of data"),
+        C("level", "float64", True, "the order level (target, stop, dip or re-entry price) before gaps and slippage"),
+        C("price", "float64", doc="fill price after slippage"),
+        C("qty", "float64", doc="units bought or sold"),
+        C("notional", "float64", doc="qty × price"),
+        C("fee", "float64", doc="fee paid on this fill (quote)"),
+    ),
+    sort_key=("trade_id", "fill_seq"),
+    ts_column="ts",
+    unique_key=("trade_id", "fill_seq"),
+    derived=True,
+    doc="One row per fill of an experiment's trades: entries, each ladder leg, stops, time exits, re-entries.",
+))
+
+register(ArtifactSpec(
+    "strategy", 1,
+    columns=(
+        C("name", "string"),
+        C("strategy_json", "string", doc="the strategy's canonical JSON (sorted keys, no spaces, camelCase)"),
+        C("strategy_hash", "string", doc="SHA-256 of strategy_json"),
+    ),
+    sort_key=("name",),
+    unique_key=("name",),
+    doc="One strategy (bridge.experiments.strategy.StrategyConfig), content-addressed: the logical key "
+        "strategy=<first 16 hex of strategy_hash>, so the same strategy is one artifact.",
 ))
 
 register(ArtifactSpec(

@@ -60,7 +60,7 @@ __all__ = ["Store", "artifact_id_for"]
 log = logging.getLogger(__name__)
 
 _HOST = host_id()
-MAX_LOGICAL_KEY = 1024
+MAX_LOGICAL_KEY = 1024  # = limits.MAX_TEXT_CHARS
 LEASE_ENV = "QUANTBOT_PUBLISH_LEASE_S"
 DEFAULT_LEASE_S = 60.0  # a PostgreSQL journal row not renewed for this long is recovered by any host
 WAIT_FOR_PUBLISHER_S = 600.0
@@ -76,8 +76,12 @@ class Store:
     """One lake's artifact store. Thread-safe (a manifest connection per thread); many processes,
     on one machine or several (team backend), may use one lake at once."""
 
-    def __init__(self, lake: Lake | str | os.PathLike[str] | None = None) -> None:
+    def __init__(self, lake: Lake | str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
+        """Open the lake's store; `create=False` refuses a lake that does not exist (LakeNotFound)
+        instead of creating it (the CLI's reading and writing commands; only `init` creates)."""
         self.lake = lake if isinstance(lake, Lake) else Lake(lake)
+        if not create:
+            self.lake.require()
         self.lake.ensure()
         self.dialect = dialect_for(self.lake.manifest_url)
         self.files = artifact_fs_for(self.lake)
@@ -119,30 +123,43 @@ class Store:
         writer_name: str = "bridge",
         writer_version: str = "0",
         git_commit: str | None = None,
-        git_dirty: bool = False,
+        git_dirty: bool | None = None,
         params: Mapping[str, Any] | None = None,
+        revive: bool = False,
         job: Job = NULL_JOB,
     ) -> PublishResult:
         """Publish `data` as an artifact; idempotent.
 
+        The same type + key + content as a registered artifact answers `deduped` with it; if its
+        files are gone (gc, or lost) they are written again under the same id. If that artifact is
+        tombstoned, the publish is refused (InvalidState) unless `revive`: then it becomes active
+        again and its history records the revival. `git_commit` None: the commit and dirty state
+        are detected from the working directory, else recorded as unknown.
+
         Raises:
-            UnknownArtifactType, ValidationFailed, UnknownInputArtifact, Cancelled, Busy.
+            UnknownArtifactType, ValidationFailed, UnknownInputArtifact, InvalidState, Cancelled,
+            Busy, StorageError.
         """
         from bridge.store import canonical
+        from bridge.store.limits import check_json_size, check_text
 
         spec = get_spec(artifact_type, schema_version)
         _check_logical_key(logical_key)
+        check_text(writer_name, "writerName")
+        check_text(writer_version, "writerVersion")
+        check_text(git_commit, "gitCommit", optional=True)
         tag_pairs = _tag_pairs(tags)
         inputs = sorted(set(input_artifact_ids))
         self._check_inputs(spec, inputs)
         params = dict(params or {})
-        _check_json(params, "params")
+        check_json_size(params, "params")
+        git = _git_provenance(git_commit, git_dirty)
 
         job.progress(0, 4, "reading input", force=True)
         if isinstance(data, (str, Path)) and Path(data).suffix.lower() in (".parquet", ".pq"):
             hit = self._dedup_by_file(Path(data), spec, logical_key)
             if hit is not None:
-                return hit
+                return self._existing(hit, revive, lambda: Path(data), job)
         try:
             job.progress(1, 4, "validating")
             # no local name for the loaded table: canonicalize then holds its only reference
@@ -156,7 +173,7 @@ class Store:
         artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
         existing = self._find_semantic(spec, logical_key, chash)
         if existing is not None:
-            return _deduped(self.get(existing), "content_hash")
+            return self._existing(_deduped(self.get(existing), "content_hash"), revive, lambda: table, job)
 
         job.progress(3, 4, "writing")
         min_ts, max_ts = canonical.ts_range_iso(table, spec)
@@ -175,8 +192,7 @@ class Store:
         prov = {
             "writer_name": writer_name,
             "writer_version": writer_version,
-            "git_commit": git_commit,
-            "git_dirty": bool(git_dirty),
+            **git,
             "params": params,
             "canonical_form": canonical.CANONICAL_FORM,
         }
@@ -188,24 +204,29 @@ class Store:
         artifact_id = row["artifact_id"]
         rel_parquet, rel_sidecar = self.lake.artifact_rel(spec.dir_name, artifact_id)
         staging = self.lake.staging / "publish"
-        staging.mkdir(parents=True, exist_ok=True)
+        with _storage_errors(staging):
+            staging.mkdir(parents=True, exist_ok=True)
         token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
         tmp_parquet, tmp_sidecar = staging / f"{token}.parquet", staging / f"{token}.json"
         try:
-            files.write_parquet(table, tmp_parquet, {
-                "qb.artifact_id": artifact_id,
-                "qb.artifact_type": spec.artifact_type,
-                "qb.schema_version": str(spec.schema_version),
-                "qb.logical_key": row["logical_key"],
-                "qb.content_hash": row["content_hash"],
-                "qb.canonical_form": prov["canonical_form"],
-            })
+            with _storage_errors(tmp_parquet):
+                files.write_parquet(table, tmp_parquet, {
+                    "qb.artifact_id": artifact_id,
+                    "qb.artifact_type": spec.artifact_type,
+                    "qb.schema_version": str(spec.schema_version),
+                    "qb.logical_key": row["logical_key"],
+                    "qb.content_hash": row["content_hash"],
+                    "qb.canonical_form": prov["canonical_form"],
+                })
             crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
-            files.write_json(sidecar, tmp_sidecar)
+            with _storage_errors(tmp_sidecar):
+                files.write_json(sidecar, tmp_sidecar)
+            files.make_read_only(tmp_parquet)
+            files.make_read_only(tmp_sidecar)
             crashpoint("after_staging_sidecar")
             job.check()  # last point of no visible effect
 
@@ -215,15 +236,20 @@ class Store:
             if existing is not None:
                 return _deduped(self.get(existing), "content_hash")
             crashpoint("after_journal")
-            with self._lease(journal_id):
-                self.files.put(tmp_parquet, rel_parquet, sha256=row["file_hash"])  # same id -> same content
-                crashpoint("after_parquet_move")
-                self.files.put(tmp_sidecar, rel_sidecar, replace=False)  # never rewrite a registered sidecar
-                crashpoint("after_sidecar_move")
-                with manifest.write_txn(con):
-                    con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
-                    registered = self._insert(con, row, created_at, prov, tag_pairs, inputs)
-                    crashpoint("before_register_commit")
+            try:
+                with self._lease(journal_id):
+                    with _storage_errors(self.files.uri(rel_parquet)):
+                        self.files.put(tmp_parquet, rel_parquet, sha256=row["file_hash"])  # same id -> same content
+                        crashpoint("after_parquet_move")
+                        self.files.put(tmp_sidecar, rel_sidecar, replace=False)  # never rewrite a registered sidecar
+                    crashpoint("after_sidecar_move")
+                    with manifest.write_txn(con):
+                        con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                        registered = self._insert(con, row, created_at, prov, tag_pairs, inputs)
+                        crashpoint("before_register_commit")
+            except BaseException:
+                self._abandon(journal_id)  # e.g. the disk filled up under the manifest: leave the lake as it was
+                raise
             crashpoint("after_register")
         finally:
             for p in (tmp_parquet, tmp_sidecar):
@@ -269,6 +295,25 @@ class Store:
             return nullcontext()
         return _LeaseKeeper(self, journal_id)
 
+    def _abandon(self, journal_id: str) -> None:
+        """Undo a publish of this process that failed after its journal row (what `recover` does
+        for a dead process). Best effort: if the manifest cannot be written either, the journal
+        row stays and the next open of the lake after this process ends rolls it back."""
+        con = self.connect()
+        try:
+            with manifest.write_txn(con, timeout=5):
+                r = con.execute("SELECT * FROM publish_journal WHERE journal_id = ?", (journal_id,)).fetchone()
+                if r is None:
+                    return
+                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                others = con.execute("SELECT 1 FROM publish_journal WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                if not registered and not others:
+                    for rel in (r["path_parquet"], r["path_sidecar"]):
+                        self.files.delete(rel)
+        except Exception as exc:  # noqa: BLE001 - the original error is the one to report
+            log.warning("could not undo the failed publish %s now (%s); the next open of the lake will", journal_id, exc)
+
     def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> bool:
         """Register the artifact; False if its id is registered already (the unique key decides)."""
         cur = con.execute(
@@ -286,12 +331,97 @@ class Store:
         con.executemany("INSERT INTO artifact_lineage VALUES (?,?) ON CONFLICT DO NOTHING",
                         [(row["artifact_id"], i) for i in inputs])
         con.execute(
-            "INSERT INTO artifact_provenance VALUES (?,?,?,?,?,?,?)",
+            "INSERT INTO artifact_provenance (artifact_id, writer_name, writer_version, git_commit, git_dirty,"
+            " params_json, canonical_form, git_source) VALUES (?,?,?,?,?,?,?,?)",
             (row["artifact_id"], prov["writer_name"], prov["writer_version"], prov["git_commit"],
-             int(prov["git_dirty"]), json.dumps(prov["params"], sort_keys=True), prov["canonical_form"]),
+             int(bool(prov["git_dirty"])), json.dumps(prov["params"], sort_keys=True), prov["canonical_form"],
+             prov["git_source"]),
         )
         _event(con, row["artifact_id"], "published", None, created_at)
         return True
+
+    def _existing(self, hit: PublishResult, revive: bool, source, job: Job) -> PublishResult:
+        """A publish that matched registered artifact `hit`: refuse a tombstoned one unless
+        `revive`; write its files again if they are gone. `source()` gives the data (a canonical
+        table, or the path of a Parquet file with the registered bytes)."""
+        art = hit.artifact
+        if art.status == "tombstoned" and not revive:
+            reason = self.connect().execute(
+                "SELECT detail FROM artifact_events WHERE artifact_id = ? AND event = 'tombstoned'"
+                " ORDER BY event_id DESC LIMIT 1", (art.artifact_id,)).fetchone()
+            why = f" (reason: {reason[0]})" if reason and reason[0] else ""
+            raise InvalidState(
+                f"this data is artifact {art.artifact_id}, which is tombstoned{why}; to bring it back publish "
+                "again with revive (CLI --revive, RPC revive: true), or publish different data",
+                artifact_id=art.artifact_id, status=art.status, rule="tombstoned_needs_revive",
+            )
+        missing = not (self.files.exists(art.path_parquet) and self.files.exists(art.path_sidecar))
+        if missing:
+            self._restore_files(art, source(), job)
+        if art.status == "tombstoned":
+            con = self.connect()
+            with manifest.write_txn(con):
+                con.execute("UPDATE artifacts SET status = 'active' WHERE artifact_id = ? AND status = 'tombstoned'",
+                            (art.artifact_id,))
+                _event(con, art.artifact_id, "revived", "files restored" if missing else None)
+            self._wrote()
+            log.info("revived %s", art.artifact_id)
+        if missing or art.status == "tombstoned":
+            return _deduped(self.get(art.artifact_id), hit.mode or "content_hash")
+        return hit
+
+    def _restore_files(self, art: Artifact, source, job: Job) -> None:
+        """Write a registered artifact's Parquet file and sidecar again (gc removed them, or they
+        were lost), under its id; the sidecar comes from the manifest. Records `files_restored`."""
+        from bridge.store import canonical, files
+
+        job.check()
+        spec = get_spec(art.artifact_type, art.schema_version)
+        rel_parquet, rel_sidecar = self.connect().execute(
+            "SELECT path_parquet, path_sidecar FROM artifacts WHERE artifact_id = ?", (art.artifact_id,)).fetchone()
+        staging = self.lake.staging / "publish"
+        token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+        tmp_parquet, tmp_sidecar = staging / f"{token}.parquet", staging / f"{token}.json"
+        try:
+            with _storage_errors(tmp_parquet):
+                staging.mkdir(parents=True, exist_ok=True)
+                if isinstance(source, Path):
+                    import shutil
+
+                    shutil.copyfile(source, tmp_parquet)
+                    files.fsync_file(tmp_parquet)
+                else:
+                    files.write_parquet(source, tmp_parquet, {
+                        "qb.artifact_id": art.artifact_id, "qb.artifact_type": art.artifact_type,
+                        "qb.schema_version": str(art.schema_version), "qb.logical_key": art.logical_key,
+                        "qb.content_hash": art.content_hash, "qb.canonical_form": canonical.CANONICAL_FORM,
+                    })
+            file_hash = files.sha256_file(tmp_parquet)
+            prov = self.provenance(art.artifact_id)
+            row = {k: getattr(art, k) for k in ("artifact_id", "artifact_type", "schema_version", "logical_key",
+                                                "content_hash", "row_count", "min_ts", "max_ts")}
+            row["status"] = "active"  # a sidecar records the artifact as published
+            row.update(file_hash=file_hash, path_parquet=rel_parquet, path_sidecar=rel_sidecar)
+            tag_pairs = [(k, v) for k, vs in art.tags.items() for v in vs]
+            sidecar = _sidecar(row, art.created_at, {**prov, "canonical_form": prov.get("canonical_form")},
+                               tag_pairs, art.input_artifact_ids)
+            with _storage_errors(tmp_sidecar):
+                files.write_json(sidecar, tmp_sidecar)
+                files.make_read_only(tmp_parquet)
+                files.make_read_only(tmp_sidecar)
+            with _storage_errors(self.files.uri(rel_parquet)):
+                self.files.put(tmp_parquet, rel_parquet, sha256=file_hash)
+                self.files.put(tmp_sidecar, rel_sidecar)  # the registered artifact's own sidecar, restored
+            con = self.connect()
+            with manifest.write_txn(con):
+                if file_hash != art.file_hash:  # another writer library wrote other bytes of the same content
+                    con.execute("UPDATE artifacts SET file_hash = ? WHERE artifact_id = ?", (file_hash, art.artifact_id))
+                _event(con, art.artifact_id, "files_restored", f"file_hash {file_hash}")
+            self._wrote()
+            log.info("restored the files of %s %s", art.artifact_id, spec.artifact_type)
+        finally:
+            for p in (tmp_parquet, tmp_sidecar):
+                p.unlink(missing_ok=True)
 
     def _dedup_by_file(self, path: Path, spec: ArtifactSpec, logical_key: str) -> PublishResult | None:
         from bridge.store.files import sha256_file
@@ -489,10 +619,11 @@ class Store:
         r = self.connect().execute("SELECT * FROM artifact_provenance WHERE artifact_id = ?", (artifact_id,)).fetchone()
         if r is None:
             return {}
+        source = r["git_source"] or "given"
         return {
             "writer_name": r["writer_name"], "writer_version": r["writer_version"], "git_commit": r["git_commit"],
-            "git_dirty": bool(r["git_dirty"]), "params": json.loads(r["params_json"]),
-            "canonical_form": r["canonical_form"],
+            "git_dirty": None if source == "unknown" else bool(r["git_dirty"]), "git_source": source,
+            "params": json.loads(r["params_json"]), "canonical_form": r["canonical_form"],
         }
 
     def _load(self, ids: list[str]) -> list[Artifact]:
@@ -630,6 +761,9 @@ class Store:
 
     def tombstone(self, artifact_id: str, reason: str = "") -> Artifact:
         """Mark an artifact tombstoned (idempotent). Its files go at the next `gc --apply`."""
+        from bridge.store.limits import check_text
+
+        check_text(reason or "", "reason", allow_empty=True)
         art = self.get(artifact_id)
         if art.status == "tombstoned":
             return art
@@ -712,15 +846,43 @@ def _event(con, artifact_id: str, event: str, detail: str | None, at: str | None
 
 
 def _check_logical_key(key: str) -> None:
-    if not isinstance(key, str) or not key.strip():
-        raise ValidationFailed("logical key must be a non-empty string", field="logicalKey")
-    if len(key) > MAX_LOGICAL_KEY:
-        raise ValidationFailed(f"logical key longer than {MAX_LOGICAL_KEY} characters", field="logicalKey")
-    if any(ord(ch) < 32 for ch in key):
-        raise ValidationFailed("logical key contains control characters", field="logicalKey", value=key)
+    from bridge.store.limits import check_text
+
+    check_text(key, "logicalKey")
+
+
+def _git_provenance(git_commit: str | None, git_dirty: bool | None) -> dict[str, Any]:
+    """Given: as given (dirty omitted = False). Omitted: detected from the working directory, or
+    recorded as unknown (commit None, dirty None) outside a git checkout."""
+    if git_commit is not None:
+        return {"git_commit": git_commit, "git_dirty": bool(git_dirty), "git_source": "given"}
+    from bridge.store.gitinfo import git_state
+
+    st = git_state()
+    return {"git_commit": st.commit, "git_dirty": st.dirty, "git_source": st.source}
+
+
+class _storage_errors:
+    """Turn the OS refusing a write (disk full, file too large, quota, read-only, permission)
+    into StorageError naming `path`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, typ, exc, tb) -> bool:
+        if exc is not None and isinstance(exc, OSError) and not isinstance(exc, FileNotFoundError):
+            from bridge.errors import StorageError
+
+            raise StorageError.from_os_error(exc, getattr(exc, "filename", None) or self.path) from exc
+        return False
 
 
 def _tag_pairs(tags) -> list[tuple[str, str]]:
+    from bridge.store.limits import check_text
+
     if tags is None:
         return []
     pairs = list(tags.items()) if isinstance(tags, Mapping) else list(tags)
@@ -731,15 +893,10 @@ def _tag_pairs(tags) -> list[tuple[str, str]]:
         k, v = item
         if not isinstance(k, str) or not k or not isinstance(v, str):
             raise ValidationFailed("tag keys must be non-empty strings and values strings", field="tags", value=[k, v])
+        check_text(k, f"tags key {k[:40]!r}")
+        check_text(v, f"tags[{k[:40]!r}]", allow_empty=True)
         out.append((k, v))
     return sorted(set(out))
-
-
-def _check_json(obj: Any, field: str) -> None:
-    try:
-        json.dumps(obj, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValidationFailed(f"{field} must be JSON (no NaN/Infinity): {exc}", field=field) from exc
 
 
 def _norm_ts(text: str, field: str) -> str:

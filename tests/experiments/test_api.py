@@ -27,7 +27,7 @@ def test_handlers_round_trip(store, tmp_path):
     ctx = SimpleNamespace(store=store, job=Job(lambda d, t, m: events.append(m)))
     _, run = _call(api.run_experiment, api.RunExperimentParams, ctx,
                    {"definition": _definition(a, c), "reportPath": str(tmp_path / "r.html")})
-    assert run["status"] == "completed" and set(run["outputs"]) == {"trades", "metrics", "curves", "diagnostics"}
+    assert run["status"] == "completed" and set(run["outputs"]) == {"trades", "metrics", "curves", "diagnostics", "fills"}
     assert run["execution"]["startedAt"] and "publishing" in events and (tmp_path / "r.html").exists()
 
     _, listed = _call(api.list_runs, api.ListRunsParams, ctx, {"experimentId": "exp-test"})

@@ -39,6 +39,7 @@ def test_cli_run_ls_show_sweep_report(lake_dir, tmp_path, capsys):
 
 
 def test_cli_errors_map_to_exit_codes(lake_dir, tmp_path, capsys):
+    assert main(["init", "--lake", str(lake_dir)]) == 0
     d = tmp_path / "def.json"
     d.write_text(json.dumps(_definition("0" * 32, "1" * 32)), encoding="utf-8")
     assert main(["experiment", "run", str(d), "--lake", str(lake_dir)]) == 2      # unknown inputs

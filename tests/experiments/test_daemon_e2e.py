@@ -38,12 +38,14 @@ def test_experiment_over_the_wire(tmp_path: Path):
                       "provenance": {"createdAt": "2026-02-01T00:00:00Z"}}
 
         run = d.result("runExperiment", {"definition": definition, "reportPath": str(tmp_path / "r.html")})
-        assert run["status"] == "completed" and run["newArtifacts"] == 4
+        assert run["status"] == "completed" and run["newArtifacts"] == 5
         assert any(n["method"] == "$/progress" for n in d.notifications)
         assert (tmp_path / "r.html").read_text(encoding="utf-8").count("<svg") == 2
         trades = d.result("getArtifact", {"artifactId": run["outputs"]["trades"]})
         assert trades["logicalKey"] == "experiment=e2e-1/trades" and trades["rowCount"] == 2
-        assert sorted(trades["inputArtifactIds"]) == sorted([alerts, candles])
+        strategy_id = next(i["artifactId"] for i in run["inputs"] if i["role"] == "strategies")
+        assert d.result("getArtifact", {"artifactId": strategy_id})["artifactType"] == "strategy"
+        assert sorted(trades["inputArtifactIds"]) == sorted([alerts, candles, strategy_id])
 
         again = d.result("runExperiment", {"definition": definition})
         assert again["newArtifacts"] == 0 and again["outputs"] == run["outputs"]

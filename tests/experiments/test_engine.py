@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from bridge.errors import InvalidInput, ValidationFailed
 from bridge.experiments.engine import run_backtest, run_grid
-from bridge.experiments.strategy import Strategy, strategy_from_mapping
+from bridge.experiments.strategy import LadderLeg, Strategy, strategy_from_mapping
 from tests.experiments.helpers import MIN, T0, alert_row, candle_rows, connect
 from tests.experiments.reference import reference_backtest
 
@@ -106,6 +106,8 @@ def test_end_of_data_exit_when_asked():
     c = candle_rows("T", [FLAT, (1.0, 1.1, 0.9, 1.05)])
     t = _one_trade([alert_row("a", "T", T0)], c, Strategy(take_profit_pct=50, exit_at_end_of_data=True))
     assert (t["exit_reason"], t["exit_price"]) == ("end_of_data", pytest.approx(1.05))
+    # the price is the last candle's close, so the time is its close time (open + 1 minute)
+    assert t["exit_ts"].timestamp() * 1e6 == T0 + 2 * MIN
 
 
 def test_identical_duplicate_candles_collapse_conflicting_ones_fail():
@@ -182,10 +184,62 @@ strategies = st.builds(
 )
 
 
+@st.composite
+def ladders(draw):
+    n = draw(st.integers(1, 4))
+    tps = sorted(draw(st.lists(st.sampled_from([2.0, 5.0, 10.0, 20.0, 35.0, 60.0]), min_size=n, max_size=n)))
+    sizes = draw(st.lists(st.sampled_from([10.0, 25.0, 50.0]), min_size=n, max_size=n))
+    if draw(st.booleans()):  # a full ladder: the last leg takes the rest
+        head = sizes[:-1]
+        while sum(head) >= 100:
+            head = head[1:]
+        sizes = head + [100.0 - sum(head)]
+        tps = tps[-len(sizes):]
+    elif sum(sizes) > 100:
+        sizes = [x / 2 for x in sizes]
+    return [LadderLeg(take_profit_pct=t, size_pct=z) for t, z in zip(tps, sizes)]
+
+
+@st.composite
+def full_strategies(draw):
+    """Every feature of the strategy declaration, alone or together."""
+    ladder = draw(st.one_of(st.none(), ladders()))
+    re_pct = draw(st.sampled_from([None, 0.0, 5.0, 20.0]))
+    return Strategy(
+        entry_delay_seconds=draw(st.sampled_from([0.0, 30.0])),
+        max_entry_lag_seconds=draw(st.sampled_from([None, 300.0])),
+        take_profit_pct=None if ladder is not None else draw(st.sampled_from([None, 10.0, 30.0])),
+        ladder=ladder,
+        stop_loss_pct=draw(st.sampled_from([None, 5.0, 15.0, 40.0])),
+        trailing_stop_pct=draw(st.sampled_from([None, None, 10.0])),
+        break_even_trigger_pct=draw(st.sampled_from([None, 5.0, 20.0])),
+        max_hold_seconds=draw(st.sampled_from([None, 600.0, 1800.0])),
+        entry_dip_pct=draw(st.sampled_from([None, None, 5.0, 15.0])),
+        entry_rebound_pct=draw(st.sampled_from([None, None, 0.0, 5.0])),
+        entry_max_wait_seconds=draw(st.sampled_from([None, 300.0, 900.0])),
+        re_entry_retrace_pct=re_pct,
+        max_re_entries=0 if re_pct is None else draw(st.integers(0, 3)),
+        re_entry_size_pct=draw(st.sampled_from([50.0, 100.0])),
+        fee_bps=draw(st.sampled_from([0.0, 25.0])),
+        slippage_bps=draw(st.sampled_from([0.0, 10.0])),
+        entry_slippage_bps=draw(st.sampled_from([None, 50.0])),
+        exit_slippage_bps=draw(st.sampled_from([None, 30.0])),
+        exit_at_end_of_data=draw(st.booleans()),
+    )
+
+
+FILL_KEYS = ("cycle", "side", "reason", "leg", "ts", "level", "price", "qty", "notional", "fee")
+
+
 def _compare(res, ref):
     got = {r["alert_id"]: r for r in res.trades.to_pylist()}
     skipped = {r["alert_id"]: r["reason"] for r in res.skipped.to_pylist()}
+    fills: dict[str, list[dict]] = {}
+    for f in res.fills.to_pylist():
+        f["ts"] = round(f["ts"].timestamp() * 1_000_000)
+        fills.setdefault(f["alert_id"], []).append(f)
     assert set(got) | set(skipped) == set(ref)
+    assert set(fills) == set(got)
     for aid, want in ref.items():
         if "skip" in want:
             assert skipped.get(aid) == want["skip"], (aid, got.get(aid))
@@ -196,9 +250,18 @@ def _compare(res, ref):
         assert int(t["exit_ts"].timestamp() * 1_000_000) == want["exit_us"]
         for k in ("entry_price", "exit_price", "pnl", "pnl_pct"):
             assert t[k] == pytest.approx(want[k], rel=1e-12, abs=1e-12), (aid, k)
+        mine = sorted(fills[aid], key=lambda f: f["fill_seq"])
+        assert [f["fill_seq"] for f in mine] == list(range(len(mine)))
+        assert len(mine) == len(want["fills"]), (aid, mine, want["fills"])
+        for g, w in zip(mine, want["fills"]):
+            for k in FILL_KEYS:
+                if isinstance(w[k], float):
+                    assert g[k] == pytest.approx(w[k], rel=1e-12, abs=1e-12), (aid, k, g, w)
+                else:
+                    assert g[k] == w[k], (aid, k, g, w)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(seed=st.integers(0, 10**6), strategy=strategies)
 def test_engine_matches_reference(seed, strategy):
     rnd = random.Random(seed)
@@ -207,8 +270,18 @@ def test_engine_matches_reference(seed, strategy):
     _compare(res, reference_backtest(alerts, candles, strategy))
 
 
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(seed=st.integers(0, 10**6), strategy=full_strategies())
+def test_engine_matches_reference_fill_for_fill(seed, strategy):
+    """Ladders, break-even, dip and rebound entries, re-entries, costs: every fill equal."""
+    rnd = random.Random(seed)
+    alerts, candles = _random_market(rnd, n_tokens=4, n_alerts=8)
+    res = _run(alerts, candles, strategy)
+    _compare(res, reference_backtest(alerts, candles, strategy))
+
+
 @settings(max_examples=10, deadline=None)
-@given(seed=st.integers(0, 10**6), strategy=strategies)
+@given(seed=st.integers(0, 10**6), strategy=full_strategies())
 def test_results_do_not_depend_on_threads_or_row_order(seed, strategy):
     rnd = random.Random(seed)
     alerts, candles = _random_market(rnd, n_tokens=5, n_alerts=12)
@@ -218,6 +291,7 @@ def test_results_do_not_depend_on_threads_or_row_order(seed, strategy):
     other = run_backtest(connect(alerts, candles, threads=2), "alerts", "candles", strategy)
     assert base.trades.equals(other.trades)
     assert base.skipped.equals(other.skipped)
+    assert base.fills.equals(other.fills)
 
 
 def test_grid_equals_separate_runs():
@@ -235,9 +309,9 @@ def test_grid_equals_separate_runs():
         _compare(single, reference_backtest(alerts, candles, s))
 
 
-def test_second_phase_without_max_hold_uses_first_phase_highs():
-    # 10-minute candles for 10 h; the peak (2.0) is in the first 6 h (phase 1), the trailing stop
-    # (10 % under the peak = 1.8) is first touched at 7 h, in phase 2.
+def test_trailing_stop_hours_after_the_peak():
+    # 10-minute candles for 10 h; the peak (2.0) is in the first 6 h, the trailing stop
+    # (10 % under the peak = 1.8) is first touched at 7 h.
     ohlc = [(1.0, 1.05, 0.98, 1.0)] * 12 + [(1.0, 2.0, 0.99, 1.9)] + [(1.9, 1.95, 1.85, 1.9)] * 29 \
         + [(1.9, 1.92, 1.7, 1.75)] + [FLAT] * 17
     c = candle_rows("T", ohlc, step_us=10 * MIN)

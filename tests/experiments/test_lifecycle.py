@@ -48,23 +48,26 @@ def _definition(alerts_id: str, ohlcv_id: str, **strategy) -> dict:
     }
 
 
-def test_run_publishes_four_outputs_with_lineage(store):
+def test_run_publishes_five_outputs_with_lineage(store):
     a, c = _publish_inputs(store)
     exps = Experiments(store)
     res = exps.run(_definition(a, c))
-    assert res.status == "completed" and res.new_artifacts == 4
+    assert res.status == "completed" and res.new_artifacts == 5
     assert res.execution.duration is not None and res.execution.error is None
     out = res.outputs
+    s = next(f.artifact_id for f in res.inputs if f.role == "strategies")  # the inline strategy, published first
+    assert store.get(s).artifact_type == "strategy"
     for aid, typ, key in ((out.trades, "experiment_trades", "trades"), (out.metrics, "experiment_metrics", "metrics"),
                           (out.curves, "experiment_equity_curve", "equity"),
-                          (out.diagnostics, "experiment_diagnostics", "diagnostics")):
+                          (out.diagnostics, "experiment_diagnostics", "diagnostics"),
+                          (out.fills, "experiment_fills", "fills")):
         art = store.get(aid)
         assert art.artifact_type == typ and art.logical_key == f"experiment=exp-test/{key}"
-        assert sorted(art.input_artifact_ids) == sorted([a, c])
+        assert sorted(art.input_artifact_ids) == sorted([a, c, s])
     trades = store.read_table(out.trades).to_pylist()
     assert {t["alert_id"]: t["exit_reason"] for t in trades} == {"a": "take_profit", "c": "take_profit",
                                                                  "b": "stop_loss"}
-    assert {(f.role, f.artifact_id) for f in res.inputs} == {("alerts", a), ("ohlcv", c)}
+    assert {(f.role, f.artifact_id) for f in res.inputs} == {("alerts", a), ("ohlcv", c), ("strategies", s)}
     assert all(f.content_hash == store.get(f.artifact_id).content_hash for f in res.inputs)
     assert res.projection_id
     diags = store.read_table(out.diagnostics).to_pylist()
@@ -105,6 +108,18 @@ def test_invalid_definition_is_refused_before_recording(store):
         Experiments(store).run({"name": "x", "inputs": {"alerts": ["a"], "ohlcv": ["b"]},
                                 "config": {"strategy": {"takeProfitPct": "lots"}}})
     assert Experiments(store).list_runs() == []
+
+
+@pytest.mark.parametrize("rng", [("2026-01-27T00:00:00Z", "2026-01-26T00:00:00Z"),
+                                 ("2026-01-26T00:00:00Z", "2026-01-26T00:00:00Z")])
+def test_date_range_from_not_before_to_is_an_invalid_definition(store, rng):
+    a, c = _publish_inputs(store)
+    d = _definition(a, c)
+    d["config"]["dateRange"] = {"from": rng[0], "to": rng[1]}
+    with pytest.raises(ValidationFailed, match=r"dateRange.from .* must be before config.dateRange.to"):
+        Experiments(store).run(d)
+    assert Experiments(store).list_runs() == []
+    assert store.list(artifact_type="run_metrics").items == []
 
 
 @pytest.mark.parametrize("at", ["building projection", "backtesting", "publishing"])
@@ -222,3 +237,16 @@ def test_without_created_at_and_id_reruns_are_still_idempotent(store):
     computed = set(store.read_table(first.outputs.metrics).column("computed_at").to_pylist())
     newest_input = max(store.get(x).created_at for x in (a, c))
     assert [t.strftime("%Y-%m-%dT%H:%M:%S.%fZ") for t in computed] == [newest_input]
+
+
+def test_definition_text_is_held_to_the_manifest_limits(store):
+    from bridge.store.limits import MAX_TEXT_CHARS
+
+    a, c = _publish_inputs(store)
+    for field, change in (("name", {"name": "n" * (MAX_TEXT_CHARS + 1)}), ("name", {"name": "a\x00b"}),
+                          ("description", {"description": "d" * (MAX_TEXT_CHARS + 1)})):
+        d = {**_definition(a, c), **change}
+        with pytest.raises(ValidationFailed) as info:
+            Experiments(store).run(d)
+        assert info.value.data["field"] == field
+    assert Experiments(store).list_runs() == []

@@ -29,6 +29,7 @@ def bridge(*args, check=True):
 
 def test_cli_ingest_telegram_json_and_rerun(tmp_path):
     path, lake = export(tmp_path), str(tmp_path / "lake")
+    bridge("init", "--lake", lake)
     out = json.loads(bridge("ingest", "telegram", str(path), "--lake", lake, "--json").stdout)
     [rep] = out["reports"]
     assert rep["alerts"] == 1 and rep["quarantined"] == {"wrong_length": 1} and len(rep["new_artifact_ids"]) == 3
@@ -39,6 +40,7 @@ def test_cli_ingest_telegram_json_and_rerun(tmp_path):
 
 
 def test_cli_errors_exit_2(tmp_path):
+    bridge("init", "--lake", str(tmp_path / "lake"))
     res = bridge("ingest", "telegram", str(tmp_path / "nope.json"), "--lake", str(tmp_path / "lake"), check=False)
     assert res.returncode == 2 and "not found" in res.stderr
     db = legacy_db(tmp_path / "a.duckdb")
@@ -48,6 +50,7 @@ def test_cli_errors_exit_2(tmp_path):
 
 def test_cli_migrate_duckdb(tmp_path):
     db = legacy_db(tmp_path / "a.duckdb")
+    bridge("init", "--lake", str(tmp_path / "lake"))
     out = json.loads(bridge("migrate", "duckdb", str(db), "--lake", str(tmp_path / "lake"), "--json",
                             "--map", "text=message", "--default", "chat_type=public_channel").stdout)
     assert out["alerts"] == 2 and out["unmapped_columns"] == ["id", "score", "notes"]

@@ -21,6 +21,7 @@ def run(capsys, *argv):
 
 def _seeded(tmp_path, capsys):
     lake = str(tmp_path / "lake")
+    assert run(capsys, "init", "--lake", lake)[0] == 0
     csv = str(tmp_path / "c.csv")
     code, out, _ = run(capsys, "ohlcv", "sample", csv, "--tokens", "TokA,TokB", "--from", FROM, "--to", TO,
                        "--res", "1h", "--weekend-gaps", "--lake", lake)
@@ -73,6 +74,7 @@ def test_export_for_alerts_and_forward_coverage(tmp_path, capsys):
 
 def test_usage_errors_and_source_errors_have_exit_codes(tmp_path, capsys):
     lake = str(tmp_path / "lake")
+    assert run(capsys, "init", "--lake", lake)[0] == 0
     code, _, err = run(capsys, "ohlcv", "export", "--res", "1m", "--lake", lake)
     assert code == 2 and "--token" in err
     code, _, err = run(capsys, "ohlcv", "export", "--token", "T", "--res", "1m", "--from", FROM, "--to", TO,

@@ -100,3 +100,16 @@ def test_bad_files_name_file_column_and_row(source, tmp_path):
         load_candles(source, [tmp_path / "x.json"])
     # nothing was inserted by any failed load
     assert source.query_count == 0
+
+
+def test_extra_columns_are_refused_like_publish_does(tmp_path):
+    from bridge.errors import ValidationFailed
+    from bridge.ohlcv.load import read_candle_file
+
+    path = tmp_path / "extra.csv"
+    path.write_text("token,chain,interval,ts,open,high,low,close,volume,trades,Note\n"
+                    "T,solana,1m,2026-01-01T00:00:00Z,1,2,0.5,1.5,10,3,x\n")
+    with pytest.raises(ValidationFailed, match=r"unexpected column\(s\) 'trades', 'note'") as info:
+        read_candle_file(path)
+    assert info.value.data["rule"] == "unknown_column" and info.value.data["extra"] == ["trades", "note"]
+    assert info.value.data["path"] == str(path)

@@ -66,7 +66,7 @@ def test_refused_queries_and_bad_arguments(capsys, store, published):
     run(capsys, "project", "build", "--lake", lake, "--table", f"c={published.abc}", "--id", "p")
     code, out, _ = run(capsys, "project", "query", "--lake", lake, "p", "DROP TABLE c", "--json")
     err = json.loads(out)["error"]
-    assert code == 5 and err["type"] == "ReadOnlyViolation" and err["data"]["statement_type"] == "DROP"
+    assert code == 2 and err["type"] == "ReadOnlyViolation" and err["data"]["statement_type"] == "DROP"
     code, _, err = run(capsys, "project", "build", "--lake", lake, "--table", "c")
     assert code == 2 and "NAME=ID" in err
     code, _, err = run(capsys, "project", "query", "--lake", lake, "p", "SELEC 1")

@@ -54,6 +54,7 @@ def test_publish_lineage_stale_supersede_tombstone_verify_gc(tmp_path):
     (tmp_path / "a.csv").write_text(CSV)
     (tmp_path / "b.csv").write_text(CSV.replace("1.2,3", "1.3,3"))
     lake = ["--lake", str(tmp_path / "lake")]
+    bridge("init", *lake, cwd=tmp_path)
     pub = lambda f, key, *extra: json.loads(bridge("publish", f, "--artifact-type", "ohlcv_slice", "--schema-version",
                                                    "2", "--logical-key", key, "--writer-name", "w", "--writer-version",
                                                    "1", "--json", *extra, *lake, cwd=tmp_path).stdout)["artifact_id"]
@@ -96,11 +97,13 @@ def test_publish_lineage_stale_supersede_tombstone_verify_gc(tmp_path):
 )
 def test_errors_exit_nonzero_and_say_what_to_do(tmp_path, args, code, message):
     (tmp_path / "bad.csv").write_text(CSV + "2026-01-26T00:02:00Z,1,2,0.5,oops,1\n")
+    bridge("init", "--lake", str(tmp_path / "lake"), cwd=tmp_path)
     proc = bridge(*args, "--lake", str(tmp_path / "lake"), cwd=tmp_path, check=False)
     assert proc.returncode == code and message in proc.stderr, proc.stderr
 
 
 def test_json_errors_are_json(tmp_path):
+    bridge("init", "--lake", str(tmp_path / "lake"), cwd=tmp_path)
     proc = bridge("show", "0" * 32, "--json", "--lake", str(tmp_path / "lake"), cwd=tmp_path, check=False)
     assert proc.returncode == 3
     assert json.loads(proc.stdout)["error"]["type"] == "ArtifactNotFound"

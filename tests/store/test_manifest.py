@@ -93,3 +93,17 @@ def test_upgrading_a_v2_manifest_keeps_its_rows(tmp_path):
     assert store.provenance("v2-metrics")["git_commit"] == "abc"
     names = {r[0] for r in store.connect().execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"experiment_runs", "artifact_provenance", "publish_journal"} <= names
+
+
+def test_upgrading_to_v4_adds_git_source_and_projection_definitions(tmp_path):
+    lake = tmp_path / "lake"
+    (lake / "manifest").mkdir(parents=True)
+    shutil.copy(DATA / "manifest_v2.sqlite", lake / "manifest" / "manifest.sqlite")
+    store = Store(lake)
+    assert store.schema_version >= 4
+    applied = [r[0] for r in store.connect().execute("SELECT name FROM schema_migrations ORDER BY version")]
+    assert "provenance_projections" in applied
+    old = store.provenance("v2-metrics")  # published before git_source existed: it was given
+    assert old["git_commit"] == "abc" and old["git_source"] == "given" and old["git_dirty"] is not None
+    cols = {r[1] for r in store.connect().execute("PRAGMA table_info(projection_definitions)")}
+    assert cols == {"projection_id", "record_json", "updated_at"}

@@ -145,13 +145,44 @@ describe("every method against the real daemon", () => {
     assert.ok(progress.length > 0, "progress notifications arrived");
     runId = run.runId;
     const trades = await client.getArtifact(run.outputs.trades!);
-    assert.deepEqual([...trades.inputArtifactIds!].sort(), [alerts.artifactId, ohlcv.artifactId].sort());
+    const strategyId = run.inputs!.find((i) => i.role === "strategies")!.artifactId;
+    assert.deepEqual([...trades.inputArtifactIds!].sort(), [alerts.artifactId, ohlcv.artifactId, strategyId].sort());
+    assert.equal((await client.getArtifact(run.outputs.fills!)).artifactType, "experiment_fills");
     assert.ok((await client.listRuns({ experimentId: "exp-ts" })).runs.some((r) => r.runId === runId));
     assert.equal((await client.getRun({ runId })).runId, runId);
     const report = await client.writeReport({ runId, path: path.join(tmp.dir, "report.html") });
     assert.ok(existsSync(report.path));
     const sweep = await client.runSweep({ definition, grid: { takeProfitPct: [20, 40] } });
     assert.equal(sweep.points.length, 2);
+  });
+
+  it("strategies: importStrategies, publishStrategy, listStrategies, getStrategy, a run by strategy id", async () => {
+    const imported = await client.importStrategies({
+      scenarios: {
+        version: "1",
+        global: { defaults: { stopLoss: { initial: -0.3, trailing: 0.5 }, costs: { takerFeeBps: 25 } } },
+        scenarios: [{ name: "ladder-ts", strategy: [{ target: 1.1, percent: 0.5 }, { target: 1.3, percent: 0.5 }] }],
+      },
+    });
+    assert.equal(imported.strategies.length, 1);
+    const s = imported.strategies[0]!;
+    assert.deepEqual(s.strategy.ladder, [{ takeProfitPct: 10, sizePct: 50 }, { takeProfitPct: 30, sizePct: 50 }]);
+    assert.equal(s.strategy.breakEvenTriggerPct, 50);
+    const again = await client.publishStrategy({ strategy: s.strategy });
+    assert.equal(again.artifactId, s.artifactId);
+    assert.ok(again.deduped);
+    assert.ok((await client.listStrategies({})).strategies.some((r) => r.artifactId === s.artifactId));
+    assert.equal((await client.getStrategy({ artifactId: s.artifactId })).strategy!.name, "ladder-ts");
+    const run = await client.runExperiment({
+      definition: {
+        name: "ts strategy id",
+        inputs: { alerts: [alerts.artifactId], ohlcv: [ohlcv.artifactId], strategies: [s.artifactId] },
+        config: {},
+        provenance: { gitCommit: "abc", gitDirty: false },
+      },
+    });
+    assert.equal(run.status, "completed");
+    assert.ok(run.inputs!.some((i) => i.role === "strategies" && i.artifactId === s.artifactId));
   });
 
   it("store maintenance: tombstone, listStale, verify, gc", async () => {

@@ -41,6 +41,8 @@ export const ErrorCodes = {
   Busy: 1008,
   /** the request is well-formed but asks for something invalid */
   InvalidInput: 1009,
+  /** the disk refused a write (full, file too large, quota, read-only, permission, I/O error); data names path and errno; nothing half-written is left */
+  StorageError: 1010,
   /** another deliberate error; see message and data */
   BridgeError: 1099,
   /** no projection with that id */
@@ -74,6 +76,7 @@ export const UNKNOWN_ARTIFACT_TYPE = 1006 as const;
 export const INTEGRITY_ERROR = 1007 as const;
 export const BUSY = 1008 as const;
 export const INVALID_INPUT = 1009 as const;
+export const STORAGE_ERROR = 1010 as const;
 export const BRIDGE_ERROR = 1099 as const;
 export const PROJECTION_NOT_FOUND = 1101 as const;
 export const READ_ONLY_VIOLATION = 1102 as const;
@@ -164,6 +167,13 @@ export class InvalidInputError<D = Record<string, unknown>> extends RpcError<D> 
 }
 registerErrorClass(1009, InvalidInputError);
 
+/** the disk refused a write (full, file too large, quota, read-only, permission, I/O error); data names path and errno; nothing half-written is left (code 1010). */
+export class StorageError<D = Record<string, unknown>> extends RpcError<D> {
+  static readonly code = 1010 as const;
+  override name = "StorageError";
+}
+registerErrorClass(1010, StorageError);
+
 /** another deliberate error; see message and data (code 1099). */
 export class BridgeError<D = Record<string, unknown>> extends RpcError<D> {
   static readonly code = 1099 as const;
@@ -213,6 +223,7 @@ export const ERROR_CLASSES = {
   "1007": IntegrityError,
   "1008": BusyError,
   "1009": InvalidInputError,
+  "1010": StorageError,
   "1099": BridgeError,
   "1101": ProjectionNotFoundError,
   "1102": ReadOnlyViolationError,

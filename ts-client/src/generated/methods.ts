@@ -70,6 +70,14 @@ export interface MethodMap {
   getRun: { params: T.GetRunParams; result: T.ExperimentResult };
   /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage) */
   writeReport: { params: T.WriteReportParams; result: T.WriteReportResult };
+  /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact) */
+  importStrategies: { params: T.ImportStrategiesParams; result: T.ImportResult };
+  /** Publish one strategy as a content-addressed strategy artifact (idempotent) */
+  publishStrategy: { params: T.PublishStrategyParams; result: T.StrategyRef };
+  /** Active strategy artifacts, by name */
+  listStrategies: { params: T.ListStrategiesParams; result: T.ListStrategiesResult };
+  /** One strategy artifact with its strategy */
+  getStrategy: { params: T.GetStrategyParams; result: T.StrategyRef };
 }
 
 /** Lifecycle methods, driven by the client itself (start/close). */
@@ -126,6 +134,10 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   listRuns: { summary: "Experiment runs, newest first, with inputs and outputs", longRunning: false, paramsOptional: true, errors: [1002] },
   getRun: { summary: "One run (or an experiment's latest run) with inputs and outputs", longRunning: false, paramsOptional: false, errors: [1401] },
   writeReport: { summary: "Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)", longRunning: false, paramsOptional: false, errors: [1401,1001,1002] },
+  importStrategies: { summary: "Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact)", longRunning: false, paramsOptional: true, errors: [1002] },
+  publishStrategy: { summary: "Publish one strategy as a content-addressed strategy artifact (idempotent)", longRunning: false, paramsOptional: false, errors: [1002] },
+  listStrategies: { summary: "Active strategy artifacts, by name", longRunning: false, paramsOptional: true, errors: [1002] },
+  getStrategy: { summary: "One strategy artifact with its strategy", longRunning: false, paramsOptional: false, errors: [1001,1009] },
 };
 
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
@@ -260,4 +272,12 @@ export interface GeneratedMethods {
   getRun(params: T.GetRunParams, options?: CallOptions): Promise<T.ExperimentResult>;
   /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage). */
   writeReport(params: T.WriteReportParams, options?: CallOptions): Promise<T.WriteReportResult>;
+  /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact). Unknown fields are refused with their path; each strategy lists the fields that map with a different rule. */
+  importStrategies(params?: T.ImportStrategiesParams, options?: CallOptions): Promise<T.ImportResult>;
+  /** Publish one strategy as a content-addressed strategy artifact (idempotent). */
+  publishStrategy(params: T.PublishStrategyParams, options?: CallOptions): Promise<T.StrategyRef>;
+  /** Active strategy artifacts, by name. */
+  listStrategies(params?: T.ListStrategiesParams, options?: CallOptions): Promise<T.ListStrategiesResult>;
+  /** One strategy artifact with its strategy. */
+  getStrategy(params: T.GetStrategyParams, options?: CallOptions): Promise<T.StrategyRef>;
 }

@@ -52,11 +52,16 @@ export interface WireTypes {
   GetLineageParams?: GetLineageParams;
   GetProjectionParams?: GetProjectionParams;
   GetRunParams?: GetRunParams;
+  GetStrategyParams?: GetStrategyParams;
+  ImportResult?: ImportResult;
+  ImportStrategiesParams?: ImportStrategiesParams;
+  ImportedStrategy?: ImportedStrategy;
   IngestReportWire?: IngestReportWire;
   IngestTelegramParams?: IngestTelegramParams;
   IngestTelegramResult?: IngestTelegramResult;
   InitializeParams?: InitializeParams;
   InitializeResult?: InitializeResult;
+  LadderLeg?: LadderLeg;
   LakeOptions?: LakeOptions;
   LakePaths?: LakePaths;
   LimitsWire?: LimitsWire;
@@ -68,6 +73,8 @@ export interface WireTypes {
   ListRunsParams?: ListRunsParams;
   ListRunsResult?: ListRunsResult;
   ListStaleParams?: ListStaleParams;
+  ListStrategiesParams?: ListStrategiesParams;
+  ListStrategiesResult?: ListStrategiesResult;
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
@@ -77,6 +84,7 @@ export interface WireTypes {
   Provenance?: Provenance;
   PublishRequest?: PublishRequest;
   PublishResult?: PublishResult;
+  PublishStrategyParams?: PublishStrategyParams;
   QueryOutput?: QueryOutput;
   QueryParams?: QueryParams;
   QueryResultWire?: QueryResultWire;
@@ -92,6 +100,7 @@ export interface WireTypes {
   StaleArtifact?: StaleArtifact;
   StaleReason?: StaleReason;
   StrategyConfig?: StrategyConfig;
+  StrategyRef?: StrategyRef;
   SupersedeParams?: SupersedeParams;
   SweepPoint?: SweepPoint;
   SweepResult?: SweepResult;
@@ -298,8 +307,12 @@ export interface DisposeProjectionResult {
  * Params of a method that takes none.
  */
 export interface Empty {}
+/**
+ * `strategy` inline, or left out when `inputs.strategies` names exactly one strategy artifact
+ * (the run reads that one). An inline strategy is published as a strategy artifact by the run.
+ */
 export interface ExperimentConfig {
-  strategy: StrategyConfig;
+  strategy?: StrategyConfig | null;
   dateRange?: ExperimentDateRange | null;
   params?: {
     [k: string]: unknown | undefined;
@@ -307,6 +320,11 @@ export interface ExperimentConfig {
 }
 /**
  * One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python.
+ *
+ * Percentages are percent (50 = +50 %), costs basis points, times seconds. The fields after
+ * `exitAtEndOfData` (ladder, break-even, dip/rebound entries, re-entries, separate entry/exit
+ * slippage) are left out of the strategy's canonical JSON while they hold their defaults, so
+ * strategies that do not use them keep their ids.
  */
 export interface StrategyConfig {
   name?: string;
@@ -322,6 +340,24 @@ export interface StrategyConfig {
   notional?: number;
   initialCapital?: number;
   exitAtEndOfData?: boolean;
+  ladder?: LadderLeg[] | null;
+  breakEvenTriggerPct?: number | null;
+  entryDipPct?: number | null;
+  entryReboundPct?: number | null;
+  entryMaxWaitSeconds?: number | null;
+  reEntryRetracePct?: number | null;
+  maxReEntries?: number;
+  reEntrySizePct?: number;
+  entrySlippageBps?: number | null;
+  exitSlippageBps?: number | null;
+}
+/**
+ * One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
+ * entry × (1 + takeProfitPct/100) (100 = 2×).
+ */
+export interface LadderLeg {
+  takeProfitPct: number;
+  sizePct: number;
 }
 export interface ExperimentDateRange {
   from?: string | null;
@@ -359,6 +395,7 @@ export interface ExperimentOutputs {
   metrics?: string | null;
   curves?: string | null;
   diagnostics?: string | null;
+  fills?: string | null;
 }
 export interface ExperimentResult {
   runId: string;
@@ -461,6 +498,33 @@ export interface GetProjectionParams {
  */
 export interface GetRunParams {
   runId: string;
+}
+export interface GetStrategyParams {
+  artifactId: string;
+}
+export interface ImportResult {
+  source: string;
+  strategies: ImportedStrategy[];
+}
+/**
+ * One scenario of an imported file: its artifact and the fields that map with a different rule.
+ */
+export interface ImportedStrategy {
+  scenario: string;
+  artifactId: string;
+  deduped: boolean;
+  strategy: StrategyConfig;
+  notes?: string[];
+}
+/**
+ * A scenario file of the researchers' simulator: `path` to the JSON file, or the parsed
+ * `scenarios` object itself (one scenario, or `{version, global: {defaults}, scenarios: [...]}`).
+ */
+export interface ImportStrategiesParams {
+  path?: string | null;
+  scenarios?: {
+    [k: string]: unknown | undefined;
+  };
 }
 export interface IngestReportWire {
   source: string;
@@ -601,6 +665,21 @@ export interface ListRunsResult {
 export interface ListStaleParams {
   artifactIds?: string[] | null;
 }
+export interface ListStrategiesParams {
+  limit?: number;
+}
+export interface ListStrategiesResult {
+  strategies: StrategyRef[];
+}
+export interface StrategyRef {
+  artifactId: string;
+  name: string;
+  strategyHash: string;
+  createdAt?: string | null;
+  status?: string | null;
+  deduped?: boolean;
+  strategy?: StrategyConfig | null;
+}
 export interface LoadCandlesParams {
   paths: string[];
   token?: string | null;
@@ -631,7 +710,8 @@ export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -657,10 +737,11 @@ export interface PublishRequest {
   } | null;
   inputArtifactIds?: string[];
   gitCommit?: string | null;
-  gitDirty?: boolean;
+  gitDirty?: boolean | null;
   params?: {
     [k: string]: unknown | undefined;
   } | null;
+  revive?: boolean;
 }
 export interface PublishResult {
   deduped: boolean;
@@ -694,6 +775,7 @@ export interface Sidecar {
   maxTs?: string | null;
   gitCommit?: string | null;
   gitDirty?: boolean | null;
+  gitSource?: ("detected" | "given" | "unknown") | null;
   params?: {
     [k: string]: unknown | undefined;
   };
@@ -701,6 +783,9 @@ export interface Sidecar {
     [k: string]: string[] | undefined;
   };
   inputArtifactIds?: string[];
+}
+export interface PublishStrategyParams {
+  strategy: StrategyConfig;
 }
 /**
  * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).
@@ -815,6 +900,7 @@ export interface VerifyIssue {
   detail: string;
   artifactId?: string | null;
   path?: string | null;
+  affected?: string[];
 }
 export interface VerifyParams {
   quick?: boolean;

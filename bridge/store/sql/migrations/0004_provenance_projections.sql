@@ -1,0 +1,16 @@
+-- 0004: where a publish's git provenance came from, and projection definitions kept in the
+-- manifest (so deleting cache/ loses no projection: `project ls` lists them, `project rebuild`
+-- builds them again).
+
+-- given | detected (from the writer's working directory) | unknown (commit and dirty not known).
+-- NULL for artifacts published before this migration: they were given (or omitted as NULL).
+ALTER TABLE artifact_provenance ADD COLUMN git_source TEXT;
+
+-- One row per projection: its last built record (mode, tables, input ids and content hashes,
+-- fingerprint), written before the projection's sidecar in cache/ commits a build, deleted by
+-- `project dispose`. The DuckDB file itself stays disposable.
+CREATE TABLE projection_definitions (
+  projection_id TEXT PRIMARY KEY,
+  record_json TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);

@@ -148,10 +148,12 @@ def _copy_children(scon, dcon, aid: str) -> None:
     dcon.executemany("INSERT INTO artifact_supersedes VALUES (?,?) ON CONFLICT DO NOTHING",
                      [(r[0], r[1]) for r in scon.execute(
                          "SELECT artifact_id, supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id = ?", (aid,))])
-    prov = scon.execute("SELECT writer_name, writer_version, git_commit, git_dirty, params_json, canonical_form"
-                        " FROM artifact_provenance WHERE artifact_id = ?", (aid,)).fetchone()
-    if prov is not None:
-        dcon.execute("INSERT INTO artifact_provenance VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING", (aid, *prov))
+    cur = scon.execute("SELECT * FROM artifact_provenance WHERE artifact_id = ?", (aid,))
+    prov = cur.fetchone()
+    if prov is not None:  # both manifests are at the newest schema (opening a Store migrates it)
+        cols = [d[0] for d in cur.description]
+        dcon.execute(f"INSERT INTO artifact_provenance ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+                     " ON CONFLICT DO NOTHING", tuple(prov))
     have = {tuple(r) for r in dcon.execute("SELECT event, at, detail FROM artifact_events WHERE artifact_id = ?", (aid,))}
     for r in scon.execute("SELECT event, at, detail FROM artifact_events WHERE artifact_id = ? ORDER BY event_id", (aid,)):
         if tuple(r) not in have:

@@ -388,6 +388,12 @@ class PgConnection:
     def close(self) -> None:
         self.dialect.release(self)
 
+    def __enter__(self) -> "PgConnection":  # `with con:` as with sqlite3: autocommit has nothing to commit
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
     def __del__(self) -> None:  # a Store dropped without close() gives its connections back
         try:
             self.close()

@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_serve(args) -> int:
     from bridge.api import Limits
     from bridge.api.daemon import serve
-    from bridge.cli._common import lake_from
+    from bridge.cli._common import backend_kwargs
+    from bridge.store.lake import Lake
 
-    return serve(lake_from(args), limits=Limits(max_line_bytes=args.max_line_bytes))
+    # the daemon creates its lake on first use (only the CLI's own commands insist on `init`)
+    return serve(Lake(args.lake, **backend_kwargs(args)), limits=Limits(max_line_bytes=args.max_line_bytes))

@@ -319,7 +319,11 @@ def cmd_verify(args) -> int:
     elif report.ok:
         print(f"ok: {report.checked} artifacts verified, no problems")
     else:
-        print_table([to_plain(i) for i in report.issues], ("kind", "artifact_id", "path", "detail"), max_width=90)
+        rows = [{**to_plain(i), "affected": len(i.affected) or None} for i in report.issues]
+        print_table(rows, ("kind", "artifact_id", "affected", "path", "detail"), max_width=90)
+        for i in report.issues:
+            if i.affected:
+                print(f"{i.artifact_id} reaches {len(i.affected)} active artifact(s): {', '.join(i.affected)}")
         print(f"{len(report.issues)} problem(s) in {report.checked} artifacts", file=sys.stderr)
     return 0 if report.ok else EXIT_PROBLEM
 

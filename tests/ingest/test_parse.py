@@ -49,5 +49,7 @@ def test_messages_before_id_refused():
         list(iter_export(io.BytesIO(data)))
 
 
-def test_not_an_export_yields_nothing():
-    assert events({"hello": [1, 2, 3]}) == []
+def test_not_an_export_is_refused():
+    with pytest.raises(InvalidInput, match="not a Telegram Desktop export"):
+        events({"hello": [1, 2, 3]})
+    assert events({"chats": {"list": []}}) == []  # an account export with no chats is fine

@@ -137,7 +137,8 @@ def test_provenance_from_git_in_sidecar_and_tags(store, tmp_path, fp):
 
 
 def test_provenance_outside_git(store, tmp_path, fp):
-    fp.register(["git", "rev-parse", "HEAD"], returncode=128, stderr="fatal: not a git repository\n")
+    # the ingest's own code version, then the store's provenance of the writer's directory
+    fp.register(["git", "rev-parse", "HEAD"], returncode=128, stderr="fatal: not a git repository\n", occurrences=2)
     rep = ingest_telegram(store, write(tmp_path / "r.json", single_chat(777, [channel_post(1, ["x", ent("code", BONK)])])))
     assert store.get(rep.artifact_ids[0]).tags["git_commit"] == ["unknown"]
 

@@ -80,6 +80,7 @@ def test_publish_lineage_stale_supersede_tombstone_verify_gc(tmp_path):
     Path(json.loads(bridge("show", a, "--json", *lake, cwd=tmp_path).stdout)["path_parquet"]).unlink()
     bad = bridge("verify", *lake, cwd=tmp_path, check=False)
     assert bad.returncode == 1 and "missing_file" in bad.stdout
+    assert f"{a} reaches 1 active artifact(s): {m}" in bad.stdout  # the metrics made from it
 
 
 @pytest.mark.parametrize(

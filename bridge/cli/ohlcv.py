@@ -223,7 +223,12 @@ def cmd_init_server(args) -> int:
     from bridge.ohlcv.cluster import cluster_ddl
     from bridge.ohlcv.source import _q, table_columns
 
-    source = _source(args, lake_from(args))
+    from bridge.cli._common import backend_kwargs
+    from bridge.store.lake import Lake
+
+    # a server DSN needs no lake (the lake only locates the embedded chDB, which must exist)
+    server = args.dsn or os.environ.get(DSN_ENV)
+    source = _source(args, Lake(args.lake, **backend_kwargs(args)) if server else lake_from(args))
     cfg = source.config
     if args.cluster:
         statements = cluster_ddl(cfg, args.cluster)

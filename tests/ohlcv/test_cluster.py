@@ -87,5 +87,7 @@ def test_cli_dry_run_prints_the_ddl_and_a_chdb_dsn_is_refused(tmp_path):
     assert out.stdout.count("ON CLUSTER `team`") == 3 and "Distributed(" in out.stdout
     js = json.loads(run("--cluster", "team", "--dsn", "http://u:secret@ch:8123/market", "--dry-run", "--json").stdout)
     assert len(js["statements"]) == 3 and "secret" not in json.dumps(js)
+    subprocess.run([sys.executable, "-m", "bridge", "init", "--lake", "lake"], env=env, cwd=tmp_path, check=True,
+                   capture_output=True, timeout=120)
     bad = run("--cluster", "team", "--lake", "lake")  # the embedded chDB is one node
     assert bad.returncode == 2 and "needs a ClickHouse server" in bad.stderr and "Traceback" not in bad.stderr

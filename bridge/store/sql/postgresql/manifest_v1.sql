@@ -1,4 +1,4 @@
--- Manifest schema v1 for PostgreSQL: the PRD's four tables and three indexes, column names
+-- Manifest schema v1 for PostgreSQL: the four tables and three indexes of ../manifest_v1.sql, column names
 -- verbatim (the SQLite set is ../manifest_v1.sql). Text columns that are compared or ordered use
 -- the "C" collation, so ordering (and the list cursor) is byte order, as in SQLite, whatever the
 -- database's locale. Timestamps stay ISO-8601 text, as in SQLite, so both backends hold the same rows.

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import os
 import signal
+import time
+from pathlib import Path
 
-__all__ = ["crashpoint", "pid_alive"]
+__all__ = ["crashpoint", "holdpoint", "pid_alive"]
 
 
 def pid_alive(pid: int) -> bool:
@@ -31,3 +33,14 @@ def crashpoint(name: str) -> None:
     """Fault injection for the crash-safety tests: QB_CRASH_AT=<name> SIGKILLs this process here."""
     if os.environ.get("QB_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
+
+
+def holdpoint(name: str) -> None:
+    """Fault injection for the concurrency tests: with QB_HOLD_AT=<name> and QB_HOLD_FILE=<path>,
+    touch `<path>.reached` here and wait until `<path>` exists (a long call held on purpose)."""
+    if os.environ.get("QB_HOLD_AT") != name:
+        return
+    release = Path(os.environ["QB_HOLD_FILE"])
+    Path(f"{release}.reached").touch()
+    while not release.exists():
+        time.sleep(0.01)

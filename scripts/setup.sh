@@ -38,6 +38,19 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# The UI's browser tests (tests/ui/test_browser.py) drive Debian's Chromium; they fail, not skip,
+# without it. Install it when missing and we may (root, or passwordless sudo); else say what to do.
+if [ ! -x /usr/bin/chromium ]; then
+  if command -v apt-get >/dev/null 2>&1 && { [ "$(id -u)" = 0 ] || sudo -n true 2>/dev/null; }; then
+    SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo -n"
+    say "installing Debian's chromium for the UI browser tests (apt-get install chromium)"
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: /usr/bin/chromium is missing: install Debian's chromium package (apt-get install chromium) for the UI browser tests" >&2
+  fi
+fi
+
 if [ -f ts-client/package.json ]; then
   command -v node >/dev/null 2>&1 || { echo "setup: need Node >= 20 on PATH" >&2; exit 1; }
   (

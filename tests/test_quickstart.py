@@ -25,7 +25,7 @@ def test_quickstart_runs_the_whole_flow_and_is_idempotent(tmp_path):
     assert first.returncode == 0, first.stderr[-3000:]
     assert "[8/8] report:" in first.stdout and (lake / "reports" / "quickstart.html").is_file()
     new = int(re.search(r"completed in \d+ ms, (\d+) new artifacts", first.stdout).group(1))
-    assert new == 5  # trades, metrics, equity, diagnostics, fills
+    assert new == 6  # trades, metrics, equity, diagnostics, fills, breakdown
     store = Store(lake)
     count = len(store.list(limit=10_000).items)
     trades = store.list(artifact_type="experiment_trades").items[0]

@@ -24,6 +24,7 @@ _MODULES = (
     "bridge.api.ohlcv",
     "bridge.api.experiments",
     "bridge.api.strategies",
+    "bridge.api.ui",
 )
 
 

@@ -21,9 +21,10 @@ pyarrow, DuckDB, pandas or chDB: handlers import the domain when they run.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -46,11 +47,14 @@ class Limits:
     max_line_bytes: int = 64 * 1024 * 1024
     max_inline_rows: int = 100_000
     max_result_rows: int = 10_000
+    max_result_bytes: int = 32 * 1024 * 1024  # inline query rows as JSON (bridge.projections MAX_INLINE_BYTES)
+    max_reply_bytes: int = 128 * 1024 * 1024  # any reply frame; the transport answers a bigger one with an error
 
 
 class Context:
     """What a handler may use: the lake, a shared lazily-opened Store, this request's Job,
-    limits, and a per-daemon `state` dict for caches (e.g. an open projection registry)."""
+    limits, and a per-daemon `state` dict for caches (e.g. an open projection registry).
+    Quick (not long-running) calls share one context (job NULL_JOB, request_id None)."""
 
     def __init__(self, lake, *, limits: Limits | None = None, shared: dict | None = None,
                  job: Job = NULL_JOB, request_id: Any = None) -> None:
@@ -109,10 +113,12 @@ class Method:
     errors: tuple[type[BaseException], ...] = ()
     doc: str = ""
     long_running: bool = False
-    decoder: msgspec.json.Decoder = field(init=False, repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "decoder", msgspec.json.Decoder(self.params))
+    @functools.cached_property
+    def decoder(self) -> msgspec.json.Decoder:
+        """Built on the method's first call: building every method's at import would cost the
+        daemon's cold start more than the rest of its imports."""
+        return msgspec.json.Decoder(self.params)
 
     def decode_params(self, raw: bytes | None) -> Any:
         """Raises msgspec.ValidationError / DecodeError (the dispatcher maps them to -32602)."""

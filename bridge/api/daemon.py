@@ -10,7 +10,7 @@ import msgspec
 
 from bridge.api import METHODS, Context, Limits, Method
 from bridge.api.errors import error_for
-from bridge.progress import Job
+from bridge.progress import NULL_JOB, Job
 from bridge.rpc import InvalidParams, Server, serve_stdio
 
 __all__ = ["build_server", "serve"]
@@ -40,15 +40,16 @@ class _Adapter:
         self.method = method
         self.long_running = method.long_running
         self._ctx = ctx
+        self._quick_ctx = ctx.for_request(NULL_JOB, None)  # one context for every quick call
         self._encode = msgspec.json.Encoder().encode
 
     def call(self, params: Any, job: Job, request_id: Any) -> bytes:
         try:
-            decoded = self.method.decode_params(bytes(params) if params is not None else None)
+            decoded = self.method.decode_params(params)  # msgspec.Raw decodes in place, no copy
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             raise params_error(self.method.name, exc) from None
-        result = self.method.handler(self._ctx.for_request(job, request_id), decoded)
-        return self._encode(result)
+        ctx = self._quick_ctx if job is NULL_JOB else self._ctx.for_request(job, request_id)
+        return self._encode(self.method.handler(ctx, decoded))
 
 
 def map_exception(exc: BaseException):
@@ -62,7 +63,8 @@ def build_server(lake, *, limits: Limits | None = None, shared: dict | None = No
     limits = limits or Limits()
     ctx = Context(lake, limits=limits, shared=shared)
     handlers = {m.name: _Adapter(m, ctx) for m in METHODS}
-    return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes)
+    return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes,
+                  max_reply_bytes=limits.max_reply_bytes)
 
 
 def serve(lake, *, limits: Limits | None = None) -> int:

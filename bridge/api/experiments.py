@@ -3,7 +3,7 @@ listRuns, getRun, writeReport.
 
 The definition and result types are the domain's own msgspec Structs (camelCase, unknown fields
 refused): bridge.experiments.definition.ExperimentDefinition / ExperimentResult and
-bridge.experiments.runner.SweepResult. Handlers are thin and import the domain inside, so the
+bridge.experiments.definition.SweepResult. Handlers are thin and import the domain inside, so the
 daemon starts without DuckDB or pyarrow. DECLARATIONS name each method once; METHODS turns them
 into bridge.api._method.Method objects.
 """
@@ -25,8 +25,8 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
-from bridge.experiments.definition import ExperimentDefinition, ExperimentResult
-from bridge.experiments.runner import SweepResult
+from bridge.experiments.definition import ExperimentDefinition, ExperimentResult, SweepResult
+from bridge.experiments.options import SweepValidation
 
 __all__ = [
     "DECLARATIONS",
@@ -38,11 +38,14 @@ __all__ = [
     "RunSweepParams",
     "WriteReportParams",
     "WriteReportResult",
+    "WriteSweepReportParams",
+    "WriteSweepReportResult",
     "get_run",
     "list_runs",
     "run_experiment",
     "run_sweep",
     "write_report",
+    "write_sweep_report",
 ]
 
 
@@ -56,10 +59,12 @@ class RunExperimentParams(Wire):
 
 
 class RunSweepParams(Wire):
-    """A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists."""
+    """A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists; with
+    `validation`, the out-of-sample folds, deflated Sharpe ratio and PBO too."""
 
     definition: ExperimentDefinition
     grid: dict[str, list[Any]]
+    validation: SweepValidation | None = None
 
 
 class ListRunsParams(Wire):
@@ -92,6 +97,18 @@ class WriteReportResult(Wire):
     path: str
 
 
+class WriteSweepReportParams(Wire):
+    """`path`: where to write the HTML (default: <lake>/reports/<sweepId>.html)."""
+
+    sweep_id: str
+    path: str | None = None
+
+
+class WriteSweepReportResult(Wire):
+    sweep_id: str
+    path: str
+
+
 # -- handlers ----------------------------------------------------------------------------------
 
 
@@ -116,7 +133,7 @@ def run_experiment(ctx, params: RunExperimentParams) -> ExperimentResult:
 
 
 def run_sweep(ctx, params: RunSweepParams) -> SweepResult:
-    return _experiments(ctx).sweep(params.definition, params.grid, job=_job(ctx))
+    return _experiments(ctx).sweep(params.definition, params.grid, job=_job(ctx), validation=params.validation)
 
 
 def list_runs(ctx, params: ListRunsParams) -> ListRunsResult:
@@ -138,6 +155,12 @@ def write_report(ctx, params: WriteReportParams) -> WriteReportResult:
     return WriteReportResult(run_id=run.run_id, experiment_id=run.experiment_id, path=exps.write_report(run.run_id, path))
 
 
+def write_sweep_report(ctx, params: WriteSweepReportParams) -> WriteSweepReportResult:
+    path = params.path or str(ctx.store.lake.root / "reports" / f"{params.sweep_id}.html")
+    return WriteSweepReportResult(sweep_id=params.sweep_id,
+                                  path=_experiments(ctx).write_sweep_report(params.sweep_id, path))
+
+
 # -- declarations ------------------------------------------------------------------------------
 
 _RUN_ERRORS = (ValidationFailed, UnknownInputArtifact, InvalidState, InvalidInput, ArtifactNotFound, Busy, Cancelled)
@@ -151,14 +174,20 @@ DECLARATIONS: list[dict[str, Any]] = [
     dict(name="runSweep", params=RunSweepParams, result=SweepResult, errors=_RUN_ERRORS,
          handler=run_sweep, long_running=True,
          doc="Run a grid of strategy parameters over one projection in one SQL pass; one run record per point "
-             "(experiment id <id>--<hash>) and a comparison of their metrics."),
+             "(experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point "
+             "chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, "
+             "published as an experiment_sweep_validation artifact."),
     dict(name="listRuns", params=ListRunsParams, result=ListRunsResult, errors=(ValidationFailed,),
          handler=list_runs, long_running=False, doc="Experiment runs, newest first, with inputs and outputs."),
     dict(name="getRun", params=GetRunParams, result=ExperimentResult, errors=(RunNotFound,),
          handler=get_run, long_running=False, doc="One run (or an experiment's latest run) with inputs and outputs."),
     dict(name="writeReport", params=WriteReportParams, result=WriteReportResult,
-         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_report, long_running=False,
+         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_report, long_running=True,
          doc="Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)."),
+    dict(name="writeSweepReport", params=WriteSweepReportParams, result=WriteSweepReportResult,
+         errors=(RunNotFound, ArtifactNotFound, ValidationFailed), handler=write_sweep_report, long_running=True,
+         doc="Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the "
+             "in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO."),
 ]
 
 

@@ -77,9 +77,14 @@ class LakePaths(Wire):
 
 
 class LimitsWire(Wire):
+    """The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+    (JSON), and the largest reply it sends (a bigger one is replaced by an error)."""
+
     max_line_bytes: int
     max_inline_rows: int
     max_result_rows: int
+    max_result_bytes: int = 32 * 1024 * 1024
+    max_reply_bytes: int = 128 * 1024 * 1024
 
 
 class InitializeResult(Wire):
@@ -112,7 +117,8 @@ def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:
                        artifacts=str(lake.artifacts), cache=str(lake.cache), staging=str(lake.staging),
                        manifest=lake.manifest_display, artifact_store=lake.artifacts_url),
         limits=LimitsWire(max_line_bytes=ctx.limits.max_line_bytes, max_inline_rows=ctx.limits.max_inline_rows,
-                          max_result_rows=ctx.limits.max_result_rows),
+                          max_result_rows=ctx.limits.max_result_rows, max_result_bytes=ctx.limits.max_result_bytes,
+                          max_reply_bytes=ctx.limits.max_reply_bytes),
     )
 
 

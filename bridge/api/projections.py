@@ -100,10 +100,13 @@ class ListProjectionsParams(Wire):
 
 
 class QueryOutput(Wire):
-    """Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/)."""
+    """Write the whole result to a file instead of returning rows. `path`: a file in
+    <lake>/cache/exports/ or outside the lake (default: a new file in <lake>/cache/exports/);
+    an existing file is replaced only with `overwrite: true`."""
 
     format: Literal["parquet", "arrow", "csv"] = "parquet"
     path: str | None = None
+    overwrite: bool = False
 
 
 class QueryParams(Wire):
@@ -258,9 +261,11 @@ def query(ctx, params: QueryParams) -> QueryResultWire:
             "pass output {path, format} to write the whole result to a file",
             field="maxRows", value=params.max_rows, limit=limits.max_result_rows,
         )
-    output = None if params.output is None else {"path": params.output.path, "format": params.output.format}
+    output = None if params.output is None else {"path": params.output.path, "format": params.output.format,
+                                                 "overwrite": params.output.overwrite}
+    max_bytes = {} if limits is None else {"max_bytes": limits.max_result_bytes}
     res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
-                                  output=output, job=_job(ctx))
+                                  output=output, job=_job(ctx), **max_bytes)
     return msgspec.convert(res, QueryResultWire, from_attributes=True)
 
 
@@ -281,21 +286,23 @@ DECLARATIONS: list[dict[str, Any]] = [
          doc="Add artifacts to a projection's tables (or add tables); untouched tables are copied, not rebuilt. "
              "The result equals a fresh build of all inputs."),
     dict(name="disposeProjection", params=DisposeProjectionParams, result=DisposeProjectionResult,
-         errors=(ProjectionNotFound,), handler=dispose_projection, long_running=False,
+         errors=(ProjectionNotFound,), handler=dispose_projection, long_running=True,
          doc="Delete a projection and its files (the artifacts are untouched)."),
     dict(name="listProjections", params=ListProjectionsParams, result=ListProjectionsResult, errors=(),
-         handler=list_projections, long_running=False,
+         handler=list_projections, long_running=True,
          doc="Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, "
              "tombstoned, or stale upstream)."),
     dict(name="getProjection", params=GetProjectionParams, result=ProjectionResult, errors=(ProjectionNotFound,),
-         handler=get_projection, long_running=False, doc="One projection: inputs, row counts, staleness."),
+         handler=get_projection, long_running=True, doc="One projection: inputs, row counts, staleness."),
     dict(name="query", params=QueryParams, result=QueryResultWire,
          errors=(ReadOnlyViolation, InvalidInput, ProjectionNotFound, IntegrityError, Cancelled),
          handler=query, long_running=True,
          doc="Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, "
              "settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows "
-             "(truncated flag, column types, JSON-safe values) or the whole result written to a "
-             "Parquet/Arrow/CSV file whose path is returned."),
+             "(truncated flag, column types, JSON-safe values) and up to limits.maxResultBytes of JSON (more is "
+             "InvalidInput: use output), or the whole result written to a Parquet/Arrow/CSV file (in "
+             "<lake>/cache/exports/ or outside the lake; an existing file only with overwrite) whose path is "
+             "returned."),
 ]
 
 

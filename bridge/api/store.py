@@ -8,6 +8,7 @@ from typing import Any, Literal
 import msgspec
 
 from bridge.api._method import Context, Empty, Method, Wire, to_wire
+from bridge.store import models
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -20,27 +21,17 @@ from bridge.errors import (
 
 __all__ = ["METHODS"]
 
+# The store's own types are the wire types (camelCase, declared once in bridge.store.models).
+Artifact = models.Artifact
+ArtifactPage = models.ArtifactPage
+LineageNode = models.LineageNode
+LineageEdge = models.LineageEdge
+StaleReason = models.StaleReason
+StaleArtifact = models.StaleArtifact
+VerifyIssue = models.VerifyIssue
+VerifyReport = models.VerifyReport
+
 Status = Literal["active", "superseded", "tombstoned"]
-
-
-class Artifact(Wire):
-    artifact_id: str
-    artifact_type: str
-    schema_version: int
-    logical_key: str
-    status: Status
-    path_parquet: str
-    path_sidecar: str
-    file_hash: str
-    content_hash: str
-    row_count: int
-    created_at: str
-    min_ts: str | None = None
-    max_ts: str | None = None
-    tags: dict[str, list[str]] = {}
-    input_artifact_ids: list[str] = []
-    superseded_by: str | None = None
-    supersedes: str | None = None
 
 
 class GetArtifactParams(Wire):
@@ -58,9 +49,6 @@ class ListArtifactsParams(Wire):
     cursor: str | None = None
 
 
-class ArtifactPage(Wire):
-    items: list[Artifact]
-    next_cursor: str | None = None
 
 
 class FindByLogicalKeyParams(Wire):
@@ -130,17 +118,8 @@ class GetLineageParams(Wire):
     depth: int | None = None
 
 
-class LineageNode(Wire):
-    artifact_id: str
-    artifact_type: str
-    logical_key: str
-    status: Status
-    depth: int
 
 
-class LineageEdge(Wire):
-    artifact_id: str
-    input_artifact_id: str
 
 
 class ArtifactLineage(Wire):
@@ -169,35 +148,19 @@ class ListStaleParams(Wire):
     artifact_ids: list[str] | None = None
 
 
-class StaleReason(Wire):
-    input_artifact_id: str
-    input_status: Status
-    path: list[str]
 
 
-class StaleArtifact(Wire):
-    artifact_id: str
-    artifact_type: str
-    logical_key: str
-    reasons: list[StaleReason]
 
 
 class VerifyParams(Wire):
     quick: bool = False
+    deep: bool = False
+    incremental: bool = False
+    since: str | None = None
 
 
-class VerifyIssue(Wire):
-    kind: str
-    detail: str
-    artifact_id: str | None = None
-    path: str | None = None
-    affected: list[str] = []  # active artifacts made (transitively) from artifactId: what the problem reaches
 
 
-class VerifyReport(Wire):
-    ok: bool
-    checked: int
-    issues: list[VerifyIssue]
 
 
 class GcParams(Wire):
@@ -251,17 +214,17 @@ class ArtifactTypeSpec(Wire):
 # -- handlers ------------------------------------------------------------------------------------
 
 def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
-    return to_wire(ctx.store.get(p.artifact_id), Artifact)
+    return ctx.store.get(p.artifact_id)
 
 
 def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:
     page = ctx.store.list(artifact_type=p.artifact_type, status=p.status, logical_key_prefix=p.logical_key_prefix,
                           tags=p.tags, ts_from=p.ts_from, ts_to=p.ts_to, limit=p.limit, cursor=p.cursor)
-    return to_wire(page, ArtifactPage)
+    return page
 
 
 def find_by_logical_key(ctx: Context, p: FindByLogicalKeyParams) -> list[Artifact]:
-    return to_wire(ctx.store.find_by_logical_key(p.artifact_type, p.logical_key), list[Artifact])
+    return ctx.store.find_by_logical_key(p.artifact_type, p.logical_key)
 
 
 def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
@@ -283,7 +246,7 @@ def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
     sidecar = None
     if res.sidecar is not None:
         sidecar = msgspec.convert({_camel(k): v for k, v in res.sidecar.items()}, Sidecar)
-    return PublishResult(deduped=res.deduped, artifact_id=res.artifact_id, artifact=to_wire(res.artifact, Artifact),
+    return PublishResult(deduped=res.deduped, artifact_id=res.artifact_id, artifact=res.artifact,
                          mode=res.mode, existing_artifact_id=res.existing_artifact_id, sidecar=sidecar)
 
 
@@ -299,23 +262,23 @@ def get_lineage(ctx: Context, p: GetLineageParams) -> ArtifactLineage:
 
 def get_downstream(ctx: Context, p: GetDownstreamParams) -> list[Artifact]:
     graph = ctx.store.downstream(p.artifact_id, p.depth)
-    return to_wire(ctx.store.get_many([n.artifact_id for n in graph.nodes]), list[Artifact])
+    return ctx.store.get_many([n.artifact_id for n in graph.nodes])
 
 
 def supersede(ctx: Context, p: SupersedeParams) -> Artifact:
-    return to_wire(ctx.store.supersede(p.new_artifact_id, p.old_artifact_id), Artifact)
+    return ctx.store.supersede(p.new_artifact_id, p.old_artifact_id)
 
 
 def tombstone(ctx: Context, p: TombstoneParams) -> Artifact:
-    return to_wire(ctx.store.tombstone(p.artifact_id, p.reason), Artifact)
+    return ctx.store.tombstone(p.artifact_id, p.reason)
 
 
 def list_stale(ctx: Context, p: ListStaleParams) -> list[StaleArtifact]:
-    return to_wire(ctx.store.stale(p.artifact_ids), list[StaleArtifact])
+    return ctx.store.stale(p.artifact_ids)
 
 
 def verify(ctx: Context, p: VerifyParams) -> VerifyReport:
-    return to_wire(ctx.store.verify(quick=p.quick, job=ctx.job), VerifyReport)
+    return ctx.store.verify(quick=p.quick, deep=p.deep, incremental=p.incremental, since=p.since, job=ctx.job)
 
 
 def gc(ctx: Context, p: GcParams) -> GcReport:
@@ -359,18 +322,26 @@ METHODS = [
                "data under the same key returns the existing artifact (deduped, mode). Reports $/progress; a "
                "cancelled publish registers nothing."),
     Method("getLineage", GetLineageParams, ArtifactLineage, get_lineage, errors=NF,
+           long_running=True,
            doc="Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive."),
     Method("getDownstream", GetDownstreamParams, list[Artifact], get_downstream, errors=NF,
+           long_running=True,
            doc="The artifacts made from this one (transitively unless depth is given)."),
     Method("supersede", SupersedeParams, Artifact, supersede, errors=(ArtifactNotFound, InvalidSupersession),
+           long_running=True,
            doc="Mark oldArtifactId superseded by newArtifactId (same type; idempotent). Returns the old artifact."),
     Method("tombstone", TombstoneParams, Artifact, tombstone, errors=NF,
+           long_running=True,
            doc="Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them."),
     Method("listStale", ListStaleParams, list[StaleArtifact], list_stale,
+           long_running=True,
            doc="Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it."),
     Method("verify", VerifyParams, VerifyReport, verify, long_running=True,
-           doc="Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, "
-               "derived artifacts without inputs."),
+           doc="Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: "
+               "re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), "
+               "incremental or since (full for what was published or modified since the last clean full verify, "
+               "or since the given instant), deep (full plus every artifact's content re-hashed). Reports missing, "
+               "truncated, unreadable, corrupt and orphan files, dangling lineage, derived artifacts without inputs."),
     Method("gc", GcParams, GcReport, gc, long_running=True, errors=(InvalidState,),
            doc="Remove files of tombstoned (optionally superseded) artifacts nothing active depends on. Dry run "
                "unless dryRun is false."),

@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "bridge.cli.experiment",
     "bridge.cli.strategy",
     "bridge.cli.serve",
+    "bridge.cli.ui",
     "bridge.cli.demo",
 )
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -158,7 +160,8 @@ def as_domain_error(exc: BaseException) -> BridgeError:
             return InvalidInput(f"{path}: a part of the path is a file, expected a directory", path=str(path))
         if exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
             return StorageError.from_os_error(exc, path, "open")
-        return StorageError.from_os_error(exc, path, "read or write")
+        writing = exc.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS)
+        return StorageError.from_os_error(exc, path, "write" if writing else "read or write")
     if isinstance(exc, MemoryError):
         return BridgeError("out of memory; process the input in smaller parts", reason="MemoryError")
     try:
@@ -290,3 +293,43 @@ def progress_job(enabled: bool = True, label: str = "") -> Job:
         sys.stderr.flush()
 
     return Job(sink)
+
+
+def run_interruptibly(work: Callable[[Job], Any], job: Job | None = None, *, grace: float = 10.0) -> Any:
+    """Run `work(job)` on a worker thread so that Ctrl-C is seen at once, even while a library
+    (DuckDB, pyarrow) holds the main thread in C code: the interrupt cancels `job` (the work stops
+    at its next check, a running DuckDB statement is interrupted), waits up to `grace` seconds for
+    it to stop, and re-raises KeyboardInterrupt (exit 130 in run_handler). Should the work not stop
+    in time, the process ends at once with 130: letting the interpreter finalise under a thread
+    still inside DuckDB aborts it."""
+    job = job or Job()
+    box: dict[str, Any] = {}
+    done = threading.Event()  # not Thread.is_alive(): a join interrupted by Ctrl-C marks the thread stopped
+
+    def target() -> None:
+        try:
+            box["result"] = work(job)
+        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+            box["error"] = exc
+        finally:
+            done.set()
+
+    worker = threading.Thread(target=target, name="cli-work", daemon=True)
+    worker.start()
+    try:
+        while not done.wait(0.2):
+            pass
+    except KeyboardInterrupt:
+        job.cancel()
+        if not done.wait(grace):
+            print("interrupted (the work did not stop in time)", file=sys.stderr)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(EXIT_INTERRUPTED)
+        box.clear()
+        worker.join()  # the thread's own teardown (DuckDB's thread-locals) must end before the interpreter's
+        raise
+    worker.join()
+    if "error" in box:
+        raise box.pop("error")
+    return box.get("result")

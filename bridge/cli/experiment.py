@@ -7,7 +7,9 @@
     bridge experiment sweep definition.json --param takeProfitPct=20,50 --param stopLossPct=10,20
     bridge experiment ls [--experiment ID] [--status S] [--sweep ID]
     bridge experiment show RUN_ID|EXPERIMENT_ID
-    bridge experiment report RUN_ID|EXPERIMENT_ID [-o report.html]
+    bridge experiment report RUN_ID|EXPERIMENT_ID|SWEEP_ID [-o report.html]
+    bridge experiment run definition.json --capital 10000 --fraction 0.05 --max-positions 10
+    bridge experiment sweep definition.json --param takeProfitPct=20,50 --walk-forward 5 --select-metric mean_return
 """
 
 from __future__ import annotations
@@ -39,6 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--grid", help='JSON object or file: {"takeProfitPct": [20, 50], ...}')
     p.add_argument("--param", action="append", default=[], metavar="NAME=V1,V2",
                    help="one grid axis (repeatable); numbers, true/false, null")
+    v = p.add_argument_group("out-of-sample validation (docs/experiments.md, 'Out-of-sample sweeps')")
+    v.add_argument("--split", metavar="FRACTION|TS", default=None,
+                   help="in-sample share of the alerts (e.g. 0.7) or the cut time (ISO-8601)")
+    v.add_argument("--walk-forward", type=int, metavar="K", default=None, help="anchored walk-forward over K folds")
+    v.add_argument("--select-metric", default=None, metavar="NAME",
+                   help="per-trade metric that picks the in-sample best point (default mean_return)")
+    v.add_argument("--cscv-blocks", type=int, default=None, metavar="S", help="CSCV blocks for the PBO (even, default 16)")
     p.set_defaults(func=cmd_sweep)
 
     p = add_common(cmds.add_parser("ls", help="list runs, newest first"))
@@ -52,8 +61,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("run_id", help="run id or experiment id")
     p.set_defaults(func=cmd_show)
 
-    p = add_common(cmds.add_parser("report", help="write the self-contained HTML report of a run"))
-    p.add_argument("run_id", help="run id or experiment id")
+    p = add_common(cmds.add_parser("report", help="write the self-contained HTML report of a run or a sweep"))
+    p.add_argument("run_id", help="run id, experiment id or sweep id (sweep-...)")
     p.add_argument("-o", "--output", default=None, help="HTML path (default: <lake>/reports/<experiment>.html)")
     p.set_defaults(func=cmd_report)
 
@@ -69,9 +78,62 @@ def _inline_definition_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--id", dest="experiment_id", default=None, help="experiment id (default: derived)")
     g.add_argument("--from", dest="date_from", default=None, metavar="TS", help="alerts from (inclusive)")
     g.add_argument("--to", dest="date_to", default=None, metavar="TS", help="alerts to (exclusive)")
+    pf = p.add_argument_group("portfolio mode and breakdown (set or override the definition's sections)")
+    pf.add_argument("--portfolio", metavar="JSON", default=None, help='portfolio object, e.g. \'{"maxPositions": 10}\'')
+    pf.add_argument("--capital", type=float, default=None, help="portfolio: initial capital")
+    pf.add_argument("--notional", type=float, default=None, help="portfolio: fixed size per position")
+    pf.add_argument("--fraction", type=float, default=None, help="portfolio: size = this share of book equity")
+    pf.add_argument("--max-positions", type=int, default=None, help="portfolio: open positions at once")
+    pf.add_argument("--max-token-exposure-pct", type=float, default=None,
+                    help="portfolio: cost of open positions in one token, percent of book equity")
+    pf.add_argument("--equity-step", type=float, default=None, metavar="SECONDS",
+                    help="portfolio: mark-to-market grid step (default: the candle resolution)")
+    pf.add_argument("--breakdown-column", action="append", default=[], metavar="COL",
+                    help="also break results down by this alert column (repeatable)")
+    pf.add_argument("--min-count", type=int, default=None, help="breakdown: minimum trades to rank a group")
+    pf.add_argument("--bootstrap", type=int, default=None, metavar="N", help="breakdown: bootstrap resamples")
 
 
 def _definition(args) -> dict:
+    return _with_options(_base_definition(args), args)
+
+
+def _with_options(d, args):
+    """The portfolio and analysis flags, set over the definition's own sections."""
+    if not isinstance(d, dict) or not isinstance(d.get("config"), dict):
+        return d
+    cfg = d["config"]
+    pf = dict(cfg.get("portfolio") or {})
+    if args.portfolio:
+        try:
+            extra = json.loads(args.portfolio)
+        except json.JSONDecodeError as exc:
+            raise ValidationFailed(f"--portfolio is not JSON: {exc}", column="portfolio") from None
+        if not isinstance(extra, dict):
+            raise ValidationFailed("--portfolio must be a JSON object", column="portfolio")
+        pf.update(extra)
+    for flag, key in (("capital", "initialCapital"), ("notional", "notional"), ("fraction", "fraction"),
+                      ("max_positions", "maxPositions"), ("max_token_exposure_pct", "maxTokenExposurePct"),
+                      ("equity_step", "equityStepSeconds")):
+        if getattr(args, flag) is not None:
+            pf[key] = getattr(args, flag)
+    if args.fraction is not None:
+        pf["sizing"] = "fraction"
+    if pf:
+        cfg["portfolio"] = pf
+    an = dict(cfg.get("analysis") or {})
+    if args.breakdown_column:
+        an["breakdownColumns"] = list(args.breakdown_column)
+    if args.min_count is not None:
+        an["minCount"] = args.min_count
+    if args.bootstrap is not None:
+        an["bootstrapResamples"] = args.bootstrap
+    if an:
+        cfg["analysis"] = an
+    return d
+
+
+def _base_definition(args) -> dict:
     if args.definition:
         if args.alerts or args.ohlcv:
             raise ValidationFailed("give a definition file or --alerts/--ohlcv, not both", column="definition")
@@ -134,7 +196,7 @@ def cmd_run(args) -> int:
 def cmd_sweep(args) -> int:
     grid = _grid(args)
     exps = _experiments(args)
-    res = exps.sweep(_definition(args), grid, job=progress_job(not args.json, "sweep"))
+    res = exps.sweep(_definition(args), grid, job=progress_job(not args.json, "sweep"), validation=_validation(args))
     if args.json:
         emit_json(res)
         return 0
@@ -143,7 +205,44 @@ def cmd_sweep(args) -> int:
     metrics = list(res.points[0].metrics) if res.points else []
     rows = [{**{a: p.params.get(a) for a in axes}, **p.metrics, "experiment_id": p.experiment_id} for p in res.points]
     print_table(rows, [*axes, *metrics, "experiment_id"], max_width=60)
+    v = res.validation
+    if v is not None:
+        m = v.settings.metric
+        print(f"\nout of sample ({v.settings.method}, best point chosen in-sample by {m})")
+        print_table([{"fold": f.fold, "experiment_id": f.experiment_id, f"is_{m}": f.in_sample.get(m),
+                      f"oos_{m}": f.out_of_sample.get(m), "is_trades": f.in_sample.get("trade_count"),
+                      "oos_trades": f.out_of_sample.get("trade_count"), "oos_from": f.out_of_sample_from}
+                     for f in v.folds],
+                    ("fold", "experiment_id", f"is_{m}", f"oos_{m}", "is_trades", "oos_trades", "oos_from"))
+        o = v.overfit
+        print_kv([("deflated Sharpe", o.dsr if o.dsr is not None else f"null ({o.dsr_reason})"),
+                  ("  of", o.dsr_experiment_id), ("  Sharpe / expected max", f"{o.sr} / {o.sr0}"),
+                  ("PBO", o.pbo if o.pbo is not None else f"null ({o.pbo_reason})"),
+                  ("  combinations", o.pbo_combinations), ("validation artifact", v.artifact_id)])
     return 0
+
+
+def _validation(args) -> dict | None:
+    if args.split is None and args.walk_forward is None:
+        if args.select_metric or args.cscv_blocks:
+            raise ValidationFailed("--select-metric/--cscv-blocks need --split or --walk-forward", column="validation")
+        return None
+    if args.split is not None and args.walk_forward is not None:
+        raise ValidationFailed("give --split or --walk-forward, not both", column="validation")
+    v: dict = {}
+    if args.walk_forward is not None:
+        v.update(method="walkForward", folds=args.walk_forward)
+    else:
+        v["method"] = "split"
+        try:
+            v["inSampleFraction"] = float(args.split)
+        except ValueError:
+            v["splitAt"] = args.split
+    if args.select_metric:
+        v["metric"] = args.select_metric
+    if args.cscv_blocks:
+        v["cscvBlocks"] = args.cscv_blocks
+    return v
 
 
 def _grid(args) -> dict:
@@ -210,7 +309,8 @@ def _print_run(exps, res) -> None:
     print("\noutputs")
     o = res.outputs
     print_table([{"output": k, "artifact_id": v} for k, v in (("trades", o.trades), ("metrics", o.metrics),
-                                                               ("curves", o.curves), ("diagnostics", o.diagnostics))],
+                                                               ("curves", o.curves), ("diagnostics", o.diagnostics),
+                                                               ("breakdown", o.breakdown))],
                 ("output", "artifact_id"))
     if o.metrics:
         print("\nmetrics")
@@ -221,6 +321,14 @@ def _print_run(exps, res) -> None:
 
 def cmd_report(args) -> int:
     exps = _experiments(args)
+    if args.run_id.startswith("sweep-"):
+        out = args.output or str(exps.store.lake.root / "reports" / f"{args.run_id}.html")
+        path = exps.write_sweep_report(args.run_id, out)
+        if args.json:
+            emit_json({"sweepId": args.run_id, "path": path})
+        else:
+            print(path)
+        return 0
     run = exps.get_run(args.run_id)
     out = args.output or str(exps.store.lake.root / "reports" / f"{run.experiment_id}.html")
     path = exps.write_report(run.run_id, out)

@@ -11,7 +11,15 @@ import argparse
 import json
 import sys
 
-from bridge.cli._common import add_common, emit_json, lake_from, print_kv, print_table, progress_job
+from bridge.cli._common import (
+    add_common,
+    emit_json,
+    lake_from,
+    print_kv,
+    print_table,
+    progress_job,
+    run_interruptibly,
+)
 from bridge.errors import InvalidInput
 
 
@@ -47,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--named", action="append", default=[], metavar="NAME=VALUE",
                    help="named parameter for $NAME (repeatable; value parsed like --param)")
     p.add_argument("--max-rows", type=int, default=10_000, help="rows to return inline (default 10000)")
-    p.add_argument("--output", metavar="FILE", help="write the whole result to FILE instead")
+    p.add_argument("--output", metavar="FILE",
+                   help="write the whole result to FILE instead: a path outside the lake or in <lake>/cache/exports/")
+    p.add_argument("--overwrite", action="store_true", help="replace FILE if it exists (default: refuse)")
     p.add_argument("--format", choices=("parquet", "arrow", "csv"), default=None,
                    help="output file format (default: from the file extension, else parquet)")
     p.set_defaults(func=cmd_query)
@@ -184,8 +194,9 @@ def cmd_query(args) -> int:
     if args.output:
         fmt = args.format or {"csv": "csv", "arrow": "arrow", "ipc": "arrow", "feather": "arrow"}.get(
             args.output.rsplit(".", 1)[-1].lower(), "parquet")
-        output = {"path": args.output, "format": fmt}
-    res = _projections(args).query(args.projection_id, sql, params=params, max_rows=args.max_rows, output=output)
+        output = {"path": args.output, "format": fmt, "overwrite": args.overwrite}
+    res = run_interruptibly(lambda job: _projections(args).query(args.projection_id, sql, params=params,
+                                                                 max_rows=args.max_rows, output=output, job=job))
     if args.json:
         emit_json(res)
     elif res.output_path:

@@ -72,8 +72,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reason", default="", help="why (kept in the artifact's history)")
     p.set_defaults(func=cmd_tombstone)
 
-    p = add_common(sub.add_parser("verify", help="re-hash files and content; find missing, corrupt and orphan files"))
-    p.add_argument("--quick", action="store_true", help="bytes and sidecars only, skip re-hashing content")
+    p = add_common(sub.add_parser("verify", help="check files against the manifest: missing, truncated, corrupt, orphan"))
+    depth = p.add_mutually_exclusive_group()
+    depth.add_argument("--quick", action="store_true", help="existence, size and mode only (reads no file)")
+    depth.add_argument("--incremental", action="store_true",
+                       help="re-hash only what was published or modified since the last clean full verify")
+    depth.add_argument("--since", metavar="ISO", help="re-hash only what was published or modified since this instant")
+    depth.add_argument("--deep", action="store_true", help="also re-hash every artifact's content, not only its bytes")
     p.set_defaults(func=cmd_verify)
 
     p = add_common(sub.add_parser("gc", help="remove files of tombstoned artifacts nothing active depends on (dry run unless --apply)"))
@@ -313,11 +318,12 @@ def cmd_tombstone(args) -> int:
 
 def cmd_verify(args) -> int:
     store = _open_store(args)
-    report = store.verify(quick=args.quick, job=progress_job(not args.json, "verify"))
+    report = store.verify(quick=args.quick, deep=args.deep, incremental=args.incremental, since=args.since,
+                          job=progress_job(not args.json, "verify"))
     if args.json:
         emit_json(report)
     elif report.ok:
-        print(f"ok: {report.checked} artifacts verified, no problems")
+        print(f"ok: {report.checked} artifacts verified ({report.mode}, {report.hashed} files re-hashed), no problems")
     else:
         rows = [{**to_plain(i), "affected": len(i.affected) or None} for i in report.issues]
         print_table(rows, ("kind", "artifact_id", "affected", "path", "detail"), max_width=90)

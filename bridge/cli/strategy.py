@@ -37,7 +37,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_ls)
 
     p = add_common(cmds.add_parser("show", help="one strategy artifact: its fields and ladder"))
-    p.add_argument("artifact_id", help="the strategy artifact's id (32 hex characters)")
+    p.add_argument("artifact_id", help="the strategy artifact's id (`bridge strategy ls` lists them)")
     p.set_defaults(func=cmd_show)
 
 

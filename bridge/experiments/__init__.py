@@ -1,30 +1,42 @@
 """Experiments (FR-2, FR-6): vectorised DuckDB backtests over projections, results published as
 artifacts with lineage, run records, sweeps and HTML reports. docs/experiments.md has the rules.
 
-    from bridge.experiments import Experiments
+    from bridge.experiments import Experiments, Strategies
     result = Experiments(store).run("definition.json")
+    refs = Strategies(store).import_file("scenarios.json")   # the simulator's format -> strategy artifacts
 
-DuckDB, pyarrow and numpy are imported only when something runs.
+DuckDB, pyarrow and numpy are imported only when something runs; the names below are imported
+from their modules on first use.
 """
 
-from bridge.experiments.definition import (
-    Config,
-    DateRange,
-    Execution,
-    ExperimentDefinition,
-    ExperimentResult,
-    FrozenInput,
-    Inputs,
-    Outputs,
-    Provenance,
-    load_definition,
-)
-from bridge.experiments.engine import ENGINE_VERSION, SKIP_REASONS, BacktestResult, run_backtest, run_grid
-from bridge.experiments.runner import Experiments, SweepPoint, SweepResult
-from bridge.experiments.strategy import Strategy, strategy_from_mapping
+import importlib
+
+_WHERE = {
+    **dict.fromkeys(("Config", "DateRange", "Execution", "ExperimentDefinition", "ExperimentResult", "FrozenInput",
+                     "Inputs", "Outputs", "Provenance", "SweepPoint", "SweepResult", "load_definition"),
+                    "bridge.experiments.definition"),
+    **dict.fromkeys(("ENGINE_VERSION", "FILL_REASONS", "SKIP_REASONS", "BacktestResult", "run_backtest", "run_grid"),
+                    "bridge.experiments.engine"),
+    "Experiments": "bridge.experiments.runner",
+    **dict.fromkeys(("Strategies", "StrategyRef"), "bridge.experiments.strategies"),
+    **dict.fromkeys(("LadderLeg", "Strategy", "StrategyConfig", "strategy_from_mapping"), "bridge.experiments.strategy"),
+}
+
+
+def __getattr__(name: str):
+    """The public names, each imported from its module on first use (PEP 562), so importing one
+    submodule (the daemon's contract imports `definition`) does not load the engine and runner."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'bridge.experiments' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "ENGINE_VERSION",
+    "FILL_REASONS",
     "SKIP_REASONS",
     "BacktestResult",
     "Config",
@@ -35,9 +47,13 @@ __all__ = [
     "Experiments",
     "FrozenInput",
     "Inputs",
+    "LadderLeg",
     "Outputs",
     "Provenance",
+    "Strategies",
     "Strategy",
+    "StrategyConfig",
+    "StrategyRef",
     "SweepPoint",
     "SweepResult",
     "load_definition",

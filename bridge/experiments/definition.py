@@ -17,12 +17,14 @@ from typing import Any, Literal
 import msgspec
 
 from bridge.errors import ValidationFailed
+from bridge.experiments.options import OPTIONAL_CONFIG_KEYS, AnalysisConfig, PortfolioConfig, SweepValidationResult
 from bridge.experiments.strategy import Strategy
 
 __all__ = [
     "Config", "DateRange", "Execution", "ExperimentConfig", "ExperimentDateRange", "ExperimentDefinition",
     "ExperimentExecution", "ExperimentInputs", "ExperimentOutputs", "ExperimentProvenance", "ExperimentResult",
-    "FrozenInput", "Inputs", "config_builtins", "Outputs", "Provenance", "definition_hash", "load_definition",
+    "FrozenInput", "Inputs", "config_builtins", "Outputs", "Provenance", "SweepPoint", "SweepResult",
+    "definition_hash", "load_definition",
 ]
 
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
@@ -50,6 +52,8 @@ class ExperimentConfig(_S):
     strategy: Strategy | None = None
     date_range: ExperimentDateRange | None = None
     params: dict[str, Any] = {}
+    portfolio: PortfolioConfig | None = None    # absent: the independent mode (docs: "Portfolio mode")
+    analysis: AnalysisConfig | None = None      # breakdown settings (docs: "Breakdowns")
 
 
 class ExperimentProvenance(_S):
@@ -83,6 +87,7 @@ class ExperimentOutputs(_S):
     curves: str | None = None
     diagnostics: str | None = None
     fills: str | None = None
+    breakdown: str | None = None
 
 
 class ExperimentExecution(_S):
@@ -138,6 +143,10 @@ def load_definition(data: Any) -> ExperimentDefinition:
     elif len(d.inputs.strategies) != 1:
         raise ValidationFailed("a definition needs config.strategy or exactly one id in inputs.strategies "
                                f"(got {len(d.inputs.strategies)})", column="config.strategy")
+    if d.config.portfolio is not None:
+        d.config.portfolio.validate()
+    if d.config.analysis is not None:
+        d.config.analysis.validate()
     _check_limits(d)
     if not d.inputs.alerts or not d.inputs.ohlcv:
         raise ValidationFailed("a definition needs at least one alerts and one ohlcv artifact id", column="inputs")
@@ -211,9 +220,29 @@ def config_builtins(config: ExperimentConfig) -> dict[str, Any]:
         out["strategy"] = config.strategy.to_json_dict()
     else:
         out.pop("strategy", None)
+    for key in OPTIONAL_CONFIG_KEYS:  # portfolio, analysis: left out when absent
+        if out.get(key) is None:
+            out.pop(key, None)
     return out
 
 
 def definition_hash(d: ExperimentDefinition) -> str:
     text = json.dumps(msgspec.to_builtins(d), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    experiment_id: str
+    run_id: str
+    params: dict[str, Any]
+    metrics: dict[str, float | None]
+    status: str
+
+
+class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
+    sweep_id: str
+    experiment_id: str
+    projection_id: str | None
+    grid: dict[str, list[Any]]
+    points: list[SweepPoint]
+    validation: SweepValidationResult | None = None   # with out-of-sample validation (docs: "Out-of-sample sweeps")

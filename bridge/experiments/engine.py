@@ -47,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bridge.errors import InvalidInput
+from bridge.experiments.signal_sql import SignalPlan, prepare_signals
 from bridge.experiments.strategy import MAX_RE_ENTRIES, Strategy
 from bridge.progress import NULL_JOB, Job
 
@@ -54,17 +55,18 @@ __all__ = ["BacktestResult", "SKIP_REASONS", "FILL_REASONS", "run_backtest", "ru
 
 log = logging.getLogger(__name__)
 
-ENGINE_VERSION = "2.0.0"
+ENGINE_VERSION = "2.1.0"  # 2.1: indicator signals (entry filters, exit signals, gated legs)
 SKIP_REASONS = (
     "invalid_alert",            # null alert_ts or token
     "no_candles_for_token",     # the token has no candles at this resolution
     "no_candles_after_alert",   # nothing at or after alert_ts + entry delay
     "entry_lag_exceeded",       # the first candle after the alert is later than max_entry_lag
     "entry_not_triggered",      # a dip/rebound entry did not trigger within its wait limit
+    "entry_signal_not_met",     # with an entry signal: no candle of the wait window entered with the signal acting
     "insufficient_horizon",     # the data ends before an exit (or the end of the entry wait) is decided
 )
 FILL_REASONS = ("entry", "re_entry", "take_profit", "stop_loss", "trailing_stop", "break_even", "max_hold",
-                "end_of_data")
+                "exit_signal", "end_of_data")
 _US = 1_000_000
 _BIG = 9_223_372_036_854_775_807
 _SHIFT = 4_294_967_296  # 2**32: ids packed as hi * 2**32 + aid
@@ -236,6 +238,9 @@ class _Plan:
         self.created: list[tuple[str, str]] = []
         self.done_cycles = 0
         self.dups = 0
+        # indicator signals (docs/signals.md): every distinct signal of every point, numbered
+        self.signals = SignalPlan(g for st in strategies.values() for g in st.signals())
+        self.timings: dict[str, float] = {}
 
     def t(self, name: str) -> str:
         return self.prefix + name
@@ -254,11 +259,31 @@ class _Plan:
 
     # -- statements ------------------------------------------------------------------------------
 
+    def act(self, sid_col: str, default: str, row: str = "") -> str:
+        """SQL: the acting flag (at this candle's open) of the signal numbered by `sid_col`,
+        `default` when the point has none."""
+        if not len(self.signals):
+            return default
+        whens = " ".join(f"WHEN {j} THEN {row}act{j}" for j in range(len(self.signals)))
+        return f"coalesce(CASE {sid_col} {whens} END, {default})"
+
     def run(self, con, a_src: str, c_src: str, job: Job) -> None:
         self._create(con, "TABLE", "pts", self._points_sql())
-        self._create(con, "VIEW", "c", f"""
-            SELECT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, open, high, low, close
-            FROM {c_src} WHERE resolution = {_str(self.resolution)}""")
+        candles = f"""
+            SELECT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, open, high, low, close, volume
+            FROM {c_src} WHERE resolution = {_str(self.resolution)}"""
+        if len(self.signals):
+            # indicators once per token (alerts' tokens only), signals compiled to one window pass;
+            # the candles then come from that deduplicated table with the acting flags as columns
+            self.created.append(("TABLE", self.t("sigw")))
+            self.timings = prepare_signals(
+                con, f"({candles})", self.signals, wide=self.t("sigw"),
+                tokens=f"SELECT DISTINCT CAST(token_address AS VARCHAR) FROM {a_src}",
+                carry=("open", "high", "low", "close"))
+            acts = ", ".join(f"act{j}, uact{j}" for j in range(len(self.signals)))
+            self._create(con, "VIEW", "c", f"SELECT token, ts, open, high, low, close, {acts} FROM {self.t('sigw')}")
+        else:
+            self._create(con, "VIEW", "c", candles)
         job.check()
         self._create(con, "TABLE", "pos", self._pos_sql(a_src))
         job.check()
@@ -280,8 +305,11 @@ class _Plan:
             job.check()
             self._create(con, "TABLE", f"res{k}", self._cycle_sql(k))
             self.done_cycles = k + 1
-        self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
-                        for k in range(self.done_cycles))
+        if self.trailing:
+            self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
+                            for k in range(self.done_cycles))
+        else:
+            self.dups = con.execute(self._dup_check_sql()).fetchone()[0]
 
     def _points_sql(self) -> str:
         rows = []
@@ -289,7 +317,10 @@ class _Plan:
             legs = s.legs()
             tps = [_num(legs[j].take_profit_pct if j < len(legs) else None) for j in range(self.legs)]
             szs = [_num(legs[j].size_pct if j < len(legs) else None) for j in range(self.legs)]
-            dip_or_reb = s.entry_dip_pct is not None or s.entry_rebound_pct is not None
+            dip_or_reb = (s.entry_dip_pct is not None or s.entry_rebound_pct is not None
+                          or s.entry_signal is not None)
+            sids = [self.signals.sid(s.entry_signal), self.signals.sid(s.exit_signal)]
+            gates = [self.signals.sid(legs[j].signal) if j < len(legs) else None for j in range(self.legs)]
             rows.append("(" + ", ".join([
                 str(i), _str(exp_id), _us(s.entry_delay_seconds), _us(s.max_hold_seconds),
                 _us(s.max_entry_lag_seconds), _num(s.entry_dip_pct), _num(s.entry_rebound_pct),
@@ -298,10 +329,12 @@ class _Plan:
                 _num(s.re_entry_retrace_pct), str(int(s.max_re_entries if s.re_entry_retrace_pct is not None else 0)),
                 _num(s.re_entry_size_pct), _num(s.fee_bps), _num(s.entry_slippage), _num(s.exit_slippage),
                 _num(s.notional), "TRUE" if s.exit_at_end_of_data else "FALSE", *tps, *szs,
+                *(("NULL::INTEGER" if x is None else f"{x}::INTEGER") for x in [*sids, *gates]),
             ]) + ")")
         cols = ["point", "experiment_id", "delay_us", "hold_us", "lag_us", "dip", "reb", "wait_us", "sl", "trail",
                 "be", "re_pct", "max_re", "re_size", "fee", "eslip", "xslip", "notional", "eod",
-                *[f"tp{j}" for j in range(self.legs)], *[f"sz{j}" for j in range(self.legs)]]
+                *[f"tp{j}" for j in range(self.legs)], *[f"sz{j}" for j in range(self.legs)],
+                "esig", "xsig", *[f"g{j}" for j in range(self.legs)]]
         return f"SELECT * FROM (VALUES {', '.join(rows)}) AS p({', '.join(cols)})"
 
     def _pos_sql(self, a_src: str) -> str:
@@ -317,13 +350,13 @@ class _Plan:
 WITH
 eks AS MATERIALIZED (
     SELECT *, row_number() OVER (ORDER BY delay_us, hold_us NULLS FIRST, lag_us NULLS FIRST, dip NULLS FIRST,
-        reb NULLS FIRST, wait_us NULLS FIRST) AS ek
-    FROM (SELECT DISTINCT delay_us, hold_us, lag_us, dip, reb, wait_us FROM {pts})),
+        reb NULLS FIRST, wait_us NULLS FIRST, esig NULLS FIRST) AS ek
+    FROM (SELECT DISTINCT delay_us, hold_us, lag_us, dip, reb, wait_us, esig FROM {pts})),
 pk AS MATERIALIZED (
     SELECT p.point, p.experiment_id, eks.ek FROM {pts} p JOIN eks ON p.delay_us = eks.delay_us
         AND p.hold_us IS NOT DISTINCT FROM eks.hold_us AND p.lag_us IS NOT DISTINCT FROM eks.lag_us
         AND p.dip IS NOT DISTINCT FROM eks.dip AND p.reb IS NOT DISTINCT FROM eks.reb
-        AND p.wait_us IS NOT DISTINCT FROM eks.wait_us),
+        AND p.wait_us IS NOT DISTINCT FROM eks.wait_us AND p.esig IS NOT DISTINCT FROM eks.esig),
 a AS MATERIALIZED (
     SELECT *, row_number() OVER (ORDER BY alert_id) AS aid FROM (
         SELECT DISTINCT CAST(alert_id AS VARCHAR) AS alert_id, epoch_us(alert_ts) AS alert_us,
@@ -342,17 +375,22 @@ e0 AS MATERIALIZED (
         (ac.ac_ts IS NOT NULL AND (p0.lag_us IS NULL OR ac.ac_ts - p0.target_us <= p0.lag_us)) AS enters
     FROM p0 LEFT JOIN ac ON ac.ek = p0.ek AND ac.aid = p0.aid),
 wr AS MATERIALIZED (
-    SELECT e0.ek, e0.aid, e0.dip, e0.reb, e0.ac_open, c.ts, c.open, c.high, c.low
+    SELECT e0.ek, e0.aid, e0.dip, e0.reb, e0.ac_open, e0.esig, c.ts, c.open, c.high, c.low,
+        {self.act("e0.esig", "TRUE", "c.")} AS ok, {self.act("e0.esig", "FALSE", "c.u")} AS unready
     FROM e0 JOIN {c} c ON c.token = e0.token AND c.ts >= e0.ac_ts AND c.ts < e0.target_us + e0.wait_us
-    WHERE e0.enters AND (e0.dip IS NOT NULL OR e0.reb IS NOT NULL)),
+    WHERE e0.enters AND (e0.dip IS NOT NULL OR e0.reb IS NOT NULL OR e0.esig IS NOT NULL)),
 arm AS (
     SELECT ek, aid,
         CASE WHEN any_value(dip) IS NULL THEN min(ts)
              ELSE min(ts) FILTER (WHERE low <= ac_open * (1 - dip / 100)) END AS arm_ts,
-        arg_min(open, ts) FILTER (WHERE low <= ac_open * (1 - dip / 100)) AS arm_open
+        arg_min(open, ts) FILTER (WHERE low <= ac_open * (1 - dip / 100)) AS arm_open,
+        min(ts) FILTER (WHERE low <= ac_open * (1 - dip / 100) AND ok) AS garm_ts,
+        arg_min(open, ts) FILTER (WHERE low <= ac_open * (1 - dip / 100) AND ok) AS garm_open,
+        min(ts) FILTER (WHERE ok) AS sig_ts, arg_min(open, ts) FILTER (WHERE ok) AS sig_open,
+        count(*) FILTER (WHERE unready) AS warmup
     FROM wr GROUP BY ek, aid),
 rb AS (
-    SELECT wr.ek, wr.aid, wr.ts, wr.open, wr.high, wr.reb, arm.arm_ts,
+    SELECT wr.ek, wr.aid, wr.ts, wr.open, wr.high, wr.reb, wr.ok, arm.arm_ts,
         (wr.dip IS NULL OR wr.ts > arm.arm_ts) AS cand,
         least(CASE WHEN wr.dip IS NULL THEN wr.ac_open ELSE wr.ac_open * (1 - wr.dip / 100) END,
               min(wr.low) OVER (PARTITION BY wr.ek, wr.aid ORDER BY wr.ts
@@ -361,24 +399,26 @@ rb AS (
     WHERE wr.reb IS NOT NULL AND wr.ts >= arm.arm_ts),
 rt AS (
     SELECT ek, aid, arg_min(struct_pack(ts := ts, open := open, lvl := trig), ts)
-        FILTER (WHERE cand AND high >= trig) AS hit
+        FILTER (WHERE cand AND high >= trig AND ok) AS hit
     FROM (SELECT *, prior_low * (1 + reb / 100) AS trig FROM rb) GROUP BY ek, aid),
 ent AS MATERIALIZED (
     SELECT e0.*, (tokens.token IS NOT NULL) AS token_known,
         (tokens.last_ts >= e0.target_us + e0.wait_us) AS wait_covered,
         CASE WHEN NOT e0.enters THEN NULL
              WHEN e0.reb IS NOT NULL THEN rt.hit.ts
-             WHEN e0.dip IS NOT NULL THEN arm.arm_ts
+             WHEN e0.dip IS NOT NULL THEN arm.garm_ts
+             WHEN e0.esig IS NOT NULL THEN arm.sig_ts
              ELSE e0.ac_ts END AS entry_ts,
         CASE WHEN NOT e0.enters THEN NULL
              WHEN e0.reb IS NOT NULL THEN greatest(rt.hit.open, rt.hit.lvl)
-             WHEN e0.dip IS NOT NULL THEN least(arm.arm_open, e0.ac_open * (1 - e0.dip / 100))
+             WHEN e0.dip IS NOT NULL THEN least(arm.garm_open, e0.ac_open * (1 - e0.dip / 100))
+             WHEN e0.esig IS NOT NULL THEN arm.sig_open
              ELSE e0.ac_open END AS entry_px,
         CASE WHEN e0.reb IS NOT NULL THEN rt.hit.lvl
              WHEN e0.dip IS NOT NULL THEN e0.ac_open * (1 - e0.dip / 100) END AS entry_level,
         CASE WHEN e0.reb IS NOT NULL THEN rt.hit.open < rt.hit.lvl
-             WHEN e0.dip IS NOT NULL THEN arm.arm_open > e0.ac_open * (1 - e0.dip / 100)
-             ELSE FALSE END AS intra
+             WHEN e0.dip IS NOT NULL THEN arm.garm_open > e0.ac_open * (1 - e0.dip / 100)
+             ELSE FALSE END AS intra, coalesce(arm.warmup, 0) AS warmup
     FROM e0 LEFT JOIN arm ON arm.ek = e0.ek AND arm.aid = e0.aid
     LEFT JOIN rt ON rt.ek = e0.ek AND rt.aid = e0.aid
     LEFT JOIN tokens ON tokens.token = e0.token),
@@ -387,11 +427,13 @@ dlc AS (
     FROM ent JOIN {c} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us GROUP BY ent.ek, ent.aid)
 SELECT pk.point, pk.experiment_id, pk.ek, ar.aid, ar.alert_id, ar.token, ar.chain, ar.alert_us,
     ent.target_us, ent.ac_ts, ent.entry_ts, ent.entry_px, ent.entry_level, coalesce(ent.intra, FALSE) AS intra,
+    coalesce(ent.warmup, 0) AS warmup, (ent.esig IS NOT NULL) AS filtered,
     coalesce(ent.entry_ts + ent.hold_us, {_BIG}) AS deadline_us, coalesce(dlc.dl_candle, {_BIG}) AS end_us,
     CASE WHEN ar.alert_us IS NULL OR ar.token IS NULL THEN 'invalid_alert'
          WHEN ar.token NOT IN (SELECT token FROM tokens) THEN 'no_candles_for_token'
          WHEN ent.ac_ts IS NULL THEN 'no_candles_after_alert'
          WHEN NOT ent.enters THEN 'entry_lag_exceeded'
+         WHEN ent.entry_ts IS NULL AND ent.wait_covered AND ent.esig IS NOT NULL THEN 'entry_signal_not_met'
          WHEN ent.entry_ts IS NULL AND ent.wait_covered THEN 'entry_not_triggered'
          WHEN ent.entry_ts IS NULL THEN 'insufficient_horizon' END AS pre_skip,
     CASE WHEN ar.alert_us IS NULL OR ar.token IS NULL THEN NULL
@@ -400,6 +442,8 @@ SELECT pk.point, pk.experiment_id, pk.ek, ar.aid, ar.alert_id, ar.token, ar.chai
              THEN 'first candle ' || ((ent.ac_ts - ent.target_us) / 1000000.0)::VARCHAR || 's after the entry time'
          WHEN ent.entry_ts IS NULL AND ent.ac_ts IS NOT NULL AND ent.wait_covered
              THEN 'no entry within ' || (ent.wait_us / 1000000.0)::VARCHAR || 's of the entry time'
+                  || CASE WHEN ent.warmup > 0 THEN ' (the entry signal lacked indicator history on '
+                          || ent.warmup::VARCHAR || ' candle(s) of the wait window)' ELSE '' END
          WHEN ent.entry_ts IS NULL AND ent.ac_ts IS NOT NULL
              THEN 'the data ends inside the entry wait window' END AS pre_detail
 FROM ar JOIN pk ON TRUE
@@ -411,13 +455,17 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         """One cycle of every open (point, position): events in one window pass, first of each."""
         c, pts, cyc, mp = self.t("c"), self.t("pts"), self.t(f"cyc{k}"), self.t(f"map{k}")
         n = self.legs
-        prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
-                 "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)"
-                 if (self.trailing or self.break_even) else "NULL::DOUBLE")
         lv = [f"w.entry_px * (1 + p.tp{j} / 100) AS l{j}" for j in range(n)]
-        reach = " + ".join(f"coalesce(high >= l{j}, FALSE)::INTEGER" for j in range(n)) or "0"
-        leg_aggs = [f"min(ts) FILTER (WHERE reach > {j}) AS t{j}, arg_min(open, ts) FILTER (WHERE reach > {j}) AS o{j}"
+        # leg j is reached at a candle whose high reaches its level (and, for a gated leg, where its
+        # signal acts); nothing is reached at a time exit, an exit signal or an intra-candle entry
+        hits = [f"(NOT blocked AND coalesce(high >= l{j}, FALSE) AND gate{j}) AS h{j}" for j in range(n)]
+        leg_aggs = [f"min(ts) FILTER (WHERE h{j}) AS t{j}, arg_min(open, ts) FILTER (WHERE h{j}) AS o{j}"
                     for j in range(n)]
+        xact = f"(w.ts > w.entry_ts AND {self.act('p.xsig', 'FALSE', 'w.')})"
+        acts = "".join(f", c.act{j}" for j in range(len(self.signals)))
+        # columns of `e` for the signals: the exit signal acting at this candle's open (not at
+        # the entry candle's), and each leg's gate
+        extra = [f"{xact} AS xact"] + [f"{self.act(f'p.g{j}', 'TRUE', 'w.')} AS gate{j}" for j in range(n)]
         filled = [f"(a.t{j} IS NOT NULL AND (a.x IS NULL OR a.t{j} < a.x.ts OR (a.t{j} = a.x.ts AND a.x.kind = 2 "
                   f"AND a.o{j} >= a.l{j})))" for j in range(n)]
         leg_cols = [f"CASE WHEN {filled[j]} THEN a.t{j} END AS f{j}_ts, "
@@ -429,33 +477,25 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         return f"""
 WITH
 r AS (
-    SELECT y.wid, y.entry_ts, y.entry_px, y.intra, c.ts, c.open, c.high, c.low, c.close
+    SELECT y.wid, y.entry_ts, y.entry_px, y.intra, c.ts, c.open, c.high, c.low, c.close{acts}
     FROM {cyc} y JOIN {c} c ON c.token = y.token AND c.ts >= y.entry_ts AND c.ts <= y.end_us),
-w AS (
-    SELECT *, greatest(entry_px, {prior}) AS prior_high, coalesce(lag(ts) OVER win = ts, FALSE) AS dup
-    FROM r WINDOW win AS (PARTITION BY wid ORDER BY ts)),
-e AS (
-    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, w.dup, m.deadline_us, w.entry_px,
-        (w.ts = w.entry_ts AND w.intra) AS first_intra,
-        w.entry_px * (1 - p.sl / 100) AS sl_level,
-        w.prior_high * (1 - p.trail / 100) AS trail_level,
-        CASE WHEN w.prior_high >= w.entry_px * (1 + p.be / 100) THEN w.entry_px END AS be_level
-        {''.join(', ' + x for x in lv)}
-    FROM w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point),
-s AS (SELECT *, greatest(sl_level, trail_level, be_level) AS stop FROM e),
+{self._levels_sql(mp, pts, lv + extra)},
+s AS (SELECT *, greatest(sl_level, trail_level, be_level) AS stop,
+        (dup OR ts >= deadline_us OR first_intra OR xact) AS blocked FROM e),
 x AS (
     SELECT point, pid, ts, open, close, dup, stop,
         CASE WHEN dup THEN NULL
              WHEN ts >= deadline_us THEN 0
+             WHEN xact THEN 3
              WHEN NOT first_intra AND open <= stop THEN 1
              WHEN low <= stop THEN 2 END AS kind,
         CASE WHEN stop = sl_level THEN 'stop_loss' WHEN stop = be_level THEN 'break_even'
-             ELSE 'trailing_stop' END AS stop_reason,
-        CASE WHEN dup OR ts >= deadline_us OR first_intra THEN 0 ELSE {reach} END AS reach
+             ELSE 'trailing_stop' END AS stop_reason
+        {''.join(', ' + x for x in hits)}
     FROM s),
 agg AS (
     SELECT point, pid,
-        arg_min(struct_pack(ts := ts, kind := kind, reason := CASE kind WHEN 0 THEN 'max_hold' ELSE stop_reason END,
+        arg_min(struct_pack(ts := ts, kind := kind, reason := CASE kind WHEN 0 THEN 'max_hold' WHEN 3 THEN 'exit_signal' ELSE stop_reason END,
                             fill := CASE kind WHEN 2 THEN stop ELSE open END, stop := stop), ts)
             FILTER (WHERE kind IS NOT NULL) AS x,
         {''.join(x + ', ' for x in leg_aggs)}
@@ -481,6 +521,56 @@ SELECT *, {k} AS cycle,
 FROM g
 """
 
+    def _levels_sql(self, mp: str, pts: str, lv: list[str]) -> str:
+        """CTE `e`: the rows with their stop levels. With a trailing stop among the points: one
+        window pass (the highest earlier high, and a flag on the second of two duplicate rows).
+        Without one, no sort: the break-even level only needs the first candle whose high reached
+        the trigger (an aggregate), and identical duplicate rows give identical events, so the
+        first event is the same (conflicting duplicates are found by `dup_check_sql`)."""
+        legs = "".join(", " + x for x in lv)
+        if self.trailing:
+            prior = ("max(CASE WHEN ts > entry_ts OR NOT intra THEN high END) OVER "
+                     "(win ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)")
+            return f"""w AS (
+    SELECT *, greatest(entry_px, {prior}) AS prior_high, coalesce(lag(ts) OVER win = ts, FALSE) AS dup
+    FROM r WINDOW win AS (PARTITION BY wid ORDER BY ts)),
+e AS (
+    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, w.dup, m.deadline_us, w.entry_px,
+        (w.ts = w.entry_ts AND w.intra) AS first_intra,
+        w.entry_px * (1 - p.sl / 100) AS sl_level,
+        w.prior_high * (1 - p.trail / 100) AS trail_level,
+        CASE WHEN w.prior_high >= w.entry_px * (1 + p.be / 100) THEN w.entry_px END AS be_level
+        {legs}
+    FROM w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point)"""
+        be = ""
+        be_join = ""
+        be_level = "NULL::DOUBLE"
+        if self.break_even:
+            be = f"""bt AS (
+    SELECT m.point, m.pid, min(r.ts) FILTER (WHERE (r.ts > r.entry_ts OR NOT r.intra)
+        AND r.high >= r.entry_px * (1 + p.be / 100)) AS be_ts
+    FROM r JOIN {mp} m ON m.wid = r.wid JOIN {pts} p ON p.point = m.point GROUP BY m.point, m.pid),
+"""
+            be_join = "LEFT JOIN bt ON bt.point = m.point AND bt.pid = m.pid"
+            be_level = "CASE WHEN w.ts > bt.be_ts THEN w.entry_px END"
+        return f"""{be}e AS (
+    SELECT m.point, m.pid, w.ts, w.open, w.high, w.low, w.close, FALSE AS dup, m.deadline_us, w.entry_px,
+        (w.ts = w.entry_ts AND w.intra) AS first_intra,
+        w.entry_px * (1 - p.sl / 100) AS sl_level,
+        NULL::DOUBLE AS trail_level,
+        {be_level} AS be_level
+        {legs}
+    FROM r w JOIN {mp} m ON m.wid = w.wid JOIN {pts} p ON p.point = m.point {be_join})"""
+
+    def _dup_check_sql(self) -> str:
+        """Duplicate rows inside the first cycle's windows (later cycles' windows lie inside them)."""
+        c, cyc = self.t("c"), self.t("cyc0")
+        return f"""
+SELECT count(*) FROM (
+    SELECT lag(c.ts) OVER (PARTITION BY y.wid ORDER BY c.ts) = c.ts AS d
+    FROM {cyc} y JOIN {c} c ON c.token = y.token AND c.ts >= y.entry_ts AND c.ts <= y.end_us)
+WHERE d"""
+
     def _re_entry_sql(self, k: int) -> str:
         """The cycle-k entries: the first candle after a flat exit of cycle k-1 whose low reaches the
         re-entry level (stop exit: the cycle's entry price; last leg: its target) × (1 − retrace)."""
@@ -491,7 +581,7 @@ WITH q AS (
         CASE WHEN r.by_legs THEN r.last_target ELSE r.entry_px END * (1 - p.re_pct / 100) AS lvl
     FROM {res} r JOIN {pts} p ON p.point = r.point JOIN {pos} pos ON pos.point = r.point AND pos.aid = r.pid
     WHERE p.re_pct IS NOT NULL AND p.max_re >= {k} AND r.flat_ts IS NOT NULL
-        AND (r.by_legs OR r.x_kind <> 0)),
+        AND (r.by_legs OR r.x_kind NOT IN (0, 3))),
 h AS (
     SELECT q.point, q.pid, any_value(q.token) AS token, any_value(q.end_us) AS end_us, any_value(q.lvl) AS lvl,
         min(c.ts) AS ts, arg_min(c.open, c.ts) AS open
@@ -525,7 +615,7 @@ buys AS MATERIALIZED (
     FROM res r JOIN {pts} p ON p.point = r.point),
 sells AS (
     SELECT r.point, r.pid, r.cycle, r.x_ts AS ts, CASE r.x_kind WHEN 2 THEN 2 ELSE 1 END AS rnk, NULL::INTEGER AS leg,
-        'sell' AS side, r.x_reason AS reason, CASE WHEN r.x_kind = 0 THEN NULL ELSE r.x_stop END AS level,
+        'sell' AS side, r.x_reason AS reason, CASE WHEN r.x_kind IN (0, 3) THEN NULL ELSE r.x_stop END AS level,
         r.x_fill * (1 - p.xslip / 10000) AS price, q.qty * ((100 - r.filled_pct) / 100) AS qty
     FROM res r JOIN buys q ON q.point = r.point AND q.pid = r.pid AND q.cycle = r.cycle
     JOIN {pts} p ON p.point = r.point WHERE NOT r.by_legs AND r.x_ts IS NOT NULL
@@ -566,7 +656,7 @@ tr AS (
 SELECT pos.point, pos.experiment_id, pos.alert_id, pos.token, pos.chain, pos.alert_us,
     CASE WHEN pos.pre_skip IS NOT NULL THEN pos.pre_skip
          WHEN tr.pid IS NULL THEN 'insufficient_horizon' END AS skip_reason,
-    pos.pre_detail AS skip_detail,
+    pos.pre_detail AS skip_detail, pos.warmup, pos.filtered,
     tr.entry_us, tr.exit_us, tr.exit_reason,
     CASE WHEN tr.n_buys = 1 THEN tr.first_price ELSE tr.buy_notional / tr.buy_qty END AS entry_price,
     CASE WHEN tr.n_sells = 1 THEN tr.last_price ELSE tr.sell_value / tr.sell_qty END AS exit_price,
@@ -612,6 +702,12 @@ def _split(table, fills, strategies: Mapping[str, Strategy], con, a_src: str,
         stats = {"alerts_in_range": part.num_rows, "alerts_outside_range": outside,
                  "trades": trades.num_rows, "skipped": skipped_t.num_rows,
                  **{f"skipped_{k}": v for k, v in sorted(reasons.items())}}
+        if strategy.entry_signal is not None:
+            # candles of the entry wait windows at whose open the entry signal lacked indicator
+            # history (counted false), and the alerts that had any
+            warm = part.column("warmup")
+            stats["entry_signal_warmup_candles"] = int(pc.sum(warm).as_py() or 0)
+            stats["entry_signal_warmup_alerts"] = int(pc.sum(pc.greater(warm, 0).cast("int64")).as_py() or 0)
         fp = fills.filter(pc.equal(fills.column("point"), i))
         out[exp_id] = BacktestResult(exp_id, strategy, trades, skipped_t, stats, fills=_fills_table(fp))
     return out

@@ -2,8 +2,10 @@
 
 Sections: summary and strategy (with its profit-target ladder), metrics table, equity curve and
 drawdown (inline SVG), trade list (the first MAX_TRADES rows, in entry order), fills: counts by
-reason and a per-trade timeline of fills (the first MAX_TIMELINES trades), skipped alerts by
-reason, and the lineage of the run's frozen inputs and published outputs (ids, types, logical
+reason and a per-trade timeline of fills (the first MAX_TIMELINES trades), price charts of the
+first MAX_CHARTS trades (candle closes around the trade, every fill marked, and the indicators the
+strategy's signals read: price-scaled ones over the price, oscillators in a panel below), skipped
+alerts by reason, and the lineage of the run's frozen inputs and published outputs (ids, types, logical
 keys, content hashes).
 """
 
@@ -15,10 +17,12 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_report", "write_report", "MAX_TRADES", "MAX_TIMELINES"]
+__all__ = ["render_report", "write_report", "MAX_TRADES", "MAX_TIMELINES", "MAX_CHARTS"]
 
 MAX_TRADES = 1000
 MAX_TIMELINES = 200
+MAX_CHARTS = 12
+_CONTEXT = 30  # candles shown before the entry and after the exit
 _W, _H, _PAD = 860, 220, 48
 
 _CSS = """
@@ -58,13 +62,27 @@ def render_report(store, run) -> str:
         parts.append("<h2>Strategy</h2>" + _strategy(json.loads(strategy)))
     if tables["metrics"] is not None:
         parts.append("<h2>Metrics</h2>" + _metrics_table(tables["metrics"].to_pylist()))
+    initial = json.loads(strategy).get("initialCapital") if strategy else None
+    portfolio = next((json.loads(r["detail"]) for r in diags if r["reason"] == "portfolio"), None)
+    if portfolio:  # portfolio mode: the account's capital, a mark-to-market curve
+        initial = portfolio.get("initialCapital", initial)
+        parts.append("<h2>Portfolio</h2>" + _kv_table(portfolio))
     if tables["equity"] is not None:
-        initial = json.loads(strategy).get("initialCapital") if strategy else None
-        parts.append("<h2>Equity and drawdown</h2>" + _equity_svg(tables["equity"].to_pylist(), initial))
+        from bridge.experiments.report_sections import downsample
+
+        title = "Mark-to-market equity and drawdown" if portfolio else "Equity and drawdown"
+        parts.append(f"<h2>{title}</h2>" + _equity_svg(downsample(tables["equity"].to_pylist()), initial))
+    from bridge.experiments.report_sections import run_sections
+
+    parts.extend(run_sections(tables["equity"], store.read_table(o.breakdown) if o.breakdown else None, initial))
     if tables["trades"] is not None:
         parts.append(_trades_table(tables["trades"].to_pylist()))
     if tables["fills"] is not None:
         parts.append(_fills(tables["fills"].to_pylist(), tables["trades"].to_pylist() if tables["trades"] else []))
+    if tables["trades"] is not None and tables["trades"].num_rows:
+        parts.append(_trade_charts(store, run, tables["trades"].to_pylist(),
+                                   tables["fills"].to_pylist() if tables["fills"] is not None else [],
+                                   json.loads(strategy) if strategy else {}))
     if diags:
         parts.append(_diagnostics(diags))
     parts.append(_lineage(store, run))
@@ -183,6 +201,153 @@ def _equity_svg(rows: list[dict], initial: float | None) -> str:
     return f"<div>{eq_svg}</div><div>{dd_svg}</div>"
 
 
+_PRICE_SCALED = {"sma", "ema", "vwma", "bbands", "ichimoku_cloud", "price"}
+_COLORS = ("#d9822b", "#7a3fb0", "#178a8a", "#b3261e", "#6b8e23", "#c2185b", "#455a64")
+
+
+def _trade_charts(store, run, trades: list[dict], fills: list[dict], strategy: dict) -> str:
+    """Price charts of the first MAX_CHARTS trades with their fills and signal indicators. The
+    indicators are recomputed from the run's candles with the engine's own indicator code (each
+    token's whole series, so the values are the ones the signals saw)."""
+    import numpy as np
+    import pyarrow.parquet as pq
+
+    from bridge.experiments.indicators import compute_series
+    from bridge.experiments.signals import column_name, signal_indicators
+    from bridge.experiments.strategy import strategy_from_mapping
+
+    try:
+        st = strategy_from_mapping(strategy) if strategy else None
+    except Exception:  # noqa: BLE001 (a report of an older strategy still renders)
+        st = None
+    needed = sorted({x for g in (st.signals() if st else []) for x in signal_indicators(g)},
+                    key=lambda x: (x[0].key, x[1]))
+    shown = trades[:MAX_CHARTS]
+    tokens = sorted({t["token"] for t in shown})
+    resolution = strategy.get("resolution")
+    parts = []
+    for f in run.inputs:
+        if f.role != "ohlcv":
+            continue
+        art = store.get(f.artifact_id)
+        filters = [("token", "in", tokens)] + ([("resolution", "=", resolution)] if resolution else [])
+        parts.append(pq.read_table(art.path_parquet, filters=filters,
+                                   columns=["token", "resolution", "ts", "open", "high", "low", "close", "volume"]))
+    if not parts:
+        return ""
+    import pyarrow as pa
+
+    import pyarrow.compute as pc
+
+    tbl = pa.concat_tables(parts)
+    tbl = tbl.append_column("ts_us", pc.cast(pc.cast(tbl.column("ts"), pa.timestamp("us", tz="UTC")), pa.int64()))
+    candles = tbl.drop_columns(["ts"]).to_pandas()
+    candles = candles.drop_duplicates(subset=["token", "ts_us"]).sort_values(["token", "ts_us"])
+    by_trade: dict[str, list[dict]] = {}
+    for x in fills:
+        by_trade.setdefault(x["trade_id"], []).append(x)
+    names = ", ".join(f"{s.key}.{fl}" for s, fl in needed) or "none (the strategy has no signals)"
+    out = [f"<h2>Trade charts (first {len(shown)} of {len(trades)})</h2>"
+           f"<p class=muted>close per candle; ▲ buy, ▼ sell at the fill price (the fill's time is its candle's open); "
+           f"indicators: {_e(names)}</p>"]
+    for t in shown:
+        g = candles[candles["token"] == t["token"]]
+        if g.empty:
+            continue
+        arrays = {k: g[k].to_numpy(np.float64) for k in ("open", "high", "low", "close", "volume")}
+        arrays["token"] = np.zeros(len(g))
+        vals = compute_series(arrays, needed)
+        ts = g["ts_us"].to_numpy()
+        e_us, x_us = int(t["entry_ts"].timestamp() * 1e6), int(t["exit_ts"].timestamp() * 1e6)
+        i0 = max(0, int(np.searchsorted(ts, e_us)) - _CONTEXT)
+        i1 = min(len(ts), int(np.searchsorted(ts, x_us, side="right")) + _CONTEXT)
+        sl = slice(i0, i1)
+        over = [(f"{s.key}.{fl}", vals[column_name(s, fl)][sl]) for s, fl in needed if s.name in _PRICE_SCALED]
+        under = [(f"{s.key}.{fl}", vals[column_name(s, fl)][sl]) for s, fl in needed if s.name not in _PRICE_SCALED]
+        marks = [(int(x["ts"].timestamp() * 1e6), x["price"], x["side"], x["reason"]) for x in by_trade.get(t["trade_id"], [])]
+        out.append(f"<h3 style='font-size:14px;margin:14px 0 4px'><code>{_e(t['token'])}</code> · alert "
+                   f"<code>{_e(t['alert_id'])}</code> · {_e(t['exit_reason'])} · pnl {t['pnl_pct'] * 100:.2f}%</h3>")
+        out.append(_price_svg(ts[sl], arrays["close"][sl], over, marks))
+        if under:
+            out.append(_panel_svg(ts[sl], under))
+    return "".join(out)
+
+
+def _scale(values, lo_pad: float = 0.0):
+    import math
+
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return 0.0, 1.0
+    lo, hi = min(finite), max(finite)
+    if hi == lo:
+        hi, lo = hi + 1e-12 + abs(hi) * 0.01, lo - 1e-12 - abs(lo) * 0.01
+    return lo, hi
+
+
+def _polyline(xs, ys, y, color: str, width: float = 1.2) -> str:
+    import math
+
+    segs, cur = [], []
+    for a, b in zip(xs, ys):
+        if b is None or not math.isfinite(b):
+            if cur:
+                segs.append(cur)
+            cur = []
+            continue
+        cur.append(f"{a:.1f},{y(b):.1f}")
+    if cur:
+        segs.append(cur)
+    return "".join(f"<polyline fill=none stroke='{color}' stroke-width={width} points='{' '.join(p)}'/>" for p in segs)
+
+
+def _price_svg(ts, close, over, marks) -> str:
+    h = 200
+    t0, t1 = float(ts[0]), float(ts[-1])
+    span = (t1 - t0) or 1.0
+
+    def x(t):
+        return _PAD + (float(t) - t0) / span * (_W - 2 * _PAD)
+
+    lo, hi = _scale(list(close) + [v for _, arr in over for v in arr] + [m[1] for m in marks])
+
+    def y(v):
+        return 8 + (hi - v) / (hi - lo) * (h - 30)
+
+    xs = [x(t) for t in ts]
+    body = [_polyline(xs, list(close), y, "#2456c8", 1.4)]
+    legend = ["<tspan fill='#2456c8'>close</tspan>"]
+    for k, (name, arr) in enumerate(over):
+        color = _COLORS[k % len(_COLORS)]
+        body.append(_polyline(xs, list(arr), y, color, 1.0))
+        legend.append(f"<tspan fill='{color}'> {_e(name)}</tspan>")
+    for m_ts, price, side, reason in marks:
+        mx, my = x(m_ts), y(price)
+        pts = (f"{mx - 5:.1f},{my + 7:.1f} {mx + 5:.1f},{my + 7:.1f} {mx:.1f},{my - 1:.1f}" if side == "buy"
+               else f"{mx - 5:.1f},{my - 7:.1f} {mx + 5:.1f},{my - 7:.1f} {mx:.1f},{my + 1:.1f}")
+        color = "#1b7f3b" if side == "buy" else "#b3261e"
+        body.append(f"<polygon fill='{color}' points='{pts}'><title>{_e(side)} {_e(reason)} {_e(_fmt(price))}</title>"
+                    "</polygon>")
+    return (f"<svg width={_W} height={h} viewBox='0 0 {_W} {h}' role=img aria-label='price chart'>{''.join(body)}"
+            f"<text x=4 y=14 font-size=11>{_e(_fmt(hi))}</text><text x=4 y={h - 24} font-size=11>{_e(_fmt(lo))}</text>"
+            f"<text x={_PAD} y={h - 6} font-size=11>{''.join(legend)}</text></svg>")
+
+
+def _panel_svg(ts, series) -> str:
+    h = 110
+    t0, t1 = float(ts[0]), float(ts[-1])
+    span = (t1 - t0) or 1.0
+    xs = [_PAD + (float(t) - t0) / span * (_W - 2 * _PAD) for t in ts]
+    body, legend = [], []
+    for k, (name, arr) in enumerate(series):  # each on its own scale, named with its range
+        lo, hi = _scale(list(arr))
+        color = _COLORS[(k + 3) % len(_COLORS)]
+        body.append(_polyline(xs, list(arr), lambda v, lo=lo, hi=hi: 6 + (hi - v) / (hi - lo) * (h - 28), color, 1.1))
+        legend.append(f"<tspan fill='{color}'>{_e(name)} [{_e(_fmt(lo, 4))}, {_e(_fmt(hi, 4))}] </tspan>")
+    return (f"<svg width={_W} height={h} viewBox='0 0 {_W} {h}' role=img aria-label='indicator panel'>{''.join(body)}"
+            f"<text x={_PAD} y={h - 6} font-size=11>{''.join(legend)}</text></svg>")
+
+
 def _trades_table(rows: list[dict]) -> str:
     head = ("<tr><th>entry</th><th>exit</th><th>token</th><th>chain</th><th>entry px</th><th>exit px</th>"
             "<th>pnl</th><th>pnl %</th><th>hold s</th><th>reason</th><th>alert</th></tr>")
@@ -218,7 +383,8 @@ def _lineage(store, run) -> str:
         rows.append(("input: " + f.role, art))
     o = run.outputs
     for label, aid in (("output: trades", o.trades), ("output: metrics", o.metrics), ("output: equity", o.curves),
-                       ("output: diagnostics", o.diagnostics), ("output: fills", o.fills)):
+                       ("output: diagnostics", o.diagnostics), ("output: fills", o.fills),
+                       ("output: breakdown", o.breakdown)):
         if aid:
             rows.append((label, store.get(aid)))
     body = "".join(

@@ -31,15 +31,18 @@ from typing import Any
 import msgspec
 
 from bridge.errors import Cancelled, InvalidInput, InvalidState, UnknownInputArtifact, ValidationFailed
-from bridge.experiments.definition import (
+from bridge.experiments.definition import (  # SweepPoint, SweepResult: re-exported
     ExperimentDefinition,
     ExperimentResult,
     FrozenInput,
     Outputs,
+    SweepPoint,
+    SweepResult,
     config_builtins,
     load_definition,
 )
 from bridge.experiments.engine import ENGINE_VERSION
+from bridge.experiments.options import SweepValidation, SweepValidationResult
 from bridge.experiments.runs import RunRecords
 from bridge.experiments.strategy import SWEEPABLE, strategy_from_mapping
 from bridge.progress import NULL_JOB, Job
@@ -58,25 +61,10 @@ OUTPUT_KINDS = (
     ("curves", "equity", "experiment_equity_curve", "equity"),
     ("diagnostics", "diagnostics", "experiment_diagnostics", "diagnostics"),
     ("fills", "fills", "experiment_fills", "fills"),
+    ("breakdown", "breakdown", "experiment_breakdown", "breakdown"),
 )
 COMPARE_METRICS = ("trade_count", "win_rate", "mean_return", "total_return", "profit_factor", "max_drawdown",
                    "sharpe", "expectancy")
-
-
-class SweepPoint(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    experiment_id: str
-    run_id: str
-    params: dict[str, Any]
-    metrics: dict[str, float | None]
-    status: str
-
-
-class SweepResult(msgspec.Struct, rename="camel", forbid_unknown_fields=True, kw_only=True):
-    sweep_id: str
-    experiment_id: str
-    projection_id: str | None
-    grid: dict[str, list[Any]]
-    points: list[SweepPoint]
 
 
 class Experiments:
@@ -125,14 +113,19 @@ class Experiments:
 
     # -- sweeps --------------------------------------------------------------------------------
 
-    def sweep(self, definition: Any, grid: Mapping[str, Sequence[Any]], *, job: Job = NULL_JOB) -> SweepResult:
+    def sweep(self, definition: Any, grid: Mapping[str, Sequence[Any]], *, job: Job = NULL_JOB,
+              validation: Any = None) -> SweepResult:
         """Run a grid of strategy parameters over one projection in one SQL pass; one run record
-        per point, published only after every point is computed.
+        per point, published only after every point is computed. With `validation` (a
+        SweepValidation or its JSON dict) also the out-of-sample folds, the deflated Sharpe ratio
+        and the PBO, published as an experiment_sweep_validation artifact.
 
-        Raises: see run; ValidationFailed for a bad grid (unknown parameter, empty value list).
+        Raises: see run; ValidationFailed for a bad grid (unknown parameter, empty value list) or
+        bad validation settings.
         """
         d = _stamp(load_definition(definition))
         grid = _check_grid(grid)
+        settings = _validation_settings(validation)
         combos = [dict(zip(grid, values)) for values in itertools.product(*grid.values())]
         base_strategy = d.config.strategy if d.config.strategy is not None else self._strategies().get(
             d.inputs.strategies[0])
@@ -145,7 +138,10 @@ class Experiments:
             # each point names its own strategy (published by the run), not the base's artifact
             inputs = msgspec.structs.replace(d.inputs, strategies=[])
             points[pid] = (msgspec.structs.replace(d, experiment_id=pid, config=cfg, inputs=inputs), combo)
-        sweep_id = f"sweep-{_short_hash({'experiment': d.experiment_id, 'grid': grid}, 16)}"
+        key: dict[str, Any] = {'experiment': d.experiment_id, 'grid': grid}
+        if settings is not None:
+            key["validation"] = msgspec.to_builtins(settings)
+        sweep_id = f"sweep-{_short_hash(key, 16)}"
         self.records.create_sweep(sweep_id, d.experiment_id, grid)
         t0 = time.monotonic()
         run_ids = {pid: self.records.create(pd, sweep_id=sweep_id) for pid, (pd, _) in points.items()}
@@ -168,12 +164,20 @@ class Experiments:
             job.progress(2, 5, f"backtesting {len(points)} points", force=True)
             with contextlib.closing(con):
                 tables = self._backtest(con, d, {pid: pd.config.strategy for pid, (pd, _) in points.items()}, frozen, job)
+                checked = None
+                if settings is not None:
+                    from bridge.experiments.validation import alert_times, validate
+
+                    job.progress(3, 5, "validating out of sample", force=True)
+                    ids, times = alert_times(con, "p.alerts", *_date_range(d))
+                    checked = validate(sweep_id, settings, ids, times, {pid: tables[pid]["trades"] for pid in points})
             job.progress(3, 5, "publishing", force=True)
             job.check()
             for pid, (pd, _) in points.items():
                 outputs, new = self._publish(pd, tables[pid], point_frozen[pid])
                 self.records.complete(run_ids[pid], outputs, new, t0)
                 done.add(pid)
+            vresult = None if checked is None else self._publish_validation(d, sweep_id, settings, checked, frozen)
         except BaseException as exc:
             for pid, rid in run_ids.items():
                 if pid not in done:
@@ -182,7 +186,38 @@ class Experiments:
         job.progress(5, 5, "done", force=True)
         out = [SweepPoint(experiment_id=pid, run_id=run_ids[pid], params=combo, status="completed",
                           metrics=_compare_metrics(tables[pid]["metrics"])) for pid, (_, combo) in points.items()]
-        return SweepResult(sweep_id=sweep_id, experiment_id=d.experiment_id, projection_id=proj_id, grid=grid, points=out)
+        return SweepResult(sweep_id=sweep_id, experiment_id=d.experiment_id, projection_id=proj_id, grid=grid, points=out,
+                           validation=vresult)
+
+    def _publish_validation(self, d: ExperimentDefinition, sweep_id: str, settings: SweepValidation,
+                            checked: dict[str, Any], frozen: list[FrozenInput]) -> SweepValidationResult:
+        from bridge.experiments.options import SweepFold, SweepOverfit
+        from bridge.experiments.validation import validation_table
+        from bridge.store.timeutil import iso_from_micros
+
+        res = self.store.publish(
+            "experiment_sweep_validation", 1, f"sweep={sweep_id}/validation",
+            validation_table(sweep_id, checked["rows"]), input_artifact_ids=sorted({f.artifact_id for f in frozen}),
+            tags={"sweep_id": sweep_id, "experiment_id": d.experiment_id}, writer_name="experiment-engine",
+            writer_version=ENGINE_VERSION, git_commit=d.provenance.git_commit, git_dirty=d.provenance.git_dirty,
+            params={"validation": msgspec.to_builtins(settings)})
+        folds = [SweepFold(fold=f["fold"], experiment_id=f["experimentId"], in_sample=f["inSample"],
+                           out_of_sample=f["outOfSample"], in_sample_from=iso_from_micros(f["inSampleFrom"]),
+                           in_sample_to=iso_from_micros(f["inSampleTo"]),
+                           out_of_sample_from=iso_from_micros(f["outOfSampleFrom"]),
+                           out_of_sample_to=iso_from_micros(f["outOfSampleTo"])) for f in checked["folds"]]
+        o = checked["overfit"]
+        overfit = SweepOverfit(dsr=o["dsr"], sr=o["sr"], sr0=o["sr0"], dsr_experiment_id=o["dsrExperimentId"],
+                               trials=o["trials"], observations=o["observations"], skew=o["skew"],
+                               kurtosis=o["kurtosis"], dsr_reason=o["dsrReason"], pbo=o["pbo"],
+                               pbo_combinations=o["pboCombinations"], cscv_blocks=o["cscvBlocks"],
+                               pbo_reason=o["pboReason"])
+        return SweepValidationResult(settings=settings, artifact_id=res.artifact_id, folds=folds, overfit=overfit)
+
+    def sweep_validation(self, sweep_id: str):
+        """The latest experiment_sweep_validation table of a sweep, or None."""
+        found = self.store.find_by_logical_key("experiment_sweep_validation", f"sweep={sweep_id}/validation")
+        return self.store.read_table(found[0].artifact_id) if found else None
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -227,6 +262,12 @@ class Experiments:
         from bridge.experiments.report import write_report
 
         return str(write_report(self.store, self.get_run(run_id), path))
+
+    def write_sweep_report(self, sweep_id: str, path: Any) -> str:
+        """Write the HTML report of a sweep (points, heat map, folds, DSR, PBO); returns the path."""
+        from bridge.experiments.report_sections import write_sweep_report
+
+        return str(write_sweep_report(self, sweep_id, path))
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -319,7 +360,11 @@ class Experiments:
             except duckdb.InterruptException:
                 raise Cancelled() from None
         computed_at = self._computed_at(d, frozen)
-        return {k: result_tables(r, computed_at) for k, r in results.items()}
+        from bridge.experiments.analysis import extend_tables
+
+        cache: dict = {}
+        return {k: extend_tables(con, d, r, result_tables(r, computed_at), computed_at, alerts_src="p.alerts",
+                                 candles_src="p.candles", cache=cache) for k, r in results.items()}
 
     def _computed_at(self, d: ExperimentDefinition, frozen: list[FrozenInput]) -> datetime:
         from bridge.store.timeutil import parse_iso
@@ -334,6 +379,8 @@ class Experiments:
         return max(parse_iso(self.store.get(f.artifact_id).created_at) for f in frozen if f.role != "strategies")
 
     def _publish(self, d: ExperimentDefinition, tables: dict[str, Any], frozen: list[FrozenInput]) -> tuple[Outputs, int]:
+        from bridge.experiments.analysis import schema_version_for
+
         inputs = sorted({f.artifact_id for f in frozen})
         ids: dict[str, str] = {}
         created: list[str] = []
@@ -344,8 +391,11 @@ class Experiments:
                 if not ref.deduped:
                     created.append(ref.artifact_id)
             for field, suffix, artifact_type, key in OUTPUT_KINDS:
+                if key not in tables:
+                    continue
                 res = self.store.publish(
-                    artifact_type, 1, f"experiment={d.experiment_id}/{suffix}", tables[key],
+                    artifact_type, schema_version_for(artifact_type, tables[key]),
+                    f"experiment={d.experiment_id}/{suffix}", tables[key],
                     input_artifact_ids=inputs, tags={"experiment_id": d.experiment_id},
                     writer_name="experiment-engine", writer_version=ENGINE_VERSION,
                     git_commit=d.provenance.git_commit, git_dirty=d.provenance.git_dirty,
@@ -378,6 +428,18 @@ def _date_range(d: ExperimentDefinition) -> tuple[int | None, int | None]:
 
 
 _LEG_PATH = re.compile(r"^ladder\.(\d+)\.(takeProfitPct|sizePct|take_profit_pct|size_pct)$")
+# a value inside a signal: entrySignal.conditions.0.value, exitSignal.groups.0.conditions.1.params.period,
+# ladder.1.signal.conditions.0.value (docs/signals.md, "Sweeps")
+_SIGNAL_PATH = re.compile(r"^(entrySignal|exitSignal|ladder\.\d+\.signal)\.([A-Za-z0-9_.]+)$")
+
+
+def _validation_settings(validation: Any) -> SweepValidation | None:
+    if validation is None or isinstance(validation, SweepValidation):
+        return None if validation is None else validation.validate()
+    try:
+        return msgspec.convert(validation, SweepValidation).validate()
+    except msgspec.ValidationError as exc:
+        raise ValidationFailed(f"invalid validation settings: {exc}", column="validation") from None
 
 
 def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
@@ -391,14 +453,21 @@ def _check_grid(grid: Mapping[str, Sequence[Any]]) -> dict[str, list[Any]]:
     out: dict[str, list[Any]] = {}
     for key, values in grid.items():
         leg = _LEG_PATH.match(key)
-        name = f"ladder.{leg.group(1)}.{_camel(leg.group(2))}" if leg else _camel(key)
-        if not leg and (name not in allowed or name == "ladder"):
+        if _SIGNAL_PATH.match(key):
+            name = key
+        else:
+            name = f"ladder.{leg.group(1)}.{_camel(leg.group(2))}" if leg else _camel(key)
+        if not leg and not _SIGNAL_PATH.match(key) and (name not in allowed or name == "ladder"):
             raise ValidationFailed(f"grid: {key!r} is not a sweepable strategy parameter ({', '.join(sorted(allowed))}, "
-                                   "or a ladder leg's field as ladder.N.takeProfitPct / ladder.N.sizePct)",
+                                   "or a ladder leg's field as ladder.N.takeProfitPct / ladder.N.sizePct, "
+                                   "or a value inside a signal as entrySignal.conditions.0.value)",
                                    column=f"grid.{key}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ValidationFailed(f"grid.{key} must be a non-empty list", column=f"grid.{key}")
         out[name] = list(values)
+    from bridge.store.limits import check_json_size
+
+    check_json_size(out, "grid")  # stored with the sweep: the manifest's JSON limit
     return out
 
 
@@ -406,6 +475,9 @@ def _apply_grid_point(base: dict[str, Any], combo: Mapping[str, Any]) -> dict[st
     """The base strategy JSON with one grid point's values set (ladder legs by path)."""
     out = dict(base)
     for key, value in combo.items():
+        if _SIGNAL_PATH.match(key):
+            out = _set_signal_path(out, key, value)
+            continue
         leg = _LEG_PATH.match(key)
         if not leg:
             out[key] = value
@@ -420,6 +492,45 @@ def _apply_grid_point(base: dict[str, Any], combo: Mapping[str, Any]) -> dict[st
         legs[i][leg.group(2)] = value
         out["ladder"] = legs
         out.pop("takeProfitPct", None)
+    return out
+
+
+def _set_signal_path(base: dict[str, Any], key: str, value: Any) -> dict[str, Any]:
+    """A copy of the strategy JSON with the value at a signal path set. Every step must exist,
+    except the last key inside `params`/`secondaryParams` (a parameter left at its default)."""
+    import copy
+
+    out = copy.deepcopy(base)
+    parts = key.split(".")
+    node: Any = out
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        where = ".".join(parts[:i + 1])
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ValidationFailed(f"grid: {key!r}: {where} does not exist (the list has {len(node)} item(s))",
+                                       column=f"grid.{key}")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+        elif isinstance(node, dict):
+            if last:
+                if part not in node and parts[i - 1] not in ("params", "secondaryParams") and part not in (
+                        "value", "lookbackBars", "minBarsTrue"):
+                    raise ValidationFailed(f"grid: {key!r}: {where} does not exist in the strategy",
+                                           column=f"grid.{key}")
+                node[part] = value
+            else:
+                if node.get(part) is None and parts[i] in ("params", "secondaryParams"):
+                    node[part] = {}
+                if node.get(part) is None:
+                    raise ValidationFailed(f"grid: {key!r}: {where} does not exist in the strategy",
+                                           column=f"grid.{key}")
+                node = node[part]
+        else:
+            raise ValidationFailed(f"grid: {key!r}: {'.'.join(parts[:i])} is a value, not an object",
+                                   column=f"grid.{key}")
     return out
 
 

@@ -120,17 +120,24 @@ class RunRecords:
         return self._result(row) if row else None
 
     def list(self, *, experiment_id: str | None = None, status: str | None = None, sweep_id: str | None = None,
-             limit: int = 100) -> list[ExperimentResult]:
+             limit: int = 100, search: str | None = None) -> list[ExperimentResult]:
+        """Newest first. `search`: the run id, experiment id or name contains it (ASCII case-insensitive)."""
         where, args = [], []
         for col, val in (("experiment_id", experiment_id), ("status", status), ("sweep_id", sweep_id)):
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
+        con = self._con()
+        if search:
+            has = con.dialect.contains
+            where.append(f"({has('lower(run_id)', 'lower(?)')} OR {has('lower(experiment_id)', 'lower(?)')}"
+                         f" OR {has('lower(name)', 'lower(?)')})")
+            args += [search, search, search]
         sql = f"SELECT {_COLS} FROM experiment_runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
-        return [self._result(r) for r in self._con().execute(sql, (*args, int(limit))).fetchall()]
+        return [self._result(r) for r in con.execute(sql, (*args, int(limit))).fetchall()]
 
     def definition(self, run_id: str) -> ExperimentDefinition:
         row = self._con().execute("SELECT definition_json FROM experiment_runs WHERE run_id = ?", (run_id,)).fetchone()

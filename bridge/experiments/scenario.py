@@ -12,13 +12,13 @@ note. The mapping and the differences are tabled in docs/experiments.md ("Import
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
 
 from bridge.errors import ValidationFailed
+from bridge.experiments.signals import INDICATORS, SignalGroup, signal_indicators, validate_signal
 from bridge.experiments.strategy import LadderLeg, StrategyConfig
 
 __all__ = ["ConvertedScenario", "DEFAULT_TAKER_FEE_BPS", "convert_scenarios"]
@@ -70,8 +70,8 @@ class _Scenario(_T):
     entry: _Entry | None = None
     reEntry: _ReEntry | None = None           # noqa: N815
     costs: _Costs | None = None
-    entrySignal: dict[str, Any] | None = None  # noqa: N815 (issue 15)
-    exitSignal: dict[str, Any] | None = None   # noqa: N815
+    entrySignal: Any = None                   # noqa: N815 (a SignalGroup, decoded with its path)
+    exitSignal: Any = None                    # noqa: N815
 
 
 _SECTIONS = ("stopLoss", "entry", "reEntry", "costs")
@@ -143,8 +143,23 @@ def _decode(obj: Any, path: str) -> _Scenario:
         raise ValidationFailed(f"scenario: {msg}", path=path) from None
 
 
-def _signals_supported() -> bool:
-    return importlib.util.find_spec("bridge.experiments.signals") is not None
+def _signal(raw: Any, path: str, notes: list[str]) -> SignalGroup:
+    """Their signal group is ours (a subset: no params); indicators take the documented default
+    periods (docs/signals.md), noted once per indicator."""
+    try:
+        g = msgspec.convert(raw, SignalGroup)
+    except msgspec.ValidationError as exc:
+        msg = str(exc).replace("`$", f"`{path}")
+        if " - at `" not in msg:
+            msg = f"{msg} - at `{path}`"
+        raise ValidationFailed(f"scenario: {msg}", path=path) from None
+    validate_signal(g, path)
+    used = sorted({spec for spec, _ in signal_indicators(g)})
+    defaults = [f"{s.name}({', '.join(f'{p[0]}={v:g}' for p, v in zip(INDICATORS[s.name].params, s.params))})"
+                for s in used if INDICATORS[s.name].params]
+    if defaults:
+        notes.append(f"{path.rsplit('.', 1)[-1]}: periods not given in the scenario, defaults used: {', '.join(defaults)}")
+    return g
 
 
 def _pct(x: float) -> float:
@@ -156,10 +171,9 @@ def _convert(sc: _Scenario, path: str, *, fallback_name: str) -> ConvertedScenar
     fields: dict[str, Any] = {"name": sc.name or fallback_name}
     if sc.data is not None:
         notes.append("data (the alert selection) is not part of a strategy: choose the alerts with inputs.alerts")
-    for sig in ("entrySignal", "exitSignal"):
+    for sig, key in (("entrySignal", "entry_signal"), ("exitSignal", "exit_signal")):
         if getattr(sc, sig) is not None:
-            raise ValidationFailed(f"{path}.{sig}: signals are not supported yet (indicator signals are a separate "
-                                   "feature); remove the signal or wait for it", path=f"{path}.{sig}")
+            fields[key] = _signal(getattr(sc, sig), f"{path}.{sig}", notes)
     if sc.strategy:
         legs = []
         for i, leg in enumerate(sc.strategy):
@@ -206,7 +220,7 @@ def _convert(sc: _Scenario, path: str, *, fallback_name: str) -> ConvertedScenar
             fields["entry_rebound_pct"] = _pct(reb)
             notes.append("entry.trailingEntry: the rebound is measured from the lowest low of the candles before "
                          "the current one (the simulator finds the low of the whole wait window first: look-ahead)")
-        if "entry_dip_pct" in fields or "entry_rebound_pct" in fields:
+        if "entry_dip_pct" in fields or "entry_rebound_pct" in fields or "entry_signal" in fields:
             wait = en.maxWaitTime if en.maxWaitTime is not None else DEFAULT_MAX_WAIT_MINUTES
             if not wait > 0:
                 raise ValidationFailed(f"{path}.entry.maxWaitTime = {wait!r} must be > 0 (minutes)",

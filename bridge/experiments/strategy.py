@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from bridge.errors import ValidationFailed
+from bridge.experiments.signals import SignalGroup, validate_signal
 
 __all__ = ["LadderLeg", "Strategy", "StrategyConfig", "strategy_from_mapping", "SWEEPABLE", "MAX_LEGS",
            "MAX_RE_ENTRIES", "OPTIONAL_FEATURES"]
@@ -31,12 +32,16 @@ MAX_RE_ENTRIES = 10
 DEFAULT_ENTRY_WAIT_SECONDS = 3600.0
 
 
-class LadderLeg(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
+class LadderLeg(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True,
+                omit_defaults=True):
     """One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
-    entry × (1 + takeProfitPct/100) (100 = 2×)."""
+    entry × (1 + takeProfitPct/100) (100 = 2×). With a `signal`, the leg is gated: it may fill in a
+    candle only if the signal was true at the close of the token's candle before it
+    (docs/signals.md)."""
 
     take_profit_pct: float
     size_pct: float
+    signal: SignalGroup | None = None
 
 
 class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -66,12 +71,15 @@ class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
     break_even_trigger_pct: float | None = None  # once an earlier high reaches entry × (1 + x/100), stop >= entry
     entry_dip_pct: float | None = None       # wait for a dip to alert price × (1 − x/100) and buy there
     entry_rebound_pct: float | None = None   # buy when the price rebounds x % off its low since the alert (or the dip)
-    entry_max_wait_seconds: float | None = None  # wait limit of dip/rebound entries (None: 3600)
+    entry_max_wait_seconds: float | None = None  # wait limit of dip/rebound entries and entry signals (None: 3600)
     re_entry_retrace_pct: float | None = None    # after a flat exit, buy back at reference × (1 − x/100)
     max_re_entries: int = 0                  # 0..10
     re_entry_size_pct: float = 100.0         # re-entry notional, percent of `notional`
     entry_slippage_bps: float | None = None  # None: slippageBps
     exit_slippage_bps: float | None = None   # None: slippageBps
+    # -- indicator signals (docs/signals.md) --
+    entry_signal: SignalGroup | None = None  # entry filter: enter only where it acts, within the wait limit
+    exit_signal: SignalGroup | None = None   # exit the rest at the next open when it holds
 
     def validate(self) -> "StrategyConfig":
         """Raises:
@@ -87,7 +95,7 @@ class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
         _finite(self, "slippage_bps", lo=0.0, hi=10_000.0, hi_open=True)
         _finite(self, "notional", lo=0.0, lo_open=True)
         _finite(self, "initial_capital", lo=0.0, lo_open=True)
-        _finite(self, "break_even_trigger_pct", lo=0.0, optional=True)
+        _finite(self, "break_even_trigger_pct", lo=0.0, lo_open=True, optional=True)
         _finite(self, "entry_dip_pct", lo=0.0, hi=100.0, hi_open=True, optional=True)
         _finite(self, "entry_rebound_pct", lo=0.0, optional=True)
         _finite(self, "entry_max_wait_seconds", lo=0.0, lo_open=True, optional=True)
@@ -117,10 +125,22 @@ class StrategyConfig(msgspec.Struct, rename="camel", forbid_unknown_fields=True,
             if total > 100.0 + 1e-9:
                 raise ValidationFailed(f"strategy.ladder sizes add up to {total:g} %, more than 100 %",
                                        column="ladder", value=total)
+        if self.entry_signal is not None:
+            validate_signal(self.entry_signal, "strategy.entrySignal")
+        if self.exit_signal is not None:
+            validate_signal(self.exit_signal, "strategy.exitSignal")
+        for i, leg in enumerate(self.ladder or []):
+            if leg.signal is not None:
+                validate_signal(leg.signal, f"strategy.ladder[{i}].signal")
         if self.re_entry_retrace_pct is None and self.max_re_entries:
             raise ValidationFailed("strategy.maxReEntries > 0 needs reEntryRetracePct", column="maxReEntries",
                                    value=self.max_re_entries)
         return self
+
+    def signals(self) -> list[SignalGroup]:
+        """Every signal of the strategy: entry, exit, then gated legs."""
+        out = [g for g in (self.entry_signal, self.exit_signal) if g is not None]
+        return out + [leg.signal for leg in (self.ladder or []) if leg.signal is not None]
 
     def legs(self) -> list[LadderLeg]:
         """The profit-target legs the engine runs: the ladder, or takeProfitPct as one 100 % leg."""

@@ -65,6 +65,7 @@ if TYPE_CHECKING:
     import duckdb
 
     from bridge.projections.builder import TablePlan
+    from bridge.projections.results import OutputTarget
     from bridge.store import Store
 
 __all__ = ["BUILDER_VERSION", "MODES", "Projections", "fingerprint"]
@@ -76,10 +77,13 @@ SIDECAR_FORMAT = "qb-projection-sidecar-v1"
 SIDECAR = "projection.json"
 MODES = ("table", "view")
 MAX_ROWS_LIMIT = 1_000_000
+MAX_INLINE_BYTES = 32 << 20  # inline query rows, as JSON; more goes to a file (output)
+_INLINE_BATCH = 2048  # smaller batches for inline rows: a result of wide rows stops early at the byte cap
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 _TABLE_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 _RESERVED_PREFIX = "_projection"
 _BATCH = 8192
+_INTERRUPTED = "Query interrupted"  # DuckDB's RuntimeError when a SIGINT reaches a running query
 _QUOTED_PATH = re.compile(r'file "([^"]+)"')
 
 
@@ -243,27 +247,34 @@ class Projections:
 
     def query(self, projection_id: str, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None,
               max_rows: int = 10_000, output: Mapping[str, Any] | None = None, *,
-              job: Job = NULL_JOB) -> QueryResult:
+              max_bytes: int = MAX_INLINE_BYTES, job: Job = NULL_JOB) -> QueryResult:
         """Run one read-only statement; rows inline (at most `max_rows`) or written to a file.
 
-        `output` = {"path": optional file path (default: under <lake>/cache/exports/),
-        "format": "parquet" | "arrow" | "csv"}: the whole result goes to the file.
+        `output` = {"path": optional file path (default: a new file in <lake>/cache/exports/; else
+        a path in that folder or outside the lake), "format": "parquet" | "arrow" | "csv",
+        "overwrite": replace an existing file (default false)}: the whole result goes to the
+        file, written beside it and renamed into place.
+
+        Inline rows are also capped by size: more than `max_bytes` of JSON (default 32 MiB) is
+        refused with InvalidInput (field "output") rather than built in memory and sent.
 
         Raises:
             ReadOnlyViolation: the statement writes, changes settings, or reads outside the projection.
-            InvalidInput: the SQL does not parse or fails to bind/run, or bad max_rows/params/output.
+            InvalidInput: the SQL does not parse or fails to bind/run, bad max_rows/params/output, or
+                the inline rows exceed `max_bytes` as JSON.
             ProjectionNotFound: no such projection.
             Cancelled: the job was cancelled.
         """
         from bridge.projections.sandbox import check_read_only
 
+        job.check()
         _check_max_rows(max_rows)
         bound = _check_params(params)
         check_read_only(sql)
         target = self._output_target(projection_id, output) if output is not None else None
         con = self.connect_readonly(projection_id)
         try:
-            return self._run(con, projection_id, sql, bound, max_rows, target, job)
+            return self._run(con, projection_id, sql, bound, (max_rows, max_bytes), target, job)
         finally:
             con.close()
 
@@ -510,36 +521,63 @@ class Projections:
 
     # -- internals: queries --------------------------------------------------------------------
 
-    def _output_target(self, pid: str, output: Mapping[str, Any]) -> tuple[Path, str]:
-        from bridge.projections.results import FORMATS
+    def exports_dir(self) -> Path:
+        """`<lake>/cache/exports/`: the one folder inside the lake that query output may write to."""
+        return self.store.lake.cache / "exports"
+
+    def _output_target(self, pid: str, output: Mapping[str, Any]) -> "OutputTarget":
+        """Where query output goes: the exports folder (default) or a path outside the lake; never
+        over an existing file unless `overwrite`, never over the lake's own files.
+
+        Raises:
+            InvalidInput: bad format, a path inside the lake but outside the exports folder (or the
+                manifest database wherever it is), a directory, or an existing file without overwrite.
+        """
+        from bridge.projections.results import FORMATS, OutputTarget
 
         if not isinstance(output, Mapping):
-            raise InvalidInput("output must be an object {path?, format}", field="output")
+            raise InvalidInput("output must be an object {path?, format, overwrite?}", field="output")
         fmt = output.get("format") or "parquet"
         if fmt not in FORMATS:
             raise InvalidInput(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}",
                                field="output.format", value=fmt)
+        overwrite = output.get("overwrite", False)
+        if not isinstance(overwrite, bool):
+            raise InvalidInput("output.overwrite must be true or false", field="output.overwrite")
+        exports = self.exports_dir()
         raw = output.get("path")
         if not raw:
-            return self.store.lake.cache / "exports" / f"{pid}-{uuid.uuid4().hex[:12]}{FORMATS[fmt]}", fmt
+            return OutputTarget(exports / f"{pid}-{uuid.uuid4().hex[:12]}{FORMATS[fmt]}", fmt, overwrite=False)
         path = Path(str(raw)).expanduser().resolve()
         lake = self.store.lake
-        if path.is_relative_to(lake.root) and not path.is_relative_to(lake.cache):
+        if path.is_relative_to(lake.root) and not path.is_relative_to(exports):
             raise InvalidInput(
-                f"output path {path} is inside the lake but not under its cache/ folder; "
-                "write outside the lake or under cache/exports/",
-                field="output.path", value=str(path),
+                f"output path {path} is inside the lake but not in its exports folder {exports}: the lake's own "
+                "files (artifacts, manifest, projections) are never written by a query; write to a path outside "
+                f"the lake, or into {exports}",
+                field="output.path", value=str(path), exports_dir=str(exports),
             )
+        manifest = lake.manifest_db.resolve()
+        if path in (manifest, manifest.with_name(manifest.name + "-wal"), manifest.with_name(manifest.name + "-shm"),
+                    manifest.with_name(manifest.name + "-journal")):
+            raise InvalidInput(f"output path {path} is the lake's manifest database; choose another path",
+                               field="output.path", value=str(path))
         if path.is_dir():
             raise InvalidInput(f"output path {path} is a directory; name a file", field="output.path", value=str(path))
-        return path, fmt
+        if path.exists() and not overwrite:
+            raise InvalidInput(
+                f"output file {path} already exists; choose another path, or pass overwrite (CLI: --overwrite) "
+                "to replace it",
+                field="output.path", value=str(path),
+            )
+        return OutputTarget(path, fmt, overwrite=overwrite)
 
-    def _run(self, con: "duckdb.DuckDBPyConnection", pid: str, sql: str, params: Any, max_rows: int,
-             target: tuple[Path, str] | None, job: Job) -> QueryResult:
+    def _run(self, con: "duckdb.DuckDBPyConnection", pid: str, sql: str, params: Any, cap: tuple[int, int],
+             target: "OutputTarget | None", job: Job) -> QueryResult:
         import duckdb
 
         from bridge.projections.builder import interrupt_on_cancel
-        from bridge.projections.results import json_rows, write_batches
+        from bridge.projections.results import write_batches
 
         try:
             with interrupt_on_cancel(con, job):
@@ -547,14 +585,17 @@ class Projections:
                 if rel is None:
                     return QueryResult(columns=[], rows=[], row_count=0)
                 columns = [ColumnInfo(name=n, type=str(t)) for n, t in zip(rel.columns, rel.types)]
-                reader = rel.to_arrow_reader(_BATCH)
+                reader = rel.to_arrow_reader(_BATCH if target is not None else _INLINE_BATCH)
                 if target is not None:
-                    n = write_batches(reader, target[0], target[1])
+                    n = write_batches(reader, target.path, target.fmt, overwrite=target.overwrite)
                     return QueryResult(columns=columns, rows=[], row_count=n,
-                                       output_path=str(target[0]), output_format=target[1])
-                table, truncated = _take(reader, max_rows)
-                rows = json_rows(table)
+                                       output_path=str(target.path), output_format=target.fmt)
+                rows, truncated = _take(reader, *cap)
                 return QueryResult(columns=columns, rows=rows, row_count=len(rows), truncated=truncated)
+        except RuntimeError as exc:
+            if _INTERRUPTED in str(exc):  # DuckDB saw SIGINT (Ctrl-C) in this thread: it is one
+                raise KeyboardInterrupt from exc
+            raise
         except duckdb.Error as exc:
             if isinstance(exc, duckdb.PermissionException):
                 self._raise_if_inputs_missing(pid, exc)
@@ -690,19 +731,39 @@ def _check_params(params: Any) -> Any:
     raise InvalidInput("params must be a list (for ? and $1) or an object (for $name)", field="params")
 
 
-def _take(reader, max_rows: int):
+def _take(reader, max_rows: int, max_bytes: int) -> tuple[list[list[Any]], bool]:
+    """The first `max_rows` rows as JSON-safe lists, and whether there were more.
+
+    Raises:
+        InvalidInput: the rows come to more than `max_bytes` of JSON (counted batch by batch, so a
+            huge result stops early instead of being built whole).
+    """
     import pyarrow as pa
 
-    batches, n = [], 0
-    while n <= max_rows:
+    from bridge.projections.results import json_rows
+
+    rows: list[list[Any]] = []
+    size = 0
+    while len(rows) <= max_rows:
         try:
             batch = reader.read_next_batch()
         except StopIteration:
             break
-        batches.append(batch)
-        n += batch.num_rows
-    table = pa.Table.from_batches(batches, schema=reader.schema)
-    return table.slice(0, max_rows), table.num_rows > max_rows
+        part = json_rows(pa.Table.from_batches([batch]).slice(0, max_rows + 1 - len(rows)))
+        size += len(msgspec.json.encode(part[: max_rows - len(rows)]))
+        if size > max_bytes:
+            raise InvalidInput(
+                f"the result is too large to return inline: more than {_mib(max_bytes)} of JSON after "
+                f"{len(rows) + len(part):,} rows; pass output {{path, format}} to write it to a file "
+                "(CLI: --output FILE), or select fewer rows or columns",
+                field="output", limit_bytes=max_bytes, rows_read=len(rows) + len(part),
+            )
+        rows.extend(part)
+    return rows[:max_rows], len(rows) > max_rows
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):g} MiB" if n >= 1 << 20 else f"{n:,} bytes"
 
 
 def _map_error(exc: Exception, pid: str, job: Job) -> Exception:

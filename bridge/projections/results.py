@@ -19,6 +19,7 @@ import math
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
@@ -28,8 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from bridge.errors import InvalidInput
+from bridge.store.files import fsync_dir, fsync_file
 
-__all__ = ["FORMATS", "json_rows", "json_value", "write_batches"]
+__all__ = ["FORMATS", "OutputTarget", "json_rows", "json_value", "write_batches"]
 
 FORMATS = {"parquet": ".parquet", "arrow": ".arrow", "csv": ".csv"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -123,11 +125,23 @@ def _decimal(v: Decimal) -> int | str:
     return str(v)
 
 
-def write_batches(reader: pa.RecordBatchReader, path: Path, fmt: str) -> int:
-    """Stream `reader` into `path` (written beside it, then renamed into place); return the row count.
+@dataclass(frozen=True)
+class OutputTarget:
+    """A checked destination for query output (see Projections._output_target)."""
+
+    path: Path
+    fmt: str
+    overwrite: bool = False
+
+
+def write_batches(reader: pa.RecordBatchReader, path: Path, fmt: str, *, overwrite: bool = False) -> int:
+    """Stream `reader` into `path` (written beside it, fsynced, then moved into place in one step);
+    return the row count. Without `overwrite` an existing file is never replaced, even one that
+    appeared while the result was being written (the move is a hard link, which refuses).
 
     Raises:
-        InvalidInput: unknown format, or a column type the format cannot hold (e.g. a LIST in CSV).
+        InvalidInput: unknown format, a column type the format cannot hold (e.g. a LIST in CSV), or
+            `path` exists and `overwrite` is false.
     """
     if fmt not in FORMATS:
         raise InvalidInput(f"unknown output format {fmt!r}; use one of {', '.join(FORMATS)}", field="output.format")
@@ -135,12 +149,30 @@ def write_batches(reader: pa.RecordBatchReader, path: Path, fmt: str) -> int:
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
         rows = _write(reader, tmp, fmt)
-        os.replace(tmp, path)
+        fsync_file(tmp)
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            _place_new(tmp, path)
+        fsync_dir(path.parent)
     except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise InvalidInput(f"cannot write this result as {fmt}: {exc}", field="output.format", format=fmt) from exc
     finally:
         tmp.unlink(missing_ok=True)
     return rows
+
+
+def _place_new(tmp: Path, path: Path) -> None:
+    try:
+        os.link(tmp, path)  # atomic, and refuses an existing name
+    except FileExistsError:
+        raise InvalidInput(f"output file {path} already exists; choose another path, or pass overwrite "
+                           "(CLI: --overwrite) to replace it", field="output.path", value=str(path)) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if path.exists():
+            raise InvalidInput(f"output file {path} already exists; choose another path, or pass overwrite "
+                               "(CLI: --overwrite) to replace it", field="output.path", value=str(path)) from None
+        os.replace(tmp, path)
 
 
 def _write(reader: pa.RecordBatchReader, tmp: Path, fmt: str) -> int:

@@ -2,19 +2,24 @@
 
 Reading never buffers more than the limit: an over-long line is skipped in chunks up to its
 newline and reported as `TooLong` so the caller can answer it; the stream stays in sync.
-Writing is serialised by a lock, one `write` + `flush` per frame, always `\\n`.
+Writing is serialised by a lock, one `write` + `flush` per frame, always `\\n`. A write that
+fails (the peer closed its end) marks the writer closed and calls `on_broken` once, on its own
+thread (the caller holds the writer's lock).
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import BinaryIO
 
 __all__ = ["FrameWriter", "LineReader", "TooLong"]
 
-_CHUNK = 1 << 20
+# One read per burst: 64 KiB holds hundreds of pipelined small requests; a bigger buffer only
+# costs more per read (measured: 1 MiB reads halved the sequential rate of small calls).
+_CHUNK = 1 << 16
 
 
 @dataclass(frozen=True)
@@ -94,10 +99,11 @@ class FrameWriter:
     """Serialised frame output. Between `hold()` and `release()` (the reader handling one burst
     of lines) frames are gathered and written with one write + flush."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, on_broken: Callable[[], None] | None = None) -> None:
         self._stream = stream
         self._lock = threading.Lock()
         self._held: list[bytes] | None = None
+        self._on_broken = on_broken
         self.closed = False
 
     def hold(self) -> None:
@@ -125,4 +131,6 @@ class FrameWriter:
             self._stream.write(data)
             self._stream.flush()
         except (BrokenPipeError, ValueError, OSError):
-            self.closed = True  # the peer is gone; the reader will see EOF
+            self.closed = True  # the peer is gone: nothing more can be answered
+            if self._on_broken is not None:
+                threading.Thread(target=self._on_broken, name="output-broken", daemon=True).start()

@@ -13,8 +13,8 @@ Transport only: it knows method *names* and handler objects, nothing about what 
   `sys.exit()`); notifications never get one, not even errors. Invalid UTF-8 anywhere in a line
   is a parse error.
 - Batches are supported: their replies come as one array once every member is done.
-- Lifecycle: `shutdown` (then other requests get code 11), the `exit` notification, or EOF on
-  stdin end the loop. At EOF in-flight work finishes and is answered; at `exit` it is cancelled
+- Lifecycle: `shutdown` (then other requests get code 11), the `exit` notification, EOF on
+  stdin, or a closed output (a failed write; stdio also watches the pipe) end the loop. At EOF in-flight work finishes and is answered; at `exit` it is cancelled
   and waited for up to `drain_timeout`, after which what still runs is answered -32800 here and
   its late reply dropped (stdio.serve_stdio then ends the process without waiting for it).
 - With DEBUG logging on, one log line per call: method, id, outcome, milliseconds.
@@ -41,6 +41,8 @@ __all__ = ["Handler", "Server"]
 log = logging.getLogger(__name__)
 
 SHUTTING_DOWN = 11
+ECHO_CHARS = 1000  # longest string an error message or error data carries
+ERROR_DATA_BYTES = 64 << 10  # error data larger than this once encoded is reduced to its type
 _UNSET = msgspec.UNSET
 
 
@@ -67,10 +69,11 @@ _decode_envelope = msgspec.json.Decoder(_Envelope).decode
 
 class Server:
     def __init__(self, handlers: Mapping[str, Handler], *, map_error: ErrorMapper, max_line_bytes: int = 64 << 20,
-                 workers: int = 4, drain_timeout: float = 10.0) -> None:
+                 max_reply_bytes: int = 128 << 20, workers: int = 4, drain_timeout: float = 10.0) -> None:
         self._handlers = handlers
         self._map_error = map_error
         self._max_line = max_line_bytes
+        self._max_reply = max_reply_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc-worker")
         self._inflight: dict[Any, Job] = {}
         self._lock = threading.Lock()
@@ -86,11 +89,27 @@ class Server:
         self.exit_requested = False
         self._trace = False
         self._writer: FrameWriter | None = None
+        self._output_lost = False
+        self.on_output_lost: Callable[[], None] | None = None
 
     # -- loop ----------------------------------------------------------------------------------
 
+    def output_lost(self) -> None:
+        """The peer stopped reading (stdout closed): nobody can receive a reply any more, so end
+        as `exit` does: stop reading, cancel in-flight work and wait for it (bounded), then call
+        `on_output_lost` (stdio ends the process there: the reader may be blocked on an open stdin)."""
+        with self._lock:
+            if self._output_lost:
+                return
+            self._output_lost = True
+        log.warning("the client stopped reading replies (output closed); cancelling in-flight work and exiting")
+        self.exit_requested = True
+        self.stop()
+        if self.on_output_lost is not None:
+            self.on_output_lost()
+
     def serve(self, rfile: BinaryIO, wfile: BinaryIO) -> int:
-        self._writer = FrameWriter(wfile)
+        self._writer = FrameWriter(wfile, on_broken=self.output_lost)
         self._trace = log.isEnabledFor(logging.DEBUG)  # one line per call (method, id, outcome, time)
         reader = LineReader(rfile, self._max_line)
         try:
@@ -286,7 +305,14 @@ class Server:
             self._inflight[rid] = job
             if not in_batch:
                 self._single.add(rid)
-        return self._pool.submit(self._run, handler, env.method, rid, params, job)
+        try:
+            return self._pool.submit(self._run, handler, env.method, rid, params, job)
+        except RuntimeError:  # the pool was shut down (the output is gone): nobody to answer
+            with self._lock:
+                self._inflight.pop(rid, None)
+                self._single.discard(rid)
+            return self._error_frame(rid, RpcError("the server is shutting down; send exit",
+                                                   {"type": "ServerShuttingDown"}), code=SHUTTING_DOWN)
 
     def _control(self, env: _Envelope) -> None:
         if env.method == "exit":
@@ -327,6 +353,13 @@ class Server:
             result = handler.call(params, job, rid)
             if method == "shutdown":
                 self.shutting_down = True
+            if len(result) > self._max_reply:
+                log.warning("%s (id %.40r): reply of %d bytes over the limit of %d bytes; answering an error",
+                            method, rid, len(result), self._max_reply)
+                return self._error_frame(rid, RpcError(
+                    f"the reply of {len(result):,} bytes exceeds the daemon's limit of {self._max_reply:,} bytes; "
+                    "ask for less (a query can write its result to a file with output)"),
+                    code=-32603, data={"type": "ReplyTooLarge", "sizeBytes": len(result), "limitBytes": self._max_reply})
             return b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
         except RpcError as exc:
             return self._error_frame(rid, exc)
@@ -349,11 +382,21 @@ class Server:
     # -- output --------------------------------------------------------------------------------
 
     def _error_frame(self, rid: Any, err: RpcError, *, code: int | None = None, data: Any = None) -> bytes:
+        """An error reply. Every string in `message` and `data` is cut to ECHO_CHARS characters
+        (errors quote what they were sent: a 50 MB artifact id must not come back, twice); should
+        `data` still encode to more than ERROR_DATA_BYTES, only its `type` is kept, with
+        `truncated: true`. The id is echoed whole, as JSON-RPC requires."""
         body = err.to_dict()
         if code is not None:
             body["code"] = code
         if data is not None:
             body["data"] = data
+        body["message"] = clip(body["message"])
+        if "data" in body:
+            body["data"] = clip(body["data"])
+            if len(_encode(body["data"])) > ERROR_DATA_BYTES:
+                kept = body["data"].get("type") if isinstance(body["data"], dict) else None
+                body["data"] = {"truncated": True, **({"type": kept} if kept is not None else {})}
         return _encode({"jsonrpc": "2.0", "id": rid, "error": body})
 
     def _send_error(self, rid: Any, err: RpcError) -> None:
@@ -380,6 +423,21 @@ def _outcome(frame: bytes | None) -> str:
     if isinstance(reply, dict) and "error" in reply:
         return f"error {reply['error'].get('code')}"
     return "result"
+
+
+def clip(value: Any, limit: int | None = None) -> Any:
+    """`value` with every string (in nested dicts and lists too, keys included) cut to `limit`
+    characters plus a note of how many were left out."""
+    limit = ECHO_CHARS if limit is None else limit
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return value
+        return f"{value[:limit]}… [{len(value) - limit:,} more characters]"
+    if isinstance(value, dict):
+        return {clip(k, limit) if isinstance(k, str) else k: clip(v, limit) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clip(v, limit) for v in value]
+    return value
 
 
 def _short(exc: BaseException) -> str:

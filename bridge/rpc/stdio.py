@@ -20,7 +20,7 @@ import threading
 import time
 from typing import BinaryIO
 
-__all__ = ["claim_stdin", "claim_stdout", "exit_with_parent", "serve_stdio"]
+__all__ = ["claim_stdin", "claim_stdout", "exit_with_parent", "serve_stdio", "watch_output"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +70,43 @@ def exit_with_parent(on_orphan=None, interval: float = 0.5) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
+def watch_output(fd: int, on_closed) -> None:
+    """Call `on_closed` (once, on a daemon thread) as soon as the reader of pipe `fd` is gone,
+    without waiting for a write to fail: poll() reports POLLERR on a pipe's write end once its
+    read end is closed. (Not a pipe, e.g. a file or a terminal: nothing to watch.)"""
+    import select
+    import stat
+
+    try:
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode) and not stat.S_ISSOCK(os.fstat(fd).st_mode):
+            return
+    except OSError:
+        return
+
+    def watch() -> None:
+        poller = select.poll()
+        poller.register(fd, 0)  # POLLERR / POLLHUP are always reported
+        while True:
+            try:
+                events = poller.poll()
+            except InterruptedError:
+                continue
+            except OSError:
+                return
+            if any(ev & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, ev in events):
+                on_closed()
+                return
+
+    threading.Thread(target=watch, name="output-watch", daemon=True).start()
+
+
+def _end_now() -> None:
+    """The client is gone and in-flight work was cancelled: end the process with status 0 (the
+    protocol reader may be blocked on a stdin the client never closes)."""
+    logging.shutdown()
+    os._exit(0)
+
+
 def serve_stdio(server) -> int:
     """Run `server` (a bridge.rpc.Server) on this process's stdin/stdout until `exit`, EOF or
     the parent's death. Returns the exit status; if work that ignored cancellation is still
@@ -77,6 +114,8 @@ def serve_stdio(server) -> int:
     instead of waiting for it: the thread pool's workers would otherwise keep it alive."""
     requests, out = claim_stdin(), claim_stdout()
     exit_with_parent(on_orphan=server.stop)
+    server.on_output_lost = _end_now
+    watch_output(out.fileno(), server.output_lost)
     code = server.serve(requests, out)
     if server.outstanding:
         log.warning("%d request(s) ignored cancellation; exiting without waiting for them", server.outstanding)

@@ -25,7 +25,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
 from bridge.errors import ValidationFailed
@@ -33,7 +33,7 @@ from bridge.errors import ValidationFailed
 if TYPE_CHECKING:  # pragma: no cover
     from bridge.store.lake import Lake
 
-__all__ = ["ArtifactFS", "LocalArtifacts", "ObjectArtifacts", "artifact_fs_for", "host_id"]
+__all__ = ["ArtifactFS", "FileStat", "LocalArtifacts", "ObjectArtifacts", "artifact_fs_for", "host_id"]
 
 _CHUNK = 8 << 20
 STAGING_MAX_AGE_S = 3600.0  # a staging key of another host is an orphan after this long
@@ -43,6 +43,14 @@ def host_id() -> str:
     """This machine's name in publish journals and staging keys (QUANTBOT_HOST_ID overrides the
     hostname: containers that share one, and tests that play two machines)."""
     return os.environ.get("QUANTBOT_HOST_ID") or socket.gethostname()
+
+
+class FileStat(NamedTuple):
+    """What a listing says about one file (verify reads no file for these)."""
+
+    size: int
+    mode: int | None  # POSIX mode bits; None in a bucket (no modes there)
+    changed_ns: int  # last change (local: the later of mtime and ctime; a bucket: last-modified), ns
 
 
 class ArtifactFS:
@@ -70,9 +78,18 @@ class ArtifactFS:
     def open_input(self, ref: str):  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def open_stream(self, ref: str):
+        """A sequential reader (`read(n)`, a context manager): hashing and sidecars."""
+        return self.open_input(ref)
+
     def read_bytes(self, ref: str) -> bytes:
-        with self.open_input(ref) as fh:
+        with self.open_stream(ref) as fh:
             return fh.read()
+
+    def walk(self, under: str = "artifacts") -> dict[str, FileStat]:
+        """{ref (as the manifest names files): FileStat} of every file under `under`, from one
+        listing (no file opened)."""
+        raise NotImplementedError  # pragma: no cover
 
     def write_bytes(self, ref: str, data: bytes) -> None:  # pragma: no cover - abstract
         """Write a file in place (tests that damage a lake, and `lake copy` of odd files only)."""
@@ -131,7 +148,8 @@ class LocalArtifacts(ArtifactFS):
         return self.base / ref  # an absolute ref stays as it is
 
     def uri(self, ref: str) -> str:
-        return str(self._p(ref))
+        # = str(self._p(ref)) without a Path per call (pages of 100 artifacts)
+        return os.path.join(self.url, ref) if ref else self.url
 
     def key(self, ref: str) -> str:
         return str(self._p(ref).resolve())
@@ -147,6 +165,29 @@ class LocalArtifacts(ArtifactFS):
         import pyarrow as pa
 
         return pa.OSFile(str(self._p(ref)), "rb")
+
+    def open_stream(self, ref: str):
+        return open(self._p(ref), "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+
+    def walk(self, under: str = "artifacts") -> dict[str, FileStat]:
+        """From os.scandir (no per-file path resolution)."""
+        out: dict[str, FileStat] = {}
+        stack = [(str(self._p(under)), under.rstrip("/"))]
+        while stack:
+            path, rel = stack.pop()
+            try:
+                entries = os.scandir(path)
+            except OSError:
+                continue
+            with entries:
+                for e in entries:
+                    r = f"{rel}/{e.name}"
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append((e.path, r))
+                    elif e.is_file():
+                        st = e.stat()
+                        out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
+        return out
 
     def write_bytes(self, ref: str, data: bytes) -> None:
         p = self._p(ref)
@@ -262,6 +303,22 @@ class ObjectArtifacts(ArtifactFS):
 
     def open_input(self, ref: str):
         return self.fs.open_input_file(self._k(ref))
+
+    def open_stream(self, ref: str):
+        return self.fs.open_input_stream(self._k(ref))
+
+    def walk(self, under: str = "artifacts") -> dict[str, FileStat]:
+        from pyarrow.fs import FileSelector, FileType
+
+        base = self._k("")
+        out: dict[str, FileStat] = {}
+        for info in self.fs.get_file_info(FileSelector(self._k(under), recursive=True, allow_not_found=True)):
+            if info.type == FileType.File:
+                changed = info.mtime_ns if info.mtime_ns is not None else 0
+                if changed % 1_000_000_000 == 0:  # whole seconds (some servers): the end of that second
+                    changed += 999_999_999
+                out[info.path[len(base) + 1:] if base else info.path] = FileStat(info.size, None, changed)
+        return out
 
     def write_bytes(self, ref: str, data: bytes) -> None:
         with self.fs.open_output_stream(self._k(ref)) as out:

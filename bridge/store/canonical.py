@@ -127,6 +127,20 @@ def _read_csv(path: Path, spec: ArtifactSpec, delimiter: str) -> pa.Table:
 
     types = _csv_types(spec)
     parse = pcsv.ParseOptions(delimiter=delimiter)
+    ts_cols = [c.name for c in spec.columns if c.type == "timestamp"]
+    if ts_cols:
+        # Zoned ISO-8601 text (2026-01-26T00:00:00Z, +01:00) parsed by the multi-threaded reader
+        # straight into the canonical type: no text column, no single-threaded cast afterwards. It
+        # gives exactly what _parse_timestamp_text gives; anything else (naive text, which means UTC,
+        # a bad value, a null) fails here or is caught below and takes the text path, which says why.
+        typed = {**types, **dict.fromkeys(ts_cols, arrow_type("timestamp"))}
+        try:
+            table = pcsv.read_csv(path, parse_options=parse, convert_options=pcsv.ConvertOptions(column_types=typed))
+            if all(table.column(n).null_count == 0 for n in ts_cols if n in table.column_names):
+                return table
+            del table
+        except pa.ArrowInvalid:
+            pass
     try:
         return pcsv.read_csv(path, parse_options=parse, convert_options=pcsv.ConvertOptions(column_types=types))
     except pa.ArrowInvalid as exc:

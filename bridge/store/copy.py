@@ -30,7 +30,7 @@ __all__ = ["CopyReport", "copy_lake"]
 log = logging.getLogger(__name__)
 
 _ARTIFACT_COLS = ("artifact_id", "artifact_type", "schema_version", "logical_key", "status", "path_parquet",
-                  "path_sidecar", "file_hash", "content_hash", "row_count", "min_ts", "max_ts", "created_at")
+                  "path_sidecar", "file_hash", "content_hash", "row_count", "min_ts", "max_ts", "created_at", "file_bytes")
 _RUN_TABLES = (("experiment_sweeps", ("sweep_id",)), ("experiment_runs", ("run_id",)),
                ("experiment_run_inputs", ("run_id", "role", "artifact_id")))
 

@@ -1,4 +1,5 @@
-"""Value types of the artifact store (snake_case; the API layer renames them for the wire)."""
+"""Value types of the artifact store: snake_case in Python. Those marked rename="camel" are also
+the RPC contract's types (bridge.api.store uses them as they are: one declaration per concept)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ __all__ = [
 Status = Literal["active", "superseded", "tombstoned"]
 
 
-class Artifact(msgspec.Struct, frozen=True, kw_only=True):
-    """One manifest row, plus its tags and direct inputs."""
+class Artifact(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire)."""
 
     artifact_id: str
     artifact_type: str
@@ -36,9 +37,9 @@ class Artifact(msgspec.Struct, frozen=True, kw_only=True):
     file_hash: str
     content_hash: str
     row_count: int
+    created_at: str
     min_ts: str | None = None
     max_ts: str | None = None
-    created_at: str
     tags: dict[str, list[str]] = {}
     input_artifact_ids: list[str] = []
     superseded_by: str | None = None
@@ -56,12 +57,12 @@ class PublishResult(msgspec.Struct, frozen=True, kw_only=True):
     sidecar: dict | None = None
 
 
-class ArtifactPage(msgspec.Struct, frozen=True, kw_only=True):
+class ArtifactPage(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     items: list[Artifact]
     next_cursor: str | None = None
 
 
-class LineageNode(msgspec.Struct, frozen=True, kw_only=True):
+class LineageNode(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     artifact_id: str
     artifact_type: str
     logical_key: str
@@ -69,7 +70,7 @@ class LineageNode(msgspec.Struct, frozen=True, kw_only=True):
     depth: int
 
 
-class LineageEdge(msgspec.Struct, frozen=True, kw_only=True):
+class LineageEdge(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     artifact_id: str
     input_artifact_id: str
 
@@ -83,31 +84,34 @@ class LineageGraph(msgspec.Struct, frozen=True, kw_only=True):
     edges: list[LineageEdge]
 
 
-class StaleReason(msgspec.Struct, frozen=True, kw_only=True):
+class StaleReason(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     input_artifact_id: str
     input_status: Status
     path: list[str]  # from the stale artifact down to the superseded/tombstoned input
 
 
-class StaleArtifact(msgspec.Struct, frozen=True, kw_only=True):
+class StaleArtifact(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     artifact_id: str
     artifact_type: str
     logical_key: str
     reasons: list[StaleReason]
 
 
-class VerifyIssue(msgspec.Struct, frozen=True, kw_only=True):
+class VerifyIssue(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     kind: str  # missing_file | truncated | corrupt | file_hash_mismatch | content_hash_mismatch | ...
+    detail: str
     artifact_id: str | None = None
     path: str | None = None
-    detail: str
     affected: list[str] = []  # active artifacts made (transitively) from `artifact_id`
 
 
-class VerifyReport(msgspec.Struct, frozen=True, kw_only=True):
+class VerifyReport(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     ok: bool
     checked: int
     issues: list[VerifyIssue]
+    mode: Literal["quick", "full", "incremental", "deep"] = "full"
+    hashed: int = 0  # files re-hashed
+    since: str | None = None  # incremental: what changed at or after this instant was re-hashed
 
 
 class GcReport(msgspec.Struct, frozen=True, kw_only=True):

@@ -411,6 +411,71 @@ register(ArtifactSpec(
 ))
 
 register(ArtifactSpec(
+    "experiment_equity_curve", 2,
+    columns=(
+        C("experiment_id", "string"),
+        C("ts", "timestamp", doc="grid time g: the state after the candle opening at g has closed"),
+        C("equity", "float64", doc="cash + exposure"),
+        C("cash", "float64"),
+        C("exposure", "float64", doc="open positions at qty * latest close (no exit costs)"),
+        C("open_positions", "int64"),
+        C("drawdown", "float64", doc="peak - equity, the peak including the initial capital"),
+        C("drawdown_pct", "float64", doc="drawdown / peak"),
+    ),
+    sort_key=("experiment_id", "ts"),
+    ts_column="ts",
+    unique_key=("experiment_id", "ts"),
+    derived=True,
+    doc="Mark-to-market equity of a portfolio-mode run on a fixed time grid (docs/experiments.md).",
+))
+
+register(ArtifactSpec(
+    "experiment_breakdown", 1,
+    columns=(
+        C("experiment_id", "string"),
+        C("dimension", "string", doc="caller | chat | chain | token | an alert column"),
+        C("group_key", "string", doc="the group's value; '(none)' for null"),
+        C("trade_count", "int64"),
+        C("win_rate", "float64", True),
+        C("win_rate_lo", "float64", True, "bootstrap interval; null below the minimum count"),
+        C("win_rate_hi", "float64", True),
+        C("mean_return", "float64", True),
+        C("mean_return_lo", "float64", True),
+        C("mean_return_hi", "float64", True),
+        C("median_return", "float64", True),
+        C("total_pnl", "float64"),
+        C("ranked", "bool", doc="trade_count >= the minimum count"),
+        C("rank", "int64", True, "by mean_return_lo within the dimension, 1 = highest"),
+        C("confidence", "float64"),
+        C("resamples", "int64"),
+    ),
+    sort_key=("experiment_id", "dimension", "group_key"),
+    unique_key=("experiment_id", "dimension", "group_key"),
+    derived=True,
+    doc="Per-group trade statistics with bootstrap confidence intervals (docs/experiments.md).",
+))
+
+register(ArtifactSpec(
+    "experiment_sweep_validation", 1,
+    columns=(
+        C("sweep_id", "string"),
+        C("section", "string", doc="fold | overfit"),
+        C("fold", "int64", True),
+        C("sample", "string", True, "in_sample | out_of_sample"),
+        C("experiment_id", "string", True, "the point chosen in-sample (fold rows)"),
+        C("metric_name", "string"),
+        C("metric_value", "float64", True),
+        C("from_ts", "timestamp", True, "the sample's first alert time (inclusive)"),
+        C("to_ts", "timestamp", True, "the sample's end (exclusive)"),
+        C("detail", "string", True),
+    ),
+    sort_key=("sweep_id", "section", "fold", "sample", "metric_name"),
+    derived=True,
+    doc="Out-of-sample validation of a sweep: per fold the point chosen in-sample and its in- and "
+        "out-of-sample metrics; the deflated Sharpe ratio and the PBO of the grid (docs/experiments.md).",
+))
+
+register(ArtifactSpec(
     "experiment_diagnostics", 1,
     columns=(
         C("experiment_id", "string"),

@@ -36,7 +36,7 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
-from bridge.proc import crashpoint, pid_alive
+from bridge.proc import crashpoint, holdpoint, pid_alive
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.artifact_fs import artifact_fs_for, host_id
@@ -55,11 +55,13 @@ from bridge.store.models import (
 from bridge.store.spec import ArtifactSpec, get_spec
 from bridge.store.timeutil import iso, now_iso, parse_iso
 
-__all__ = ["Store", "artifact_id_for"]
+__all__ = ["LIST_ORDERS", "Store", "artifact_id_for"]
 
 log = logging.getLogger(__name__)
 
 _HOST = host_id()
+_ARTIFACT_COLUMNS = ("artifact_id, artifact_type, schema_version, logical_key, status, path_parquet, path_sidecar,"
+                     " file_hash, content_hash, row_count, min_ts, max_ts, created_at")
 MAX_LOGICAL_KEY = 1024  # = limits.MAX_TEXT_CHARS
 LEASE_ENV = "QUANTBOT_PUBLISH_LEASE_S"
 DEFAULT_LEASE_S = 60.0  # a PostgreSQL journal row not renewed for this long is recovered by any host
@@ -220,6 +222,7 @@ class Store:
                 })
             crashpoint("after_staging_parquet")
             row["file_hash"] = files.sha256_file(tmp_parquet)
+            row["file_bytes"] = tmp_parquet.stat().st_size
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
             sidecar = _sidecar(row, created_at, prov, tag_pairs, inputs)
@@ -318,11 +321,11 @@ class Store:
         """Register the artifact; False if its id is registered already (the unique key decides)."""
         cur = con.execute(
             "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
-            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
+            " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at, file_bytes)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
              row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
-             row["min_ts"], row["max_ts"], created_at),
+             row["min_ts"], row["max_ts"], created_at, row.get("file_bytes")),
         )
         if cur.rowcount != 1:
             return False
@@ -414,8 +417,10 @@ class Store:
                 self.files.put(tmp_sidecar, rel_sidecar)  # the registered artifact's own sidecar, restored
             con = self.connect()
             with manifest.write_txn(con):
-                if file_hash != art.file_hash:  # another writer library wrote other bytes of the same content
-                    con.execute("UPDATE artifacts SET file_hash = ? WHERE artifact_id = ?", (file_hash, art.artifact_id))
+                # the size always (NULL before 0006); the hash if another Parquet library wrote other
+                # bytes for the same content
+                con.execute("UPDATE artifacts SET file_hash = ?, file_bytes = ? WHERE artifact_id = ?",
+                            (file_hash, tmp_parquet.stat().st_size, art.artifact_id))
                 _event(con, art.artifact_id, "files_restored", f"file_hash {file_hash}")
             self._wrote()
             log.info("restored the files of %s %s", art.artifact_id, spec.artifact_type)
@@ -548,14 +553,46 @@ class Store:
         ts_to: str | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        search: str | None = None,
+        order: str = "created_at",
     ) -> ArtifactPage:
         """Artifacts matching every filter, oldest first; `next_cursor` pages on stably.
 
         Time filters select artifacts whose [min_ts, max_ts] overlaps [ts_from, ts_to).
+        `search` keeps artifacts whose id starts with it (any case) or whose logical key contains
+        it (case-sensitive: token addresses are). `order` is one of LIST_ORDERS: a column, `-`
+        first for descending; ties are broken by artifact id; a cursor pages on in the order it
+        was made for.
         """
+        if search or order != "created_at":
+            return self._list_ordered(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
+                                      tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor,
+                                      search=search, order=order)
+        sql, args = self._list_query(artifact_type=artifact_type, status=status, logical_key_prefix=logical_key_prefix,
+                                     tags=tags, ts_from=ts_from, ts_to=ts_to, limit=limit, cursor=cursor)
+        rows = self.connect().execute(sql, args).fetchall() if sql else []
+        more = len(rows) > limit
+        rows = rows[:limit]
+        items = self._load([r[0] for r in rows])
+        nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
+        return ArtifactPage(items=items, next_cursor=nxt)
+
+    def _list_ordered(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit, cursor,
+                      search, order) -> ArtifactPage:
+        """`list` with a search or another order: keyset pages over (column, artifact_id), the
+        column's index (migrations 0005, 0007) giving the order."""
         if limit < 1 or limit > 10_000:
             raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        if order not in LIST_ORDERS:
+            raise ValidationFailed(f"order must be one of {', '.join(LIST_ORDERS)}", field="order", value=order)
+        col, desc = LIST_ORDERS[order], order.startswith("-")
         where, args = [], []
+        d = self.dialect
+        if search:  # key text: a scan of the (logical_key, artifact_id) index, not of the table
+            where.append(f"artifact_id IN (SELECT artifact_id FROM artifacts{d.indexed_by('idx_artifacts_key_id')}"
+                         f" WHERE {d.contains('logical_key')}"
+                         " UNION SELECT artifact_id FROM artifacts WHERE artifact_id >= ? AND artifact_id < ?)")
+            args += [search, search.lower(), search.lower() + _TOP]  # ids are lowercase hex
         if artifact_type:
             where.append("artifact_type = ?")
             args.append(artifact_type)
@@ -564,11 +601,11 @@ class Store:
                 raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
             where.append("status = ?")
             args.append(status)
-        if logical_key_prefix:
-            where.append("substr(logical_key, 1, CAST(? AS INTEGER)) = ?")
-            args += [len(logical_key_prefix), logical_key_prefix]
-        for k, v in (tags or {}).items():
-            where.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
+        if logical_key_prefix:  # a range of the key index; the substr check keeps it exact
+            where.append("logical_key >= ? AND logical_key < ? AND substr(logical_key, 1, CAST(? AS INTEGER)) = ?")
+            args += [logical_key_prefix, logical_key_prefix + _TOP, len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():  # driven by the tag index, not a probe per artifact
+            where.append("artifact_id IN (SELECT t.artifact_id FROM artifact_tags t WHERE t.k = ? AND t.v = ?)")
             args += [k, v]
         if ts_from:
             where.append("max_ts >= ?")
@@ -577,19 +614,154 @@ class Store:
             where.append("min_ts < ?")
             args.append(_norm_ts(ts_to, "tsTo"))
         if cursor:
-            created, aid = _decode_cursor(cursor)
-            where.append("(created_at, artifact_id) > (?, ?)")
-            args += [created, aid]
-        sql = "SELECT artifact_id, created_at FROM artifacts a"
+            value, aid = _decode_cursor(cursor, order)
+            where.append(f"({col}, artifact_id) {'<' if desc else '>'} (?, ?)")
+            args += [value, aid]
+        sql = f"SELECT artifact_id, {col} FROM artifacts a"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY created_at, artifact_id LIMIT ?"
+        direction = " DESC" if desc else ""
+        sql += f" ORDER BY {col}{direction}, artifact_id{direction} LIMIT ?"
         rows = self.connect().execute(sql, [*args, limit + 1]).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         items = self._load([r[0] for r in rows])
-        nxt = _encode_cursor(rows[-1][1], rows[-1][0]) if more else None
+        nxt = _encode_cursor(rows[-1][1], rows[-1][0], order) if more else None
         return ArtifactPage(items=items, next_cursor=nxt)
+
+    def last_event_id(self) -> int:
+        """The newest artifact event's number (publish, supersede, tombstone, gc): when it has not
+        moved, no artifact was added or changed status since."""
+        return self.connect().execute("SELECT coalesce(max(event_id), 0) FROM artifact_events").fetchone()[0]
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """(artifact type, status, number of artifacts) for every pair present, by type then status."""
+        rows = self.connect().execute(
+            "SELECT artifact_type, status, count(*) FROM artifacts GROUP BY artifact_type, status"
+            " ORDER BY artifact_type, status").fetchall()
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def stale_ids(self, artifact_ids: Sequence[str]) -> set[str]:
+        """Which of `artifact_ids` are stale (active, with a superseded or tombstoned input anywhere
+        upstream): the ids of `stale(artifact_ids)`, found by walking up from them only, so the
+        cost is their upstream graphs, not the lake's stale set."""
+        con = self.connect()
+        walked: list[tuple[str, str]] = []
+        ids = list(dict.fromkeys(artifact_ids))
+        for chunk in _chunks(ids, 400):
+            marks = ",".join("?" * len(chunk))
+            walked += con.execute(
+                f"""WITH RECURSIVE up(id, input, depth) AS (
+                      SELECT artifact_id, input_artifact_id, 1 FROM artifact_lineage WHERE artifact_id IN ({marks})
+                      UNION
+                      SELECT u.id, l.input_artifact_id, u.depth + 1
+                      FROM up u JOIN artifact_lineage l ON l.artifact_id = u.input WHERE u.depth < 64)
+                    SELECT DISTINCT id, input FROM up""", chunk).fetchall()
+        status: dict[str, str] = {}
+        wanted = sorted({i for i, _ in walked} | {x for _, x in walked})
+        for chunk in _chunks(wanted, 500):
+            marks = ",".join("?" * len(chunk))
+            status.update(con.execute(f"SELECT artifact_id, status FROM artifacts WHERE artifact_id IN ({marks})",
+                                      chunk).fetchall())
+        return {i for i, x in walked if status.get(i) == "active" and status.get(x, "active") != "active"}
+
+    def downstream_count(self, artifact_id: str) -> int:
+        """How many artifacts list `artifact_id` as a direct input (any status)."""
+        return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
+                                      (artifact_id,)).fetchone()[0]
+
+    #: A filter matching at most this many artifacts drives a listing (see _list_query).
+    LIST_DRIVER_MAX = 2000
+
+    def _list_query(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit,
+                    cursor) -> tuple[str | None, list]:
+        """The SQL of one page of `list` (None: nothing can match), planned here rather than by
+        SQLite, which cannot tell a tag on every artifact from an absent one (no value statistics).
+        On PostgreSQL the same plan is written without SQLite's hints (rowid becomes the primary
+        key); its planner, which has statistics, picks the indexes (tests/store/test_list_plans.py).
+
+        Every filter has an index that finds its matches (migration 0004). Each is counted up to
+        LIST_DRIVER_MAX + 1 through that index; if one matches at most that many, its matches are
+        fetched by rowid, filtered by the others and sorted (cost ∝ its matches). Otherwise every
+        filter is common and the page is read in (created_at, artifact_id) order from the most
+        specific ordered index, the other filters checked per row, stopping after limit + 1."""
+        if limit < 1 or limit > 10_000:
+            raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
+        if status and status not in ("active", "superseded", "tombstoned"):
+            raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
+        d = self.dialect
+        rid, ib = d.row_key, d.indexed_by  # SQLite: rowid and index hints; PostgreSQL: the key, no hints
+        conds: list[str] = []
+        args: list[Any] = []
+        drivers: list[tuple[str, list]] = []  # (SELECT rowid of artifacts matching one filter, args)
+        if artifact_type and status:
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_type_status_created')}"
+                            " WHERE artifact_type = ? AND status = ?", [artifact_type, status]))
+        elif artifact_type:
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_type_created')} WHERE artifact_type = ?",
+                            [artifact_type]))
+        elif status:
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_status_created')} WHERE status = ?",
+                            [status]))
+        if artifact_type:
+            conds.append("a.artifact_type = ?")
+            args.append(artifact_type)
+        if status:
+            conds.append("a.status = ?")
+            args.append(status)
+        if logical_key_prefix:
+            upper = _prefix_upper_bound(logical_key_prefix)
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_key')} WHERE logical_key >= ?"
+                            + (" AND logical_key < ?" if upper is not None else ""),
+                            [logical_key_prefix] + ([upper] if upper is not None else [])))
+            conds.append("substr(a.logical_key, 1, CAST(? AS INTEGER)) = ?")
+            args += [len(logical_key_prefix), logical_key_prefix]
+        for k, v in (tags or {}).items():
+            drivers.append((f"SELECT x.{rid} FROM artifact_tags t{ib('idx_tags_kv_artifact')}"
+                            f" {d.ordered_join} artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?",
+                            [k, v]))
+            conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
+            args += [k, v]
+        if ts_from:
+            norm = _norm_ts(ts_from, "tsFrom")
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_max_ts')} WHERE max_ts >= ?", [norm]))
+            conds.append("a.max_ts >= ?")
+            args.append(norm)
+        if ts_to:
+            norm = _norm_ts(ts_to, "tsTo")
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_min_ts')} WHERE min_ts < ?", [norm]))
+            conds.append("a.min_ts < ?")
+            args.append(norm)
+        if cursor:
+            created, aid = _decode_cursor(cursor)
+            conds.append("(a.created_at, a.artifact_id) > (?, ?)")
+            args += [created, aid]
+
+        con = self.connect()
+        best: tuple[int, str, list] | None = None
+        for sql, dargs in drivers:
+            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?) AS m", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
+            if n == 0:
+                return None, []
+            if n <= self.LIST_DRIVER_MAX and (best is None or n < best[0]):
+                best = (n, sql, dargs)
+        if best is not None:
+            source = f"artifacts a{d.not_indexed}"
+            conds.insert(0, f"a.{rid} IN ({best[1]})")
+            args[:0] = best[2]
+        elif artifact_type and status:
+            source = f"artifacts a{ib('idx_artifacts_type_status_created')}"
+        elif artifact_type:
+            source = f"artifacts a{ib('idx_artifacts_type_created')}"
+        elif status:
+            source = f"artifacts a{ib('idx_artifacts_status_created')}"
+        else:
+            source = f"artifacts a{ib('idx_artifacts_created')}"
+        sql = f"SELECT a.artifact_id, a.created_at FROM {source}"
+        if conds:
+            sql += " WHERE " + " AND ".join(conds)
+        sql += " ORDER BY a.created_at, a.artifact_id LIMIT ?"
+        return sql, [*args, limit + 1]
 
     def find_by_logical_key(self, artifact_type: str, logical_key: str) -> list[Artifact]:
         """Every artifact of that type under that key, newest first (any status)."""
@@ -633,36 +805,38 @@ class Store:
         rows, tags, inputs, sup_by, sup = {}, {}, {}, {}, {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            with self.dialect.batch(con):  # PostgreSQL: the five queries in one round trip
-                cursors = [con.execute(sql, chunk) for sql in (
-                    f"SELECT * FROM artifacts WHERE artifact_id IN ({marks})",
-                    f"SELECT * FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v",
-                    f"SELECT * FROM artifact_lineage WHERE artifact_id IN ({marks}) ORDER BY input_artifact_id",
-                    f"SELECT * FROM artifact_supersedes WHERE artifact_id IN ({marks})",
-                    f"SELECT * FROM artifact_supersedes WHERE supersedes_artifact_id IN ({marks})",
-                )]
-                c_rows, c_tags, c_inputs, c_sup, c_sup_by = (c.fetchall() for c in cursors)
+            queries = (
+                (f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE artifact_id IN ({marks})", chunk),
+                (f"SELECT artifact_id, k, v FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk),
+                (f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE artifact_id IN ({marks})"
+                 " ORDER BY input_artifact_id", chunk),
+                (f"SELECT artifact_id, supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id IN ({marks})"
+                 f" OR supersedes_artifact_id IN ({marks})", chunk + chunk),
+            )
+            # plain tuples: a page of 100 is built in a fraction of the time; PostgreSQL sends the
+            # four queries in one round trip
+            with self.dialect.batch(con):
+                cursors = [_tuples(con).execute(sql, args) for sql, args in queries]
+                c_rows, c_tags, c_inputs, c_sup = [c.fetchall() for c in cursors]
             for r in c_rows:
-                rows[r["artifact_id"]] = r
-            for r in c_tags:
-                tags.setdefault(r["artifact_id"], {}).setdefault(r["k"], []).append(r["v"])
-            for r in c_inputs:
-                inputs.setdefault(r["artifact_id"], []).append(r["input_artifact_id"])
-            for r in c_sup:
-                sup[r["artifact_id"]] = r["supersedes_artifact_id"]
-            for r in c_sup_by:
-                sup_by[r["supersedes_artifact_id"]] = r["artifact_id"]
+                rows[r[0]] = r
+            for aid, k, v in c_tags:
+                tags.setdefault(aid, {}).setdefault(k, []).append(v)
+            for aid, inp in c_inputs:
+                inputs.setdefault(aid, []).append(inp)
+            for new, old in c_sup:
+                sup[new] = old
+                sup_by[old] = new
+        uri = self.files.uri
         out = []
         for i in ids:
             r = rows.get(i)
             if r is None:
                 continue
             out.append(Artifact(
-                artifact_id=r["artifact_id"], artifact_type=r["artifact_type"], schema_version=r["schema_version"],
-                logical_key=r["logical_key"], status=r["status"],
-                path_parquet=self.files.uri(r["path_parquet"]), path_sidecar=self.files.uri(r["path_sidecar"]),
-                file_hash=r["file_hash"], content_hash=r["content_hash"], row_count=r["row_count"],
-                min_ts=r["min_ts"], max_ts=r["max_ts"], created_at=r["created_at"],
+                artifact_id=r[0], artifact_type=r[1], schema_version=r[2], logical_key=r[3], status=r[4],
+                path_parquet=uri(r[5]), path_sidecar=uri(r[6]), file_hash=r[7], content_hash=r[8],
+                row_count=r[9], min_ts=r[10], max_ts=r[11], created_at=r[12],
                 tags=tags.get(i, {}), input_artifact_ids=inputs.get(i, []),
                 superseded_by=sup_by.get(i), supersedes=sup.get(i),
             ))
@@ -680,32 +854,48 @@ class Store:
 
     def _walk(self, artifact_id: str, depth: int | None, direction: str) -> LineageGraph:
         self.get(artifact_id)
+        holdpoint("lineage_walk")
         if depth is not None and depth < 1:
             raise ValidationFailed("depth must be >= 1 (or omitted for the whole graph)", field="depth", value=depth)
-        src, dst = ("artifact_id", "input_artifact_id") if direction == "upstream" else ("input_artifact_id", "artifact_id")
-        rows = self.connect().execute(
-            f"""WITH RECURSIVE walk(id, depth) AS (
-                  SELECT {dst}, 1 FROM artifact_lineage WHERE {src} = :root
-                  UNION
-                  SELECT l.{dst}, w.depth + 1 FROM artifact_lineage l JOIN walk w ON l.{src} = w.id
-                  WHERE CAST(:max AS INTEGER) IS NULL OR w.depth < CAST(:max AS INTEGER))
-                SELECT w.id, MIN(w.depth) AS depth, a.artifact_type, a.logical_key, a.status
-                FROM walk w LEFT JOIN artifacts a ON a.artifact_id = w.id
-                GROUP BY w.id, a.artifact_type, a.logical_key, a.status ORDER BY depth, w.id""",
-            {"root": artifact_id, "max": depth},
-        ).fetchall()
-        nodes = [LineageNode(artifact_id=r[0], depth=r[1], artifact_type=r[2] or "?", logical_key=r[3] or "",
-                             status=r[4] or "tombstoned") for r in rows]
-        ids = [artifact_id, *(n.artifact_id for n in nodes)]
-        edges = []
-        con = self.connect()
-        seen = set(ids)
-        for chunk in _chunks(ids, 400):
+        # Breadth-first, one indexed query per level: each node is reached once, at its least
+        # depth, and its edges come with it, so the cost is that of the answer (nodes + edges).
+        src = "artifact_id" if direction == "upstream" else "input_artifact_id"
+        far = 1 if direction == "upstream" else 0  # the edge's end away from the walked node
+        cur = _tuples(self.connect())
+        level_of = {artifact_id: 0}
+        edge_set: set[tuple[str, str]] = set()
+        frontier, level = [artifact_id], 0
+        while frontier:
+            limited = depth is not None and level >= depth  # only edges among nodes already found
+            nxt = []
+            for chunk in _chunks(frontier, 500):
+                marks = ",".join("?" * len(chunk))
+                for edge in cur.execute(
+                    f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk
+                ):
+                    other = edge[far]
+                    if other not in level_of:
+                        if limited:
+                            continue
+                        level_of[other] = level + 1
+                        nxt.append(other)
+                    edge_set.add(edge)
+            if limited:
+                break
+            frontier, level = nxt, level + 1
+        found = [i for i in level_of if i != artifact_id]
+        meta = {}
+        for chunk in _chunks(found, 500):
             marks = ",".join("?" * len(chunk))
-            for r in con.execute(f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE {src} IN ({marks})", chunk):
-                if r[0] in seen and r[1] in seen:
-                    edges.append(LineageEdge(artifact_id=r[0], input_artifact_id=r[1]))
-        edges.sort(key=lambda e: (e.artifact_id, e.input_artifact_id))
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key, status FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks})", chunk):
+                meta[r[0]] = r
+        nodes = []
+        for i in sorted(found, key=lambda i: (level_of[i], i)):
+            r = meta.get(i)
+            nodes.append(LineageNode(artifact_id=i, depth=level_of[i], artifact_type=r[1] if r else "?",
+                                     logical_key=r[2] if r else "", status=r[3] if r else "tombstoned"))
+        edges = [LineageEdge(artifact_id=a, input_artifact_id=b) for a, b in sorted(edge_set)]
         return LineageGraph(root=artifact_id, direction=direction, nodes=nodes, edges=edges)
 
     # -- status --------------------------------------------------------------------------------
@@ -776,19 +966,46 @@ class Store:
 
     def stale(self, artifact_ids: Sequence[str] | None = None) -> list[StaleArtifact]:
         """Active artifacts with a superseded or tombstoned input anywhere upstream, with the paths."""
-        rows = self.connect().execute(
-            """WITH RECURSIVE bad(id, culprit, status, path, depth) AS (
-                 SELECT l.artifact_id, l.input_artifact_id, a.status, l.artifact_id || '>' || l.input_artifact_id, 1
-                 FROM artifact_lineage l JOIN artifacts a ON a.artifact_id = l.input_artifact_id
-                 WHERE a.status != 'active'
-                 UNION
-                 SELECT l.artifact_id, b.culprit, b.status, l.artifact_id || '>' || b.path, b.depth + 1
-                 FROM artifact_lineage l JOIN bad b ON l.input_artifact_id = b.id WHERE b.depth < 64)
-               SELECT b.id, b.culprit, b.status, MIN(b.path) AS path, a.artifact_type, a.logical_key
-               FROM bad b JOIN artifacts a ON a.artifact_id = b.id
-               WHERE a.status = 'active'
-               GROUP BY b.id, b.culprit, b.status, a.artifact_type, a.logical_key ORDER BY b.id, b.culprit"""
-        ).fetchall()
+        holdpoint("stale")
+        # From each stale root (a non-active artifact with dependents, kept by migration 0005's
+        # triggers) breadth-first downstream, one indexed query per level: every artifact is
+        # reached once per culprit, on a shortest path (the least by text among equals), so the
+        # cost is that of the answer, never of the number of paths.
+        cur = _tuples(self.connect())
+        # (a scalar subquery per root: a join lets SQLite build a Bloom filter over all artifacts)
+        roots = [r for r in cur.execute("SELECT artifact_id, (SELECT status FROM artifacts a WHERE"
+                                        " a.artifact_id = r.artifact_id) FROM stale_roots r") if r[1] != "active"]
+        found: list[tuple[str, str, str, list[str]]] = []  # (artifact, culprit, culprit status, path)
+        for culprit, status in roots:
+            path_of = {culprit: [culprit]}
+            frontier = [culprit]
+            for _ in range(64):
+                best: dict[str, list[str]] = {}
+                for chunk in _chunks(frontier, 500):
+                    marks = ",".join("?" * len(chunk))
+                    for child, parent in cur.execute(
+                        f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE input_artifact_id IN ({marks})",
+                        chunk,
+                    ):
+                        if child in path_of:
+                            continue
+                        path = [child, *path_of[parent]]
+                        if child not in best or ">".join(path) < ">".join(best[child]):
+                            best[child] = path
+                if not best:
+                    break
+                path_of.update(best)
+                frontier = sorted(best)
+            found += [(aid, culprit, status, path) for aid, path in path_of.items() if aid != culprit]
+        meta = {}
+        ids = sorted({f[0] for f in found})
+        for chunk in _chunks(ids, 500):
+            marks = ",".join("?" * len(chunk))
+            for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key FROM artifacts"
+                                 f" WHERE artifact_id IN ({marks}) AND status || '' = 'active'", chunk):
+                meta[r[0]] = r
+        rows = sorted(((aid, c, st, ">".join(path), meta[aid][1], meta[aid][2])
+                       for aid, c, st, path in found if aid in meta), key=lambda r: (r[0], r[1]))
         wanted = set(artifact_ids) if artifact_ids is not None else None
         out: dict[str, StaleArtifact] = {}
         for r in rows:
@@ -803,10 +1020,11 @@ class Store:
 
     # -- maintenance ---------------------------------------------------------------------------
 
-    def verify(self, *, quick: bool = False, job: Job = NULL_JOB):
+    def verify(self, *, quick: bool = False, deep: bool = False, incremental: bool = False, since: str | None = None,
+               workers: int | None = None, job: Job = NULL_JOB):
         from bridge.store.maintenance import verify
 
-        return verify(self, quick=quick, job=job)
+        return verify(self, quick=quick, deep=deep, incremental=incremental, since=since, workers=workers, job=job)
 
     def gc(self, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB):
         from bridge.store.maintenance import gc
@@ -825,7 +1043,8 @@ def _sidecar(row: dict, created_at: str, prov: dict, tag_pairs, inputs) -> dict:
     tags: dict[str, list[str]] = {}
     for k, v in tag_pairs:
         tags.setdefault(k, []).append(v)
-    return {**row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
+    manifest_row = {k: v for k, v in row.items() if k != "file_bytes"}  # the sidecar's format predates it
+    return {**manifest_row, "created_at": created_at, **prov, "tags": tags, "input_artifact_ids": list(inputs)}
 
 
 def _add_source_location(exc: ValidationFailed, data: Any) -> None:
@@ -906,17 +1125,55 @@ def _norm_ts(text: str, field: str) -> str:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
 
 
-def _encode_cursor(created_at: str, artifact_id: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([created_at, artifact_id]).encode()).decode().rstrip("=")
+def _tuples(con):
+    """A cursor whose rows are plain tuples (either dialect)."""
+    cur = con.cursor()
+    cur.row_factory = None
+    return cur
 
 
-def _decode_cursor(cursor: str) -> tuple[str, str]:
+def _prefix_upper_bound(prefix: str) -> str | None:
+    """The least string greater than every string starting with `prefix` (code point order is
+    UTF-8 byte order, SQLite's BINARY collation); None if there is none."""
+    chars = list(prefix)
+    while chars:
+        last = ord(chars.pop())
+        nxt = last + 1 if last + 1 != 0xD800 else 0xE000  # skip the surrogates
+        if nxt <= 0x10FFFF:
+            return "".join(chars) + chr(nxt)
+    return None
+
+
+_TOP = "\U0010ffff"  # sorts after every string that starts with a given prefix (UTF-8, BINARY)
+
+# Store.list's orders: name -> column (each has an index ending in artifact_id: 0005, 0007).
+LIST_ORDERS = {
+    "created_at": "created_at", "-created_at": "created_at",
+    "logical_key": "logical_key", "-logical_key": "logical_key",
+    "row_count": "row_count", "-row_count": "row_count",
+}
+
+
+def _encode_cursor(value: Any, artifact_id: str, order: str = "created_at") -> str:
+    """The default order's cursor is [created_at, id] (as before orders existed); others carry
+    their order so that a cursor is never applied to another order."""
+    doc = [value, artifact_id] if order == "created_at" else [order, value, artifact_id]
+    return base64.urlsafe_b64encode(json.dumps(doc).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, order: str = "created_at") -> tuple[Any, str]:
     try:
         pad = "=" * (-len(cursor) % 4)
-        created, aid = json.loads(base64.urlsafe_b64decode(cursor + pad))
-        return str(created), str(aid)
+        doc = json.loads(base64.urlsafe_b64decode(cursor + pad))
+        if order == "created_at":
+            created, aid = doc
+            return str(created), str(aid)
+        made_for, value, aid = doc
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("invalid cursor: pass the nextCursor of a previous page", field="cursor") from exc
+    if made_for != order:
+        raise ValidationFailed(f"this cursor pages the order {made_for!r}, not {order!r}", field="cursor")
+    return value, str(aid)
 
 
 def _dead(host: str, pid: int) -> bool:

@@ -102,6 +102,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _rss import PeakRss  # noqa: E402
 
 
+def load_duckdb(alerts, candles, threads: int | None = None):
+    """A DuckDB connection with the benchmark data as the tables `alerts` and `candles`."""
+    import duckdb
+
+    con = duckdb.connect()
+    if threads:
+        con.execute(f"SET threads = {threads}")
+    for name, table in (("alerts", alerts), ("candles", candles)):
+        con.register(f"{name}_src", table)
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {name}_src")
+        con.unregister(f"{name}_src")
+    return con
+
+
+def pandas_frames(alerts, candles):
+    """(alerts, candles) as pandas frames for the per-alert loop baselines: timestamps as int64
+    microseconds (`alert_us`, `ts`), candles without volume."""
+    adf = alerts.to_pandas()
+    adf["alert_us"] = alerts.column("alert_ts").cast("int64").to_numpy()
+    cdf = candles.select(["token", "ts", "open", "high", "low", "close"]).to_pandas()
+    cdf["ts"] = candles.column("ts").cast("int64").to_numpy()
+    return adf, cdf
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--alerts", type=int, default=10_000)
@@ -110,8 +133,6 @@ def main() -> None:
     ap.add_argument("--loop-alerts", type=int, default=300, help="alerts timed in the grouped loop, then scaled")
     ap.add_argument("--threads", type=int, default=None)
     args = ap.parse_args()
-
-    import duckdb
 
     from bridge.experiments.engine import run_backtest
     from bridge.experiments.strategy import Strategy
@@ -122,13 +143,7 @@ def main() -> None:
     alerts, candles = make_data(args.alerts, args.minutes)
     gen_s = time.perf_counter() - t
 
-    con = duckdb.connect()
-    if args.threads:
-        con.execute(f"SET threads = {args.threads}")
-    con.register("alerts_src", alerts)
-    con.register("candles_src", candles)
-    con.execute("CREATE TABLE alerts AS SELECT * FROM alerts_src")
-    con.execute("CREATE TABLE candles AS SELECT * FROM candles_src")
+    con = load_duckdb(alerts, candles, args.threads)
     t = time.perf_counter()
     with PeakRss() as mem:
         res = run_backtest(con, "alerts", "candles", strategy)

@@ -1,18 +1,24 @@
-"""Benchmark: the daemon's cold start and request rate against a bare echo, same run (DESIGN §9).
+"""Benchmark: the daemon's cold start and request rate against their baselines, same run (DESIGN §9).
 
-    .venv/bin/python scripts/bench/bench_rpc.py [--requests 5000] [--starts 10]
+    .venv/bin/python scripts/bench/bench_rpc.py [--requests 5000] [--starts 10] [--rounds 5]
 
-* cold start: spawn `python -m bridge serve` → `initialize` reply, median of --starts (target < 0.3 s);
-* getArtifact requests/s from a Python client, sequentially and with 64 in flight, against a bare
-  NDJSON echo (ts-client/bench/echo_server.py) over the same kind of pipes (ratio printed).
-The TypeScript client's figures (the DESIGN's target, ≥ 0.6 × echo) come from
-`node ts-client/bench/rpc.mjs`. Not a test: the numbers go in the README.
+* cold start: spawn `python -m bridge serve` → `initialize` reply (target < 100 ms), interleaved
+  start by start with its baseline "python -c pass" (spawn → exit of the same interpreter);
+  median and range of --starts each, and of the difference;
+* getArtifact requests/s from a Python client, sequentially and with 64 in flight, against the
+  baseline "msgspec echo" (ts-client/bench/echo_server.py --decode: decodes each line with msgspec
+  as the daemon must, writes it back) over the same kind of pipes; --rounds interleaved rounds,
+  median and range of the in-round ratio. Pinned to one CPU with taskset when it exists.
+The TypeScript client's figures (the target, ≥ 0.6 × echo) come from `node ts-client/bench/rpc.mjs`.
+Not a test: the numbers go in the README.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -54,11 +60,26 @@ def rate(p: subprocess.Popen, line: bytes, n: int, inflight: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
+def pass_start() -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - t0
+
+
+def spread(xs: list[float], scale: float = 1.0, fmt: str = "{:.0f}") -> str:
+    return (f"{fmt.format(statistics.median(xs) * scale)} ({fmt.format(min(xs) * scale)}–"
+            f"{fmt.format(max(xs) * scale)})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=5000)
     ap.add_argument("--starts", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5)
     args = ap.parse_args()
+    if shutil.which("taskset") and not os.environ.get("QB_BENCH_PINNED"):
+        os.environ["QB_BENCH_PINNED"] = "cpu 0"
+        sys.exit(subprocess.run(["taskset", "-c", "0", sys.executable, *sys.argv]).returncode)
     with tempfile.TemporaryDirectory() as tmp:
         lake = Path(tmp) / "lake"
         sys.path.insert(0, str(REPO))
@@ -67,23 +88,32 @@ def main() -> None:
         aid = Store(lake).publish("run_metrics", 1, "bench", [{"run_id": "b", "metric_name": "m", "metric_value": 1.0,
                                                                "metric_unit": None, "computed_at": "2026-01-01T00:00:00Z"}],
                                   writer_name="bench", writer_version="1").artifact_id
-        starts = [cold_start(lake) for _ in range(args.starts)]
+        cold, bare = [], []
+        for _ in range(args.starts):  # interleaved with the bare interpreter
+            bare.append(pass_start())
+            cold.append(cold_start(lake))
         line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getArtifact", "params": {"artifactId": aid}}).encode() + b"\n"
-        daemon = spawn([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)])
-        echo = spawn([sys.executable, str(ECHO)])
-        rows = []
-        for inflight in (1, 64):
-            e = max(rate(echo, line, args.requests, inflight) for _ in range(3))
-            d = max(rate(daemon, line, args.requests, inflight) for _ in range(3))
-            rows.append((inflight, e, d))
-        for p in (daemon, echo):
-            p.stdin.close()
-            p.wait()
-    print(f"cold start (spawn -> initialize reply): median {statistics.median(starts) * 1000:.0f} ms, "
-          f"min {min(starts) * 1000:.0f} ms over {len(starts)}   target < 300 ms")
-    print("in flight   echo/s   daemon/s   ratio (Python client)")
-    for inflight, e, d in rows:
-        print(f"{inflight:9d} {e:8.0f} {d:10.0f}   {d / e:5.2f}")
+        rates: dict[int, dict[str, list[float]]] = {1: {"echo": [], "daemon": []}, 64: {"echo": [], "daemon": []}}
+        for _ in range(args.rounds):
+            daemon = spawn([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)])
+            echo = spawn([sys.executable, str(ECHO), "--decode"])
+            for p in (daemon, echo):
+                rate(p, line, 200, 1)  # warm-up
+            for inflight in (1, 64):
+                rates[inflight]["echo"].append(rate(echo, line, args.requests, inflight))
+                rates[inflight]["daemon"].append(rate(daemon, line, args.requests, inflight))
+            for p in (daemon, echo):
+                p.stdin.close()
+                p.wait()
+    print(f"{os.environ.get('QB_BENCH_PINNED', 'not pinned')}; {os.cpu_count()} cpus; python {sys.version.split()[0]}")
+    print(f"cold start (spawn -> initialize reply): {spread(cold, 1000)} ms; python -c pass: {spread(bare, 1000)} ms; "
+          f"difference {spread([c - b for c, b in zip(cold, bare)], 1000)} ms   (median (min–max) of {args.starts}, "
+          "interleaved; target < 100 ms)")
+    print("in flight   msgspec echo/s         daemon/s               daemon/echo   (Python client; median (min–max) of "
+          f"{args.rounds} interleaved rounds)")
+    for inflight, r in rates.items():
+        ratio = [d / e for d, e in zip(r["daemon"], r["echo"])]
+        print(f"{inflight:9d}   {spread(r['echo']):21s}  {spread(r['daemon']):21s}  {spread(ratio, fmt='{:.2f}')}")
 
 
 if __name__ == "__main__":

@@ -214,7 +214,8 @@ def test_a_child_reading_stdin_cannot_swallow_requests(tmp_path):
 
 def test_the_serve_path_imports_no_heavy_library():
     code = ("import sys; import bridge.cli, bridge.api, bridge.api.daemon, bridge.rpc; bridge.cli.build_parser(); "
-            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect') if m in sys.modules])")
+            "print([m for m in ('pyarrow','duckdb','pandas','numpy','chdb','clickhouse_connect',"
+            "'bridge.experiments.engine','bridge.experiments.runner','bridge.projections.builder') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ, "PYTHONPATH": str(REPO)}).stdout
     assert out.strip() == "[]"
@@ -256,3 +257,65 @@ def test_exit_is_bounded_even_when_work_ignores_cancellation(tmp_path):
                                 timeout=30)
     assert proc.returncode == 0 and time.monotonic() - t0 < 10, err
     assert [json.loads(line)["error"]["code"] for line in out.splitlines()] == [-32800]
+
+
+def _rpc(proc, rid, method, params, *, wait=True):
+    proc.stdin.write(json.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).encode() + b"\n")
+    proc.stdin.flush()
+    while wait:
+        reply = json.loads(proc.stdout.readline())
+        if reply.get("id") == rid:
+            assert "result" in reply, reply
+            return reply["result"]
+
+
+@pytest.mark.parametrize("busy", [False, True])
+def test_a_closed_output_ends_the_daemon_like_eof(tmp_path, busy):
+    """The client stops reading (closes the daemon's stdout) but never closes stdin: the daemon
+    cancels what runs and exits 0 instead of computing for nobody."""
+    log = open(tmp_path / "stderr.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "bridge", "serve", "--lake", str(tmp_path / "lake")],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        aid = _rpc(proc, 1, "publishDataFrame", publish_params([METRIC]))["artifactId"]
+        _rpc(proc, 2, "buildProjection", {"projectionId": "p", "tables": {"m": [aid]}})
+        if busy:  # minutes of work unless cancelled
+            _rpc(proc, 3, "query", {"projectionId": "p", "sql": "SELECT count(*) FROM range(1000000000000) a, m"},
+                 wait=False)
+            time.sleep(1)
+        proc.stdout.close()
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    assert b"stopped reading" in (tmp_path / "stderr.log").read_bytes()
+
+
+@pytest.mark.parametrize("method,hold", [("getDownstream", "lineage_walk"), ("getLineage", "lineage_walk"),
+                                         ("listStale", "stale")])
+def test_a_long_walk_leaves_the_reader_thread(tmp_path, method, hold):
+    """A lineage walk or stale list held mid-way (fault injection) does not hold up getArtifact."""
+    from bridge.store import Store
+
+    lake = tmp_path / "lake"
+    store = Store(lake)
+    root = store.publish("run_metrics", 1, "root", [METRIC], writer_name="t", writer_version="1").artifact_id
+    store.close()
+    release = tmp_path / "release"
+    d = Daemon(lake, env={"QB_HOLD_AT": hold, "QB_HOLD_FILE": str(release)})
+    try:
+        held = d.request(method, {} if method == "listStale" else {"artifactId": root})
+        deadline = time.monotonic() + 30
+        while not Path(f"{release}.reached").exists():  # the walk is under way, and stays there
+            assert time.monotonic() < deadline and d.proc.poll() is None
+            time.sleep(0.01)
+        assert d.result("getArtifact", {"artifactId": root}, timeout=10)["artifactId"] == root
+        assert held not in d._pending  # answered before the walk, which is still held
+        release.touch()
+        assert "result" in d.reply(held, timeout=30)
+    finally:
+        release.touch()
+        d.close()

@@ -21,7 +21,7 @@ from bridge.cli._common import EXIT_CODES
 from bridge.store import Store
 from tests.conftest import REPO
 
-SKIP = {("serve",), ("demo",)}  # serve reads stdin; demo builds a lake (both tested on a bad --lake below)
+SKIP = {("serve",), ("demo",), ("ui",)}  # serve reads stdin; demo builds a lake; ui serves until Ctrl-C (tests/ui)
 ALLOWED = {code for code, _ in EXIT_CODES}
 
 

@@ -10,7 +10,22 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+import pandas as pd
+
+from tests.experiments.signal_reference import evaluate_group
+
 US = 1_000_000
+
+
+def _acting(cs: list[dict], group) -> list[bool]:
+    """Signal acting at each candle's open: true at the close of the token's previous candle
+    (docs/signals.md), evaluated candle by candle by the plain signal reference."""
+    if group is None:
+        return []
+    df = pd.DataFrame({k: [c[k] for c in cs] for k in ("open", "high", "low", "close", "volume")})
+    sig, _ = evaluate_group(msgspec.to_builtins(group), df)
+    return [False] + sig[:-1]
 
 
 def reference_backtest(alerts: list[dict[str, Any]], candles: list[dict[str, Any]], s, *,
@@ -47,13 +62,21 @@ def _us(seconds):
     return None if seconds is None else round(seconds * US)
 
 
-def _entry(cs, i, s, wait_end):
-    """(index, price before slippage, level, intra) of the first entry, or a skip reason."""
+def _entry(cs, i, s, wait_end, gate):
+    """(index, price before slippage, level, intra) of the first entry, or a skip reason.
+    `gate(j)`: the entry signal acts at candle j (always, without an entry signal)."""
     ac = cs[i]
     p0 = ac["open"]
     dip, reb = s.entry_dip_pct, s.entry_rebound_pct
-    if dip is None and reb is None:
+    if dip is None and reb is None and s.entry_signal is None:
         return i, p0, None, False
+    if dip is None and reb is None:
+        for j in range(i, len(cs)):
+            if cs[j]["ts"] >= wait_end:
+                break
+            if gate(j):
+                return j, cs[j]["open"], None, False
+        return "entry_signal_not_met" if cs[-1]["ts"] >= wait_end else "insufficient_horizon"
     level = p0 * (1 - dip / 100) if dip is not None else None
     armed = dip is None
     low = p0 if dip is None else None   # lowest price seen since the alert (or since the dip), earlier candles
@@ -64,14 +87,18 @@ def _entry(cs, i, s, wait_end):
         if not armed:
             if c["low"] <= level:
                 if reb is None:
-                    return j, min(c["open"], level), level, c["open"] > level
+                    if gate(j):
+                        return j, min(c["open"], level), level, c["open"] > level
+                    continue
                 armed, low = True, min(level, c["low"])
             continue
         trigger = low * (1 + reb / 100)
-        if c["high"] >= trigger:
+        if c["high"] >= trigger and gate(j):
             return j, max(c["open"], trigger), trigger, c["open"] < trigger
         low = min(low, c["low"])
-    return "entry_not_triggered" if cs[-1]["ts"] >= wait_end else "insufficient_horizon"
+    if cs[-1]["ts"] < wait_end:
+        return "insufficient_horizon"
+    return "entry_signal_not_met" if s.entry_signal is not None else "entry_not_triggered"
 
 
 def _stop(s, e, high):
@@ -103,7 +130,9 @@ def _one(a, series, s, step_us) -> dict:
         return {"skip": "no_candles_after_alert"}
     if s.max_entry_lag_seconds is not None and cs[i]["ts"] - target > _us(s.max_entry_lag_seconds):
         return {"skip": "entry_lag_exceeded"}
-    got = _entry(cs, i, s, target + _us(s.wait_seconds))
+    entry_act, exit_act = _acting(cs, s.entry_signal), _acting(cs, s.exit_signal)
+    leg_acts = [_acting(cs, leg.signal) for leg in s.legs()]
+    got = _entry(cs, i, s, target + _us(s.wait_seconds), lambda j: not entry_act or entry_act[j])
     if isinstance(got, str):
         return {"skip": got}
     j0, e, level, intra = got
@@ -130,13 +159,21 @@ def _one(a, series, s, step_us) -> dict:
         done = [False] * len(legs)
         filled = 0.0
         high = e
-        flat = None  # (index, "legs" | "stop" | "max_hold")
+        flat = None  # (index, "legs" | "stop" | "max_hold" | "exit_signal")
+
+        def gate(k, j):
+            return not leg_acts[k] or leg_acts[k][j]
+
         for j in range(j0, len(cs)):
             c = cs[j]
             rest = (100 - filled) / 100
             if deadline is not None and c["ts"] >= deadline:
                 sell("max_hold", None, c["ts"], None, c["open"], rest)
                 flat = (j, "max_hold")
+                break
+            if exit_act and j > j0 and exit_act[j]:
+                sell("exit_signal", None, c["ts"], None, c["open"], rest)
+                flat = (j, "exit_signal")
                 break
             first_intra = j == j0 and intra
             stop, why = _stop(s, e, high)
@@ -146,7 +183,7 @@ def _one(a, series, s, step_us) -> dict:
                 break
             if not first_intra:
                 for k, t in enumerate(targets):
-                    if not done[k] and c["open"] >= t:
+                    if not done[k] and c["open"] >= t and gate(k, j):
                         done[k], filled = True, filled + legs[k][1]
                         sell("take_profit", k, c["ts"], t, c["open"], legs[k][1] / 100)
                 if filled >= 100 - 1e-9:
@@ -159,7 +196,7 @@ def _one(a, series, s, step_us) -> dict:
                 break
             if not first_intra:
                 for k, t in enumerate(targets):
-                    if not done[k] and c["high"] >= t:
+                    if not done[k] and c["high"] >= t and gate(k, j):
                         done[k], filled = True, filled + legs[k][1]
                         sell("take_profit", k, c["ts"], t, t, legs[k][1] / 100)
                 if filled >= 100 - 1e-9:
@@ -172,7 +209,7 @@ def _one(a, series, s, step_us) -> dict:
             sell("end_of_data", None, cs[-1]["ts"] + step_us, None, cs[-1]["close"], (100 - filled) / 100)
             break
         jf, how = flat
-        if how == "max_hold" or cycle + 1 >= max_cycles:
+        if how in ("max_hold", "exit_signal") or cycle + 1 >= max_cycles:
             break
         ref = targets[-1] if how == "legs" else e
         lvl = ref * (1 - s.re_entry_retrace_pct / 100)

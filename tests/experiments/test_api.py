@@ -27,7 +27,8 @@ def test_handlers_round_trip(store, tmp_path):
     ctx = SimpleNamespace(store=store, job=Job(lambda d, t, m: events.append(m)))
     _, run = _call(api.run_experiment, api.RunExperimentParams, ctx,
                    {"definition": _definition(a, c), "reportPath": str(tmp_path / "r.html")})
-    assert run["status"] == "completed" and set(run["outputs"]) == {"trades", "metrics", "curves", "diagnostics", "fills"}
+    assert run["status"] == "completed" and set(run["outputs"]) == {"trades", "metrics", "curves", "diagnostics", "fills",
+                                                                    "breakdown"}
     assert run["execution"]["startedAt"] and "publishing" in events and (tmp_path / "r.html").exists()
 
     _, listed = _call(api.list_runs, api.ListRunsParams, ctx, {"experimentId": "exp-test"})
@@ -57,8 +58,9 @@ def test_params_refuse_unknown_fields():
 
 def test_declarations_name_each_method_once():
     names = [d["name"] for d in api.DECLARATIONS]
-    assert names == ["runExperiment", "runSweep", "listRuns", "getRun", "writeReport"]
-    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {"runExperiment", "runSweep"}
+    assert names == ["runExperiment", "runSweep", "listRuns", "getRun", "writeReport", "writeSweepReport"]
+    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {"runExperiment", "runSweep", "writeReport",
+                                                                          "writeSweepReport"}
 
 
 def test_methods_build_when_the_rpc_layer_is_present():

@@ -38,9 +38,11 @@ def test_experiment_over_the_wire(tmp_path: Path):
                       "provenance": {"createdAt": "2026-02-01T00:00:00Z"}}
 
         run = d.result("runExperiment", {"definition": definition, "reportPath": str(tmp_path / "r.html")})
-        assert run["status"] == "completed" and run["newArtifacts"] == 5
+        assert run["status"] == "completed" and run["newArtifacts"] == 6  # with the breakdown
         assert any(n["method"] == "$/progress" for n in d.notifications)
-        assert (tmp_path / "r.html").read_text(encoding="utf-8").count("<svg") == 2
+        html = (tmp_path / "r.html").read_text(encoding="utf-8")
+        charts = html.count("aria-label='price chart'") + html.count("aria-label='indicator panel'")
+        assert html.count("<svg") == 2 + charts and "aria-label='equity curve'" in html
         trades = d.result("getArtifact", {"artifactId": run["outputs"]["trades"]})
         assert trades["logicalKey"] == "experiment=e2e-1/trades" and trades["rowCount"] == 2
         strategy_id = next(i["artifactId"] for i in run["inputs"] if i["role"] == "strategies")

@@ -321,3 +321,24 @@ def test_trailing_stop_hours_after_the_peak():
     assert t["exit_ts"].timestamp() * 1e6 == T0 + 42 * 10 * MIN
     ref = reference_backtest([alert_row("a", "T", T0)], c, s)["a"]
     assert (ref["exit_us"], ref["exit_reason"]) == (T0 + 42 * 10 * MIN, "trailing_stop")
+
+
+def test_ladder_grid_equals_separate_runs_fill_for_fill():
+    """Points that share entry rules share the first cycle's window rows; others do not."""
+    rnd = random.Random(11)
+    alerts, candles = _random_market(rnd, n_tokens=5, n_alerts=15)
+    legs = [LadderLeg(take_profit_pct=5, size_pct=50), LadderLeg(take_profit_pct=15, size_pct=50)]
+    points = {
+        "a": Strategy(ladder=legs, stop_loss_pct=10, break_even_trigger_pct=5, exit_at_end_of_data=True),
+        "b": Strategy(ladder=[LadderLeg(take_profit_pct=8, size_pct=50), legs[1]], stop_loss_pct=10,
+                      break_even_trigger_pct=20, exit_at_end_of_data=True),
+        "c": Strategy(ladder=legs, stop_loss_pct=10, entry_dip_pct=5, entry_max_wait_seconds=600,
+                      re_entry_retrace_pct=5, max_re_entries=2, exit_at_end_of_data=True),
+        "d": Strategy(take_profit_pct=10, trailing_stop_pct=10, entry_rebound_pct=2, max_hold_seconds=1200),
+    }
+    con = connect(alerts, candles)
+    grid = run_grid(con, "alerts", "candles", points)
+    for exp_id, s in points.items():
+        single = run_backtest(con, "alerts", "candles", s, experiment_id=exp_id)
+        assert grid[exp_id].trades.equals(single.trades) and grid[exp_id].fills.equals(single.fills)
+        _compare(single, reference_backtest(alerts, candles, s))

@@ -52,7 +52,7 @@ def test_run_publishes_five_outputs_with_lineage(store):
     a, c = _publish_inputs(store)
     exps = Experiments(store)
     res = exps.run(_definition(a, c))
-    assert res.status == "completed" and res.new_artifacts == 5
+    assert res.status == "completed" and res.new_artifacts == 6  # with the breakdown
     assert res.execution.duration is not None and res.execution.error is None
     out = res.outputs
     s = next(f.artifact_id for f in res.inputs if f.role == "strategies")  # the inline strategy, published first

@@ -43,13 +43,13 @@ def test_import_maps_every_field_of_the_fixture():
     assert any("look-ahead" in n for n in got["rebound-entry-reentry"].notes)
 
 
-def test_import_refuses_unknown_fields_and_signals_with_their_path():
+def test_import_refuses_unknown_fields_with_their_path():
     data = _scenarios()
     data["scenarios"][1]["entry"]["maxWait"] = 5
     with pytest.raises(ValidationFailed, match=r"maxWait.*\$\.scenarios\[1\]\.entry"):
         convert_scenarios(data)
-    with pytest.raises(ValidationFailed, match=r"\$\.scenarios\[3\]\.entrySignal: signals are not supported yet"):
-        convert_scenarios(_scenarios(without_signals=False))
+    # signals import (tests/experiments/test_signal_strategy.py has the details)
+    assert convert_scenarios(_scenarios(without_signals=False))[3].strategy.entry_signal is not None
     bad = copy.deepcopy(_scenarios())
     bad["global"]["defaults"]["costs"]["borrowAprBps"] = 100
     with pytest.raises(ValidationFailed, match="long-only"):
@@ -119,7 +119,7 @@ def test_cli_strategy_import_ls_show_and_run_by_id(lake_dir, tmp_path, capsys):
     f = tmp_path / "scenarios.json"
     f.write_text(json.dumps(_scenarios()), encoding="utf-8")
     lake = ["--lake", str(lake_dir)]
-    assert main(["init", *lake]) == 0  # only init creates a lake (docs/cli.md)
+    assert main(["init", *lake]) == 0
     capsys.readouterr()
     assert main(["strategy", "import", str(f), *lake]) == 0
     out = capsys.readouterr().out

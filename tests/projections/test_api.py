@@ -95,8 +95,9 @@ def test_every_method_is_declared_once_with_its_handler():
     for d in api.DECLARATIONS:
         assert callable(d["handler"]) and d["doc"] and issubclass(d["params"], msgspec.Struct)
         assert issubclass(d["result"], msgspec.Struct)
-    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == {
-        "buildProjection", "rebuildProjection", "extendProjection", "query"}
+    # Every projection method reads files or walks the manifest for staleness: none runs on the
+    # daemon's reader thread (docs/protocol.md, "Concurrency, progress, cancellation").
+    assert {d["name"] for d in api.DECLARATIONS if d["long_running"]} == set(names)
     schema = msgspec.json.schema(api.BuildProjectionParams)
     assert schema["$defs"]["BuildProjectionParams"]["additionalProperties"] is False
 

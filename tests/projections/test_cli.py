@@ -88,3 +88,70 @@ def test_every_subcommand_has_help(capsys, sub):
     with pytest.raises(SystemExit) as exc:
         main(["project", sub, "--help"])
     assert exc.value.code == 0 and "--lake" in capsys.readouterr().out
+
+
+def _has_open(pid: int, suffix: str) -> bool:
+    import os
+
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}").endswith(suffix) for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sql", ["SELECT count(*) FROM range(1000000000000) a",  # hung until the query ended
+                                 "SELECT count(*) FROM range(1000000000000) a, candles"])  # RuntimeError, exit 1
+def test_ctrl_c_during_a_query_exits_130_at_once(store, published, proj, sql):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    proj.build({"candles": [published.abc]}, projection_id="p1")
+    child = subprocess.Popen([sys.executable, "-m", "bridge", "project", "query", "--lake", str(store.lake.root), "p1",
+                              sql],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env={**os.environ, "PYTHONPATH": str(REPO)})
+    try:
+        deadline = time.monotonic() + 60
+        while not _has_open(child.pid, ".duckdb"):  # the query is about to run (or running)
+            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            time.sleep(0.02)
+        time.sleep(2)
+        sent = time.monotonic()
+        child.send_signal(signal.SIGINT)
+        _, err = child.communicate(timeout=30)
+        took = time.monotonic() - sent
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 130, err
+    assert took < 5, f"exit took {took:.1f} s after Ctrl-C"
+    assert b"interrupted" in err and b"Traceback" not in err and b"RuntimeError" not in err, err
+
+
+
+def test_query_output_cannot_overwrite_the_projection(capsys, store, published, proj, tmp_path):
+    lake = str(store.lake.root)
+    info = proj.build({"candles": [published.abc]}, projection_id="p1")
+    db = info.duckdb_path
+    before = open(db, "rb").read()
+    for victim in (db, str(tmp_path / "lake" / "cache" / "projections" / "p1" / "projection.json")):
+        code, out, err = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT 42 AS x", "--output", victim,
+                             "--format", "csv", "--overwrite")
+        assert code == 2 and "exports folder" in err and "Traceback" not in err
+    assert open(db, "rb").read() == before
+    code, out, _ = run(capsys, "project", "build", "--lake", lake, "--table", f"candles={published.abc}", "--id", "p1")
+    assert code == 0 and out.startswith("reused p1")
+    mine = tmp_path / "mine.csv"
+    mine.write_text("keep me\n", encoding="utf-8")
+    code, _, err = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT 42 AS x", "--output", str(mine))
+    assert code == 2 and "already exists" in err and "--overwrite" in err
+    assert mine.read_text(encoding="utf-8") == "keep me\n"
+    code, out, _ = run(capsys, "project", "query", "--lake", lake, "p1", "SELECT 42 AS x", "--output", str(mine),
+                       "--overwrite")
+    assert code == 0 and "wrote 1 rows" in out and mine.read_text(encoding="utf-8").splitlines() == ['"x"', "42"]

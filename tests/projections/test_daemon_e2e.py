@@ -73,3 +73,47 @@ def test_projections_over_the_wire(tmp_path: Path):
         assert d.call("getProjection", {"projectionId": "p"})["error"]["code"] == 1101
     finally:
         assert d.close() == 0
+
+
+def test_query_output_over_the_wire_cannot_destroy_a_projection(tmp_path: Path):
+    d = Daemon(tmp_path / "lake")
+    try:
+        abc = _publish(d, "ABC", 10)
+        built = d.result("buildProjection", {"projectionId": "p", "tables": {"candles": [abc]}})
+        db = Path(built["duckdbPath"])
+        for victim in (db, db.parent / "projection.json"):
+            err = d.call("query", {"projectionId": "p", "sql": "SELECT 42 AS x",
+                                   "output": {"path": str(victim), "format": "csv", "overwrite": True}})["error"]
+            assert err["code"] == 1009 and err["data"]["field"] == "output.path", err
+        assert d.result("query", {"projectionId": "p", "sql": "SELECT count(*) FROM candles"})["rows"] == [[10]]
+        mine = tmp_path / "mine.parquet"
+        first = d.result("query", {"projectionId": "p", "sql": "SELECT 1 AS x", "output": {"path": str(mine)}})
+        assert first["outputPath"] == str(mine)
+        again = d.call("query", {"projectionId": "p", "sql": "SELECT 2 AS x", "output": {"path": str(mine)}})["error"]
+        assert again["code"] == 1009 and "already exists" in again["message"]
+        assert pq.read_table(mine).to_pylist() == [{"x": 1}]
+        d.result("query", {"projectionId": "p", "sql": "SELECT 2 AS x", "output": {"path": str(mine), "overwrite": True}})
+        assert pq.read_table(mine).to_pylist() == [{"x": 2}]
+    finally:
+        assert d.close() == 0
+
+
+def test_huge_inline_results_and_echoed_input_stay_small(tmp_path: Path):
+    d = Daemon(tmp_path / "lake")
+    try:
+        limits = d.result("initialize", {"protocolVersion": "1.0", "clientInfo": {"name": "pytest"}})["limits"]
+        assert limits["maxResultBytes"] == 32 << 20 and limits["maxReplyBytes"] == 128 << 20
+        d.result("buildProjection", {"projectionId": "p", "tables": {"candles": [_publish(d, "ABC", 10)]}})
+        err = d.call("query", {"projectionId": "p", "sql": "SELECT repeat('x', 30000) FROM range(10000)"})["error"]
+        assert err["code"] == 1009 and err["data"]["field"] == "output" and "pass output" in err["message"]
+        assert max(len(line) for line in d.raw) < 1 << 20
+        big = "q" * (20 << 20)
+        for params in ({"projectionId": big, "sql": "SELECT 1"}, {"projectionId": "p", "sql": "SELECT 1", big: 1}):
+            n = len(d.raw)
+            err = d.call("query", params)["error"]
+            assert err["code"] in (1009, -32602) and len(d.raw[n]) < 10_000, len(d.raw[n])
+        n = len(d.raw)
+        assert d.call("getArtifact", {"artifactId": big})["error"]["code"] == 1001 and len(d.raw[n]) < 10_000
+        assert d.result("query", {"projectionId": "p", "sql": "SELECT count(*) FROM candles"})["rows"] == [[10]]
+    finally:
+        assert d.close() == 0

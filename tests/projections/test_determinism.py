@@ -109,8 +109,10 @@ def test_tables_hold_exactly_the_rows_in_canonical_order(tmp_path_factory, parts
         finally:
             con.close()
         every = [(r[0], _T0 + timedelta(minutes=r[1]), r[2], r[3]) for a in {*ids} for r in _rows_of(store, a)]
-        expected = sorted(every, key=lambda r: (r[0], r[1], r[2], r[2] + 0.5, r[2] - 0.5, r[2], r[3]))
-        assert [(t, ts, o, v) for t, ts, o, v in got] == expected
+        # Sorted by the key (token, ts); rows that tie on it (overlapping artifacts) follow a hash
+        # of the other columns (docs/projections.md), so only their multiset is known here.
+        assert [(t, ts) for t, ts, _, _ in got] == sorted((r[0], r[1]) for r in every)
+        assert sorted(got) == sorted(every)
         assert Projections(store).build({"c": list(reversed(ids))}, mode=mode).reused
     finally:
         store.close()

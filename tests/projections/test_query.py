@@ -329,11 +329,68 @@ def test_default_output_goes_to_the_lake_exports(proj, store, pid):
     assert path.is_relative_to(store.lake.cache / "exports") and pq.read_table(path).num_rows == 5
 
 
-def test_output_paths_inside_the_lake_are_limited_to_the_cache(proj, store, pid):
-    with pytest.raises(InvalidInput, match="inside the lake"):
-        proj.query(pid, "SELECT 1", output={"path": str(store.lake.artifacts / "x.parquet"), "format": "parquet"})
+def test_output_inside_the_lake_goes_only_to_the_exports_folder(proj, store, pid):
+    info = proj.get(pid)
+    lake = store.lake
+    before = {p: p.read_bytes() for p in lake.root.rglob("*") if p.is_file() and "exports" not in p.parts}
+    # the attack of issue #12: query output over the projection's own database or its sidecar
+    victims = [Path(info.duckdb_path), Path(info.duckdb_path).parent / "projection.json",
+               lake.cache / "projections" / "new.duckdb", lake.artifacts / "x.parquet", lake.manifest_db,
+               lake.root / "x.csv", lake.cache / "x.csv"]
+    for victim in victims:
+        for overwrite in (False, True):
+            with pytest.raises(InvalidInput, match="inside the lake but not in its exports folder|manifest") as exc:
+                proj.query(pid, "SELECT 42 AS x", output={"path": str(victim), "format": "csv", "overwrite": overwrite})
+            assert exc.value.data["field"] == "output.path"
+    # a relative path or a symlink that leads into the lake is the same path
+    link = lake.root.parent / "sneaky"
+    link.symlink_to(Path(info.duckdb_path).parent)
+    with pytest.raises(InvalidInput, match="exports folder"):
+        proj.query(pid, "SELECT 1", output={"path": str(link / "projection.json"), "format": "csv", "overwrite": True})
+    after = {p: p.read_bytes() for p in lake.root.rglob("*") if p.is_file() and "exports" not in p.parts}
+    assert after == before
+    assert proj.build({"candles": [i.artifact_id for i in info.inputs["candles"]],
+                       "alerts": [i.artifact_id for i in info.inputs["alerts"]]}, projection_id=pid).reused
+    assert proj.query(pid, "SELECT count(*) FROM candles").rows == [[100]]
+    inside = lake.cache / "exports" / "mine.csv"
+    assert proj.query(pid, "SELECT 42 AS x", output={"path": str(inside), "format": "csv"}).row_count == 1
     with pytest.raises(InvalidInput, match="format"):
         proj.query(pid, "SELECT 1", output={"format": "xlsx"})
+
+
+def test_output_never_replaces_a_file_unless_asked(proj, pid, tmp_path):
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    target = tmp_path / "out.csv"
+    target.write_text("precious\n", encoding="utf-8")
+    with pytest.raises(InvalidInput, match="already exists.*overwrite") as exc:
+        proj.query(pid, "SELECT 42 AS x", output={"path": str(target), "format": "csv"})
+    assert exc.value.data["field"] == "output.path" and target.read_text(encoding="utf-8") == "precious\n"
+    res = proj.query(pid, "SELECT 42 AS x", output={"path": str(target), "format": "csv", "overwrite": True})
+    assert res.row_count == 1 and pcsv.read_csv(target).to_pylist() == [{"x": 42}]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"], "no temporary file left"
+    with pytest.raises(InvalidInput, match="directory"):
+        proj.query(pid, "SELECT 1", output={"path": str(tmp_path), "format": "csv", "overwrite": True})
+
+
+def test_a_file_that_appears_during_the_write_is_not_replaced(proj, pid, tmp_path, monkeypatch):
+    import bridge.projections.results as results
+
+    tmp_path = tmp_path / "out"
+    tmp_path.mkdir()
+    target = tmp_path / "race.parquet"
+    real = results._write
+
+    def write_then_someone_creates_the_target(reader, tmp, fmt):
+        n = real(reader, tmp, fmt)
+        target.write_text("theirs", encoding="utf-8")
+        return n
+
+    monkeypatch.setattr(results, "_write", write_then_someone_creates_the_target)
+    with pytest.raises(InvalidInput, match="already exists"):
+        proj.query(pid, "SELECT 1 AS x", output={"path": str(target)})
+    assert target.read_text(encoding="utf-8") == "theirs"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["race.parquet"]
 
 
 def test_a_cancelled_query_raises_cancelled(proj, pid):
@@ -367,3 +424,16 @@ def test_a_view_over_a_missing_parquet_file_is_an_integrity_error(proj, store, p
             con.execute("SELECT * FROM read_text('/etc/hostname')").fetchall()
     finally:
         con.close()
+
+
+def test_inline_results_are_capped_by_bytes(proj, pid):
+    small = proj.query(pid, "SELECT repeat('x', 100) AS s FROM range(50)", max_bytes=10_000)
+    assert small.row_count == 50 and not small.truncated
+    with pytest.raises(InvalidInput, match=r"too large to return inline.*pass output") as exc:
+        proj.query(pid, "SELECT repeat('x', 100) AS s FROM range(500)", max_bytes=10_000)
+    assert exc.value.data["field"] == "output" and exc.value.data["limit_bytes"] == 10_000
+    # the cap counts the rows returned, not the rows past max_rows
+    assert proj.query(pid, "SELECT repeat('x', 100) FROM range(500)", max_rows=20, max_bytes=10_000).truncated
+    # the issue's 300 MB reply stops at the default 32 MiB after a couple of batches
+    with pytest.raises(InvalidInput, match="32 MiB"):
+        proj.query(pid, "SELECT repeat('x', 30000) FROM range(10000)")

@@ -428,3 +428,77 @@ def test_debug_trace_names_method_id_and_outcome(caplog):
     assert any(m.startswith("echo id=1 -> result in") for m in lines), lines
     assert any(m.startswith("domain id=2 -> error 1234 in") for m in lines), lines
     p.close()
+
+
+# -- what a reply may carry (issue #12 items 4 and 5) --------------------------------------------
+
+class Echoes:
+    """A domain error quoting its whole input in the message and twice in data (as msgspec and
+    our own errors do)."""
+
+    long_running = False
+
+    def call(self, params, job, rid):
+        value = json.loads(bytes(params))["v"]
+        raise Domain(value)
+
+
+def quoting_mapper(exc):
+    if isinstance(exc, Domain):
+        v = exc.args[0]
+        data = {"value": v, "nested": [{"again": v}], "type": "Domain"}
+        if isinstance(v, str):
+            data[v] = 1
+        return 1234, f"bad value {v!r}", data
+    return None
+
+
+def test_error_replies_cut_what_they_echo():
+    big = "x" * (3 << 20)
+    pair = Pair({"echoes": Echoes()}, max_line_bytes=8 << 20)
+    pair.server._map_error = quoting_mapper  # before any request
+    try:
+        pair.send(req(1, "echoes", {"v": big}))
+        reply = pair.frame()
+        assert len(json.dumps(reply)) < 10_000
+        err = reply["error"]
+        assert err["code"] == 1234 and err["data"]["type"] == "Domain"
+        assert err["message"].startswith("bad value 'xxx") and "more characters]" in err["message"]
+        assert err["data"]["value"] == "x" * 1000 + f"… [{(3 << 20) - 1000:,} more characters]"
+        assert err["data"]["nested"] == [{"again": err["data"]["value"]}]
+        # an unknown method named by a huge string: cut; the id alone comes back whole (JSON-RPC)
+        pair.send(req("i" * 100_000, "m" * 100_000))
+        reply = pair.frame()
+        assert reply["id"] == "i" * 100_000 and len(reply["error"]["message"]) < 1100
+        # many short strings that add up: the data shrinks to its type
+        pair.send(req(2, "echoes", {"v": ["y" * 900] * 500}))
+        reply = pair.frame()
+        assert reply["error"]["data"] == {"truncated": True, "type": "Domain"} and len(json.dumps(reply)) < 10_000
+        pair.send(req(3, "echoes", {"v": "short"}))
+        assert pair.frame()["error"]["data"] == {"value": "short", "nested": [{"again": "short"}], "type": "Domain",
+                                                 "short": 1}
+    finally:
+        pair.close()
+
+
+class Big:
+    long_running = False
+
+    def call(self, params, job, rid):
+        return b'"' + b"z" * int(json.loads(bytes(params))["n"]) + b'"'
+
+
+def test_a_reply_over_the_limit_becomes_an_error():
+    pair = Pair({"big": Big()}, max_reply_bytes=10_000)
+    try:
+        pair.send(req(1, "big", {"n": 9_000}))
+        assert len(pair.frame()["result"]) == 9_000
+        pair.send(req(2, "big", {"n": 20_000}))
+        err = pair.frame()["error"]
+        assert err["code"] == -32603 and err["data"] == {"type": "ReplyTooLarge", "sizeBytes": 20_002,
+                                                          "limitBytes": 10_000}
+        assert "output" in err["message"]
+        pair.send(req(3, "big", {"n": 5}))
+        assert pair.frame()["result"] == "zzzzz"
+    finally:
+        pair.close()

@@ -24,6 +24,9 @@ def _snapshot(store: Store):
           a.supersedes, a.superseded_by, rel(a)) for a in arts],
         {a.artifact_id: store.provenance(a.artifact_id) for a in arts},
         sorted(tuple(r) for r in store.connect().execute("SELECT artifact_id, event, at, detail FROM artifact_events")),
+        sorted(tuple(r) for r in store.connect().execute("SELECT artifact_id, file_bytes FROM artifacts")),
+        sorted(r[0] for r in store.connect().execute("SELECT artifact_id FROM stale_roots")),  # kept by triggers
+        [(s.artifact_id, len(s.reasons)) for s in store.stale()],
     )
 
 
@@ -33,18 +36,20 @@ def test_local_lake_to_backend_and_back(tmp_path, backend):
     c2 = publish_candles(local, seed=2).artifact_id
     local.supersede(c2, c1)
     m = publish_metrics(local, [c2]).artifact_id
+    old = publish_metrics(local, [c1], run="r0").artifact_id  # made from the superseded c1: stale
     gone = publish_candles(local, key="token=G/res=1m", seed=3).artifact_id
     local.tombstone(gone, "bad feed")
     local.gc(dry_run=False)  # its files are gone: the copy keeps the rows, not files
+    assert [s.artifact_id for s in local.stale()] == [old]
 
     team = Store(backend.lake(tmp_path / "team"))
     first = copy_lake(local, team)
-    assert (first.artifacts, first.copied, first.skipped) == (4, 4, 0) and first.files_copied == 6
+    assert (first.artifacts, first.copied, first.skipped) == (5, 5, 0) and first.files_copied == 8
     assert _snapshot(team) == _snapshot(local)
     assert team.verify().ok
     assert team.read_table(m).equals(local.read_table(m))
     again = copy_lake(local, team)  # idempotent
-    assert (again.copied, again.skipped, again.files_copied) == (0, 4, 0)
+    assert (again.copied, again.skipped, again.files_copied) == (0, 5, 0)
 
     back = Store(tmp_path / "back")
     copy_lake(team, back)

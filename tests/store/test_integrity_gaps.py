@@ -171,8 +171,8 @@ def test_every_derived_type_refuses_a_publish_without_inputs(store):
 
     derived = [s for s in SPECS.values() if s.derived]
     names = {s.artifact_type for s in derived}
-    assert {"experiment_trades", "experiment_metrics", "experiment_equity_curve", "experiment_diagnostics",
-            "coverage_summary", "coverage_gaps", "alert_forward_coverage"} <= names
+    assert {"experiment_trades", "experiment_fills", "experiment_metrics", "experiment_equity_curve",
+            "experiment_diagnostics", "coverage_summary", "coverage_gaps", "alert_forward_coverage"} <= names
     for spec in derived:
         with pytest.raises(ValidationFailed) as info:
             store.publish(spec.artifact_type, spec.schema_version, "k=v", [], writer_name="w", writer_version="1")

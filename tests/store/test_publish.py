@@ -238,3 +238,35 @@ def test_provenance_is_recorded(store):
 def test_empty_table_publishes(store):
     res = store.publish("run_metrics", 1, "empty", [], writer_name="w", writer_version="1")
     assert res.artifact.row_count == 0 and res.artifact.min_ts is None
+
+
+@pytest.mark.parametrize("spelling", ["2026-01-01T0{h}:00:00Z", "2026-01-01T0{h}:00:00+00:00", "2026-01-01 0{h}:00:00",
+                                      "2026-01-01T0{h}:00:00", "mixed"])
+def test_csv_timestamps_any_iso_spelling_give_one_content(store, tmp_path, spelling, monkeypatch):
+    """Zoned text goes through the CSV reader's typed parse, naive or mixed through the text path:
+    the same instants, the same content hash."""
+    from bridge.store import canonical
+    def text(h):
+        if spelling == "mixed":
+            return f"2026-01-01T0{h}:00:00Z" if h % 2 else f"2026-01-01T0{h}:00:00"
+        return spelling.format(h=h)
+
+    lines = ["run_id,metric_name,metric_value,metric_unit,computed_at"]
+    lines += [f"r,m{h},{h}.5,u,{text(h)}" for h in range(4)]
+    csv = tmp_path / "m.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    rows = [{"run_id": "r", "metric_name": f"m{h}", "metric_value": h + 0.5, "metric_unit": "u",
+             "computed_at": f"2026-01-01T0{h}:00:00Z"} for h in range(4)]
+    want = store.publish("run_metrics", 1, "ref", rows, writer_name="t", writer_version="1").artifact.content_hash
+    if spelling.endswith(("Z", "+00:00")):  # the typed read must take it: the text parser is not called
+        monkeypatch.setattr(canonical, "_parse_timestamp_text", lambda *a: pytest.fail("text path taken"))
+    got = store.publish("run_metrics", 1, "csv", csv, writer_name="t", writer_version="1").artifact.content_hash
+    assert got == want
+
+
+def test_csv_empty_timestamp_is_an_error_naming_the_line(store, tmp_path):
+    csv = tmp_path / "m.csv"
+    csv.write_text("run_id,metric_name,metric_value,metric_unit,computed_at\nr,a,1,,2026-01-01T00:00:00Z\nr,b,2,,\n")
+    with pytest.raises(ValidationFailed) as err:
+        store.publish("run_metrics", 1, "csv", csv, writer_name="t", writer_version="1")
+    assert err.value.data.get("column") == "computed_at" and err.value.data.get("line") == 3, err.value.data

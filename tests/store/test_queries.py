@@ -154,3 +154,83 @@ def test_cached_reads_see_other_processes_and_own_writes(store, tmp_path):
     assert store.get(a).status == "superseded" and store.get(a).superseded_by == b
     store.tombstone(b)  # own writes are seen at once
     assert store.get(b).status == "tombstoned"
+
+
+@settings(max_examples=15, deadline=None)
+@given(edges=st.sets(st.tuples(st.integers(1, 9), st.integers(0, 8)).filter(lambda e: e[1] < e[0]), max_size=25),
+       root=st.integers(0, 9), depth=st.sampled_from([None, 1, 2, 3]), direction=st.sampled_from(["upstream", "downstream"]))
+def test_lineage_walk_matches_shortest_paths(tmp_path_factory, edges, root, depth, direction):
+    """Nodes at their least depth (shortest path, by relaxation) and every edge between two of
+    the walk's artifacts, on random DAGs written straight into the manifest."""
+    from bridge.store import Store, manifest
+
+    store = Store(tmp_path_factory.mktemp("lake"))
+    con = store.connect()
+    ident = lambda n: f"{n:032d}"
+    with manifest.write_txn(con):
+        for n in range(10):
+            con.execute("INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status,"
+                        " path_parquet, path_sidecar, file_hash, content_hash, row_count, created_at)"
+                        " VALUES (?, 'run_metrics', 1, ?, 'active', 'p', 's', ?, 'c', 1, '2026-01-01T00:00:00Z')",
+                        (ident(n), f"k{n}", f"f{n}"))
+        con.executemany("INSERT INTO artifact_lineage VALUES (?, ?)", [(ident(a), ident(b)) for a, b in edges])
+    store._wrote()
+    step = (lambda a, b: (a, b)) if direction == "upstream" else (lambda a, b: (b, a))  # walked end -> far end
+    dist = {root: 0}
+    for _ in range(10):
+        for a, b in edges:
+            near, far = step(a, b)
+            if near in dist and dist[near] + 1 < dist.get(far, 99):
+                dist[far] = dist[near] + 1
+    reach = {n: d for n, d in dist.items() if n != root and (depth is None or d <= depth)}
+    inside = set(reach) | {root}
+    graph = store.upstream(ident(root), depth) if direction == "upstream" else store.downstream(ident(root), depth)
+    assert [(n.artifact_id, n.depth) for n in graph.nodes] == sorted(((ident(n), d) for n, d in reach.items()),
+                                                                     key=lambda x: (x[1], x[0]))
+    assert {(e.artifact_id, e.input_artifact_id) for e in graph.edges} == {
+        (ident(a), ident(b)) for a, b in edges if a in inside and b in inside}
+
+
+@settings(max_examples=15, deadline=None)
+@given(edges=st.lists(st.tuples(st.integers(1, 7), st.integers(0, 6)).filter(lambda e: e[1] < e[0]), max_size=14),
+       changes=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["active", "superseded", "tombstoned"])),
+                        max_size=10),
+       split=st.integers(0, 14))
+def test_stale_matches_a_reference_through_any_order_of_changes(tmp_path_factory, edges, changes, split):
+    """Status changes and new edges in any order (the manifest's own triggers keep the stale roots):
+    stale() lists every active artifact with a non-active artifact anywhere upstream, and only those."""
+    from bridge.store import Store, manifest
+
+    store = Store(tmp_path_factory.mktemp("lake"))
+    con = store.connect()
+    ident = lambda n: f"{n:032d}"
+    half = len(changes) // 2
+    with manifest.write_txn(con):
+        for n in range(8):
+            con.execute("INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status,"
+                        " path_parquet, path_sidecar, file_hash, content_hash, row_count, created_at)"
+                        " VALUES (?, 'run_metrics', 1, ?, 'active', 'p', 's', ?, 'c', 1, '2026-01-01T00:00:00Z')",
+                        (ident(n), f"k{n}", f"f{n}"))
+        for step, batch in enumerate((edges[:split], changes[:half], edges[split:], changes[half:])):
+            if step % 2 == 0:
+                con.executemany("INSERT OR IGNORE INTO artifact_lineage VALUES (?, ?)",
+                                [(ident(a), ident(b)) for a, b in batch])
+            else:
+                for n, status in batch:
+                    con.execute("UPDATE artifacts SET status = ? WHERE artifact_id = ?", (status, ident(n)))
+    store._wrote()
+    status = {n: "active" for n in range(8)}
+    for n, s in changes:
+        status[n] = s
+    inputs = {n: {b for a, b in edges if a == n} for n in range(8)}
+
+    def upstream(n, seen):
+        for i in inputs[n] - seen:
+            seen.add(i)
+            upstream(i, seen)
+        return seen
+
+    want = {(ident(n), ident(c)) for n in range(8) if status[n] == "active"
+            for c in upstream(n, set()) if status[c] != "active"}
+    got = {(s.artifact_id, r.input_artifact_id) for s in store.stale() for r in s.reasons}
+    assert got == want

@@ -30,12 +30,28 @@ def team(request):
 def test_postgres_schema_has_the_prd_tables_and_the_same_migrations(team, tmp_path):
     store = Store(team.lake(tmp_path / "lake"))
     con = store.connect()
-    for table, cols in PRD_COLUMNS.items():
-        got = [r[0] for r in con.execute(
+
+    def columns(table):
+        return [r[0] for r in con.execute(
             "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", (table,))]
-        assert got == cols
-    idx = {r[0] for r in con.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'idx_artifacts_%'")}
-    assert {"idx_artifacts_type_key", "idx_artifacts_content_hash", "idx_artifacts_type_key_content"} <= idx
+
+    for table, cols in PRD_COLUMNS.items():  # the PRD's columns first, in order; later migrations append
+        assert columns(table)[:len(cols)] == cols
+    # the migrated schema is the SQLite one's twin: the same tables, columns, indexes and triggers
+    lite = Store(tmp_path / "sqlite-lake")
+    lcon = lite.connect()
+    lite_tables = {r[0] for r in lcon.execute("SELECT name FROM sqlite_master WHERE type = 'table'"
+                                              " AND name NOT LIKE 'sqlite_%'")}
+    assert store.dialect.tables(con) == lite_tables
+    only_pg = {"publish_journal": ["lease_expires_at"]}  # leases instead of pid checks (0002)
+    for table in lite_tables:
+        want = [r[1] for r in lcon.execute(f"PRAGMA table_info({table})")] + only_pg.get(table, [])
+        assert columns(table) == want, table
+    lite_idx = {r[0] for r in lcon.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE 'idx_%'")}
+    assert {r[0] for r in con.execute("SELECT indexname FROM pg_indexes WHERE indexname LIKE 'idx_%'")} == lite_idx
+    lite_trig = {r[0] for r in lcon.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    assert {r[0] for r in con.execute("SELECT DISTINCT trigger_name FROM information_schema.triggers")} == lite_trig
+    lite.close()
     # one numbered migration per SQLite migration: a SQLite-only schema change fails here until ported
     sqlite_versions = [(v, n) for v, n, _ in SqliteDialect(tmp_path / "x").migrations()]
     assert [(v, n) for v, n, _ in PostgresDialect(team.manifest).migrations()] == sqlite_versions

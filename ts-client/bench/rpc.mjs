@@ -1,48 +1,57 @@
 #!/usr/bin/env node
 /**
- * RPC throughput: getArtifact through ArtifactStoreClient against the real daemon, versus a bare
- * NDJSON echo over the same kind of pipes (Node writes lines to a Python child that writes them
- * back, one flush per line). Sequential and with --inflight calls in flight (default 64).
- * Prints requests/s and the ratio client/echo (target >= 0.6, DESIGN §9).
+ * RPC throughput: getArtifact through ArtifactStoreClient against the real daemon, versus the
+ * baseline "msgspec echo": a Python child that reads each line (readline), decodes it with msgspec
+ * into a JSON-RPC envelope as the daemon must, and writes it back (one write + flush per line),
+ * driven from Node over the same kind of pipes by a minimal FIFO caller. Also the client alone
+ * against a byte-substituting JSON-RPC echo (client overhead). Sequential and with --inflight calls
+ * in flight (default 64).
  *
- *   npm run build && node bench/rpc.mjs --requests 2000 [--inflight 64] [--python P] [--lake DIR]
+ * Rounds are interleaved (each round: a fresh daemon and fresh echoes, a warm-up, then the three
+ * measured in rotating order) and the ratios are taken within each round; printed as median and
+ * range over --repeat rounds (default 5). The whole run is pinned to one CPU with `taskset` when it
+ * exists (the client and the server then share it, as the target's definition assumes).
  *
- * Small --requests only on a shared machine; the lead runs the full size.
+ *   npm run build && node bench/rpc.mjs --requests 2000 [--inflight 64] [--repeat 5] [--python P] [--cpu 0]
  */
 
-import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { ArtifactStoreClient, resolvePython } = await import(path.join(here, "..", "dist", "src", "index.js"));
 
 const { values: args } = parseArgs({
   options: {
     requests: { type: "string", default: "2000" },
     inflight: { type: "string", default: "64" },
     python: { type: "string" },
-    lake: { type: "string" },
     repeat: { type: "string", default: "5" },
+    cpu: { type: "string", default: "0" },
   },
 });
-const N = Number(args.requests);
-const INFLIGHT = Number(args.inflight);
-const REPEAT = Number(args.repeat);
-const python = args.python ?? resolvePython().executable;
 
-/** The echo server: the other helper's scripts/bench/echo_server.py if present, else ours. */
-function echoServerPath() {
-  const shared = path.join(here, "..", "..", "scripts", "bench", "echo_server.py");
-  return existsSync(shared) ? shared : path.join(here, "echo_server.py");
+if (!process.env.QB_BENCH_PINNED && spawnSync("taskset", ["-V"]).status === 0) {
+  const r = spawnSync("taskset", ["-c", args.cpu, process.execPath, ...process.argv.slice(1)], {
+    stdio: "inherit",
+    env: { ...process.env, QB_BENCH_PINNED: `cpu ${args.cpu}` },
+  });
+  process.exit(r.status ?? 1);
 }
 
-/** A bare line pipe to the echo server: send(line) resolves with the echoed line. FIFO. */
+const { ArtifactStoreClient, resolvePython } = await import(path.join(here, "..", "dist", "src", "index.js"));
+const N = Number(args.requests);
+const INFLIGHT = Number(args.inflight);
+const REPEAT = Math.max(1, Number(args.repeat));
+const python = args.python ?? resolvePython().executable;
+const ECHO = path.join(here, "echo_server.py");
+
+/** The msgspec echo: send(line) resolves with the echoed line, parsed as the client would. FIFO. */
 function startEcho() {
-  const child = spawn(python, [echoServerPath()], { stdio: ["pipe", "pipe", "inherit"] });
+  const child = spawn(python, [ECHO, "--decode"], { stdio: ["pipe", "pipe", "inherit"] });
   const waiting = [];
   let parts = [];
   child.stdout.on("data", (chunk) => {
@@ -95,62 +104,71 @@ async function concurrent(call, n, inflight) {
   return n / ((performance.now() - t0) / 1000);
 }
 
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (xs, digits = 2) =>
+  `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}–${Math.max(...xs).toFixed(digits)})`;
+
 async function main() {
-  const tmp = args.lake ? undefined : mkdtempSync(path.join(os.tmpdir(), "qb-bench-"));
-  const lake = args.lake ?? path.join(tmp, "lake");
-  const client = new ArtifactStoreClient({ pythonPath: python, lake, timeoutMs: 0 });
-  const echo = startEcho();
-  const echoClient = new ArtifactStoreClient({ pythonPath: python, serverArgs: [path.join(here, "echo_server.py"), "--jsonrpc"], timeoutMs: 0 });
+  const tmp = mkdtempSync(path.join(os.tmpdir(), "qb-bench-"));
+  const lake = path.join(tmp, "lake");
+  const modes = [
+    ["sequential", (call) => sequential(call, N)],
+    [`${INFLIGHT} in flight`, (call) => concurrent(call, N, INFLIGHT)],
+  ];
+  const results = Object.fromEntries(modes.map(([m]) => [m, { echo: [], clientEcho: [], daemon: [] }]));
   try {
-    await client.start();
-    const published = await client.publishDataFrame({
-      artifactType: "alerts",
-      schemaVersion: 1,
-      logicalKey: "bench/rpc",
-      dataFrame: benchRows(),
-      writerName: "bench-rpc",
-      writerVersion: "1",
-      gitCommit: "0000000",
-      gitDirty: false,
-    });
-    const artifactId = published.artifactId;
-    const params = { artifactId };
-    const viaClient = () => client.getArtifact(artifactId);
-    await echoClient.start();
-    const viaClientEcho = () => echoClient.getArtifact(artifactId);
-    await sequential(viaClientEcho, 200);
-    const viaEcho = () => echo.call(params);
-    await sequential(viaClient, 200);
-    await sequential(viaEcho, 200);
-
-    const rows = [];
-    for (const [mode, run] of [
-      ["sequential", (call) => sequential(call, N)],
-      [`${INFLIGHT} in flight`, (call) => concurrent(call, N, INFLIGHT)],
-    ]) {
-      // Interleaved rounds, best of each: load from other processes hits all three alike.
-      const top = [0, 0, 0];
-      for (let r = 0; r < REPEAT; r++) {
-        for (const [i, call] of [viaEcho, viaClientEcho, viaClient].entries()) top[i] = Math.max(top[i], await run(call));
-      }
-      rows.push([mode, ...top]);
+    let artifactId;
+    {
+      const c = new ArtifactStoreClient({ pythonPath: python, lake, timeoutMs: 0 });
+      await c.start();
+      artifactId = (await c.publishDataFrame({
+        artifactType: "alerts", schemaVersion: 1, logicalKey: "bench/rpc", dataFrame: benchRows(),
+        writerName: "bench-rpc", writerVersion: "1", gitCommit: "0000000", gitDirty: false,
+      })).artifactId;
+      await c.close();
     }
-
-    console.log(`getArtifact, ${N} requests per run, best of ${REPEAT}; python ${python}`);
-    console.log(`echo: bare NDJSON echo (${path.relative(process.cwd(), echoServerPath())}); client/echo: ArtifactStoreClient against`);
-    console.log("a JSON-RPC echo (client overhead only); client/daemon: ArtifactStoreClient against the real daemon.");
-    console.log("mode              echo/s  client/echo/s  client/daemon/s   ratio client/echo   ratio client/daemon (target >= 0.6)");
-    for (const [mode, e, ce, cd] of rows) {
-      console.log(
-        `${mode.padEnd(15)} ${e.toFixed(0).padStart(8)} ${ce.toFixed(0).padStart(14)} ${cd.toFixed(0).padStart(16)}` +
-          `   ${(ce / e).toFixed(2).padStart(17)}   ${(cd / e).toFixed(2).padStart(19)}`,
-      );
+    const params = { artifactId };
+    for (let r = 0; r < REPEAT; r++) {
+      const client = new ArtifactStoreClient({ pythonPath: python, lake, timeoutMs: 0 });
+      const echoClient = new ArtifactStoreClient({ pythonPath: python, serverArgs: [ECHO, "--jsonrpc"], timeoutMs: 0 });
+      const echo = startEcho();
+      try {
+        await client.start();
+        await echoClient.start();
+        const calls = {
+          echo: () => echo.call(params),
+          clientEcho: () => echoClient.getArtifact(artifactId),
+          daemon: () => client.getArtifact(artifactId),
+        };
+        for (const call of Object.values(calls)) await sequential(call, 200); // warm-up
+        const order = Object.keys(calls);
+        for (let k = 0; k < r % order.length; k++) order.push(order.shift()); // rotate per round
+        for (const [mode, run] of modes) {
+          for (const name of order) results[mode][name].push(await run(calls[name]));
+        }
+      } finally {
+        await client.close();
+        await echoClient.close();
+        await echo.close();
+      }
     }
   } finally {
-    await client.close();
-    await echoClient.close();
-    await echo.close();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  console.log(`getArtifact, ${N} requests per measurement, ${REPEAT} interleaved rounds (fresh processes each), ` +
+    `${process.env.QB_BENCH_PINNED ? `pinned to ${process.env.QB_BENCH_PINNED}` : "not pinned (no taskset)"}; ` +
+    `node ${process.version}, python ${python}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"})`);
+  console.log("baseline: msgspec echo (bench/echo_server.py --decode: readline, msgspec envelope decode, write+flush per line)");
+  console.log("median (min–max) over rounds; ratios taken within each round");
+  console.log("mode             echo calls/s           daemon calls/s         daemon/echo (target >= 0.6)   client-only/echo");
+  for (const [mode] of modes) {
+    const { echo, clientEcho, daemon } = results[mode];
+    const ratio = daemon.map((d, i) => d / echo[i]);
+    const clientRatio = clientEcho.map((c, i) => c / echo[i]);
+    console.log(`${mode.padEnd(15)}  ${fmt(echo, 0).padEnd(21)}  ${fmt(daemon, 0).padEnd(21)}  ${fmt(ratio).padEnd(28)}  ${fmt(clientRatio)}`);
   }
 }
 

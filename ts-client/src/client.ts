@@ -46,7 +46,8 @@ type Convenience =
   | "publishDataFrame"
   | "getLineage"
   | "getDownstream"
-  | "supersede";
+  | "supersede"
+  | "openUi";
 
 export type ArtifactStoreClientOptions = DaemonClientOptions;
 
@@ -153,6 +154,15 @@ export class ArtifactStoreClient extends DaemonClient {
    */
   async supersede(newArtifactId: string, oldArtifactId: string, options?: CallOptions): Promise<void> {
     await this.request("supersede", { newArtifactId, oldArtifactId }, options);
+  }
+
+  /**
+   * Starts the read-only web UI inside the daemon (once; later calls give the same URL) and
+   * returns its URL on 127.0.0.1, which carries the access token: open it in a browser. The UI
+   * stops with the daemon. `request("openUi", ...)` returns the port too.
+   */
+  async openUi(params: ParamsOf<"openUi"> = {}, options?: CallOptions): Promise<string> {
+    return (await this.request("openUi", params, options)).url;
   }
 }
 

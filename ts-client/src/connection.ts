@@ -12,6 +12,7 @@ import {
   RequestAbortedError,
   RequestTimeoutError,
   RequestTooLargeError,
+  ResponseTooLargeError,
   rpcErrorFromWire,
   type ArtifactStoreError,
 } from "./errors.js";
@@ -339,8 +340,26 @@ export class JsonRpcConnection {
     }
   }
 
+  /**
+   * A line over maxLineBytes was dropped. If it was a reply, its call must not wait forever: the
+   * daemon writes `{"jsonrpc":"2.0","id":N,...` first, so the head names the call, which fails
+   * with ResponseTooLargeError. A head that names no id cannot be attributed: every pending call
+   * fails then (one of them lost its reply, and waiting is worse than retrying).
+   */
   private onOverflow(error: LineTooLongError): void {
     this.protocolError(error.message, error);
+    const head = error.head.toString("latin1");
+    const envelope = /^\s*\[?\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|null|")/.exec(head);
+    if (envelope && envelope[1] !== "null" && envelope[1] !== '"') {
+      const id = Number(envelope[1]);
+      const entry = this.pending.get(id);
+      if (entry) this.settle(id, new ResponseTooLargeError(entry.method, id, error.seen, error.limit, this.context()));
+      return;
+    }
+    if (envelope || /^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"method"/.test(head)) return; // id null or a string, or a notification
+    for (const [id, entry] of [...this.pending]) {
+      this.settle(id, new ResponseTooLargeError(entry.method, null, error.seen, error.limit, this.context()));
+    }
   }
 
   private protocolError(message: string, cause?: unknown): void {

@@ -14,6 +14,7 @@
  *     ├── ProtocolVersionError         the daemon speaks a protocol version we do not
  *     ├── RequestTooLargeError         a request over the daemon's line limit (never sent)
  *     ├── ProtocolError                the daemon wrote something that is not JSON-RPC, or a write failed
+ *     │   └── ResponseTooLargeError    a reply over the client's maxLineBytes was dropped; its call fails
  *     └── ClientClosedError            the client was closed (or never started)
  */
 
@@ -160,6 +161,29 @@ export class RequestTooLargeError extends ArtifactStoreError {
 
 export class ProtocolError extends ArtifactStoreError {
   override name = "ProtocolError";
+}
+
+/**
+ * The daemon's reply to this call was longer than the client's `maxLineBytes` and was dropped
+ * unread; the call is rejected instead of left waiting. Ask for less (a `query` can write its
+ * result to a file with `output`) or raise `maxLineBytes`.
+ */
+export class ResponseTooLargeError extends ProtocolError {
+  override name = "ResponseTooLargeError";
+  constructor(
+    readonly method: string,
+    readonly requestId: number | null,
+    readonly bytes: number,
+    readonly limit: number,
+    context: ErrorContext = {},
+  ) {
+    super(
+      `${method}${requestId === null ? "" : ` (id ${requestId})`}: the daemon's reply exceeded this client's line ` +
+        `limit of ${limit} bytes (${bytes} bytes seen) and was dropped; ask for less (query: pass output to write ` +
+        "the result to a file) or raise maxLineBytes",
+      context,
+    );
+  }
 }
 
 export class ClientClosedError extends ArtifactStoreError {

@@ -16,10 +16,15 @@ export class LineTooLongError extends Error {
   constructor(
     readonly limit: number,
     readonly seen: number,
+    /** The line's first bytes (at most HEAD_BYTES): enough to tell whose reply it was. */
+    readonly head: Buffer = Buffer.alloc(0),
   ) {
     super(`a line from the daemon exceeded ${limit} bytes (${seen} bytes so far without a newline)`);
   }
 }
+
+/** How much of a dropped line LineTooLongError keeps. */
+export const HEAD_BYTES = 512;
 
 export interface LineReaderOptions {
   /** Largest accepted line in bytes, newline excluded. */
@@ -77,7 +82,7 @@ export class LineReader {
     this.parts.push(tail);
     this.partBytes += tail.length;
     if (this.partBytes > this.maxLineBytes) {
-      this.options.onOverflow?.(new LineTooLongError(this.maxLineBytes, this.partBytes));
+      this.options.onOverflow?.(new LineTooLongError(this.maxLineBytes, this.partBytes, this.head()));
       this.discarding = true;
       this.parts = [];
     }
@@ -90,7 +95,7 @@ export class LineReader {
     }
     const total = this.partBytes + last.length;
     if (total > this.maxLineBytes) {
-      this.options.onOverflow?.(new LineTooLongError(this.maxLineBytes, total));
+      this.options.onOverflow?.(new LineTooLongError(this.maxLineBytes, total, this.head(last)));
       this.reset();
       return;
     }
@@ -98,6 +103,19 @@ export class LineReader {
     this.reset();
     if (line.length > 0 && line[line.length - 1] === 0x0d) line = line.subarray(0, line.length - 1);
     this.onLine(line);
+  }
+
+  /** The first HEAD_BYTES of the current line (held parts, then `last`). */
+  private head(last?: Buffer): Buffer {
+    const pieces: Buffer[] = [];
+    let n = 0;
+    for (const part of last ? [...this.parts, last] : this.parts) {
+      if (n >= HEAD_BYTES) break;
+      const piece = part.subarray(0, HEAD_BYTES - n);
+      pieces.push(piece);
+      n += piece.length;
+    }
+    return Buffer.concat(pieces, n);
   }
 
   private reset(): void {

@@ -15,9 +15,11 @@ import {
   RequestCancelledError,
   RequestTimeoutError,
   RequestTooLargeError,
+  ResponseTooLargeError,
   RpcError,
 } from "../src/errors.js";
 import { LineReader } from "../src/ndjson.js";
+import { within } from "./helpers.js";
 
 interface Msg {
   jsonrpc: string;
@@ -175,6 +177,40 @@ describe("JsonRpcConnection", () => {
     assert.equal(await call, 1);
     assert.equal(protocolErrors.length, 2);
     assert.match(protocolErrors[0]!.message, /not JSON.*Hello from a print/);
+  });
+
+  it("a reply over maxLineBytes is dropped and its call rejected, not left pending", async () => {
+    const { conn, received, send, until, protocolErrors } = pair({ maxLineBytes: 1000, defaultTimeoutMs: 0 });
+    const big = conn.request("query", { sql: "big" });
+    const small = conn.request("query", { sql: "small" });
+    await until(() => received.length === 2);
+    const [bigId, smallId] = received.map((m) => m.id!);
+    // the daemon's envelope order: jsonrpc, id, result; sent in pieces, as a pipe delivers it
+    const line = `{"jsonrpc":"2.0","id":${bigId},"result":{"rows":[${'"x",'.repeat(2000)}"x"]}}\n`;
+    for (let i = 0; i < line.length; i += 300) send(line.slice(i, i + 300));
+    const error = await within(big.catch((e: unknown) => e), 5000, "the call whose reply was dropped");
+    assert.ok(error instanceof ResponseTooLargeError && error instanceof ProtocolError, String(error));
+    assert.equal(error.requestId, bigId);
+    assert.equal(error.limit, 1000);
+    assert.match(error.message, /query \(id \d+\).*line limit of 1000 bytes.*output/);
+    assert.equal(conn.pendingCount, 1, "the other call still waits for its own reply");
+    send({ jsonrpc: "2.0", id: smallId, result: 7 });
+    assert.equal(await small, 7);
+    assert.equal(protocolErrors.length, 1);
+    // a dropped line that names no id: every pending call fails rather than hang
+    const a = conn.request("a", {});
+    const b = conn.request("b", {});
+    await until(() => received.length === 4);
+    send(`{"result":"${"y".repeat(2000)}"}\n`);
+    for (const p of [a, b]) {
+      assert.ok((await within(p.catch((e: unknown) => e), 5000, "an unattributed call")) instanceof ResponseTooLargeError);
+    }
+    // a dropped notification fails nothing
+    const c = conn.request("c", {});
+    await until(() => received.length === 5);
+    send(`{"jsonrpc":"2.0","method":"$/progress","params":{"id":${received[4]!.id},"message":"${"z".repeat(2000)}"}}\n`);
+    send({ jsonrpc: "2.0", id: received[4]!.id, result: "ok" });
+    assert.equal(await c, "ok");
   });
 
   it("answers a request from the daemon with method-not-found", async () => {

@@ -191,7 +191,7 @@ describe("lifecycle with a fake daemon", () => {
     assert.equal(client.pendingCount, 0);
   });
 
-  it("a 50 MB reply arrives through the pipe and is framed and parsed in well under a second", async () => {
+  it("a 50 MB reply arrives through the pipe and is framed and parsed at about the cost of parsing it", async () => {
     const client = fake();
     await client.start();
     const size = 50 * 1024 * 1024;
@@ -208,7 +208,13 @@ describe("lifecycle with a fake daemon", () => {
     const clientSide = performance.now() - firstByte;
     stdout.off("data", onData);
     assert.equal(again.text.length, size);
-    assert.ok(clientSide < 1500, `client side of a 50 MB reply took ${clientSide.toFixed(0)} ms (includes pipe transfer)`);
+    // Baseline in the same run, so a loaded machine slows both: serialising and parsing the reply once.
+    const b0 = performance.now();
+    JSON.parse(JSON.stringify({ jsonrpc: "2.0", id: 3, result: again }));
+    const baseline = performance.now() - b0;
+    const bound = Math.max(1500, 8 * baseline);
+    assert.ok(clientSide < bound, `client side of a 50 MB reply took ${clientSide.toFixed(0)} ms (includes pipe transfer), ` +
+      `bound ${bound.toFixed(0)} ms from a ${baseline.toFixed(0)} ms serialise+parse`);
   });
 
   it("python discovery: option, venv, env var, cwd venv, package venv, python3", () => {

@@ -13,6 +13,7 @@ import { after, before, describe, it } from "node:test";
 
 import {
   ArtifactStoreClient,
+  InvalidInputError,
   METHOD_NAMES,
   ReadOnlyViolationError,
   type Artifact,
@@ -115,6 +116,22 @@ describe("every method against the real daemon", () => {
     assert.equal((big.rows[9999] as [number, string])[1].length, 500);
     const denied = await client.query({ projectionId, sql: "DROP TABLE alerts" }).catch((e: unknown) => e);
     assert.ok(denied instanceof ReadOnlyViolationError, String(denied));
+    // many readers of one projection at once: every query answered with its own rows
+    const many = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        client.query({ projectionId, sql: "SELECT count(*) + ? AS n FROM candles, alerts", params: [i] }),
+      ),
+    );
+    assert.deepEqual(
+      many.map((r) => r.rows),
+      Array.from({ length: 12 }, (_, i) => [[48 + i]]),
+    );
+    // an inline result over the daemon's byte cap is an error naming output, not a 300 MB reply
+    const huge = await client
+      .query({ projectionId, sql: "SELECT repeat('x', 30000) FROM range(10000)", maxRows: 10_000 })
+      .catch((e: unknown) => e);
+    assert.ok(huge instanceof InvalidInputError, String(huge));
+    assert.equal((huge.data as { field?: string }).field, "output");
     assert.equal((await client.getProjection({ projectionId })).projectionId, projectionId);
     assert.ok((await client.listProjections({})).projections.some((p) => p.projectionId === projectionId));
     const more = await client.publishDataFrame({
@@ -154,6 +171,27 @@ describe("every method against the real daemon", () => {
     assert.ok(existsSync(report.path));
     const sweep = await client.runSweep({ definition, grid: { takeProfitPct: [20, 40] } });
     assert.equal(sweep.points.length, 2);
+    // portfolio mode (mark-to-market equity v2 + breakdown) and an out-of-sample sweep with its report
+    const pf = await client.runExperiment({
+      definition: {
+        ...definition,
+        experimentId: "exp-ts-pf",
+        config: { ...definition.config, portfolio: { sizing: "fraction", fraction: 0.5, maxPositions: 1 } },
+      },
+    });
+    assert.equal(pf.status, "completed");
+    assert.equal((await client.getArtifact(pf.outputs.curves!)).schemaVersion, 2);
+    assert.equal((await client.getArtifact(pf.outputs.breakdown!)).artifactType, "experiment_breakdown");
+    const oos = await client.runSweep({
+      definition,
+      grid: { takeProfitPct: [20, 40] },
+      validation: { method: "split", inSampleFraction: 0.5, metric: "mean_return", cscvBlocks: 2 },
+    });
+    assert.equal(oos.validation!.folds.length, 1);
+    assert.equal(oos.validation!.overfit.trials, 2);
+    assert.ok(oos.validation!.overfit.pbo !== null || typeof oos.validation!.overfit.pboReason === "string");
+    const sweepReport = await client.writeSweepReport({ sweepId: oos.sweepId, path: path.join(tmp.dir, "sweep.html") });
+    assert.ok(existsSync(sweepReport.path));
   });
 
   it("strategies: importStrategies, publishStrategy, listStrategies, getStrategy, a run by strategy id", async () => {
@@ -297,6 +335,22 @@ describe("every method against the real daemon", () => {
   it("disposeProjection", async () => {
     const res = await client.disposeProjection({ projectionId });
     assert.ok(res);
+  });
+
+  it("openUi: the daemon serves the read-only web UI and returns its URL with the token", async () => {
+    const url = await client.openUi();
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/\?token=[0-9a-f]{48}$/);
+    const base = url.slice(0, url.indexOf("?"));
+    const token = url.slice(url.indexOf("token=") + 6);
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-security-policy") ?? "", /default-src 'none'/);
+    assert.equal((await fetch(base + "api/types")).status, 403); // no token
+    const types = await fetch(base + "api/types", { headers: { authorization: `token ${token}` } });
+    assert.equal(types.status, 200);
+    const body = (await types.json()) as { types: { artifactType: string }[] };
+    assert.ok(body.types.some((t) => t.artifactType === "ohlcv_slice"));
+    assert.equal(await client.openUi({ port: 1 }), url); // one UI per daemon
   });
 
   it("every method of the generated contract was called", () => {

@@ -24,7 +24,7 @@ export interface MethodMap {
   tombstone: { params: T.TombstoneParams; result: T.Artifact };
   /** Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it */
   listStale: { params: T.ListStaleParams; result: T.ListStaleResult };
-  /** Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, derived artifacts without inputs */
+  /** Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed) */
   verify: { params: T.VerifyParams; result: T.VerifyReport };
   /** Remove files of tombstoned (optionally superseded) artifacts nothing active depends on */
   gc: { params: T.GcParams; result: T.GcReport };
@@ -62,7 +62,7 @@ export interface MethodMap {
   alertForwardCoverage: { params: T.AlertCoverageParams; result: T.AlertCoverageResult };
   /** Validate and freeze the inputs, build or reuse their projection, backtest, publish trades, metrics, equity curve and diagnostics with lineage, and record the run (pending → running → completed | failed) */
   runExperiment: { params: T.RunExperimentParams; result: T.ExperimentResult };
-  /** Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics */
+  /** Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, published as an experiment_sweep_validation artifact */
   runSweep: { params: T.RunSweepParams; result: T.SweepResult };
   /** Experiment runs, newest first, with inputs and outputs */
   listRuns: { params: T.ListRunsParams; result: T.ListRunsResult };
@@ -70,6 +70,8 @@ export interface MethodMap {
   getRun: { params: T.GetRunParams; result: T.ExperimentResult };
   /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage) */
   writeReport: { params: T.WriteReportParams; result: T.WriteReportResult };
+  /** Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO */
+  writeSweepReport: { params: T.WriteSweepReportParams; result: T.WriteSweepReportResult };
   /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact) */
   importStrategies: { params: T.ImportStrategiesParams; result: T.ImportResult };
   /** Publish one strategy as a content-addressed strategy artifact (idempotent) */
@@ -78,6 +80,8 @@ export interface MethodMap {
   listStrategies: { params: T.ListStrategiesParams; result: T.ListStrategiesResult };
   /** One strategy artifact with its strategy */
   getStrategy: { params: T.GetStrategyParams; result: T.StrategyRef };
+  /** Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token */
+  openUi: { params: T.OpenUiParams; result: T.OpenUiResult };
 }
 
 /** Lifecycle methods, driven by the client itself (start/close). */
@@ -106,21 +110,21 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   listArtifacts: { summary: "Artifacts matching every filter, oldest first; pass nextCursor to page on", longRunning: false, paramsOptional: true, errors: [1002] },
   findByLogicalKey: { summary: "Every artifact of a type under a logical key, newest first, any status", longRunning: false, paramsOptional: false, errors: [] },
   publishDataFrame: { summary: "Publish rows (inline, small) or a CSV/TSV/Parquet/Arrow file as an artifact", longRunning: true, paramsOptional: false, errors: [1002,1006,1003,1008,-32800] },
-  getLineage: { summary: "Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive", longRunning: false, paramsOptional: false, errors: [1001] },
-  getDownstream: { summary: "The artifacts made from this one (transitively unless depth is given)", longRunning: false, paramsOptional: false, errors: [1001] },
-  supersede: { summary: "Mark oldArtifactId superseded by newArtifactId (same type; idempotent)", longRunning: false, paramsOptional: false, errors: [1001,1004] },
-  tombstone: { summary: "Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them", longRunning: false, paramsOptional: false, errors: [1001] },
-  listStale: { summary: "Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it", longRunning: false, paramsOptional: true, errors: [] },
-  verify: { summary: "Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, derived artifacts without inputs", longRunning: true, paramsOptional: true, errors: [-32800] },
+  getLineage: { summary: "Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive", longRunning: true, paramsOptional: false, errors: [1001,-32800] },
+  getDownstream: { summary: "The artifacts made from this one (transitively unless depth is given)", longRunning: true, paramsOptional: false, errors: [1001,-32800] },
+  supersede: { summary: "Mark oldArtifactId superseded by newArtifactId (same type; idempotent)", longRunning: true, paramsOptional: false, errors: [1001,1004,-32800] },
+  tombstone: { summary: "Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them", longRunning: true, paramsOptional: false, errors: [1001,-32800] },
+  listStale: { summary: "Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it", longRunning: true, paramsOptional: true, errors: [-32800] },
+  verify: { summary: "Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed)", longRunning: true, paramsOptional: true, errors: [-32800] },
   gc: { summary: "Remove files of tombstoned (optionally superseded) artifacts nothing active depends on", longRunning: true, paramsOptional: true, errors: [1005,-32800] },
   getProvenance: { summary: "Writer name/version, git commit/dirty, params and canonical form of an artifact", longRunning: false, paramsOptional: false, errors: [1001] },
   listArtifactTypes: { summary: "The artifact type registry: columns, sort key, unique key, key columns, derived", longRunning: false, paramsOptional: true, errors: [] },
   buildProjection: { summary: "Build a DuckDB projection of artifacts (table name → artifact ids; mode table or view), rows in canonical order; the same inputs reuse the existing file without rebuilding (reused: true)", longRunning: true, paramsOptional: true, errors: [1009,1001,1006,1007,1008,-32800] },
   rebuildProjection: { summary: "Build a projection again from its recorded inputs, discarding the file", longRunning: true, paramsOptional: false, errors: [1101,1009,1001,1006,1007,1008,-32800] },
   extendProjection: { summary: "Add artifacts to a projection's tables (or add tables); untouched tables are copied, not rebuilt", longRunning: true, paramsOptional: false, errors: [1101,1009,1001,1006,1007,1008,-32800] },
-  disposeProjection: { summary: "Delete a projection and its files (the artifacts are untouched)", longRunning: false, paramsOptional: false, errors: [1101] },
-  listProjections: { summary: "Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, tombstoned, or stale upstream)", longRunning: false, paramsOptional: true, errors: [] },
-  getProjection: { summary: "One projection: inputs, row counts, staleness", longRunning: false, paramsOptional: false, errors: [1101] },
+  disposeProjection: { summary: "Delete a projection and its files (the artifacts are untouched)", longRunning: true, paramsOptional: false, errors: [1101,-32800] },
+  listProjections: { summary: "Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, tombstoned, or stale upstream)", longRunning: true, paramsOptional: true, errors: [-32800] },
+  getProjection: { summary: "One projection: inputs, row counts, staleness", longRunning: true, paramsOptional: false, errors: [1101,-32800] },
   query: { summary: "Run one read-only SQL statement on a projection (opened read-only, external access off)", longRunning: true, paramsOptional: false, errors: [1102,1009,1101,1007,-32800] },
   ingestTelegram: { summary: "Ingest Telegram Desktop JSON exports into alerts_v1 + alerts_quarantine artifacts (idempotent)", longRunning: true, paramsOptional: false, errors: [1009,1002,-32800] },
   migrateDuckdb: { summary: "Migrate a legacy DuckDB alerts table into alerts_v1 + alerts_quarantine artifacts", longRunning: true, paramsOptional: false, errors: [1009,1002,-32800] },
@@ -130,14 +134,16 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   sliceCoverage: { summary: "Expected vs present candles, gaps, duplicates and off-grid candles of slices; published as coverage_summary + coverage_gaps", longRunning: true, paramsOptional: false, errors: [1001,1009,1002,-32800] },
   alertForwardCoverage: { summary: "For each alert: is [alert_ts, alert_ts + horizon] covered by candles; published as alert_forward_coverage", longRunning: true, paramsOptional: false, errors: [1001,1009,1002,-32800] },
   runExperiment: { summary: "Validate and freeze the inputs, build or reuse their projection, backtest, publish trades, metrics, equity curve and diagnostics with lineage, and record the run (pending → running → completed | failed)", longRunning: true, paramsOptional: false, errors: [1002,1003,1005,1009,1001,1008,-32800] },
-  runSweep: { summary: "Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics", longRunning: true, paramsOptional: false, errors: [1002,1003,1005,1009,1001,1008,-32800] },
+  runSweep: { summary: "Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, published as an experiment_sweep_validation artifact", longRunning: true, paramsOptional: false, errors: [1002,1003,1005,1009,1001,1008,-32800] },
   listRuns: { summary: "Experiment runs, newest first, with inputs and outputs", longRunning: false, paramsOptional: true, errors: [1002] },
   getRun: { summary: "One run (or an experiment's latest run) with inputs and outputs", longRunning: false, paramsOptional: false, errors: [1401] },
-  writeReport: { summary: "Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)", longRunning: false, paramsOptional: false, errors: [1401,1001,1002] },
+  writeReport: { summary: "Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage)", longRunning: true, paramsOptional: false, errors: [1401,1001,1002,-32800] },
+  writeSweepReport: { summary: "Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO", longRunning: true, paramsOptional: false, errors: [1401,1001,1002,-32800] },
   importStrategies: { summary: "Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact)", longRunning: false, paramsOptional: true, errors: [1002] },
   publishStrategy: { summary: "Publish one strategy as a content-addressed strategy artifact (idempotent)", longRunning: false, paramsOptional: false, errors: [1002] },
   listStrategies: { summary: "Active strategy artifacts, by name", longRunning: false, paramsOptional: true, errors: [1002] },
   getStrategy: { summary: "One strategy artifact with its strategy", longRunning: false, paramsOptional: false, errors: [1001,1009] },
+  openUi: { summary: "Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token", longRunning: false, paramsOptional: true, errors: [1009] },
 };
 
 export const METHOD_NAMES = Object.keys(METHODS) as MethodName[];
@@ -156,18 +162,38 @@ export interface GeneratedMethods {
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
   publishDataFrame(params: T.PublishRequest, options?: CallOptions): Promise<T.PublishResult>;
-  /** Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive. */
+  /**
+   * Upstream (what it was made from) or downstream lineage; depth 1 = direct, omitted = transitive.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   getLineage(params: T.GetLineageParams, options?: CallOptions): Promise<T.ArtifactLineage>;
-  /** The artifacts made from this one (transitively unless depth is given). */
+  /**
+   * The artifacts made from this one (transitively unless depth is given).
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   getDownstream(params: T.GetDownstreamParams, options?: CallOptions): Promise<T.GetDownstreamResult>;
-  /** Mark oldArtifactId superseded by newArtifactId (same type; idempotent). Returns the old artifact. */
+  /**
+   * Mark oldArtifactId superseded by newArtifactId (same type; idempotent). Returns the old artifact.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   supersede(params: T.SupersedeParams, options?: CallOptions): Promise<T.Artifact>;
-  /** Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them. */
+  /**
+   * Mark an artifact tombstoned (idempotent); gc removes its files once nothing active needs them.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   tombstone(params: T.TombstoneParams, options?: CallOptions): Promise<T.Artifact>;
-  /** Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it. */
+  /**
+   * Active artifacts with a superseded or tombstoned input anywhere upstream, with the path to it.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   listStale(params?: T.ListStaleParams, options?: CallOptions): Promise<T.ListStaleResult>;
   /**
-   * Re-hash files and content; report missing, truncated, corrupt and orphan files, dangling lineage, derived artifacts without inputs.
+   * Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed). Reports missing, truncated, unreadable, corrupt and orphan files, dangling lineage, derived artifacts without inputs.
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
@@ -200,14 +226,26 @@ export interface GeneratedMethods {
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
   extendProjection(params: T.ExtendProjectionParams, options?: CallOptions): Promise<T.ProjectionResult>;
-  /** Delete a projection and its files (the artifacts are untouched). */
+  /**
+   * Delete a projection and its files (the artifacts are untouched).
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   disposeProjection(params: T.DisposeProjectionParams, options?: CallOptions): Promise<T.DisposeProjectionResult>;
-  /** Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, tombstoned, or stale upstream). */
+  /**
+   * Every projection with its inputs, row counts and a stale flag with reasons (an input superseded, tombstoned, or stale upstream).
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   listProjections(params?: T.ListProjectionsParams, options?: CallOptions): Promise<T.ListProjectionsResult>;
-  /** One projection: inputs, row counts, staleness. */
+  /**
+   * One projection: inputs, row counts, staleness.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   getProjection(params: T.GetProjectionParams, options?: CallOptions): Promise<T.ProjectionResult>;
   /**
-   * Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows (truncated flag, column types, JSON-safe values) or the whole result written to a Parquet/Arrow/CSV file whose path is returned.
+   * Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, settings and reads outside the projection raise ReadOnlyViolation. Rows inline up to maxRows (truncated flag, column types, JSON-safe values) and up to limits.maxResultBytes of JSON (more is InvalidInput: use output), or the whole result written to a Parquet/Arrow/CSV file (in <lake>/cache/exports/ or outside the lake; an existing file only with overwrite) whose path is returned.
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
@@ -261,7 +299,7 @@ export interface GeneratedMethods {
    */
   runExperiment(params: T.RunExperimentParams, options?: CallOptions): Promise<T.ExperimentResult>;
   /**
-   * Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics.
+   * Run a grid of strategy parameters over one projection in one SQL pass; one run record per point (experiment id <id>--<hash>) and a comparison of their metrics; with `validation`, the best point chosen in-sample and evaluated out-of-sample per fold, the deflated Sharpe ratio and the PBO, published as an experiment_sweep_validation artifact.
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
@@ -270,8 +308,18 @@ export interface GeneratedMethods {
   listRuns(params?: T.ListRunsParams, options?: CallOptions): Promise<T.ListRunsResult>;
   /** One run (or an experiment's latest run) with inputs and outputs. */
   getRun(params: T.GetRunParams, options?: CallOptions): Promise<T.ExperimentResult>;
-  /** Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage). */
+  /**
+   * Write a self-contained HTML report (equity and drawdown SVG, metrics, trades, lineage).
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
   writeReport(params: T.WriteReportParams, options?: CallOptions): Promise<T.WriteReportResult>;
+  /**
+   * Write a self-contained HTML report of a sweep: the points, a heat map of two parameters, the in-sample vs out-of-sample folds, the deflated Sharpe ratio and the PBO.
+   *
+   * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
+   */
+  writeSweepReport(params: T.WriteSweepReportParams, options?: CallOptions): Promise<T.WriteSweepReportResult>;
   /** Turn a scenario file of the researchers' simulator into strategy artifacts (one per scenario, same strategy → same artifact). Unknown fields are refused with their path; each strategy lists the fields that map with a different rule. */
   importStrategies(params?: T.ImportStrategiesParams, options?: CallOptions): Promise<T.ImportResult>;
   /** Publish one strategy as a content-addressed strategy artifact (idempotent). */
@@ -280,4 +328,6 @@ export interface GeneratedMethods {
   listStrategies(params?: T.ListStrategiesParams, options?: CallOptions): Promise<T.ListStrategiesResult>;
   /** One strategy artifact with its strategy. */
   getStrategy(params: T.GetStrategyParams, options?: CallOptions): Promise<T.StrategyRef>;
+  /** Start the read-only web UI on 127.0.0.1 inside the daemon (once; later calls return the same URL) and return its URL, which carries the access token */
+  openUi(params?: T.OpenUiParams, options?: CallOptions): Promise<T.OpenUiResult>;
 }

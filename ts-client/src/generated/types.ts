@@ -14,6 +14,7 @@ export interface WireTypes {
   AlertCoverageParams?: AlertCoverageParams;
   AlertCoverageResult?: AlertCoverageResult;
   AlertCoverageRow?: AlertCoverageRow;
+  AnalysisConfig?: AnalysisConfig;
   Artifact?: Artifact;
   ArtifactLineage?: ArtifactLineage;
   ArtifactPage?: ArtifactPage;
@@ -78,6 +79,9 @@ export interface WireTypes {
   LoadCandlesParams?: LoadCandlesParams;
   LoadCandlesResult?: LoadCandlesResult;
   MigrateDuckdbParams?: MigrateDuckdbParams;
+  OpenUiParams?: OpenUiParams;
+  OpenUiResult?: OpenUiResult;
+  PortfolioConfig?: PortfolioConfig;
   ProjectionInputWire?: ProjectionInputWire;
   ProjectionResult?: ProjectionResult;
   ProjectionStaleReasonWire?: ProjectionStaleReasonWire;
@@ -93,6 +97,8 @@ export interface WireTypes {
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
   Sidecar?: Sidecar;
+  SignalCondition?: SignalCondition;
+  SignalGroup?: SignalGroup;
   SliceCoverageParams?: SliceCoverageParams;
   SliceCoverageResult?: SliceCoverageResult;
   SliceResultWire?: SliceResultWire;
@@ -102,8 +108,12 @@ export interface WireTypes {
   StrategyConfig?: StrategyConfig;
   StrategyRef?: StrategyRef;
   SupersedeParams?: SupersedeParams;
+  SweepFold?: SweepFold;
+  SweepOverfit?: SweepOverfit;
   SweepPoint?: SweepPoint;
   SweepResult?: SweepResult;
+  SweepValidation?: SweepValidation;
+  SweepValidationResult?: SweepValidationResult;
   TableTypeWire?: TableTypeWire;
   TombstoneParams?: TombstoneParams;
   VerifyIssue?: VerifyIssue;
@@ -111,6 +121,8 @@ export interface WireTypes {
   VerifyReport?: VerifyReport;
   WriteReportParams?: WriteReportParams;
   WriteReportResult?: WriteReportResult;
+  WriteSweepReportParams?: WriteSweepReportParams;
+  WriteSweepReportResult?: WriteSweepReportResult;
   ShutdownResult?: ShutdownResult;
   FindByLogicalKeyResult?: FindByLogicalKeyResult;
   GetDownstreamResult?: GetDownstreamResult;
@@ -145,6 +157,19 @@ export interface AlertCoverageRow {
   coverageRatio: number;
   fullyCovered: boolean;
 }
+/**
+ * Breakdown settings (docs: "Breakdowns").
+ */
+export interface AnalysisConfig {
+  breakdownColumns?: string[];
+  minCount?: number;
+  bootstrapResamples?: number;
+  confidence?: number;
+  seed?: number;
+}
+/**
+ * One manifest row, plus its tags and direct inputs (also the RPC contract's type, camelCase on the wire).
+ */
 export interface Artifact {
   artifactId: string;
   artifactType: string;
@@ -317,6 +342,8 @@ export interface ExperimentConfig {
   params?: {
     [k: string]: unknown | undefined;
   };
+  portfolio?: PortfolioConfig | null;
+  analysis?: AnalysisConfig | null;
 }
 /**
  * One strategy point. camelCase in JSON (takeProfitPct), snake_case in Python.
@@ -350,18 +377,68 @@ export interface StrategyConfig {
   reEntrySizePct?: number;
   entrySlippageBps?: number | null;
   exitSlippageBps?: number | null;
+  entrySignal?: SignalGroup | null;
+  exitSignal?: SignalGroup | null;
 }
 /**
  * One profit-target leg: sell `sizePct` percent of the cycle's initial size when the price reaches
- * entry × (1 + takeProfitPct/100) (100 = 2×).
+ * entry × (1 + takeProfitPct/100) (100 = 2×). With a `signal`, the leg is gated: it may fill in a
+ * candle only if the signal was true at the close of the token's candle before it
+ * (docs/signals.md).
  */
 export interface LadderLeg {
   takeProfitPct: number;
   sizePct: number;
+  signal?: SignalGroup | null;
+}
+/**
+ * `logic` over the group's conditions and nested groups (at least one of either).
+ */
+export interface SignalGroup {
+  logic?: "AND" | "OR";
+  conditions?: SignalCondition[];
+  groups?: SignalGroup[];
+}
+/**
+ * One comparison, evaluated at the close of every candle.
+ *
+ * `indicator`/`field`/`params`: the left operand (e.g. `rsi`, `value`, `{"period": 14}`);
+ * the right operand is `value`, or `secondaryIndicator`/`secondaryField`/`secondaryParams`
+ * (secondaryField defaults to `field`). `lookbackBars`/`minBarsTrue`: the condition holds at a
+ * candle when its comparison held in at least minBarsTrue of the last lookbackBars candles
+ * (that candle included); both default to 1.
+ */
+export interface SignalCondition {
+  indicator: string;
+  operator: "!=" | "<" | "<=" | "==" | ">" | ">=" | "crosses_above" | "crosses_below";
+  field?: string;
+  value?: number | null;
+  params?: {
+    [k: string]: number | undefined;
+  };
+  secondaryIndicator?: string | null;
+  secondaryField?: string | null;
+  secondaryParams?: {
+    [k: string]: number | undefined;
+  };
+  lookbackBars?: number | null;
+  minBarsTrue?: number | null;
 }
 export interface ExperimentDateRange {
   from?: string | null;
   to?: string | null;
+}
+/**
+ * One account trading the alerts in time order (docs: "Portfolio mode").
+ */
+export interface PortfolioConfig {
+  initialCapital?: number | null;
+  sizing?: "fixed" | "fraction";
+  notional?: number | null;
+  fraction?: number | null;
+  maxPositions?: number | null;
+  maxTokenExposurePct?: number | null;
+  equityStepSeconds?: number | null;
 }
 export interface ExperimentDefinition {
   name: string;
@@ -396,6 +473,7 @@ export interface ExperimentOutputs {
   curves?: string | null;
   diagnostics?: string | null;
   fills?: string | null;
+  breakdown?: string | null;
 }
 export interface ExperimentResult {
   runId: string;
@@ -590,10 +668,16 @@ export interface LakePaths {
   manifest?: string | null;
   artifactStore?: string | null;
 }
+/**
+ * The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+ * (JSON), and the largest reply it sends (a bigger one is replaced by an error).
+ */
 export interface LimitsWire {
   maxLineBytes: number;
   maxInlineRows: number;
   maxResultRows: number;
+  maxResultBytes?: number;
+  maxReplyBytes?: number;
 }
 export interface ListArtifactsParams {
   artifactType?: string | null;
@@ -706,6 +790,14 @@ export interface MigrateDuckdbParams {
   };
   assumeTz?: string | null;
 }
+export interface OpenUiParams {
+  port?: number;
+}
+export interface OpenUiResult {
+  url: string;
+  port: number;
+  alreadyRunning?: boolean;
+}
 export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;
@@ -788,11 +880,14 @@ export interface PublishStrategyParams {
   strategy: StrategyConfig;
 }
 /**
- * Write the whole result to a file instead of returning rows (default path: <lake>/cache/exports/).
+ * Write the whole result to a file instead of returning rows. `path`: a file in
+ * <lake>/cache/exports/ or outside the lake (default: a new file in <lake>/cache/exports/);
+ * an existing file is replaced only with `overwrite: true`.
  */
 export interface QueryOutput {
   format?: "arrow" | "csv" | "parquet";
   path?: string | null;
+  overwrite?: boolean;
 }
 export interface QueryParams {
   projectionId: string;
@@ -828,13 +923,31 @@ export interface RunExperimentParams {
   reportPath?: string | null;
 }
 /**
- * A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists.
+ * A grid of strategy parameters (camelCase names, e.g. takeProfitPct) → value lists; with
+ * `validation`, the out-of-sample folds, deflated Sharpe ratio and PBO too.
  */
 export interface RunSweepParams {
   definition: ExperimentDefinition;
   grid: {
     [k: string]: unknown[] | undefined;
   };
+  validation?: SweepValidation | null;
+}
+/**
+ * Out-of-sample validation of a sweep (docs: "Out-of-sample sweeps").
+ *
+ * `split`: alerts before the cut are in-sample, the rest out-of-sample; the cut is `splitAt`
+ * (ISO-8601) or the alert time at the `inSampleFraction` quantile. `walkForward`: the alerts,
+ * in time order, are cut into `folds + 1` blocks of equal count; fold i is in-sample on blocks
+ * 0..i (anchored, expanding) and out-of-sample on block i + 1.
+ */
+export interface SweepValidation {
+  method?: "split" | "walkForward";
+  inSampleFraction?: number;
+  splitAt?: string | null;
+  folds?: number;
+  metric?: string;
+  cscvBlocks?: number;
 }
 export interface SliceCoverageParams {
   sliceIds: string[];
@@ -871,6 +984,42 @@ export interface SupersedeParams {
   newArtifactId: string;
   oldArtifactId: string;
 }
+/**
+ * One fold: the point chosen in-sample and its per-trade statistics in both samples
+ * (samples are half-open alert-time ranges).
+ */
+export interface SweepFold {
+  fold: number;
+  experimentId: string;
+  inSample: {
+    [k: string]: number | null | undefined;
+  };
+  outOfSample: {
+    [k: string]: number | null | undefined;
+  };
+  inSampleFrom: string;
+  inSampleTo: string;
+  outOfSampleFrom: string;
+  outOfSampleTo: string;
+}
+/**
+ * Deflated Sharpe ratio of the best point (by per-alert Sharpe) and PBO of the grid.
+ */
+export interface SweepOverfit {
+  dsr: number | null;
+  sr: number | null;
+  sr0: number | null;
+  dsrExperimentId: string | null;
+  trials: number;
+  observations: number;
+  skew: number | null;
+  kurtosis: number | null;
+  pbo: number | null;
+  pboCombinations: number;
+  cscvBlocks: number;
+  dsrReason?: string | null;
+  pboReason?: string | null;
+}
 export interface SweepPoint {
   experimentId: string;
   runId: string;
@@ -890,6 +1039,13 @@ export interface SweepResult {
     [k: string]: unknown[] | undefined;
   };
   points: SweepPoint[];
+  validation?: SweepValidationResult | null;
+}
+export interface SweepValidationResult {
+  settings: SweepValidation;
+  artifactId: string;
+  folds: SweepFold[];
+  overfit: SweepOverfit;
 }
 export interface TombstoneParams {
   artifactId: string;
@@ -904,11 +1060,17 @@ export interface VerifyIssue {
 }
 export interface VerifyParams {
   quick?: boolean;
+  deep?: boolean;
+  incremental?: boolean;
+  since?: string | null;
 }
 export interface VerifyReport {
   ok: boolean;
   checked: number;
   issues: VerifyIssue[];
+  mode?: "deep" | "full" | "incremental" | "quick";
+  hashed?: number;
+  since?: string | null;
 }
 /**
  * `path`: where to write the HTML (default: <lake>/reports/<experimentId>.html).
@@ -920,5 +1082,16 @@ export interface WriteReportParams {
 export interface WriteReportResult {
   runId: string;
   experimentId: string;
+  path: string;
+}
+/**
+ * `path`: where to write the HTML (default: <lake>/reports/<sweepId>.html).
+ */
+export interface WriteSweepReportParams {
+  sweepId: string;
+  path?: string | null;
+}
+export interface WriteSweepReportResult {
+  sweepId: string;
   path: string;
 }

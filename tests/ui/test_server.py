@@ -1,0 +1,187 @@
+"""The UI server over real HTTP (uvicorn on 127.0.0.1): the token, the Host check against DNS
+rebinding, the security headers, read-only-ness, and the SQL console's sandbox and limits."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from bridge.projections import Projections
+from bridge.store import Store
+from bridge.ui import UiServer
+from bridge.ui import views as ui_views
+from tests.store.samples import OHLCV_KEY, publish_candles
+from tests.ui.helpers import lake_snapshot, request
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    lake = tmp_path_factory.mktemp("ui") / "lake"
+    store = Store(lake)
+    first = publish_candles(store, n=60)
+    second = publish_candles(store, key=OHLCV_KEY.replace("ABC", "XYZ"), n=30, seed=1)
+    proj = Projections(store).build({"candles": [first.artifact_id, second.artifact_id]})
+    store.close()
+    server = UiServer.start(lake, port=0)
+    server.ids = [first.artifact_id, second.artifact_id]  # type: ignore[attr-defined]
+    server.projection_id = proj.projection_id  # type: ignore[attr-defined]
+    yield server
+    server.stop()
+
+
+def auth(ui) -> dict:
+    return {"Authorization": f"token {ui.token}"}
+
+
+def test_binds_loopback_with_a_long_random_token_in_the_url(ui):
+    assert ui.url.startswith(f"http://127.0.0.1:{ui.port}/?token=")
+    assert len(ui.token) >= 40
+    assert UiServer(ui.store, port=0).token != ui.token
+    # nothing listens on the other interfaces
+    addrs = {a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)} - {"127.0.0.1"}
+    for addr in addrs:
+        with socket.socket() as s:
+            s.settimeout(1)
+            assert s.connect_ex((addr, ui.port)) != 0
+
+
+@pytest.mark.parametrize("path", ["/", "/api/types", "/api/artifacts", "/static/app.js", "/api/projections"])
+def test_every_path_needs_the_token(ui, path):
+    status, headers, body = request(ui.port, "GET", path)
+    assert status == 403 and b"token" in body
+    assert request(ui.port, "GET", path, headers={"Authorization": "token " + "0" * len(ui.token)})[0] == 403
+    assert request(ui.port, "GET", path, headers={"Cookie": f"bridge_ui_{ui.port}=nope"})[0] == 403
+    sep = "&" if "?" in path else "?"
+    assert request(ui.port, "GET", f"{path}{sep}token=wrong")[0] == 403
+    assert request(ui.port, "GET", path, headers=auth(ui))[0] == 200
+
+
+def test_the_token_in_the_url_sets_a_strict_httponly_cookie_that_then_suffices(ui):
+    status, headers, body = request(ui.port, "GET", f"/?token={ui.token}")
+    assert status == 200 and b"<main" in body
+    cookie = headers["set-cookie"]
+    assert cookie.startswith(f"bridge_ui_{ui.port}={ui.token};")
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    status, _, body = request(ui.port, "GET", "/api/types", headers={"Cookie": cookie.split(";")[0]})
+    assert status == 200 and json.loads(body)["types"][0]["artifactType"] == "ohlcv_slice"
+
+
+@pytest.mark.parametrize("host", ["evil.example", f"evil.example:{{port}}", "127.0.0.1:1", "localhost.evil.example",
+                                  "", "[::1]:{port}", "0.0.0.0:{port}"])
+def test_a_foreign_host_header_is_refused_even_with_the_token(ui, host):
+    status, headers, body = request(ui.port, "GET", "/api/types", host=host.format(port=ui.port), headers=auth(ui))
+    assert status == 403 and b"Host" in body
+    assert "content-security-policy" in headers
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1:{port}", "localhost:{port}", "LOCALHOST:{port}"])
+def test_loopback_host_headers_are_accepted(ui, host):
+    assert request(ui.port, "GET", "/api/types", host=host.format(port=ui.port), headers=auth(ui))[0] == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/api/artifacts", "/static/app.js", "/static/vendor/uPlot.iife.min.js",
+                                  "/api/artifacts/nope", "/nope"])
+def test_every_response_has_a_restrictive_csp_and_no_referrer(ui, path):
+    status, headers, _ = request(ui.port, "GET", path, headers=auth(ui))
+    csp = headers["content-security-policy"]
+    assert "default-src 'none'" in csp and "script-src 'self'" in csp and "style-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp and "http" not in csp and "frame-ancestors 'none'" in csp
+    assert headers["referrer-policy"] == "no-referrer" and headers["x-content-type-options"] == "nosniff"
+    assert status in (200, 404)
+
+
+def test_the_page_loads_nothing_from_outside(ui):
+    from importlib import resources
+
+    static = resources.files("bridge.ui").joinpath("static")
+    for name in ("index.html", "app.js", "app.css", "vendor/uPlot.min.css"):
+        text = static.joinpath(name).read_text(encoding="utf-8")
+        assert "http://" not in text.replace("http://www.w3.org/2000/svg", "") and "https://" not in text, name
+        assert "<style" not in text and " style=" not in text, name
+    _, _, body = request(ui.port, "GET", "/", headers=auth(ui))
+    assert b"<script>" not in body and b"onclick=" not in body  # no inline script for the CSP to block
+
+
+@pytest.mark.parametrize("method,path", [("POST", "/api/artifacts"), ("PUT", "/api/artifacts"), ("DELETE", "/api/artifacts/x"),
+                                         ("PATCH", "/api/runs"), ("POST", "/"), ("DELETE", "/api/query"),
+                                         ("PUT", "/static/app.js")])
+def test_no_method_but_get_head_and_the_console_post(ui, method, path):
+    status, headers, _ = request(ui.port, method, path, headers=auth(ui), body=b"{}")
+    assert status == 405 and headers["allow"] == "GET, HEAD"
+
+
+def test_the_sql_console_goes_through_the_sandbox_with_its_limits(ui, monkeypatch):
+    def query(sql):
+        body = json.dumps({"projectionId": ui.projection_id, "sql": sql}).encode()
+        status, _, raw = request(ui.port, "POST", "/api/query", headers={**auth(ui), "Content-Type": "application/json"},
+                                 body=body)
+        return status, json.loads(raw)
+
+    status, res = query("SELECT count(*) AS n FROM candles")
+    assert status == 200 and res["rows"] == [[90]]
+    for sql in ("DELETE FROM candles", "CREATE TABLE t AS SELECT 1", "COPY candles TO '/tmp/x.csv'", "ATTACH 'x.db'",
+                "SET threads = 1", "SELECT * FROM read_csv('/etc/passwd')"):
+        status, res = query(sql)
+        assert status == 403, sql
+        assert res["error"]["type"] == "ReadOnlyViolation", sql
+    status, res = query("SELEC 1")
+    assert status == 400 and res["error"]["type"] == "InvalidInput"
+    # the row limit, then the byte limit (lowered here to see it bite)
+    monkeypatch.setattr(ui_views, "QUERY_MAX_ROWS", 7)
+    status, res = query("SELECT * FROM range(100)")
+    assert res["row_count"] == 7 and res["truncated"] and res["truncated_by"] == "rows"
+    monkeypatch.setattr(ui_views, "QUERY_MAX_ROWS", 1000)
+    monkeypatch.setattr(ui_views, "QUERY_MAX_BYTES", 4096 + 200)
+    status, res = query("SELECT repeat('x', 50) AS s FROM range(100)")
+    assert res["truncated_by"] == "bytes" and 0 < res["row_count"] < 100
+    assert len(json.dumps(res["rows"])) <= 200
+
+
+def test_errors_are_json_that_names_the_problem(ui):
+    status, _, body = request(ui.port, "GET", "/api/artifacts/0123abc", headers=auth(ui))
+    assert status == 404 and json.loads(body)["error"]["type"] == "ArtifactNotFound"
+    status, _, body = request(ui.port, "GET", "/api/artifacts?status=gone", headers=auth(ui))
+    assert status == 400 and json.loads(body)["error"]["data"]["field"] == "status"
+    status, _, body = request(ui.port, "GET", "/api/artifacts?sort=row_count&cursor=garbage", headers=auth(ui))
+    assert status == 400 and "cursor" in json.loads(body)["error"]["message"]
+
+
+def test_artifacts_page_sorts_searches_and_pages_with_the_manifests_cursors(ui):
+    def page(qs):
+        status, _, body = request(ui.port, "GET", "/api/artifacts?" + qs, headers=auth(ui))
+        assert status == 200, body
+        return json.loads(body)
+
+    rows = page("sort=-row_count&limit=25")["items"]
+    assert [r["rowCount"] for r in rows] == [60, 30]
+    assert [r["rowCount"] for r in page("sort=row_count&limit=25")["items"]] == [30, 60]
+    assert [r["logicalKey"][:9] for r in page("q=XYZ&limit=25")["items"]] == ["token=XYZ"]
+    assert page("q=xyz&limit=25")["items"] == []  # key text is case-sensitive (token addresses are)
+    assert page(f"q={ui.ids[0][:6]}&limit=25")["items"][0]["artifactId"] == ui.ids[0]
+
+
+def test_browsing_every_endpoint_leaves_the_lake_unchanged(ui):
+    lake = ui.store.lake.root
+    before = lake_snapshot(lake)
+    paths = ["/", "/api/types", "/api/artifacts", "/api/artifacts?sort=logical_key&q=a", f"/api/artifacts/{ui.ids[0]}",
+             f"/api/artifacts/{ui.ids[0]}/node", f"/api/lineage/{ui.ids[0]}?direction=downstream", "/api/runs",
+             "/api/sweeps", "/api/coverage", "/api/projections", "/api/compare?runs=nope", "/api/sweeps/nope"]
+    for path in paths:
+        assert request(ui.port, "GET", path, headers=auth(ui))[0] in (200, 400, 404), path
+    for method in ("POST", "PUT", "DELETE"):
+        for path in paths:
+            request(ui.port, method, path, headers=auth(ui), body=b'{"sql": "DROP TABLE candles"}')
+    body = json.dumps({"projectionId": ui.projection_id, "sql": "DROP TABLE candles"}).encode()
+    assert request(ui.port, "POST", "/api/query", headers=auth(ui), body=body)[0] == 403
+    assert lake_snapshot(lake) == before
+
+
+def test_cli_refuses_a_missing_lake_with_a_clear_message(tmp_path):
+    res = subprocess.run([sys.executable, "-m", "bridge", "ui", "--lake", str(tmp_path / "none"), "--port", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert res.returncode in (2, 3) and "no lake at" in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "none").exists()

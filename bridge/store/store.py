@@ -714,8 +714,12 @@ class Store:
             drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_key')} WHERE logical_key >= ?"
                             + (" AND logical_key < ?" if upper is not None else ""),
                             [logical_key_prefix] + ([upper] if upper is not None else [])))
-            conds.append("substr(a.logical_key, 1, CAST(? AS INTEGER)) = ?")
-            args += [len(logical_key_prefix), logical_key_prefix]
+            # the range too, not only the exact check: PostgreSQL's planner estimates it from the
+            # key's statistics and may read the key index (SQLite's hints decide there)
+            conds.append("a.logical_key >= ?" + (" AND a.logical_key < ?" if upper is not None else "")
+                         + " AND substr(a.logical_key, 1, CAST(? AS INTEGER)) = ?")
+            args += [logical_key_prefix, *([upper] if upper is not None else []), len(logical_key_prefix),
+                     logical_key_prefix]
         for k, v in (tags or {}).items():
             drivers.append((f"SELECT x.{rid} FROM artifact_tags t{ib('idx_tags_kv_artifact')}"
                             f" {d.ordered_join} artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?",

@@ -229,7 +229,8 @@ def test_initialize_loads_no_domain_package(tmp_path):
         import bridge.cli
         code = bridge.cli.main(["serve", "--lake", sys.argv[1]])
         mods = sorted(m for m in sys.modules if m.split(".")[0] in (
-            "pyarrow", "duckdb", "pandas", "numpy", "chdb", "clickhouse_connect", "talib", "sqlite3", "bridge"))
+            "pyarrow", "duckdb", "pandas", "numpy", "chdb", "clickhouse_connect", "talib", "psycopg", "boto3",
+            "bridge"))
         sys.stderr.write("MODULES " + json.dumps(mods) + "\\n")
         sys.exit(code)
     """)
@@ -245,7 +246,7 @@ def test_initialize_loads_no_domain_package(tmp_path):
                            "bridge.api.errors", "bridge.api.lifecycle", "bridge.cli", "bridge.cli._common",
                            "bridge.cli.serve", "bridge.errors", "bridge.progress", "bridge.rpc", "bridge.rpc.errors",
                            "bridge.rpc.framing", "bridge.rpc.server", "bridge.rpc.stdio", "bridge.store",
-                           "bridge.store.lake"}, loaded
+                           "bridge.store.lake", "bridge.store.dialect"}, loaded  # dialect: the manifest's path
     # The first call of a store method loads the store (and answers), not the experiments.
     proc = run(init, b'{"jsonrpc":"2.0","id":2,"method":"listArtifacts","params":{}}\n')
     assert json.loads(proc.stdout.splitlines()[1])["result"]["items"] == []

@@ -17,8 +17,8 @@ from typing import Any
 __all__ = ["ChatReport", "IngestReport", "canonical_alerts", "ingest_telegram", "migrate_duckdb"]
 
 _WHERE = {
-    "ChatReport": "bridge.ingest.pipeline",
-    "IngestReport": "bridge.ingest.pipeline",
+    "ChatReport": "bridge.ingest.report",
+    "IngestReport": "bridge.ingest.report",
     "canonical_alerts": "bridge.ingest.pipeline",
     "ingest_telegram": "bridge.ingest.pipeline",
     "migrate_duckdb": "bridge.ingest.legacy",

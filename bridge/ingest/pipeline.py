@@ -36,6 +36,7 @@ import msgspec
 from bridge.errors import InvalidInput
 from bridge.ingest import normalize as nz
 from bridge.ingest.provenance import WRITER_NAME, WRITER_VERSION, CodeVersion, code_version, file_sha256
+from bridge.ingest.report import ChatReport, IngestReport
 from bridge.ingest.staging import ShardWriter, new_run_dir, remove_run_dir, remove_stale_runs
 from bridge.ingest.telegram import ChatEnd, ChatStart, Message, iter_export
 from bridge.progress import NULL_JOB, Job
@@ -45,48 +46,6 @@ __all__ = ["ChatReport", "IngestReport", "canonical_alerts", "ingest_telegram", 
 log = logging.getLogger(__name__)
 
 SOURCE_TYPE, ALERTS_TYPE, QUARANTINE_TYPE = "ingest_sources", "alerts_v1", "alerts_quarantine"
-
-
-class ChatReport(msgspec.Struct, kw_only=True):
-    chat_id: str
-    chat_name: str | None = None
-    chat_type: str | None = None
-    section: str = "root"
-    messages: int = 0
-    logical_key: str | None = None
-    covered_from: str | None = None
-    covered_to: str | None = None
-    alerts_found: int = 0
-    alerts_published: int = 0
-    quarantined: int = 0
-    source_artifact_id: str | None = None
-    alerts_artifact_id: str | None = None
-    quarantine_artifact_id: str | None = None
-    deduped: bool = False
-    skipped: str | None = None
-
-
-class IngestReport(msgspec.Struct, kw_only=True):
-    """What one ingestion read, published, deduplicated, quarantined and skipped, by reason."""
-
-    source: str
-    path: str
-    sha256: str | None = None
-    messages_read: int = 0
-    alerts: int = 0                          # alert rows published by this run (new)
-    duplicates: dict[str, int] = {}          # repeated_in_message, duplicate_message_id, already_published
-    quarantined: dict[str, int] = {}         # by reason code
-    skipped: dict[str, int] = {}             # messages (service, no_candidates, ...) and chats, by reason
-    unmapped_columns: list[str] = []         # legacy migration only
-    logical_keys: list[str] = []             # legacy migration (Telegram: per chat in `chats`)
-    chats: list[ChatReport] = []
-    artifact_ids: list[str] = []
-    new_artifact_ids: list[str] = []
-
-    def count(self, field: str, reason: str, n: int = 1) -> None:
-        if n:
-            bucket = getattr(self, field)
-            bucket[reason] = bucket.get(reason, 0) + n
 
 
 class _StagedChat:

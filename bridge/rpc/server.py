@@ -210,7 +210,15 @@ class Server:
                 and not self._trace and not handler.long_running and rid not in self._inflight):
             # The common case, a quick call with an object (or no) params in a served stream:
             # every check of _dispatch holds, so straight to the handler.
-            burst += (self._call(handler, env.method, rid, params if len(params) else None, NULL_JOB), b"\n")
+            try:
+                result = handler.call(params if len(params) else None, NULL_JOB, rid)
+            except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
+                burst += (self._failure(env.method, rid, exc), b"\n")
+                return
+            if len(result) <= self._max_reply and env.method != "shutdown":
+                burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
+            else:
+                burst += (self._result(env.method, rid, result), b"\n")
             return
         reply = self._dispatch(env)
         if isinstance(reply, Future):
@@ -372,27 +380,34 @@ class Server:
             if job is not NULL_JOB and job.cancelled:  # cancelled while queued behind other long work: do not start it
                 raise Cancelled(f"{method} was cancelled before it started")
             result = handler.call(params, job, rid)
-            if method == "shutdown":
-                self.shutting_down = True
-            if len(result) > self._max_reply:
-                log.warning("%s (id %.40r): reply of %d bytes over the limit of %d bytes; answering an error",
-                            method, rid, len(result), self._max_reply)
-                return self._error_frame(rid, RpcError(
-                    f"the reply of {len(result):,} bytes exceeds the daemon's limit of {self._max_reply:,} bytes; "
-                    "ask for less (a query can write its result to a file with output)"),
-                    code=-32603, data={"type": "ReplyTooLarge", "sizeBytes": len(result), "limitBytes": self._max_reply})
-            return b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
-        except RpcError as exc:
-            return self._error_frame(rid, exc)
-        except Cancelled as exc:
-            return self._error_frame(rid, RpcError(str(exc)), code=-32800, data={"type": "RequestCancelled"})
         except (Exception, SystemExit) as exc:  # noqa: BLE001 - every request gets a reply; a library's
-            mapped = None if isinstance(exc, SystemExit) else self._map_error(exc)  # sys.exit() must not end us
-            if mapped is None:
-                log.error("internal error in %s (id %r)", method, rid, exc_info=exc)
-                return self._error_frame(rid, InternalError("Internal error; the daemon's log (stderr) has details"))
-            code, message, data = mapped
-            return self._error_frame(rid, RpcError(message), code=code, data=data)
+            return self._failure(method, rid, exc)  # sys.exit() must not end us
+        return self._result(method, rid, result)
+
+    def _result(self, method: str, rid: Any, result: bytes) -> bytes:
+        if method == "shutdown":
+            self.shutting_down = True
+        if len(result) > self._max_reply:
+            log.warning("%s (id %.40r): reply of %d bytes over the limit of %d bytes; answering an error",
+                        method, rid, len(result), self._max_reply)
+            return self._error_frame(rid, RpcError(
+                f"the reply of {len(result):,} bytes exceeds the daemon's limit of {self._max_reply:,} bytes; "
+                "ask for less (a query can write its result to a file with output)"),
+                code=-32603, data={"type": "ReplyTooLarge", "sizeBytes": len(result), "limitBytes": self._max_reply})
+        return b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
+
+    def _failure(self, method: str, rid: Any, exc: BaseException) -> bytes:
+        """The error reply for what a handler raised."""
+        if isinstance(exc, RpcError):
+            return self._error_frame(rid, exc)
+        if isinstance(exc, Cancelled):
+            return self._error_frame(rid, RpcError(str(exc)), code=-32800, data={"type": "RequestCancelled"})
+        mapped = None if isinstance(exc, SystemExit) else self._map_error(exc)
+        if mapped is None:
+            log.error("internal error in %s (id %r)", method, rid, exc_info=exc)
+            return self._error_frame(rid, InternalError("Internal error; the daemon's log (stderr) has details"))
+        code, message, data = mapped
+        return self._error_frame(rid, RpcError(message), code=code, data=data)
 
     def _progress_sink(self, rid: Any):
         def sink(done: int, total: int | None, message: str) -> None:

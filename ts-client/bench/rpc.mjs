@@ -143,7 +143,7 @@ async function main() {
           clientEcho: () => echoClient.getArtifact(artifactId),
           daemon: () => client.getArtifact(artifactId),
         };
-        for (const call of Object.values(calls)) await sequential(call, 200); // warm-up
+        for (const call of Object.values(calls)) await sequential(call, 1000); // warm-up (JIT, caches)
         const order = Object.keys(calls);
         for (let k = 0; k < r % order.length; k++) order.push(order.shift()); // rotate per round
         for (const [mode, run] of modes) {

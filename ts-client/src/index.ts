@@ -32,3 +32,9 @@ export { METHODS, METHOD_NAMES, type GeneratedMethods, type MethodInfo, type Met
 export * from "./generated/errors.js";
 export { CONTRACT_PROTOCOL_VERSION, CONTRACT_VERSION } from "./generated/contract.js";
 export type * from "./generated/types.js";
+
+import type { ChatReport, IngestReport } from "./generated/types.js";
+/** @deprecated Renamed `IngestReport`: the contract now uses the ingestion's own report type. */
+export type IngestReportWire = IngestReport;
+/** @deprecated Renamed `ChatReport`. */
+export type ChatReportWire = ChatReport;

@@ -49,7 +49,7 @@ export interface MethodMap {
   /** Ingest Telegram Desktop JSON exports into alerts_v1 + alerts_quarantine artifacts (idempotent) */
   ingestTelegram: { params: T.IngestTelegramParams; result: T.IngestTelegramResult };
   /** Migrate a legacy DuckDB alerts table into alerts_v1 + alerts_quarantine artifacts */
-  migrateDuckdb: { params: T.MigrateDuckdbParams; result: T.IngestReportWire };
+  migrateDuckdb: { params: T.MigrateDuckdbParams; result: T.IngestReport };
   /** Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree + FINAL) */
   loadCandles: { params: T.LoadCandlesParams; result: T.LoadCandlesResult };
   /** Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact (broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query */
@@ -261,7 +261,7 @@ export interface GeneratedMethods {
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
-  migrateDuckdb(params: T.MigrateDuckdbParams, options?: CallOptions): Promise<T.IngestReportWire>;
+  migrateDuckdb(params: T.MigrateDuckdbParams, options?: CallOptions): Promise<T.IngestReport>;
   /**
    * Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree + FINAL).
    *

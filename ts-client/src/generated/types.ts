@@ -22,7 +22,7 @@ export interface WireTypes {
   BatchExportResult?: BatchExportResult;
   BuildProjectionParams?: BuildProjectionParams;
   Capabilities?: Capabilities;
-  ChatReportWire?: ChatReportWire;
+  ChatReport?: ChatReport;
   ClientInfo?: ClientInfo;
   ColumnInfoWire?: ColumnInfoWire;
   ColumnSpec?: ColumnSpec;
@@ -57,7 +57,7 @@ export interface WireTypes {
   ImportResult?: ImportResult;
   ImportStrategiesParams?: ImportStrategiesParams;
   ImportedStrategy?: ImportedStrategy;
-  IngestReportWire?: IngestReportWire;
+  IngestReport?: IngestReport;
   IngestTelegramParams?: IngestTelegramParams;
   IngestTelegramResult?: IngestTelegramResult;
   InitializeParams?: InitializeParams;
@@ -278,7 +278,7 @@ export interface Capabilities {
   cancellation?: boolean;
   progress?: boolean;
 }
-export interface ChatReportWire {
+export interface ChatReport {
   chatId: string;
   chatName?: string | null;
   chatType?: string | null;
@@ -610,7 +610,10 @@ export interface ImportStrategiesParams {
     [k: string]: unknown | undefined;
   };
 }
-export interface IngestReportWire {
+/**
+ * What one ingestion read, published, deduplicated, quarantined and skipped, by reason.
+ */
+export interface IngestReport {
   source: string;
   path: string;
   sha256?: string | null;
@@ -627,7 +630,7 @@ export interface IngestReportWire {
   };
   unmappedColumns?: string[];
   logicalKeys?: string[];
-  chats?: ChatReportWire[];
+  chats?: ChatReport[];
   artifactIds?: string[];
   newArtifactIds?: string[];
 }
@@ -636,7 +639,7 @@ export interface IngestTelegramParams {
   assumeTz?: string | null;
 }
 export interface IngestTelegramResult {
-  reports: IngestReportWire[];
+  reports: IngestReport[];
 }
 export interface InitializeParams {
   protocolVersion: string;

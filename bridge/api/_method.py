@@ -24,7 +24,6 @@ from __future__ import annotations
 import functools
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -42,8 +41,9 @@ class Empty(Wire):
     """Params of a method that takes none."""
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(msgspec.Struct, frozen=True, kw_only=True):
+    """The daemon's limits (a Struct, not a dataclass: `dataclasses` costs the cold start)."""
+
     max_line_bytes: int = 64 * 1024 * 1024
     max_inline_rows: int = 100_000
     max_result_rows: int = 10_000
@@ -104,15 +104,19 @@ class Context:
         return Context(self._lake, limits=self.limits, shared=self.state, job=job, request_id=request_id)
 
 
-@dataclass(frozen=True)
 class Method:
-    name: str
-    params: type
-    result: Any
-    handler: Callable[[Context, Any], Any]
-    errors: tuple[type[BaseException], ...] = ()
-    doc: str = ""
-    long_running: bool = False
+    """One method's declaration (a plain class, not a dataclass: `dataclasses` costs the daemon's
+    cold start, and every declaring module builds dozens of these)."""
+
+    __slots__ = ("name", "params", "result", "handler", "errors", "doc", "long_running", "__dict__")
+
+    def __init__(self, name: str, params: type, result: Any, handler: Callable[[Context, Any], Any],
+                 errors: tuple[type[BaseException], ...] = (), doc: str = "", long_running: bool = False) -> None:
+        self.name, self.params, self.result, self.handler = name, params, result, handler
+        self.errors, self.doc, self.long_running = tuple(errors), doc, long_running
+
+    def __repr__(self) -> str:
+        return f"Method({self.name!r}, long_running={self.long_running})"
 
     @functools.cached_property
     def decoder(self) -> msgspec.json.Decoder:

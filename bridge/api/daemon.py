@@ -6,6 +6,7 @@ start-up and `initialize` load no domain package."""
 from __future__ import annotations
 
 import functools
+import gc
 import logging
 import re
 from typing import Any
@@ -21,17 +22,17 @@ __all__ = ["build_server", "serve"]
 
 log = logging.getLogger(__name__)
 
-_AT = re.compile(r" - at `(\$[^`]*)`$")
-_FIELD = re.compile(r"(?:missing required|unknown) field `([^`]+)`")
+_AT = r" - at `(\$[^`]*)`$"
+_FIELD = r"(?:missing required|unknown) field `([^`]+)`"  # compiled on the first bad params, not at start
 
 
 def params_error(method: str, exc: Exception) -> InvalidParams:
     """-32602 with msgspec's message and the JSON path of the offending value (for a missing or
     unknown field: the path of that key), e.g. `$.limit`, `$.clientInfo.name`."""
     detail = str(exc)
-    at = _AT.search(detail)
+    at = re.search(_AT, detail)
     path = at.group(1) if at else "$"
-    field = _FIELD.search(detail)
+    field = re.search(_FIELD, detail)
     if field:
         path = f"{path}.{field.group(1)}"
     return InvalidParams(f"Invalid params: {detail}", data={"detail": detail, "path": path, "method": method})
@@ -93,5 +94,9 @@ def build_server(lake, *, limits: Limits | None = None, shared: dict | None = No
 
 def serve(lake, *, limits: Limits | None = None) -> int:
     server = build_server(lake, limits=limits)
+    # What start-up created lives as long as the daemon: keep it out of every later collection,
+    # and collect again (`python -m bridge` turned collection off for start-up: bridge/__main__.py).
+    gc.freeze()
+    gc.enable()
     log.info("serving %s", lake.root)
     return serve_stdio(server)

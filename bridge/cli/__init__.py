@@ -10,6 +10,7 @@ Exit codes: one table for every command, `bridge._common.EXIT_CODES` (docs/cli.m
 from __future__ import annotations
 
 import argparse
+import gc
 import importlib
 import logging
 import sys
@@ -76,8 +77,11 @@ def main(argv: list[str] | None = None) -> int:
 
     _ignore_sigxfsz()
     try:
-        parser = build_parser(_FAST.get(_command(sys.argv[1:] if argv is None else argv)))
+        command = _command(sys.argv[1:] if argv is None else argv)
+        parser = build_parser(_FAST.get(command))
         args = parser.parse_args(argv)
+        if command != "serve":
+            gc.enable()  # `python -m bridge` turns it off for start-up (bridge/__main__.py)
         configure_logging(getattr(args, "log_level", "WARNING"))
         return run_handler(args)
     except KeyboardInterrupt:

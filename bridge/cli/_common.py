@@ -4,7 +4,6 @@ a progress bar on stderr, and one mapping from domain errors to messages and exi
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import threading
@@ -131,6 +130,8 @@ def report_error(exc: BaseException, *, as_json: bool) -> int:
     if code == EXIT_INTERNAL:
         logging.getLogger("bridge.cli").debug("internal error", exc_info=exc)
     if as_json:
+        import json
+
         print(json.dumps({"error": {"type": type(err).__name__, "message": str(err), "data": err.data,
                                     "exitCode": code}}, default=str))
         sys.stdout.flush()
@@ -213,6 +214,8 @@ def _broken_pipe() -> int:
 
 
 def emit_json(obj: Any) -> None:
+    import json  # here, not at the top: `bridge serve` never prints JSON (its cold start)
+
     print(json.dumps(to_plain(obj), indent=2, default=str, sort_keys=False))
 
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import BinaryIO
+
+import msgspec
 
 __all__ = ["FrameWriter", "LineReader", "TooLong"]
 
@@ -25,8 +26,7 @@ __all__ = ["FrameWriter", "LineReader", "TooLong"]
 _CHUNK = 1 << 16
 
 
-@dataclass(frozen=True)
-class TooLong:
+class TooLong(msgspec.Struct, frozen=True, kw_only=True):
     size: int  # bytes seen before the newline (at least limit + 1)
     limit: int
 

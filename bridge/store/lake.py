@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +52,8 @@ def _read_toml(root: Path) -> dict:
     path = root / LAKE_TOML
     if not path.is_file():
         return {}
+    import tomllib  # here, not at the top: most lakes have no lake.toml (the daemon's cold start)
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as exc:

@@ -12,6 +12,9 @@
   baseline "msgspec echo" (ts-client/bench/echo_server.py --decode: decodes each line with msgspec
   as the daemon must, writes it back) over the same kind of pipes; --rounds interleaved rounds,
   median and range of the in-round ratio. Pinned to one CPU with taskset when it exists.
+With --instructions (needs valgrind): the instructions executed by `python -c pass` and by
+`bridge serve` (initialize, then EOF and exit), counted by callgrind: a load-independent check of
+the cold start (the daemon's count includes its exit).
 The TypeScript client's figures (the target, ≥ 0.6 × echo) come from `node ts-client/bench/rpc.mjs`.
 Not a test: the numbers go in the README.
 """
@@ -87,6 +90,14 @@ def pass_start(cpu: list[float]) -> float:
     return dt
 
 
+def instructions(args: list[str], stdin: bytes = b"") -> int:
+    """Instructions the process executes, counted by valgrind's callgrind (deterministic)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *args], input=stdin,
+                              capture_output=True, cwd=REPO, env=CACHED, check=True)
+    return int(proc.stderr.decode().rsplit("Collected : ", 1)[1].split()[0])
+
+
 def spread(xs: list[float], scale: float = 1.0, fmt: str = "{:.0f}") -> str:
     return (f"{fmt.format(statistics.median(xs) * scale)} ({fmt.format(min(xs) * scale)}–"
             f"{fmt.format(max(xs) * scale)})")
@@ -97,6 +108,7 @@ def main() -> None:
     ap.add_argument("--requests", type=int, default=5000)
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--instructions", action="store_true", help="also count cold-start instructions (valgrind)")
     args = ap.parse_args()
     if shutil.which("taskset") and not os.environ.get("QB_BENCH_PINNED"):
         os.environ["QB_BENCH_PINNED"] = "cpu 0"
@@ -116,6 +128,11 @@ def main() -> None:
             bare.append(pass_start(cpu["pass"]))
             cold.append(cold_start(lake, CACHED, cpu["cached"]))
             uncached.append(cold_start(lake, UNCACHED, cpu["uncached"]))
+        counted = None
+        if args.instructions:
+            init = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1.0"}}\n'
+            counted = (instructions([sys.executable, "-c", "pass"]),
+                       instructions([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)], init))
         line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getArtifact", "params": {"artifactId": aid}}).encode() + b"\n"
         rates: dict[int, dict[str, list[float]]] = {1: {"echo": [], "daemon": []}, 64: {"echo": [], "daemon": []}}
         for _ in range(args.rounds):
@@ -138,6 +155,9 @@ def main() -> None:
     print(f"  bridge serve, PYTHONDONTWRITEBYTECODE: {spread(uncached, 1000)} ms   difference "
           f"{spread([c - b for c, b in zip(uncached, bare)], 1000)} ms   (whole process CPU "
           f"{spread(cpu['uncached'], 1000)} ms)")
+    if counted:
+        print(f"  instructions (callgrind): python -c pass {counted[0] / 1e6:.1f} M, bridge serve to exit "
+              f"{counted[1] / 1e6:.1f} M = {counted[1] / counted[0]:.2f}x")
     print("in flight   msgspec echo/s         daemon/s               daemon/echo   (Python client; median (min–max) of "
           f"{args.rounds} interleaved rounds)")
     for inflight, r in rates.items():

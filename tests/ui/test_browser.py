@@ -212,7 +212,12 @@ def test_walk_through_the_pages_in_chromium(chromium, quickstart_lake):
                 want = vrows[("overfit", None, None, name)]
                 assert want is not None  # 80 alerts, 6 points: both defined
                 assert _shown(page.locator(f"#{name}").inner_text()) == pytest.approx(want, abs=1e-4)
-            expect(page.locator("#overfit")).to_contain_text("significant at 95 %")
+            dsr, pbo = vrows[("overfit", None, None, "dsr")], vrows[("overfit", None, None, "pbo")]
+            expect(page.locator("#dsr-verdict")).to_have_text(
+                "significant at 95 %" if dsr > 0.95 else "not significant at 95 %")
+            expect(page.locator("#pbo-verdict")).to_have_text(
+                "the in-sample best is likely overfit" if pbo > 0.5 else "the in-sample choice carries little information"
+                if pbo >= 0.25 else "the in-sample choice tends to hold out of sample")
             page.select_option("#wf-stat", "trade_count")
             expect(page.locator("#wf-folds th").nth(4)).to_have_text("in-sample trade_count")
             assert _shown(table.nth(0).locator("td.is").inner_text()) == vrows[("fold", folds[0], "in_sample", "trade_count")]

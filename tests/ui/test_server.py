@@ -9,6 +9,8 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bridge.projections import Projections
 from bridge.store import Store
@@ -252,3 +254,32 @@ def test_docs_escape_raw_html_and_link_sibling_docs(tmp_path, monkeypatch):
     page = docs.render_doc("demo")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'id="a-b-c-d"' in page and 'href="/docs/cli#x"' in page and "<title>Demo</title>" in page
+
+
+_MARKDOWN_TAGS = {"html", "head", "meta", "title", "link", "body", "header", "span", "a", "main", "h1", "h2", "h3",
+                  "h4", "h5", "h6", "p", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote", "hr", "br",
+                  "img", "table", "thead", "tbody", "tr", "th", "td"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([
+    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg onload=x>", "<div>", "</div>", "<b>", "<!-- c -->",
+    "[a](javascript:alert(1))", "![i](x.png)", "`<i>`", "# h", "text", " ", "\n", "\n\n", "*", "|a|b|\n|-|-|\n",
+    "<", ">", "\"", "'", "=", "on", "load",
+]), max_size=30).map("".join) | st.text(max_size=60))
+def test_docs_never_pass_raw_html_through(tmp_path_factory, text):
+    """Whatever a doc holds, the page has only the tags markdown renders, and no event handler."""
+    import re
+
+    from bridge.ui import docs
+
+    folder = tmp_path_factory.mktemp("docs")
+    (folder / "prop.md").write_text(text, encoding="utf-8")
+    old, docs.DOCS_DIR = docs.DOCS_DIR, folder
+    try:
+        page = docs.render_doc("prop")
+    finally:
+        docs.DOCS_DIR = old
+    tags = {t.lower() for t in re.findall(r"<\s*/?\s*([A-Za-z][A-Za-z0-9]*)", page)}
+    assert tags <= _MARKDOWN_TAGS, tags - _MARKDOWN_TAGS
+    assert not re.search(r"<[^>]*\son\w+\s*=", page)

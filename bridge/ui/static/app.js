@@ -781,12 +781,12 @@ function overfitGuards(o) {
   const pboVerdict = o.pbo === null ? "" : o.pbo > 0.5 ? "the in-sample best is likely overfit" : o.pbo >= 0.25 ? "the in-sample choice carries little information" : "the in-sample choice tends to hold out of sample";
   put(box, h("table", { class: "kv" },
     h("tr", {}, h("th", {}, "deflated Sharpe ratio"), h("td", {}, val(o.dsr, o.dsrReason, "dsr"), " ",
-      h("span", { class: o.dsr !== null && o.dsr > 0.95 ? "good" : "warn" }, dsrVerdict))),
+      h("span", { id: "dsr-verdict", class: o.dsr !== null && o.dsr > 0.95 ? "good" : "warn" }, dsrVerdict))),
     h("tr", {}, h("th", {}, "best point (per-alert Sharpe)"), h("td", {}, h("span", { class: "mono" }, o.dsrExperimentId || "—"),
       ` · Sharpe ${fmt(o.sr, 4)} vs ${fmt(o.sr0, 4)} expected from the best of ${fmt(o.trials)} tries on noise`)),
     h("tr", {}, h("th", {}, "trials · observations"), h("td", {}, `${fmt(o.trials)} points · ${fmt(o.observations)} alerts · skew ${fmt(o.skew, 3)} · kurtosis ${fmt(o.kurtosis, 3)}`)),
     h("tr", {}, h("th", {}, "probability of backtest overfitting"), h("td", {}, val(o.pbo, o.pboReason, "pbo"), " ",
-      h("span", { class: o.pbo !== null && o.pbo < 0.25 ? "good" : "warn" }, pboVerdict))),
+      h("span", { id: "pbo-verdict", class: o.pbo !== null && o.pbo < 0.25 ? "good" : "warn" }, pboVerdict))),
     h("tr", {}, h("th", {}, "CSCV"), h("td", {}, `${fmt(o.pboCombinations)} splits of ${fmt(o.cscvBlocks)} blocks`))));
   put(box, h("p", { class: "note explain" }, h("b", {}, "Deflated Sharpe ratio"),
     ": the probability that the best point's true Sharpe ratio is above zero, after allowing for how many points were tried (the best of many tries looks good by luck alone) and for skewed, fat-tailed returns. Above 0.95 is significant at 95 %."),

@@ -1,9 +1,11 @@
 """Read-only views of recorded runs and sweeps for people: what a run's report shows as data
 (metrics, equity and drawdown, trades, skipped alerts, lineage), the candles around one trade,
-several runs side by side (definitions diffed, metrics, curves), and the sweeps with their grid.
+several runs side by side (definitions diffed, metrics, curves), and the sweeps with their grid
+and, when they ran with validation, their folds, deflated Sharpe ratio and PBO.
 
 Everything reads the manifest's run records and the runs' result artifacts; nothing writes.
-The artifacts are immutable, so the small tables read from them (metrics) are cached by id.
+The artifacts are immutable, so the small tables read from them (metrics, a sweep's validation)
+are cached by id.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from bridge.store import Store
 
 __all__ = ["SweepInfo", "compare_runs", "definition_diff", "list_sweeps", "run_metrics", "run_view", "sweep_validation",
-           "sweep_view", "trade_candles"]
+           "sweep_view", "trade_candles", "validation_artifact"]
 
 MAX_TRADES = 1000
 MAX_COMPARE = 8
@@ -88,7 +90,7 @@ def sweep_view(store: "Store", sweep_id: str) -> dict[str, Any]:
 _validation_cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
 
-def _validation_artifact(store: "Store", sweep_id: str):
+def validation_artifact(store: "Store", sweep_id: str):
     """The sweep's experiment_sweep_validation artifact (the active one, else the newest), or None."""
     found = store.find_by_logical_key("experiment_sweep_validation", f"sweep={sweep_id}/validation")
     return next((a for a in found if a.status == "active"), found[0] if found else None)
@@ -106,7 +108,7 @@ def sweep_validation(store: "Store", sweep_id: str) -> dict[str, Any] | None:
     "skew", "kurtosis", "pbo", "pboReason", "pboCombinations", "cscvBlocks"}}. The artifact is
     immutable, so its parsed form is cached by id.
     """
-    art = _validation_artifact(store, sweep_id)
+    art = validation_artifact(store, sweep_id)
     if art is None:
         return None
     key = (str(store.lake.root), art.artifact_id)

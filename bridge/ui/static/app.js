@@ -679,7 +679,7 @@ PAGES.sweep = async (root, [id], query, alive) => {
   put(root, h("h2", {}, "Heat map"), h("div", { class: "filters" }, h("label", {}, "x parameter", selX), h("label", {}, "y parameter", selY), h("label", {}, "metric", selM)), heat);
   drawHeat();
   if (hasOos) {
-    put(root, h("h2", {}, "In-sample vs out-of-sample"), h("table", { id: "is-oos" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "n" }, "mean in-sample"), h("th", { class: "n" }, "mean out-of-sample")),
+    put(root, h("h2", {}, "In-sample vs out-of-sample metrics (mean over the points)"), h("table", { id: "is-oos" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "n" }, "mean in-sample"), h("th", { class: "n" }, "mean out-of-sample")),
       baseMetrics.filter(oosOf).map((m) => {
         const mean = (k) => { const v = d.points.map((p) => p.metrics[k]).filter((x) => typeof x === "number"); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null; };
         return h("tr", {}, h("td", {}, m), h("td", { class: "n" }, fmt(mean(m))), h("td", { class: "n" }, fmt(mean(oosOf(m)))));

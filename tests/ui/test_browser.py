@@ -188,6 +188,7 @@ def test_walk_through_the_pages_in_chromium(chromium, quickstart_lake):
             page.goto(ui.base_url + f"#/sweep/{validated}")
             expect(page.locator("#heatmap svg rect.cell")).to_have_count(6)
             expect(page.locator("#wf-stat")).to_have_value("mean_return")  # the selection metric
+            expect(page.locator("#heat-metric")).to_have_value("mean_return")  # the heat map starts on it too
             folds = sorted({k[1] for k in vrows if k[0] == "fold"})
             assert len(folds) == 4
             table = page.locator("#wf-folds tr[data-fold]")
@@ -218,6 +219,9 @@ def test_walk_through_the_pages_in_chromium(chromium, quickstart_lake):
             expect(page.locator("#pbo-verdict")).to_have_text(
                 "the in-sample best is likely overfit" if pbo > 0.5 else "the in-sample choice carries little information"
                 if pbo >= 0.25 else "the in-sample choice tends to hold out of sample")
+            chosen = page.locator("#page table.sortable").last.locator("tbody td:last-child").all_inner_texts()
+            shown = sorted(int(x) for cell in chosen if cell != "—" for x in cell.split(", "))
+            assert shown == folds  # the grid marks the point chosen in each fold
             page.select_option("#wf-stat", "trade_count")
             expect(page.locator("#wf-folds th").nth(4)).to_have_text("in-sample trade_count")
             assert _shown(table.nth(0).locator("td.is").inner_text()) == vrows[("fold", folds[0], "in_sample", "trade_count")]

@@ -665,7 +665,9 @@ PAGES.sweep = async (root, [id], query, alive) => {
   const pick = (name, options, dflt) => h("select", { name, id: `heat-${name}` }, options.map((o) => h("option", { value: o, selected: (q.get(name) || dflt) === o }, o)));
   const baseMetrics = metricNames.filter((n) => !/(^|_)oos(_|$)/.test(n) && !/^is_|_is$/.test(n));
   const selX = pick("x", params, params[0]), selY = pick("y", params, params[1] || params[0]);
-  const selM = pick("metric", metricNames, metricNames.includes("total_return") ? "total_return" : metricNames[0]);
+  // the heat map starts on the sweep's selection metric when it has one (as its HTML report does)
+  const selection = d.validation && metricNames.includes(d.validation.metric) ? d.validation.metric : null;
+  const selM = pick("metric", metricNames, selection || (metricNames.includes("total_return") ? "total_return" : metricNames[0]));
   const heat = h("div", { class: "heat", id: "heatmap" });
   const drawHeat = () => {
     heat.replaceChildren();
@@ -685,12 +687,14 @@ PAGES.sweep = async (root, [id], query, alive) => {
         return h("tr", {}, h("td", {}, m), h("td", { class: "n" }, fmt(mean(m))), h("td", { class: "n" }, fmt(mean(oosOf(m)))));
       })));
   }
+  const chosenIn = (p) => (d.validation ? d.validation.folds.filter((f) => f.experimentId === p.experimentId).map((f) => f.fold) : []);
   put(root, validationSection(d));
   put(root, h("h2", {}, "Grid"), h("div", { class: "scroll" }, sortableTable([
     { key: "runId", label: "run", render: (p) => idCell(p.runId, `#/run/${p.runId}`, 20) },
     { key: "status", label: "status", render: (p) => pill(p.status) },
     ...params.map((k) => ({ key: "p:" + k, label: k, num: true, value: (p) => p.params[k] })),
     ...metricNames.map((k) => ({ key: "m:" + k, label: k, num: true, value: (p) => p.metrics[k] })),
+    ...(d.validation ? [{ key: "chosen", label: "chosen in folds", value: (p) => chosenIn(p).join(", ") || null }] : []),
   ], d.points, { initial: metricNames.includes("total_return") ? { key: "m:total_return", dir: -1 } : null })));
 };
 

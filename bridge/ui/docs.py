@@ -17,7 +17,10 @@ from bridge.errors import NotFound
 
 __all__ = ["DOCS_DIR", "render_doc", "slug"]
 
-DOCS_DIR = Path(__file__).resolve().parents[2] / "docs"
+_ROOT = Path(__file__).resolve().parents[2]
+# a checkout (the editable install setup.sh makes) has docs/ beside the package; an installed wheel
+# has none, and site-packages/docs, if some other package put one there, is not ours
+DOCS_DIR: Path | None = _ROOT / "docs" if (_ROOT / "pyproject.toml").is_file() else None
 _NAME = re.compile(r"[a-z][a-z0-9-]{0,60}")
 _SIBLING = re.compile(r"([a-z][a-z0-9-]{0,60})\.md(#[\w-]*)?")
 
@@ -35,9 +38,12 @@ def render_doc(name: str) -> str:
     """
     if not _NAME.fullmatch(name):
         raise NotFound(f"no doc {name!r}", doc=name)
+    if DOCS_DIR is None:
+        raise NotFound(f"no doc {name}.md: this install has no docs folder (they come with a checkout of the "
+                       "repository, in docs/)", doc=name)
     path = DOCS_DIR / f"{name}.md"
     if not path.is_file():
-        raise NotFound(f"no doc {name}.md in {DOCS_DIR} (the docs come with a checkout of the repository)", doc=name)
+        raise NotFound(f"no doc {name}.md in {DOCS_DIR}", doc=name)
     stat = path.stat()
     return _render(str(path), stat.st_mtime_ns, stat.st_size)
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bridge.errors import NotFound
 from bridge.projections import Projections
 from bridge.store import Store
 from bridge.ui import UiServer
@@ -254,6 +255,9 @@ def test_docs_escape_raw_html_and_link_sibling_docs(tmp_path, monkeypatch):
     page = docs.render_doc("demo")
     assert "<script>" not in page and "&lt;script&gt;" in page
     assert 'id="a-b-c-d"' in page and 'href="/docs/cli#x"' in page and "<title>Demo</title>" in page
+    monkeypatch.setattr(docs, "DOCS_DIR", None)  # an installed wheel: no docs, said plainly
+    with pytest.raises(NotFound, match="no docs folder"):
+        docs.render_doc("demo")
 
 
 _MARKDOWN_TAGS = {"html", "head", "meta", "title", "link", "body", "header", "span", "a", "main", "h1", "h2", "h3",

@@ -142,6 +142,15 @@ def test_closed_stdout_exits_141_quietly(tmp_path):
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
 
 
+def _fd_target(pid: int, fd: str) -> str:
+    """What a process's fd points at; "" if it was closed since it was listed (start-up opens and
+    closes files all the time)."""
+    try:
+        return os.readlink(f"/proc/{pid}/fd/{fd}")
+    except FileNotFoundError:
+        return ""
+
+
 def test_ctrl_c_while_waiting_exits_130(tmp_path):
     lake = tmp_path / "lake"
     store = Store(lake)
@@ -154,8 +163,7 @@ def test_ctrl_c_while_waiting_exits_130(tmp_path):
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:  # wait until it has the manifest open (past start-up)
-            fds = [os.readlink(f"/proc/{proc.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{proc.pid}/fd")]
-            if any(f.endswith("manifest.sqlite") for f in fds):
+            if any(_fd_target(proc.pid, fd).endswith("manifest.sqlite") for fd in os.listdir(f"/proc/{proc.pid}/fd")):
                 break
             time.sleep(0.05)
         time.sleep(0.3)

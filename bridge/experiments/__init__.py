@@ -9,7 +9,7 @@ DuckDB, pyarrow and numpy are imported only when something runs; the names below
 from their modules on first use.
 """
 
-import importlib
+from bridge._lazy import lazy_exports
 
 _WHERE = {
     **dict.fromkeys(("Config", "DateRange", "Execution", "ExperimentDefinition", "ExperimentResult", "FrozenInput",
@@ -23,15 +23,9 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str):
-    """The public names, each imported from its module on first use (PEP 562), so importing one
-    submodule (the daemon's contract imports `definition`) does not load the engine and runner."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'bridge.experiments' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+# Each name is imported from its module on first use, so importing one submodule (the daemon's
+# contract imports `definition`) does not load the engine and runner.
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)
 
 
 __all__ = [

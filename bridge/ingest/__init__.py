@@ -11,8 +11,7 @@ Names load lazily: importing this package does not import pyarrow or DuckDB.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from bridge._lazy import lazy_exports
 
 __all__ = ["ChatReport", "IngestReport", "canonical_alerts", "ingest_telegram", "migrate_duckdb"]
 
@@ -25,7 +24,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    raise AttributeError(f"module 'bridge.ingest' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

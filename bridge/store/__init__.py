@@ -12,25 +12,7 @@ The names below load on first use (PEP 562), so `from bridge.store.lake import L
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from bridge.store.lake import LAKE_ENV, Lake
-    from bridge.store.models import (
-        Artifact,
-        ArtifactPage,
-        GcReport,
-        LineageEdge,
-        LineageGraph,
-        LineageNode,
-        PublishResult,
-        StaleArtifact,
-        StaleReason,
-        VerifyIssue,
-        VerifyReport,
-    )
-    from bridge.store.store import Store, artifact_id_for
+from bridge._lazy import lazy_exports
 
 _WHERE = {
     "LAKE_ENV": "bridge.store.lake",
@@ -45,14 +27,4 @@ _WHERE = {
 __all__ = sorted(_WHERE)
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_WHERE))
+__getattr__, __dir__ = lazy_exports(__name__, _WHERE)

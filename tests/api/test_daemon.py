@@ -242,7 +242,7 @@ def test_initialize_loads_no_domain_package(tmp_path):
     assert proc.returncode == 0, proc.stderr.decode()
     assert json.loads(proc.stdout)["result"]["capabilities"]["methods"][0] == "alertForwardCoverage"
     loaded = json.loads(proc.stderr.decode().split("MODULES ")[1])
-    assert set(loaded) <= {"bridge", "bridge.api", "bridge.api._index", "bridge.api._method", "bridge.api.daemon",
+    assert set(loaded) <= {"bridge", "bridge._lazy", "bridge.api", "bridge.api._index", "bridge.api._method", "bridge.api.daemon",
                            "bridge.api.errors", "bridge.api.lifecycle", "bridge.cli", "bridge.cli._common",
                            "bridge.cli.serve", "bridge.errors", "bridge.progress", "bridge.rpc", "bridge.rpc.errors",
                            "bridge.rpc.framing", "bridge.rpc.server", "bridge.rpc.stdio", "bridge.store",

@@ -151,68 +151,160 @@ class Store:
             hit = self._dedup_by_file(Path(data), spec, logical_key)
             if hit is not None:
                 return self._existing(hit, revive, lambda: Path(data), job)
+        deferred: list = []  # rule and unique checks of rows already in order: run beside the hash
         try:
             job.progress(1, 4, "validating")
             # no local name for the loaded table: canonicalize then holds its only reference
             # and can free the input while it builds the canonical copy
-            table = canonical.canonicalize(canonical.load_input(data, spec), spec, logical_key)
+            table = canonical.canonicalize(canonical.load_input(data, spec), spec, logical_key, deferred=deferred)
+            if table.num_rows < _OVERLAP_MIN_ROWS:
+                for check in deferred:
+                    check()
         except ValidationFailed as exc:
             _add_source_location(exc, data)
             raise
-        job.progress(2, 4, "hashing")
-        chash = canonical.content_hash(table, spec)
-        artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
-        existing = self._find_semantic(spec, logical_key, chash)
-        if existing is not None:
-            return self._existing(_deduped(self.get(existing), "content_hash"), revive, lambda: table, job)
+        staged = None  # (staging Parquet file, its sha256) when written while hashing
+        try:
+            if table.num_rows < _OVERLAP_MIN_ROWS:
+                job.progress(2, 4, "hashing")
+                chash = canonical.content_hash(table, spec)
+            else:
+                job.progress(2, 4, "hashing and writing")
+                chash, staged = self._hash_while_writing(spec, table, logical_key, deferred, data, job)
+            artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
+            existing = self._find_semantic(spec, logical_key, chash)
+            if existing is not None:
+                return self._existing(_deduped(self.get(existing), "content_hash"), revive, lambda: table, job)
 
-        job.progress(3, 4, "writing")
-        min_ts, max_ts = canonical.ts_range_iso(table, spec)
-        row = {
-            "artifact_id": artifact_id,
-            "artifact_type": spec.artifact_type,
-            "schema_version": spec.schema_version,
-            "logical_key": logical_key,
-            "status": "active",
-            "file_hash": "",
-            "content_hash": chash,
-            "row_count": table.num_rows,
-            "min_ts": min_ts,
-            "max_ts": max_ts,
-        }
-        prov = {
-            "writer_name": writer_name,
-            "writer_version": writer_version,
-            **git,
-            "params": params,
-            "canonical_form": canonical.CANONICAL_FORM,
-        }
-        return self._write_and_register(spec, table, row, prov, tag_pairs, inputs, job)
+            job.progress(3, 4, "writing")
+            min_ts, max_ts = canonical.ts_range_iso(table, spec)
+            row = {
+                "artifact_id": artifact_id,
+                "artifact_type": spec.artifact_type,
+                "schema_version": spec.schema_version,
+                "logical_key": logical_key,
+                "status": "active",
+                "file_hash": "",
+                "content_hash": chash,
+                "row_count": table.num_rows,
+                "min_ts": min_ts,
+                "max_ts": max_ts,
+            }
+            prov = {
+                "writer_name": writer_name,
+                "writer_version": writer_version,
+                **git,
+                "params": params,
+                "canonical_form": canonical.CANONICAL_FORM,
+            }
+            return self._write_and_register(spec, table, row, prov, tag_pairs, inputs, job, staged=staged)
+        finally:
+            if staged is not None:  # registered files were moved or linked away; this is the leftover
+                staged[0].unlink(missing_ok=True)
 
-    def _write_and_register(self, spec, table, row, prov, tag_pairs, inputs, job: Job) -> PublishResult:
+    def _hash_while_writing(self, spec, table, logical_key: str, deferred: list, data, job: Job):
+        """The content hash (after the deferred checks) on another thread while this one writes the
+        Parquet file to staging: the writer is single-threaded, so on two cores the hash costs
+        little wall time. The id and hash go into the file's footer, written last. Between row
+        groups: a cancel stops the write, as does a finished hash whose content is registered
+        already (a dedup writes nothing more). Returns (content hash, (staging file, file hash)),
+        or (content hash, None) when the write was abandoned for a dedup.
+
+        Raises:
+            ValidationFailed (a deferred check, with the file's location), Cancelled, StorageError.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from bridge.store import canonical, files
+
+        tmp_parquet, _ = self._staging_paths()
+
+        def check_and_hash() -> str:
+            for check in deferred:
+                check()
+            return canonical.content_hash(table, spec)
+
+        looked: list[bool] = []
+
+        def between() -> None:
+            job.check()
+            if not looked and hashed.done():
+                looked.append(True)
+                if self._find_semantic(spec, logical_key, hashed.result()) is not None:
+                    raise _AlreadyRegistered
+
+        def late() -> dict[str, str]:
+            chash = hashed.result()
+            return {"qb.artifact_id": artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash),
+                    "qb.content_hash": chash}
+
+        meta = {"qb.artifact_type": spec.artifact_type, "qb.schema_version": str(spec.schema_version),
+                "qb.logical_key": logical_key, "qb.canonical_form": canonical.CANONICAL_FORM}
+        file_hash = None
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qb-content-hash") as pool:
+                hashed = pool.submit(check_and_hash)
+                try:
+                    with _storage_errors(tmp_parquet):
+                        file_hash = files.write_parquet(table, tmp_parquet, meta, late_metadata=late,
+                                                        between_row_groups=between)
+                except _AlreadyRegistered:
+                    pass
+                except BaseException:
+                    if hashed.done() and hashed.exception() is not None:
+                        raise hashed.exception() from None  # bad data outranks what it made fail
+                    raise
+            chash = hashed.result()
+        except ValidationFailed as exc:
+            tmp_parquet.unlink(missing_ok=True)
+            _add_source_location(exc, data)
+            raise
+        except BaseException:
+            tmp_parquet.unlink(missing_ok=True)
+            raise
+        if file_hash is None:
+            tmp_parquet.unlink(missing_ok=True)
+            return chash, None
+        crashpoint("after_staging_parquet")
+        return chash, (tmp_parquet, file_hash)
+
+    def _staging_paths(self) -> tuple[Path, Path]:
+        """A new (Parquet, sidecar) pair of staging paths of this process (`recover` removes those
+        of dead processes)."""
+        staging = self.lake.staging / "publish"
+        with _storage_errors(staging):
+            staging.mkdir(parents=True, exist_ok=True)
+        token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
+        return staging / f"{token}.parquet", staging / f"{token}.json"
+
+    def _write_and_register(self, spec, table, row, prov, tag_pairs, inputs, job: Job, *,
+                            staged: tuple[Path, str] | None = None) -> PublishResult:
+        """Write the files to staging (the Parquet file unless `staged` gives it and its hash),
+        journal, move them into place and register."""
         from bridge.store import files
 
         artifact_id = row["artifact_id"]
         final_parquet, final_sidecar = self.lake.artifact_paths(spec.dir_name, artifact_id)
         rel_parquet = final_parquet.relative_to(self.lake.root).as_posix()
         rel_sidecar = final_sidecar.relative_to(self.lake.root).as_posix()
-        staging = self.lake.staging / "publish"
-        with _storage_errors(staging):
-            staging.mkdir(parents=True, exist_ok=True)
-        token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
-        tmp_parquet, tmp_sidecar = staging / f"{token}.parquet", staging / f"{token}.json"
+        if staged is not None:
+            tmp_parquet, tmp_sidecar = staged[0], staged[0].with_suffix(".json")
+        else:
+            tmp_parquet, tmp_sidecar = self._staging_paths()
         try:
-            with _storage_errors(tmp_parquet):
-                files.write_parquet(table, tmp_parquet, {
-                    "qb.artifact_id": artifact_id,
-                    "qb.artifact_type": spec.artifact_type,
-                    "qb.schema_version": str(spec.schema_version),
-                    "qb.logical_key": row["logical_key"],
-                    "qb.content_hash": row["content_hash"],
-                    "qb.canonical_form": prov["canonical_form"],
-                })
-            crashpoint("after_staging_parquet")
-            row["file_hash"] = files.sha256_file(tmp_parquet)
+            if staged is not None:
+                row["file_hash"] = staged[1]
+            else:
+                with _storage_errors(tmp_parquet):
+                    row["file_hash"] = files.write_parquet(table, tmp_parquet, {
+                        "qb.artifact_id": artifact_id,
+                        "qb.artifact_type": spec.artifact_type,
+                        "qb.schema_version": str(spec.schema_version),
+                        "qb.logical_key": row["logical_key"],
+                        "qb.content_hash": row["content_hash"],
+                        "qb.canonical_form": prov["canonical_form"],
+                    })
+                crashpoint("after_staging_parquet")
             row["file_bytes"] = tmp_parquet.stat().st_size
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
@@ -355,13 +447,13 @@ class Store:
 
                     shutil.copyfile(source, tmp_parquet)
                     files.fsync_file(tmp_parquet)
+                    file_hash = files.sha256_file(tmp_parquet)
                 else:
-                    files.write_parquet(source, tmp_parquet, {
+                    file_hash = files.write_parquet(source, tmp_parquet, {
                         "qb.artifact_id": art.artifact_id, "qb.artifact_type": art.artifact_type,
                         "qb.schema_version": str(art.schema_version), "qb.logical_key": art.logical_key,
                         "qb.content_hash": art.content_hash, "qb.canonical_form": canonical.CANONICAL_FORM,
                     })
-            file_hash = files.sha256_file(tmp_parquet)
             prov = self.provenance(art.artifact_id)
             row = {k: getattr(art, k) for k in ("artifact_id", "artifact_type", "schema_version", "logical_key",
                                                 "content_hash", "row_count", "min_ts", "max_ts")}
@@ -980,6 +1072,15 @@ class Store:
 
 
 # -- helpers ------------------------------------------------------------------------------------
+
+#: From this many rows a publish hashes and checks on another thread while it writes the file
+#: (below it, the thread and its DuckDB connection cost more than they save).
+_OVERLAP_MIN_ROWS = 200_000
+
+
+class _AlreadyRegistered(Exception):
+    """The content being written is registered already: stop writing (a dedup)."""
+
 
 def _deduped(artifact: Artifact, mode: str) -> PublishResult:
     return PublishResult(deduped=True, mode=mode, existing_artifact_id=artifact.artifact_id,

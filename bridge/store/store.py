@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import os
 import socket
 import sqlite3
@@ -722,16 +723,20 @@ class Store:
         return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
                                       (artifact_id,)).fetchone()[0]
 
-    #: A filter matching at most this many artifacts drives a listing (see _list_query).
+    #: A filter matching at most this many artifacts drives a listing (see _list_query); with
+    #: LIST_DRIVER_SCALE, a key prefix, tag or time filter may match more in a large manifest: up
+    #: to sqrt((limit + 1) × artifacts), where driving (∝ matches) and the ordered walk
+    #: (∝ (limit + 1) × artifacts / matches) cost the same.
     LIST_DRIVER_MAX = 2000
+    LIST_DRIVER_SCALE = True
 
     def _list_query(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit,
                     cursor) -> tuple[str | None, list]:
         """The SQL of one page of `list` (None: nothing can match), planned here rather than by
         SQLite, which cannot tell a tag on every artifact from an absent one (no value statistics).
 
-        Every filter has an index that finds its matches (migration 0004). Each is counted up to
-        LIST_DRIVER_MAX + 1 through that index; if one matches at most that many, its matches are
+        Every filter has an index that finds its matches (migrations 0005, 0008). Each is counted up
+        to the driver maximum + 1 through that index; if one matches at most that many, its matches are
         fetched by rowid, filtered by the others and sorted (cost ∝ its matches). Otherwise every
         filter is common and the page is read in (created_at, artifact_id) order from the most
         specific ordered index, the other filters checked per row, stopping after limit + 1."""
@@ -769,16 +774,17 @@ class Store:
                             " CROSS JOIN artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?", [k, v]))
             conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
             args += [k, v]
-        if ts_from:
-            norm = _norm_ts(ts_from, "tsFrom")
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_max_ts WHERE max_ts >= ?", [norm]))
+        norm_from = _norm_ts(ts_from, "tsFrom") if ts_from else None
+        norm_to = _norm_ts(ts_to, "tsTo") if ts_to else None
+        if norm_from:
+            drivers.append(_overlap_driver(norm_from, norm_to))
             conds.append("a.max_ts >= ?")
-            args.append(norm)
-        if ts_to:
-            norm = _norm_ts(ts_to, "tsTo")
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_min_ts WHERE min_ts < ?", [norm]))
+            args.append(norm_from)
+        if norm_to:
+            if not norm_from:
+                drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_min_ts WHERE min_ts < ?", [norm_to]))
             conds.append("a.min_ts < ?")
-            args.append(norm)
+            args.append(norm_to)
         if cursor:
             created, aid = _decode_cursor(cursor)
             conds.append("(a.created_at, a.artifact_id) > (?, ?)")
@@ -786,12 +792,28 @@ class Store:
 
         con = self.connect()
         best: tuple[int, str, list] | None = None
-        for sql, dargs in drivers:
-            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
+        # type/status (drivers[0] when given) keep LIST_DRIVER_MAX: their ordered index reads a
+        # page of theirs in limit + 1 rows; the other filters' matches are spread over the walk
+        scaled = self.LIST_DRIVER_MAX
+        if self.LIST_DRIVER_SCALE and len(drivers) > (1 if artifact_type or status else 0):
+            size = con.execute("SELECT coalesce(max(rowid), 0) FROM artifacts").fetchone()[0]  # rows are never deleted
+            scaled = max(scaled, math.isqrt((limit + 1) * size))
+        for i, (sql, dargs) in enumerate(drivers):
+            driver_max = self.LIST_DRIVER_MAX if i == 0 and (artifact_type or status) else scaled
+            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*dargs, driver_max + 1]).fetchone()[0]
             if n == 0:
                 return None, []
-            if n <= self.LIST_DRIVER_MAX and (best is None or n < best[0]):
+            if n <= driver_max and (best is None or n < best[0]):
                 best = (n, sql, dargs)
+        only_time = not (artifact_type or status or logical_key_prefix or tags)
+        if best is not None and norm_from and only_time and best[1] == drivers[0][0]:
+            # the overlap alone: its index holds the page's order too (no row is read)
+            sql, dargs = _overlap_driver(norm_from, norm_to, columns="artifact_id, created_at")
+            sql = f"SELECT artifact_id, created_at FROM ({sql})"
+            if cursor:
+                sql += " WHERE (created_at, artifact_id) > (?, ?)"
+                dargs += [created, aid]
+            return sql + " ORDER BY created_at, artifact_id LIMIT ?", [*dargs, limit + 1]
         if best is not None:
             source = "artifacts a NOT INDEXED"
             conds.insert(0, f"a.rowid IN ({best[1]})")
@@ -1171,6 +1193,40 @@ def _norm_ts(text: str, field: str) -> str:
         return iso(parse_iso(text))
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
+
+
+#: Migration 0008's span classes: class c holds artifacts with max_ts - min_ts <= 4**c minutes
+#: (c < _SPAN_CLASSES - 1); the last class is unbounded.
+_SPAN_CLASSES = 14
+
+
+def _overlap_driver(ts_from: str, ts_to: str | None, columns: str = "rowid") -> tuple[str, list]:
+    """`columns` (of idx_artifacts_span_min_ts: rowid, created_at, artifact_id, the times) of the
+    artifacts with max_ts >= ts_from (and min_ts < ts_to): per span class one range of the index,
+    since an overlapping artifact of class c starts at most 4**c minutes (+ 1 s for julianday's
+    rounding) before ts_from. Reads only the index; cost ∝ the answer (≤ ~4×)."""
+    from datetime import timedelta
+
+    start = parse_iso(ts_from)
+    parts, args = [], []
+    for c in range(_SPAN_CLASSES):
+        sql = f"SELECT {columns} FROM artifacts INDEXED BY idx_artifacts_span_min_ts WHERE ts_span_class = ?"
+        args.append(c)
+        if c < _SPAN_CLASSES - 1:
+            try:
+                lower = iso(start - timedelta(minutes=4**c, seconds=1))
+            except OverflowError:  # before year 1
+                lower = None
+            if lower is not None:
+                sql += " AND min_ts >= ?"
+                args.append(lower)
+        if ts_to is not None:
+            sql += " AND min_ts < ?"
+            args.append(ts_to)
+        sql += " AND max_ts >= ?"
+        args.append(ts_from)
+        parts.append(sql)
+    return " UNION ALL ".join(parts), args
 
 
 def _prefix_upper_bound(prefix: str) -> str | None:

@@ -16,8 +16,9 @@ not the disk. Baseline: the manifest at --artifacts / 10 artifacts, built the sa
 interleaved call by call; a query whose time grows with the manifest shows a ratio near 10.
 
 Data: 4 types (70/20/9/1 %), status 90 % active / 9 % superseded / 1 % tombstoned, tags res=1m
-(90 %) or res=1s, a rare tag on 0.1 %, 50,000 logical-key prefixes, one-day time ranges spread
-over two years, created in id-independent order; every ohlcv_slice has one (older) alerts input.
+(90 %) or res=1s, a rare tag on 0.1 %, 50,000 logical-key prefixes, time ranges of 5 minutes,
+1 hour, 1 day or 1 week (a quarter each) starting anywhere in two years, created in
+id-independent order; every ohlcv_slice has one (older) alerts input.
 Not a test: the numbers go in the README.
 """
 
@@ -83,7 +84,8 @@ def build(root: Path, n: int) -> Path:
                'artifacts/x/' || {_ID} || '.parquet', 'artifacts/x/' || {_ID} || '.json',
                printf('%064d', i), printf('%064d', i), 100,
                strftime('%Y-%m-%dT%H:%M:%fZ', '2024-01-01', printf('+%d minutes', (i * 7919) % 1051200)),
-               strftime('%Y-%m-%dT%H:%M:%fZ', '2024-01-01', printf('+%d minutes', (i * 7919) % 1051200 + 1440)),
+               strftime('%Y-%m-%dT%H:%M:%fZ', '2024-01-01', printf('+%d minutes', (i * 7919) % 1051200
+                        + CASE i % 4 WHEN 0 THEN 5 WHEN 1 THEN 60 WHEN 2 THEN 1440 ELSE 10080 END)),
                strftime('%Y-%m-%dT%H:%M:%fZ', '2025-01-01', printf('+%d seconds', i))
         FROM s""")
     con.execute(f"""
@@ -168,6 +170,13 @@ def cases(n: int, reps: int):
         ("list: key prefix + type", 20, lambda s, a: s.list(limit=100, logical_key_prefix=a, artifact_type="ohlcv_slice"),
          prefixes),
         ("list: time overlap 1 day", 20, lambda s, a: s.list(limit=100, ts_from=a[0], ts_to=a[1]), ts_wins),
+        ("list: time overlap 1 minute", 20, lambda s, a: s.list(limit=100, ts_from=a[0], ts_to=a[0][:14] + "01:00Z"),
+         ts_wins),
+        ("list: time 1 minute + tag (10 %)", 20, lambda s, a: s.list(limit=100, ts_from=a[0], ts_to=a[0][:14] + "01:00Z",
+                                                                      tags={"res": "1s"}), ts_wins),
+        ("list: time from (last 2 days)", 20, lambda s, a: s.list(limit=100, ts_from="2025-12-30T00:00:00Z"),
+         [None] * reps),
+        ("list: time to (first 2 days)", 20, lambda s, a: s.list(limit=100, ts_to="2024-01-03T00:00:00Z"), [None] * reps),
         ("list: time + type + status", 20, lambda s, a: s.list(limit=100, ts_from=a[0], ts_to=a[1],
                                                                artifact_type="alerts_v1", status="active"), ts_wins),
         ("list: type, page 50 by cursor", 20, "cursor", [None] * reps),

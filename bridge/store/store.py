@@ -769,7 +769,9 @@ class Store:
                             [logical_key_prefix] + ([upper] if upper is not None else [])))
             conds.append("substr(a.logical_key, 1, ?) = ?")
             args += [len(logical_key_prefix), logical_key_prefix]
+        tag_conds: dict[int, tuple[int, int]] = {}  # driver index -> (its EXISTS in conds, its args' offset)
         for k, v in (tags or {}).items():
+            tag_conds[len(drivers)] = (len(conds), len(args))
             drivers.append(("SELECT x.rowid FROM artifact_tags t INDEXED BY idx_tags_kv_artifact"
                             " CROSS JOIN artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?", [k, v]))
             conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
@@ -798,13 +800,21 @@ class Store:
         if self.LIST_DRIVER_SCALE and len(drivers) > (1 if artifact_type or status else 0):
             size = con.execute("SELECT coalesce(max(rowid), 0) FROM artifacts").fetchone()[0]  # rows are never deleted
             scaled = max(scaled, math.isqrt((limit + 1) * size))
+        best_i = -1
         for i, (sql, dargs) in enumerate(drivers):
             driver_max = self.LIST_DRIVER_MAX if i == 0 and (artifact_type or status) else scaled
-            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*dargs, driver_max + 1]).fetchone()[0]
+            counted = sql
+            if i in tag_conds:  # (k, v, artifact_id) is the tags' key: their index alone counts the artifacts
+                counted = "SELECT 1 FROM artifact_tags t INDEXED BY idx_tags_kv_artifact WHERE t.k = ? AND t.v = ?"
+            n = con.execute(f"SELECT count(*) FROM ({counted} LIMIT ?)", [*dargs, driver_max + 1]).fetchone()[0]
             if n == 0:
                 return None, []
             if n <= driver_max and (best is None or n < best[0]):
-                best = (n, sql, dargs)
+                best, best_i = (n, sql, dargs), i
+        if best_i in tag_conds:  # the driving tag holds for every row it gives: no probe per row
+            at, offset = tag_conds[best_i]
+            del conds[at]
+            del args[offset : offset + 2]
         only_time = not (artifact_type or status or logical_key_prefix or tags)
         if best is not None and norm_from and only_time and best[1] == drivers[0][0]:
             # the overlap alone: its index holds the page's order too (no row is read)

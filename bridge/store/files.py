@@ -66,8 +66,13 @@ def write_parquet(
             # what pyarrow's writer stores itself (store_schema): the Arrow schema, IPC-serialised, base64
             arrow_schema = base64.b64encode(table.schema.with_metadata(kv).serialize().to_pybytes())
             writer.add_key_value_metadata({**kv, b"ARROW:schema": arrow_schema})
-        finally:
-            writer.close()
+        except BaseException:
+            try:
+                writer.close()  # (footer to a file the caller removes; its own error must not hide this one)
+            except Exception:  # noqa: BLE001
+                pass
+            raise
+        writer.close()
         fh.flush()
         os.fsync(fh.fileno())
     return sink.sha256.hexdigest()

@@ -154,3 +154,33 @@ def test_cancel_during_the_write_leaves_nothing(store, overlap, monkeypatch):
         _publish(store, candles(60), job=job)
     assert len(calls) == 3  # stopped at the third row group of nine
     assert store.list().items == [] and _staging(store) == []
+
+
+def test_a_refused_write_while_hashing_is_one_storage_error(tmp_path):
+    """The file-size limit hits the overlapped write (in a child with `ulimit -f`): StorageError
+    naming the staging file, and the lake as it was."""
+    import subprocess
+    import sys
+
+    from tests.store.test_storage_errors import LIMIT, _big_csv, _clean, _env, _limited
+
+    lake = tmp_path / "lake"
+    Store(lake).close()
+    csv = _big_csv(tmp_path / "big.csv")
+    code = (
+        "import sys\n"
+        "from bridge.errors import StorageError\n"
+        "from bridge.store import Store, store\n"
+        "store._OVERLAP_MIN_ROWS = 0\n"
+        f"s = Store({str(lake)!r})\n"
+        "try:\n"
+        f"    s.publish('ohlcv_slice', 2, 'token=A/res=1s', {str(csv)!r}, writer_name='w', writer_version='1',"
+        " git_commit='c')\n"
+        "except StorageError as exc:\n"
+        "    print('STORAGE', exc.data.get('path'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(),
+                         preexec_fn=_limited(LIMIT), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("STORAGE ") and "staging" in out.stdout, out.stdout
+    _clean(lake)

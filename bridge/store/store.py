@@ -779,7 +779,7 @@ class Store:
         norm_from = _norm_ts(ts_from, "tsFrom") if ts_from else None
         norm_to = _norm_ts(ts_to, "tsTo") if ts_to else None
         if norm_from:
-            drivers.append(_overlap_driver(norm_from, norm_to))
+            drivers.append(_overlap_driver(norm_from, norm_to, artifact_type=artifact_type, status=status))
             conds.append("a.max_ts >= ?")
             args.append(norm_from)
         if norm_to:
@@ -815,10 +815,11 @@ class Store:
             at, offset = tag_conds[best_i]
             del conds[at]
             del args[offset : offset + 2]
-        only_time = not (artifact_type or status or logical_key_prefix or tags)
-        if best is not None and norm_from and only_time and best[1] == drivers[0][0]:
-            # the overlap alone: its index holds the page's order too (no row is read)
-            sql, dargs = _overlap_driver(norm_from, norm_to, columns="artifact_id, created_at")
+        only_time = not (logical_key_prefix or tags)
+        if best is not None and norm_from and only_time and best[1] == drivers[-1][0]:
+            # the overlap (with type and status): its index holds the page's order too (no row is read)
+            sql, dargs = _overlap_driver(norm_from, norm_to, columns="artifact_id, created_at",
+                                         artifact_type=artifact_type, status=status)
             sql = f"SELECT artifact_id, created_at FROM ({sql})"
             if cursor:
                 sql += " WHERE (created_at, artifact_id) > (?, ?)"
@@ -1210,11 +1211,13 @@ def _norm_ts(text: str, field: str) -> str:
 _SPAN_CLASSES = 14
 
 
-def _overlap_driver(ts_from: str, ts_to: str | None, columns: str = "rowid") -> tuple[str, list]:
-    """`columns` (of idx_artifacts_span_min_ts: rowid, created_at, artifact_id, the times) of the
-    artifacts with max_ts >= ts_from (and min_ts < ts_to): per span class one range of the index,
-    since an overlapping artifact of class c starts at most 4**c minutes (+ 1 s for julianday's
-    rounding) before ts_from. Reads only the index; cost ∝ the answer (≤ ~4×)."""
+def _overlap_driver(ts_from: str, ts_to: str | None, columns: str = "rowid", *, artifact_type: str | None = None,
+                    status: str | None = None) -> tuple[str, list]:
+    """`columns` (of idx_artifacts_span_min_ts: rowid, created_at, artifact_id, the times, type,
+    status) of the artifacts with max_ts >= ts_from (and min_ts < ts_to, and of that type and
+    status): per span class one range of the index, since an overlapping artifact of class c
+    starts at most 4**c minutes (+ 1 s for julianday's rounding) before ts_from. Reads only the
+    index; cost ∝ the overlap (≤ ~4×)."""
     from datetime import timedelta
 
     start = parse_iso(ts_from)
@@ -1235,6 +1238,12 @@ def _overlap_driver(ts_from: str, ts_to: str | None, columns: str = "rowid") -> 
             args.append(ts_to)
         sql += " AND max_ts >= ?"
         args.append(ts_from)
+        if artifact_type:
+            sql += " AND artifact_type = ?"
+            args.append(artifact_type)
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
         parts.append(sql)
     return " UNION ALL ".join(parts), args
 

@@ -23,5 +23,7 @@ ALTER TABLE artifacts ADD COLUMN ts_span_class INTEGER GENERATED ALWAYS AS (
        WHEN (julianday(max_ts) - julianday(min_ts)) * 1440 <= 16777216 THEN 12
        ELSE 13 END) VIRTUAL;
 
--- created_at and artifact_id too: a listing filtered by time alone is sorted from the index.
-CREATE INDEX idx_artifacts_span_min_ts ON artifacts (ts_span_class, min_ts, max_ts, created_at, artifact_id);
+-- created_at, artifact_id, type and status too: a listing filtered by time (and type, status) is
+-- found and sorted from the index alone.
+CREATE INDEX idx_artifacts_span_min_ts
+  ON artifacts (ts_span_class, min_ts, max_ts, created_at, artifact_id, artifact_type, status);

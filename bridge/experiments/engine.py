@@ -275,15 +275,18 @@ class _Plan:
         if len(self.signals):
             # indicators once per token (alerts' tokens only), signals compiled to one window pass;
             # the candles then come from that deduplicated table with the acting flags as columns
+            # (only the candles of the alerts' windows: docs/signals.md, "How it is computed"); the
+            # token list and each token's last candle still come from all its candles
+            self._create(con, "VIEW", "call", candles)
             self.created.append(("TABLE", self.t("sigw")))
             self.timings = prepare_signals(
-                con, f"({candles})", self.signals, wide=self.t("sigw"),
-                tokens=f"SELECT DISTINCT CAST(token_address AS VARCHAR) FROM {a_src}",
+                con, self.t("call"), self.signals, wide=self.t("sigw"), windows=self._windows_sql(a_src),
                 carry=("open", "high", "low", "close"))
             acts = ", ".join(f"act{j}, uact{j}" for j in range(len(self.signals)))
             self._create(con, "VIEW", "c", f"SELECT token, ts, open, high, low, close, {acts} FROM {self.t('sigw')}")
         else:
             self._create(con, "VIEW", "c", candles)
+            self._create(con, "VIEW", "call", f"SELECT * FROM {self.t('c')}")
         job.check()
         self._create(con, "TABLE", "pos", self._pos_sql(a_src))
         job.check()
@@ -337,14 +340,42 @@ class _Plan:
                 "esig", "xsig", *[f"g{j}" for j in range(self.legs)]]
         return f"SELECT * FROM (VALUES {', '.join(rows)}) AS p({', '.join(cols)})"
 
-    def _pos_sql(self, a_src: str) -> str:
-        """One row per (point, alert): the entry (or why there is none), deadline and window end."""
+    def _in_range(self) -> str:
         conds = []
         if self.date_from_us is not None:
             conds.append(f"alert_us >= {int(self.date_from_us)}")
         if self.date_to_us is not None:
             conds.append(f"alert_us < {int(self.date_to_us)}")
-        in_range = " AND ".join(conds) or "TRUE"
+        return " AND ".join(conds) or "TRUE"
+
+    def _windows_sql(self, a_src: str) -> str:
+        """Per alert and entry rule: (token, lo_us, hi_us) bounding every candle any statement reads
+        for it: from the entry time (alert + delay) through the first candle at or after the latest
+        possible deadline: entry < entry time + wait limit (dip, rebound, entry signal) or
+        <= entry time + max lag, or the first candle at or after the entry time (neither), plus the
+        max hold; NULL (to the token's last candle) without a max hold. Re-entries and every exit
+        lie before the deadline candle (docs/experiments.md)."""
+        pts = self.t("pts")
+        return f"""
+WITH a AS (SELECT DISTINCT CAST(token_address AS VARCHAR) AS token, epoch_us(alert_ts) AS alert_us FROM {a_src}),
+w AS (
+    SELECT a.token, a.alert_us + p.delay_us AS lo_us, p.wait_us, p.lag_us, p.hold_us
+    FROM (SELECT * FROM a WHERE token IS NOT NULL AND alert_us IS NOT NULL AND {self._in_range()}) a
+    CROSS JOIN (SELECT DISTINCT delay_us, wait_us, lag_us, hold_us FROM {pts}) p),
+ac AS (
+    SELECT w.token, w.lo_us, min(c.ts) AS ac_ts
+    FROM (SELECT DISTINCT token, lo_us FROM w WHERE wait_us IS NULL AND lag_us IS NULL AND hold_us IS NOT NULL) w
+    JOIN {self.t('call')} c ON c.token = w.token AND c.ts >= w.lo_us GROUP BY w.token, w.lo_us)
+SELECT w.token, w.lo_us,
+    CASE WHEN w.hold_us IS NULL THEN NULL
+         WHEN w.wait_us IS NOT NULL THEN w.lo_us + w.wait_us + w.hold_us
+         WHEN w.lag_us IS NOT NULL THEN w.lo_us + w.lag_us + w.hold_us
+         ELSE coalesce(ac.ac_ts + w.hold_us, w.lo_us) END AS hi_us
+FROM w LEFT JOIN ac ON ac.token = w.token AND ac.lo_us = w.lo_us"""
+
+    def _pos_sql(self, a_src: str) -> str:
+        """One row per (point, alert): the entry (or why there is none), deadline and window end."""
+        in_range = self._in_range()
         c, pts = self.t("c"), self.t("pts")
         return f"""
 WITH
@@ -363,7 +394,7 @@ a AS MATERIALIZED (
                CAST(token_address AS VARCHAR) AS token, CAST(chain AS VARCHAR) AS chain
         FROM {a_src})),
 ar AS MATERIALIZED (SELECT * FROM a WHERE {in_range} OR alert_us IS NULL),
-tokens AS MATERIALIZED (SELECT token, max(ts) AS last_ts FROM {c} GROUP BY token),
+tokens AS MATERIALIZED (SELECT token, max(ts) AS last_ts FROM {self.t('call')} GROUP BY token),
 p0 AS (
     SELECT ar.aid, ar.token, eks.*, ar.alert_us + eks.delay_us AS target_us
     FROM ar CROSS JOIN eks WHERE ar.alert_us IS NOT NULL AND ar.token IS NOT NULL),

@@ -240,6 +240,12 @@ class _Plan:
         self.dups = 0
         # indicator signals (docs/signals.md): every distinct signal of every point, numbered
         self.signals = SignalPlan(g for st in strategies.values() for g in st.signals())
+        # which of them the entry statement reads (entry signals) and which the cycles read (exit
+        # signals, leg gates): each set is computed over its own candles (`run`)
+        self.entry_sids = sorted({self.signals.sid(st.entry_signal) for st in strategies.values()
+                                  if st.entry_signal is not None})
+        self.hold_sids = sorted({self.signals.sid(g) for st in strategies.values()
+                                 for g in [st.exit_signal, *(leg.signal for leg in st.legs())] if g is not None})
         self.timings: dict[str, float] = {}
 
     def t(self, name: str) -> str:
@@ -259,36 +265,51 @@ class _Plan:
 
     # -- statements ------------------------------------------------------------------------------
 
-    def act(self, sid_col: str, default: str, row: str = "") -> str:
-        """SQL: the acting flag (at this candle's open) of the signal numbered by `sid_col`,
-        `default` when the point has none."""
-        if not len(self.signals):
+    def act(self, sids: list[int], sid_col: str, default: str, row: str = "") -> str:
+        """SQL: the acting flag (at this candle's open) of the signal numbered by `sid_col` (one of
+        `sids`), `default` when the point has none."""
+        if not sids:
             return default
-        whens = " ".join(f"WHEN {j} THEN {row}act{j}" for j in range(len(self.signals)))
+        whens = " ".join(f"WHEN {j} THEN {row}act{j}" for j in sids)
         return f"coalesce(CASE {sid_col} {whens} END, {default})"
+
+    def _signal_candles(self, con, name: str, sids: list[int], windows: str) -> None:
+        """The view `name`: the candles of `windows` (deduplicated) with act{j}, uact{j} for the
+        signals `sids`, or all the candles (`call`) when there are none."""
+        if not sids:
+            self._create(con, "VIEW", name, f"SELECT * FROM {self.t('call')}")
+            return
+        self.created.append(("TABLE", self.t(f"{name}_w")))
+        timings = prepare_signals(con, self.t("call"), self.signals, wide=self.t(f"{name}_w"), windows=windows,
+                                  only=sids, carry=("open", "high", "low", "close"))
+        for k, v in timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+        acts = ", ".join(f"act{j}, uact{j}" for j in sids)
+        self._create(con, "VIEW", name, f"SELECT token, ts, open, high, low, close, {acts} FROM {self.t(f'{name}_w')}")
 
     def run(self, con, a_src: str, c_src: str, job: Job) -> None:
         self._create(con, "TABLE", "pts", self._points_sql())
         candles = f"""
             SELECT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, open, high, low, close, volume
             FROM {c_src} WHERE resolution = {_str(self.resolution)}"""
-        if len(self.signals):
-            # indicators once per token (alerts' tokens only), signals compiled to one window pass;
-            # the candles then come from that deduplicated table with the acting flags as columns
-            # (only the candles of the alerts' windows: docs/signals.md, "How it is computed"); the
-            # token list and each token's last candle still come from all its candles
-            self._create(con, "VIEW", "call", candles)
-            self.created.append(("TABLE", self.t("sigw")))
-            self.timings = prepare_signals(
-                con, self.t("call"), self.signals, wide=self.t("sigw"), windows=self._windows_sql(a_src),
-                carry=("open", "high", "low", "close"))
-            acts = ", ".join(f"act{j}, uact{j}" for j in range(len(self.signals)))
-            self._create(con, "VIEW", "c", f"SELECT token, ts, open, high, low, close, {acts} FROM {self.t('sigw')}")
-        else:
-            self._create(con, "VIEW", "c", candles)
-            self._create(con, "VIEW", "call", f"SELECT * FROM {self.t('c')}")
+        self._create(con, "VIEW", "call", candles)
+        # Indicator signals (docs/signals.md, "How it is computed"): indicators once per token,
+        # signals compiled to one window pass, in two rounds over the candles each statement reads:
+        # the entry signals over each alert's entry window (`ce`, read by `pos`), then the exit
+        # signals and leg gates over each position's holding window (`c`, read by the cycles). Each
+        # view holds those candles deduplicated with the acting flags as columns, and the same
+        # flags as over all the candles. `pos` reads no candle of `ce` outside the entry windows: a
+        # window ends at the first candle at or after the end of its wait window (or runs to the
+        # token's last candle), so "the token has candles" and "a candle at or after the end of the
+        # wait window exists" are the same as over all the candles; its deadline candle comes
+        # from `call`.
+        self._signal_candles(con, "ce", self.entry_sids, self._windows_sql(a_src))
         job.check()
         self._create(con, "TABLE", "pos", self._pos_sql(a_src))
+        job.check()
+        self._signal_candles(con, "c", self.hold_sids, f"""
+            SELECT token, entry_ts AS lo_us, CASE WHEN end_us < {_BIG} THEN end_us END AS hi_us
+            FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
         job.check()
         self._create(con, "TABLE", "cyc0", f"""
             SELECT DISTINCT ek * {_SHIFT} + aid AS wid, token, entry_ts, entry_px, entry_level, intra, end_us
@@ -311,7 +332,7 @@ class _Plan:
         if self.trailing:
             self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
                             for k in range(self.done_cycles))
-        else:
+        elif not self.hold_sids:  # with signals the candles come deduplicated (conflicts raise)
             self.dups = con.execute(self._dup_check_sql()).fetchone()[0]
 
     def _points_sql(self) -> str:
@@ -349,34 +370,18 @@ class _Plan:
         return " AND ".join(conds) or "TRUE"
 
     def _windows_sql(self, a_src: str) -> str:
-        """Per alert and entry rule: (token, lo_us, hi_us) bounding every candle any statement reads
-        for it: from the entry time (alert + delay) through the first candle at or after the latest
-        possible deadline: entry < entry time + wait limit (dip, rebound, entry signal) or
-        <= entry time + max lag, or the first candle at or after the entry time (neither), plus the
-        max hold; NULL (to the token's last candle) without a max hold. Re-entries and every exit
-        lie before the deadline candle (docs/experiments.md)."""
-        pts = self.t("pts")
+        """Per alert and entry rule: (token, lo_us, hi_us) with the entry time (alert + delay) and
+        the end of the entry wait window (the entry time without one): the candles `pos` reads."""
         return f"""
-WITH a AS (SELECT DISTINCT CAST(token_address AS VARCHAR) AS token, epoch_us(alert_ts) AS alert_us FROM {a_src}),
-w AS (
-    SELECT a.token, a.alert_us + p.delay_us AS lo_us, p.wait_us, p.lag_us, p.hold_us
-    FROM (SELECT * FROM a WHERE token IS NOT NULL AND alert_us IS NOT NULL AND {self._in_range()}) a
-    CROSS JOIN (SELECT DISTINCT delay_us, wait_us, lag_us, hold_us FROM {pts}) p),
-ac AS (
-    SELECT w.token, w.lo_us, min(c.ts) AS ac_ts
-    FROM (SELECT DISTINCT token, lo_us FROM w WHERE wait_us IS NULL AND lag_us IS NULL AND hold_us IS NOT NULL) w
-    JOIN {self.t('call')} c ON c.token = w.token AND c.ts >= w.lo_us GROUP BY w.token, w.lo_us)
-SELECT w.token, w.lo_us,
-    CASE WHEN w.hold_us IS NULL THEN NULL
-         WHEN w.wait_us IS NOT NULL THEN w.lo_us + w.wait_us + w.hold_us
-         WHEN w.lag_us IS NOT NULL THEN w.lo_us + w.lag_us + w.hold_us
-         ELSE coalesce(ac.ac_ts + w.hold_us, w.lo_us) END AS hi_us
-FROM w LEFT JOIN ac ON ac.token = w.token AND ac.lo_us = w.lo_us"""
+WITH a AS (SELECT DISTINCT CAST(token_address AS VARCHAR) AS token, epoch_us(alert_ts) AS alert_us FROM {a_src})
+SELECT a.token, a.alert_us + p.delay_us AS lo_us, a.alert_us + p.delay_us + coalesce(p.wait_us, 0) AS hi_us
+FROM (SELECT * FROM a WHERE token IS NOT NULL AND alert_us IS NOT NULL AND {self._in_range()}) a
+CROSS JOIN (SELECT DISTINCT delay_us, wait_us FROM {self.t('pts')}) p"""
 
     def _pos_sql(self, a_src: str) -> str:
         """One row per (point, alert): the entry (or why there is none), deadline and window end."""
         in_range = self._in_range()
-        c, pts = self.t("c"), self.t("pts")
+        c, pts = self.t("ce"), self.t("pts")
         return f"""
 WITH
 eks AS MATERIALIZED (
@@ -394,7 +399,7 @@ a AS MATERIALIZED (
                CAST(token_address AS VARCHAR) AS token, CAST(chain AS VARCHAR) AS chain
         FROM {a_src})),
 ar AS MATERIALIZED (SELECT * FROM a WHERE {in_range} OR alert_us IS NULL),
-tokens AS MATERIALIZED (SELECT token, max(ts) AS last_ts FROM {self.t('call')} GROUP BY token),
+tokens AS MATERIALIZED (SELECT token, max(ts) AS last_ts FROM {c} GROUP BY token),
 p0 AS (
     SELECT ar.aid, ar.token, eks.*, ar.alert_us + eks.delay_us AS target_us
     FROM ar CROSS JOIN eks WHERE ar.alert_us IS NOT NULL AND ar.token IS NOT NULL),
@@ -407,7 +412,8 @@ e0 AS MATERIALIZED (
     FROM p0 LEFT JOIN ac ON ac.ek = p0.ek AND ac.aid = p0.aid),
 wr AS MATERIALIZED (
     SELECT e0.ek, e0.aid, e0.dip, e0.reb, e0.ac_open, e0.esig, c.ts, c.open, c.high, c.low,
-        {self.act("e0.esig", "TRUE", "c.")} AS ok, {self.act("e0.esig", "FALSE", "c.u")} AS unready
+        {self.act(self.entry_sids, "e0.esig", "TRUE", "c.")} AS ok,
+        {self.act(self.entry_sids, "e0.esig", "FALSE", "c.u")} AS unready
     FROM e0 JOIN {c} c ON c.token = e0.token AND c.ts >= e0.ac_ts AND c.ts < e0.target_us + e0.wait_us
     WHERE e0.enters AND (e0.dip IS NOT NULL OR e0.reb IS NOT NULL OR e0.esig IS NOT NULL)),
 arm AS (
@@ -455,7 +461,8 @@ ent AS MATERIALIZED (
     LEFT JOIN tokens ON tokens.token = e0.token),
 dlc AS (
     SELECT ent.ek, ent.aid, min(c.ts) AS dl_candle
-    FROM ent JOIN {c} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us GROUP BY ent.ek, ent.aid)
+    FROM ent JOIN {self.t('call')} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us
+    GROUP BY ent.ek, ent.aid)
 SELECT pk.point, pk.experiment_id, pk.ek, ar.aid, ar.alert_id, ar.token, ar.chain, ar.alert_us,
     ent.target_us, ent.ac_ts, ent.entry_ts, ent.entry_px, ent.entry_level, coalesce(ent.intra, FALSE) AS intra,
     coalesce(ent.warmup, 0) AS warmup, (ent.esig IS NOT NULL) AS filtered,
@@ -492,11 +499,12 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         hits = [f"(NOT blocked AND coalesce(high >= l{j}, FALSE) AND gate{j}) AS h{j}" for j in range(n)]
         leg_aggs = [f"min(ts) FILTER (WHERE h{j}) AS t{j}, arg_min(open, ts) FILTER (WHERE h{j}) AS o{j}"
                     for j in range(n)]
-        xact = f"(w.ts > w.entry_ts AND {self.act('p.xsig', 'FALSE', 'w.')})"
-        acts = "".join(f", c.act{j}" for j in range(len(self.signals)))
+        xact = f"(w.ts > w.entry_ts AND {self.act(self.hold_sids, 'p.xsig', 'FALSE', 'w.')})"
+        acts = "".join(f", c.act{j}" for j in self.hold_sids)
         # columns of `e` for the signals: the exit signal acting at this candle's open (not at
         # the entry candle's), and each leg's gate
-        extra = [f"{xact} AS xact"] + [f"{self.act(f'p.g{j}', 'TRUE', 'w.')} AS gate{j}" for j in range(n)]
+        extra = [f"{xact} AS xact"] + [f"{self.act(self.hold_sids, f'p.g{j}', 'TRUE', 'w.')} AS gate{j}"
+                                       for j in range(n)]
         filled = [f"(a.t{j} IS NOT NULL AND (a.x IS NULL OR a.t{j} < a.x.ts OR (a.t{j} = a.x.ts AND a.x.kind = 2 "
                   f"AND a.o{j} >= a.l{j})))" for j in range(n)]
         leg_cols = [f"CASE WHEN {filled[j]} THEN a.t{j} END AS f{j}_ts, "

@@ -150,8 +150,9 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     a window needs, so each value equals the one the token's whole series gives (the indicators are
     causal); only the rows returned are restricted. Columns: token, ts, `seg` (BIGINT: one number
     per run of consecutive returned candles of one token; window functions over the rows
-    partition by it), the `prices` candle columns (open, high, ...) as they are, and one column per
-    (indicator, field).
+    partition by it), `core` (BOOLEAN: the candle is inside a window, not only among the `depth`
+    before one; a window without a candle at or after lo_us has the token's last candle), the
+    `prices` candle columns (open, high, ...) as they are, and one column per (indicator, field).
 
     Identical duplicate candles count once; two candles of one token at one ts with different
     values are an error (among the candles read: each token's, up to the last one needed).
@@ -195,9 +196,9 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     n = len(ts)
     starts = np.flatnonzero(np.r_[True, tid[1:] != tid[:-1]]) if n else np.zeros(0, np.int64)
     ends = np.r_[starts[1:], n].astype(np.int64)
-    keep = _window_rows(tid, ts, starts, ends, np.asarray(win["tid"], dtype=np.int32),
-                        np.asarray(win["lo_us"], dtype=np.int64), np.asarray(win["hi_us"], dtype=np.int64),
-                        int(depth))
+    keep, core = _window_rows(tid, ts, starts, ends, np.asarray(win["tid"], dtype=np.int32),
+                              np.asarray(win["lo_us"], dtype=np.int64), np.asarray(win["hi_us"], dtype=np.int64),
+                              int(depth))
     cols = compute_series(arrays, columns, starts=starts, keep=keep)
     del arrays
     idx = np.flatnonzero(keep)
@@ -206,6 +207,7 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
                     np.zeros(0, bool), dtype=np.int64)
     token = pa.DictionaryArray.from_arrays(pa.array(tid[idx], pa.int32()), names.cast(pa.string()))
     return pa.table({"token": token, "ts": pa.array(ts[idx], pa.int64()), "seg": pa.array(seg, pa.int64()),
+                     "core": pa.array(core[idx]),
                      **{k: tbl.column(k).take(pa.array(taken)) for k in prices},
                      **{k: pa.array(v, pa.float64(), from_pandas=True) for k, v in sorted(cols.items())}})
 
@@ -240,26 +242,30 @@ def _dedup(tid, ts, arrays, names):
 
 
 def _window_rows(tid, ts, starts, ends, w_tid, w_lo, w_hi, depth: int):
-    """Boolean mask of the rows (sorted by tid, ts) inside some window: from `depth` rows before
-    the token's first row with ts >= lo through its first row with ts >= hi (or its last row). One
-    vectorised searchsorted per token over all its windows (windows sorted by tid)."""
+    """(keep, core): boolean masks of the rows (sorted by tid, ts) inside some window: core from
+    the token's first row with ts >= lo (its last row if none) through its first row with ts >= hi
+    (its last row if none); keep adds the `depth` rows before each window. One vectorised
+    searchsorted per token over all its windows (windows sorted by tid)."""
     import numpy as np
 
     n = len(ts)
     diff = np.zeros(n + 1, dtype=np.int64)
+    dcore = np.zeros(n + 1, dtype=np.int64)
     if n == 0 or len(w_tid) == 0:
-        return np.zeros(n, dtype=bool)
-    first = {int(t): (int(a), int(b)) for t, a, b in zip(tid[starts], starts, ends)}
+        return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    spans = {int(t): (int(a), int(b)) for t, a, b in zip(tid[starts], starts, ends)}
     bounds = np.flatnonzero(np.r_[True, w_tid[1:] != w_tid[:-1], True])
     for i, j in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
-        span = first.get(int(w_tid[i]))
+        span = spans.get(int(w_tid[i]))
         if span is None:  # no candles
             continue
         a, b = span
         t = ts[a:b]
-        lo = np.maximum(a + np.searchsorted(t, w_lo[i:j], "left") - depth, a)
-        hi = np.minimum(a + np.searchsorted(t, w_hi[i:j], "left"), b - 1)
-        ok = lo <= hi
-        np.add.at(diff, lo[ok], 1)
-        np.add.at(diff, hi[ok] + 1, -1)
-    return np.cumsum(diff[:-1]) > 0
+        first = np.minimum(a + np.searchsorted(t, w_lo[i:j], "left"), b - 1)
+        hi = np.maximum(np.minimum(a + np.searchsorted(t, w_hi[i:j], "left"), b - 1), first)
+        lo = np.maximum(first - depth, a)
+        np.add.at(diff, lo, 1)
+        np.add.at(diff, hi + 1, -1)
+        np.add.at(dcore, first, 1)
+        np.add.at(dcore, hi + 1, -1)
+    return np.cumsum(diff[:-1]) > 0, np.cumsum(dcore[:-1]) > 0

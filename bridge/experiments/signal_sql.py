@@ -179,7 +179,8 @@ class SignalPlan:
 
 
 def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None = None,
-                    windows: str | None = None, wide: str = "sig_wide", carry: Sequence[str] = ()) -> dict[str, float]:
+                    windows: str | None = None, only: Sequence[int] | None = None, wide: str = "sig_wide",
+                    carry: Sequence[str] = ()) -> dict[str, float]:
     """Compute the indicators every signal of `plan` reads (each distinct one once per token) and
     create the temp table `wide`: one row per candle (deduplicated), token, ts, the `carry` candle
     columns, and act{j}, uact{j} for every signal j (acting at this candle's open; lacking history).
@@ -187,29 +188,32 @@ def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None =
 
     With `windows` (a SELECT of token, lo_us, hi_us: see `indicators.indicator_table`), the table
     holds only the candles of the windows (each from its token's first candle at or after lo_us
-    through its first candle at or after hi_us), with the acting flags those candles have in the
-    token's whole series: the indicators are computed from each token's first candle, and the
-    rows start `signal_depth` candles before each window so every lag and lookback the flags read
-    is there. Returns timings in seconds (indicators, signals)."""
+    through its first candle at or after hi_us; a token's last candle when it has none at or after
+    lo_us), with the acting flags those candles have in the token's whole series: the indicators
+    are computed from each token's first candle, and the window pass also reads the
+    `signal_depth` candles before each window, so every lag and lookback the flags read is there. `only`: the signal numbers to compute (default: all). Returns timings in seconds
+    (indicators, signals)."""
     import time
 
     from bridge.experiments.indicators import indicator_table
     from bridge.experiments.signals import signal_indicators
 
     t0 = time.perf_counter()
+    sids = list(range(len(plan))) if only is None else list(only)
+    signals = [plan.signals[j] for j in sids]
     cols = set()
-    for g in plan.signals:
+    for g in signals:
         cols |= signal_indicators(g)
-    ind = indicator_table(con, candles, cols, tokens=tokens, windows=windows, depth=signal_depth(plan.signals),
+    ind = indicator_table(con, candles, cols, tokens=tokens, windows=windows, depth=signal_depth(signals),
                           prices=tuple(carry))
     t1 = time.perf_counter()
     name = f"_ind_{id(ind)}"
     con.register(name, ind)
     try:
-        sel = ", ".join(f"act{j}, uact{j}" for j in range(len(plan)))
+        sel = ", ".join(f"act{i} AS act{j}, uact{i} AS uact{j}" for i, j in enumerate(sids))
         kept = "".join(f"{_q(k)}, " for k in carry)
         con.execute(f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT CAST(token AS VARCHAR) AS token, ts, {kept}{sel} "
-                    f"FROM ({signals_sql(name, plan.signals, carry, part='seg')})")
+                    f"FROM ({signals_sql(name, signals, (*carry, 'core'), part='seg')}) WHERE core")
     finally:
         con.unregister(name)
     return {"indicators_s": t1 - t0, "signals_s": time.perf_counter() - t1}

@@ -171,3 +171,25 @@ def test_engine_with_signals_matches_reference_fill_for_fill(seed, strategy):
         c["volume"] = seen.setdefault((c["token"], c["ts"]), c["volume"])
     res = _run(alerts, candles, strategy)
     _compare(res, reference_backtest(alerts, candles, strategy))
+
+
+def test_long_history_before_the_alerts_gives_the_whole_series_indicators():
+    """Signals are evaluated only over the alerts' entry and holding windows, but every indicator
+    value is the token's whole-series value: 300 candles of history before the alerts (recursive
+    EMA and RSI seeded at the token's first candle), overlapping and separate windows, a token whose
+    data ends before its alert, and candles long after every deadline; fill for fill with the
+    reference, which computes TA-Lib over each token's whole series."""
+    rng = np.random.default_rng(5)
+    closes = np.round(np.exp(np.cumsum(rng.normal(0, 0.03, 900))), 6)
+    rows = candle_rows("T", _ramp(list(closes))) + candle_rows("U", _ramp(list(closes[:320])))
+    alerts = [alert_row(f"a{i}", "T", T0 + m * MIN + 7) for i, m in enumerate((300, 310, 340, 600))]
+    alerts.append(alert_row("u", "U", T0 + 400 * MIN))
+    s = Strategy(entry_signal=G({"conditions": [cond("rsi", "<", 45, params={"period": 14})]}),
+                 exit_signal=G({"conditions": [cond("ema", "crosses_below", params={"period": 9},
+                                                    secondaryIndicator="ema", secondaryParams={"period": 21})]}),
+                 entry_max_wait_seconds=1800, max_hold_seconds=3600, take_profit_pct=40, stop_loss_pct=30,
+                 exit_at_end_of_data=True, resolution="1m")
+    res = _run(alerts, rows, s)
+    _compare(res, reference_backtest(alerts, rows, s))
+    assert {r["reason"] for r in res.fills.to_pylist()} >= {"entry", "exit_signal"}
+    assert res.skipped.to_pylist()[0]["alert_id"] == "u"

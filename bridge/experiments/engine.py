@@ -273,15 +273,16 @@ class _Plan:
         whens = " ".join(f"WHEN {j} THEN {row}act{j}" for j in sids)
         return f"coalesce(CASE {sid_col} {whens} END, {default})"
 
-    def _signal_candles(self, con, name: str, sids: list[int], windows: str) -> None:
-        """The view `name`: the candles of `windows` (deduplicated) with act{j}, uact{j} for the
-        signals `sids`, or all the candles (`call`) when there are none."""
+    def _signal_candles(self, con, name: str, sids: list[int], windows: str, through_hi: bool = False) -> None:
+        """The view `name`: the candles of `windows` (deduplicated; `through_hi`: see
+        prepare_signals) with act{j}, uact{j} for the signals `sids`, or all the candles (`call`)
+        when there are none."""
         if not sids:
             self._create(con, "VIEW", name, f"SELECT * FROM {self.t('call')}")
             return
         self.created.append(("TABLE", self.t(f"{name}_w")))
         timings = prepare_signals(con, self.t("call"), self.signals, wide=self.t(f"{name}_w"), windows=windows,
-                                  only=sids, carry=("open", "high", "low", "close"))
+                                  through_hi=through_hi, only=sids, carry=("open", "high", "low", "close"))
         for k, v in timings.items():
             self.timings[k] = self.timings.get(k, 0.0) + v
         acts = ", ".join(f"act{j}, uact{j}" for j in sids)
@@ -307,13 +308,16 @@ class _Plan:
         job.check()
         self._create(con, "TABLE", "pos", self._pos_sql(a_src))
         job.check()
-        self._signal_candles(con, "c", self.hold_sids, f"""
-            SELECT token, entry_ts AS lo_us, CASE WHEN end_us < {_BIG} THEN end_us END AS hi_us
-            FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
+        self._hold_candles(con, job)
         job.check()
+        # a position's window ends at its deadline candle, or at the first candle where the exit
+        # signal of each of its points acts (`_hold_candles`): nothing after it can fill
+        bound = f"LEFT JOIN {self.t('xb')} xb ON xb.wid = pos.ek * {_SHIFT} + pos.aid" if self.hold_sids else ""
+        end = "least(pos.end_us, coalesce(xb.bound, pos.end_us))" if self.hold_sids else "pos.end_us"
         self._create(con, "TABLE", "cyc0", f"""
-            SELECT DISTINCT ek * {_SHIFT} + aid AS wid, token, entry_ts, entry_px, entry_level, intra, end_us
-            FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
+            SELECT DISTINCT pos.ek * {_SHIFT} + pos.aid AS wid, pos.token, pos.entry_ts, pos.entry_px,
+                pos.entry_level, pos.intra, {end} AS end_us
+            FROM {self.t('pos')} pos {bound} WHERE pos.entry_ts IS NOT NULL""")
         self._create(con, "TABLE", "map0", f"""
             SELECT ek * {_SHIFT} + aid AS wid, point, aid AS pid, deadline_us, 1.0::DOUBLE AS size
             FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
@@ -334,6 +338,82 @@ class _Plan:
                             for k in range(self.done_cycles))
         elif not self.hold_sids:  # with signals the candles come deduplicated (conflicts raise)
             self.dups = con.execute(self._dup_check_sql()).fetchone()[0]
+
+    # the first holding window of a position with an exit signal covers this many candles; each
+    # further round (for the positions whose exit signal has not acted yet) 8 times more
+    HOLD_ROUND_CANDLES = 128
+
+    def _hold_candles(self, con, job: Job) -> None:
+        """The view `c` the cycles read, and the table `xb` (wid, bound): a position's last candle
+        needed when its exit signals act before its deadline candle.
+
+        With exit signals or gated legs, the signals are computed over each position's holding
+        window: from its entry candle through its deadline candle (`end_us`), or the token's last
+        candle. A position stops at the open of the candle after the one where its exit signal
+        holds, so where every point of a position has an exit signal (and no re-entry, and a
+        deadline candle) the window is computed in rounds: the first HOLD_ROUND_CANDLES candle
+        lengths after the entry, then 8 times as many, ..., each round only for the positions
+        whose exit signals have not all acted yet; `bound` is then the latest of the first candles
+        (after the entry) where each acts. Every round computes the same flags the whole series
+        gives, so the rounds change which candles are read, not a result."""
+        if not self.hold_sids:
+            self._create(con, "VIEW", "c", f"SELECT * FROM {self.t('call')}")
+            return
+        pos, pts = self.t("pos"), self.t("pts")
+        # per position window: `whole` when one of its points needs every candle of the window
+        self._create(con, "TABLE", "hw", f"""
+            SELECT pos.ek * {_SHIFT} + pos.aid AS wid, any_value(pos.token) AS token,
+                any_value(pos.entry_ts) AS entry_ts, any_value(pos.end_us) AS end_us,
+                bool_or(p.xsig IS NULL OR (p.re_pct IS NOT NULL AND p.max_re >= 1) OR pos.end_us >= {_BIG}
+                        OR {int(self.step_us) <= 0}) AS whole,
+                list(DISTINCT p.xsig) FILTER (WHERE p.xsig IS NOT NULL) AS xsigs
+            FROM {pos} pos JOIN {pts} p ON p.point = pos.point WHERE pos.entry_ts IS NOT NULL
+            GROUP BY pos.ek, pos.aid""")
+        self._create(con, "TABLE", "xb", "SELECT NULL::BIGINT AS wid, NULL::BIGINT AS bound WHERE FALSE")
+        hw, xb = self.t("hw"), self.t("xb")
+        whens = " ".join(f"WHEN {j} THEN c.act{j}" for j in self.hold_sids)
+        step = max(int(self.step_us), 1)
+        prev, horizon, parts = 0, self.HOLD_ROUND_CANDLES * step, []
+        while True:
+            k = len(parts)
+            if k == 0:
+                # every whole window, and the first part of the others
+                windows = f"""SELECT token, entry_ts AS lo_us,
+                    CASE WHEN whole THEN CASE WHEN end_us < {_BIG} THEN end_us END
+                         ELSE least(end_us, entry_ts + {horizon}) END AS hi_us FROM {hw}"""
+            else:
+                windows = f"""SELECT token, entry_ts + {prev} AS lo_us, least(end_us, entry_ts + {horizon}) AS hi_us
+                    FROM {hw} WHERE NOT whole AND end_us > entry_ts + {prev}
+                    AND wid NOT IN (SELECT wid FROM {xb})"""
+            name = f"hc{k}"
+            # (a window ends at the deadline candle, or where the search below stops: no look-up
+            # of the candle after its end)
+            self._signal_candles(con, name, self.hold_sids, windows, through_hi=True)
+            parts.append(self.t(name))
+            job.check()
+            seen = " UNION ALL ".join(f"SELECT * FROM {t}" for t in parts)
+            # positions whose every exit signal acted within the candles computed so far (all
+            # of [entry, entry + horizon) for each of them)
+            con.execute(f"""INSERT INTO {xb}
+                WITH open AS (
+                    SELECT wid, token, entry_ts, end_us, unnest(xsigs) AS xsig FROM {hw}
+                    WHERE NOT whole AND end_us > entry_ts + {prev} AND wid NOT IN (SELECT wid FROM {xb})),
+                fx AS (
+                    SELECT o.wid, o.xsig, min(c.ts) AS first_x
+                    FROM open o JOIN ({seen}) c ON c.token = o.token AND c.ts > o.entry_ts
+                        AND c.ts < o.entry_ts + {horizon} AND c.ts <= o.end_us AND CASE o.xsig {whens} END
+                    GROUP BY o.wid, o.xsig)
+                SELECT o.wid, max(fx.first_x) AS bound FROM open o LEFT JOIN fx ON fx.wid = o.wid AND fx.xsig = o.xsig
+                GROUP BY o.wid HAVING count(fx.first_x) = count(*)""")
+            left = con.execute(f"""SELECT count(*) FROM {hw} WHERE NOT whole AND end_us > entry_ts + {horizon}
+                AND wid NOT IN (SELECT wid FROM {xb})""").fetchone()[0]
+            if not left:
+                break
+            prev, horizon = horizon, horizon * 8
+        if len(parts) == 1:
+            self._create(con, "VIEW", "c", f"SELECT * FROM {parts[0]}")
+        else:  # a candle two rounds computed has the same values in both
+            self._create(con, "TABLE", "c", " UNION ".join(f"SELECT * FROM {t}" for t in parts))
 
     def _points_sql(self) -> str:
         rows = []

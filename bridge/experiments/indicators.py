@@ -137,7 +137,7 @@ def compute_series(arrays: dict[str, Any], columns: Iterable[tuple[IndicatorSpec
 
 def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, str]], *,
                     tokens: str | None = None, windows: str | None = None, depth: int = 0,
-                    prices: tuple[str, ...] = ()):
+                    through_hi: bool = False, prices: tuple[str, ...] = ()):
     """The indicator table of `candles` (a DuckDB relation: table name or parenthesised SELECT with
     token, ts (BIGINT microseconds), open, high, low, close, volume).
 
@@ -146,6 +146,8 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     only the candles the windows need: for each window, from `depth` candles before the token's
     first candle with ts >= lo_us through its first candle with ts >= hi_us (its last candle when
     there is none or hi_us is NULL; lo_us NULL: from its first candle); the union over windows.
+    `through_hi`: each window ends at its last candle with ts <= hi_us instead (no look-up of the
+    candle after it).
     Every indicator is computed from the token's first candle over every candle up to the last one
     a window needs, so each value equals the one the token's whole series gives (the indicators are
     causal); only the rows returned are restricted. Columns: token, ts, `seg` (BIGINT: one number
@@ -170,11 +172,13 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     tk = f"_ind_tk_{uuid.uuid4().hex[:10]}"
     # per token: the last candle any window needs (its first candle at or after the largest hi_us;
     # none, or a NULL hi_us: the token's last candle); tokens numbered in name order
+    last = "SELECT token, hi AS last_ts FROM wt" if through_hi else f"""
+        SELECT wt.token, min(c.ts) AS last_ts FROM {candles} c JOIN wt ON CAST(c.token AS VARCHAR) = wt.token
+        AND c.ts >= wt.hi GROUP BY wt.token"""
     con.execute(f"""CREATE TEMP TABLE {tk} AS
         WITH w AS (SELECT CAST(token AS VARCHAR) AS token, hi_us FROM ({windows}) WHERE token IS NOT NULL),
         wt AS (SELECT token, CASE WHEN bool_or(hi_us IS NULL) THEN NULL ELSE max(hi_us) END AS hi FROM w GROUP BY token),
-        last AS (SELECT wt.token, min(c.ts) AS last_ts FROM {candles} c JOIN wt ON CAST(c.token AS VARCHAR) = wt.token
-                 AND c.ts >= wt.hi GROUP BY wt.token)
+        last AS ({last})
         SELECT wt.token, (row_number() OVER (ORDER BY wt.token) - 1)::INTEGER AS tid, last.last_ts
         FROM wt LEFT JOIN last ON last.token = wt.token""")
     try:
@@ -198,7 +202,7 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
     ends = np.r_[starts[1:], n].astype(np.int64)
     keep, core = _window_rows(tid, ts, starts, ends, np.asarray(win["tid"], dtype=np.int32),
                               np.asarray(win["lo_us"], dtype=np.int64), np.asarray(win["hi_us"], dtype=np.int64),
-                              int(depth))
+                              int(depth), through_hi)
     cols = compute_series(arrays, columns, starts=starts, keep=keep)
     del arrays
     idx = np.flatnonzero(keep)
@@ -241,10 +245,11 @@ def _dedup(tid, ts, arrays, names):
     return np.flatnonzero(np.r_[True, ~same_key])
 
 
-def _window_rows(tid, ts, starts, ends, w_tid, w_lo, w_hi, depth: int):
+def _window_rows(tid, ts, starts, ends, w_tid, w_lo, w_hi, depth: int, through_hi: bool = False):
     """(keep, core): boolean masks of the rows (sorted by tid, ts) inside some window: core from
     the token's first row with ts >= lo (its last row if none) through its first row with ts >= hi
-    (its last row if none); keep adds the `depth` rows before each window. One vectorised
+    (its last row if none; with through_hi, its last row with ts <= hi, at least the first);
+    keep adds the `depth` rows before each window. One vectorised
     searchsorted per token over all its windows (windows sorted by tid)."""
     import numpy as np
 
@@ -262,7 +267,8 @@ def _window_rows(tid, ts, starts, ends, w_tid, w_lo, w_hi, depth: int):
         a, b = span
         t = ts[a:b]
         first = np.minimum(a + np.searchsorted(t, w_lo[i:j], "left"), b - 1)
-        hi = np.maximum(np.minimum(a + np.searchsorted(t, w_hi[i:j], "left"), b - 1), first)
+        hi = a + np.searchsorted(t, w_hi[i:j], "right") - 1 if through_hi else a + np.searchsorted(t, w_hi[i:j], "left")
+        hi = np.maximum(np.minimum(hi, b - 1), first)
         lo = np.maximum(first - depth, a)
         np.add.at(diff, lo, 1)
         np.add.at(diff, hi + 1, -1)

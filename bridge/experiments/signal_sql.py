@@ -179,8 +179,8 @@ class SignalPlan:
 
 
 def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None = None,
-                    windows: str | None = None, only: Sequence[int] | None = None, wide: str = "sig_wide",
-                    carry: Sequence[str] = ()) -> dict[str, float]:
+                    windows: str | None = None, through_hi: bool = False, only: Sequence[int] | None = None,
+                    wide: str = "sig_wide", carry: Sequence[str] = ()) -> dict[str, float]:
     """Compute the indicators every signal of `plan` reads (each distinct one once per token) and
     create the temp table `wide`: one row per candle (deduplicated), token, ts, the `carry` candle
     columns, and act{j}, uact{j} for every signal j (acting at this candle's open; lacking history).
@@ -191,7 +191,8 @@ def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None =
     through its first candle at or after hi_us; a token's last candle when it has none at or after
     lo_us), with the acting flags those candles have in the token's whole series: the indicators
     are computed from each token's first candle, and the window pass also reads the
-    `signal_depth` candles before each window, so every lag and lookback the flags read is there. `only`: the signal numbers to compute (default: all). Returns timings in seconds
+    `signal_depth` candles before each window, so every lag and lookback the flags read is there.
+    `through_hi`: windows end at their last candle at or before hi_us. `only`: the signal numbers to compute (default: all). Returns timings in seconds
     (indicators, signals)."""
     import time
 
@@ -205,7 +206,7 @@ def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None =
     for g in signals:
         cols |= signal_indicators(g)
     ind = indicator_table(con, candles, cols, tokens=tokens, windows=windows, depth=signal_depth(signals),
-                          prices=tuple(carry))
+                          through_hi=through_hi, prices=tuple(carry))
     t1 = time.perf_counter()
     name = f"_ind_{id(ind)}"
     con.register(name, ind)

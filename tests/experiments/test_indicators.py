@@ -192,3 +192,15 @@ def test_windowed_table_has_the_window_candles_with_the_whole_series_values(leng
             same_run = key[0] == prev[0][0] and key[1] == prev[0][1] + 1
             assert (r["seg"] == prev[1]) == same_run
         prev = (key, r["seg"])
+
+
+def test_windows_through_hi_end_at_the_last_candle_at_or_before_hi():
+    rows = [{"token": "A", "ts": t, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0 + t, "volume": 1.0}
+            for t in (0, 10, 20, 30, 40)]
+    con = duckdb.connect()
+    con.register("c", pa.Table.from_pylist(rows))
+    spec = _spec("ema", {"period": 2})
+    w = "SELECT 'A' AS token, 10::BIGINT AS lo_us, 25::BIGINT AS hi_us"
+    assert indicator_table(con, "c", [(spec, "value")], windows=w).column("ts").to_pylist() == [10, 20, 30]
+    got = indicator_table(con, "c", [(spec, "value")], windows=w, through_hi=True, depth=1)
+    assert got.column("ts").to_pylist() == [0, 10, 20] and got.column("core").to_pylist() == [False, True, True]

@@ -2,10 +2,12 @@
 
 `indicator_table(con, candles, specs)` reads the candles (token, ts, open, high, low, close,
 volume; one row per token and ts) in (token, ts) order, runs each distinct `IndicatorSpec` once
-per token over that token's whole series with TA-Lib (vectorised C, one call per token and
-indicator, no Python loop per candle), and returns an Arrow table `(token, ts, <column>...)` with
-`signals.column_name(spec, field)` columns. Leading candles without a value (the warm-up) and
-undefined values (a division by zero) are null, never NaN.
+per token from the token's first candle with TA-Lib (vectorised C, one call per token and
+indicator, no Python loop per candle), and returns an Arrow table `(token, ts, seg, core,
+<column>...)` with `signals.column_name(spec, field)` columns: every candle, or with `windows`
+only the candles of those windows (reading each token only up to the last candle they need).
+Leading candles without a value (the warm-up) and undefined values (a division by zero) are null,
+never NaN.
 
 Causal by construction: every formula below reads the candle and earlier ones only, so appending
 candles never changes an earlier value. The formulas and warm-ups are in docs/signals.md

@@ -23,3 +23,6 @@ def store(lake_dir: Path):
     s = Store(lake_dir)
     yield s
     s.close()
+
+
+from tests.backends import backend, pg_server, s3_server  # noqa: E402,F401  (fixtures for the team backend)

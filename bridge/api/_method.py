@@ -58,12 +58,34 @@ class Context:
 
     def __init__(self, lake, *, limits: Limits | None = None, shared: dict | None = None,
                  job: Job = NULL_JOB, request_id: Any = None) -> None:
-        self.lake = lake
+        self._lake = lake
         self.limits = limits or Limits()
         self.state: dict = shared if shared is not None else {}
         self.job = job
         self.request_id = request_id
         self.state.setdefault("_lock", threading.Lock())
+
+    @property
+    def lake(self):
+        """The daemon's lake: the one it was started with, or the one `initialize` named."""
+        return self.state.get("lake") or self._lake
+
+    def set_lake(self, lake) -> None:
+        """Serve another lake (from `initialize`'s options), before the store is opened.
+
+        Raises:
+            InvalidState: the store is already open on a different lake.
+        """
+        from bridge.errors import InvalidState
+
+        with self.state["_lock"]:
+            store = self.state.get("store")
+            same = lambda a, b: (a.root, a.manifest_url, a.artifacts_url, a.s3_endpoint) == (  # noqa: E731
+                b.root, b.manifest_url, b.artifacts_url, b.s3_endpoint)
+            if store is not None and not same(store.lake, lake):
+                raise InvalidState("this daemon already serves another lake; name the lake before any other call "
+                                   "(or start another daemon)", lake=str(store.lake.root))
+            self.state["lake"] = lake
 
     @property
     def store(self):
@@ -79,7 +101,7 @@ class Context:
         return store
 
     def for_request(self, job: Job, request_id: Any) -> "Context":
-        return Context(self.lake, limits=self.limits, shared=self.state, job=job, request_id=request_id)
+        return Context(self._lake, limits=self.limits, shared=self.state, job=job, request_id=request_id)
 
 
 @dataclass(frozen=True)

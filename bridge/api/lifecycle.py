@@ -11,6 +11,7 @@ from typing import Any
 
 import bridge
 from bridge.api._method import Context, Empty, Method, Wire
+from bridge.errors import InvalidState, ValidationFailed
 
 __all__ = ["METHODS", "ClientInfo", "InitializeParams", "InitializeResult", "UnsupportedProtocolVersion"]
 
@@ -28,9 +29,25 @@ class ClientInfo(Wire):
     version: str | None = None
 
 
+class LakeOptions(Wire):
+    """The lake to serve, when the client names it at the handshake (docs/team.md). Unset fields
+    come from the daemon's flags, its environment and the lake folder's lake.toml."""
+
+    root: str | None = None
+    """Local lake folder (cache, staging; the default manifest and artifacts)."""
+    manifest: str | None = None
+    """sqlite:///path or postgresql://user@host/db (no password here: use PGPASSWORD or ~/.pgpass)."""
+    artifacts: str | None = None
+    """A local folder or s3://bucket/prefix (credentials: the standard AWS variables or profile)."""
+    s3_endpoint: str | None = None
+    """http(s)://host:port of a non-AWS S3 server."""
+    s3_region: str | None = None
+
+
 class InitializeParams(Wire):
     protocol_version: str
     client_info: ClientInfo | None = None
+    lake: LakeOptions | None = None
 
 
 class ServerInfo(Wire):
@@ -47,10 +64,16 @@ class Capabilities(Wire):
 
 class LakePaths(Wire):
     root: str
-    manifest_db: str
+    manifest_db: str | None
+    """The SQLite manifest file (null for a PostgreSQL manifest)."""
     artifacts: str
+    """The local artifacts folder (of a local artifact store)."""
     cache: str
     staging: str
+    manifest: str | None = None
+    """The manifest URL, password removed."""
+    artifact_store: str | None = None
+    """The artifact store: a local folder or s3://bucket/prefix."""
 
 
 class LimitsWire(Wire):
@@ -79,13 +102,20 @@ def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:
     if params.protocol_version not in SUPPORTED_PROTOCOL_VERSIONS:
         raise UnsupportedProtocolVersion(params.protocol_version, SUPPORTED_PROTOCOL_VERSIONS)
     ctx.state["client_info"] = params.client_info
+    if params.lake is not None:
+        from bridge.store.lake import Lake
+
+        o = params.lake
+        ctx.set_lake(Lake(o.root or ctx.lake.root, manifest=o.manifest, artifacts=o.artifacts,
+                          s3_endpoint=o.s3_endpoint, s3_region=o.s3_region))
     lake = ctx.lake
     return InitializeResult(
         protocol_version=PROTOCOL_VERSION,
         server_info=ServerInfo(name="quantbot-bridge", version=bridge.__version__),
         capabilities=Capabilities(methods=sorted(m.name for m in METHODS)),
-        lake=LakePaths(root=str(lake.root), manifest_db=str(lake.manifest_db), artifacts=str(lake.artifacts),
-                       cache=str(lake.cache), staging=str(lake.staging)),
+        lake=LakePaths(root=str(lake.root), manifest_db=str(lake.manifest_db) if lake.manifest_db else None,
+                       artifacts=str(lake.artifacts), cache=str(lake.cache), staging=str(lake.staging),
+                       manifest=lake.manifest_display, artifact_store=lake.artifacts_url),
         limits=LimitsWire(max_line_bytes=ctx.limits.max_line_bytes, max_inline_rows=ctx.limits.max_inline_rows,
                           max_result_rows=ctx.limits.max_result_rows, max_result_bytes=ctx.limits.max_result_bytes,
                           max_reply_bytes=ctx.limits.max_reply_bytes),
@@ -98,8 +128,9 @@ def shutdown(ctx: Context, params: Empty) -> Any:
 
 
 METHODS = [
-    Method("initialize", InitializeParams, InitializeResult, initialize, errors=(UnsupportedProtocolVersion,),
-           doc="Handshake: protocol version, server info, capabilities (the method list), lake paths, limits."),
+    Method("initialize", InitializeParams, InitializeResult, initialize, errors=(UnsupportedProtocolVersion, InvalidState, ValidationFailed),
+           doc="Handshake: protocol version, server info, capabilities (the method list), lake paths, limits. "
+               "`lake` names the lake to serve (manifest and artifact store URLs) before any other call."),
     Method("shutdown", Empty, None, shutdown,
            doc="Stop accepting requests; the client then sends the `exit` notification (or closes stdin)."),
 ]

@@ -19,6 +19,7 @@ __all__ = ["build_parser", "main"]
 # Command modules, in help order. Each has register(subparsers).
 COMMAND_MODULES = (
     "bridge.cli.store",
+    "bridge.cli.lake",
     "bridge.cli.project",
     "bridge.cli.ingest",
     "bridge.cli.ohlcv",

@@ -50,17 +50,35 @@ EXIT_CODES: tuple[tuple[int, str], ...] = (
 def add_common(parser: argparse.ArgumentParser, *, json_flag: bool = True) -> argparse.ArgumentParser:
     """--lake (default: $QUANTBOT_LAKE or ./lake) and --json on a command."""
     parser.add_argument("--lake", default=None, metavar="DIR", help="lake root (default: $QUANTBOT_LAKE, else ./lake)")
+    add_backend(parser)
     if json_flag:
         parser.add_argument("--json", action="store_true", help="machine-readable JSON on stdout")
     return parser
 
 
+def add_backend(parser: argparse.ArgumentParser) -> None:
+    """--manifest, --artifacts, --s3-endpoint, --s3-region: the lake's URL pair (docs/team.md)."""
+    g = parser.add_argument_group("lake backend (default: the lake folder's lake.toml, else SQLite + local files)")
+    g.add_argument("--manifest", default=None, metavar="URL",
+                   help="manifest: sqlite:///path or postgresql://user@host/db ($QUANTBOT_MANIFEST)")
+    g.add_argument("--artifacts", default=None, metavar="URL",
+                   help="artifact store: a local folder or s3://bucket/prefix ($QUANTBOT_ARTIFACTS)")
+    g.add_argument("--s3-endpoint", default=None, metavar="URL",
+                   help="S3 endpoint of a non-AWS server, http(s)://host:port ($QUANTBOT_S3_ENDPOINT)")
+    g.add_argument("--s3-region", default=None, metavar="NAME", help="S3 region ($QUANTBOT_S3_REGION)")
+
+
+
+
+def backend_kwargs(args: argparse.Namespace) -> dict:
+    return {"manifest": getattr(args, "manifest", None), "artifacts": getattr(args, "artifacts", None),
+            "s3_endpoint": getattr(args, "s3_endpoint", None), "s3_region": getattr(args, "s3_region", None)}
 def lake_from(args: argparse.Namespace, *, create: bool = False):
     """The lake named by --lake ($QUANTBOT_LAKE, ./lake). Only `init` creates one: every other
     command refuses a path with no lake (LakeNotFound: "no lake at PATH (create one with ...)")."""
     from bridge.store.lake import Lake
 
-    lake = Lake(getattr(args, "lake", None))
+    lake = Lake(getattr(args, "lake", None), **backend_kwargs(args))
     return lake.ensure() if create else lake.require()
 
 

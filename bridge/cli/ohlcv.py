@@ -42,6 +42,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refresh", action="store_true", help="query the source even if an active slice exists")
     p.set_defaults(func=cmd_export)
 
+    p = _source_args(add_common(cmds.add_parser(
+        "init-server", help="create the candle table on a ClickHouse server, or on a cluster with --cluster",
+        description="Create the candle table. Without --cluster: one ReplacingMergeTree table on the DSN's server "
+                    "(or the embedded chDB). With --cluster NAME: ON CLUSTER DDL — a ReplicatedReplacingMergeTree "
+                    "table <table>_local on every shard and the Distributed table <table> over them, sharded by "
+                    "token (docs/ohlcv.md). --dry-run prints the statements without connecting.")))
+    p.add_argument("--cluster", default=None, metavar="NAME", help="the cluster name in the servers' remote_servers")
+    p.add_argument("--dry-run", action="store_true", help="print the DDL, run nothing")
+    p.set_defaults(func=cmd_init_server)
+
     p = add_common(cmds.add_parser("coverage", help="coverage of slices, or alert forward coverage"))
     p.add_argument("--slice", dest="slice_ids", action="append", default=[], metavar="ID",
                    help="slice artifact (repeatable)")
@@ -207,6 +217,45 @@ def _plain_rows(rows: list[dict]) -> list[dict]:
 def _more(total: int, limit: int) -> None:
     if total > limit:
         print(f"({total - limit} more rows; --limit N or --json)")
+
+
+def cmd_init_server(args) -> int:
+    from bridge.ohlcv.cluster import cluster_ddl
+    from bridge.ohlcv.source import _q, table_columns
+
+    from bridge.cli._common import backend_kwargs
+    from bridge.store.lake import Lake
+
+    # a server DSN needs no lake (the lake only locates the embedded chDB, which must exist)
+    server = args.dsn or os.environ.get(DSN_ENV)
+    source = _source(args, Lake(args.lake, **backend_kwargs(args)) if server else lake_from(args))
+    cfg = source.config
+    if args.cluster:
+        statements = cluster_ddl(cfg, args.cluster)
+        if cfg.info.kind != "http" and not args.dry_run:
+            raise InvalidInput("ON CLUSTER DDL needs a ClickHouse server: pass --dsn http(s)://user:pass@host:port/db "
+                               "(or --dry-run to print it)", field="--dsn", value=cfg.info.redacted)
+    else:
+        cols, key = table_columns(cfg)
+        statements = [f"CREATE TABLE IF NOT EXISTS {_q(cfg.table)} ({cols}) "
+                      f"ENGINE = ReplacingMergeTree ORDER BY ({key})"]
+    if args.dry_run:
+        if args.json:
+            emit_json({"dsn": cfg.info.redacted, "cluster": args.cluster, "statements": statements})
+        else:
+            print(";\n\n".join(statements) + ";")
+        return 0
+    if args.cluster:
+        with source.session() as s:
+            for sql in statements:
+                s.command(sql)
+    else:
+        source.ensure_table()
+    if args.json:
+        emit_json({"dsn": cfg.info.redacted, "cluster": args.cluster, "statements": statements, "applied": True})
+    else:
+        print(f"created the candle table on {cfg.info.redacted}" + (f" (cluster {args.cluster})" if args.cluster else ""))
+    return 0
 
 
 def cmd_sample(args) -> int:

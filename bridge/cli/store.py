@@ -139,8 +139,12 @@ def _open_store(args, *, create: bool = False):
         parent = Path(manifest_db).resolve().parent
         if parent.name == "manifest":  # <root>/manifest/manifest.sqlite, as in the PRD's lake
             root = parent.parent
-    lake = Lake(root, manifest_db=manifest_db)
+    from bridge.cli._common import backend_kwargs
+
+    lake = Lake(root, manifest_db=manifest_db, **backend_kwargs(args))
     if getattr(args, "manifest_sql", None):
+        if not lake.manifest_url.startswith("sqlite:"):
+            raise ValidationFailed("--manifest-sql initialises a SQLite manifest only", field="--manifest-sql")
         lake.ensure()
         _init_from_sql(lake, args.manifest_sql)
         create = True
@@ -183,12 +187,31 @@ def _bool(text: str, flag: str) -> bool:
 
 
 def cmd_init(args) -> int:
+    """Create the lake: the local folder, the manifest (SQLite file or PostgreSQL tables), the
+    bucket if it is missing; with --manifest/--artifacts also a lake.toml naming them, so later
+    commands on this folder need no flags."""
+    from bridge.store.lake import write_lake_toml
+
     store = _open_store(args, create=True)
-    info = {"lake": str(store.lake.root), "manifest_db": str(store.lake.manifest_db), "schema_version": store.schema_version}
+    lake = store.lake
+    toml = None
+    if getattr(args, "manifest", None) or getattr(args, "artifacts", None) or getattr(args, "s3_endpoint", None):
+        toml = write_lake_toml(lake.root, manifest=getattr(args, "manifest", None),
+                               artifacts=getattr(args, "artifacts", None), s3_endpoint=getattr(args, "s3_endpoint", None),
+                               s3_region=getattr(args, "s3_region", None))
+    store.files.ensure()
+    info = {"lake": str(lake.root), "manifest": lake.manifest_display,
+            "manifest_db": str(lake.manifest_db) if lake.manifest_db else None,
+            "artifacts": store.files.url, "schema_version": store.schema_version,
+            "lake_toml": str(toml) if toml else None}
     if args.json:
         emit_json(info)
     else:
         print(f"lake ready at {info['lake']} (manifest schema v{info['schema_version']})")
+        if lake.is_team:
+            print(f"  manifest:  {info['manifest']}\n  artifacts: {info['artifacts']}")
+        if toml:
+            print(f"  wrote {toml}: commands on this folder use that backend")
     return 0
 
 

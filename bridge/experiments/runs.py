@@ -71,7 +71,9 @@ class RunRecords:
     def freeze(self, run_id: str, inputs: list[FrozenInput], projection_id: str | None = None) -> None:
         with write_txn(self._con()) as con:
             con.executemany(
-                "INSERT OR REPLACE INTO experiment_run_inputs VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO experiment_run_inputs VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, role, artifact_id)"
+                " DO UPDATE SET artifact_type = excluded.artifact_type, content_hash = excluded.content_hash,"
+                " status = excluded.status",
                 [(run_id, i.role, i.artifact_id, i.artifact_type, i.content_hash, i.status) for i in inputs])
             if projection_id:
                 con.execute("UPDATE experiment_runs SET projection_id = ? WHERE run_id = ?", (projection_id, run_id))
@@ -97,7 +99,7 @@ class RunRecords:
 
     def create_sweep(self, sweep_id: str, experiment_id: str, grid: dict[str, list[Any]]) -> None:
         with write_txn(self._con()) as con:
-            con.execute("INSERT OR IGNORE INTO experiment_sweeps VALUES (?, ?, ?, ?)",
+            con.execute("INSERT INTO experiment_sweeps VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
                         (sweep_id, experiment_id, json.dumps(grid, sort_keys=True), now_iso()))
 
     # -- reading -------------------------------------------------------------------------------
@@ -125,15 +127,17 @@ class RunRecords:
             if val is not None:
                 where.append(f"{col} = ?")
                 args.append(val)
+        con = self._con()
         if search:
-            where.append("(instr(lower(run_id), lower(?)) > 0 OR instr(lower(experiment_id), lower(?)) > 0"
-                         " OR instr(lower(name), lower(?)) > 0)")
+            has = con.dialect.contains
+            where.append(f"({has('lower(run_id)', 'lower(?)')} OR {has('lower(experiment_id)', 'lower(?)')}"
+                         f" OR {has('lower(name)', 'lower(?)')})")
             args += [search, search, search]
         sql = f"SELECT {_COLS} FROM experiment_runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY created_at DESC, run_id DESC LIMIT ?"
-        return [self._result(r) for r in self._con().execute(sql, (*args, int(limit))).fetchall()]
+        return [self._result(r) for r in con.execute(sql, (*args, int(limit))).fetchall()]
 
     def definition(self, run_id: str) -> ExperimentDefinition:
         row = self._con().execute("SELECT definition_json FROM experiment_runs WHERE run_id = ?", (run_id,)).fetchone()

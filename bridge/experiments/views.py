@@ -43,7 +43,7 @@ def list_sweeps(store: "Store", *, limit: int = 200) -> list[SweepInfo]:
     """Sweeps, newest first, with their grid and how many of their runs completed."""
     rows = store.connect().execute(
         """SELECT s.sweep_id, s.experiment_id, s.grid_json, s.created_at,
-                  count(r.run_id), coalesce(sum(r.status = 'completed'), 0)
+                  count(r.run_id), count(CASE WHEN r.status = 'completed' THEN 1 END)
            FROM experiment_sweeps s LEFT JOIN experiment_runs r ON r.sweep_id = s.sweep_id
            GROUP BY s.sweep_id ORDER BY s.created_at DESC, s.sweep_id DESC LIMIT ?""", (int(limit),)).fetchall()
     return [SweepInfo(sweep_id=r[0], experiment_id=r[1], grid=json.loads(r[2]), created_at=r[3], runs=r[4],

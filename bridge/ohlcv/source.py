@@ -230,6 +230,22 @@ def _q(ident: str) -> str:
     return ".".join(f"`{p}`" for p in ident.split("."))
 
 
+def table_columns(config: SourceConfig) -> tuple[str, str]:
+    """(column definitions, ORDER BY key) of the candle table, with the mapped names."""
+    c = config.columns
+    cols = [
+        f"{_q(c.token)} String",
+        *([f"{_q(c.chain)} LowCardinality(String)"] if c.chain else []),
+        f"{_q(c.interval)} LowCardinality(String)",
+        f"{_q(c.ts)} DateTime64({config.ts_precision}, 'UTC')",
+        *(f"{_q(getattr(c, n))} Float64" for n in ("open", "high", "low", "close", "volume")),
+    ]
+    # The ORDER BY is also ReplacingMergeTree's dedup key: chain belongs in it, or one address
+    # on two chains (common for EVM contracts) would collapse into one candle.
+    key = [c.token, *([c.chain] if c.chain else []), c.interval, c.ts]
+    return ", ".join(cols), ", ".join(_q(k) for k in key)
+
+
 # -- the source ---------------------------------------------------------------------------------
 
 
@@ -353,19 +369,9 @@ class CandleSource:
         Raises:
             SourceUnavailable, Busy.
         """
-        c = self.config.columns
-        cols = [
-            f"{_q(c.token)} String",
-            *([f"{_q(c.chain)} LowCardinality(String)"] if c.chain else []),
-            f"{_q(c.interval)} LowCardinality(String)",
-            f"{_q(c.ts)} DateTime64({self.config.ts_precision}, 'UTC')",
-            *(f"{_q(getattr(c, n))} Float64" for n in ("open", "high", "low", "close", "volume")),
-        ]
-        # The ORDER BY is also ReplacingMergeTree's dedup key: chain belongs in it, or one address
-        # on two chains (common for EVM contracts) would collapse into one candle.
-        key = [c.token, *([c.chain] if c.chain else []), c.interval, c.ts]
-        sql = (f"CREATE TABLE IF NOT EXISTS {_q(self.config.table)} ({', '.join(cols)}) "
-               f"ENGINE = ReplacingMergeTree ORDER BY ({', '.join(_q(k) for k in key)})")
+        cols, key = table_columns(self.config)
+        sql = (f"CREATE TABLE IF NOT EXISTS {_q(self.config.table)} ({cols}) "
+               f"ENGINE = ReplacingMergeTree ORDER BY ({key})")
         with self.session() as s:
             s.command(sql)
 

@@ -293,6 +293,30 @@ class Projections:
             plans.append(TablePlan(name=name, spec=_table_spec(name, arts), artifacts=arts))
         return plans
 
+    def _localise(self, plans: Sequence["TablePlan"]) -> list["TablePlan"]:
+        """Artifacts in a bucket are read through a verified local copy in the lake's cache
+        (Arrow's S3 file system fetches it; DuckDB then reads local files, as for a local lake)."""
+        import dataclasses
+
+        import msgspec
+
+        if not self.store.files.remote:
+            return list(plans)
+        out = []
+        for p in plans:
+            arts = []
+            for a in p.artifacts:
+                if a.artifact_id in p.from_base:
+                    arts.append(a)
+                    continue
+                try:
+                    local = self.store.local_parquet(a)
+                except OSError:
+                    local = Path(a.path_parquet)  # gone from the bucket: _check_files names it
+                arts.append(msgspec.structs.replace(a, path_parquet=str(local)))
+            out.append(dataclasses.replace(p, artifacts=tuple(arts)))
+        return out
+
     def _reusable(self, record: dict, fp: str) -> bool:
         if record.get("fingerprint") != fp or record.get("builder_version") != BUILDER_VERSION:
             return False
@@ -306,6 +330,7 @@ class Projections:
                 base: Path | None = None, job: Job = NULL_JOB) -> dict:
         from bridge.projections.builder import build_file
 
+        plans = self._localise(plans)
         _check_files(plans)
         folder = self.root / pid
         folder.mkdir(parents=True, exist_ok=True)
@@ -366,7 +391,8 @@ class Projections:
 
         con = self.store.connect()
         with manifest.write_txn(con):
-            con.execute("INSERT OR REPLACE INTO projection_definitions VALUES (?, ?, ?)",
+            con.execute("INSERT INTO projection_definitions VALUES (?, ?, ?) ON CONFLICT (projection_id)"
+                        " DO UPDATE SET record_json = excluded.record_json, updated_at = excluded.updated_at",
                         (record["projection_id"], json.dumps(record, sort_keys=True), now_iso()))
 
     def _forget_definition(self, pid: str) -> None:

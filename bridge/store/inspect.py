@@ -42,7 +42,7 @@ def head(store: "Store", artifact_id: str, n: int = 20) -> "pa.Table":
 
         raise ValidationFailed("n must be >= 0", field="n", value=n)
     art = store.get(artifact_id)
-    with pq.ParquetFile(art.path_parquet) as f:
+    with store.files.open_input(art.path_parquet) as src, pq.ParquetFile(src) as f:  # a local file or an object
         if n == 0:
             return f.schema_arrow.empty_table()
         batches, got = [], 0
@@ -59,7 +59,7 @@ def column_stats(store: "Store", artifact_id: str) -> list[ColumnStats]:
     import pyarrow.parquet as pq
 
     art = store.get(artifact_id)
-    with pq.ParquetFile(art.path_parquet) as f:
+    with store.files.open_input(art.path_parquet) as src, pq.ParquetFile(src) as f:
         meta, arrow = f.metadata, f.schema_arrow
         out = []
         for i in range(meta.num_columns):

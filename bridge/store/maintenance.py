@@ -1,4 +1,5 @@
-"""verify (does the lake agree with its manifest?) and gc (remove what retention allows)."""
+"""verify (does the lake agree with its manifest?) and gc (remove what retention allows), on
+either artifact store (a local folder or a bucket: `store.files`) and either manifest."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ import hashlib
 import logging
 import os
 import stat
-from pathlib import Path
 
 import msgspec
 
@@ -14,6 +14,7 @@ from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.models import GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
+from bridge.store.timeutil import now_iso
 
 __all__ = ["gc", "verify"]
 
@@ -38,9 +39,8 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
       modified, at or after `since` (default: the start of the last clean full verify);
     * deep: full, plus every artifact's content re-derived and re-hashed (canonical form, row
       count, time range), which identical bytes can only fail through a change in the hasher.
-    Every run is recorded in verify_runs; manifest-only checks (lineage) always run."""
-    from bridge.store.timeutil import now_iso
-
+    Every run is recorded in verify_runs; manifest-only checks (lineage) always run. In a bucket,
+    "modified" is the object's last-modified time and there is no mode to check."""
     started = now_iso()
     mode = "quick" if quick else "deep" if deep else "incremental" if incremental or since else "full"
     con = store.connect()
@@ -52,6 +52,7 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         since, since_ns = _instant(since)
     else:
         since_ns = None
+    fs = store.files
     cur = con.cursor()
     cur.row_factory = None
     rows = [dict(zip(_COLUMNS, r)) for r in cur.execute(
@@ -59,28 +60,26 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     removed = _files_removed(con)
     in_flight = {p for r in cur.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
     job.progress(0, len(rows), "listing files", force=True)
-    on_disk = _walk(store.lake.artifacts, store.lake.root)
+    on_disk = fs.walk("artifacts")
     issues: list[VerifyIssue] = []
-    to_hash: list[tuple[dict, str, str]] = []
-    root = str(store.lake.root)
+    to_hash: list[tuple[dict, str, str, object]] = []
     for row in rows:
         gone = row["artifact_id"] in removed
         if gone and row["status"] != "active":
             continue  # gc removed them on purpose; a re-publish (with revive if tombstoned) restores them
         pst, sst = on_disk.get(row["path_parquet"]), on_disk.get(row["path_sidecar"])
-        bad = _check_stat(row, root, pst, sst, quick)
+        bad = _check_stat(row, fs, pst, sst, quick)
         if gone and bad:
-            bad = [_issue("missing_file", row, f"{root}/{row['path_parquet']}", "the artifact is active but gc removed "
+            bad = [_issue("missing_file", row, fs.uri(row["path_parquet"]), "the artifact is active but gc removed "
                           "its files; publish the same data again to restore them")]
         issues += bad
         if bad or quick:
             continue
-        if since_ns is not None and row["created_at"] < since and max(pst.st_mtime_ns, pst.st_ctime_ns,
-                                                                        sst.st_mtime_ns, sst.st_ctime_ns) < since_ns:
+        if since_ns is not None and row["created_at"] < since and max(pst.changed_ns, sst.changed_ns) < since_ns:
             continue  # unchanged since the last clean verify
-        to_hash.append((row, f"{root}/{row['path_parquet']}", f"{root}/{row['path_sidecar']}"))
+        to_hash.append((row, fs.uri(row["path_parquet"]), fs.uri(row["path_sidecar"]), fs))
     for rel in on_disk.keys() - {p for row in rows for p in (row["path_parquet"], row["path_sidecar"])} - in_flight:
-        issues.append(VerifyIssue(kind="orphan_file", path=str(store.lake.root / rel),
+        issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
                                   detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
     if to_hash:
         issues += _hash_all(to_hash, deep, workers, job)
@@ -109,44 +108,23 @@ def _instant(text: str) -> tuple[str, int]:
         raise ValidationFailed("not an ISO-8601 timestamp", field="since", value=text) from exc
 
 
-def _walk(folder: Path, root: Path) -> dict:
-    """{path relative to the lake root (posix): stat} of every regular file under `folder`,
-    from os.scandir (no per-file path resolution)."""
-    out: dict = {}
-    prefix = folder.relative_to(root).as_posix()
-    stack = [(str(folder), prefix)]
-    while stack:
-        path, rel = stack.pop()
-        try:
-            entries = os.scandir(path)
-        except OSError:
-            continue
-        with entries:
-            for e in entries:
-                r = f"{rel}/{e.name}"
-                if e.is_dir(follow_symlinks=False):
-                    stack.append((e.path, r))
-                elif e.is_file():
-                    out[r] = e.stat()
-    return out
-
-
-def _check_stat(row, root: str, pst, sst, quick: bool) -> list[VerifyIssue]:
-    parquet, sidecar = f"{root}/{row['path_parquet']}", f"{root}/{row['path_sidecar']}"
+def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
+    """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
+    parquet, sidecar = fs.uri(row["path_parquet"]), fs.uri(row["path_sidecar"])
     if pst is None:
         return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
     out = []
-    size = pst.st_size
+    size = pst.size
     if size < 12:
         out.append(_issue("truncated", row, parquet, f"not a whole Parquet file ({size} bytes)"))
     elif quick and row["file_bytes"] is not None and size != row["file_bytes"]:  # a full verify says what changed
         out.append(_issue("size_mismatch", row, parquet, f"{size} bytes, published as {row['file_bytes']} bytes"))
-    if not pst.st_mode & stat.S_IRUSR:
-        out.append(_issue("unreadable", row, parquet, f"mode {stat.filemode(pst.st_mode)}: the owner cannot read it"))
+    if pst.mode is not None and not pst.mode & stat.S_IRUSR:
+        out.append(_issue("unreadable", row, parquet, f"mode {stat.filemode(pst.mode)}: the owner cannot read it"))
     if sst is None:
         out.append(_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone"))
-    elif not sst.st_mode & stat.S_IRUSR:
-        out.append(_issue("unreadable", row, sidecar, f"mode {stat.filemode(sst.st_mode)}: the owner cannot read it"))
+    elif sst.mode is not None and not sst.mode & stat.S_IRUSR:
+        out.append(_issue("unreadable", row, sidecar, f"mode {stat.filemode(sst.mode)}: the owner cannot read it"))
     return out
 
 
@@ -161,7 +139,7 @@ def _hash_all(items, deep: bool, workers: int | None, job: Job) -> list[VerifyIs
     out: list[VerifyIssue] = []
     done = 0
     with ThreadPoolExecutor(max_workers=n, thread_name_prefix="verify") as pool:
-        for batch, found in zip(batches, pool.map(lambda b: [x for it in b for x in _check_artifact(*it, deep)], batches)):
+        for batch, found in zip(batches, pool.map(lambda b: [x for it in b for x in _check_artifact(*it[:3], deep, it[3])], batches)):
             out += found
             done += len(batch)
             job.progress(done, len(items), "re-hashing")
@@ -192,17 +170,18 @@ def _with_affected(con, issues: list[VerifyIssue]) -> list[VerifyIssue]:
     return out
 
 
-def _issue(kind: str, row, path: Path | None, detail: str) -> VerifyIssue:
+def _issue(kind: str, row, path: str | None, detail: str) -> VerifyIssue:
     return VerifyIssue(kind=kind, artifact_id=row["artifact_id"] if row is not None else None,
-                       path=str(path) if path else None, detail=detail)
+                       path=path or None, detail=detail)
 
 
-def _check_artifact(row, parquet: str, sidecar: str, deep: bool) -> list[VerifyIssue]:
+def _check_artifact(row, parquet: str, sidecar: str, deep: bool, fs) -> list[VerifyIssue]:
+    """`parquet` and `sidecar` are the files' uris (a local path or s3://…), which `fs` reads."""
     out: list[VerifyIssue] = []
     h = hashlib.sha256()
     head = tail = b""
     try:
-        with open(parquet, "rb", buffering=0) as fh:  # one pass: hash, and the PAR1 magic at both ends
+        with fs.open_stream(parquet) as fh:  # one pass: hash, and the PAR1 magic at both ends
             while chunk := fh.read(1 << 20):
                 if not head:
                     head = chunk[:4]
@@ -216,15 +195,15 @@ def _check_artifact(row, parquet: str, sidecar: str, deep: bool) -> list[VerifyI
     changed = actual != row["file_hash"]
     if changed:
         out.append(_issue("file_hash_mismatch", row, parquet, f"bytes changed: sha256 {actual} != {row['file_hash']}"))
-    out += _check_sidecar(row, sidecar)
+    out += _check_sidecar(row, sidecar, fs)
     if changed or deep:
-        out += _check_content(row, Path(parquet))
+        out += _check_content(row, parquet, fs)
     return out
 
 
-def _check_sidecar(row, sidecar: str) -> list[VerifyIssue]:
+def _check_sidecar(row, sidecar: str, fs) -> list[VerifyIssue]:
     try:
-        with open(sidecar, "rb") as fh:
+        with fs.open_stream(sidecar) as fh:
             meta = _decode_json(fh.read())
         if not isinstance(meta, dict):
             raise ValueError("not a JSON object")
@@ -238,16 +217,15 @@ def _check_sidecar(row, sidecar: str) -> list[VerifyIssue]:
     return []
 
 
-def _check_content(row, parquet: Path) -> list[VerifyIssue]:
+def _check_content(row, parquet: str, fs) -> list[VerifyIssue]:
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     from bridge.errors import BridgeError
     from bridge.store import canonical
 
     spec = get_spec(row["artifact_type"], row["schema_version"])
     try:
-        table = pq.read_table(parquet)
+        table = fs.read_table(parquet)
     except (pa.ArrowException, OSError) as exc:
         return [_issue("corrupt", row, parquet, f"cannot read the Parquet file: {exc}")]
     out = []
@@ -294,14 +272,15 @@ def _specs():
     return SPECS
 
 
-def _check_orphans(store, known: set[Path]) -> list[VerifyIssue]:
+def _check_orphans(store, known: set[str]) -> list[VerifyIssue]:
     con = store.connect()
-    in_flight = {(store.lake.root / r[0]).resolve() for r in con.execute("SELECT path_parquet FROM publish_journal")}
-    in_flight |= {(store.lake.root / r[0]).resolve() for r in con.execute("SELECT path_sidecar FROM publish_journal")}
+    fs = store.files
+    in_flight = {fs.key(r[0]) for r in con.execute("SELECT path_parquet FROM publish_journal")}
+    in_flight |= {fs.key(r[0]) for r in con.execute("SELECT path_sidecar FROM publish_journal")}
     out = []
-    for path in sorted(store.lake.artifacts.rglob("*")):
-        if path.is_file() and path.resolve() not in known and path.resolve() not in in_flight:
-            out.append(VerifyIssue(kind="orphan_file", path=str(path),
+    for key in fs.list_keys("artifacts"):
+        if key not in known and key not in in_flight:
+            out.append(VerifyIssue(kind="orphan_file", path=key,
                                    detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
     return out
 
@@ -323,39 +302,48 @@ def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Jo
         if active:
             kept.append({"artifact_id": r["artifact_id"], "reason": f"active artifacts depend on it: {', '.join(active[:5])}"})
             continue
-        paths = [store.lake.root / r["path_parquet"], store.lake.root / r["path_sidecar"]]
-        freed += sum(p.stat().st_size for p in paths if p.exists())
+        refs = [r["path_parquet"], r["path_sidecar"]]
+        freed += sum(store.files.size(p) or 0 for p in refs)
         removed.append(r["artifact_id"])
         if not dry_run:
             with manifest.write_txn(con):
-                con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?, 'files_removed', "
-                            "strftime('%Y-%m-%dT%H:%M:%fZ','now'), NULL)", (r["artifact_id"],))
+                con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?, 'files_removed', ?, NULL)",
+                            (r["artifact_id"], now_iso()))
             store._wrote()
-            for p in paths:
-                p.unlink(missing_ok=True)
+            for p in refs:
+                store.files.delete(p)
     orphans = [i.path for i in _check_orphans(store, _registered_files(store))]
     if not dry_run:
         for p in orphans:
-            freed += Path(p).stat().st_size
-            Path(p).unlink(missing_ok=True)
+            freed += store.files.size(p) or 0
+            store.files.delete(p)
         store.recover()
+        store.files.remove_staging_leftovers(_dead)
     return GcReport(dry_run=dry_run, removed=removed, bytes_freed=freed, kept=kept, orphan_files=orphans)
 
 
-def _registered_files(store) -> set[Path]:
+def _registered_files(store) -> set[str]:
     out = set()
     for r in store.connect().execute("SELECT path_parquet, path_sidecar FROM artifacts"):
-        out.add((store.lake.root / r[0]).resolve())
-        out.add((store.lake.root / r[1]).resolve())
+        out.add(store.files.key(r[0]))
+        out.add(store.files.key(r[1]))
     return out
 
 
+def _dead(host: str, pid: int) -> bool:
+    from bridge.store.store import _dead as dead
+
+    return dead(host, pid)
+
+
 def _active_dependents(con, artifact_id: str) -> list[str]:
+    # (status || '': a plain expression, so that SQLite does not drive this by the status index)
     rows = con.execute(
         """WITH RECURSIVE down(id) AS (
              SELECT artifact_id FROM artifact_lineage WHERE input_artifact_id = ?
              UNION SELECT l.artifact_id FROM artifact_lineage l JOIN down d ON l.input_artifact_id = d.id)
-           SELECT d.id FROM down d JOIN artifacts a ON a.artifact_id = d.id WHERE +a.status = 'active' ORDER BY d.id""",
+           SELECT d.id FROM down d JOIN artifacts a ON a.artifact_id = d.id
+           WHERE a.status || '' = 'active' ORDER BY d.id""",
         (artifact_id,),
     ).fetchall()
     return [r[0] for r in rows]

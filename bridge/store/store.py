@@ -5,11 +5,14 @@ Publish, step by step (docs/store.md has the why):
   2. a Parquet input whose bytes are an artifact of this type+key already: deduped by file hash;
   3. canonicalise, content-hash, derive the id; same type+key+content registered: deduped;
   4. write Parquet + sidecar to staging, fsync (the last point where cancel is honoured);
-  5. journal the publish, move the files into place atomically, then register the artifact,
-     its tags, lineage and provenance and drop the journal row in one transaction.
-A crash before 5's last transaction leaves a journal row of a dead process; opening the store
-rolls it back (removing unregistered files). So: no registered artifact without its file, no
-partial file at a final path.
+  5. journal the publish (one publisher per artifact id at a time: a second one waits for the
+     first), put the files at their final names (a local atomic rename, or an upload to a staging
+     key, a read-back check and a server-side copy), then register the artifact, its tags,
+     lineage and provenance and drop the journal row in one transaction.
+A crash before 5's last transaction leaves a journal row of a dead process (SQLite: a pid of this
+host; PostgreSQL: also a lease that ran out, so any host recovers it); opening the store rolls it
+back (removing unregistered files). So: no registered artifact without its file, no partial file
+at a final path. No database lock is held while files move.
 """
 
 from __future__ import annotations
@@ -19,8 +22,6 @@ import hashlib
 import json
 import logging
 import os
-import socket
-import sqlite3
 import threading
 import time
 import uuid
@@ -38,6 +39,8 @@ from bridge.errors import (
 from bridge.proc import crashpoint, holdpoint, pid_alive
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
+from bridge.store.artifact_fs import artifact_fs_for, host_id
+from bridge.store.dialect import dialect_for
 from bridge.store.lake import Lake
 from bridge.store.models import (
     Artifact,
@@ -56,10 +59,13 @@ __all__ = ["LIST_ORDERS", "Store", "artifact_id_for"]
 
 log = logging.getLogger(__name__)
 
-_HOST = socket.gethostname()
+_HOST = host_id()
 _ARTIFACT_COLUMNS = ("artifact_id, artifact_type, schema_version, logical_key, status, path_parquet, path_sidecar,"
                      " file_hash, content_hash, row_count, min_ts, max_ts, created_at")
 MAX_LOGICAL_KEY = 1024  # = limits.MAX_TEXT_CHARS
+LEASE_ENV = "QUANTBOT_PUBLISH_LEASE_S"
+DEFAULT_LEASE_S = 60.0  # a PostgreSQL journal row not renewed for this long is recovered by any host
+WAIT_FOR_PUBLISHER_S = 600.0
 
 
 def artifact_id_for(artifact_type: str, schema_version: int, logical_key: str, content_hash: str) -> str:
@@ -69,8 +75,8 @@ def artifact_id_for(artifact_type: str, schema_version: int, logical_key: str, c
 
 
 class Store:
-    """One lake's artifact store. Thread-safe (a SQLite connection per thread); many processes
-    may use one lake at once."""
+    """One lake's artifact store. Thread-safe (a manifest connection per thread); many processes,
+    on one machine or several (team backend), may use one lake at once."""
 
     def __init__(self, lake: Lake | str | os.PathLike[str] | None = None, *, create: bool = True) -> None:
         """Open the lake's store; `create=False` refuses a lake that does not exist (LakeNotFound)
@@ -79,22 +85,27 @@ class Store:
         if not create:
             self.lake.require()
         self.lake.ensure()
+        self.dialect = dialect_for(self.lake.manifest_url)
+        self.files = artifact_fs_for(self.lake)
         self._local = threading.local()
         self._generation = 0  # bumped by every write through this Store (see _cache)
+        self.lease_s = float(os.environ.get(LEASE_ENV) or DEFAULT_LEASE_S)
         self.schema_version = manifest.migrate(self.connect())
         self.recover()
 
     # -- connections ---------------------------------------------------------------------------
 
-    def connect(self) -> sqlite3.Connection:
-        """This thread's manifest connection."""
+    def connect(self):
+        """This thread's manifest connection (sqlite3, or a pooled PostgreSQL one with the same
+        surface: execute/executemany with `?` placeholders, rows by index and by name)."""
         con = getattr(self._local, "con", None)
         if con is None:
-            con = manifest.connect(self.lake.manifest_db)
+            con = self.dialect.connect()
             self._local.con = con
         return con
 
     def close(self) -> None:
+        """Release this thread's connection (to the process's pool, for PostgreSQL)."""
         con = getattr(self._local, "con", None)
         if con is not None:
             con.close()
@@ -193,9 +204,7 @@ class Store:
         from bridge.store import files
 
         artifact_id = row["artifact_id"]
-        final_parquet, final_sidecar = self.lake.artifact_paths(spec.dir_name, artifact_id)
-        rel_parquet = final_parquet.relative_to(self.lake.root).as_posix()
-        rel_sidecar = final_sidecar.relative_to(self.lake.root).as_posix()
+        rel_parquet, rel_sidecar = self.lake.artifact_rel(spec.dir_name, artifact_id)
         staging = self.lake.staging / "publish"
         with _storage_errors(staging):
             staging.mkdir(parents=True, exist_ok=True)
@@ -226,30 +235,21 @@ class Store:
 
             con = self.connect()
             journal_id = uuid.uuid4().hex
-            with manifest.write_txn(con):
-                existing = self._find_semantic(spec, row["logical_key"], row["content_hash"])
-                if existing is None:
-                    con.execute(
-                        "INSERT INTO publish_journal VALUES (?,?,?,?,?,?,?)",
-                        (journal_id, artifact_id, rel_parquet, rel_sidecar, _HOST, os.getpid(), created_at),
-                    )
+            existing = self._journal(spec, row, journal_id, created_at, job)
             if existing is not None:
                 return _deduped(self.get(existing), "content_hash")
             crashpoint("after_journal")
             try:
-                with _storage_errors(final_parquet):
-                    files.atomic_move(tmp_parquet, final_parquet)  # same id -> same bytes: replacing is harmless
-                    crashpoint("after_parquet_move")
-                    files.place_if_absent(tmp_sidecar, final_sidecar)  # never rewrite a registered sidecar
-                crashpoint("after_sidecar_move")
-                with manifest.write_txn(con):
-                    con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
-                    if self._find_semantic(spec, row["logical_key"], row["content_hash"]) is not None:
-                        registered = False
-                    else:
-                        self._insert(con, row, created_at, prov, tag_pairs, inputs)
-                        registered = True
-                    crashpoint("before_register_commit")
+                with self._lease(journal_id):
+                    with _storage_errors(self.files.uri(rel_parquet)):
+                        self.files.put(tmp_parquet, rel_parquet, sha256=row["file_hash"])  # same id -> same content
+                        crashpoint("after_parquet_move")
+                        self.files.put(tmp_sidecar, rel_sidecar, replace=False)  # never rewrite a registered sidecar
+                    crashpoint("after_sidecar_move")
+                    with manifest.write_txn(con):
+                        con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (journal_id,))
+                        registered = self._insert(con, row, created_at, prov, tag_pairs, inputs)
+                        crashpoint("before_register_commit")
             except BaseException:
                 self._abandon(journal_id)  # e.g. the disk filled up under the manifest: leave the lake as it was
                 raise
@@ -264,6 +264,39 @@ class Store:
         log.info("published %s %s v%s %s (%d rows)", artifact_id, spec.artifact_type, spec.schema_version,
                  row["logical_key"], row["row_count"])
         return PublishResult(deduped=False, artifact_id=artifact_id, artifact=artifact, sidecar=sidecar)
+
+    def _journal(self, spec, row, journal_id: str, created_at: str, job: Job) -> str | None:
+        """Journal this publish; returns the id of an artifact that already has this content instead.
+        While another publisher holds the journal row of this id, wait for it to register (then
+        dedupe) or to die (then recover its row and take over)."""
+        con = self.connect()
+        entry = (journal_id, row["artifact_id"], row["path_parquet"], row["path_sidecar"], _HOST, os.getpid(), created_at)
+        deadline = time.monotonic() + WAIT_FOR_PUBLISHER_S
+        delay = 0.01
+        while True:
+            with manifest.write_txn(con):
+                existing = self._find_semantic(spec, row["logical_key"], row["content_hash"])
+                if existing is not None:
+                    return existing
+                if self.dialect.journal_insert(con, entry, self.lease_s):
+                    return None
+            job.check()
+            if time.monotonic() > deadline:
+                from bridge.errors import Busy
+
+                raise Busy(f"another process has been publishing {row['artifact_id']} for "
+                           f"{WAIT_FOR_PUBLISHER_S:.0f}s; retry later")
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+            self.recover()
+
+    def _lease(self, journal_id: str):
+        """Keep a PostgreSQL journal row's lease alive while files move (no-op for SQLite)."""
+        from contextlib import nullcontext
+
+        if not self.dialect.leases:
+            return nullcontext()
+        return _LeaseKeeper(self, journal_id)
 
     def _abandon(self, journal_id: str) -> None:
         """Undo a publish of this process that failed after its journal row (what `recover` does
@@ -280,22 +313,25 @@ class Store:
                 others = con.execute("SELECT 1 FROM publish_journal WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
                 if not registered and not others:
                     for rel in (r["path_parquet"], r["path_sidecar"]):
-                        (self.lake.root / rel).unlink(missing_ok=True)
+                        self.files.delete(rel)
         except Exception as exc:  # noqa: BLE001 - the original error is the one to report
             log.warning("could not undo the failed publish %s now (%s); the next open of the lake will", journal_id, exc)
 
-    def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> None:
-        con.execute(
+    def _insert(self, con, row, created_at, prov, tag_pairs, inputs) -> bool:
+        """Register the artifact; False if its id is registered already (the unique key decides)."""
+        cur = con.execute(
             "INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status, path_parquet,"
             " path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at, file_bytes)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (row["artifact_id"], row["artifact_type"], row["schema_version"], row["logical_key"], "active",
              row["path_parquet"], row["path_sidecar"], row["file_hash"], row["content_hash"], row["row_count"],
              row["min_ts"], row["max_ts"], created_at, row.get("file_bytes")),
         )
-        con.executemany("INSERT OR IGNORE INTO artifact_tags VALUES (?,?,?)",
+        if cur.rowcount != 1:
+            return False
+        con.executemany("INSERT INTO artifact_tags VALUES (?,?,?) ON CONFLICT DO NOTHING",
                         [(row["artifact_id"], k, v) for k, v in tag_pairs])
-        con.executemany("INSERT OR IGNORE INTO artifact_lineage VALUES (?,?)",
+        con.executemany("INSERT INTO artifact_lineage VALUES (?,?) ON CONFLICT DO NOTHING",
                         [(row["artifact_id"], i) for i in inputs])
         con.execute(
             "INSERT INTO artifact_provenance (artifact_id, writer_name, writer_version, git_commit, git_dirty,"
@@ -305,6 +341,7 @@ class Store:
              prov["git_source"]),
         )
         _event(con, row["artifact_id"], "published", None, created_at)
+        return True
 
     def _existing(self, hit: PublishResult, revive: bool, source, job: Job) -> PublishResult:
         """A publish that matched registered artifact `hit`: refuse a tombstoned one unless
@@ -321,7 +358,7 @@ class Store:
                 "again with revive (CLI --revive, RPC revive: true), or publish different data",
                 artifact_id=art.artifact_id, status=art.status, rule="tombstoned_needs_revive",
             )
-        missing = not (Path(art.path_parquet).is_file() and Path(art.path_sidecar).is_file())
+        missing = not (self.files.exists(art.path_parquet) and self.files.exists(art.path_sidecar))
         if missing:
             self._restore_files(art, source(), job)
         if art.status == "tombstoned":
@@ -343,7 +380,8 @@ class Store:
 
         job.check()
         spec = get_spec(art.artifact_type, art.schema_version)
-        final_parquet, final_sidecar = Path(art.path_parquet), Path(art.path_sidecar)
+        rel_parquet, rel_sidecar = self.connect().execute(
+            "SELECT path_parquet, path_sidecar FROM artifacts WHERE artifact_id = ?", (art.artifact_id,)).fetchone()
         staging = self.lake.staging / "publish"
         token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
         tmp_parquet, tmp_sidecar = staging / f"{token}.parquet", staging / f"{token}.json"
@@ -366,8 +404,7 @@ class Store:
             row = {k: getattr(art, k) for k in ("artifact_id", "artifact_type", "schema_version", "logical_key",
                                                 "content_hash", "row_count", "min_ts", "max_ts")}
             row["status"] = "active"  # a sidecar records the artifact as published
-            row.update(file_hash=file_hash, path_parquet=final_parquet.relative_to(self.lake.root).as_posix(),
-                       path_sidecar=final_sidecar.relative_to(self.lake.root).as_posix())
+            row.update(file_hash=file_hash, path_parquet=rel_parquet, path_sidecar=rel_sidecar)
             tag_pairs = [(k, v) for k, vs in art.tags.items() for v in vs]
             sidecar = _sidecar(row, art.created_at, {**prov, "canonical_form": prov.get("canonical_form")},
                                tag_pairs, art.input_artifact_ids)
@@ -375,15 +412,15 @@ class Store:
                 files.write_json(sidecar, tmp_sidecar)
                 files.make_read_only(tmp_parquet)
                 files.make_read_only(tmp_sidecar)
-                files.atomic_move(tmp_parquet, final_parquet)
-                final_sidecar.unlink(missing_ok=True)
-                files.atomic_move(tmp_sidecar, final_sidecar)
+            with _storage_errors(self.files.uri(rel_parquet)):
+                self.files.put(tmp_parquet, rel_parquet, sha256=file_hash)
+                self.files.put(tmp_sidecar, rel_sidecar)  # the registered artifact's own sidecar, restored
             con = self.connect()
             with manifest.write_txn(con):
                 # the size always (NULL before 0006); the hash if another Parquet library wrote other
                 # bytes for the same content
                 con.execute("UPDATE artifacts SET file_hash = ?, file_bytes = ? WHERE artifact_id = ?",
-                            (file_hash, final_parquet.stat().st_size, art.artifact_id))
+                            (file_hash, tmp_parquet.stat().st_size, art.artifact_id))
                 _event(con, art.artifact_id, "files_restored", f"file_hash {file_hash}")
             self._wrote()
             log.info("restored the files of %s %s", art.artifact_id, spec.artifact_type)
@@ -434,24 +471,25 @@ class Store:
     # -- crash recovery ------------------------------------------------------------------------
 
     def recover(self) -> list[str]:
-        """Roll back publishes of processes that died mid-way (this host only). Returns their ids."""
+        """Roll back publishes of processes that died mid-way: a dead pid on this host, or (on
+        PostgreSQL) a lease that ran out, on any host. Returns their artifact ids."""
         con = self.connect()
         rows = con.execute("SELECT * FROM publish_journal").fetchall()
-        if not rows:
-            return []
         rolled: list[str] = []
-        with manifest.write_txn(con):
-            rows = con.execute("SELECT * FROM publish_journal").fetchall()
-            live = {r["artifact_id"] for r in rows if not _dead(r["host"], r["pid"])}
-            for r in rows:
-                if not _dead(r["host"], r["pid"]):
-                    continue
-                con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (r["journal_id"],))
-                registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
-                if not registered and r["artifact_id"] not in live:
-                    for rel in (r["path_parquet"], r["path_sidecar"]):
-                        (self.lake.root / rel).unlink(missing_ok=True)
-                rolled.append(r["artifact_id"])
+        if rows:
+            with manifest.write_txn(con):
+                rows = con.execute("SELECT * FROM publish_journal").fetchall()
+                expired = self.dialect.expired_journal_ids(con)
+                dead = [r for r in rows if r["journal_id"] in expired or _dead(r["host"], r["pid"])]
+                live = {r["artifact_id"] for r in rows} - {r["artifact_id"] for r in dead}
+                for r in dead:
+                    con.execute("DELETE FROM publish_journal WHERE journal_id = ?", (r["journal_id"],))
+                    registered = con.execute("SELECT 1 FROM artifacts WHERE artifact_id = ?", (r["artifact_id"],)).fetchone()
+                    if not registered and r["artifact_id"] not in live:
+                        # inside the transaction: a new publisher of this id waits on the row we delete
+                        for rel in (r["path_parquet"], r["path_sidecar"]):
+                            self.files.delete(rel)
+                    rolled.append(r["artifact_id"])
         for leftover in (self.lake.staging / "publish").glob(f"{_HOST}-*"):
             pid = leftover.name.split("-")[-2] if leftover.name.count("-") >= 2 else ""
             if pid.isdigit() and _dead(_HOST, int(pid)):
@@ -480,12 +518,13 @@ class Store:
     def _cache(self) -> dict[str, Artifact]:
         """This thread's artifact cache, emptied whenever the manifest may have changed:
         `_generation` moves on every write through this Store (any thread), SQLite's data_version
-        on any other process's commit. data_version is asked at most once per millisecond (it is
-        most of a cached lookup's cost), so another process's commit shows within 1 ms."""
+        on any other process's commit (SQLite's data_version; PostgreSQL's `manifest_writes`
+        counter). The token is asked at most once per millisecond (it is most of a cached lookup's
+        cost), so another process's commit shows within 1 ms."""
         local = self._local
         now = time.monotonic()
         if now - getattr(local, "checked_at", -1.0) > 0.001 or getattr(local, "generation", None) != self._generation:
-            token = (self.connect().execute("PRAGMA data_version").fetchone()[0], self._generation)
+            token = (self.dialect.change_token(self.connect()), self._generation)
             local.checked_at, local.generation = now, self._generation
             if getattr(local, "cache_token", None) != token:
                 local.cache = {}
@@ -548,9 +587,10 @@ class Store:
             raise ValidationFailed(f"order must be one of {', '.join(LIST_ORDERS)}", field="order", value=order)
         col, desc = LIST_ORDERS[order], order.startswith("-")
         where, args = [], []
+        d = self.dialect
         if search:  # key text: a scan of the (logical_key, artifact_id) index, not of the table
-            where.append("artifact_id IN (SELECT artifact_id FROM artifacts INDEXED BY idx_artifacts_key_id"
-                         " WHERE instr(logical_key, ?) > 0"
+            where.append(f"artifact_id IN (SELECT artifact_id FROM artifacts{d.indexed_by('idx_artifacts_key_id')}"
+                         f" WHERE {d.contains('logical_key')}"
                          " UNION SELECT artifact_id FROM artifacts WHERE artifact_id >= ? AND artifact_id < ?)")
             args += [search, search.lower(), search.lower() + _TOP]  # ids are lowercase hex
         if artifact_type:
@@ -562,7 +602,7 @@ class Store:
             where.append("status = ?")
             args.append(status)
         if logical_key_prefix:  # a range of the key index; the substr check keeps it exact
-            where.append("logical_key >= ? AND logical_key < ? AND substr(logical_key, 1, ?) = ?")
+            where.append("logical_key >= ? AND logical_key < ? AND substr(logical_key, 1, CAST(? AS INTEGER)) = ?")
             args += [logical_key_prefix, logical_key_prefix + _TOP, len(logical_key_prefix), logical_key_prefix]
         for k, v in (tags or {}).items():  # driven by the tag index, not a probe per artifact
             where.append("artifact_id IN (SELECT t.artifact_id FROM artifact_tags t WHERE t.k = ? AND t.v = ?)")
@@ -637,6 +677,8 @@ class Store:
                     cursor) -> tuple[str | None, list]:
         """The SQL of one page of `list` (None: nothing can match), planned here rather than by
         SQLite, which cannot tell a tag on every artifact from an absent one (no value statistics).
+        On PostgreSQL the same plan is written without SQLite's hints (rowid becomes the primary
+        key); its planner, which has statistics, picks the indexes (tests/store/test_list_plans.py).
 
         Every filter has an index that finds its matches (migration 0004). Each is counted up to
         LIST_DRIVER_MAX + 1 through that index; if one matches at most that many, its matches are
@@ -647,17 +689,19 @@ class Store:
             raise ValidationFailed("limit must be between 1 and 10000", field="limit", value=limit)
         if status and status not in ("active", "superseded", "tombstoned"):
             raise ValidationFailed("status must be active, superseded or tombstoned", field="status", value=status)
+        d = self.dialect
+        rid, ib = d.row_key, d.indexed_by  # SQLite: rowid and index hints; PostgreSQL: the key, no hints
         conds: list[str] = []
         args: list[Any] = []
         drivers: list[tuple[str, list]] = []  # (SELECT rowid of artifacts matching one filter, args)
         if artifact_type and status:
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_type_status_created"
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_type_status_created')}"
                             " WHERE artifact_type = ? AND status = ?", [artifact_type, status]))
         elif artifact_type:
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_type_created WHERE artifact_type = ?",
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_type_created')} WHERE artifact_type = ?",
                             [artifact_type]))
         elif status:
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_status_created WHERE status = ?",
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_status_created')} WHERE status = ?",
                             [status]))
         if artifact_type:
             conds.append("a.artifact_type = ?")
@@ -667,24 +711,29 @@ class Store:
             args.append(status)
         if logical_key_prefix:
             upper = _prefix_upper_bound(logical_key_prefix)
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_key WHERE logical_key >= ?"
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_key')} WHERE logical_key >= ?"
                             + (" AND logical_key < ?" if upper is not None else ""),
                             [logical_key_prefix] + ([upper] if upper is not None else [])))
-            conds.append("substr(a.logical_key, 1, ?) = ?")
-            args += [len(logical_key_prefix), logical_key_prefix]
+            # the range too, not only the exact check: PostgreSQL's planner estimates it from the
+            # key's statistics and may read the key index (SQLite's hints decide there)
+            conds.append("a.logical_key >= ?" + (" AND a.logical_key < ?" if upper is not None else "")
+                         + " AND substr(a.logical_key, 1, CAST(? AS INTEGER)) = ?")
+            args += [logical_key_prefix, *([upper] if upper is not None else []), len(logical_key_prefix),
+                     logical_key_prefix]
         for k, v in (tags or {}).items():
-            drivers.append(("SELECT x.rowid FROM artifact_tags t INDEXED BY idx_tags_kv_artifact"
-                            " CROSS JOIN artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?", [k, v]))
+            drivers.append((f"SELECT x.{rid} FROM artifact_tags t{ib('idx_tags_kv_artifact')}"
+                            f" {d.ordered_join} artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?",
+                            [k, v]))
             conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
             args += [k, v]
         if ts_from:
             norm = _norm_ts(ts_from, "tsFrom")
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_max_ts WHERE max_ts >= ?", [norm]))
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_max_ts')} WHERE max_ts >= ?", [norm]))
             conds.append("a.max_ts >= ?")
             args.append(norm)
         if ts_to:
             norm = _norm_ts(ts_to, "tsTo")
-            drivers.append(("SELECT rowid FROM artifacts INDEXED BY idx_artifacts_min_ts WHERE min_ts < ?", [norm]))
+            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_min_ts')} WHERE min_ts < ?", [norm]))
             conds.append("a.min_ts < ?")
             args.append(norm)
         if cursor:
@@ -695,23 +744,23 @@ class Store:
         con = self.connect()
         best: tuple[int, str, list] | None = None
         for sql, dargs in drivers:
-            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?)", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
+            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?) AS m", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
             if n == 0:
                 return None, []
             if n <= self.LIST_DRIVER_MAX and (best is None or n < best[0]):
                 best = (n, sql, dargs)
         if best is not None:
-            source = "artifacts a NOT INDEXED"
-            conds.insert(0, f"a.rowid IN ({best[1]})")
+            source = f"artifacts a{d.not_indexed}"
+            conds.insert(0, f"a.{rid} IN ({best[1]})")
             args[:0] = best[2]
         elif artifact_type and status:
-            source = "artifacts a INDEXED BY idx_artifacts_type_status_created"
+            source = f"artifacts a{ib('idx_artifacts_type_status_created')}"
         elif artifact_type:
-            source = "artifacts a INDEXED BY idx_artifacts_type_created"
+            source = f"artifacts a{ib('idx_artifacts_type_created')}"
         elif status:
-            source = "artifacts a INDEXED BY idx_artifacts_status_created"
+            source = f"artifacts a{ib('idx_artifacts_status_created')}"
         else:
-            source = "artifacts a INDEXED BY idx_artifacts_created"
+            source = f"artifacts a{ib('idx_artifacts_created')}"
         sql = f"SELECT a.artifact_id, a.created_at FROM {source}"
         if conds:
             sql += " WHERE " + " AND ".join(conds)
@@ -732,7 +781,14 @@ class Store:
         import pyarrow.parquet as pq
 
         art = self.get(artifact_id)
-        return pq.read_table(art.path_parquet, columns=list(columns) if columns else None)
+        if not self.files.remote:
+            return pq.read_table(art.path_parquet, columns=list(columns) if columns else None)
+        return self.files.read_table(art.path_parquet, columns)
+
+    def local_parquet(self, artifact: Artifact) -> Path:
+        """A local file with the artifact's Parquet bytes, for DuckDB: the file itself in a local
+        lake, a cached copy (checked against the file hash) when the artifacts are in a bucket."""
+        return self.files.local_path(artifact.path_parquet, artifact.file_hash)
 
     def provenance(self, artifact_id: str) -> dict[str, Any]:
         self.get(artifact_id)
@@ -749,30 +805,33 @@ class Store:
     def _load(self, ids: list[str]) -> list[Artifact]:
         if not ids:
             return []
-        cur = self.connect().cursor()
-        cur.row_factory = None  # plain tuples: a page of 100 is built in a fraction of the time
+        con = self.connect()
         rows, tags, inputs, sup_by, sup = {}, {}, {}, {}, {}
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
-            for r in cur.execute(f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE artifact_id IN ({marks})", chunk):
+            queries = (
+                (f"SELECT {_ARTIFACT_COLUMNS} FROM artifacts WHERE artifact_id IN ({marks})", chunk),
+                (f"SELECT artifact_id, k, v FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk),
+                (f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE artifact_id IN ({marks})"
+                 " ORDER BY input_artifact_id", chunk),
+                (f"SELECT artifact_id, supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id IN ({marks})"
+                 f" OR supersedes_artifact_id IN ({marks})", chunk + chunk),
+            )
+            # plain tuples: a page of 100 is built in a fraction of the time; PostgreSQL sends the
+            # four queries in one round trip
+            with self.dialect.batch(con):
+                cursors = [_tuples(con).execute(sql, args) for sql, args in queries]
+                c_rows, c_tags, c_inputs, c_sup = [c.fetchall() for c in cursors]
+            for r in c_rows:
                 rows[r[0]] = r
-            for aid, k, v in cur.execute(
-                f"SELECT artifact_id, k, v FROM artifact_tags WHERE artifact_id IN ({marks}) ORDER BY k, v", chunk
-            ):
+            for aid, k, v in c_tags:
                 tags.setdefault(aid, {}).setdefault(k, []).append(v)
-            for aid, inp in cur.execute(
-                f"SELECT artifact_id, input_artifact_id FROM artifact_lineage WHERE artifact_id IN ({marks})"
-                " ORDER BY input_artifact_id", chunk
-            ):
+            for aid, inp in c_inputs:
                 inputs.setdefault(aid, []).append(inp)
-            for new, old in cur.execute(
-                f"SELECT artifact_id, supersedes_artifact_id FROM artifact_supersedes WHERE artifact_id IN ({marks})"
-                f" OR supersedes_artifact_id IN ({marks})", chunk + chunk
-            ):
+            for new, old in c_sup:
                 sup[new] = old
                 sup_by[old] = new
-        root = str(self.lake.root)
-        join = os.path.join
+        uri = self.files.uri
         out = []
         for i in ids:
             r = rows.get(i)
@@ -780,7 +839,7 @@ class Store:
                 continue
             out.append(Artifact(
                 artifact_id=r[0], artifact_type=r[1], schema_version=r[2], logical_key=r[3], status=r[4],
-                path_parquet=join(root, r[5]), path_sidecar=join(root, r[6]), file_hash=r[7], content_hash=r[8],
+                path_parquet=uri(r[5]), path_sidecar=uri(r[6]), file_hash=r[7], content_hash=r[8],
                 row_count=r[9], min_ts=r[10], max_ts=r[11], created_at=r[12],
                 tags=tags.get(i, {}), input_artifact_ids=inputs.get(i, []),
                 superseded_by=sup_by.get(i), supersedes=sup.get(i),
@@ -806,8 +865,7 @@ class Store:
         # depth, and its edges come with it, so the cost is that of the answer (nodes + edges).
         src = "artifact_id" if direction == "upstream" else "input_artifact_id"
         far = 1 if direction == "upstream" else 0  # the edge's end away from the walked node
-        cur = self.connect().cursor()
-        cur.row_factory = None
+        cur = _tuples(self.connect())
         level_of = {artifact_id: 0}
         edge_set: set[tuple[str, str]] = set()
         frontier, level = [artifact_id], 0
@@ -917,8 +975,7 @@ class Store:
         # triggers) breadth-first downstream, one indexed query per level: every artifact is
         # reached once per culprit, on a shortest path (the least by text among equals), so the
         # cost is that of the answer, never of the number of paths.
-        cur = self.connect().cursor()
-        cur.row_factory = None
+        cur = _tuples(self.connect())
         # (a scalar subquery per root: a join lets SQLite build a Bloom filter over all artifacts)
         roots = [r for r in cur.execute("SELECT artifact_id, (SELECT status FROM artifacts a WHERE"
                                         " a.artifact_id = r.artifact_id) FROM stale_roots r") if r[1] != "active"]
@@ -949,7 +1006,7 @@ class Store:
         for chunk in _chunks(ids, 500):
             marks = ",".join("?" * len(chunk))
             for r in cur.execute(f"SELECT artifact_id, artifact_type, logical_key FROM artifacts"
-                                 f" WHERE artifact_id IN ({marks}) AND +status = 'active'", chunk):
+                                 f" WHERE artifact_id IN ({marks}) AND status || '' = 'active'", chunk):
                 meta[r[0]] = r
         rows = sorted(((aid, c, st, ">".join(path), meta[aid][1], meta[aid][2])
                        for aid, c, st, path in found if aid in meta), key=lambda r: (r[0], r[1]))
@@ -1006,7 +1063,7 @@ def _add_source_location(exc: ValidationFailed, data: Any) -> None:
         exc.args = (exc.message,)
 
 
-def _event(con: sqlite3.Connection, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:
+def _event(con, artifact_id: str, event: str, detail: str | None, at: str | None = None) -> None:
     con.execute("INSERT INTO artifact_events (artifact_id, event, at, detail) VALUES (?,?,?,?)",
                 (artifact_id, event, at or now_iso(), detail))
 
@@ -1072,6 +1129,13 @@ def _norm_ts(text: str, field: str) -> str:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
 
 
+def _tuples(con):
+    """A cursor whose rows are plain tuples (either dialect)."""
+    cur = con.cursor()
+    cur.row_factory = None
+    return cur
+
+
 def _prefix_upper_bound(prefix: str) -> str | None:
     """The least string greater than every string starting with `prefix` (code point order is
     UTF-8 byte order, SQLite's BINARY collation); None if there is none."""
@@ -1117,8 +1181,40 @@ def _decode_cursor(cursor: str, order: str = "created_at") -> tuple[Any, str]:
 
 
 def _dead(host: str, pid: int) -> bool:
-    """Known dead: only a process of this host can be checked; others are presumed alive."""
+    """Known dead: only a process of this host can be checked; others are presumed alive (on
+    PostgreSQL their lease decides)."""
     return host == _HOST and not pid_alive(pid)
+
+
+class _LeaseKeeper:
+    """Renews a journal row's lease every lease/3 seconds from a thread with its own connection."""
+
+    def __init__(self, store: Store, journal_id: str) -> None:
+        self.store, self.journal_id = store, journal_id
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="publish-lease", daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        period = max(self.store.lease_s / 3, 0.05)
+        con = None
+        try:
+            while not self.stop.wait(period):
+                if con is None:
+                    con = self.store.dialect.connect()
+                self.store.dialect.renew_lease(con, self.journal_id, self.store.lease_s)
+        except Exception as exc:  # pragma: no cover - the publish itself reports a broken manifest
+            log.warning("could not renew the publish lease of %s: %s", self.journal_id, exc)
+        finally:
+            if con is not None:
+                con.close()
 
 
 def _chunks(items: list, n: int):

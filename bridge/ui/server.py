@@ -33,7 +33,7 @@ def open_store(lake):
     from bridge.store import Lake, Store
 
     lk = lake if isinstance(lake, Lake) else Lake(lake)
-    if not Path(lk.manifest_db).is_file():
+    if not lk.exists():  # a SQLite manifest file; a PostgreSQL manifest is checked when connecting
         raise InvalidInput(f"no lake at {lk.root} (no {Path(lk.manifest_db).name}); pass --lake DIR of an existing "
                            "lake, or create one with `bridge init`", path=str(lk.root))
     return Store(lk)

@@ -27,18 +27,18 @@ def test_tombstoned_and_gcd_data_comes_back_only_with_revive(store, tmp_path):
     a = publish_candles(store, seed=1)
     store.tombstone(a.artifact_id, reason="bad feed")
     report = store.gc(dry_run=False)
-    assert report.removed == [a.artifact_id] and not Path(a.artifact.path_parquet).exists()
+    assert report.removed == [a.artifact_id] and not store.files.exists(a.artifact.path_parquet)
     assert store.verify().ok  # gc'd on purpose: not a problem
     with pytest.raises(InvalidState, match=r"tombstoned \(reason: bad feed\).*revive") as info:
         publish_candles(store, seed=1)
     assert info.value.data["artifact_id"] == a.artifact_id
-    assert not Path(a.artifact.path_parquet).exists()  # the refusal wrote nothing
+    assert not store.files.exists(a.artifact.path_parquet)  # the refusal wrote nothing
     back = publish_candles(store, seed=1, revive=True)
     assert back.deduped and back.artifact_id == a.artifact_id and back.artifact.status == "active"
-    assert Path(back.artifact.path_parquet).is_file() and Path(back.artifact.path_sidecar).is_file()
+    assert store.files.exists(back.artifact.path_parquet) and store.files.exists(back.artifact.path_sidecar)
     assert events(store, a.artifact_id) == ["published", "tombstoned", "files_removed", "files_restored", "revived"]
     assert store.verify().ok  # same bytes, same sidecar fields
-    assert pq.read_table(back.artifact.path_parquet).num_rows == 50
+    assert store.files.read_table(back.artifact.path_parquet).num_rows == 50
     again = publish_candles(store, seed=1)  # now an ordinary dedup
     assert again.deduped and again.artifact_id == a.artifact_id
 
@@ -49,7 +49,7 @@ def test_tombstoned_not_yet_gcd_revives_without_rewriting(store, tmp_path):
     with pytest.raises(InvalidState):
         publish_candles(store, seed=2)
     path = tmp_path / "same.parquet"
-    pq.write_table(pq.read_table(a.artifact.path_parquet), path)
+    pq.write_table(store.files.read_table(a.artifact.path_parquet), path)
     back = store.publish("ohlcv_slice", 2, a.artifact.logical_key, path, writer_name="t", writer_version="1",
                          revive=True)
     assert back.artifact.status == "active" and events(store, a.artifact_id)[-1] == "revived"
@@ -57,12 +57,12 @@ def test_tombstoned_not_yet_gcd_revives_without_rewriting(store, tmp_path):
 
 def test_lost_files_of_an_active_artifact_are_restored_by_a_republish(store):
     a = publish_candles(store, seed=3)
-    os.unlink(a.artifact.path_parquet)
-    os.unlink(a.artifact.path_sidecar)
+    store.files.delete(a.artifact.path_parquet)
+    store.files.delete(a.artifact.path_sidecar)
     kinds = [i.kind for i in store.verify().issues]
     assert kinds == ["missing_file"]
     back = publish_candles(store, seed=3)
-    assert back.deduped and Path(back.artifact.path_parquet).is_file()
+    assert back.deduped and store.files.exists(back.artifact.path_parquet)
     assert store.verify().ok and events(store, a.artifact_id)[-1] == "files_restored"
 
 
@@ -84,8 +84,8 @@ def test_verify_names_the_downstream_artifacts_each_problem_reaches(store):
         {"run_id": "r2", "metric_name": "x", "metric_value": 1.0, "metric_unit": None,
          "computed_at": "2026-01-26T00:00:00Z"}], writer_name="t", writer_version="1",
         input_artifact_ids=[m.artifact_id])
-    os.unlink(a.artifact.path_parquet)
-    os.unlink(b.artifact.path_parquet)
+    store.files.delete(a.artifact.path_parquet)
+    store.files.delete(b.artifact.path_parquet)
     by_id = {i.artifact_id: i for i in store.verify().issues}
     assert by_id[a.artifact_id].affected == sorted([m.artifact_id, m2.artifact_id])
     assert by_id[b.artifact_id].affected == []
@@ -108,8 +108,8 @@ def test_every_string_reaching_the_manifest_has_one_limit(store, field, kw):
         store.publish("ohlcv_slice", 2, key, candles(5), **args)
     assert info.value.data["field"].startswith(field.split("[")[0].split(" '")[0]), info.value.data
     assert store.connect().execute("SELECT count(*) FROM artifacts").fetchone()[0] == 0
-    size = os.path.getsize(store.lake.manifest_db)
-    assert size < 1 << 20
+    if store.lake.manifest_db is not None:  # SQLite: the refused text did not grow the file
+        assert os.path.getsize(store.lake.manifest_db) < 1 << 20
 
 
 def test_text_at_the_limit_is_fine_and_the_reason_of_a_tombstone_is_limited(store):
@@ -149,18 +149,21 @@ def test_git_provenance_given_detected_or_unknown(store, tmp_path, monkeypatch):
     detected = publish_candles(store, key="token=D/res=1m")
     p = store.provenance(detected.artifact_id)
     assert (p["git_commit"], p["git_dirty"], p["git_source"]) == (head, True, "detected")
-    side = json.loads(Path(detected.artifact.path_sidecar).read_text())
+    side = json.loads(store.files.read_bytes(detected.artifact.path_sidecar))
     assert side["git_commit"] == head and side["git_source"] == "detected"
 
 
 def test_published_files_are_read_only(store):
     a = publish_candles(store, seed=7).artifact
     for p in (a.path_parquet, a.path_sidecar):
+        if store.files.remote:  # an object has no mode: no key a manifest row names is written again
+            assert store.files.exists(p)
+            continue
         mode = stat.S_IMODE(os.stat(p).st_mode)
         assert mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) == 0, oct(mode)
     store.tombstone(a.artifact_id)
     assert store.gc(dry_run=False).removed == [a.artifact_id]  # gc still removes read-only files
-    assert not Path(a.path_parquet).exists()
+    assert not store.files.exists(a.path_parquet)
 
 
 def test_every_derived_type_refuses_a_publish_without_inputs(store):

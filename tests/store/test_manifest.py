@@ -6,10 +6,18 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bridge.store import Store, manifest
 from tests.store.samples import publish_metrics
 
 DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+@pytest.fixture
+def lake_dir(tmp_path: Path) -> Path:
+    """SQLite specifics: the embedded default only (PostgreSQL's schema: test_team.py)."""
+    return tmp_path / "lake"
 
 PRD_COLUMNS = {
     "artifacts": ["artifact_id", "artifact_type", "schema_version", "logical_key", "status", "path_parquet",

@@ -20,12 +20,12 @@ def test_publish_registers_file_sidecar_and_manifest_row(store):
     assert not res.deduped and res.mode is None
     assert a.status == "active" and a.row_count == 50
     assert a.min_ts == "2026-01-26T00:00:00.000000Z" and a.max_ts == "2026-01-26T00:49:00.000000Z"
-    assert Path(a.path_parquet).is_file() and Path(a.path_sidecar).is_file()
-    assert Path(a.path_parquet).is_relative_to(store.lake.artifacts / "ohlcv_slice" / "v2")
-    sidecar = json.loads(Path(a.path_sidecar).read_text())
+    assert store.files.exists(a.path_parquet) and store.files.exists(a.path_sidecar)
+    assert a.path_parquet.startswith(store.files.uri("artifacts/ohlcv_slice/v2") + "/")
+    sidecar = json.loads(store.files.read_bytes(a.path_sidecar))
     assert sidecar["artifact_id"] == a.artifact_id and sidecar["writer_name"] == "test"
     assert sidecar["tags"] == {"kind": ["ohlcv_slice"], "res": ["1m"]}
-    meta = pq.read_schema(a.path_parquet).metadata
+    meta = pq.ParquetFile(store.files.open_input(a.path_parquet)).schema_arrow.metadata
     assert meta[b"qb.logical_key"] == OHLCV_KEY.encode() and meta[b"qb.content_hash"] == a.content_hash.encode()
     # key columns were filled from the logical key
     t = store.read_table(a.artifact_id)
@@ -42,7 +42,7 @@ def test_republish_same_data_is_deduped_by_content(store):
 
 def test_republish_the_artifact_file_is_deduped_by_file_hash(store):
     first = publish_candles(store)
-    again = store.publish("ohlcv_slice", 2, OHLCV_KEY, Path(first.artifact.path_parquet), writer_name="t", writer_version="1")
+    again = store.publish("ohlcv_slice", 2, OHLCV_KEY, store.local_parquet(first.artifact), writer_name="t", writer_version="1")
     assert again.deduped and again.mode == "file_hash" and again.artifact_id == first.artifact_id
 
 
@@ -62,12 +62,12 @@ def test_different_data_under_existing_key_is_new_and_old_stays_active(store):
     assert len(store.find_by_logical_key("ohlcv_slice", OHLCV_KEY)) == 2
 
 
-def test_ids_and_bytes_are_deterministic_across_lakes(tmp_path):
-    one, two = Store(tmp_path / "a"), Store(tmp_path / "b")
+def test_ids_and_bytes_are_deterministic_across_lakes(tmp_path, lake_dir):
+    one, two = Store(tmp_path / "a"), Store(lake_dir)  # the embedded default and this backend
     r1, r2 = publish_candles(one), publish_candles(two)
     assert r1.artifact_id == r2.artifact_id
     assert r1.artifact.file_hash == r2.artifact.file_hash
-    assert Path(r1.artifact.path_parquet).read_bytes() == Path(r2.artifact.path_parquet).read_bytes()
+    assert Path(r1.artifact.path_parquet).read_bytes() == two.files.read_bytes(r2.artifact.path_parquet)
 
 
 def test_csv_with_only_candle_columns_publishes_under_token_key(store, tmp_path):
@@ -99,7 +99,7 @@ def test_bad_csv_is_rejected_naming_column_and_row(store, tmp_path, body, column
     if row is not None:
         assert err.value.data["line"] == row + 2 and f"line {row + 2}" in str(err.value)
     assert store.list().items == []
-    assert not any(store.lake.artifacts.rglob("*.parquet"))
+    assert not any(k.endswith(".parquet") for k in store.files.list_keys())
 
 
 def test_rule_violation_names_the_input_row(store):
@@ -168,7 +168,7 @@ def test_unknown_inputs_are_rejected_and_nothing_written(store):
     with pytest.raises(UnknownInputArtifact) as err:
         publish_metrics(store, inputs=["0" * 32])
     assert err.value.data["missing"] == ["0" * 32]
-    assert store.list().items == [] and not any(store.lake.artifacts.rglob("*"))
+    assert store.list().items == [] and not any(store.files.list_keys())
 
 
 def test_derived_types_require_inputs(store):
@@ -183,9 +183,9 @@ def test_derived_types_require_inputs(store):
 def test_user_strings_never_place_files_outside_the_lake(store, key):
     res = store.publish("run_metrics", 1, key, metrics_like(1), writer_name="w", writer_version="1",
                         tags={"../../evil": "/etc"})
-    p = Path(res.artifact.path_parquet).resolve()
-    assert p.is_relative_to(store.lake.artifacts.resolve())
-    assert p.name == f"{res.artifact_id}.parquet"
+    p = res.artifact.path_parquet
+    assert p.startswith(store.files.uri("artifacts") + "/") and store.files.key(p) in set(store.files.list_keys())
+    assert p.rsplit("/", 1)[-1] == f"{res.artifact_id}.parquet"
 
 
 def test_bad_logical_keys_and_tags(store):

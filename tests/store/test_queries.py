@@ -137,6 +137,7 @@ def test_tombstone_is_idempotent(store):
 
 
 def test_cached_reads_see_other_processes_and_own_writes(store, tmp_path):
+    import os
     import subprocess
     import sys
     import time
@@ -147,7 +148,8 @@ def test_cached_reads_see_other_processes_and_own_writes(store, tmp_path):
     b = publish_candles(store, seed=2).artifact_id
     assert store.get(a).status == "active"  # cached now
     subprocess.run([sys.executable, "-m", "bridge", "supersede", b, a, "--lake", str(store.lake.root)], check=True,
-                   capture_output=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"})
+                   capture_output=True, env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin",
+                                             **{k: v for k, v in os.environ.items() if k.startswith("AWS_")}})
     time.sleep(0.002)  # another process's commit is seen within 1 ms
     assert store.get(a).status == "superseded" and store.get(a).superseded_by == b
     store.tombstone(b)  # own writes are seen at once

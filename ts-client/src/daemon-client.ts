@@ -58,6 +58,18 @@ export interface DaemonClientOptions {
   venv?: string;
   /** Lake root, passed as `--lake`. Default: the daemon's default. */
   lake?: string;
+  /**
+   * The lake's manifest: `sqlite:///path` or `postgresql://user@host/db` (a team lake; no password
+   * here — the daemon reads PGPASSWORD or ~/.pgpass). Sent in `initialize`. Default: the lake
+   * folder's `lake.toml`, else `$QUANTBOT_MANIFEST`, else the folder's SQLite file.
+   */
+  manifest?: string;
+  /** The artifact store: a local folder or `s3://bucket/prefix` (credentials: the AWS variables or profile). */
+  artifacts?: string;
+  /** S3 endpoint of a non-AWS server, `http(s)://host:port`. */
+  s3Endpoint?: string;
+  /** S3 region. */
+  s3Region?: string;
   /** Extra environment for the daemon (merged over `process.env`). */
   env?: Record<string, string | undefined>;
   /** Working directory of the daemon. */
@@ -274,7 +286,16 @@ export class DaemonClient extends EventEmitter<DaemonClientEvents> {
   }
 
   private async initialize(conn: JsonRpcConnection, daemon: DaemonProcess): Promise<InitializeInfo> {
-    const params = { protocolVersion: this.options.protocolVersion ?? PROTOCOL_VERSION, clientInfo: this.options.clientInfo ?? clientInfo() };
+    const { manifest, artifacts, s3Endpoint, s3Region } = this.options;
+    const lake =
+      manifest ?? artifacts ?? s3Endpoint ?? s3Region
+        ? { manifest, artifacts, s3Endpoint, s3Region }
+        : undefined;
+    const params = {
+      protocolVersion: this.options.protocolVersion ?? PROTOCOL_VERSION,
+      clientInfo: this.options.clientInfo ?? clientInfo(),
+      ...(lake ? { lake } : {}),
+    };
     const timeoutMs = this.options.startTimeoutMs ?? 30_000;
     let result: unknown;
     try {

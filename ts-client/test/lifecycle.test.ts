@@ -55,6 +55,23 @@ describe("lifecycle with a fake daemon", () => {
     await assert.rejects(client.requestUntyped("echo", {}), ClientClosedError);
   });
 
+  it("sends the lake's backend options (manifest, artifact store, S3 endpoint) in initialize", async () => {
+    const plain = fake();
+    const info0 = (await plain.start()) as unknown as { echoedParams: Record<string, unknown> };
+    assert.equal(info0.echoedParams.lake, undefined); // nothing named: the daemon's own configuration
+    const client = fake([], {
+      manifest: "postgresql://research@db/lake",
+      artifacts: "s3://bucket/team",
+      s3Endpoint: "http://127.0.0.1:9000",
+    });
+    const info = (await client.start()) as unknown as { echoedParams: Record<string, unknown> };
+    assert.deepEqual(info.echoedParams.lake, {
+      manifest: "postgresql://research@db/lake",
+      artifacts: "s3://bucket/team",
+      s3Endpoint: "http://127.0.0.1:9000",
+    });
+  });
+
   it("a crash rejects every pending call at once with exit code and stderr tail", async () => {
     const client = fake();
     await client.start();

@@ -63,6 +63,7 @@ export interface WireTypes {
   InitializeParams?: InitializeParams;
   InitializeResult?: InitializeResult;
   LadderLeg?: LadderLeg;
+  LakeOptions?: LakeOptions;
   LakePaths?: LakePaths;
   LimitsWire?: LimitsWire;
   LineageEdge?: LineageEdge;
@@ -634,6 +635,18 @@ export interface IngestTelegramResult {
 export interface InitializeParams {
   protocolVersion: string;
   clientInfo?: ClientInfo | null;
+  lake?: LakeOptions | null;
+}
+/**
+ * The lake to serve, when the client names it at the handshake (docs/team.md). Unset fields
+ * come from the daemon's flags, its environment and the lake folder's lake.toml.
+ */
+export interface LakeOptions {
+  root?: string | null;
+  manifest?: string | null;
+  artifacts?: string | null;
+  s3Endpoint?: string | null;
+  s3Region?: string | null;
 }
 export interface InitializeResult {
   protocolVersion: string;
@@ -648,10 +661,12 @@ export interface ServerInfo {
 }
 export interface LakePaths {
   root: string;
-  manifestDb: string;
+  manifestDb: string | null;
   artifacts: string;
   cache: string;
   staging: string;
+  manifest?: string | null;
+  artifactStore?: string | null;
 }
 /**
  * The daemon's limits: request line size, inline publish rows, inline query rows and bytes

@@ -34,7 +34,11 @@ position after dedup), and per-row arithmetic is the same whatever the plan.
 Cost: entry and time-exit lookups are hash joins of the alerts with their token's candles
 (min(ts) aggregates); each cycle is one window pass over the rows of its holding windows (sorted by
 position and time) that shares the rows of every grid point with the same entry rules; re-entry
-lookups are range joins over the candles after each flat exit.
+lookups are range joins over the candles after each flat exit. With indicator signals, the
+indicators and acting flags are computed over the alerts' entry windows, then over the entered
+positions' holding windows only, in rounds that stop at each position's exit signal
+(docs/signals.md, "How it is computed"); no statement reads a candle after a position's exit
+signal or time exit.
 """
 
 from __future__ import annotations

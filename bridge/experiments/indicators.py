@@ -190,6 +190,8 @@ def indicator_table(con, candles: str, columns: Iterable[tuple[IndicatorSpec, st
         tbl = con.sql(f"""SELECT tk.tid, c.ts, c.open, c.high, c.low, c.close, c.volume
             FROM {candles} c JOIN {tk} tk ON CAST(c.token AS VARCHAR) = tk.token
             WHERE c.ts <= coalesce(tk.last_ts, {_BIG}) ORDER BY tk.tid, c.ts""").to_arrow_table().combine_chunks()
+        # (a candle without ts has no place in the series: `c.ts <= ...` leaves it out, as every
+        # join of the engine does)
     finally:
         con.execute(f"DROP TABLE IF EXISTS {tk}")
     tid = tbl.column("tid").to_numpy(zero_copy_only=False)

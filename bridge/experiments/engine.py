@@ -37,7 +37,7 @@ position and time) that shares the rows of every grid point with the same entry 
 lookups are range joins over the candles after each flat exit. With indicator signals, the
 indicators and acting flags are computed over the alerts' entry windows, then over the entered
 positions' holding windows only, in rounds that stop at each position's exit signal
-(docs/signals.md, "How it is computed"); no statement reads a candle after a position's exit
+(docs/signals.md, "How it is computed"); the cycles read no candle after a position's exit
 signal or time exit.
 """
 

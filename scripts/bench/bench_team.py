@@ -128,7 +128,9 @@ def populate(store, n: int) -> list[str]:
             lineage.append((aid, ids[i - 1]))
     con = store.connect()
     with manifest.write_txn(con):
-        con.executemany("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        con.executemany("INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status,"
+                        " path_parquet, path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         con.executemany("INSERT INTO artifact_tags VALUES (?,?,?)", tags)
         con.executemany("INSERT INTO artifact_lineage VALUES (?,?)", lineage)
     store._wrote()

@@ -34,7 +34,11 @@ position after dedup), and per-row arithmetic is the same whatever the plan.
 Cost: entry and time-exit lookups are hash joins of the alerts with their token's candles
 (min(ts) aggregates); each cycle is one window pass over the rows of its holding windows (sorted by
 position and time) that shares the rows of every grid point with the same entry rules; re-entry
-lookups are range joins over the candles after each flat exit.
+lookups are range joins over the candles after each flat exit. With indicator signals, the
+indicators and acting flags are computed over the alerts' entry windows, then over the entered
+positions' holding windows only, in rounds that stop at each position's exit signal
+(docs/signals.md, "How it is computed"); the cycles read no candle after a position's exit
+signal or time exit.
 """
 
 from __future__ import annotations
@@ -240,6 +244,12 @@ class _Plan:
         self.dups = 0
         # indicator signals (docs/signals.md): every distinct signal of every point, numbered
         self.signals = SignalPlan(g for st in strategies.values() for g in st.signals())
+        # which of them the entry statement reads (entry signals) and which the cycles read (exit
+        # signals, leg gates): each set is computed over its own candles (`run`)
+        self.entry_sids = sorted({self.signals.sid(st.entry_signal) for st in strategies.values()
+                                  if st.entry_signal is not None})
+        self.hold_sids = sorted({self.signals.sid(g) for st in strategies.values()
+                                 for g in [st.exit_signal, *(leg.signal for leg in st.legs())] if g is not None})
         self.timings: dict[str, float] = {}
 
     def t(self, name: str) -> str:
@@ -259,37 +269,59 @@ class _Plan:
 
     # -- statements ------------------------------------------------------------------------------
 
-    def act(self, sid_col: str, default: str, row: str = "") -> str:
-        """SQL: the acting flag (at this candle's open) of the signal numbered by `sid_col`,
-        `default` when the point has none."""
-        if not len(self.signals):
+    def act(self, sids: list[int], sid_col: str, default: str, row: str = "") -> str:
+        """SQL: the acting flag (at this candle's open) of the signal numbered by `sid_col` (one of
+        `sids`), `default` when the point has none."""
+        if not sids:
             return default
-        whens = " ".join(f"WHEN {j} THEN {row}act{j}" for j in range(len(self.signals)))
+        whens = " ".join(f"WHEN {j} THEN {row}act{j}" for j in sids)
         return f"coalesce(CASE {sid_col} {whens} END, {default})"
+
+    def _signal_candles(self, con, name: str, sids: list[int], windows: str, through_hi: bool = False) -> None:
+        """The view `name`: the candles of `windows` (deduplicated; `through_hi`: see
+        prepare_signals) with act{j}, uact{j} for the signals `sids`, or all the candles (`call`)
+        when there are none."""
+        if not sids:
+            self._create(con, "VIEW", name, f"SELECT * FROM {self.t('call')}")
+            return
+        self.created.append(("TABLE", self.t(f"{name}_w")))
+        timings = prepare_signals(con, self.t("call"), self.signals, wide=self.t(f"{name}_w"), windows=windows,
+                                  through_hi=through_hi, only=sids, carry=("open", "high", "low", "close"))
+        for k, v in timings.items():
+            self.timings[k] = self.timings.get(k, 0.0) + v
+        acts = ", ".join(f"act{j}, uact{j}" for j in sids)
+        self._create(con, "VIEW", name, f"SELECT token, ts, open, high, low, close, {acts} FROM {self.t(f'{name}_w')}")
 
     def run(self, con, a_src: str, c_src: str, job: Job) -> None:
         self._create(con, "TABLE", "pts", self._points_sql())
         candles = f"""
             SELECT CAST(token AS VARCHAR) AS token, epoch_us(ts) AS ts, open, high, low, close, volume
             FROM {c_src} WHERE resolution = {_str(self.resolution)}"""
-        if len(self.signals):
-            # indicators once per token (alerts' tokens only), signals compiled to one window pass;
-            # the candles then come from that deduplicated table with the acting flags as columns
-            self.created.append(("TABLE", self.t("sigw")))
-            self.timings = prepare_signals(
-                con, f"({candles})", self.signals, wide=self.t("sigw"),
-                tokens=f"SELECT DISTINCT CAST(token_address AS VARCHAR) FROM {a_src}",
-                carry=("open", "high", "low", "close"))
-            acts = ", ".join(f"act{j}, uact{j}" for j in range(len(self.signals)))
-            self._create(con, "VIEW", "c", f"SELECT token, ts, open, high, low, close, {acts} FROM {self.t('sigw')}")
-        else:
-            self._create(con, "VIEW", "c", candles)
+        self._create(con, "VIEW", "call", candles)
+        # Indicator signals (docs/signals.md, "How it is computed"): indicators once per token,
+        # signals compiled to one window pass, in two rounds over the candles each statement reads:
+        # the entry signals over each alert's entry window (`ce`, read by `pos`), then the exit
+        # signals and leg gates over each position's holding window (`c`, read by the cycles). Each
+        # view holds those candles deduplicated with the acting flags as columns, and the same
+        # flags as over all the candles. `pos` reads no candle of `ce` outside the entry windows: a
+        # window ends at the first candle at or after the end of its wait window (or runs to the
+        # token's last candle), so "the token has candles" and "a candle at or after the end of the
+        # wait window exists" are the same as over all the candles; its deadline candle comes
+        # from `call`.
+        self._signal_candles(con, "ce", self.entry_sids, self._windows_sql(a_src))
         job.check()
         self._create(con, "TABLE", "pos", self._pos_sql(a_src))
         job.check()
+        self._hold_candles(con, job)
+        job.check()
+        # a position's window ends at its deadline candle, or at the first candle where the exit
+        # signal of each of its points acts (`_hold_candles`): nothing after it can fill
+        bound = f"LEFT JOIN {self.t('xb')} xb ON xb.wid = pos.ek * {_SHIFT} + pos.aid" if self.hold_sids else ""
+        end = "least(pos.end_us, coalesce(xb.bound, pos.end_us))" if self.hold_sids else "pos.end_us"
         self._create(con, "TABLE", "cyc0", f"""
-            SELECT DISTINCT ek * {_SHIFT} + aid AS wid, token, entry_ts, entry_px, entry_level, intra, end_us
-            FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
+            SELECT DISTINCT pos.ek * {_SHIFT} + pos.aid AS wid, pos.token, pos.entry_ts, pos.entry_px,
+                pos.entry_level, pos.intra, {end} AS end_us
+            FROM {self.t('pos')} pos {bound} WHERE pos.entry_ts IS NOT NULL""")
         self._create(con, "TABLE", "map0", f"""
             SELECT ek * {_SHIFT} + aid AS wid, point, aid AS pid, deadline_us, 1.0::DOUBLE AS size
             FROM {self.t('pos')} WHERE entry_ts IS NOT NULL""")
@@ -308,8 +340,84 @@ class _Plan:
         if self.trailing:
             self.dups = sum(con.execute(f"SELECT coalesce(sum(dups), 0) FROM {self.t(f'res{k}')}").fetchone()[0]
                             for k in range(self.done_cycles))
-        else:
+        elif not self.hold_sids:  # with signals the candles come deduplicated (conflicts raise)
             self.dups = con.execute(self._dup_check_sql()).fetchone()[0]
+
+    # the first holding window of a position with an exit signal covers this many candles; each
+    # further round (for the positions whose exit signal has not acted yet) 8 times more
+    HOLD_ROUND_CANDLES = 128
+
+    def _hold_candles(self, con, job: Job) -> None:
+        """The view `c` the cycles read, and the table `xb` (wid, bound): a position's last candle
+        needed when its exit signals act before its deadline candle.
+
+        With exit signals or gated legs, the signals are computed over each position's holding
+        window: from its entry candle through its deadline candle (`end_us`), or the token's last
+        candle. A position stops at the open of the candle after the one where its exit signal
+        holds, so where every point of a position has an exit signal (and no re-entry, and a
+        deadline candle) the window is computed in rounds: the first HOLD_ROUND_CANDLES candle
+        lengths after the entry, then 8 times as many, ..., each round only for the positions
+        whose exit signals have not all acted yet; `bound` is then the latest of the first candles
+        (after the entry) where each acts. Every round computes the same flags the whole series
+        gives, so the rounds change which candles are read, not a result."""
+        if not self.hold_sids:
+            self._create(con, "VIEW", "c", f"SELECT * FROM {self.t('call')}")
+            return
+        pos, pts = self.t("pos"), self.t("pts")
+        # per position window: `whole` when one of its points needs every candle of the window
+        self._create(con, "TABLE", "hw", f"""
+            SELECT pos.ek * {_SHIFT} + pos.aid AS wid, any_value(pos.token) AS token,
+                any_value(pos.entry_ts) AS entry_ts, any_value(pos.end_us) AS end_us,
+                bool_or(p.xsig IS NULL OR (p.re_pct IS NOT NULL AND p.max_re >= 1) OR pos.end_us >= {_BIG}
+                        OR {int(self.step_us) <= 0}) AS whole,
+                list(DISTINCT p.xsig) FILTER (WHERE p.xsig IS NOT NULL) AS xsigs
+            FROM {pos} pos JOIN {pts} p ON p.point = pos.point WHERE pos.entry_ts IS NOT NULL
+            GROUP BY pos.ek, pos.aid""")
+        self._create(con, "TABLE", "xb", "SELECT NULL::BIGINT AS wid, NULL::BIGINT AS bound WHERE FALSE")
+        hw, xb = self.t("hw"), self.t("xb")
+        whens = " ".join(f"WHEN {j} THEN c.act{j}" for j in self.hold_sids)
+        step = max(int(self.step_us), 1)
+        prev, horizon, parts = 0, self.HOLD_ROUND_CANDLES * step, []
+        while True:
+            k = len(parts)
+            if k == 0:
+                # every whole window, and the first part of the others
+                windows = f"""SELECT token, entry_ts AS lo_us,
+                    CASE WHEN whole THEN CASE WHEN end_us < {_BIG} THEN end_us END
+                         ELSE least(end_us, entry_ts + {horizon}) END AS hi_us FROM {hw}"""
+            else:
+                windows = f"""SELECT token, entry_ts + {prev} AS lo_us, least(end_us, entry_ts + {horizon}) AS hi_us
+                    FROM {hw} WHERE NOT whole AND end_us > entry_ts + {prev}
+                    AND wid NOT IN (SELECT wid FROM {xb})"""
+            name = f"hc{k}"
+            # (a window ends at the deadline candle, or where the search below stops: no look-up
+            # of the candle after its end)
+            self._signal_candles(con, name, self.hold_sids, windows, through_hi=True)
+            parts.append(self.t(name))
+            job.check()
+            seen = " UNION ALL ".join(f"SELECT * FROM {t}" for t in parts)
+            # positions whose every exit signal acted within the candles computed so far (all
+            # of [entry, entry + horizon) for each of them)
+            con.execute(f"""INSERT INTO {xb}
+                WITH open AS (
+                    SELECT wid, token, entry_ts, end_us, unnest(xsigs) AS xsig FROM {hw}
+                    WHERE NOT whole AND end_us > entry_ts + {prev} AND wid NOT IN (SELECT wid FROM {xb})),
+                fx AS (
+                    SELECT o.wid, o.xsig, min(c.ts) AS first_x
+                    FROM open o JOIN ({seen}) c ON c.token = o.token AND c.ts > o.entry_ts
+                        AND c.ts < o.entry_ts + {horizon} AND c.ts <= o.end_us AND CASE o.xsig {whens} END
+                    GROUP BY o.wid, o.xsig)
+                SELECT o.wid, max(fx.first_x) AS bound FROM open o LEFT JOIN fx ON fx.wid = o.wid AND fx.xsig = o.xsig
+                GROUP BY o.wid HAVING count(fx.first_x) = count(*)""")
+            left = con.execute(f"""SELECT count(*) FROM {hw} WHERE NOT whole AND end_us > entry_ts + {horizon}
+                AND wid NOT IN (SELECT wid FROM {xb})""").fetchone()[0]
+            if not left:
+                break
+            prev, horizon = horizon, horizon * 8
+        if len(parts) == 1:
+            self._create(con, "VIEW", "c", f"SELECT * FROM {parts[0]}")
+        else:  # a candle two rounds computed has the same values in both
+            self._create(con, "TABLE", "c", " UNION ".join(f"SELECT * FROM {t}" for t in parts))
 
     def _points_sql(self) -> str:
         rows = []
@@ -337,15 +445,27 @@ class _Plan:
                 "esig", "xsig", *[f"g{j}" for j in range(self.legs)]]
         return f"SELECT * FROM (VALUES {', '.join(rows)}) AS p({', '.join(cols)})"
 
-    def _pos_sql(self, a_src: str) -> str:
-        """One row per (point, alert): the entry (or why there is none), deadline and window end."""
+    def _in_range(self) -> str:
         conds = []
         if self.date_from_us is not None:
             conds.append(f"alert_us >= {int(self.date_from_us)}")
         if self.date_to_us is not None:
             conds.append(f"alert_us < {int(self.date_to_us)}")
-        in_range = " AND ".join(conds) or "TRUE"
-        c, pts = self.t("c"), self.t("pts")
+        return " AND ".join(conds) or "TRUE"
+
+    def _windows_sql(self, a_src: str) -> str:
+        """Per alert and entry rule: (token, lo_us, hi_us) with the entry time (alert + delay) and
+        the end of the entry wait window (the entry time without one): the candles `pos` reads."""
+        return f"""
+WITH a AS (SELECT DISTINCT CAST(token_address AS VARCHAR) AS token, epoch_us(alert_ts) AS alert_us FROM {a_src})
+SELECT a.token, a.alert_us + p.delay_us AS lo_us, a.alert_us + p.delay_us + coalesce(p.wait_us, 0) AS hi_us
+FROM (SELECT * FROM a WHERE token IS NOT NULL AND alert_us IS NOT NULL AND {self._in_range()}) a
+CROSS JOIN (SELECT DISTINCT delay_us, wait_us FROM {self.t('pts')}) p"""
+
+    def _pos_sql(self, a_src: str) -> str:
+        """One row per (point, alert): the entry (or why there is none), deadline and window end."""
+        in_range = self._in_range()
+        c, pts = self.t("ce"), self.t("pts")
         return f"""
 WITH
 eks AS MATERIALIZED (
@@ -376,7 +496,8 @@ e0 AS MATERIALIZED (
     FROM p0 LEFT JOIN ac ON ac.ek = p0.ek AND ac.aid = p0.aid),
 wr AS MATERIALIZED (
     SELECT e0.ek, e0.aid, e0.dip, e0.reb, e0.ac_open, e0.esig, c.ts, c.open, c.high, c.low,
-        {self.act("e0.esig", "TRUE", "c.")} AS ok, {self.act("e0.esig", "FALSE", "c.u")} AS unready
+        {self.act(self.entry_sids, "e0.esig", "TRUE", "c.")} AS ok,
+        {self.act(self.entry_sids, "e0.esig", "FALSE", "c.u")} AS unready
     FROM e0 JOIN {c} c ON c.token = e0.token AND c.ts >= e0.ac_ts AND c.ts < e0.target_us + e0.wait_us
     WHERE e0.enters AND (e0.dip IS NOT NULL OR e0.reb IS NOT NULL OR e0.esig IS NOT NULL)),
 arm AS (
@@ -424,7 +545,8 @@ ent AS MATERIALIZED (
     LEFT JOIN tokens ON tokens.token = e0.token),
 dlc AS (
     SELECT ent.ek, ent.aid, min(c.ts) AS dl_candle
-    FROM ent JOIN {c} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us GROUP BY ent.ek, ent.aid)
+    FROM ent JOIN {self.t('call')} c ON c.token = ent.token AND c.ts >= ent.entry_ts + ent.hold_us
+    GROUP BY ent.ek, ent.aid)
 SELECT pk.point, pk.experiment_id, pk.ek, ar.aid, ar.alert_id, ar.token, ar.chain, ar.alert_us,
     ent.target_us, ent.ac_ts, ent.entry_ts, ent.entry_px, ent.entry_level, coalesce(ent.intra, FALSE) AS intra,
     coalesce(ent.warmup, 0) AS warmup, (ent.esig IS NOT NULL) AS filtered,
@@ -461,11 +583,12 @@ LEFT JOIN dlc ON dlc.aid = ar.aid AND dlc.ek = pk.ek
         hits = [f"(NOT blocked AND coalesce(high >= l{j}, FALSE) AND gate{j}) AS h{j}" for j in range(n)]
         leg_aggs = [f"min(ts) FILTER (WHERE h{j}) AS t{j}, arg_min(open, ts) FILTER (WHERE h{j}) AS o{j}"
                     for j in range(n)]
-        xact = f"(w.ts > w.entry_ts AND {self.act('p.xsig', 'FALSE', 'w.')})"
-        acts = "".join(f", c.act{j}" for j in range(len(self.signals)))
+        xact = f"(w.ts > w.entry_ts AND {self.act(self.hold_sids, 'p.xsig', 'FALSE', 'w.')})"
+        acts = "".join(f", c.act{j}" for j in self.hold_sids)
         # columns of `e` for the signals: the exit signal acting at this candle's open (not at
         # the entry candle's), and each leg's gate
-        extra = [f"{xact} AS xact"] + [f"{self.act(f'p.g{j}', 'TRUE', 'w.')} AS gate{j}" for j in range(n)]
+        extra = [f"{xact} AS xact"] + [f"{self.act(self.hold_sids, f'p.g{j}', 'TRUE', 'w.')} AS gate{j}"
+                                       for j in range(n)]
         filled = [f"(a.t{j} IS NOT NULL AND (a.x IS NULL OR a.t{j} < a.x.ts OR (a.t{j} = a.x.ts AND a.x.kind = 2 "
                   f"AND a.o{j} >= a.l{j})))" for j in range(n)]
         leg_cols = [f"CASE WHEN {filled[j]} THEN a.t{j} END AS f{j}_ts, "

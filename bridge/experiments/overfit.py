@@ -56,8 +56,9 @@ def expected_max_sharpe(var_sr: float, n_trials: int) -> float:
 
     if n_trials < 2:
         return 0.0
-    return math.sqrt(var_sr) * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
-                                + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e)))
+    # a Python float: scipy returns numpy scalars, which the RPC's JSON encoder refuses
+    return float(math.sqrt(var_sr) * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials)
+                                      + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e))))
 
 
 def deflated_sharpe(returns) -> dict[str, Any]:

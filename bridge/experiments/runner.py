@@ -215,9 +215,11 @@ class Experiments:
         return SweepValidationResult(settings=settings, artifact_id=res.artifact_id, folds=folds, overfit=overfit)
 
     def sweep_validation(self, sweep_id: str):
-        """The latest experiment_sweep_validation table of a sweep, or None."""
-        found = self.store.find_by_logical_key("experiment_sweep_validation", f"sweep={sweep_id}/validation")
-        return self.store.read_table(found[0].artifact_id) if found else None
+        """The sweep's experiment_sweep_validation table (views.validation_artifact), or None."""
+        from bridge.experiments.views import validation_artifact
+
+        art = validation_artifact(self.store, sweep_id)
+        return self.store.read_table(art.artifact_id) if art is not None else None
 
     # -- queries -------------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 from bridge.experiments.signals import SignalCondition, SignalGroup, column_name, condition_operands
 
-__all__ = ["SignalPlan", "prepare_signals", "signals_sql"]
+__all__ = ["SignalPlan", "prepare_signals", "signal_depth", "signals_sql"]
 
 _CMP = {">": ">", ">=": ">=", "<": "<", "<=": "<=", "==": "=", "!=": "<>"}
 
@@ -84,10 +84,11 @@ def _key(c: SignalCondition) -> str:
     return msgspec.json.encode(c).decode()
 
 
-def signals_sql(ind: str, signals: Sequence[SignalGroup], carry: Sequence[str] = ()) -> str:
+def signals_sql(ind: str, signals: Sequence[SignalGroup], carry: Sequence[str] = (), part: str = "token") -> str:
     """One SELECT: token, ts, the `carry` columns, s{j}, u{j}, act{j}, uact{j} for every signal j
-    (see module doc). `ind`: a relation name or parenthesised SELECT with token, ts and the
-    indicator columns."""
+    (see module doc). `ind`: a relation name or parenthesised SELECT with token, ts, `part` and the
+    indicator columns; "the previous candle" is the previous row of the same `part` value (the
+    token, or a run of consecutive candles of one token)."""
     conds: dict[str, tuple[int, SignalCondition]] = {}
 
     def collect(g: SignalGroup) -> None:
@@ -119,7 +120,7 @@ def signals_sql(ind: str, signals: Sequence[SignalGroup], carry: Sequence[str] =
         sig_cols += [f"{expr(g, 'h')} AS s{j}", f"({' OR '.join(dict.fromkeys(unready(g, 'ok')))}) AS u{j}"]
     for j, g in enumerate(signals):
         sig_cols += [f"{expr(g, 'p')} AS act{j}", f"({' OR '.join(dict.fromkeys(unready(g, 'pok')))}) AS uact{j}"]
-    win = "WINDOW w AS (PARTITION BY token ORDER BY ts)"
+    win = f"WINDOW w AS (PARTITION BY {_q(part)} ORDER BY ts)"
     # One window pass (comparisons with lag for crosses and the candle before, lookback counts as
     # window sums); a cross counted over a lookback needs its own pass before (l0).
     src = ind
@@ -130,6 +131,25 @@ def signals_sql(ind: str, signals: Sequence[SignalGroup], carry: Sequence[str] =
     kept = "".join(f"{_q(k)}, " for k in carry)
     l1 = f"SELECT token, ts, {kept}{', '.join(win_cols)} FROM {src} {win}"
     return f"WITH {head}l1 AS ({l1}) SELECT token, ts, {kept}{', '.join(sig_cols)} FROM l1"
+
+
+def signal_depth(signals: Sequence[SignalGroup]) -> int:
+    """How many earlier candles the acting flag of a candle reads (at least 1: the candle before):
+    a comparison at the previous candle reads 1, a cross 2 (it also reads the candle before that),
+    and `lookbackBars` N counts N of them, so N (comparison) or N + 1 (cross)."""
+    depth = 1
+
+    def walk(g: SignalGroup) -> None:
+        nonlocal depth
+        for c in g.conditions:
+            n = c.lookback_bars or 1
+            depth = max(depth, n + (0 if c.operator in _CMP else 1))
+        for sub in g.groups:
+            walk(sub)
+
+    for g in signals:
+        walk(g)
+    return depth
 
 
 class SignalPlan:
@@ -159,30 +179,42 @@ class SignalPlan:
 
 
 def prepare_signals(con, candles: str, plan: SignalPlan, *, tokens: str | None = None,
+                    windows: str | None = None, through_hi: bool = False, only: Sequence[int] | None = None,
                     wide: str = "sig_wide", carry: Sequence[str] = ()) -> dict[str, float]:
     """Compute the indicators every signal of `plan` reads (each distinct one once per token) and
     create the temp table `wide`: one row per candle (deduplicated), token, ts, the `carry` candle
     columns, and act{j}, uact{j} for every signal j (acting at this candle's open; lacking history).
-    `candles`: a relation with token, ts (BIGINT µs), open, high, low, close, volume. Returns
-    timings in seconds (indicators, signals)."""
+    `candles`: a relation with token, ts (BIGINT µs), open, high, low, close, volume.
+
+    With `windows` (a SELECT of token, lo_us, hi_us: see `indicators.indicator_table`), the table
+    holds only the candles of the windows (each from its token's first candle at or after lo_us
+    through its first candle at or after hi_us; a token's last candle when it has none at or after
+    lo_us), with the acting flags those candles have in the token's whole series: the indicators
+    are computed from each token's first candle, and the window pass also reads the
+    `signal_depth` candles before each window, so every lag and lookback the flags read is there.
+    `through_hi`: windows end at their last candle at or before hi_us. `only`: the signal numbers to compute (default: all). Returns timings in seconds
+    (indicators, signals)."""
     import time
 
     from bridge.experiments.indicators import indicator_table
     from bridge.experiments.signals import signal_indicators
 
     t0 = time.perf_counter()
+    sids = list(range(len(plan))) if only is None else list(only)
+    signals = [plan.signals[j] for j in sids]
     cols = set()
-    for g in plan.signals:
+    for g in signals:
         cols |= signal_indicators(g)
-    ind = indicator_table(con, candles, cols, tokens=tokens, prices=tuple(carry))
+    ind = indicator_table(con, candles, cols, tokens=tokens, windows=windows, depth=signal_depth(signals),
+                          through_hi=through_hi, prices=tuple(carry))
     t1 = time.perf_counter()
     name = f"_ind_{id(ind)}"
     con.register(name, ind)
     try:
-        sel = ", ".join(f"act{j}, uact{j}" for j in range(len(plan)))
+        sel = ", ".join(f"act{i} AS act{j}, uact{i} AS uact{j}" for i, j in enumerate(sids))
         kept = "".join(f"{_q(k)}, " for k in carry)
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT token, ts, {kept}{sel} "
-                    f"FROM ({signals_sql(name, plan.signals, carry)})")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {wide} AS SELECT CAST(token AS VARCHAR) AS token, ts, {kept}{sel} "
+                    f"FROM ({signals_sql(name, signals, (*carry, 'core'), part='seg')}) WHERE core")
     finally:
         con.unregister(name)
     return {"indicators_s": t1 - t0, "signals_s": time.perf_counter() - t1}

@@ -1,13 +1,16 @@
 """Read-only views of recorded runs and sweeps for people: what a run's report shows as data
 (metrics, equity and drawdown, trades, skipped alerts, lineage), the candles around one trade,
-several runs side by side (definitions diffed, metrics, curves), and the sweeps with their grid.
+several runs side by side (definitions diffed, metrics, curves), and the sweeps with their grid
+and, when they ran with validation, their folds, deflated Sharpe ratio and PBO.
 
 Everything reads the manifest's run records and the runs' result artifacts; nothing writes.
-The artifacts are immutable, so the small tables read from them (metrics) are cached by id.
+The artifacts are immutable, so the small tables read from them (metrics, a sweep's validation)
+are cached by id.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
 from collections import Counter, OrderedDict
@@ -23,8 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from bridge.experiments.definition import ExperimentResult
     from bridge.store import Store
 
-__all__ = ["SweepInfo", "compare_runs", "definition_diff", "list_sweeps", "run_metrics", "run_view", "sweep_view",
-           "trade_candles"]
+__all__ = ["SweepInfo", "compare_runs", "definition_diff", "list_sweeps", "run_metrics", "run_view", "sweep_validation",
+           "sweep_view", "trade_candles", "validation_artifact"]
 
 MAX_TRADES = 1000
 MAX_COMPARE = 8
@@ -72,7 +75,91 @@ def sweep_view(store: "Store", sweep_id: str) -> dict[str, Any]:
         points.append({"experimentId": exp_id, "runId": r.run_id, "status": r.status,
                        "params": {k: strategy.get(k) for k in grid},
                        "metrics": run_metrics(store, r) if r.status == "completed" else {}})
-    return {"sweepId": sweep_id, "experimentId": row[0], "createdAt": row[2], "grid": grid, "points": points}
+    validation = sweep_validation(store, sweep_id)
+    if validation is not None:
+        by_exp = {p["experimentId"]: p for p in points}
+        for f in validation["folds"]:
+            chosen = by_exp.get(f["experimentId"])
+            f["runId"], f["params"] = (chosen["runId"], chosen["params"]) if chosen else (None, None)
+    return {"sweepId": sweep_id, "experimentId": row[0], "createdAt": row[2], "grid": grid, "points": points,
+            "validation": validation}
+
+
+# -- a sweep's out-of-sample validation --------------------------------------------------------------
+
+_validation_cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+
+
+def validation_artifact(store: "Store", sweep_id: str):
+    """The sweep's experiment_sweep_validation artifact (the active one, else the newest), or None."""
+    found = store.find_by_logical_key("experiment_sweep_validation", f"sweep={sweep_id}/validation")
+    return next((a for a in found if a.status == "active"), found[0] if found else None)
+
+
+def sweep_validation(store: "Store", sweep_id: str) -> dict[str, Any] | None:
+    """What a sweep's out-of-sample validation published (docs/experiments.md, "Out-of-sample
+    sweeps" and "Overfitting guards"), read back from its experiment_sweep_validation artifact;
+    None for a sweep run without validation.
+
+    {"artifactId", "settings" (the validation settings, camelCase), "metric" (the selection
+    metric), "folds": [{"fold", "experimentId", "inSample", "outOfSample" (statistic -> value),
+    "inSampleFrom", "inSampleTo", "outOfSampleFrom", "outOfSampleTo" (epoch ms, half-open)}],
+    "overfit": {"dsr", "dsrReason", "sr", "sr0", "dsrExperimentId", "trials", "observations",
+    "skew", "kurtosis", "pbo", "pboReason", "pboCombinations", "cscvBlocks"}}. The artifact is
+    immutable, so its parsed form is cached by id.
+    """
+    art = validation_artifact(store, sweep_id)
+    if art is None:
+        return None
+    key = (str(store.lake.root), art.artifact_id)
+    with _cache_lock:
+        hit = _validation_cache.get(key)
+    if hit is None:
+        hit = _read_validation(store, art.artifact_id)
+        with _cache_lock:
+            _validation_cache[key] = hit
+            while len(_validation_cache) > _CACHE_SIZE:
+                _validation_cache.popitem(last=False)
+    return copy.deepcopy(hit)  # callers add to it
+
+
+def _read_validation(store: "Store", artifact_id: str) -> dict[str, Any]:
+    settings = (store.provenance(artifact_id).get("params") or {}).get("validation") or {}
+    folds: dict[int, dict[str, Any]] = {}
+    overfit: dict[str, Any] = {}
+    metric = settings.get("metric")
+    for r in store.read_table(artifact_id).to_pylist():
+        if r["section"] == "fold":
+            f = folds.setdefault(r["fold"], {"fold": r["fold"], "experimentId": r["experiment_id"], "inSample": {},
+                                             "outOfSample": {}})
+            side = "inSample" if r["sample"] == "in_sample" else "outOfSample"
+            f[side][r["metric_name"]] = r["metric_value"]
+            f[side + "From"], f[side + "To"] = _ms(r["from_ts"]), _ms(r["to_ts"])
+            if metric is None and r["detail"]:  # "chosen in-sample by <metric>"
+                metric = r["detail"].rsplit(" ", 1)[-1]
+        elif r["section"] == "overfit":
+            overfit[r["metric_name"]] = r
+
+    def value(name: str) -> float | None:
+        return overfit[name]["metric_value"] if name in overfit else None
+
+    def reason(name: str) -> str | None:
+        return overfit[name]["detail"] if name in overfit and overfit[name]["metric_value"] is None else None
+
+    def count(name: str) -> int | None:
+        v = value(name)
+        return None if v is None else int(v)
+
+    return {
+        "artifactId": artifact_id, "settings": settings, "metric": metric,
+        "folds": [folds[k] for k in sorted(folds)],
+        "overfit": {"dsr": value("dsr"), "dsrReason": reason("dsr"), "sr": value("dsr_sharpe"),
+                    "sr0": value("dsr_expected_max_sharpe"),
+                    "dsrExperimentId": overfit["dsr"]["experiment_id"] if "dsr" in overfit else None,
+                    "trials": count("trials"), "observations": count("observations"), "skew": value("dsr_skew"),
+                    "kurtosis": value("dsr_kurtosis"), "pbo": value("pbo"), "pboReason": reason("pbo"),
+                    "pboCombinations": count("pbo_combinations"), "cscvBlocks": settings.get("cscvBlocks")},
+    }
 
 
 # -- one run -------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ offline), and the JSON endpoints the pages call. Every endpoint reads; none writ
     GET  /api/coverage?artifact=
     GET  /api/projections
     POST /api/query {projectionId, sql}  the read-only sandbox, with row and byte limits
+    GET  /docs/{name}                    docs/<name>.md as HTML (the pages link to definitions)
 """
 
 from __future__ import annotations
@@ -86,6 +87,15 @@ def create_app(store: Store, *, token: str, port: int) -> Guard:
     def home(request: Request) -> Response:
         return Response(index, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
 
+    def doc(request: Request) -> Response:
+        from bridge.ui.docs import render_doc
+
+        try:
+            page = render_doc(request.path_params["name"])
+        except NotFound as exc:
+            return Response(f"{exc}\n", status_code=404, media_type="text/plain; charset=utf-8")
+        return Response(page, media_type="text/html; charset=utf-8", headers={"cache-control": "no-store"})
+
     async def query(request: Request) -> Response:
         from starlette.concurrency import run_in_threadpool
 
@@ -124,6 +134,7 @@ def create_app(store: Store, *, token: str, port: int) -> Guard:
         Route("/api/coverage", endpoint(lambda r: views.coverage(r.query_params))),
         Route("/api/projections", endpoint(lambda r: views.projection_list())),
         Route("/api/query", query, methods=["POST"]),
+        Route("/docs/{name}", doc),
         Mount("/static", StaticFiles(directory=str(static_dir))),
     ]
     app = Starlette(routes=routes)

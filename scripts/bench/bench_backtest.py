@@ -14,6 +14,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -124,6 +125,119 @@ def pandas_frames(alerts, candles):
     cdf = candles.select(["token", "ts", "open", "high", "low", "close"]).to_pandas()
     cdf["ts"] = candles.column("ts").cast("int64").to_numpy()
     return adf, cdf
+
+def bench_arguments(doc: str, loop_alerts: int) -> argparse.Namespace:
+    """The command line shared by the engine-vs-loops benchmarks (`engine_vs_loops`)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--alerts", type=int, default=10_000)
+    ap.add_argument("--minutes", type=int, default=1440, help="candles after each alert (default 24 h)")
+    ap.add_argument("--loop-alerts", type=int, default=loop_alerts,
+                    help="alerts timed in the pre-grouped loop, then scaled")
+    ap.add_argument("--naive-alerts", type=int, default=20, help="alerts timed in the naive loop, then scaled")
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--threads", type=int, default=None)
+    return ap.parse_args()
+
+
+def _walk_alerts(adf, n: int, candles_of, walk, strategy) -> tuple[float, dict]:
+    """Seconds and {alert_id: walk(candles, alert_us, strategy)} over the first n alerts, where
+    candles_of(token) is the token's candles (a DataFrame sorted by ts) or None."""
+    t = time.perf_counter()
+    out = {}
+    for a in adf.iloc[:n].itertuples():
+        out[a.alert_id] = walk(candles_of(a.token_address), a.alert_us, strategy)
+    return time.perf_counter() - t, out
+
+
+def engine_vs_loops(args: argparse.Namespace, strategy, walk) -> tuple[dict, Any]:
+    """Interleaved rounds of the engine and two per-alert loops, in this one process (pin it with
+    `taskset` for a fixed core set), on `make_data(args.alerts, args.minutes)`.
+
+    Each round: the engine (`run_backtest` over the whole data; wall time, CPU time of all its
+    threads, and peak RSS growth sampled every 5 ms; the first round runs before the loops' pandas
+    frames are built, on a process holding only the inputs and DuckDB), then two per-alert loops calling
+    `walk(candles, alert_us, strategy)` (the alert's P&L, or None without a trade; `candles`: the
+    token's candles without the token column, sorted by ts, or None) and scaled linearly to all
+    alerts: the pre-grouped loop on the first --loop-alerts alerts, its candles from a groupby by
+    token done once (timed once and added to every round), and the naive loop on the first
+    --naive-alerts alerts, its candles masked from the whole candle frame and sorted per alert. The
+    engine must give the same trades and fills every round, the two loops the same P&L.
+
+    Returns (report, the first engine result): the report has the median and range of every time,
+    the peak RSS growth (the largest of the rounds, and the first round's) against the inputs'
+    Arrow size, both loops' scaled times and speed-ups, and how many of the pre-grouped loop's alerts entered and have
+    the engine's P&L (to 1e-6 on a notional of 1,000); a benchmark adds its baselines'
+    descriptions and targets.
+    """
+    import statistics
+
+    from bridge.experiments.engine import run_backtest
+
+    alerts, candles = make_data(args.alerts, args.minutes)
+    arrow_bytes = alerts.nbytes + candles.nbytes
+    con = load_duckdb(alerts, candles, args.threads)
+    adf = cdf = groups = None
+    group_s = 0.0
+    n_loop = min(args.loop_alerts, args.alerts)
+    n_naive = min(args.naive_alerts, args.alerts)
+
+    def naive_candles(token):
+        g = cdf[cdf.token == token].drop(columns="token").sort_values("ts")
+        return None if g.empty else g
+
+    engine_s, loop_s, naive_s, cpu_s, growth, first, pnl = [], [], [], [], [], None, {}
+    for _ in range(args.rounds):
+        t, cpu = time.perf_counter(), time.process_time()
+        with PeakRss() as mem:
+            res = run_backtest(con, "alerts", "candles", strategy)
+        engine_s.append(time.perf_counter() - t)
+        cpu_s.append(time.process_time() - cpu)
+        growth.append(mem.growth)
+        if first is None:
+            first = res
+            # the loops' frames only now: the first run's memory growth is not hidden by memory the
+            # frames' construction freed (and the process keeps for reuse)
+            adf, cdf = pandas_frames(alerts, candles)
+            t = time.perf_counter()
+            groups = {tok: g.drop(columns="token").sort_values("ts") for tok, g in cdf.groupby("token", sort=False)}
+            group_s = time.perf_counter() - t
+        else:
+            assert res.trades.equals(first.trades) and res.fills.equals(first.fills), "two engine runs disagree"
+        sub, pnl = _walk_alerts(adf, n_loop, groups.get, walk, strategy)
+        loop_s.append(group_s + sub * args.alerts / n_loop)
+        sub, naive_pnl = _walk_alerts(adf, n_naive, naive_candles, walk, strategy)
+        naive_s.append(sub * args.alerts / n_naive)
+        assert all(naive_pnl[k] == pnl[k] for k in naive_pnl if k in pnl), "the two loops disagree"
+
+    def spread(xs: list[float], nd: int) -> dict:
+        return {"median": round(statistics.median(xs), nd), "min": round(min(xs), nd), "max": round(max(xs), nd)}
+
+    med_e, med_l, med_n = statistics.median(engine_s), statistics.median(loop_s), statistics.median(naive_s)
+    fills = first.fills
+    engine = {r["alert_id"]: r["pnl"] for r in first.trades.to_pylist()}
+    entered = [aid for aid, p in pnl.items() if p is not None]
+    agree = sum(1 for aid in entered if aid in engine and abs(engine[aid] - pnl[aid]) <= 1e-9 * 1000)
+    report = {
+        "alerts": args.alerts, "candles": candles.num_rows, "threads": args.threads or "default",
+        "rounds": args.rounds,
+        "engine_s": spread(engine_s, 3),
+        "engine_cpu_s_median": round(statistics.median(cpu_s), 3),
+        "engine_candles_per_s": round(candles.num_rows / med_e),
+        "trades": first.trades.num_rows, "skipped": first.skipped.num_rows, "fills": fills.num_rows,
+        "fills_by_reason": dict(sorted(pd.Series(fills.column("reason").to_pylist()).value_counts().items())),
+        "engine_peak_rss_growth_x_arrow": round(max(growth) / arrow_bytes, 2),
+        "engine_peak_rss_growth_first_round_x_arrow": round(growth[0] / arrow_bytes, 2),
+        "engine_peak_rss_growth_mb": round(max(growth) / 1e6),
+        "inputs_arrow_mb": round(arrow_bytes / 1e6),
+        "naive_loop": {"alerts_timed": n_naive, "scaled_to_all_alerts_s": spread(naive_s, 1),
+                       "speedup_median": round(med_n / med_e, 1)},
+        "grouped_loop": {"group_by_token_s": round(group_s, 3), "alerts_timed": n_loop,
+                         "scaled_to_all_alerts_s": spread(loop_s, 1), "speedup_median": round(med_l / med_e, 1)},
+        "loop_vs_engine": {"entered": f"loop {len(entered)} / engine {sum(1 for aid in pnl if aid in engine)} "
+                                      f"of {len(pnl)}", "pnl_agree": f"{agree}/{len(entered)}"},
+    }
+    return report, first
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

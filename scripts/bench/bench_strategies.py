@@ -26,20 +26,14 @@ want a fixed core set).
 
 from __future__ import annotations
 
-import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
-
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _rss import PeakRss  # noqa: E402
-from bench_backtest import load_duckdb, make_data, pandas_frames  # noqa: E402
+from bench_backtest import bench_arguments, engine_vs_loops  # noqa: E402
 
 
 def strategy():
@@ -114,98 +108,22 @@ def walk(rows: list, alert_us: int, s, step_us: int) -> float | None:
     return proceeds - cost
 
 
-def naive_loop(adf, cdf, s, n: int) -> tuple[float, dict]:
-    t = time.perf_counter()
-    out = {}
-    for a in adf.iloc[:n].itertuples():
-        g = cdf[cdf.token == a.token_address].drop(columns="token").sort_values("ts")
-        out[a.alert_id] = walk(list(g.itertuples(index=False, name=None)), a.alert_us, s, 60_000_000)
-    return time.perf_counter() - t, out
-
-
-def loop(adf, groups, s, n: int) -> tuple[float, dict]:
-    t = time.perf_counter()
-    out = {}
-    for a in adf.iloc[:n].itertuples():
-        g = groups.get(a.token_address)
-        rows = [] if g is None else list(g.itertuples(index=False, name=None))
-        out[a.alert_id] = walk(rows, a.alert_us, s, 60_000_000)
-    return time.perf_counter() - t, out
+def walk_frame(g, alert_us: int, s) -> float | None:
+    """`walk` over a token's candle frame (None: no candles), its rows as tuples."""
+    return walk([] if g is None else list(g.itertuples(index=False, name=None)), alert_us, s, 60_000_000)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--alerts", type=int, default=10_000)
-    ap.add_argument("--minutes", type=int, default=1440, help="candles after each alert (default 24 h)")
-    ap.add_argument("--loop-alerts", type=int, default=200, help="alerts timed in the pre-grouped loop, then scaled")
-    ap.add_argument("--naive-alerts", type=int, default=20, help="alerts timed in the naive loop, then scaled")
-    ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--threads", type=int, default=None)
-    args = ap.parse_args()
-
-
-    from bridge.experiments.engine import run_backtest
-
-    s = strategy()
-    alerts, candles = make_data(args.alerts, args.minutes)
-    arrow_bytes = alerts.nbytes + candles.nbytes
-    con = load_duckdb(alerts, candles, args.threads)
-
-    adf, cdf = pandas_frames(alerts, candles)
-    t = time.perf_counter()
-    groups = {tok: g.drop(columns="token").sort_values("ts") for tok, g in cdf.groupby("token", sort=False)}
-    group_s = time.perf_counter() - t
-    n_loop = min(args.loop_alerts, args.alerts)
-    n_naive = min(args.naive_alerts, args.alerts)
-
-    engine_s, loop_s, naive_s, cpu_s, growth, first = [], [], [], [], [], None
-    for _ in range(args.rounds):
-        t, cpu = time.perf_counter(), time.process_time()
-        with PeakRss() as mem:
-            res = run_backtest(con, "alerts", "candles", s)
-        engine_s.append(time.perf_counter() - t)
-        cpu_s.append(time.process_time() - cpu)
-        growth.append(mem.growth)
-        if first is None:
-            first = res
-        else:
-            assert res.trades.equals(first.trades) and res.fills.equals(first.fills), "two engine runs disagree"
-        sub, pnl = loop(adf, groups, s, n_loop)
-        loop_s.append(group_s + sub * args.alerts / n_loop)
-        sub, naive_pnl = naive_loop(adf, cdf, s, n_naive)
-        naive_s.append(sub * args.alerts / n_naive)
-        assert all(naive_pnl[k] == pnl[k] for k in naive_pnl if k in pnl), "the two loops disagree"
-
-    engine = {r["alert_id"]: r["pnl"] for r in first.trades.to_pylist()}
-    agree = sum(1 for aid, p in pnl.items() if p is not None and aid in engine and abs(engine[aid] - p) <= 1e-9 * 1000)
-    med_e, med_l, med_n = statistics.median(engine_s), statistics.median(loop_s), statistics.median(naive_s)
-    fills = first.fills
-    report = {
-        "alerts": args.alerts, "candles": candles.num_rows, "threads": args.threads or "default",
-        "rounds": args.rounds,
-        "engine_s": {"median": round(med_e, 3), "min": round(min(engine_s), 3), "max": round(max(engine_s), 3)},
-        "engine_cpu_s_median": round(statistics.median(cpu_s), 3),
-        "engine_candles_per_s": round(candles.num_rows / med_e),
-        "trades": first.trades.num_rows, "skipped": first.skipped.num_rows, "fills": fills.num_rows,
-        "fills_by_reason": dict(sorted(pd.Series(fills.column("reason").to_pylist()).value_counts().items())),
-        "engine_peak_rss_growth_x_arrow": round(max(growth) / arrow_bytes, 2),
-        "engine_peak_rss_growth_mb": round(max(growth) / 1e6),
-        "inputs_arrow_mb": round(arrow_bytes / 1e6),
-        "naive_loop": {"baseline": "per alert: boolean mask of the whole candle frame + sort, then the itertuples "
-                       "walk of the same rules", "alerts_timed": n_naive,
-                       "scaled_to_all_alerts_s": {"median": round(med_n, 1), "min": round(min(naive_s), 1),
-                                                  "max": round(max(naive_s), 1)},
-                       "speedup_median": round(med_n / med_e, 1)},
-        "pandas_loop": {"baseline": "groupby token once + per-alert itertuples walk of the same rules",
-                        "group_by_token_s": round(group_s, 3), "alerts_timed": n_loop,
-                        "scaled_to_all_alerts_s": {"median": round(med_l, 1), "min": round(min(loop_s), 1),
-                                                   "max": round(max(loop_s), 1)},
-                        "speedup_median": round(med_l / med_e, 1)},
-        "loop_vs_engine_pnl_agree": f"{agree}/{sum(1 for p in pnl.values() if p is not None)}",
-        "targets": {"engine_under_20s": med_e < 20, "speedup_vs_naive_loop_at_least_10x": med_n / med_e >= 10,
-                    "speedup_vs_pre_grouped_loop_at_least_10x": med_l / med_e >= 10,
-                    "rss_growth_at_most_3x_inputs": max(growth) / arrow_bytes <= 3},
-    }
+    args = bench_arguments(__doc__, loop_alerts=200)
+    report, _ = engine_vs_loops(args, strategy(), walk_frame)
+    report["naive_loop"]["baseline"] = ("per alert: boolean mask of the whole candle frame + sort, then the "
+                                        "itertuples walk of the same rules")
+    report["grouped_loop"]["baseline"] = "groupby token once + per-alert itertuples walk of the same rules"
+    report["targets"] = {
+        "engine_under_20s": report["engine_s"]["median"] < 20,
+        "speedup_vs_naive_loop_at_least_10x": report["naive_loop"]["speedup_median"] >= 10,
+        "speedup_vs_pre_grouped_loop_at_least_10x": report["grouped_loop"]["speedup_median"] >= 10,
+        "rss_growth_at_most_3x_inputs": report["engine_peak_rss_growth_x_arrow"] <= 3}
     print(json.dumps(report, indent=2))
 
 

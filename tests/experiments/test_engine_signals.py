@@ -4,6 +4,7 @@ event-driven reference fill for fill (hypothesis)."""
 from __future__ import annotations
 
 import random
+from unittest import mock
 
 import msgspec
 import pytest
@@ -12,7 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.experiments.engine import run_backtest, run_grid
+from bridge.experiments.engine import _Plan, run_backtest, run_grid
 from bridge.experiments.signals import SignalGroup
 from bridge.experiments.strategy import LadderLeg, Strategy
 from tests.experiments.helpers import MIN, T0, alert_row, candle_rows, connect
@@ -159,8 +160,9 @@ def signal_strategies(draw):
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(seed=st.integers(0, 10**6), strategy=signal_strategies())
-def test_engine_with_signals_matches_reference_fill_for_fill(seed, strategy):
+@given(seed=st.integers(0, 10**6), strategy=signal_strategies(), rounds=st.sampled_from([1, 2, 128]))
+def test_engine_with_signals_matches_reference_fill_for_fill(seed, strategy, rounds):
+    """`rounds`: the first holding round's length in candles (small: several rounds per position)."""
     rnd = random.Random(seed)
     alerts, candles = _random_market(rnd, n_tokens=4, n_alerts=8)
     for c in candles:
@@ -169,5 +171,40 @@ def test_engine_with_signals_matches_reference_fill_for_fill(seed, strategy):
     seen = {}
     for c in candles:
         c["volume"] = seen.setdefault((c["token"], c["ts"]), c["volume"])
-    res = _run(alerts, candles, strategy)
+    with mock.patch.object(_Plan, "HOLD_ROUND_CANDLES", rounds):
+        res = _run(alerts, candles, strategy)
     _compare(res, reference_backtest(alerts, candles, strategy))
+
+
+def test_long_history_before_the_alerts_gives_the_whole_series_indicators():
+    """Signals are evaluated only over the alerts' entry and holding windows, but every indicator
+    value is the token's whole-series value: 300 candles of history before the alerts (recursive
+    EMA and RSI seeded at the token's first candle), overlapping and separate windows, a token whose
+    data ends before its alert, and candles long after every deadline; fill for fill with the
+    reference, which computes TA-Lib over each token's whole series."""
+    rng = np.random.default_rng(5)
+    closes = np.round(np.exp(np.cumsum(rng.normal(0, 0.03, 900))), 6)
+    rows = candle_rows("T", _ramp(list(closes))) + candle_rows("U", _ramp(list(closes[:320])))
+    alerts = [alert_row(f"a{i}", "T", T0 + m * MIN + 7) for i, m in enumerate((300, 310, 340, 600))]
+    alerts.append(alert_row("u", "U", T0 + 400 * MIN))
+    s = Strategy(entry_signal=G({"conditions": [cond("rsi", "<", 45, params={"period": 14})]}),
+                 exit_signal=G({"conditions": [cond("ema", "crosses_below", params={"period": 9},
+                                                    secondaryIndicator="ema", secondaryParams={"period": 21})]}),
+                 entry_max_wait_seconds=1800, max_hold_seconds=3600, take_profit_pct=40, stop_loss_pct=30,
+                 exit_at_end_of_data=True, resolution="1m")
+    ref = reference_backtest(alerts, rows, s)
+    rounds = []
+    real = _Plan._signal_candles
+
+    def spy(self, con, name, *args, **kw):
+        rounds.append(name)
+        return real(self, con, name, *args, **kw)
+
+    for first_round in (128, 3):  # one holding round each; rounds of 3, 24, 192 candles
+        rounds.clear()
+        with mock.patch.object(_Plan, "HOLD_ROUND_CANDLES", first_round), mock.patch.object(_Plan, "_signal_candles", spy):
+            res = _run(alerts, rows, s)
+        _compare(res, ref)
+        assert {r["reason"] for r in res.fills.to_pylist()} >= {"entry", "exit_signal"}
+        assert res.skipped.to_pylist()[0]["alert_id"] == "u"
+        assert rounds == (["ce", "hc0"] if first_round == 128 else ["ce", "hc0", "hc1", "hc2"])

@@ -129,3 +129,78 @@ def test_tokens_do_not_leak_into_each_other_and_duplicates_collapse():
     con.register("c2", pa.Table.from_pylist(rows))
     with pytest.raises(InvalidInput, match="token 'A' at ts 1000"):
         indicator_table(con, "c2", [(spec, "value")])
+
+
+# --- only the windows' candles, with the whole series' values -------------------------------------
+
+_WINDOW_SPECS = [("ema", {"period": 5}), ("rsi", {"period": 4}), ("macd", {"fast": 2, "slow": 5, "signal": 3}),
+                 ("atr", {"period": 3}), ("sma", {"period": 4}), ("ichimoku_cloud", {"tenkan": 2, "kijun": 3,
+                                                                                    "senkou_b": 4, "displacement": 2})]
+
+
+@settings(max_examples=30, deadline=None)
+@given(lengths=st.lists(st.integers(1, 60), min_size=1, max_size=3), seed=st.integers(0, 10_000),
+       windows=st.lists(st.tuples(st.integers(0, 2), st.integers(-5, 70), st.one_of(st.none(), st.integers(0, 30))),
+                        max_size=5),
+       depth=st.integers(0, 6))
+def test_windowed_table_has_the_window_candles_with_the_whole_series_values(lengths, seed, windows, depth):
+    """With windows, the rows are the windows' candles plus `depth` before each (`core` marks the
+    windows' own), and every indicator value is the one the token's whole series gives: recursive
+    smoothers (EMA, RSI, MACD, ATR) included, exactly, because each is computed from the token's
+    first candle."""
+    rng = np.random.default_rng(seed)
+    rows, ts_of = [], {}
+    for i, n in enumerate(lengths):
+        df = _candles(n, seed + i)
+        ts = np.cumsum(rng.choice([1, 1, 2, 5], n)) * 10  # gaps
+        ts_of[f"T{i}"] = ts
+        rows += [{"token": f"T{i}", "ts": int(t), **r.to_dict()} for t, (_, r) in zip(ts, df.iterrows())]
+    con = duckdb.connect()
+    schema = pa.schema([("token", pa.string()), ("ts", pa.int64())] +
+                       [(k, pa.float64()) for k in ("open", "high", "low", "close", "volume")])
+    con.register("c", pa.Table.from_pylist(rows, schema=schema))
+    wins = [(f"T{t}", lo * 10, None if span is None else (lo + span) * 10) for t, lo, span in windows]
+    con.register("w", pa.Table.from_pylist([{"token": t, "lo_us": lo, "hi_us": hi} for t, lo, hi in wins],
+                                           schema=pa.schema([("token", pa.string()), ("lo_us", pa.int64()),
+                                                             ("hi_us", pa.int64())])))
+    cols = [(_spec(n, p), f) for n, p in _WINDOW_SPECS for f in INDICATORS[n].fields]
+    full = indicator_table(con, "c", cols)
+    part = indicator_table(con, "c", cols, windows="SELECT * FROM w", depth=depth)
+    # the rows, by a plain loop: per window, first candle >= lo (the last if none) .. first >= hi
+    want_core, want_all = set(), set()
+    for tok, lo, hi in wins:
+        ts = ts_of.get(tok, np.zeros(0))
+        if len(ts) == 0:
+            continue
+        first = min(next((i for i, t in enumerate(ts) if t >= lo), len(ts) - 1), len(ts) - 1)
+        last = len(ts) - 1 if hi is None else next((i for i, t in enumerate(ts) if t >= hi), len(ts) - 1)
+        last = max(last, first)
+        want_core |= {(tok, int(ts[i])) for i in range(first, last + 1)}
+        want_all |= {(tok, int(ts[i])) for i in range(max(first - depth, 0), last + 1)}
+    got = part.to_pylist()
+    assert {(r["token"], r["ts"]) for r in got} == want_all
+    assert {(r["token"], r["ts"]) for r in got if r["core"]} == want_core
+    by_key = {(r["token"], r["ts"]): r for r in full.to_pylist()}
+    for r in got:
+        ref = by_key[(r["token"], r["ts"])]
+        assert {k: r[k] for k in r if "__" in k} == {k: ref[k] for k in ref if "__" in k}
+    # a seg number per run of consecutive candles of one token
+    prev = None
+    for r in got:
+        key = (r["token"], int(np.searchsorted(ts_of[r["token"]], r["ts"])))
+        if prev is not None:
+            same_run = key[0] == prev[0][0] and key[1] == prev[0][1] + 1
+            assert (r["seg"] == prev[1]) == same_run
+        prev = (key, r["seg"])
+
+
+def test_windows_through_hi_end_at_the_last_candle_at_or_before_hi():
+    rows = [{"token": "A", "ts": t, "open": 1.0, "high": 1.0, "low": 1.0, "close": 1.0 + t, "volume": 1.0}
+            for t in (0, 10, 20, 30, 40)]
+    con = duckdb.connect()
+    con.register("c", pa.Table.from_pylist(rows))
+    spec = _spec("ema", {"period": 2})
+    w = "SELECT 'A' AS token, 10::BIGINT AS lo_us, 25::BIGINT AS hi_us"
+    assert indicator_table(con, "c", [(spec, "value")], windows=w).column("ts").to_pylist() == [10, 20, 30]
+    got = indicator_table(con, "c", [(spec, "value")], windows=w, through_hi=True, depth=1)
+    assert got.column("ts").to_pylist() == [0, 10, 20] and got.column("core").to_pylist() == [False, True, True]

@@ -65,6 +65,15 @@ def test_too_little_data_gives_null_with_a_reason():
     assert np.isnan(sharpe_per_period(np.ones((5, 1))))[0]
 
 
+def test_results_are_plain_python_values_the_rpc_can_encode():
+    import msgspec
+
+    m = np.random.default_rng(5).normal(0.01, 0.1, size=(64, 4))
+    for out in (deflated_sharpe(m), pbo_cscv(m, 4)):
+        msgspec.json.encode(out)  # numpy scalars (e.g. scipy's norm.ppf) raise TypeError here
+    assert type(expected_max_sharpe(0.02, 4)) is float
+
+
 def test_cscv_sharpe_from_blocks_equals_direct_computation():
     """The matrix-product shortcut gives the same in-sample winner as computing each split directly."""
     m = np.random.default_rng(9).normal(0, 1, (64, 5))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bridge.errors import ValidationFailed
 from bridge.experiments.indicators import indicator_table
-from bridge.experiments.signal_sql import signals_sql
+from bridge.experiments.signal_sql import SignalPlan, prepare_signals, signal_depth, signals_sql
 from bridge.experiments.signals import SignalGroup, signal_indicators, validate_signal
 
 from .signal_reference import evaluate_group
@@ -158,3 +158,45 @@ def test_sql_equals_the_candle_by_candle_reference(groups, seed, lengths):
                 row += [s[t - 1] if t else False, u[t - 1] if t else True]
             expected.append(tuple(row))
     assert got == expected
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(groups=st.lists(_GROUP, min_size=1, max_size=2), seed=st.integers(0, 10**6),
+       lengths=st.lists(st.integers(1, 30), min_size=1, max_size=2),
+       windows=st.lists(st.tuples(st.integers(0, 1), st.integers(-2, 32), st.one_of(st.none(), st.integers(0, 10))),
+                        min_size=1, max_size=4))
+def test_windowed_flags_equal_the_whole_series_flags(groups, seed, lengths, windows):
+    """prepare_signals over windows holds exactly the windows' candles, each with the acting flags
+    (and warm-up flags) the token's whole series gives: the window pass reads `signal_depth`
+    candles before each window, enough for every lag, cross and lookback."""
+    sigs = [_group(g) for g in groups]
+    rows = []
+    for i, n in enumerate(lengths):
+        for t, r in _series(seed + i, n).iterrows():
+            rows.append({"token": f"T{i}", "ts": 60 * t, **r.to_dict()})
+    con = duckdb.connect()
+    schema = pa.schema([("token", pa.string()), ("ts", pa.int64())] +
+                       [(k, pa.float64()) for k in ("open", "high", "low", "close", "volume")])
+    con.register("c", pa.Table.from_pylist(rows, schema=schema))
+    con.register("w", pa.Table.from_pylist(
+        [{"token": f"T{t}", "lo_us": 60 * lo, "hi_us": None if span is None else 60 * (lo + span)}
+         for t, lo, span in windows],
+        schema=pa.schema([("token", pa.string()), ("lo_us", pa.int64()), ("hi_us", pa.int64())])))
+    plan = SignalPlan(sigs)
+    prepare_signals(con, "c", plan, wide="whole")
+    prepare_signals(con, "c", plan, wide="part", windows="SELECT * FROM w")
+    whole = {(r[0], r[1]): r[2:] for r in con.sql("SELECT * FROM whole").fetchall()}
+    part = con.sql("SELECT * FROM part ORDER BY token, ts").fetchall()
+    ts_of = {f"T{i}": [60 * t for t in range(n)] for i, n in enumerate(lengths)}
+    want = set()
+    for t, lo, span in windows:
+        ts = ts_of.get(f"T{t}", [])
+        if not ts:
+            continue
+        first = next((i for i, x in enumerate(ts) if x >= 60 * lo), len(ts) - 1)
+        last = len(ts) - 1 if span is None else next((i for i, x in enumerate(ts) if x >= 60 * (lo + span)), len(ts) - 1)
+        want |= {(f"T{t}", ts[i]) for i in range(first, max(last, first) + 1)}
+    assert {(r[0], r[1]) for r in part} == want
+    for r in part:
+        assert r[2:] == whole[(r[0], r[1])], r
+    assert signal_depth(sigs) >= 1

@@ -95,3 +95,51 @@ def test_sweeps_list_and_view(runs):
     assert msgspec.json.encode(v)
     with pytest.raises(RunNotFound):
         views.sweep_view(store, "sweep-nope")
+
+
+def test_sweep_validation_reads_back_what_the_sweep_returned(store):
+    """The view reads the experiment_sweep_validation artifact; the sweep's own in-memory result
+    (SweepResult.validation) is the independent reference."""
+    from bridge.store.timeutil import parse_iso
+    from tests.experiments.test_overfit import _lake_inputs
+
+    exps = Experiments(store)
+    d = _lake_inputs(store)
+    grid = {"takeProfitPct": [5, 20], "stopLossPct": [5, 10]}
+    res = exps.sweep(d, grid, validation={"method": "walkForward", "folds": 3, "metric": "total_pnl", "cscvBlocks": 4})
+    ref = res.validation
+    v = views.sweep_view(store, res.sweep_id)["validation"]
+    assert v["artifactId"] == ref.artifact_id and v["metric"] == "total_pnl"
+    assert v["settings"] == msgspec.to_builtins(ref.settings)
+    ms = lambda iso: parse_iso(iso).timestamp() * 1000  # noqa: E731
+    points = {p.experiment_id: p for p in res.points}
+    assert [f["fold"] for f in v["folds"]] == [1, 2, 3]
+    for got, want in zip(v["folds"], ref.folds, strict=True):
+        assert got["experimentId"] == want.experiment_id
+        assert got["runId"] == points[want.experiment_id].run_id
+        assert got["params"] == points[want.experiment_id].params
+        assert got["inSample"] == pytest.approx(want.in_sample) and got["outOfSample"] == pytest.approx(want.out_of_sample)
+        assert (got["inSampleFrom"], got["inSampleTo"], got["outOfSampleFrom"], got["outOfSampleTo"]) == (
+            ms(want.in_sample_from), ms(want.in_sample_to), ms(want.out_of_sample_from), ms(want.out_of_sample_to))
+    o, want = v["overfit"], msgspec.to_builtins(ref.overfit)
+    for k in ("dsr", "sr", "sr0", "dsrExperimentId", "trials", "observations", "skew", "kurtosis", "pbo",
+              "pboCombinations", "cscvBlocks", "dsrReason", "pboReason"):
+        assert o[k] == pytest.approx(want.get(k)), k
+    v["folds"].clear()  # callers get a copy: the cache is not theirs to change
+    assert len(views.sweep_validation(store, res.sweep_id)["folds"]) == 3
+    # the same grid without validation: no artifact, so None
+    plain = exps.sweep(d, grid)
+    assert views.sweep_view(store, plain.sweep_id)["validation"] is None
+
+
+def test_sweep_validation_explains_a_null_statistic(store):
+    from tests.experiments.test_overfit import _lake_inputs
+
+    exps = Experiments(store)
+    res = exps.sweep(_lake_inputs(store), {"takeProfitPct": [5]},  # one point: no PBO
+                     validation={"method": "split", "inSampleFraction": 0.5})
+    o = views.sweep_validation(store, res.sweep_id)["overfit"]
+    assert o["pbo"] is None and o["pboReason"] == "fewer than 2 trials"
+    assert o["pboReason"] == res.validation.overfit.pbo_reason
+    assert o["dsr"] is not None and o["dsrReason"] is None
+    assert len(views.sweep_validation(store, res.sweep_id)["folds"]) == 1

@@ -1,7 +1,9 @@
 """End to end in a real browser: Playwright drives Debian's Chromium (/usr/bin/chromium, which
-scripts/setup.sh installs) through the pages on a lake built by the quickstart plus a small sweep:
-filter artifacts, open one, expand its lineage graph, compare two runs, open a sweep heat map,
-run a SQL query and see a refused write. Screenshots go to $BRIDGE_UI_SCREENSHOTS (default
+scripts/setup.sh installs) through the pages on a lake built by the quickstart (which ends with a
+sweep under walk-forward validation) plus the same sweep without validation: filter artifacts,
+open one, expand its lineage graph, compare two runs, open a sweep heat map, check the sweep's
+in-sample vs out-of-sample chart and table and its DSR and PBO against the validation artifact,
+follow the link to their definitions, run a SQL query and see a refused write. Screenshots go to $BRIDGE_UI_SCREENSHOTS (default
 build/ui-screenshots/). Without Chromium this test FAILS, saying what to install.
 """
 
@@ -31,7 +33,34 @@ store = Store(sys.argv[1])
 ex = Experiments(store)
 run = ex.list_runs(limit=1)[0]
 ex.sweep(RunRecords(store).definition(run.run_id), {"takeProfitPct": [20, 30, 50], "stopLossPct": [10, 15]})
-"""
+"""  # the quickstart's grid without validation
+
+
+def _validation_artifact(lake: Path) -> tuple[str, str, dict]:
+    """(validated sweep, plain sweep, the validation artifact's rows by (section, fold, sample,
+    metric)), read from the manifest and the Parquet file directly, not through the UI's views."""
+    import sqlite3
+
+    import pyarrow.parquet as pq
+
+    con = sqlite3.connect(f"file:{lake / 'manifest' / 'manifest.sqlite'}?mode=ro", uri=True)
+    try:
+        (path, key), = con.execute("SELECT path_parquet, logical_key FROM artifacts "
+                                   "WHERE artifact_type = 'experiment_sweep_validation'").fetchall()
+        sweeps = [r[0] for r in con.execute("SELECT sweep_id FROM experiment_sweeps")]
+    finally:
+        con.close()
+    validated = key.removeprefix("sweep=").removesuffix("/validation")
+    (plain,) = [s for s in sweeps if s != validated]
+    path = Path(path) if Path(path).is_absolute() else lake / path
+    rows = {(r["section"], r["fold"], r["sample"], r["metric_name"]): r["metric_value"]
+            for r in pq.read_table(path).to_pylist()}
+    return validated, plain, rows
+
+
+def _shown(text: str) -> float:
+    """A number as the page prints it (1,234 · 0.1234 · 1.234e-4)."""
+    return float(text.replace(",", ""))
 
 
 @pytest.fixture(scope="module")
@@ -154,6 +183,65 @@ def test_walk_through_the_pages_in_chromium(chromium, quickstart_lake):
             expect(page.locator("#heatmap svg")).to_contain_text("win_rate")
             shot("05-sweep-heatmap")
 
+            # the sweep with walk-forward validation: IS vs OOS per fold, DSR and PBO as in the artifact
+            validated, plain, vrows = _validation_artifact(quickstart_lake)
+            page.goto(ui.base_url + f"#/sweep/{validated}")
+            expect(page.locator("#heatmap svg rect.cell")).to_have_count(6)
+            expect(page.locator("#wf-stat")).to_have_value("mean_return")  # the selection metric
+            expect(page.locator("#heat-metric")).to_have_value("mean_return")  # the heat map starts on it too
+            folds = sorted({k[1] for k in vrows if k[0] == "fold"})
+            assert len(folds) == 4
+            table = page.locator("#wf-folds tr[data-fold]")
+            expect(table).to_have_count(len(folds))
+            for i, fold in enumerate(folds):
+                row = table.nth(i)
+                for cls, sample in (("is", "in_sample"), ("oos", "out_of_sample")):
+                    want = vrows[("fold", fold, sample, "mean_return")]
+                    assert _shown(row.locator(f"td.{cls}").inner_text()) == pytest.approx(want, abs=1e-4)
+            chart = page.locator("#wf-chart .uplot")
+            expect(chart).to_be_visible()
+            assert chart.locator(".u-legend .u-series").count() == 3  # fold, in-sample, out-of-sample
+            box = chart.locator(".u-over").bounding_box()
+            last = len(folds)  # hover the last fold: the legend shows that fold's bars
+            page.mouse.move(box["x"] + box["width"] * (last - 0.5) / len(folds), box["y"] + box["height"] / 2)
+            legend = chart.locator(".u-legend .u-series .u-value")
+            expect(legend.nth(0)).to_have_text(f"fold {last}")
+            for j, sample in ((1, "in_sample"), (2, "out_of_sample")):
+                assert _shown(legend.nth(j).inner_text()) == pytest.approx(vrows[("fold", last, sample, "mean_return")],
+                                                                           abs=1e-4)
+            for name in ("dsr", "pbo"):
+                want = vrows[("overfit", None, None, name)]
+                assert want is not None  # 80 alerts, 6 points: both defined
+                assert _shown(page.locator(f"#{name}").inner_text()) == pytest.approx(want, abs=1e-4)
+            dsr, pbo = vrows[("overfit", None, None, "dsr")], vrows[("overfit", None, None, "pbo")]
+            expect(page.locator("#dsr-verdict")).to_have_text(
+                "significant at 95 %" if dsr > 0.95 else "not significant at 95 %")
+            expect(page.locator("#pbo-verdict")).to_have_text(
+                "the in-sample best is likely overfit" if pbo > 0.5 else "the in-sample choice carries little information"
+                if pbo >= 0.25 else "the in-sample choice tends to hold out of sample")
+            chosen = page.locator("#page table.sortable").last.locator("tbody td:last-child").all_inner_texts()
+            shown = sorted(int(x) for cell in chosen if cell != "—" for x in cell.split(", "))
+            assert shown == folds  # the grid marks the point chosen in each fold
+            page.select_option("#wf-stat", "trade_count")
+            expect(page.locator("#wf-folds th").nth(4)).to_have_text("in-sample trade_count")
+            assert _shown(table.nth(0).locator("td.is").inner_text()) == vrows[("fold", folds[0], "in_sample", "trade_count")]
+            page.select_option("#wf-stat", "mean_return")
+            page.locator("#validation").scroll_into_view_if_needed()
+            shot("08-sweep-validation")
+            page.evaluate("window.scrollTo(0, 0)")  # full-page coordinates: the sticky header stays at the top
+            page.screenshot(path=str(SHOTS / "sweep-validation.png"), full_page=True,
+                            clip=page.locator("#validation").bounding_box())
+            with page.context.expect_page() as popup:  # the definitions, served from docs/ (the cookie carries over)
+                page.locator("#overfit a[href^='/docs/']").click()
+            docs = popup.value
+            expect(docs.locator("h2#overfitting-guards")).to_have_text("Overfitting guards")
+            expect(docs.locator("main")).to_contain_text("Deflated Sharpe Ratio")
+            docs.close()
+            page.goto(ui.base_url + f"#/sweep/{plain}")
+            expect(page.locator("#no-validation")).to_contain_text("No walk-forward validation for this sweep")
+            expect(page.locator("#no-validation")).to_contain_text("--walk-forward")
+            expect(page.locator("#wf-chart")).to_have_count(0)
+
             # coverage
             page.goto(ui.base_url + "#/coverage")
             expect(page.locator("h2").first).to_have_text("Per token")
@@ -179,4 +267,4 @@ def test_walk_through_the_pages_in_chromium(chromium, quickstart_lake):
     assert not errors, errors
     assert not outside, outside
     assert lake_snapshot(quickstart_lake) == before
-    assert len(list(SHOTS.glob("*.png"))) >= 7
+    assert len(list(SHOTS.glob("*.png"))) >= 9

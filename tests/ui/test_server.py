@@ -9,7 +9,10 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from bridge.errors import NotFound
 from bridge.projections import Projections
 from bridge.store import Store
 from bridge.ui import UiServer
@@ -49,7 +52,8 @@ def test_binds_loopback_with_a_long_random_token_in_the_url(ui):
             assert s.connect_ex((addr, ui.port)) != 0
 
 
-@pytest.mark.parametrize("path", ["/", "/api/types", "/api/artifacts", "/static/app.js", "/api/projections"])
+@pytest.mark.parametrize("path", ["/", "/api/types", "/api/artifacts", "/static/app.js", "/api/projections",
+                                  "/docs/experiments"])
 def test_every_path_needs_the_token(ui, path):
     status, headers, body = request(ui.port, "GET", path)
     assert status == 403 and b"token" in body
@@ -84,7 +88,7 @@ def test_loopback_host_headers_are_accepted(ui, host):
 
 
 @pytest.mark.parametrize("path", ["/", "/api/artifacts", "/static/app.js", "/static/vendor/uPlot.iife.min.js",
-                                  "/api/artifacts/nope", "/nope"])
+                                  "/api/artifacts/nope", "/nope", "/docs/experiments", "/docs/nope"])
 def test_every_response_has_a_restrictive_csp_and_no_referrer(ui, path):
     status, headers, _ = request(ui.port, "GET", path, headers=auth(ui))
     csp = headers["content-security-policy"]
@@ -169,7 +173,8 @@ def test_browsing_every_endpoint_leaves_the_lake_unchanged(ui):
     before = lake_snapshot(lake)
     paths = ["/", "/api/types", "/api/artifacts", "/api/artifacts?sort=logical_key&q=a", f"/api/artifacts/{ui.ids[0]}",
              f"/api/artifacts/{ui.ids[0]}/node", f"/api/lineage/{ui.ids[0]}?direction=downstream", "/api/runs",
-             "/api/sweeps", "/api/coverage", "/api/projections", "/api/compare?runs=nope", "/api/sweeps/nope"]
+             "/api/sweeps", "/api/coverage", "/api/projections", "/api/compare?runs=nope", "/api/sweeps/nope",
+             "/docs/ui"]
     for path in paths:
         assert request(ui.port, "GET", path, headers=auth(ui))[0] in (200, 400, 404), path
     for method in ("POST", "PUT", "DELETE"):
@@ -185,3 +190,100 @@ def test_cli_refuses_a_missing_lake_with_a_clear_message(tmp_path):
                          capture_output=True, text=True, timeout=60)
     assert res.returncode in (2, 3) and "no lake at" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "none").exists()
+
+
+# -- a sweep with walk-forward validation, and the docs its page links to ---------------------------
+
+@pytest.fixture(scope="module")
+def sweeps(tmp_path_factory):
+    from bridge.experiments import Experiments
+    from tests.experiments.test_overfit import _lake_inputs
+
+    lake = tmp_path_factory.mktemp("uisweep") / "lake"
+    store = Store(lake)
+    exps = Experiments(store)
+    d = _lake_inputs(store)
+    grid = {"takeProfitPct": [5, 20], "stopLossPct": [5, 10]}
+    validated = exps.sweep(d, grid, validation={"method": "walkForward", "folds": 3, "cscvBlocks": 4})
+    plain = exps.sweep(d, grid)
+    store.close()
+    server = UiServer.start(lake, port=0)
+    yield server, validated, plain
+    server.stop()
+
+
+def test_the_sweep_page_carries_its_validation(sweeps):
+    from bridge.experiments.views import sweep_view
+
+    ui, validated, plain = sweeps
+    status, _, body = request(ui.port, "GET", f"/api/sweeps/{validated.sweep_id}", headers=auth(ui))
+    assert status == 200
+    got = json.loads(body)
+    assert got == json.loads(json.dumps(sweep_view(ui.store, validated.sweep_id)))  # the domain view, as JSON
+    v = got["validation"]
+    assert v["artifactId"] == validated.validation.artifact_id and v["metric"] == "mean_return"
+    assert [f["experimentId"] for f in v["folds"]] == [f.experiment_id for f in validated.validation.folds]
+    assert v["overfit"]["dsr"] == pytest.approx(validated.validation.overfit.dsr)
+    assert v["overfit"]["pbo"] == pytest.approx(validated.validation.overfit.pbo)
+    status, _, body = request(ui.port, "GET", f"/api/sweeps/{plain.sweep_id}", headers=auth(ui))
+    assert status == 200 and json.loads(body)["validation"] is None
+
+
+def test_the_docs_the_pages_link_to_are_served_as_html_with_anchors(sweeps):
+    ui = sweeps[0]
+    status, headers, body = request(ui.port, "GET", "/docs/experiments", headers=auth(ui))
+    assert status == 200 and headers["content-type"].startswith("text/html")
+    page = body.decode()
+    for anchor in ("out-of-sample-sweeps", "overfitting-guards"):  # app.js links to these
+        assert f'id="{anchor}"' in page
+    assert "<script" not in page and "default-src 'none'" in headers["content-security-policy"]
+    from importlib import resources
+
+    js = resources.files("bridge.ui").joinpath("static", "app.js").read_text(encoding="utf-8")
+    assert "/docs/experiments#overfitting-guards" in js and "/docs/experiments#out-of-sample-sweeps" in js
+    for bad in ("/docs/nope", "/docs/EXPERIMENTS", "/docs/experiments.md", "/docs/..%2Fpyproject", "/docs/../README"):
+        status, headers, body = request(ui.port, "GET", bad, headers=auth(ui))
+        assert status == 404 and b"pyproject" not in body and b"QuantBot" not in body, bad
+
+
+def test_docs_escape_raw_html_and_link_sibling_docs(tmp_path, monkeypatch):
+    from bridge.ui import docs
+
+    (tmp_path / "demo.md").write_text("# Demo\n\n## A b-c (d)\n\n<script>alert(1)</script> see [cli](cli.md#x)\n",
+                                      encoding="utf-8")
+    monkeypatch.setattr(docs, "DOCS_DIR", tmp_path)
+    page = docs.render_doc("demo")
+    assert "<script>" not in page and "&lt;script&gt;" in page
+    assert 'id="a-b-c-d"' in page and 'href="/docs/cli#x"' in page and "<title>Demo</title>" in page
+    monkeypatch.setattr(docs, "DOCS_DIR", None)  # an installed wheel: no docs, said plainly
+    with pytest.raises(NotFound, match="no docs folder"):
+        docs.render_doc("demo")
+
+
+_MARKDOWN_TAGS = {"html", "head", "meta", "title", "link", "body", "header", "span", "a", "main", "h1", "h2", "h3",
+                  "h4", "h5", "h6", "p", "em", "strong", "code", "pre", "ul", "ol", "li", "blockquote", "hr", "br",
+                  "img", "table", "thead", "tbody", "tr", "th", "td"}
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from([
+    "<script>alert(1)</script>", "<img src=x onerror=alert(1)>", "<svg onload=x>", "<div>", "</div>", "<b>", "<!-- c -->",
+    "[a](javascript:alert(1))", "![i](x.png)", "`<i>`", "# h", "text", " ", "\n", "\n\n", "*", "|a|b|\n|-|-|\n",
+    "<", ">", "\"", "'", "=", "on", "load",
+]), max_size=30).map("".join) | st.text(max_size=60))
+def test_docs_never_pass_raw_html_through(tmp_path_factory, text):
+    """Whatever a doc holds, the page has only the tags markdown renders, and no event handler."""
+    import re
+
+    from bridge.ui import docs
+
+    folder = tmp_path_factory.mktemp("docs")
+    (folder / "prop.md").write_text(text, encoding="utf-8")
+    old, docs.DOCS_DIR = docs.DOCS_DIR, folder
+    try:
+        page = docs.render_doc("prop")
+    finally:
+        docs.DOCS_DIR = old
+    tags = {t.lower() for t in re.findall(r"<\s*/?\s*([A-Za-z][A-Za-z0-9]*)", page)}
+    assert tags <= _MARKDOWN_TAGS, tags - _MARKDOWN_TAGS
+    assert not re.search(r"<[^>]*\son\w+\s*=", page)

@@ -80,3 +80,28 @@ def test_every_page_reads_the_team_lake_and_changes_nothing(team_ui):
     for path in ("/api/runs", "/api/sweeps", "/api/coverage", f"/api/artifacts/{ui.ids[0]}/node"):
         get(path)
     assert _state(ui.store) == before
+
+
+def test_a_sweeps_validation_reads_from_the_manifest_server_and_the_bucket(tmp_path, pg_server, s3_server):
+    from bridge.experiments import Experiments
+    from tests.backends import write_lake
+    from tests.experiments.test_overfit import _lake_inputs
+
+    db = pg_server.create_database()
+    lake = write_lake(tmp_path / "lake", manifest=db, artifacts=s3_server.new_prefix(), endpoint=s3_server.endpoint)
+    store = Store(lake)
+    res = Experiments(store).sweep(_lake_inputs(store), {"takeProfitPct": [5, 20]},
+                                   validation={"method": "walkForward", "folds": 2, "cscvBlocks": 4})
+    server = UiServer.start(store, port=0)
+    try:
+        status, _, body = request(server.port, "GET", f"/api/sweeps/{res.sweep_id}",
+                                  headers={"Authorization": f"token {server.token}"})
+        assert status == 200, body
+        v = json.loads(body)["validation"]
+        assert v["artifactId"] == res.validation.artifact_id
+        assert [f["experimentId"] for f in v["folds"]] == [f.experiment_id for f in res.validation.folds]
+        assert v["overfit"]["pbo"] == res.validation.overfit.pbo
+    finally:
+        server.stop()
+        store.close()
+        pg_server.drop_database(db)

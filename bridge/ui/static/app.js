@@ -665,7 +665,9 @@ PAGES.sweep = async (root, [id], query, alive) => {
   const pick = (name, options, dflt) => h("select", { name, id: `heat-${name}` }, options.map((o) => h("option", { value: o, selected: (q.get(name) || dflt) === o }, o)));
   const baseMetrics = metricNames.filter((n) => !/(^|_)oos(_|$)/.test(n) && !/^is_|_is$/.test(n));
   const selX = pick("x", params, params[0]), selY = pick("y", params, params[1] || params[0]);
-  const selM = pick("metric", metricNames, metricNames.includes("total_return") ? "total_return" : metricNames[0]);
+  // the heat map starts on the sweep's selection metric when it has one (as its HTML report does)
+  const selection = d.validation && metricNames.includes(d.validation.metric) ? d.validation.metric : null;
+  const selM = pick("metric", metricNames, selection || (metricNames.includes("total_return") ? "total_return" : metricNames[0]));
   const heat = h("div", { class: "heat", id: "heatmap" });
   const drawHeat = () => {
     heat.replaceChildren();
@@ -679,19 +681,125 @@ PAGES.sweep = async (root, [id], query, alive) => {
   put(root, h("h2", {}, "Heat map"), h("div", { class: "filters" }, h("label", {}, "x parameter", selX), h("label", {}, "y parameter", selY), h("label", {}, "metric", selM)), heat);
   drawHeat();
   if (hasOos) {
-    put(root, h("h2", {}, "In-sample vs out-of-sample"), h("table", { id: "is-oos" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "n" }, "mean in-sample"), h("th", { class: "n" }, "mean out-of-sample")),
+    put(root, h("h2", {}, "In-sample vs out-of-sample metrics (mean over the points)"), h("table", { id: "is-oos" }, h("tr", {}, h("th", {}, "metric"), h("th", { class: "n" }, "mean in-sample"), h("th", { class: "n" }, "mean out-of-sample")),
       baseMetrics.filter(oosOf).map((m) => {
         const mean = (k) => { const v = d.points.map((p) => p.metrics[k]).filter((x) => typeof x === "number"); return v.length ? v.reduce((a, b) => a + b, 0) / v.length : null; };
         return h("tr", {}, h("td", {}, m), h("td", { class: "n" }, fmt(mean(m))), h("td", { class: "n" }, fmt(mean(oosOf(m)))));
       })));
   }
+  const chosenIn = (p) => (d.validation ? d.validation.folds.filter((f) => f.experimentId === p.experimentId).map((f) => f.fold) : []);
+  put(root, validationSection(d));
   put(root, h("h2", {}, "Grid"), h("div", { class: "scroll" }, sortableTable([
     { key: "runId", label: "run", render: (p) => idCell(p.runId, `#/run/${p.runId}`, 20) },
     { key: "status", label: "status", render: (p) => pill(p.status) },
     ...params.map((k) => ({ key: "p:" + k, label: k, num: true, value: (p) => p.params[k] })),
     ...metricNames.map((k) => ({ key: "m:" + k, label: k, num: true, value: (p) => p.metrics[k] })),
+    ...(d.validation ? [{ key: "chosen", label: "chosen in folds", value: (p) => chosenIn(p).join(", ") || null }] : []),
   ], d.points, { initial: metricNames.includes("total_return") ? { key: "m:total_return", dir: -1 } : null })));
 };
+
+// The sweep's out-of-sample validation (its experiment_sweep_validation artifact): per fold the
+// point chosen in-sample and its statistics in both samples, as bars and a table; then the
+// deflated Sharpe ratio and the PBO, each explained. Definitions: docs/experiments.md.
+const STATS = ["mean_return", "median_return", "total_pnl", "win_rate", "profit_factor", "expectancy", "trade_sharpe", "trade_count"];
+const DOCS_OOS = "/docs/experiments#out-of-sample-sweeps", DOCS_GUARDS = "/docs/experiments#overfitting-guards";
+const docLink = (href, text) => h("a", { href, target: "_blank", rel: "noopener" }, text);
+
+function validationSection(d) {
+  const box = h("div", { id: "validation" }, h("h2", {}, "In-sample vs out-of-sample"));
+  const v = d.validation;
+  if (!v) {
+    return put(box, h("p", { class: "muted", id: "no-validation" },
+      "No walk-forward validation for this sweep; run it with ",
+      h("code", {}, `bridge experiment sweep DEFINITION --grid '${JSON.stringify(d.grid)}' --walk-forward 5`),
+      " (or ", h("code", {}, "--split 0.7"), "; RPC ", h("code", {}, "runSweep {validation: {method: \"walkForward\", folds: 5}}"),
+      ") to get one: folds with the point chosen in-sample and evaluated out-of-sample, the deflated Sharpe ratio and the PBO. ",
+      docLink(DOCS_OOS, "How it works")));
+  }
+  const st = v.settings || {};
+  const how = st.method === "split"
+    ? `one split: the alerts before the cut are in-sample, the rest out-of-sample`
+    : `${v.folds.length} walk-forward folds: the alerts, in time order, are cut into ${v.folds.length + 1} blocks of equal count; fold i learns on blocks 1…i and is tested on block i + 1, which it has not seen`;
+  put(box, h("p", { class: "note" }, `${how}. In each fold the point with the best in-sample `, h("b", {}, v.metric),
+    " is chosen; its out-of-sample value is what that choice would have earned. Out-of-sample far below in-sample means the choice was fitted to noise. ",
+    docLink(DOCS_OOS, "Definitions"), " · ", idCell(v.artifactId, `#/artifact/${v.artifactId}`, 12)));
+  const stats = STATS.filter((k) => v.folds.some((f) => k in f.inSample));
+  const sel = h("select", { id: "wf-stat" }, stats.map((k) => h("option", { value: k, selected: k === v.metric }, k + (k === v.metric ? " (selection metric)" : ""))));
+  const chart = h("div", { id: "wf-chart" });
+  const table = h("div", { class: "scroll" });
+  const minute = (ms) => (ms === null || ms === undefined ? "—" : new Date(ms).toISOString().slice(0, 16).replace("T", " "));
+  const span = (a, b) => h("span", { title: `${isoMs(a)} (inclusive) → ${isoMs(b)} (exclusive)` }, `${minute(a)} → ${minute(b)}`);
+  const draw = () => {
+    const k = sel.value;
+    chart.replaceChildren();
+    foldBars(chart, v.folds, k);
+    table.replaceChildren(h("table", { id: "wf-folds" },
+      h("tr", {}, ["fold", "in-sample alerts (UTC)", "out-of-sample alerts (UTC)", "chosen point"].map((x) => h("th", {}, x)),
+        h("th", { class: "n" }, `in-sample ${k}`), h("th", { class: "n" }, `out-of-sample ${k}`),
+        h("th", { class: "n" }, "IS trades"), h("th", { class: "n" }, "OOS trades")),
+      v.folds.map((f) => h("tr", { "data-fold": f.fold },
+        h("td", {}, f.fold), h("td", { class: "mono" }, span(f.inSampleFrom, f.inSampleTo)), h("td", { class: "mono" }, span(f.outOfSampleFrom, f.outOfSampleTo)),
+        h("td", {}, f.params ? h("span", { class: "mono" }, Object.entries(f.params).map(([p, x]) => `${p}=${fmt(x)}`).join(", ")) : null,
+          " ", f.runId ? idCell(f.runId, `#/run/${f.runId}`, 10) : h("span", { class: "mono" }, f.experimentId)),
+        h("td", { class: "n is" }, fmt(f.inSample[k])), h("td", { class: `n oos ${oosClass(f.inSample[k], f.outOfSample[k])}` }, fmt(f.outOfSample[k])),
+        h("td", { class: "n" }, fmt(f.inSample.trade_count)), h("td", { class: "n" }, fmt(f.outOfSample.trade_count))))));
+  };
+  sel.addEventListener("change", draw);
+  put(box, h("div", { class: "filters" }, h("label", {}, "statistic", sel)), chart, table);
+  draw();
+  put(box, overfitGuards(v.overfit));
+  return box;
+}
+
+const oosClass = (a, b) => (typeof a !== "number" || typeof b !== "number" ? "" : b < a ? "bad" : "good");
+
+// Grouped bars per fold: in-sample (left) and out-of-sample (right) of one statistic.
+function foldBars(el, folds, stat) {
+  const xs = folds.map((f) => f.fold);
+  const is = folds.map((f) => f.inSample[stat] ?? null), oos = folds.map((f) => f.outOfSample[stat] ?? null);
+  const all = [...is, ...oos].filter((x) => typeof x === "number");
+  const box = h("div", { class: "chart" });
+  el.append(box);
+  if (!all.length) { box.append(h("p", { class: "muted" }, `no ${stat} in any fold`)); return null; }
+  const lo = Math.min(0, ...all), hi = Math.max(0, ...all), pad = (hi - lo || 1) * 0.08;
+  const bars = (align) => uPlot.paths.bars({ size: [0.34, 80], align });
+  const opts = {
+    title: `${stat} per fold: in-sample vs out-of-sample`, width: Math.min(chartWidth(el), 260 + 140 * xs.length), height: 240,
+    cursor: { drag: { x: false, y: false }, points: { show: false } },
+    scales: { x: { time: false, range: [0.5, xs.length + 0.5] }, y: { range: [lo - (lo < 0 ? pad : 0), hi + pad] } },
+    series: [{ label: "fold", value: (_u, x) => (x === null ? "—" : `fold ${x}`) },
+      { label: "in-sample", fill: "rgba(36,86,200,0.55)", stroke: "#2456c8", width: 1, paths: bars(-1), points: { show: false }, value: (_u, y) => fmt(y) },
+      { label: "out-of-sample", fill: "rgba(217,72,15,0.55)", stroke: "#d9480f", width: 1, paths: bars(1), points: { show: false }, value: (_u, y) => fmt(y) }],
+    axes: [{ splits: () => xs, values: (_u, vals) => vals.map((x) => `fold ${x}`), grid: { show: false } },
+      { size: 76, values: (_u, vals) => vals.map(axisFmt) }],
+  };
+  const plot = new uPlot(opts, [xs, is, oos], box);
+  box.append(h("div", { class: "note" }, "hover a fold for its values"));
+  return plot;
+}
+
+function overfitGuards(o) {
+  const box = h("div", { id: "overfit" }, h("h2", {}, "Overfitting guards"));
+  const val = (x, reason, id) => h("span", { class: "n", id }, x === null || x === undefined ? `not computed: ${reason || "undefined"}` : fmt(x, 4));
+  const dsrVerdict = o.dsr === null ? "" : o.dsr > 0.95 ? "significant at 95 %" : "not significant at 95 %";
+  const pboVerdict = o.pbo === null ? "" : o.pbo > 0.5 ? "the in-sample best is likely overfit" : o.pbo >= 0.25 ? "the in-sample choice carries little information" : "the in-sample choice tends to hold out of sample";
+  put(box, h("table", { class: "kv" },
+    h("tr", {}, h("th", {}, "deflated Sharpe ratio"), h("td", {}, val(o.dsr, o.dsrReason, "dsr"), " ",
+      h("span", { id: "dsr-verdict", class: o.dsr !== null && o.dsr > 0.95 ? "good" : "warn" }, dsrVerdict))),
+    h("tr", {}, h("th", {}, "best point (per-alert Sharpe)"), h("td", {}, h("span", { class: "mono" }, o.dsrExperimentId || "—"),
+      ` · Sharpe ${fmt(o.sr, 4)} vs ${fmt(o.sr0, 4)} expected from the best of ${fmt(o.trials)} tries on noise`)),
+    h("tr", {}, h("th", {}, "trials · observations"), h("td", {}, `${fmt(o.trials)} points · ${fmt(o.observations)} alerts · skew ${fmt(o.skew, 3)} · kurtosis ${fmt(o.kurtosis, 3)}`)),
+    h("tr", {}, h("th", {}, "probability of backtest overfitting"), h("td", {}, val(o.pbo, o.pboReason, "pbo"), " ",
+      h("span", { id: "pbo-verdict", class: o.pbo !== null && o.pbo < 0.25 ? "good" : "warn" }, pboVerdict))),
+    h("tr", {}, h("th", {}, "CSCV"), h("td", {}, `${fmt(o.pboCombinations)} splits of ${fmt(o.cscvBlocks)} blocks`))));
+  put(box, h("p", { class: "note explain" }, h("b", {}, "Deflated Sharpe ratio"),
+    ": the probability that the best point's true Sharpe ratio is above zero, after allowing for how many points were tried (the best of many tries looks good by luck alone) and for skewed, fat-tailed returns. Above 0.95 is significant at 95 %."),
+  h("p", { class: "note explain" }, h("b", {}, "Probability of backtest overfitting"),
+    ": the alerts are cut into blocks and split into two halves in every possible way; PBO is the share of splits in which the point that was best in one half ranks at or below the median in the other. Near 0: picking the in-sample best generalises; near 0.5 or above: the pick is no better than chance."),
+  h("p", { class: "note" }, "Formulas and sources (Bailey and López de Prado 2014; Bailey, Borwein, López de Prado and Zhu 2015): ",
+    docLink(DOCS_GUARDS, "docs/experiments.md, Overfitting guards"), "."));
+  return box;
+}
 
 // ---------------------------------------------------------------------------------------------
 // coverage

@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -209,8 +209,15 @@ def parse_logical_key(logical_key: str) -> dict[str, str]:
     return out
 
 
-def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "") -> pa.Table:
+def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
+                 deferred: list[Callable[[], None]] | None = None) -> pa.Table:
     """Fit `table` to `spec` and put its rows in canonical order.
+
+    `deferred`: when given and the rows are already in canonical order, the two checks that
+    only read the finished table (row rules, unique key) are not run here but appended to it as
+    one callable, for the caller to run beside other work (a publish runs them with the content
+    hash while the file is written) and before it registers anything. Rows out of order are
+    checked here as always, so a failing row is named in input order either way.
 
     Raises:
         ValidationFailed: unknown or missing column, lossy cast, null in a non-null column,
@@ -242,8 +249,11 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "") -> 
     del table  # from here on only the fitted columns are kept alive (see _take_releasing)
     out = pa.Table.from_arrays(columns, schema=arrow_schema(spec))
     del columns
-    _check_rules(out, spec)
     order = _canonical_order(out, spec)
+    if deferred is not None and order is None:
+        deferred.append(lambda: (_check_rules(out, spec), _check_unique(out, spec, None)))
+        return out
+    _check_rules(out, spec)
     if order is not None:
         holder = [out]
         del out
@@ -659,12 +669,14 @@ def _column_digest(col: Column, arr: pa.ChunkedArray) -> bytes:
     if col.type == "string":
         chunks = [pc.fill_null(c, "") if c.null_count else c for c in chunks]
         for c in chunks:
-            h.update(_string_lengths(c))
+            for piece in _string_lengths(c):
+                h.update(piece)
         for c in chunks:
             h.update(_string_data(c))
     else:
         for c in chunks:
-            h.update(_fixed_bytes(c, col.type))
+            for piece in _fixed_bytes(c, col.type):
+                h.update(piece)
     return h.digest()
 
 
@@ -679,8 +691,13 @@ def _offsets(chunk: pa.Array) -> np.ndarray:
     return np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1, offset=chunk.offset * np.dtype(width).itemsize)
 
 
-def _string_lengths(chunk: pa.Array) -> memoryview:
-    return memoryview(np.diff(_offsets(chunk)).astype("<u8"))
+_SLICE = 1 << 20  # rows per piece of a temporary copy: the hash's extra memory stays ~8 MB a thread
+
+
+def _string_lengths(chunk: pa.Array) -> Iterator[memoryview]:
+    off = _offsets(chunk)
+    for i in range(0, len(chunk), _SLICE):
+        yield memoryview(np.diff(off[i : i + _SLICE + 1]).astype("<u8"))
 
 
 def _string_data(chunk: pa.Array) -> memoryview:
@@ -691,14 +708,18 @@ def _string_data(chunk: pa.Array) -> memoryview:
     return memoryview(data)[int(off[0]) : int(off[-1])]
 
 
-def _fixed_bytes(chunk: pa.Array, logical: str) -> memoryview:
+def _fixed_bytes(chunk: pa.Array, logical: str) -> Iterator[memoryview]:
     if chunk.null_count:
         chunk = pc.fill_null(chunk, False if logical == "bool" else 0)
     if logical == "bool":
-        return memoryview(chunk.to_numpy(zero_copy_only=False).astype(np.uint8))
+        yield memoryview(chunk.to_numpy(zero_copy_only=False).astype(np.uint8))
+        return
     if logical == "timestamp":
         chunk = chunk.view(pa.int64())
     values = chunk.to_numpy(zero_copy_only=True)
-    if logical == "float64":
-        values = values + 0.0  # -0.0 → 0.0; NaN/inf were rejected by canonicalize
-    return memoryview(values.astype(values.dtype.newbyteorder("<"), copy=False))
+    little = values.dtype.newbyteorder("<")
+    for i in range(0, len(values), _SLICE):
+        piece = values[i : i + _SLICE]
+        if logical == "float64":
+            piece = piece + 0.0  # -0.0 → 0.0; NaN/inf were rejected by canonicalize
+        yield memoryview(piece.astype(little, copy=False))

@@ -21,6 +21,7 @@ import base64
 import hashlib
 import json
 import logging
+import math
 import os
 import threading
 import time
@@ -162,66 +163,158 @@ class Store:
             hit = self._dedup_by_file(Path(data), spec, logical_key)
             if hit is not None:
                 return self._existing(hit, revive, lambda: Path(data), job)
+        deferred: list = []  # rule and unique checks of rows already in order: run beside the hash
         try:
             job.progress(1, 4, "validating")
             # no local name for the loaded table: canonicalize then holds its only reference
             # and can free the input while it builds the canonical copy
-            table = canonical.canonicalize(canonical.load_input(data, spec), spec, logical_key)
+            table = canonical.canonicalize(canonical.load_input(data, spec), spec, logical_key, deferred=deferred)
+            if table.num_rows < _OVERLAP_MIN_ROWS:
+                for check in deferred:
+                    check()
         except ValidationFailed as exc:
             _add_source_location(exc, data)
             raise
-        job.progress(2, 4, "hashing")
-        chash = canonical.content_hash(table, spec)
-        artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
-        existing = self._find_semantic(spec, logical_key, chash)
-        if existing is not None:
-            return self._existing(_deduped(self.get(existing), "content_hash"), revive, lambda: table, job)
+        staged = None  # (staging Parquet file, its sha256) when written while hashing
+        try:
+            if table.num_rows < _OVERLAP_MIN_ROWS:
+                job.progress(2, 4, "hashing")
+                chash = canonical.content_hash(table, spec)
+            else:
+                job.progress(2, 4, "hashing and writing")
+                chash, staged = self._hash_while_writing(spec, table, logical_key, deferred, data, job)
+            artifact_id = artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash)
+            existing = self._find_semantic(spec, logical_key, chash)
+            if existing is not None:
+                return self._existing(_deduped(self.get(existing), "content_hash"), revive, lambda: table, job)
 
-        job.progress(3, 4, "writing")
-        min_ts, max_ts = canonical.ts_range_iso(table, spec)
-        row = {
-            "artifact_id": artifact_id,
-            "artifact_type": spec.artifact_type,
-            "schema_version": spec.schema_version,
-            "logical_key": logical_key,
-            "status": "active",
-            "file_hash": "",
-            "content_hash": chash,
-            "row_count": table.num_rows,
-            "min_ts": min_ts,
-            "max_ts": max_ts,
-        }
-        prov = {
-            "writer_name": writer_name,
-            "writer_version": writer_version,
-            **git,
-            "params": params,
-            "canonical_form": canonical.CANONICAL_FORM,
-        }
-        return self._write_and_register(spec, table, row, prov, tag_pairs, inputs, job)
+            job.progress(3, 4, "writing")
+            min_ts, max_ts = canonical.ts_range_iso(table, spec)
+            row = {
+                "artifact_id": artifact_id,
+                "artifact_type": spec.artifact_type,
+                "schema_version": spec.schema_version,
+                "logical_key": logical_key,
+                "status": "active",
+                "file_hash": "",
+                "content_hash": chash,
+                "row_count": table.num_rows,
+                "min_ts": min_ts,
+                "max_ts": max_ts,
+            }
+            prov = {
+                "writer_name": writer_name,
+                "writer_version": writer_version,
+                **git,
+                "params": params,
+                "canonical_form": canonical.CANONICAL_FORM,
+            }
+            return self._write_and_register(spec, table, row, prov, tag_pairs, inputs, job, staged=staged)
+        finally:
+            if staged is not None:  # registered files were moved or linked away; this is the leftover
+                staged[0].unlink(missing_ok=True)
 
-    def _write_and_register(self, spec, table, row, prov, tag_pairs, inputs, job: Job) -> PublishResult:
-        from bridge.store import files
+    def _hash_while_writing(self, spec, table, logical_key: str, deferred: list, data, job: Job):
+        """The content hash (after the deferred checks) on another thread while this one writes the
+        Parquet file to staging: the writer is single-threaded, so on two cores the hash costs
+        little wall time. The id and hash go into the file's footer, written last. Between row
+        groups: a cancel stops the write, as does a finished hash whose content is registered
+        already (a dedup writes nothing more). Returns (content hash, (staging file, file hash)),
+        or (content hash, None) when the write was abandoned for a dedup.
 
-        artifact_id = row["artifact_id"]
-        rel_parquet, rel_sidecar = self.lake.artifact_rel(spec.dir_name, artifact_id)
+        Raises:
+            ValidationFailed (a deferred check, with the file's location), Cancelled, StorageError.
+        """
+        from concurrent.futures import ThreadPoolExecutor
+
+        from bridge.store import canonical, files
+
+        tmp_parquet, _ = self._staging_paths()
+
+        def check_and_hash() -> str:
+            for check in deferred:
+                check()
+            return canonical.content_hash(table, spec)
+
+        looked: list[bool] = []
+
+        def between() -> None:
+            job.check()
+            if not looked and hashed.done():
+                looked.append(True)
+                if self._find_semantic(spec, logical_key, hashed.result()) is not None:
+                    raise _AlreadyRegistered
+
+        def late() -> dict[str, str]:
+            chash = hashed.result()
+            return {"qb.artifact_id": artifact_id_for(spec.artifact_type, spec.schema_version, logical_key, chash),
+                    "qb.content_hash": chash}
+
+        meta = {"qb.artifact_type": spec.artifact_type, "qb.schema_version": str(spec.schema_version),
+                "qb.logical_key": logical_key, "qb.canonical_form": canonical.CANONICAL_FORM}
+        file_hash = None
+        try:
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qb-content-hash") as pool:
+                hashed = pool.submit(check_and_hash)
+                try:
+                    with _storage_errors(tmp_parquet):
+                        file_hash = files.write_parquet(table, tmp_parquet, meta, late_metadata=late,
+                                                        between_row_groups=between)
+                except _AlreadyRegistered:
+                    pass
+                except BaseException:
+                    if hashed.done() and hashed.exception() is not None:
+                        raise hashed.exception() from None  # bad data outranks what it made fail
+                    raise
+            chash = hashed.result()
+        except ValidationFailed as exc:
+            tmp_parquet.unlink(missing_ok=True)
+            _add_source_location(exc, data)
+            raise
+        except BaseException:
+            tmp_parquet.unlink(missing_ok=True)
+            raise
+        if file_hash is None:
+            tmp_parquet.unlink(missing_ok=True)
+            return chash, None
+        crashpoint("after_staging_parquet")
+        return chash, (tmp_parquet, file_hash)
+
+    def _staging_paths(self) -> tuple[Path, Path]:
+        """A new (Parquet, sidecar) pair of staging paths of this process (`recover` removes those
+        of dead processes)."""
         staging = self.lake.staging / "publish"
         with _storage_errors(staging):
             staging.mkdir(parents=True, exist_ok=True)
         token = f"{_HOST}-{os.getpid()}-{uuid.uuid4().hex}"
-        tmp_parquet, tmp_sidecar = staging / f"{token}.parquet", staging / f"{token}.json"
+        return staging / f"{token}.parquet", staging / f"{token}.json"
+
+    def _write_and_register(self, spec, table, row, prov, tag_pairs, inputs, job: Job, *,
+                            staged: tuple[Path, str] | None = None) -> PublishResult:
+        """Write the files to staging (the Parquet file unless `staged` gives it and its hash),
+        journal, move them into place and register."""
+        from bridge.store import files
+
+        artifact_id = row["artifact_id"]
+        rel_parquet, rel_sidecar = self.lake.artifact_rel(spec.dir_name, artifact_id)
+        if staged is not None:
+            tmp_parquet, tmp_sidecar = staged[0], staged[0].with_suffix(".json")
+        else:
+            tmp_parquet, tmp_sidecar = self._staging_paths()
         try:
-            with _storage_errors(tmp_parquet):
-                files.write_parquet(table, tmp_parquet, {
-                    "qb.artifact_id": artifact_id,
-                    "qb.artifact_type": spec.artifact_type,
-                    "qb.schema_version": str(spec.schema_version),
-                    "qb.logical_key": row["logical_key"],
-                    "qb.content_hash": row["content_hash"],
-                    "qb.canonical_form": prov["canonical_form"],
-                })
-            crashpoint("after_staging_parquet")
-            row["file_hash"] = files.sha256_file(tmp_parquet)
+            if staged is not None:
+                row["file_hash"] = staged[1]
+            else:
+                with _storage_errors(tmp_parquet):
+                    row["file_hash"] = files.write_parquet(table, tmp_parquet, {
+                        "qb.artifact_id": artifact_id,
+                        "qb.artifact_type": spec.artifact_type,
+                        "qb.schema_version": str(spec.schema_version),
+                        "qb.logical_key": row["logical_key"],
+                        "qb.content_hash": row["content_hash"],
+                        "qb.canonical_form": prov["canonical_form"],
+                    })
+                crashpoint("after_staging_parquet")
             row["file_bytes"] = tmp_parquet.stat().st_size
             row["path_parquet"], row["path_sidecar"] = rel_parquet, rel_sidecar
             created_at = now_iso()
@@ -393,13 +486,13 @@ class Store:
 
                     shutil.copyfile(source, tmp_parquet)
                     files.fsync_file(tmp_parquet)
+                    file_hash = files.sha256_file(tmp_parquet)
                 else:
-                    files.write_parquet(source, tmp_parquet, {
+                    file_hash = files.write_parquet(source, tmp_parquet, {
                         "qb.artifact_id": art.artifact_id, "qb.artifact_type": art.artifact_type,
                         "qb.schema_version": str(art.schema_version), "qb.logical_key": art.logical_key,
                         "qb.content_hash": art.content_hash, "qb.canonical_form": canonical.CANONICAL_FORM,
                     })
-            file_hash = files.sha256_file(tmp_parquet)
             prov = self.provenance(art.artifact_id)
             row = {k: getattr(art, k) for k in ("artifact_id", "artifact_type", "schema_version", "logical_key",
                                                 "content_hash", "row_count", "min_ts", "max_ts")}
@@ -670,8 +763,12 @@ class Store:
         return self.connect().execute("SELECT count(*) FROM artifact_lineage WHERE input_artifact_id = ?",
                                       (artifact_id,)).fetchone()[0]
 
-    #: A filter matching at most this many artifacts drives a listing (see _list_query).
+    #: A filter matching at most this many artifacts drives a listing (see _list_query); with
+    #: LIST_DRIVER_SCALE, a key prefix, tag or time filter may match more in a large manifest: up
+    #: to sqrt((limit + 1) × artifacts), where driving (∝ matches) and the ordered walk
+    #: (∝ (limit + 1) × artifacts / matches) cost the same.
     LIST_DRIVER_MAX = 2000
+    LIST_DRIVER_SCALE = True
 
     def _list_query(self, *, artifact_type, status, logical_key_prefix, tags, ts_from, ts_to, limit,
                     cursor) -> tuple[str | None, list]:
@@ -680,8 +777,8 @@ class Store:
         On PostgreSQL the same plan is written without SQLite's hints (rowid becomes the primary
         key); its planner, which has statistics, picks the indexes (tests/store/test_list_plans.py).
 
-        Every filter has an index that finds its matches (migration 0004). Each is counted up to
-        LIST_DRIVER_MAX + 1 through that index; if one matches at most that many, its matches are
+        Every filter has an index that finds its matches (migrations 0005, 0008). Each is counted up
+        to the driver maximum + 1 through that index; if one matches at most that many, its matches are
         fetched by rowid, filtered by the others and sorted (cost ∝ its matches). Otherwise every
         filter is common and the page is read in (created_at, artifact_id) order from the most
         specific ordered index, the other filters checked per row, stopping after limit + 1."""
@@ -720,22 +817,26 @@ class Store:
                          + " AND substr(a.logical_key, 1, CAST(? AS INTEGER)) = ?")
             args += [logical_key_prefix, *([upper] if upper is not None else []), len(logical_key_prefix),
                      logical_key_prefix]
+        tag_conds: dict[int, tuple[int, int]] = {}  # driver index -> (its EXISTS in conds, its args' offset)
         for k, v in (tags or {}).items():
+            tag_conds[len(drivers)] = (len(conds), len(args))
             drivers.append((f"SELECT x.{rid} FROM artifact_tags t{ib('idx_tags_kv_artifact')}"
                             f" {d.ordered_join} artifacts x ON x.artifact_id = t.artifact_id WHERE t.k = ? AND t.v = ?",
                             [k, v]))
             conds.append("EXISTS (SELECT 1 FROM artifact_tags t WHERE t.artifact_id = a.artifact_id AND t.k = ? AND t.v = ?)")
             args += [k, v]
-        if ts_from:
-            norm = _norm_ts(ts_from, "tsFrom")
-            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_max_ts')} WHERE max_ts >= ?", [norm]))
+        norm_from = _norm_ts(ts_from, "tsFrom") if ts_from else None
+        norm_to = _norm_ts(ts_to, "tsTo") if ts_to else None
+        if norm_from:
+            drivers.append(_overlap_driver(norm_from, norm_to, rid, artifact_type=artifact_type, status=status,
+                                           hint=ib("idx_artifacts_span_min_ts")))
             conds.append("a.max_ts >= ?")
-            args.append(norm)
-        if ts_to:
-            norm = _norm_ts(ts_to, "tsTo")
-            drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_min_ts')} WHERE min_ts < ?", [norm]))
+            args.append(norm_from)
+        if norm_to:
+            if not norm_from:
+                drivers.append((f"SELECT {rid} FROM artifacts{ib('idx_artifacts_min_ts')} WHERE min_ts < ?", [norm_to]))
             conds.append("a.min_ts < ?")
-            args.append(norm)
+            args.append(norm_to)
         if cursor:
             created, aid = _decode_cursor(cursor)
             conds.append("(a.created_at, a.artifact_id) > (?, ?)")
@@ -743,12 +844,38 @@ class Store:
 
         con = self.connect()
         best: tuple[int, str, list] | None = None
-        for sql, dargs in drivers:
-            n = con.execute(f"SELECT count(*) FROM ({sql} LIMIT ?) AS m", [*dargs, self.LIST_DRIVER_MAX + 1]).fetchone()[0]
+        # type/status (drivers[0] when given) keep LIST_DRIVER_MAX: their ordered index reads a
+        # page of theirs in limit + 1 rows; the other filters' matches are spread over the walk.
+        # (SQLite only: PostgreSQL's planner has statistics and chooses for itself.)
+        scaled = self.LIST_DRIVER_MAX
+        if self.LIST_DRIVER_SCALE and d.name == "sqlite" and len(drivers) > (1 if artifact_type or status else 0):
+            size = con.execute("SELECT coalesce(max(rowid), 0) FROM artifacts").fetchone()[0]  # rows are never deleted
+            scaled = max(scaled, math.isqrt((limit + 1) * size))
+        best_i = -1
+        for i, (sql, dargs) in enumerate(drivers):
+            driver_max = self.LIST_DRIVER_MAX if i == 0 and (artifact_type or status) else scaled
+            counted = sql
+            if i in tag_conds:  # (k, v, artifact_id) is the tags' key: their index alone counts the artifacts
+                counted = f"SELECT 1 FROM artifact_tags t{ib('idx_tags_kv_artifact')} WHERE t.k = ? AND t.v = ?"
+            n = con.execute(f"SELECT count(*) FROM ({counted} LIMIT ?) AS m", [*dargs, driver_max + 1]).fetchone()[0]
             if n == 0:
                 return None, []
-            if n <= self.LIST_DRIVER_MAX and (best is None or n < best[0]):
-                best = (n, sql, dargs)
+            if n <= driver_max and (best is None or n < best[0]):
+                best, best_i = (n, sql, dargs), i
+        if best_i in tag_conds:  # the driving tag holds for every row it gives: no probe per row
+            at, offset = tag_conds[best_i]
+            del conds[at]
+            del args[offset : offset + 2]
+        only_time = not (logical_key_prefix or tags)
+        if best is not None and norm_from and only_time and best[1] == drivers[-1][0]:
+            # the overlap (with type and status): its index holds the page's order too (no row is read)
+            sql, dargs = _overlap_driver(norm_from, norm_to, "artifact_id, created_at", artifact_type=artifact_type,
+                                         status=status, hint=ib("idx_artifacts_span_min_ts"))
+            sql = f"SELECT artifact_id, created_at FROM ({sql}) AS o"
+            if cursor:
+                sql += " WHERE (created_at, artifact_id) > (?, ?)"
+                dargs += [created, aid]
+            return sql + " ORDER BY created_at, artifact_id LIMIT ?", [*dargs, limit + 1]
         if best is not None:
             source = f"artifacts a{d.not_indexed}"
             conds.insert(0, f"a.{rid} IN ({best[1]})")
@@ -1038,6 +1165,15 @@ class Store:
 
 # -- helpers ------------------------------------------------------------------------------------
 
+#: From this many rows a publish hashes and checks on another thread while it writes the file
+#: (below it, the thread and its DuckDB connection cost more than they save).
+_OVERLAP_MIN_ROWS = 200_000
+
+
+class _AlreadyRegistered(Exception):
+    """The content being written is registered already: stop writing (a dedup)."""
+
+
 def _deduped(artifact: Artifact, mode: str) -> PublishResult:
     return PublishResult(deduped=True, mode=mode, existing_artifact_id=artifact.artifact_id,
                          artifact_id=artifact.artifact_id, artifact=artifact)
@@ -1127,6 +1263,48 @@ def _norm_ts(text: str, field: str) -> str:
         return iso(parse_iso(text))
     except (ValueError, TypeError) as exc:
         raise ValidationFailed("not an ISO-8601 timestamp", field=field, value=text) from exc
+
+
+#: Migration 0008's span classes: class c holds artifacts with max_ts - min_ts <= 4**c minutes
+#: (c < _SPAN_CLASSES - 1); the last class is unbounded.
+_SPAN_CLASSES = 14
+
+
+def _overlap_driver(ts_from: str, ts_to: str | None, columns: str = "rowid", *, artifact_type: str | None = None,
+                    status: str | None = None, hint: str = " INDEXED BY idx_artifacts_span_min_ts") -> tuple[str, list]:
+    """`columns` (of idx_artifacts_span_min_ts: rowid, created_at, artifact_id, the times, type,
+    status) of the artifacts with max_ts >= ts_from (and min_ts < ts_to, and of that type and
+    status): per span class one range of the index, since an overlapping artifact of class c
+    starts at most 4**c minutes (+ 1 s for julianday's rounding) before ts_from. Reads only the
+    index; cost ∝ the overlap (≤ ~4×)."""
+    from datetime import timedelta
+
+    start = parse_iso(ts_from)
+    parts, args = [], []
+    for c in range(_SPAN_CLASSES):
+        sql = f"SELECT {columns} FROM artifacts{hint} WHERE ts_span_class = ?"
+        args.append(c)
+        if c < _SPAN_CLASSES - 1:
+            try:
+                lower = iso(start - timedelta(minutes=4**c, seconds=1))
+            except OverflowError:  # before year 1
+                lower = None
+            if lower is not None:
+                sql += " AND min_ts >= ?"
+                args.append(lower)
+        if ts_to is not None:
+            sql += " AND min_ts < ?"
+            args.append(ts_to)
+        sql += " AND max_ts >= ?"
+        args.append(ts_from)
+        if artifact_type:
+            sql += " AND artifact_type = ?"
+            args.append(artifact_type)
+        if status:
+            sql += " AND status = ?"
+            args.append(status)
+        parts.append(sql)
+    return " UNION ALL ".join(parts), args
 
 
 def _tuples(con):

@@ -13,7 +13,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 def iso(dt: datetime) -> str:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    dt = dt.astimezone(timezone.utc)
+    return f"{dt.year:04d}" + dt.strftime("-%m-%dT%H:%M:%S.%fZ")  # (strftime's %Y drops the zeros of years < 1000)
 
 
 def iso_from_micros(us: int) -> str:

@@ -1,0 +1,185 @@
+"""A large publish hashes and checks on another thread while it writes the file: the same
+artifact, bytes and errors as the one-thread path, and nothing left in staging on any outcome.
+(The row threshold and the row-group size are lowered so small tables take that path.)"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bridge.errors import Cancelled, ValidationFailed
+from bridge.progress import Job
+from bridge.store import Store, files
+from bridge.store import store as store_module
+
+from .samples import OHLCV_KEY, candles
+
+
+@pytest.fixture
+def overlap(monkeypatch):
+    """Every publish takes the overlapped path, writing row groups of 7 rows."""
+    monkeypatch.setattr(store_module, "_OVERLAP_MIN_ROWS", 0)
+    monkeypatch.setitem(files.PARQUET_SETTINGS, "row_group_size", 7)
+
+
+def _publish(store, data, key=OHLCV_KEY, **kw):
+    return store.publish("ohlcv_slice", 2, key, data, writer_name="test", writer_version="1", **kw)
+
+
+def _staging(store) -> list[Path]:
+    return sorted((store.lake.staging / "publish").glob("*")) if (store.lake.staging / "publish").exists() else []
+
+
+_TABLES = st.builds(
+    lambda n, cut, nulls: pa.table({
+        "i": pa.array(range(n), pa.int64()),
+        "s": pa.array([None if nulls and i % 3 == 0 else f"v{i}" for i in range(n)], pa.string()),
+        "t": pa.array([i * 1_000_000 for i in range(n)], pa.timestamp("us", tz="UTC")),
+    }),
+    st.integers(0, 40), st.integers(0, 40), st.booleans(),
+).map(lambda t: t if t.num_rows < 2 else pa.concat_tables([t.slice(0, t.num_rows // 2), t.slice(t.num_rows // 2)]))
+
+
+@settings(max_examples=25, deadline=None)
+@given(table=_TABLES, group=st.sampled_from([1, 5, 1 << 20]))
+def test_write_parquet_is_byte_identical_to_write_table(tmp_path_factory, table, group):
+    """Row groups written one by one and the footer metadata added last give pyarrow's own bytes,
+    and the returned hash is the file's."""
+    folder = tmp_path_factory.mktemp("w")
+    settings_ = {**files.PARQUET_SETTINGS, "row_group_size": group}
+    meta = {"qb.z": "last", "qb.a": "first"}
+    original = dict(files.PARQUET_SETTINGS)
+    files.PARQUET_SETTINGS["row_group_size"] = group
+    try:
+        got = files.write_parquet(table, folder / "ours.parquet", {"qb.z": "last"}, late_metadata=lambda: {"qb.a": "first"})
+    finally:
+        files.PARQUET_SETTINGS.clear()
+        files.PARQUET_SETTINGS.update(original)
+    pq.write_table(table.replace_schema_metadata({k.encode(): v.encode() for k, v in sorted(meta.items())}),
+                   folder / "theirs.parquet", **settings_)
+    ours, theirs = (folder / "ours.parquet").read_bytes(), (folder / "theirs.parquet").read_bytes()
+    assert ours == theirs
+    assert got == hashlib.sha256(ours).hexdigest()
+    assert pq.read_schema(folder / "ours.parquet").metadata[b"qb.a"] == b"first"
+
+
+def test_overlapped_publish_equals_the_one_thread_publish(tmp_path, monkeypatch):
+    t = candles(100)
+    plain = _publish(Store(tmp_path / "a"), t)
+    monkeypatch.setattr(store_module, "_OVERLAP_MIN_ROWS", 0)
+    s = Store(tmp_path / "b")
+    over = _publish(s, t)
+    assert not over.deduped
+    assert over.artifact_id == plain.artifact_id and over.artifact.content_hash == plain.artifact.content_hash
+    assert over.artifact.file_hash == plain.artifact.file_hash
+    assert Path(over.artifact.path_parquet).read_bytes() == Path(plain.artifact.path_parquet).read_bytes()
+    assert hashlib.sha256(Path(over.artifact.path_parquet).read_bytes()).hexdigest() == over.artifact.file_hash
+    meta = pq.read_schema(over.artifact.path_parquet).metadata
+    assert meta[b"qb.artifact_id"] == over.artifact_id.encode()
+    assert meta[b"qb.content_hash"] == over.artifact.content_hash.encode()
+    assert _staging(s) == []
+
+
+def test_republish_dedupes_and_leaves_no_staging_file(store, overlap):
+    first = _publish(store, candles(60))
+    again = _publish(store, candles(60))
+    assert again.deduped and again.mode == "content_hash" and again.artifact_id == first.artifact_id
+    assert _staging(store) == []
+    assert len(store.list().items) == 1
+
+
+def test_republish_after_gc_restores_the_files(store, overlap):
+    first = _publish(store, candles(30))
+    store.files.delete(first.artifact.path_parquet)
+    again = _publish(store, candles(30))
+    assert again.deduped and store.files.exists(again.artifact.path_parquet)
+    assert store.files.sha256(again.artifact.path_parquet) == again.artifact.file_hash
+    assert _staging(store) == []
+
+
+def test_deferred_rule_failure_names_the_csv_line_and_writes_nothing(store, overlap, tmp_path):
+    rows = candles(40)
+    high = rows.column("high").to_pylist()
+    high[23] = rows.column("low")[23].as_py() - 1  # high below everything, rows in canonical order
+    bad = rows.set_column(rows.schema.get_field_index("high"), "high", pa.array(high))
+    csv = tmp_path / "bad.csv"
+    import pyarrow.csv as pcsv
+
+    pcsv.write_csv(bad, csv)
+    with pytest.raises(ValidationFailed) as err:
+        _publish(store, csv, key="token=A/res=1m")
+    assert err.value.data["rule"] == "high_ge_open_close" and err.value.data["row"] == 23
+    assert err.value.data["line"] == 25 and "line 25" in str(err.value)
+    assert store.list().items == [] and _staging(store) == []
+    assert list(store.files.list_keys()) == []
+
+
+def test_deferred_unique_failure_is_the_one_thread_error(tmp_path, monkeypatch):
+    t = candles(20)
+    dup = pa.concat_tables([t.slice(0, 11), t.slice(10, 10)])  # row 11 repeats row 10, in order
+    errors = []
+    for name, threshold in (("plain", 10**9), ("overlap", 0)):
+        monkeypatch.setattr(store_module, "_OVERLAP_MIN_ROWS", threshold)
+        s = Store(tmp_path / name)
+        with pytest.raises(ValidationFailed) as err:
+            _publish(s, dup, key="token=A/res=1m")
+        errors.append((err.value.message, err.value.data))
+        assert s.list().items == [] and _staging(s) == []
+    assert errors[0] == errors[1] and errors[0][1]["rule"] == "unique" and errors[0][1]["row"] == 11
+
+
+def test_cancel_during_the_write_leaves_nothing(store, overlap, monkeypatch):
+    job = Job()
+    calls = []
+    real = files.write_parquet
+
+    def write_then_cancel(*a, between_row_groups=None, **kw):
+        def between():
+            calls.append(1)
+            if len(calls) == 3:
+                job.cancel()
+            between_row_groups()
+
+        return real(*a, between_row_groups=between, **kw)
+
+    monkeypatch.setattr(files, "write_parquet", write_then_cancel)
+    with pytest.raises(Cancelled):
+        _publish(store, candles(60), job=job)
+    assert len(calls) == 3  # stopped at the third row group of nine
+    assert store.list().items == [] and _staging(store) == []
+
+
+def test_a_refused_write_while_hashing_is_one_storage_error(tmp_path):
+    """The file-size limit hits the overlapped write (in a child with `ulimit -f`): StorageError
+    naming the staging file, and the lake as it was."""
+    import subprocess
+    import sys
+
+    from tests.store.test_storage_errors import LIMIT, _big_csv, _clean, _env, _limited
+
+    lake = tmp_path / "lake"
+    Store(lake).close()
+    csv = _big_csv(tmp_path / "big.csv")
+    code = (
+        "import sys\n"
+        "from bridge.errors import StorageError\n"
+        "from bridge.store import Store, store\n"
+        "store._OVERLAP_MIN_ROWS = 0\n"
+        f"s = Store({str(lake)!r})\n"
+        "try:\n"
+        f"    s.publish('ohlcv_slice', 2, 'token=A/res=1s', {str(csv)!r}, writer_name='w', writer_version='1',"
+        " git_commit='c')\n"
+        "except StorageError as exc:\n"
+        "    print('STORAGE', exc.data.get('path'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(),
+                         preexec_fn=_limited(LIMIT), timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("STORAGE ") and "staging" in out.stdout, out.stdout
+    _clean(lake)

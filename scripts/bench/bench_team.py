@@ -17,8 +17,9 @@ getArtifact/listArtifacts read only the manifest), then, per round, interleaved 
   * listArtifacts: 50 pages of Store.list(limit=100), and 50 filtered lists (type + key prefix + tag).
 Reported per operation: median and [min, max] over the rounds, and team / baseline.
 Then --procs processes publish --per-proc artifacts each at once on the team lake (a third of them
-the same across processes, so dedup races happen): artifacts/s over the wall time, and the errors
-(expected 0). Not a test: the numbers go in docs/team.md, measured runs named there.
+the same across processes, so dedup races happen): publish calls/s and distinct artifacts/s over
+the wall time (the distinct count is checked against what the workers were asked to publish), and
+the errors (expected 0). Not a test: the numbers go in docs/team.md, measured runs named there.
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ def populate(store, n: int) -> list[str]:
             lineage.append((aid, ids[i - 1]))
     con = store.connect()
     with manifest.write_txn(con):
-        con.executemany("INSERT INTO artifacts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        con.executemany("INSERT INTO artifacts (artifact_id, artifact_type, schema_version, logical_key, status,"
+                        " path_parquet, path_sidecar, file_hash, content_hash, row_count, min_ts, max_ts, created_at)"
+                        " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         con.executemany("INSERT INTO artifact_tags VALUES (?,?,?)", tags)
         con.executemany("INSERT INTO artifact_lineage VALUES (?,?)", lineage)
     store._wrote()
@@ -181,16 +184,17 @@ WORKER = textwrap.dedent("""
     store = Store(lake)
     print("ready", flush=True)
     sys.stdin.readline()
-    errors, done = [], 0
+    errors, done, ids = [], 0, []
     for i in range(n):
         run = f"shared-{{i}}" if i % 3 == 0 else f"p{{me}}-{{i}}"
         try:
-            store.publish("run_metrics", 1, f"run={{run}}", [{{"run_id": run, "metric_name": "m", "metric_value": 1.0,
-                          "metric_unit": None, "computed_at": "2026-01-26T00:00:00Z"}}], writer_name="b", writer_version="1")
+            r = store.publish("run_metrics", 1, f"run={{run}}", [{{"run_id": run, "metric_name": "m", "metric_value": 1.0,
+                              "metric_unit": None, "computed_at": "2026-01-26T00:00:00Z"}}], writer_name="b", writer_version="1")
             done += 1
+            ids.append(r.artifact_id)
         except Exception as exc:
             errors.append(f"{{type(exc).__name__}}: {{exc}}")
-    print(json.dumps({{"done": done, "errors": errors}}), flush=True)
+    print(json.dumps({{"done": done, "errors": errors, "ids": ids}}), flush=True)
 """)
 
 
@@ -210,7 +214,10 @@ def concurrent(lake: Path, procs: int, per: int, cpus: str | None) -> dict:
     results = [json.loads(o.strip().splitlines()[-1]) for o, _ in outs]
     done = sum(r["done"] for r in results)
     errors = [e for r in results for e in r["errors"]] + [f"exit {p.returncode}" for p in ps if p.returncode]
-    return {"calls": done, "wall_s": wall, "calls_per_s": done / wall, "errors": errors}
+    artifacts = len({i for r in results for i in r["ids"]})  # distinct: the shared ones dedup
+    expected = len({f"shared-{i}" if i % 3 == 0 else f"p{me}-{i}" for me in range(procs) for i in range(per)})
+    return {"calls": done, "wall_s": wall, "calls_per_s": done / wall, "artifacts": artifacts,
+            "expected_artifacts": expected, "artifacts_per_s": artifacts / wall, "errors": errors}
 
 
 def fmt(vals: list[float], scale: float = 1e3, unit: str = "ms") -> str:
@@ -264,7 +271,9 @@ def main() -> None:
             print(f"  {label:32s} baseline {fmt(b)}   team {fmt(t)}   team/baseline {statistics.median(t) / statistics.median(b):6.1f}x")
         conc = concurrent(team_lake, args.procs, args.per_proc, servers.client_cpus if not args.no_pin else None)
         print(f"\n{args.procs} processes publishing at once on the team lake: {conc['calls']} publish calls in "
-              f"{conc['wall_s']:.1f} s = {conc['calls_per_s']:.1f} calls/s, errors: {len(conc['errors'])}")
+              f"{conc['wall_s']:.1f} s = {conc['calls_per_s']:.1f} calls/s; {conc['artifacts']} distinct artifacts "
+              f"(expected {conc['expected_artifacts']}) = {conc['artifacts_per_s']:.1f} artifacts/s; "
+              f"errors: {len(conc['errors'])}")
         for e in conc["errors"][:10]:
             print("  ", e)
         for s in stores.values():

@@ -121,3 +121,89 @@ def test_other_orders_and_search_use_an_index_on_postgresql(pg_big, order, monke
     assert page_sql
     for s, a in page_sql:
         assert _seq_scans(pg_big.connect(), s, a) == [], s
+
+
+def test_upgrading_a_v4_postgresql_manifest_adds_the_indexes_and_stale_roots(pg_server, tmp_path):
+    """A team manifest made before 0005: its rows stay, the indexes appear, and stale_roots is
+    filled from the existing rows (the PL/pgSQL triggers keep it from then on)."""
+    import psycopg
+
+    from bridge.store.dialect import PostgresDialect
+
+    url = pg_server.create_database()
+    try:
+        d = PostgresDialect(url)
+        with psycopg.connect(url, autocommit=True) as raw:
+            raw.execute(d.manifest_sql())
+            raw.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+                        " applied_at TEXT NOT NULL)")
+            raw.execute("INSERT INTO schema_migrations VALUES (1, 'manifest_v1', 'then')")
+            for version, name, sql in d.migrations():
+                if version <= 4:
+                    raw.execute(sql)
+                    raw.execute("INSERT INTO schema_migrations VALUES (%s, %s, 'then')", (version, name))
+            for aid, status in (("old", "superseded"), ("new", "active")):
+                raw.execute("INSERT INTO artifacts VALUES (%s, 'run_metrics', 1, %s, %s, 'p', 's', %s, 'c', 1,"
+                            " NULL, NULL, '2026-01-01T00:00:00.000000Z')", (aid, f"run={aid}", status, f"f{aid}"))
+            raw.execute("INSERT INTO artifact_tags VALUES ('new', 'res', '1m')")
+            raw.execute("INSERT INTO artifact_lineage VALUES ('new', 'old')")
+        store = Store(write_lake(tmp_path / "lake", manifest=url, artifacts=str(tmp_path / "files")))
+        con = store.connect()
+        assert store.schema_version == d.migrations()[-1][0] >= 7
+        indexes = {r[0] for r in con.execute("SELECT indexname FROM pg_indexes WHERE tablename IN"
+                                             " ('artifacts', 'artifact_tags')")}
+        assert {"idx_artifacts_type_created", "idx_artifacts_status_created", "idx_artifacts_type_status_created",
+                "idx_artifacts_key", "idx_artifacts_min_ts", "idx_artifacts_max_ts", "idx_tags_kv_artifact",
+                "idx_artifacts_key_id", "idx_artifacts_rows_id"} <= indexes
+        assert "idx_tags_kv" not in indexes
+        assert [r[0] for r in con.execute("SELECT artifact_id FROM stale_roots")] == ["old"]
+        assert [s.artifact_id for s in store.stale()] == ["new"]
+        assert [a.artifact_id for a in store.list(tags={"res": "1m"}).items] == ["new"]
+        assert [a.artifact_id for a in store.list(logical_key_prefix="run=o", artifact_type="run_metrics").items] == ["old"]
+        con.execute("UPDATE artifacts SET status = 'active' WHERE artifact_id = 'old'")  # the trigger keeps it
+        assert store.connect().execute("SELECT count(*) FROM stale_roots").fetchone()[0] == 0
+        store.close()
+    finally:
+        pg_server.drop_database(url)
+
+
+@pytest.mark.parametrize("first", ["edge", "status"])
+def test_a_new_edge_and_its_inputs_status_change_at_once_keep_the_stale_root(pg_server, tmp_path, first):
+    """PostgreSQL does not serialise writers as SQLite does: a lineage edge to X and X's status
+    change in two open transactions. Whichever commits second must see the first (the edge
+    trigger reads X FOR SHARE), so X ends up a stale root either way."""
+    import threading
+
+    import psycopg
+
+    url = pg_server.create_database()
+    try:
+        Store(write_lake(tmp_path / "lake", manifest=url, artifacts=str(tmp_path / "files"))).close()
+        with psycopg.connect(url, autocommit=True) as raw:
+            for aid in ("x", "child"):
+                raw.execute("INSERT INTO artifacts VALUES (%s, 'run_metrics', 1, %s, 'active', 'p', 's', %s, 'c', 1,"
+                            " NULL, NULL, '2026-01-01T00:00:00.000000Z')", (aid, f"run={aid}", f"f{aid}"))
+        steps = {"edge": "INSERT INTO artifact_lineage VALUES ('child', 'x')",
+                 "status": "UPDATE artifacts SET status = 'superseded' WHERE artifact_id = 'x'"}
+        second = "status" if first == "edge" else "edge"
+        a, b = psycopg.connect(url), psycopg.connect(url)  # not autocommit: each holds its transaction
+        a.execute(steps[first])
+        done = threading.Event()
+
+        def run_second():
+            b.execute(steps[second])
+            b.commit()
+            done.set()
+
+        t = threading.Thread(target=run_second)
+        t.start()
+        waited = not done.wait(0.5)  # the second waits on x's row while the first is open
+        a.commit()
+        t.join(30)
+        assert waited and done.is_set()
+        with psycopg.connect(url, autocommit=True) as raw:
+            assert [r[0] for r in raw.execute("SELECT artifact_id FROM stale_roots")] == ["x"]
+        a.close()
+        b.close()
+    finally:
+        pg_server.drop_database(url)

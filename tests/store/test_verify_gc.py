@@ -149,3 +149,5 @@ def test_quick_reads_no_file_and_incremental_rehashes_only_what_changed(store, m
     runs = store.connect().execute("SELECT mode, ok, hashed FROM verify_runs ORDER BY run_id").fetchall()
     assert [tuple(r) for r in runs] == [("quick", 0 if local else 1, 0), ("incremental", 1, 2), ("full", 1, 2),
                                         ("incremental", 1, 0), ("incremental", 0, 2)]
+    assert store.verify(since="2000-01-01T00:00:00Z").hashed == 3  # everything changed after that
+    assert store.verify(since="2999-01-01T00:00:00Z").hashed == 0

@@ -36,13 +36,16 @@ CREATE TRIGGER stale_roots_on_status AFTER UPDATE OF status ON artifacts
 FOR EACH ROW EXECUTE FUNCTION stale_roots_on_status();
 
 -- Writers are not serialised here as in SQLite: a new edge and a status change of its input can
--- commit at once. FOR SHARE orders them on the input's row: whichever comes second sees the
--- other's commit (READ COMMITTED: each statement of a trigger function takes a new snapshot), so
--- the root is never missed.
+-- commit at once. Locking the input's row FOR SHARE (whatever its status, so the WHERE has no
+-- status test) orders them: a status change waits for the edge's transaction, whose edge its
+-- trigger then sees (READ COMMITTED: each statement of a trigger function takes a new snapshot);
+-- an edge waits for a status change, and reads the row as committed. The root is never missed.
 CREATE FUNCTION stale_roots_on_edge() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+  input_status TEXT;
 BEGIN
-  IF EXISTS (SELECT 1 FROM artifacts a WHERE a.artifact_id = NEW.input_artifact_id AND a.status != 'active'
-             FOR SHARE) THEN
+  SELECT a.status INTO input_status FROM artifacts a WHERE a.artifact_id = NEW.input_artifact_id FOR SHARE;
+  IF input_status IS NOT NULL AND input_status != 'active' THEN
     INSERT INTO stale_roots VALUES (NEW.input_artifact_id) ON CONFLICT DO NOTHING;
   END IF;
   RETURN NULL;

@@ -94,6 +94,8 @@ def copy_lake(src, dst, *, job: Job = NULL_JOB) -> CopyReport:
             _copy_children(scon, dcon, aid)
         copied += 1
     runs = _copy_runs(scon, dcon)
+    if copied or updated or runs:
+        dst.dialect.analyze(dcon)  # fresh statistics for the bulk-loaded rows (PostgreSQL)
     src._wrote()
     dst._wrote()
     job.progress(len(rows), len(rows), "done")

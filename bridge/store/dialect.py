@@ -162,6 +162,11 @@ class Dialect:
         case-sensitive)."""
         raise NotImplementedError  # pragma: no cover
 
+    def analyze(self, con) -> None:
+        """Refresh the planner's statistics after a bulk load (`lake copy`). SQLite: nothing (its
+        planner is steered by index hints, not statistics); PostgreSQL: `ANALYZE` of the manifest
+        tables, without which a filter's selectivity is guessed and a list can pick a slow plan."""
+
     def batch(self, con):
         """Send the reads issued inside together (PostgreSQL pipeline mode: one round trip)."""
         from contextlib import nullcontext
@@ -586,6 +591,12 @@ class PostgresDialect(Dialect):
 
     def contains(self, column: str, needle: str = "?") -> str:
         return f"strpos({column}, {needle}) > 0"
+
+    def analyze(self, con) -> None:
+        from psycopg import sql
+
+        names = sorted(self.tables(con))
+        con.raw.execute(sql.SQL("ANALYZE {}").format(sql.SQL(", ").join(sql.Identifier(n) for n in names)))
 
     def change_token(self, con) -> Any:
         return con.execute("SELECT last_value, is_called FROM manifest_writes").fetchone()[:2]

@@ -36,12 +36,9 @@ td.n{text-align:right;font-variant-numeric:tabular-nums} .muted{color:#667} code
 
 def write_report(store, run, path: Any) -> Path:
     """Render and write the report of `run` (an ExperimentResult); returns the absolute path."""
-    out = Path(path).expanduser().resolve()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(render_report(store, run), encoding="utf-8")
-    tmp.replace(out)
-    return out
+    from bridge.experiments.report_sections import write_html
+
+    return write_html(render_report(store, run), path)
 
 
 def render_report(store, run) -> str:

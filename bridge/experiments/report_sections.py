@@ -144,13 +144,19 @@ def _pct(v: float | None) -> str:
 
 # -- sweeps --------------------------------------------------------------------------------------
 
-def write_sweep_report(exps, sweep_id: str, path: Any) -> Path:
+def write_html(text: str, path: Any) -> Path:
+    """Write a report's HTML to `path` atomically (a temporary file beside it, then a rename);
+    returns the absolute path."""
     out = Path(path).expanduser().resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(render_sweep_report(exps, sweep_id), encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8")
     tmp.replace(out)
     return out
+
+
+def write_sweep_report(exps, sweep_id: str, path: Any) -> Path:
+    return write_html(render_sweep_report(exps, sweep_id), path)
 
 
 def render_sweep_report(exps, sweep_id: str) -> str:

@@ -85,7 +85,11 @@ class Server:
         self._idle = threading.Condition(self._lock)
         self._single: set = set()  # in-flight ids sent alone (not in a batch)
         self._abandoned: set = set()  # answered -32800 at exit while still running; drop their late reply
-        self.shutting_down = False
+        # Methods seen to be quick while serving: handle_line calls them without _dispatch's
+        # checks. Only filled while serve() runs (replies join its burst), with tracing off, and
+        # emptied when shutdown is asked (every later call must be refused) and when serve ends.
+        self._quick: dict[str, Handler] = {}
+        self._shutting_down = False
         self.exit_requested = False
         self._trace = False
         self._writer: FrameWriter | None = None
@@ -93,6 +97,17 @@ class Server:
         self._reader_thread: int | None = None
         self._output_lost = False
         self.on_output_lost: Callable[[], None] | None = None
+
+    @property
+    def shutting_down(self) -> bool:
+        """True once `shutdown` was answered: every later request is refused (code 11)."""
+        return self._shutting_down
+
+    @shutting_down.setter
+    def shutting_down(self, value: bool) -> None:
+        self._shutting_down = value
+        if value:
+            self._quick.clear()
 
     # -- loop ----------------------------------------------------------------------------------
 
@@ -141,6 +156,7 @@ class Server:
             if burst:
                 self._writer.write_parts(burst)
             self._burst = None
+            self._quick.clear()
             self.stop()
         return 0
 
@@ -188,6 +204,37 @@ class Server:
     # -- messages ------------------------------------------------------------------------------
 
     def handle_line(self, line: bytes) -> None:
+        if line[:1] == b"{" and line.isascii():
+            # The common case first: a single request (ASCII, so valid UTF-8) of a method already
+            # known to be quick (see _handle), with an id and object (or no) params, in a served
+            # stream: every check of _dispatch holds, so straight to the handler, and the reply
+            # joins the reader's burst. Anything else takes the general path.
+            try:
+                env = _decode_envelope(line)
+            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+                self._send_error(*self._diagnose(line, exc))
+                return
+            handler = self._quick.get(env.method)
+            rid = env.id
+            if handler is not None and rid is not _UNSET and env.jsonrpc == "2.0" and rid not in self._inflight:
+                params = env.params
+                if not len(params):
+                    params = None
+                elif memoryview(params)[0] != 0x7B:
+                    self._handle(env)
+                    return
+                try:
+                    result = handler.call(params, NULL_JOB, rid)
+                except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
+                    self._burst += (self._failure(env.method, rid, exc), b"\n")
+                    return
+                if len(result) <= self._max_reply:
+                    self._burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
+                else:
+                    self._burst += (self._result(env.method, rid, result), b"\n")
+                return
+            self._handle(env)
+            return
         if not line.isascii():  # msgspec leaves raw params unchecked: validate UTF-8 for the whole line
             try:
                 line.decode("utf-8")
@@ -203,23 +250,14 @@ class Server:
             if line.strip():  # a blank line is skipped, not answered
                 self._send_error(*self._diagnose(line, exc))
             return
-        rid, burst, params = env.id, self._burst, env.params
+        self._handle(env)
+
+    def _handle(self, env: _Envelope) -> None:
+        """One decoded request or notification (not in a batch), by the general path."""
         handler = self._handlers.get(env.method)
-        if (handler is not None and burst is not None and rid is not _UNSET and env.jsonrpc == "2.0"
-                and (not len(params) or memoryview(params)[0] == 0x7B) and not self.shutting_down
-                and not self._trace and not handler.long_running and rid not in self._inflight):
-            # The common case, a quick call with an object (or no) params in a served stream:
-            # every check of _dispatch holds, so straight to the handler.
-            try:
-                result = handler.call(params if len(params) else None, NULL_JOB, rid)
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
-                burst += (self._failure(env.method, rid, exc), b"\n")
-                return
-            if len(result) <= self._max_reply and env.method != "shutdown":
-                burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
-            else:
-                burst += (self._result(env.method, rid, result), b"\n")
-            return
+        if (handler is not None and self._burst is not None and not self._trace and not self.shutting_down
+                and env.method != "shutdown" and not handler.long_running):
+            self._quick[env.method] = handler  # from now on by handle_line's first branch
         reply = self._dispatch(env)
         if isinstance(reply, Future):
             self._track(reply, lambda f: self._write(f.result()))

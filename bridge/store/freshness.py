@@ -1,0 +1,73 @@
+"""Has the manifest changed? A cheap, exact answer for the store's read cache.
+
+A SQLite manifest in WAL mode keeps a *wal-index* in shared memory (the `-shm` file beside it).
+Its first 96 bytes are two copies of the wal-index header, which every commit rewrites: the
+header holds a change counter (`iChange`) that each write of the header increments, the WAL's
+last valid frame (`mxFrame`) and a checksum over the header (https://www.sqlite.org/walformat.html,
+"The WAL-Index Header"). SQLite's readers compare this header with their private copy to learn
+that another connection committed; `PRAGMA data_version` does the same inside a read
+transaction. Reading those bytes through a memory map of the `-shm` file answers the same
+question in about 0.2 µs instead of the pragma's 3-4 µs, so the cache can ask on every read.
+
+Exact: a commit writes the header before it returns, so a read that starts after another
+process's commit returned sees different bytes (a commit that is still running is not visible to
+any reader yet). Bytes that differ for another reason (a checkpoint restarting the WAL, a
+recovery) only empty the cache once more. The `-shm` file is not replaced while a connection to
+the manifest is open (SQLite removes it only when the last connection closes, and a connection in
+WAL mode holds a shared lock on the database all its life): the probe belongs to one connection
+(`probe.con`) and is made again when the store opens another.
+
+Anything else (not WAL, no `-shm` file, PostgreSQL): the dialect's own change token, asked on
+every call (PostgreSQL: the `manifest_writes` sequence; SQLite: `PRAGMA data_version`).
+"""
+
+from __future__ import annotations
+
+import functools
+import mmap
+import os
+import sqlite3
+from typing import Any
+
+__all__ = ["ChangeProbe"]
+
+WAL_INDEX_HEADER_BYTES = 96  # two copies of the 48-byte header
+_HEADER = slice(0, WAL_INDEX_HEADER_BYTES)
+
+
+class ChangeProbe:
+    """A change probe bound to one manifest connection: `read()` returns a token that differs
+    whenever the manifest may have changed since the token was last read."""
+
+    __slots__ = ("con", "read", "shared_memory")
+
+    def __init__(self, dialect: Any, con: Any) -> None:
+        self.con = con
+        shm = _wal_index(dialect, con)
+        #: True when the token is read from SQLite's wal-index (no query per call).
+        self.shared_memory = shm is not None
+        # a C-level call either way: a slice of the map, or the dialect's query
+        self.read = functools.partial(shm.__getitem__, _HEADER) if shm is not None else functools.partial(
+            dialect.change_token, con)
+
+
+def _wal_index(dialect: Any, con: Any) -> mmap.mmap | None:
+    """A read-only map of the wal-index header of `con`'s SQLite manifest, or None (not SQLite,
+    not in WAL mode, no shared-memory file, or it cannot be mapped)."""
+    if getattr(dialect, "name", None) != "sqlite":
+        return None
+    try:
+        if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+            return None
+        con.execute("PRAGMA data_version").fetchone()  # a read transaction: the wal-index exists from here on
+        fd = os.open(f"{dialect.path}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        if os.fstat(fd).st_size < WAL_INDEX_HEADER_BYTES:
+            return None
+        return mmap.mmap(fd, WAL_INDEX_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)  # the map keeps the file

@@ -15,7 +15,7 @@ any reader yet). Bytes that differ for another reason (a checkpoint restarting t
 recovery) only empty the cache once more. The `-shm` file is not replaced while a connection to
 the manifest is open (SQLite removes it only when the last connection closes, and a connection in
 WAL mode holds a shared lock on the database all its life): the probe belongs to one connection
-(`probe.con`) and is made again when the store opens another.
+(`probe.con`), and the store makes a new one when it closes that connection.
 
 Anything else (not WAL, no `-shm` file, PostgreSQL): the dialect's own change token, asked on
 every call (PostgreSQL: the `manifest_writes` sequence; SQLite: `PRAGMA data_version`).

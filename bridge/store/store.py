@@ -116,6 +116,7 @@ class Store:
         if con is not None:
             con.close()
             self._local.con = None
+        self._local.probe = None  # the read cache's change probe belongs to that connection (_cache)
 
     # -- publish -------------------------------------------------------------------------------
 
@@ -623,10 +624,9 @@ class Store:
         """
         local = self._local
         try:  # the cached answer, when this thread's cache is current (what _cache checks, inline)
-            probe = local.probe
-            if probe.con is local.con and (probe.read(), self._generation) == local.cache_token:
+            if local.probe.read() == local.cache_token[0] and self._generation == local.cache_token[1]:
                 return local.encoded[artifact_id]
-        except (AttributeError, KeyError):  # first use on this thread, or not cached yet
+        except (AttributeError, KeyError, TypeError):  # first use on this thread, not cached yet, or closed
             pass
         self._cache()
         encoded = local.encoded
@@ -642,10 +642,9 @@ class Store:
         change token on any commit by anyone (bridge/store/freshness.py: SQLite's wal-index
         header, read from shared memory in ~0.2 µs; else the dialect's token query)."""
         local = self._local
-        con = self.connect()
         probe = getattr(local, "probe", None)
-        if probe is None or probe.con is not con:  # first use on this thread, or a new connection
-            probe = local.probe = ChangeProbe(self.dialect, con)
+        if probe is None:  # first use on this thread, or its connection was closed (see close())
+            probe = local.probe = ChangeProbe(self.dialect, self.connect())
             local.cache_token = None
         token = (probe.read(), self._generation)
         if local.cache_token != token:

@@ -165,12 +165,18 @@ describe("LineWriter", () => {
     });
     const writer = new LineWriter(sink);
     const done: (Error | undefined)[] = [];
-    for (let i = 0; i < 5; i++) writer.writeLine(`{"i":${i}}\n`, (e) => done.push(e));
+    const tags: (number | undefined)[] = [];
+    const onDone = (e: Error | undefined, tag?: number): void => {
+      done.push(e);
+      tags.push(tag);
+    };
+    for (let i = 0; i < 5; i++) writer.writeLine(`{"i":${i}}\n`, onDone, 10 + i);
     assert.deepEqual(writes, ['{"i":0}\n'], "the first line goes out at once");
     assert.equal(writer.queued, 4);
     await new Promise((resolve) => process.nextTick(resolve));
     assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n{"i":2}\n{"i":3}\n{"i":4}\n'], "the rest in one write, in order");
     assert.deepEqual(done, [undefined, undefined, undefined, undefined, undefined]);
+    assert.deepEqual(tags, [10, 11, 12, 13, 14], "one callback for every line: each told its own tag");
     await new Promise((resolve) => setImmediate(resolve));
     writer.writeLine('{"i":5}\n');
     assert.equal(writes.length, 3, "a later tick writes at once again");

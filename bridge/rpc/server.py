@@ -133,24 +133,51 @@ class Server:
         # written together (one write for a pipelined burst); replies from the pool go out at once.
         burst: list[bytes] = []
         self._burst, self._reader_thread = burst, threading.get_ident()
+        # The hot loop's names, bound once (_quick and _inflight are never rebound, only changed).
+        quick, inflight, max_reply, write_parts = self._quick, self._inflight, self._max_reply, self._writer.write_parts
+        read, handle_line = reader.read_many, self.handle_line
         try:
             while not self.exit_requested:
-                lines = reader.read_many()
+                lines = read()
                 if lines is None:
                     log.info("stdin closed; finishing in-flight requests, then exiting")
                     self.stop(cancel=False)
                     break
                 try:
                     for line in lines:
-                        if line.__class__ is bytes and line:
-                            self.handle_line(line)
+                        if line.__class__ is not bytes or line[:1] != b"{" or not line.isascii():
+                            self._handle_one(line)  # blank, too long, a batch, not ASCII, ...
                         else:
-                            self._handle_one(line)
+                            # The common case, inline: a single request (ASCII, so valid UTF-8) of a
+                            # method seen to be quick (_quick, see _handle), with an id and object
+                            # (or no) params: every check of _dispatch holds, so straight to the
+                            # handler, and the reply joins the burst. Anything else: _handle.
+                            try:
+                                env = _decode_envelope(line)
+                            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+                                handle_line(line)  # answers the parse error
+                                continue
+                            handler = quick.get(env.method)
+                            rid = env.id
+                            params = env.params
+                            if (handler is None or rid is _UNSET or env.jsonrpc != "2.0" or rid in inflight
+                                    or (len(params) and memoryview(params)[0] != 0x7B)):
+                                self._handle(env)
+                            else:
+                                try:
+                                    result = handler.call(params if len(params) else None, NULL_JOB, rid)
+                                except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
+                                    burst += (self._failure(env.method, rid, exc), b"\n")
+                                else:
+                                    if len(result) <= max_reply:
+                                        burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
+                                    else:
+                                        burst += (self._result(env.method, rid, result), b"\n")
                         if self.exit_requested:
                             break
                 finally:
                     if burst:
-                        self._writer.write_parts(burst)
+                        write_parts(burst)
                         burst.clear()
         finally:
             if burst:
@@ -204,37 +231,6 @@ class Server:
     # -- messages ------------------------------------------------------------------------------
 
     def handle_line(self, line: bytes) -> None:
-        if line[:1] == b"{" and line.isascii():
-            # The common case first: a single request (ASCII, so valid UTF-8) of a method already
-            # known to be quick (see _handle), with an id and object (or no) params, in a served
-            # stream: every check of _dispatch holds, so straight to the handler, and the reply
-            # joins the reader's burst. Anything else takes the general path.
-            try:
-                env = _decode_envelope(line)
-            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
-                self._send_error(*self._diagnose(line, exc))
-                return
-            handler = self._quick.get(env.method)
-            rid = env.id
-            if handler is not None and rid is not _UNSET and env.jsonrpc == "2.0" and rid not in self._inflight:
-                params = env.params
-                if not len(params):
-                    params = None
-                elif memoryview(params)[0] != 0x7B:
-                    self._handle(env)
-                    return
-                try:
-                    result = handler.call(params, NULL_JOB, rid)
-                except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
-                    self._burst += (self._failure(env.method, rid, exc), b"\n")
-                    return
-                if len(result) <= self._max_reply:
-                    self._burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
-                else:
-                    self._burst += (self._result(env.method, rid, result), b"\n")
-                return
-            self._handle(env)
-            return
         if not line.isascii():  # msgspec leaves raw params unchecked: validate UTF-8 for the whole line
             try:
                 line.decode("utf-8")
@@ -253,11 +249,12 @@ class Server:
         self._handle(env)
 
     def _handle(self, env: _Envelope) -> None:
-        """One decoded request or notification (not in a batch), by the general path."""
+        """One decoded request or notification (not in a batch), by the general path. A quick
+        method met here while serving goes into _quick: serve()'s loop calls it directly from then on."""
         handler = self._handlers.get(env.method)
         if (handler is not None and self._burst is not None and not self._trace and not self.shutting_down
                 and env.method != "shutdown" and not handler.long_running):
-            self._quick[env.method] = handler  # from now on by handle_line's first branch
+            self._quick[env.method] = handler
         reply = self._dispatch(env)
         if isinstance(reply, Future):
             self._track(reply, lambda f: self._write(f.result()))

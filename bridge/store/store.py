@@ -116,7 +116,7 @@ class Store:
         if con is not None:
             con.close()
             self._local.con = None
-        self._local.probe = None  # the read cache's change probe belongs to that connection (_cache)
+        self._local.probe = self._local.fast = None  # the read cache's change probe belongs to that connection (_cache)
 
     # -- publish -------------------------------------------------------------------------------
 
@@ -622,14 +622,14 @@ class Store:
         Raises:
         ArtifactNotFound: no such id.
         """
-        local = self._local
         try:  # the cached answer, when this thread's cache is current (what _cache checks, inline)
-            if local.probe.read() == local.cache_token[0] and self._generation == local.cache_token[1]:
-                return local.encoded[artifact_id]
+            read, token, generation, encoded = self._local.fast
+            if generation == self._generation and read() == token:
+                return encoded[artifact_id]
         except (AttributeError, KeyError, TypeError):  # first use on this thread, not cached yet, or closed
             pass
         self._cache()
-        encoded = local.encoded
+        encoded = self._local.encoded
         hit = encoded.get(artifact_id)
         if hit is None:
             hit = encoded[artifact_id] = _encode_json(self.get(artifact_id))
@@ -650,6 +650,8 @@ class Store:
         if local.cache_token != token:
             local.cache, local.encoded = {}, {}
             local.cache_token = token
+            # get_json's check in one thread-local read: the probe, what it read, the generation
+            local.fast = (probe.read, token[0], token[1], local.encoded)
         return local.cache
 
     def _wrote(self) -> None:

@@ -56,7 +56,7 @@ class Handler(Protocol):
 ErrorMapper = Callable[[BaseException], "tuple[int, str, Any] | None"]
 
 
-class _Envelope(msgspec.Struct):
+class _Envelope(msgspec.Struct, gc=False):  # holds no containers: never in a reference cycle
     jsonrpc: str
     method: str
     id: int | float | str | None | msgspec.UnsetType = _UNSET  # fractional ids: discouraged, echoed

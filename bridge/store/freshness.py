@@ -15,7 +15,8 @@ any reader yet). Bytes that differ for another reason (a checkpoint restarting t
 recovery) only empty the cache once more. The `-shm` file is not replaced while a connection to
 the manifest is open (SQLite removes it only when the last connection closes, and a connection in
 WAL mode holds a shared lock on the database all its life): the probe belongs to one connection
-(`probe.con`), and the store makes a new one when it closes that connection.
+(`probe.con`), and the store makes a new one when it closes that connection. The map is never
+closed, nor the descriptor it was made from (see `_MAPS`: closing it would drop SQLite's locks).
 
 Anything else (not WAL, no `-shm` file, PostgreSQL): the dialect's own change token, asked on
 every call (PostgreSQL: the `manifest_writes` sequence; SQLite: `PRAGMA data_version`).
@@ -27,6 +28,7 @@ import functools
 import mmap
 import os
 import sqlite3
+import threading
 from typing import Any
 
 __all__ = ["ChangeProbe"]
@@ -56,18 +58,45 @@ def _wal_index(dialect: Any, con: Any) -> mmap.mmap | None:
     not in WAL mode, no shared-memory file, or it cannot be mapped)."""
     if getattr(dialect, "name", None) != "sqlite":
         return None
+    path = f"{dialect.path}-shm"
     try:
         if str(con.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
             return None
         con.execute("PRAGMA data_version").fetchone()  # a read transaction: the wal-index exists from here on
-        fd = os.open(f"{dialect.path}-shm", os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        st = os.stat(path)  # the file `con` uses: not replaced while `con` is open
     except (OSError, sqlite3.Error):
         return None
-    try:
-        if os.fstat(fd).st_size < WAL_INDEX_HEADER_BYTES:
+    ident = (st.st_dev, st.st_ino)
+    with _MAPS_LOCK:
+        mapped = _MAPS.get(path)
+        if mapped is not None and mapped[0] == ident:
+            return mapped[1]
+        fd = -1
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+            fst = os.fstat(fd)
+            if (fst.st_dev, fst.st_ino) != ident or fst.st_size < WAL_INDEX_HEADER_BYTES:
+                raise OSError("the wal-index changed while it was being opened")
+            shm = mmap.mmap(fd, WAL_INDEX_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
+        except (OSError, ValueError):
+            # A descriptor that was opened must still not be closed (see _MAPS): kept with the
+            # maps, unused.
+            if fd >= 0:
+                _UNUSED_FDS.append(fd)
             return None
-        return mmap.mmap(fd, WAL_INDEX_HEADER_BYTES, mmap.MAP_SHARED, mmap.PROT_READ)
-    except (OSError, ValueError):
-        return None
-    finally:
-        os.close(fd)  # the map keeps the file
+        _MAPS[path] = (ident, shm, fd)
+        return shm
+
+
+# Maps of wal-index headers, by `-shm` path, kept (with the descriptor each was made from) for the
+# process's life and never closed: closing *any* descriptor of a file releases every POSIX
+# advisory lock the process holds on that file, and SQLite's WAL locks (readers' marks, the
+# writer's lock, the "dead man switch" that tells others the wal-index is in use) are such locks
+# on the `-shm` file. (Closing one here made other connections of the process lose theirs:
+# "locking protocol" errors.) A map also holds a duplicate descriptor of its own, released only
+# if the map were closed or collected, which this table prevents. One map per file: a `-shm` file
+# that SQLite deleted and made again (every connection to the manifest closed meanwhile) gets a
+# new map; the old one stays, unused.
+_MAPS: dict[str, tuple[tuple[int, int], mmap.mmap, int]] = {}
+_UNUSED_FDS: list[int] = []
+_MAPS_LOCK = threading.Lock()

@@ -134,3 +134,40 @@ def test_get_json_of_an_unknown_id_raises_not_found(store):
 
     with pytest.raises(ArtifactNotFound):
         store.get_json("f" * 32)
+
+
+_LOCK_CHECK = """
+import fcntl, os, struct, sys
+fd = os.open(sys.argv[1], os.O_RDWR)
+# would a write lock on SQLite's "dead man switch" byte of the wal-index (offset 128) conflict?
+got = fcntl.fcntl(fd, fcntl.F_GETLK, struct.pack("hhqqi", fcntl.F_WRLCK, os.SEEK_SET, 128, 1, 0))
+print("held" if struct.unpack("hhqqi", got)[0] != fcntl.F_UNLCK else "free")
+"""
+
+
+def test_the_probe_leaves_sqlite_s_locks_alone(tmp_path):
+    """Regression: the probe once closed its own descriptor of the `-shm` file, which releases
+    every POSIX lock the process holds on that file, SQLite's WAL locks included (other processes
+    then saw "locking protocol" errors). The lock SQLite holds on the wal-index while a
+    connection is open is still held after the read cache made its probe, on several threads."""
+    import threading
+
+    from bridge.store import Store
+
+    store = Store(tmp_path / "lake")
+    try:
+        a = publish_candles(store).artifact_id
+        shm = f"{store.dialect.path}-shm"
+        held = lambda: subprocess.run([sys.executable, "-c", _LOCK_CHECK, shm], capture_output=True,  # noqa: E731
+                                      check=True).stdout.strip() == b"held"
+        assert held()
+        assert store.get_json(a) and store._local.probe.shared_memory  # the probe is made
+        threads = [threading.Thread(target=lambda: (store.get(a), store.close())) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert held()
+        assert store.get(a).artifact_id == a
+    finally:
+        store.close()

@@ -115,8 +115,11 @@ def instructions_per_call(args: list[str], line: bytes, n1: int = 1000, n2: int 
                 p.stdin.flush()
                 p.stdout.readline()
             p.stdin.close()
-            _, err = p.communicate()
+            err = p.stderr.read()
+            p.wait()
             counts.append(int(err.decode().rsplit("Collected : ", 1)[1].split()[0]))
+            p.stdout.close()
+            p.stderr.close()
     return (counts[1] - counts[0]) / (n2 - n1)
 
 

@@ -154,7 +154,8 @@ export class JsonRpcConnection {
         onProgress: options.onProgress,
       };
       this.track(entry);
-      this.writer.writeLine(line, this.onWritten, id);
+      // alone: no other call pending (a sequential caller), so nothing to gather this tick
+      this.writer.writeLine(line, this.onWritten, id, this.pending.size === 1);
     });
   }
 

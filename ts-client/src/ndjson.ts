@@ -141,8 +141,9 @@ type LineDone = (error: Error | undefined, tag?: number) => void;
  * Writes one JSON message per line, in order, honouring backpressure: when `write` returns
  * false, later lines wait for `drain`. A line goes to the stream at once when nothing is queued;
  * lines sent after it in the same tick are gathered and written together on the next tick (many
- * calls issued together cost the daemon one read, not one per line). `send` resolves when the
- * line was handed to the stream.
+ * calls issued together cost the daemon one read, not one per line); a line written `alone`
+ * (see writeLine) starts no gathering, so a sequential caller schedules nothing per call. `send`
+ * resolves when the line was handed to the stream.
  */
 export class LineWriter {
   private readonly queue: string[] = [];
@@ -180,8 +181,12 @@ export class LineWriter {
   /**
    * Queues an already serialised line (ending in `\n`) without a promise: `done` (optional) is
    * called with the error if the line cannot be written, and without one once it was handed over.
+   * `alone`: the caller knows of no other line coming in this tick (a client with no other call
+   * pending), so a line that can go out at once does so without starting a gathering for the
+   * rest of the tick (no `nextTick` scheduled); a line that does come later in the tick is
+   * written at once too and starts the gathering then.
    */
-  writeLine(data: string, done?: LineDone, tag?: number): void {
+  writeLine(data: string, done?: LineDone, tag?: number, alone = false): void {
     if (this.closedError) {
       done?.(this.closedError, tag);
       return;
@@ -196,8 +201,10 @@ export class LineWriter {
       done?.(this.closedError, tag);
       return;
     }
-    this.gathering = true;
-    process.nextTick(this.endTick);
+    if (!alone) {
+      this.gathering = true;
+      process.nextTick(this.endTick);
+    }
     if (!this.stream.write(data)) this.waitingForDrain = true;
     done?.(undefined, tag);
   }

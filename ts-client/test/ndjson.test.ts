@@ -182,6 +182,26 @@ describe("LineWriter", () => {
     assert.equal(writes.length, 3, "a later tick writes at once again");
   });
 
+  it("a line written alone starts no gathering: the next line of the tick goes at once and gathers the rest", async () => {
+    const writes: string[] = [];
+    const sink = new Writable({
+      decodeStrings: false,
+      write(chunk: string, _enc, callback) {
+        writes.push(chunk);
+        callback();
+      },
+    });
+    const writer = new LineWriter(sink);
+    writer.writeLine('{"i":0}\n', undefined, undefined, true);
+    assert.equal(writer.queued, 0);
+    for (let i = 1; i < 4; i++) writer.writeLine(`{"i":${i}}\n`);
+    assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n'], "the line after a lone one goes out at once too");
+    await new Promise((resolve) => process.nextTick(resolve));
+    assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n', '{"i":2}\n{"i":3}\n'], "and gathers the rest of the tick");
+    for (let i = 4; i < 6; i++) writer.writeLine(`{"i":${i}}\n`, undefined, undefined, true);
+    assert.equal(writes.length, 5, "lone lines in a tick with nothing queued each go out at once");
+  });
+
   it("sends null, and NaN hidden beside a null still fails", () => {
     assert.equal(serialize({ a: null, b: "null" }), '{"a":null,"b":"null"}\n');
     assert.throws(() => serialize({ a: null, b: Number.NaN }), /NaN at key "b"/);

@@ -222,10 +222,10 @@ class Views:
                     lo = mid
                 else:
                     hi = mid - 1
-            out["rows"], out["row_count"], out["truncated"] = rows[:lo], lo, True
-            out["truncated_by"] = "bytes"
+            out["rows"], out["rowCount"], out["truncated"] = rows[:lo], lo, True
+            out["truncatedBy"] = "bytes"
         elif res.truncated:
-            out["truncated_by"] = "rows"
+            out["truncatedBy"] = "rows"
         return out
 
 

@@ -137,11 +137,11 @@ def test_the_sql_console_goes_through_the_sandbox_with_its_limits(ui, monkeypatc
     # the row limit, then the byte limit (lowered here to see it bite)
     monkeypatch.setattr(ui_views, "QUERY_MAX_ROWS", 7)
     status, res = query("SELECT * FROM range(100)")
-    assert res["row_count"] == 7 and res["truncated"] and res["truncated_by"] == "rows"
+    assert res["rowCount"] == 7 and res["truncated"] and res["truncatedBy"] == "rows"
     monkeypatch.setattr(ui_views, "QUERY_MAX_ROWS", 1000)
     monkeypatch.setattr(ui_views, "QUERY_MAX_BYTES", 4096 + 200)
     status, res = query("SELECT repeat('x', 50) AS s FROM range(100)")
-    assert res["truncated_by"] == "bytes" and 0 < res["row_count"] < 100
+    assert res["truncatedBy"] == "bytes" and 0 < res["rowCount"] < 100
     assert len(json.dumps(res["rows"])) <= 200
 
 

@@ -33,8 +33,26 @@ export * from "./generated/errors.js";
 export { CONTRACT_PROTOCOL_VERSION, CONTRACT_VERSION } from "./generated/contract.js";
 export type * from "./generated/types.js";
 
-import type { ChatReport, IngestReport } from "./generated/types.js";
+import type {
+  ChatReport,
+  ColumnInfo,
+  IngestReport,
+  ProjectionInput,
+  ProjectionStaleReason,
+  QueryResult,
+  TableType,
+} from "./generated/types.js";
 /** @deprecated Renamed `IngestReport`: the contract now uses the ingestion's own report type. */
 export type IngestReportWire = IngestReport;
 /** @deprecated Renamed `ChatReport`. */
 export type ChatReportWire = ChatReport;
+/** @deprecated Renamed `ProjectionInput`: the contract now uses the projections' own types. */
+export type ProjectionInputWire = ProjectionInput;
+/** @deprecated Renamed `TableType`. */
+export type TableTypeWire = TableType;
+/** @deprecated Renamed `ProjectionStaleReason`. */
+export type ProjectionStaleReasonWire = ProjectionStaleReason;
+/** @deprecated Renamed `ColumnInfo`. */
+export type ColumnInfoWire = ColumnInfo;
+/** @deprecated Renamed `QueryResult`. */
+export type QueryResultWire = QueryResult;

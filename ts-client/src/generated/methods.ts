@@ -45,7 +45,7 @@ export interface MethodMap {
   /** One projection: inputs, row counts, staleness */
   getProjection: { params: T.GetProjectionParams; result: T.ProjectionResult };
   /** Run one read-only SQL statement on a projection (opened read-only, external access off) */
-  query: { params: T.QueryParams; result: T.QueryResultWire };
+  query: { params: T.QueryParams; result: T.QueryResult };
   /** Ingest Telegram Desktop JSON exports into alerts_v1 + alerts_quarantine artifacts (idempotent) */
   ingestTelegram: { params: T.IngestTelegramParams; result: T.IngestTelegramResult };
   /** Migrate a legacy DuckDB alerts table into alerts_v1 + alerts_quarantine artifacts */
@@ -249,7 +249,7 @@ export interface GeneratedMethods {
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
-  query(params: T.QueryParams, options?: CallOptions): Promise<T.QueryResultWire>;
+  query(params: T.QueryParams, options?: CallOptions): Promise<T.QueryResult>;
   /**
    * Ingest Telegram Desktop JSON exports into alerts_v1 + alerts_quarantine artifacts (idempotent).
    *

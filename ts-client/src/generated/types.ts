@@ -24,7 +24,7 @@ export interface WireTypes {
   Capabilities?: Capabilities;
   ChatReport?: ChatReport;
   ClientInfo?: ClientInfo;
-  ColumnInfoWire?: ColumnInfoWire;
+  ColumnInfo?: ColumnInfo;
   ColumnSpec?: ColumnSpec;
   CoverageGapRow?: CoverageGapRow;
   CoverageSummaryRow?: CoverageSummaryRow;
@@ -82,16 +82,16 @@ export interface WireTypes {
   OpenUiParams?: OpenUiParams;
   OpenUiResult?: OpenUiResult;
   PortfolioConfig?: PortfolioConfig;
-  ProjectionInputWire?: ProjectionInputWire;
+  ProjectionInput?: ProjectionInput;
   ProjectionResult?: ProjectionResult;
-  ProjectionStaleReasonWire?: ProjectionStaleReasonWire;
+  ProjectionStaleReason?: ProjectionStaleReason;
   Provenance?: Provenance;
   PublishRequest?: PublishRequest;
   PublishResult?: PublishResult;
   PublishStrategyParams?: PublishStrategyParams;
   QueryOutput?: QueryOutput;
   QueryParams?: QueryParams;
-  QueryResultWire?: QueryResultWire;
+  QueryResult?: QueryResult;
   RebuildProjectionParams?: RebuildProjectionParams;
   RunExperimentParams?: RunExperimentParams;
   RunSweepParams?: RunSweepParams;
@@ -114,7 +114,7 @@ export interface WireTypes {
   SweepResult?: SweepResult;
   SweepValidation?: SweepValidation;
   SweepValidationResult?: SweepValidationResult;
-  TableTypeWire?: TableTypeWire;
+  TableType?: TableType;
   TombstoneParams?: TombstoneParams;
   VerifyIssue?: VerifyIssue;
   VerifyParams?: VerifyParams;
@@ -300,7 +300,7 @@ export interface ClientInfo {
   name: string;
   version?: string | null;
 }
-export interface ColumnInfoWire {
+export interface ColumnInfo {
   name: string;
   type: string;
 }
@@ -720,25 +720,37 @@ export interface ProjectionResult {
   builderVersion: string;
   builtAt: string;
   inputs: {
-    [k: string]: ProjectionInputWire[] | undefined;
+    [k: string]: ProjectionInput[] | undefined;
   };
   tableTypes?: {
-    [k: string]: TableTypeWire | undefined;
+    [k: string]: TableType | undefined;
   };
   reused?: boolean;
   stale?: boolean;
-  staleReasons?: ProjectionStaleReasonWire[];
+  staleReasons?: ProjectionStaleReason[];
   filePresent?: boolean;
 }
-export interface ProjectionInputWire {
+/**
+ * One artifact frozen into a projection table.
+ */
+export interface ProjectionInput {
   artifactId: string;
   contentHash: string;
 }
-export interface TableTypeWire {
+/**
+ * The artifact type every artifact of one projection table shares.
+ */
+export interface TableType {
   artifactType: string;
   schemaVersion: number;
 }
-export interface ProjectionStaleReasonWire {
+/**
+ * Why a projection is stale: one of its inputs (in `table`) is no longer current.
+ *
+ * `status` is the input's own status (`superseded`, `tombstoned`, or `active` when the problem is
+ * further upstream, or `missing` when the manifest no longer knows it); `reason` says it in words.
+ */
+export interface ProjectionStaleReason {
   table: string;
   artifactId: string;
   status: string;
@@ -915,10 +927,14 @@ export interface QueryParams {
   output?: QueryOutput | null;
 }
 /**
- * Rows inline (JSON-safe values, docs/projections.md) or written to `outputPath`.
+ * A query's answer: rows inline (JSON-safe values, see docs/projections.md), or a file.
+ *
+ * The row count is the number of rows inline, or of rows written to the output file when one was
+ * asked for. `truncated` is true when the query had more rows than the row limit and only the
+ * first rows up to it are inline.
  */
-export interface QueryResultWire {
-  columns: ColumnInfoWire[];
+export interface QueryResult {
+  columns: ColumnInfo[];
   rows: unknown[][];
   rowCount: number;
   truncated?: boolean;

@@ -1,7 +1,8 @@
 """OHLCV methods on the wire: loadCandles, exportSlice, exportSlicesForAlerts, sliceCoverage,
 alertForwardCoverage.
 
-Wire types mirror bridge.ohlcv's results in camelCase; times are ISO-8601 UTC with `Z`, durations
+The load and export results are bridge.ohlcv's own Structs (camelCase on the wire, declared once,
+returned as they are); the coverage results summarise the domain's Arrow tables. Times are ISO-8601 UTC with `Z`, durations
 text like `90s`, `30m`, `24h`, `2d`. Every method takes an optional `source` (DSN, table, column
 mapping); by default the lake's embedded chDB. Handlers are thin and import the domain inside
 (chDB, pyarrow and DuckDB load only when a candle method runs). Long methods (loadCandles,
@@ -17,6 +18,8 @@ import msgspec
 
 from bridge.api._method import Method, Wire
 from bridge.errors import ArtifactNotFound, Busy, Cancelled, InvalidInput, SourceUnavailable, ValidationFailed
+from bridge.ohlcv.load import FileLoad, LoadCandlesResult
+from bridge.ohlcv.slices import BatchExportResult, SliceResult
 
 __all__ = [
     "METHODS",
@@ -28,11 +31,12 @@ __all__ = [
     "CoverageSummaryRow",
     "ExportSliceParams",
     "ExportSlicesForAlertsParams",
+    "FileLoad",
     "LoadCandlesParams",
     "LoadCandlesResult",
     "SliceCoverageParams",
     "SliceCoverageResult",
-    "SliceResultWire",
+    "SliceResult",
     "SourceParams",
     "alert_forward_coverage",
     "export_slice",
@@ -101,46 +105,6 @@ class AlertCoverageParams(Wire):
 
 
 # -- results -----------------------------------------------------------------------------------
-
-
-class FileLoadWire(Wire):
-    path: str
-    rows: int
-
-
-class LoadCandlesResult(Wire):
-    files: list[FileLoadWire]
-    rows_read: int
-    rows_visible: int
-    table: str
-    source: str  # the DSN, password redacted
-
-
-class SliceResultWire(Wire):
-    artifact_id: str
-    logical_key: str
-    token: str
-    chain: str | None
-    resolution: str
-    from_ts: str
-    to_ts: str
-    row_count: int
-    reused: bool
-    deduped: bool
-    quarantined: int = 0
-    quarantine_artifact_id: str | None = None
-
-
-class BatchExportResult(Wire):
-    alerts_artifact_id: str
-    resolution: str
-    alerts: int
-    windows: int
-    exported: int
-    reused: int
-    quarantined: int
-    row_count: int
-    slices: list[SliceResultWire]
 
 
 class CoverageSummaryRow(Wire):
@@ -219,34 +183,25 @@ def _source(ctx, params: SourceParams | None):
     return CandleSource.for_lake(ctx.lake, p.dsn, table=p.table, columns=dict(p.columns), final=p.final)
 
 
-def _slice(res) -> SliceResultWire:
-    return msgspec.convert(res, SliceResultWire, from_attributes=True)
-
-
 def load_candles(ctx, params: LoadCandlesParams) -> LoadCandlesResult:
     from bridge.ohlcv.load import load_candles as load
 
-    res = load(_source(ctx, params.source), params.paths, token=params.token, chain=params.chain,
-               interval=params.interval, ts_unit=params.ts_unit, job=_job(ctx))
-    return LoadCandlesResult(files=[FileLoadWire(path=f.path, rows=f.rows) for f in res.files],
-                             rows_read=res.rows_read, rows_visible=res.rows_visible, table=res.table,
-                             source=res.source["dsn"])
+    return load(_source(ctx, params.source), params.paths, token=params.token, chain=params.chain,
+                interval=params.interval, ts_unit=params.ts_unit, job=_job(ctx))
 
 
-def export_slice(ctx, params: ExportSliceParams) -> SliceResultWire:
+def export_slice(ctx, params: ExportSliceParams) -> SliceResult:
     from bridge.ohlcv.slices import export_slice as export
 
-    res = export(ctx.store, _source(ctx, params.source), params.token, params.chain, params.resolution,
-                 params.from_, params.to, refresh=params.refresh, job=_job(ctx))
-    return _slice(res)
+    return export(ctx.store, _source(ctx, params.source), params.token, params.chain, params.resolution,
+                  params.from_, params.to, refresh=params.refresh, job=_job(ctx))
 
 
 def export_slices_for_alerts(ctx, params: ExportSlicesForAlertsParams) -> BatchExportResult:
     from bridge.ohlcv.slices import export_slices_for_alerts as export
 
-    res = export(ctx.store, _source(ctx, params.source), params.alerts_artifact_id, params.before, params.after,
-                 params.resolution, refresh=params.refresh, job=_job(ctx))
-    return msgspec.convert(res, BatchExportResult, from_attributes=True)
+    return export(ctx.store, _source(ctx, params.source), params.alerts_artifact_id, params.before, params.after,
+                  params.resolution, refresh=params.refresh, job=_job(ctx))
 
 
 def slice_coverage(ctx, params: SliceCoverageParams) -> SliceCoverageResult:
@@ -299,7 +254,7 @@ METHODS = [
            long_running=True,
            doc="Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree "
                "+ FINAL)."),
-    Method("exportSlice", ExportSliceParams, SliceResultWire, export_slice, errors=_SOURCE_ERRORS, long_running=True,
+    Method("exportSlice", ExportSliceParams, SliceResult, export_slice, errors=_SOURCE_ERRORS, long_running=True,
            doc="Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact "
                "(broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query."),
     Method("exportSlicesForAlerts", ExportSlicesForAlertsParams, BatchExportResult, export_slices_for_alerts,

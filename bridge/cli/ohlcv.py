@@ -121,7 +121,7 @@ def cmd_load(args) -> int:
         emit_json(res)
         return 0
     print_table([to_plain(f) for f in res.files], ("path", "rows"))
-    print(f"loaded {res.rows_read:,} candles into {res.source['dsn']} table {res.table}; "
+    print(f"loaded {res.rows_read:,} candles into {res.source} table {res.table}; "
           f"{res.rows_visible:,} candles in the table")
     return 0
 

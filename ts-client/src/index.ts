@@ -36,10 +36,12 @@ export type * from "./generated/types.js";
 import type {
   ChatReport,
   ColumnInfo,
+  FileLoad,
   IngestReport,
   ProjectionInput,
   ProjectionStaleReason,
   QueryResult,
+  SliceResult,
   TableType,
 } from "./generated/types.js";
 /** @deprecated Renamed `IngestReport`: the contract now uses the ingestion's own report type. */
@@ -56,3 +58,7 @@ export type ProjectionStaleReasonWire = ProjectionStaleReason;
 export type ColumnInfoWire = ColumnInfo;
 /** @deprecated Renamed `QueryResult`. */
 export type QueryResultWire = QueryResult;
+/** @deprecated Renamed `SliceResult`: the contract now uses the OHLCV export's own types. */
+export type SliceResultWire = SliceResult;
+/** @deprecated Renamed `FileLoad`. */
+export type FileLoadWire = FileLoad;

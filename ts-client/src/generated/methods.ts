@@ -53,7 +53,7 @@ export interface MethodMap {
   /** Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree + FINAL) */
   loadCandles: { params: T.LoadCandlesParams; result: T.LoadCandlesResult };
   /** Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact (broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query */
-  exportSlice: { params: T.ExportSliceParams; result: T.SliceResultWire };
+  exportSlice: { params: T.ExportSliceParams; result: T.SliceResult };
   /** One slice per merged window [alert - before, alert + after) around the alerts of an alerts artifact */
   exportSlicesForAlerts: { params: T.ExportSlicesForAlertsParams; result: T.BatchExportResult };
   /** Expected vs present candles, gaps, duplicates and off-grid candles of slices; published as coverage_summary + coverage_gaps */
@@ -273,7 +273,7 @@ export interface GeneratedMethods {
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
-  exportSlice(params: T.ExportSliceParams, options?: CallOptions): Promise<T.SliceResultWire>;
+  exportSlice(params: T.ExportSliceParams, options?: CallOptions): Promise<T.SliceResult>;
   /**
    * One slice per merged window [alert - before, alert + after) around the alerts of an alerts artifact.
    *

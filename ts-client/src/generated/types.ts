@@ -42,7 +42,7 @@ export interface WireTypes {
   ExportSliceParams?: ExportSliceParams;
   ExportSlicesForAlertsParams?: ExportSlicesForAlertsParams;
   ExtendProjectionParams?: ExtendProjectionParams;
-  FileLoadWire?: FileLoadWire;
+  FileLoad?: FileLoad;
   FindByLogicalKeyParams?: FindByLogicalKeyParams;
   FrozenInput?: FrozenInput;
   GcKept?: GcKept;
@@ -101,7 +101,7 @@ export interface WireTypes {
   SignalGroup?: SignalGroup;
   SliceCoverageParams?: SliceCoverageParams;
   SliceCoverageResult?: SliceCoverageResult;
-  SliceResultWire?: SliceResultWire;
+  SliceResult?: SliceResult;
   SourceParams?: SourceParams;
   StaleArtifact?: StaleArtifact;
   StaleReason?: StaleReason;
@@ -243,9 +243,9 @@ export interface BatchExportResult {
   reused: number;
   quarantined: number;
   rowCount: number;
-  slices: SliceResultWire[];
+  slices: SliceResult[];
 }
-export interface SliceResultWire {
+export interface SliceResult {
   artifactId: string;
   logicalKey: string;
   token: string;
@@ -536,7 +536,7 @@ export interface ExtendProjectionParams {
     [k: string]: string[] | undefined;
   };
 }
-export interface FileLoadWire {
+export interface FileLoad {
   path: string;
   rows: number;
 }
@@ -794,7 +794,7 @@ export interface LoadCandlesParams {
   source?: SourceParams | null;
 }
 export interface LoadCandlesResult {
-  files: FileLoadWire[];
+  files: FileLoad[];
   rowsRead: number;
   rowsVisible: number;
   table: string;

@@ -34,6 +34,7 @@ Sidecar = models.Sidecar
 PublishResult = models.PublishResult
 GcKept = models.GcKept
 GcReport = models.GcReport
+Provenance = models.Provenance
 
 
 # The contract's name for the store's LineageGraph: no field of its own, and the handler returns
@@ -133,15 +134,6 @@ class GcParams(Wire):
     include_superseded: bool = False
 
 
-class Provenance(Wire):
-    writer_name: str | None = None
-    writer_version: str | None = None
-    git_commit: str | None = None
-    git_dirty: bool | None = None  # null: unknown
-    git_source: Literal["given", "detected", "unknown"] | None = None
-    params: dict[str, Any] = {}
-    canonical_form: str | None = None
-
 
 
 class ColumnSpec(Wire):
@@ -229,8 +221,7 @@ def gc(ctx: Context, p: GcParams) -> GcReport:
 
 
 def get_provenance(ctx: Context, p: GetArtifactParams) -> Provenance:
-    prov = ctx.store.provenance(p.artifact_id)
-    return Provenance(**prov) if prov else Provenance()
+    return ctx.store.provenance(p.artifact_id)
 
 
 def list_artifact_types(ctx: Context, p: Empty) -> list[ArtifactTypeSpec]:

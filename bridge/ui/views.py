@@ -74,7 +74,7 @@ class Views:
         from bridge.store.spec import get_spec
 
         art = self.store.get(artifact_id)
-        out: dict[str, Any] = {"artifact": _b(art), "provenance": self.store.provenance(artifact_id)}
+        out: dict[str, Any] = {"artifact": _b(art), "provenance": _b(self.store.provenance(artifact_id))}
         try:
             spec = get_spec(art.artifact_type, art.schema_version)
             out["spec"] = {"doc": spec.doc, "sortKey": list(spec.sort_key), "uniqueKey": list(spec.unique_key or ()),

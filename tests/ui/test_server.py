@@ -168,6 +168,27 @@ def test_artifacts_page_sorts_searches_and_pages_with_the_manifests_cursors(ui):
     assert page(f"q={ui.ids[0][:6]}&limit=25")["items"][0]["artifactId"] == ui.ids[0]
 
 
+def test_provenance_and_projections_reach_the_page_in_the_contracts_camelcase(ui):
+    """The pages get the domain objects encoded as the RPC contract encodes them (one type each)."""
+    from pathlib import Path
+
+    schemas = Path(__file__).resolve().parents[2] / "schemas"
+
+    def get(path):
+        status, _, body = request(ui.port, "GET", path, headers=auth(ui))
+        assert status == 200, body
+        return json.loads(body)
+
+    def fields(method: str, name: str) -> set[str]:
+        return set(json.loads((schemas / f"{method}.result.json").read_text())["$defs"][name]["properties"])
+
+    prov = get(f"/api/artifacts/{ui.ids[0]}")["provenance"]
+    assert set(prov) == fields("getProvenance", "Provenance") and prov["writerName"] and prov["canonicalForm"]
+    [proj] = get("/api/projections")["projections"]
+    assert set(proj) == fields("getProjection", "ProjectionResult")
+    assert proj["projectionId"] == ui.projection_id and proj["rowCount"] == {"candles": 90}
+
+
 def test_browsing_every_endpoint_leaves_the_lake_unchanged(ui):
     lake = ui.store.lake.root
     before = lake_snapshot(lake)

@@ -270,9 +270,9 @@ PAGES.artifact = async (root, [id], _query, alive) => {
       ["inputs", a.inputArtifactIds.length],
     ])),
     h("div", {}, h("h2", {}, "Provenance"), kvTable([
-      ["writer", `${d.provenance.writer_name ?? "—"} ${d.provenance.writer_version ?? ""}`],
-      ["git", `${d.provenance.git_commit ?? "—"}${d.provenance.git_dirty ? " (dirty)" : ""}`],
-      ["canonical form", d.provenance.canonical_form], ["params", h("code", {}, JSON.stringify(d.provenance.params ?? {}))],
+      ["writer", `${d.provenance.writerName ?? "—"} ${d.provenance.writerVersion ?? ""}`],
+      ["git", `${d.provenance.gitCommit ?? "—"}${d.provenance.gitDirty ? " (dirty)" : ""}`],
+      ["canonical form", d.provenance.canonicalForm], ["params", h("code", {}, JSON.stringify(d.provenance.params ?? {}))],
     ]))));
 
   const graphBox = h("div", { id: "lineage" }, h("p", { class: "muted" }, "loading the lineage graph…"));

@@ -819,6 +819,11 @@ export interface OpenUiResult {
   port: number;
   alreadyRunning?: boolean;
 }
+/**
+ * Who wrote an artifact and how (docs/store.md, Provenance): the writer, the git commit and
+ * dirty flag with where they came from, the writer's params and the canonical form. Every field
+ * is null (params empty) for an artifact the manifest has no provenance row for.
+ */
 export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;

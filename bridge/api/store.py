@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from bridge.api._method import Context, Empty, Method, Wire
 from bridge.store import models
+from bridge.store.spec import ArtifactTypeSpec
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -136,23 +137,6 @@ class GcParams(Wire):
 
 
 
-class ColumnSpec(Wire):
-    name: str
-    type: Literal["string", "int64", "float64", "bool", "timestamp"]
-    nullable: bool
-    doc: str = ""
-
-
-class ArtifactTypeSpec(Wire):
-    artifact_type: str
-    schema_version: int
-    columns: list[ColumnSpec]
-    sort_key: list[str]
-    ts_column: str | None = None
-    unique_key: list[str] = []
-    key_columns: dict[str, str] = {}
-    derived: bool = False
-    doc: str = ""
 
 
 # -- handlers ------------------------------------------------------------------------------------
@@ -227,15 +211,7 @@ def get_provenance(ctx: Context, p: GetArtifactParams) -> Provenance:
 def list_artifact_types(ctx: Context, p: Empty) -> list[ArtifactTypeSpec]:
     from bridge.store.spec import SPECS
 
-    return [
-        ArtifactTypeSpec(
-            artifact_type=s.artifact_type, schema_version=s.schema_version,
-            columns=[ColumnSpec(name=c.name, type=c.type, nullable=c.nullable, doc=c.doc) for c in s.columns],
-            sort_key=list(s.sort_key), ts_column=s.ts_column, unique_key=list(s.unique_key),
-            key_columns=dict(s.key_columns), derived=s.derived, doc=s.doc,
-        )
-        for s in SPECS.values()
-    ]
+    return list(SPECS.values())
 
 
 NF = (ArtifactNotFound,)
@@ -279,5 +255,5 @@ METHODS = [
     Method("getProvenance", GetArtifactParams, Provenance, get_provenance, errors=NF,
            doc="Writer name/version, git commit/dirty, params and canonical form of an artifact."),
     Method("listArtifactTypes", Empty, list[ArtifactTypeSpec], list_artifact_types,
-           doc="The artifact type registry: columns, sort key, unique key, key columns, derived."),
+           doc="The artifact type registry: columns, sort key, unique key, key columns, row rules, derived, quarantine."),
 ]

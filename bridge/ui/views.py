@@ -76,11 +76,7 @@ class Views:
         art = self.store.get(artifact_id)
         out: dict[str, Any] = {"artifact": _b(art), "provenance": _b(self.store.provenance(artifact_id))}
         try:
-            spec = get_spec(art.artifact_type, art.schema_version)
-            out["spec"] = {"doc": spec.doc, "sortKey": list(spec.sort_key), "uniqueKey": list(spec.unique_key or ()),
-                           "derived": spec.derived,
-                           "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable, "doc": c.doc}
-                                       for c in spec.columns]}
+            out["spec"] = _b(get_spec(art.artifact_type, art.schema_version))  # as listArtifactTypes sends it
         except InvalidInput:
             out["spec"] = None
         try:

@@ -93,6 +93,7 @@ export interface WireTypes {
   QueryParams?: QueryParams;
   QueryResult?: QueryResult;
   RebuildProjectionParams?: RebuildProjectionParams;
+  RowRule?: RowRule;
   RunExperimentParams?: RunExperimentParams;
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
@@ -215,6 +216,12 @@ export interface ArtifactPage {
   items: Artifact[];
   nextCursor?: string | null;
 }
+/**
+ * One artifact type at one schema version: columns in canonical order, the sort key (canonical
+ * row order), the timestamp column (minTs/maxTs), the unique key, the columns filled from the
+ * logical key (column → key segment), row rules, whether the type is derived (needs input
+ * artifacts) and whether it is a quarantine type (rejected rows, with reasons).
+ */
 export interface ArtifactTypeSpec {
   artifactType: string;
   schemaVersion: number;
@@ -225,14 +232,27 @@ export interface ArtifactTypeSpec {
   keyColumns?: {
     [k: string]: string | undefined;
   };
+  rules?: RowRule[];
   derived?: boolean;
+  quarantine?: boolean;
   doc?: string;
 }
+/**
+ * One column: name, logical type, nullability, what it holds.
+ */
 export interface ColumnSpec {
   name: string;
   type: "bool" | "float64" | "int64" | "string" | "timestamp";
   nullable: boolean;
   doc?: string;
+}
+/**
+ * A row rule: a DuckDB SQL boolean expression that must hold for every row (NULL counts as held).
+ */
+export interface RowRule {
+  name: string;
+  sql: string;
+  doc: string;
 }
 export interface BatchExportResult {
   alertsArtifactId: string;

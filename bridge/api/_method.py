@@ -41,14 +41,27 @@ class Empty(Wire):
     """Params of a method that takes none."""
 
 
-class Limits(msgspec.Struct, frozen=True, kw_only=True):
-    """The daemon's limits (a Struct, not a dataclass: `dataclasses` costs the cold start)."""
+# Also `initialize`'s `limits` (camelCase on the wire). A Struct, not a dataclass: `dataclasses`
+# costs the cold start. Every field is required, so the contract says each is always sent;
+# `Limits.default(...)` gives the daemon's defaults with some changed.
+class Limits(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+    (JSON), and the largest reply it sends (a bigger one is replaced by an error)."""
 
-    max_line_bytes: int = 64 * 1024 * 1024
-    max_inline_rows: int = 100_000
-    max_result_rows: int = 10_000
-    max_result_bytes: int = 32 * 1024 * 1024  # inline query rows as JSON (bridge.projections MAX_INLINE_BYTES)
-    max_reply_bytes: int = 128 * 1024 * 1024  # any reply frame; the transport answers a bigger one with an error
+    max_line_bytes: int
+    max_inline_rows: int
+    max_result_rows: int
+    max_result_bytes: int  # inline query rows as JSON (bridge.projections MAX_INLINE_BYTES)
+    max_reply_bytes: int  # any reply frame; the transport answers a bigger one with an error
+
+    @classmethod
+    def default(cls, **changes: int) -> "Limits":
+        """The daemon's defaults, with `changes` applied: `Limits.default(max_line_bytes=1 << 20)`."""
+        return msgspec.structs.replace(DEFAULT_LIMITS, **changes) if changes else DEFAULT_LIMITS
+
+
+DEFAULT_LIMITS = Limits(max_line_bytes=64 * 1024 * 1024, max_inline_rows=100_000, max_result_rows=10_000,
+                        max_result_bytes=32 * 1024 * 1024, max_reply_bytes=128 * 1024 * 1024)
 
 
 class Context:
@@ -59,7 +72,7 @@ class Context:
     def __init__(self, lake, *, limits: Limits | None = None, shared: dict | None = None,
                  job: Job = NULL_JOB, request_id: Any = None) -> None:
         self._lake = lake
-        self.limits = limits or Limits()
+        self.limits = limits or DEFAULT_LIMITS
         self.state: dict = shared if shared is not None else {}
         self.job = job
         self.request_id = request_id

@@ -38,6 +38,7 @@ import type {
   ColumnInfo,
   FileLoad,
   IngestReport,
+  Limits,
   ProjectionInput,
   ProjectionStaleReason,
   QueryResult,
@@ -62,3 +63,5 @@ export type QueryResultWire = QueryResult;
 export type SliceResultWire = SliceResult;
 /** @deprecated Renamed `FileLoad`. */
 export type FileLoadWire = FileLoad;
+/** @deprecated Renamed `Limits`: the contract now uses the daemon's own limits type. */
+export type LimitsWire = Limits;

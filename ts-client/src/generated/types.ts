@@ -65,7 +65,7 @@ export interface WireTypes {
   LadderLeg?: LadderLeg;
   LakeOptions?: LakeOptions;
   LakePaths?: LakePaths;
-  LimitsWire?: LimitsWire;
+  Limits?: Limits;
   LineageEdge?: LineageEdge;
   LineageNode?: LineageNode;
   ListArtifactsParams?: ListArtifactsParams;
@@ -682,7 +682,7 @@ export interface InitializeResult {
   serverInfo: ServerInfo;
   capabilities: Capabilities;
   lake: LakePaths;
-  limits: LimitsWire;
+  limits: Limits;
 }
 export interface ServerInfo {
   name: string;
@@ -701,12 +701,12 @@ export interface LakePaths {
  * The daemon's limits: request line size, inline publish rows, inline query rows and bytes
  * (JSON), and the largest reply it sends (a bigger one is replaced by an error).
  */
-export interface LimitsWire {
+export interface Limits {
   maxLineBytes: number;
   maxInlineRows: number;
   maxResultRows: number;
-  maxResultBytes?: number;
-  maxReplyBytes?: number;
+  maxResultBytes: number;
+  maxReplyBytes: number;
 }
 export interface ListArtifactsParams {
   artifactType?: string | null;

@@ -1,8 +1,8 @@
 """OHLCV methods on the wire: loadCandles, exportSlice, exportSlicesForAlerts, sliceCoverage,
 alertForwardCoverage.
 
-The load and export results are bridge.ohlcv's own Structs (camelCase on the wire, declared once,
-returned as they are); the coverage results summarise the domain's Arrow tables. Times are ISO-8601 UTC with `Z`, durations
+The results are bridge.ohlcv's own Structs (camelCase on the wire, declared once, returned as
+they are; the coverage results are the totals and first rows of the domain's Arrow tables). Times are ISO-8601 UTC with `Z`, durations
 text like `90s`, `30m`, `24h`, `2d`. Every method takes an optional `source` (DSN, table, column
 mapping); by default the lake's embedded chDB. Handlers are thin and import the domain inside
 (chDB, pyarrow and DuckDB load only when a candle method runs). Long methods (loadCandles,
@@ -12,12 +12,19 @@ exportSlice, exportSlicesForAlerts, the coverage ones) report progress and honou
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
 from bridge.api._method import Method, Wire
 from bridge.errors import ArtifactNotFound, Busy, Cancelled, InvalidInput, SourceUnavailable, ValidationFailed
+from bridge.ohlcv.coverage import (
+    AlertCoverageResult,
+    AlertCoverageRow,
+    CoverageGapRow,
+    CoverageSummaryRow,
+    SliceCoverageResult,
+)
 from bridge.ohlcv.load import FileLoad, LoadCandlesResult
 from bridge.ohlcv.slices import BatchExportResult, SliceResult
 
@@ -104,69 +111,6 @@ class AlertCoverageParams(Wire):
     max_rows: int = 1000
 
 
-# -- results -----------------------------------------------------------------------------------
-
-
-class CoverageSummaryRow(Wire):
-    slice_id: str
-    token: str
-    resolution: str
-    from_ts: str
-    to_ts: str
-    expected: int
-    present: int
-    missing: int
-    duplicates: int
-    off_grid: int
-    coverage_ratio: float
-
-
-class CoverageGapRow(Wire):
-    token: str
-    resolution: str
-    gap_start: str
-    gap_end: str
-    missing_count: int
-
-
-class SliceCoverageResult(Wire):
-    summary_artifact_id: str | None
-    gaps_artifact_id: str | None
-    slices: int
-    expected: int
-    present: int
-    missing: int
-    duplicates: int
-    off_grid: int
-    gap_count: int
-    coverage_ratio: float
-    summary: list[CoverageSummaryRow]
-    gaps: list[CoverageGapRow]
-    truncated: bool = False
-
-
-class AlertCoverageRow(Wire):
-    alert_id: str
-    token: str
-    chain: str
-    alert_ts: str
-    horizon_end: str
-    expected: int
-    present: int
-    coverage_ratio: float
-    fully_covered: bool
-
-
-class AlertCoverageResult(Wire):
-    artifact_id: str | None
-    alerts: int
-    fully_covered: int
-    mean_coverage_ratio: float
-    slice_ids: list[str]
-    rows: list[AlertCoverageRow]
-    truncated: bool = False
-
-
 # -- handlers ----------------------------------------------------------------------------------
 
 
@@ -207,17 +151,7 @@ def export_slices_for_alerts(ctx, params: ExportSlicesForAlertsParams) -> BatchE
 def slice_coverage(ctx, params: SliceCoverageParams) -> SliceCoverageResult:
     from bridge.ohlcv.coverage import slice_coverage as coverage
 
-    cov = coverage(ctx.store, params.slice_ids, publish=params.publish, job=_job(ctx))
-    t = cov.totals()
-    summary = _rows(cov.summary, params.max_rows)
-    gaps = _rows(cov.gaps, params.max_rows)
-    return SliceCoverageResult(
-        summary_artifact_id=cov.summary_artifact_id, gaps_artifact_id=cov.gaps_artifact_id, slices=t["slices"],
-        expected=t["expected"], present=t["present"], missing=t["missing"], duplicates=t["duplicates"],
-        off_grid=t["off_grid"], gap_count=t["gaps"], coverage_ratio=t["coverage_ratio"],
-        summary=[CoverageSummaryRow(**r) for r in summary], gaps=[CoverageGapRow(**r) for r in gaps],
-        truncated=cov.summary.num_rows > params.max_rows or cov.gaps.num_rows > params.max_rows,
-    )
+    return coverage(ctx.store, params.slice_ids, publish=params.publish, job=_job(ctx)).result(params.max_rows)
 
 
 def alert_forward_coverage(ctx, params: AlertCoverageParams) -> AlertCoverageResult:
@@ -225,23 +159,7 @@ def alert_forward_coverage(ctx, params: AlertCoverageParams) -> AlertCoverageRes
 
     cov = coverage(ctx.store, params.alerts_artifact_id, params.horizon, params.resolution,
                    slice_ids=params.slice_ids, publish=params.publish, job=_job(ctx))
-    t = cov.totals()
-    return AlertCoverageResult(
-        artifact_id=cov.artifact_id, alerts=t["alerts"], fully_covered=t["fully_covered"],
-        mean_coverage_ratio=t["mean_coverage_ratio"], slice_ids=list(cov.slice_ids),
-        rows=[AlertCoverageRow(**r) for r in _rows(cov.table, params.max_rows)],
-        truncated=cov.table.num_rows > params.max_rows,
-    )
-
-
-def _rows(table, limit: int) -> list[dict[str, Any]]:
-    """The first `limit` rows as dicts with timestamps as ISO-8601 `Z` text."""
-    from datetime import datetime
-
-    out = []
-    for row in table.slice(0, max(0, limit)).to_pylist():
-        out.append({k: v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(v, datetime) else v for k, v in row.items()})
-    return out
+    return cov.result(params.max_rows)
 
 
 # -- declarations ------------------------------------------------------------------------------

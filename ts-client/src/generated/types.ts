@@ -138,6 +138,9 @@ export interface AlertCoverageParams {
   publish?: boolean;
   maxRows?: number;
 }
+/**
+ * Totals over the alerts (the mean ratio is 1.0 for no alerts), and the first rows.
+ */
 export interface AlertCoverageResult {
   artifactId: string | null;
   alerts: number;
@@ -1008,6 +1011,9 @@ export interface SliceCoverageParams {
   publish?: boolean;
   maxRows?: number;
 }
+/**
+ * Totals over the slices, and the first summary and gap rows (`truncated`: there were more).
+ */
 export interface SliceCoverageResult {
   summaryArtifactId: string | null;
   gapsArtifactId: string | null;

@@ -7,13 +7,16 @@ the TypeScript types (ts-client/scripts/gen-types.mjs), and the dispatcher's met
     class GetArtifactParams(Wire):
         artifact_id: str                       # "artifactId" on the wire
 
-    def get_artifact(ctx: Context, params: GetArtifactParams) -> ArtifactWire:
-        return to_wire(ctx.store.get(params.artifact_id), ArtifactWire)
+    def get_artifact(ctx: Context, params: GetArtifactParams) -> Artifact:
+        return ctx.store.get(params.artifact_id)
 
-    METHODS = [Method("getArtifact", GetArtifactParams, ArtifactWire, get_artifact,
+    METHODS = [Method("getArtifact", GetArtifactParams, Artifact, get_artifact,
                       errors=(ArtifactNotFound,), doc="One artifact's manifest entry.")]
 
-Handlers are thin: params in, one domain call, wire type out. Long work is declared
+Handlers are thin: params in, one domain call, the domain's object out. A result type is the
+domain's own msgspec Struct (`rename="camel"`: snake_case in Python, camelCase when encoded),
+declared once and encoded as it is; a `Wire` struct here is for params and for the few results
+that exist nowhere else. Long work is declared
 `long_running=True`: it runs on the worker pool, reports through `ctx.job.progress(...)` and
 stops at `ctx.job.check()` when the caller sends `$/cancelRequest`. Nothing here imports
 pyarrow, DuckDB, pandas or chDB: handlers import the domain when they run.
@@ -30,7 +33,7 @@ import msgspec
 
 from bridge.progress import NULL_JOB, Job
 
-__all__ = ["Context", "Empty", "Limits", "Method", "Wire", "to_wire"]
+__all__ = ["DEFAULT_LIMITS", "Context", "Empty", "Limits", "Method", "Wire"]
 
 
 class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -141,9 +144,3 @@ class Method:
         """Raises msgspec.ValidationError / DecodeError (the dispatcher maps them to -32602)."""
         return self.decoder.decode(raw if raw is not None else b"{}")
 
-
-def to_wire(obj: Any, wire_type: Any) -> Any:
-    """A domain value (msgspec Struct, dataclass, any object with the fields as attributes,
-    nested) as the given wire type; attributes the wire type lacks are left out. A dict must
-    already use the wire's camelCase keys."""
-    return msgspec.convert(obj, wire_type, from_attributes=True)

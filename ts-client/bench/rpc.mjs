@@ -165,8 +165,8 @@ async function main() {
     }
     const params = { artifactId };
     for (let r = 0; r < REPEAT; r++) {
-      const client = new ArtifactStoreClient({ pythonPath: python, lake, timeoutMs: 0 });
-      const echoClient = new ArtifactStoreClient({ pythonPath: python, serverArgs: [ECHO, "--jsonrpc"], timeoutMs: 0 });
+      const client = new ArtifactStoreClient({ pythonPath: python, lake }); // the default per-call timeout, as users get it
+      const echoClient = new ArtifactStoreClient({ pythonPath: python, serverArgs: [ECHO, "--jsonrpc"] });
       const echo = startEcho();
       const sizedEcho = startEcho(["--result", resultFile]);
       try {

@@ -71,7 +71,8 @@ interface Pending {
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
   timeoutMs: number;
-  timer: NodeJS.Timeout | undefined;
+  /** performance.now() past which the call times out (Infinity: no timeout). */
+  deadline: number;
   signal: AbortSignal | undefined;
   onProgress: ((progress: Progress) => void) | undefined;
 }
@@ -94,6 +95,13 @@ export class JsonRpcConnection {
   private readonly writer: LineWriter;
   private closedError: Error | undefined;
   private readonly options: ConnectionOptions;
+  /**
+   * One timer for every call's timeout, due at the earliest deadline it has seen (a call's own
+   * setTimeout + clearTimeout costs about as much as the rest of its client-side work). It stays
+   * armed between calls, referenced only while a call is pending.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Number.POSITIVE_INFINITY;
 
   constructor(input: Readable, output: Writable, options: ConnectionOptions = {}) {
     this.options = options;
@@ -149,7 +157,7 @@ export class JsonRpcConnection {
         resolve,
         reject,
         timeoutMs: options.timeoutMs ?? this.options.defaultTimeoutMs ?? 0,
-        timer: undefined,
+        deadline: Number.POSITIVE_INFINITY,
         signal,
         onProgress: options.onProgress,
       };
@@ -198,11 +206,17 @@ export class JsonRpcConnection {
     if (!this.closedError) this.closedError = error;
     this.writer.close(error);
     for (const id of [...this.pending.keys()]) this.settle(id, error);
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
   }
 
   private track(entry: Pending): void {
     this.pending.set(entry.id, entry);
-    if (this.pending.size === 1) this.options.onBusyChange?.(true);
+    if (this.pending.size === 1) {
+      this.sweepTimer?.ref();
+      this.options.onBusyChange?.(true);
+    }
     this.armTimer(entry);
     if (entry.signal) this.watchSignal(entry.signal, entry.id);
   }
@@ -243,14 +257,33 @@ export class JsonRpcConnection {
   }
 
   private armTimer(entry: Pending): void {
-    if (entry.timer) clearTimeout(entry.timer);
-    if (entry.timeoutMs > 0) {
-      entry.timer = setTimeout(
-        () => this.cancel(entry.id, new RequestTimeoutError(entry.method, entry.id, entry.timeoutMs, this.context())),
-        entry.timeoutMs,
-      );
-    }
+    if (entry.timeoutMs <= 0) return;
+    entry.deadline = performance.now() + entry.timeoutMs;
+    if (entry.deadline < this.sweepAt) this.scheduleSweep(entry.deadline);
   }
+
+  private scheduleSweep(at: number): void {
+    if (this.sweepTimer) clearTimeout(this.sweepTimer);
+    this.sweepAt = at;
+    this.sweepTimer = setTimeout(this.sweep, Math.max(1, Math.ceil(at - performance.now())));
+    if (this.pending.size === 0) this.sweepTimer.unref();
+  }
+
+  /** Times out every call past its deadline, then waits for the earliest remaining one. */
+  private readonly sweep = (): void => {
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    const now = performance.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of [...this.pending.values()]) {
+      if (entry.deadline <= now) {
+        this.cancel(entry.id, new RequestTimeoutError(entry.method, entry.id, entry.timeoutMs, this.context()));
+      } else if (entry.deadline < next) {
+        next = entry.deadline;
+      }
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.scheduleSweep(next);
+  };
 
   private settle(id: number, error: Error | undefined, result?: unknown): void {
     const entry = this.pending.get(id);
@@ -260,9 +293,11 @@ export class JsonRpcConnection {
   private finish(entry: Pending, error: Error | undefined, result?: unknown): void {
     const id = entry.id;
     this.pending.delete(id);
-    if (entry.timer) clearTimeout(entry.timer);
     if (entry.signal) this.unwatchSignal(entry.signal, id);
-    if (this.pending.size === 0) this.options.onBusyChange?.(false);
+    if (this.pending.size === 0) {
+      this.sweepTimer?.unref();
+      this.options.onBusyChange?.(false);
+    }
     if (error) entry.reject(error);
     else entry.resolve(result);
   }

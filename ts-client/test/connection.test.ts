@@ -146,6 +146,49 @@ describe("JsonRpcConnection", () => {
     }
   });
 
+  it("one shared timer: mixed timeouts each expire at their own time, answered calls never do", async () => {
+    const { conn, received, send, until } = pair({ defaultTimeoutMs: 0 });
+    const t0 = performance.now();
+    const settledAt = new Map<string, number>();
+    const watch = (name: string, call: Promise<unknown>) =>
+      call.then(
+        (value) => { settledAt.set(name, performance.now() - t0); return value; },
+        (error: unknown) => { settledAt.set(name, performance.now() - t0); return error; },
+      );
+    // armed latest-first, so the timer must move earlier; an answered call's deadline must not fire
+    const slow = watch("slow", conn.request("a", {}, { timeoutMs: 300 }));
+    const answered = watch("answered", conn.request("b", {}, { timeoutMs: 60 }));
+    const fast = watch("fast", conn.request("c", {}, { timeoutMs: 100 }));
+    const none = watch("none", conn.request("d", {}));
+    await until(() => received.length === 4);
+    send({ jsonrpc: "2.0", id: received[1]!.id, result: "b" });
+    assert.equal(await answered, "b");
+    assert.ok((await fast) instanceof RequestTimeoutError);
+    assert.ok((await slow) instanceof RequestTimeoutError);
+    assert.ok(settledAt.get("fast")! >= 99 && settledAt.get("fast")! < 250, `fast at ${settledAt.get("fast")}`);
+    assert.ok(settledAt.get("slow")! >= 299 && settledAt.get("slow")! < 450, `slow at ${settledAt.get("slow")}`);
+    assert.ok(!settledAt.has("none"), "a call without a timeout is still pending");
+    const cancels = received.filter((m) => m.method === "$/cancelRequest").map((m) => m.params.id);
+    assert.deepEqual(cancels, [received[2]!.id, received[0]!.id]);
+    send({ jsonrpc: "2.0", id: received[3]!.id, result: "d" });
+    assert.equal(await none, "d");
+  });
+
+  it("many sequential calls with a timeout leave at most the one shared timer behind", async () => {
+    const { conn, received, send } = pair({ defaultTimeoutMs: 60_000 });
+    for (let i = 0; i < 200; i++) {
+      const call = conn.request("echo", { i });
+      await new Promise((r) => setImmediate(r));
+      send({ jsonrpc: "2.0", id: received[received.length - 1]!.id, result: i });
+      assert.equal(await call, i);
+    }
+    const timers = (process as unknown as { getActiveResourcesInfo(): string[] })
+      .getActiveResourcesInfo()
+      .filter((r) => r === "Timeout");
+    assert.ok(timers.length <= 1, `${timers.length} timers after 200 calls`);
+    conn.close(new Error("done"));
+  });
+
   it("delivers progress to the right call and restarts its timeout", async () => {
     const { conn, received, send, until } = pair();
     const seen: Progress[] = [];

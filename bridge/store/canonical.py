@@ -680,10 +680,18 @@ def _column_digest(col: Column, arr: pa.ChunkedArray) -> bytes:
     return h.digest()
 
 
-def _validity_bytes(chunk: pa.Array) -> bytes:
+def _validity_bytes(chunk: pa.Array) -> bytes | memoryview:
     if chunk.null_count == 0:
         return b"\x01" * len(chunk)
-    return pc.is_valid(chunk).to_numpy(zero_copy_only=False).astype(np.uint8).tobytes()
+    return memoryview(_values(pc.is_valid(chunk).cast(pa.uint8()), np.uint8))
+
+
+def _values(chunk: pa.Array, dtype) -> np.ndarray:
+    """A fixed-width array's values as a numpy view of its data buffer (no copy; nulls are
+    whatever the buffer holds). `Array.to_numpy` would do, but it imports pandas on first use
+    (0.3-0.5 s in a fresh process, holding the GIL the Parquet writer's thread needs)."""
+    dt = np.dtype(dtype)
+    return np.frombuffer(chunk.buffers()[1], dtype=dt, count=len(chunk), offset=chunk.offset * dt.itemsize)
 
 
 def _offsets(chunk: pa.Array) -> np.ndarray:
@@ -712,11 +720,9 @@ def _fixed_bytes(chunk: pa.Array, logical: str) -> Iterator[memoryview]:
     if chunk.null_count:
         chunk = pc.fill_null(chunk, False if logical == "bool" else 0)
     if logical == "bool":
-        yield memoryview(chunk.to_numpy(zero_copy_only=False).astype(np.uint8))
+        yield memoryview(_values(chunk.cast(pa.uint8()), np.uint8))
         return
-    if logical == "timestamp":
-        chunk = chunk.view(pa.int64())
-    values = chunk.to_numpy(zero_copy_only=True)
+    values = _values(chunk, np.float64 if logical == "float64" else np.int64)
     little = values.dtype.newbyteorder("<")
     for i in range(0, len(values), _SLICE):
         piece = values[i : i + _SLICE]

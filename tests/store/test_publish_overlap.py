@@ -5,6 +5,7 @@ artifact, bytes and errors as the one-thread path, and nothing left in staging o
 from __future__ import annotations
 
 import hashlib
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -23,8 +24,10 @@ from .samples import OHLCV_KEY, candles
 
 @pytest.fixture
 def overlap(monkeypatch):
-    """Every publish takes the overlapped path, writing row groups of 7 rows."""
+    """Every publish takes the overlapped path, writing row groups of 7 rows, the file's bytes
+    hashed on their own thread."""
     monkeypatch.setattr(store_module, "_OVERLAP_MIN_ROWS", 0)
+    monkeypatch.setattr(files, "_THREADED_HASH_BYTES", -1)
     monkeypatch.setitem(files.PARQUET_SETTINGS, "row_group_size", 7)
 
 
@@ -47,20 +50,22 @@ _TABLES = st.builds(
 
 
 @settings(max_examples=25, deadline=None)
-@given(table=_TABLES, group=st.sampled_from([1, 5, 1 << 20]))
-def test_write_parquet_is_byte_identical_to_write_table(tmp_path_factory, table, group):
+@given(table=_TABLES, group=st.sampled_from([1, 5, 1 << 20]), threaded=st.booleans())
+def test_write_parquet_is_byte_identical_to_write_table(tmp_path_factory, table, group, threaded):
     """Row groups written one by one and the footer metadata added last give pyarrow's own bytes,
-    and the returned hash is the file's."""
+    and the returned hash is the file's, whether hashed inline or on the hashing thread."""
     folder = tmp_path_factory.mktemp("w")
     settings_ = {**files.PARQUET_SETTINGS, "row_group_size": group}
     meta = {"qb.z": "last", "qb.a": "first"}
-    original = dict(files.PARQUET_SETTINGS)
+    original = dict(files.PARQUET_SETTINGS), files._THREADED_HASH_BYTES
     files.PARQUET_SETTINGS["row_group_size"] = group
+    files._THREADED_HASH_BYTES = -1 if threaded else 1 << 62
     try:
         got = files.write_parquet(table, folder / "ours.parquet", {"qb.z": "last"}, late_metadata=lambda: {"qb.a": "first"})
     finally:
         files.PARQUET_SETTINGS.clear()
-        files.PARQUET_SETTINGS.update(original)
+        files.PARQUET_SETTINGS.update(original[0])
+        files._THREADED_HASH_BYTES = original[1]
     pq.write_table(table.replace_schema_metadata({k.encode(): v.encode() for k, v in sorted(meta.items())}),
                    folder / "theirs.parquet", **settings_)
     ours, theirs = (folder / "ours.parquet").read_bytes(), (folder / "theirs.parquet").read_bytes()
@@ -153,6 +158,7 @@ def test_cancel_during_the_write_leaves_nothing(store, overlap, monkeypatch):
         _publish(store, candles(60), job=job)
     assert len(calls) == 3  # stopped at the third row group of nine
     assert store.list().items == [] and _staging(store) == []
+    assert not [t for t in threading.enumerate() if t.name.startswith("qb-file-hash")]  # the hasher ended too
 
 
 def test_a_refused_write_while_hashing_is_one_storage_error(tmp_path):
@@ -171,6 +177,8 @@ def test_a_refused_write_while_hashing_is_one_storage_error(tmp_path):
         "from bridge.errors import StorageError\n"
         "from bridge.store import Store, store\n"
         "store._OVERLAP_MIN_ROWS = 0\n"
+        "from bridge.store import files\n"
+        "files._THREADED_HASH_BYTES = -1\n"
         f"s = Store({str(lake)!r})\n"
         "try:\n"
         f"    s.publish('ohlcv_slice', 2, 'token=A/res=1s', {str(csv)!r}, writer_name='w', writer_version='1',"

@@ -213,11 +213,11 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
                  deferred: list[Callable[[], None]] | None = None) -> pa.Table:
     """Fit `table` to `spec` and put its rows in canonical order.
 
-    `deferred`: when given and the rows are already in canonical order, the two checks that
-    only read the finished table (row rules, unique key) are not run here but appended to it as
-    one callable, for the caller to run beside other work (a publish runs them with the content
-    hash while the file is written) and before it registers anything. Rows out of order are
-    checked here as always, so a failing row is named in input order either way.
+    `deferred`: when given and the rows are already in canonical order, the checks that only
+    read the finished table (finite floats, row rules, unique key) are not run here but appended
+    to it as one callable, for the caller to run beside other work (a publish runs them with the
+    content hash while the file is written) and before it registers anything. Rows out of order
+    are checked here as always, so a failing row is named in input order either way.
 
     Raises:
         ValidationFailed: unknown or missing column, lossy cast, null in a non-null column,
@@ -244,15 +244,16 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
             _check_key_column(arr, col, spec, key_values)
         else:
             arr = _fill_missing(col, spec, key_values, n)
-        _check_values(arr, col)
+        _check_not_null(arr, col)
         columns.append(arr)
     del table  # from here on only the fitted columns are kept alive (see _take_releasing)
     out = pa.Table.from_arrays(columns, schema=arrow_schema(spec))
     del columns
     order = _canonical_order(out, spec)
     if deferred is not None and order is None:
-        deferred.append(lambda: (_check_rules(out, spec), _check_unique(out, spec, None)))
+        deferred.append(lambda: (_check_finite(out, spec), _check_rules(out, spec), _check_unique(out, spec, None)))
         return out
+    _check_finite(out, spec)
     _check_rules(out, spec)
     if order is not None:
         holder = [out]
@@ -428,12 +429,19 @@ def _first_failing_row(arr: pa.ChunkedArray, op: Callable[[pa.Array], Any]) -> i
     return lo
 
 
-def _check_values(arr: pa.ChunkedArray, col: Column) -> None:
+def _check_not_null(arr: pa.ChunkedArray, col: Column) -> None:
     if not col.nullable and arr.null_count:
         row = pc.index(pc.is_null(arr), True).as_py()
         raise ValidationFailed(f"null in non-nullable column ({arr.null_count} rows)", column=col.name, row=row,
                                rule="not_null")
-    if col.type == "float64" and len(arr):
+
+
+def _check_finite(table: pa.Table, spec: ArtifactSpec) -> None:
+    """No NaN or infinity in a float column (the first such column, in spec order, is named)."""
+    for col in spec.columns:
+        arr = table.column(col.name)
+        if col.type != "float64" or len(arr) == 0:
+            continue
         bad = pc.invert(pc.is_finite(arr))
         if pc.any(bad).as_py():
             row = pc.index(bad, True).as_py()
@@ -558,15 +566,32 @@ def _string_rank(col: pa.ChunkedArray) -> pa.Array:
     return pa.array(rank[encoded.indices.to_numpy()])
 
 
+_SPLIT_ROWS = 1 << 20  # from this many rows the order check runs as two halves on two threads
+
+
 def _is_sorted(table: pa.Table, cols: Sequence[str]) -> bool:
-    """Vectorised check of non-decreasing order on `cols` (lexicographic); any null means "sort it"."""
+    """Vectorised check of non-decreasing order on `cols` (lexicographic); any null means "sort it".
+    A large table is checked as two halves of its adjacent pairs at once (the kernels release the
+    GIL; nothing else runs yet while the rows are being fitted)."""
     n = table.num_rows
+    if any(table.column(c).null_count for c in cols):
+        return False  # rare: let the sort handle null placement
+    if n <= _SPLIT_ROWS:
+        return _pairs_sorted(table, cols, 0, n - 1)
+    half = (n - 1) // 2
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="qb-order-check") as pool:
+        return all(pool.map(lambda r: _pairs_sorted(table, cols, *r), [(0, half), (half, n - 1)]))
+
+
+def _pairs_sorted(table: pa.Table, cols: Sequence[str], lo: int, hi: int) -> bool:
+    """Row i ≤ row i + 1 on `cols` for every i in [lo, hi)."""
+    m = hi - lo
+    if m <= 0:
+        return True
     undecided = None  # rows i where all previous key columns are equal between row i and i+1
     for c in cols:
         a = table.column(c)
-        if a.null_count:
-            return False  # rare: let the sort handle null placement
-        prev, nxt = a.slice(0, n - 1), a.slice(1, n - 1)
+        prev, nxt = a.slice(lo, m), a.slice(lo + 1, m)
         lt = pc.less(prev, nxt)
         gt = pc.greater(prev, nxt)
         if undecided is None:

@@ -191,3 +191,43 @@ def test_a_refused_write_while_hashing_is_one_storage_error(tmp_path):
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("STORAGE ") and "staging" in out.stdout, out.stdout
     _clean(lake)
+
+
+@pytest.mark.parametrize("in_order", [True, False])
+def test_an_infinity_names_its_input_row_and_csv_line_in_order_or_not(store, overlap, tmp_path, in_order):
+    """The finite check runs beside the hash for rows in order, before the sort otherwise: the
+    row and line are the input's either way, and nothing is written."""
+    import pyarrow.csv as pcsv
+
+    t = candles(30)
+    if not in_order:
+        t = t.take(pa.array(list(range(29, -1, -1))))
+    close = t.column("close").to_pylist()
+    close[17] = float("inf")  # (a CSV "nan" reads as null: refused as such)
+    csv = tmp_path / "nan.csv"
+    pcsv.write_csv(t.set_column(t.schema.get_field_index("close"), "close", pa.array(close)), csv)
+    with pytest.raises(ValidationFailed) as err:
+        _publish(store, csv, key="token=A/res=1m")
+    assert err.value.data["rule"] == "finite" and err.value.data["column"] == "close"
+    assert err.value.data["row"] == 17 and err.value.data["line"] == 19
+    assert store.list().items == [] and _staging(store) == []
+
+
+_KEYS = st.lists(st.tuples(st.sampled_from(["a", "b", "é", "ab"]), st.integers(0, 3)), min_size=2, max_size=30)
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=_KEYS, split=st.integers(1, 8))
+def test_the_order_check_in_two_halves_is_the_plain_check(rows, split):
+    """Checked as two halves on two threads (from `split` rows), the answer is Python's `sorted`'s,
+    whichever pair breaks the order, the one at the halves' seam included."""
+    from bridge.store import canonical
+
+    table = pa.table({"s": [r[0] for r in rows], "i": pa.array([r[1] for r in rows], pa.int64())})
+    original = canonical._SPLIT_ROWS
+    canonical._SPLIT_ROWS = split
+    try:
+        got = canonical._is_sorted(table, ["s", "i"])
+    finally:
+        canonical._SPLIT_ROWS = original
+    assert got == (rows == sorted(rows))

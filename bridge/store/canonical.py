@@ -216,8 +216,10 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
     `deferred`: when given and the rows are already in canonical order, the checks that only
     read the finished table (finite floats, row rules, unique key) are not run here but appended
     to it as one callable, for the caller to run beside other work (a publish runs them with the
-    content hash while the file is written) and before it registers anything. Rows out of order
-    are checked here as always, so a failing row is named in input order either way.
+    content hash while the file is written) and before it registers anything; called with
+    `single_thread=True` they use one thread (DuckDB's rule query otherwise takes every core).
+    Rows out of order are checked here as always, so a failing row is named in input order
+    either way.
 
     Raises:
         ValidationFailed: unknown or missing column, lossy cast, null in a non-null column,
@@ -251,7 +253,12 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
     del columns
     order = _canonical_order(out, spec)
     if deferred is not None and order is None:
-        deferred.append(lambda: (_check_finite(out, spec), _check_rules(out, spec), _check_unique(out, spec, None)))
+        def checks(single_thread: bool = False) -> None:
+            _check_finite(out, spec)
+            _check_rules(out, spec, single_thread=single_thread)
+            _check_unique(out, spec, None)
+
+        deferred.append(checks)
         return out
     _check_finite(out, spec)
     _check_rules(out, spec)
@@ -449,11 +456,13 @@ def _check_finite(table: pa.Table, spec: ArtifactSpec) -> None:
                                    rule="finite")
 
 
-def _check_rules(table: pa.Table, spec: ArtifactSpec) -> None:
+def _check_rules(table: pa.Table, spec: ArtifactSpec, *, single_thread: bool = False) -> None:
     """One vectorised pass checks every rule; only on a failure is the first bad row located."""
     if not spec.rules or table.num_rows == 0:
         return
     con = _rules_connection()
+    if single_thread:
+        con.execute("SET threads = 1")
     try:
         con.register("t", table)
         held = con.execute(
@@ -474,6 +483,8 @@ def _check_rules(table: pa.Table, spec: ArtifactSpec) -> None:
             )
     finally:
         con.unregister("t")
+        if single_thread:
+            con.execute("RESET threads")
 
 
 _RULES = threading.local()

@@ -278,8 +278,14 @@ def _take_releasing(holder: list[pa.Table], order: pa.Array) -> pa.Table:
     schema = table.schema
     cols = list(table.columns)
     del table
+    pool = pa.default_memory_pool()
     for i in range(len(cols)):
+        if cols[i].num_chunks > 1 and not pa.types.is_primitive(cols[i].type):
+            # Arrow's take concatenates the chunks of a string column while it still holds them:
+            # concatenate first and drop the chunks, and the copy is not there three times at once
+            cols[i] = cols[i].combine_chunks()
         cols[i] = cols[i].take(order)
+        pool.release_unused()  # give the source column's pages back (the allocator keeps them otherwise)
     return pa.Table.from_arrays(cols, schema=schema)
 
 
@@ -529,7 +535,9 @@ def _canonical_order(table: pa.Table, spec: ArtifactSpec) -> pa.Array | None:
         return None
     key = _composite_key(table, cols)
     if key is not None:
-        return pa.array(np.argsort(key))
+        order = np.argsort(key)
+        del key
+        return pa.Array.from_buffers(pa.int64(), len(order), [None, pa.py_buffer(order)])
     # General case: strings replaced by their ranks (Arrow sorts integers far faster), then Arrow.
     keys = {}
     for c in cols:
@@ -541,40 +549,47 @@ def _canonical_order(table: pa.Table, spec: ArtifactSpec) -> pa.Array | None:
 def _composite_key(table: pa.Table, cols: Sequence[str]) -> np.ndarray | None:
     """Pack the sort columns into one uint64 per row (same order) when their ranges fit in 64
     bits: strings by rank among distinct values, integers and timestamps as offsets from their
-    minimum, bools as one bit. One numpy sort of uint64 then orders the table."""
-    parts: list[tuple[np.ndarray, int]] = []
+    minimum, bools as one bit. One numpy sort of uint64 then orders the table. The key is built
+    a chunk at a time from views of the Arrow buffers: no copy of a whole column."""
+    parts: list[tuple[pa.ChunkedArray, str, int, int]] = []  # (codes source, kind, minimum, bits)
     for c in cols:
         col = table.column(c)
         if col.null_count:
             return None
         if pa.types.is_string(col.type):
-            codes = _string_rank(col).to_numpy().astype(np.uint64)
+            ranks = _string_rank(col)
+            parts.append((ranks, "int32", 0, (int(pc.max(ranks).as_py() or 0)).bit_length()))
         elif pa.types.is_timestamp(col.type) or pa.types.is_integer(col.type):
-            values = col.combine_chunks()
-            values = values.view(pa.int64()) if pa.types.is_timestamp(col.type) else values.cast(pa.int64())
-            v = values.to_numpy()
-            codes = (v - v.min()).astype(np.uint64)
+            if not (pa.types.is_timestamp(col.type) or col.type == pa.int64()):
+                col = col.cast(pa.int64())
+            mm = pc.min_max(col)
+            lo, hi = (int(x.cast(pa.int64()).as_py()) for x in (mm["min"], mm["max"]))
+            parts.append((col, "int64", lo, (hi - lo).bit_length()))
         elif pa.types.is_boolean(col.type):
-            codes = col.combine_chunks().to_numpy(zero_copy_only=False).astype(np.uint64)
+            parts.append((col.cast(pa.uint8()), "uint8", 0, int(bool(pc.any(col).as_py()))))
         else:
             return None
-        parts.append((codes, int(codes.max()).bit_length()))
-    if sum(bits for _, bits in parts) > 64:
+    if sum(bits for *_, bits in parts) > 64:
         return None
     key = np.zeros(table.num_rows, dtype=np.uint64)
-    for codes, bits in parts:
-        if bits:
-            key <<= np.uint64(bits)
-            key |= codes
+    for source, kind, lo, bits in parts:
+        if not bits:
+            continue
+        key <<= np.uint64(bits)
+        at = 0
+        for chunk in source.chunks:
+            v = _values(chunk, kind)
+            if kind == "int64":  # offset from the minimum, in uint64 arithmetic (no overflow)
+                v = v.view(np.uint64) - np.uint64(lo % (1 << 64))
+            key[at : at + len(v)] |= v.astype(np.uint64, copy=False)
+            at += len(v)
     return key
 
 
-def _string_rank(col: pa.ChunkedArray) -> pa.Array:
-    encoded = pc.dictionary_encode(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0))
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    return pa.array(rank[encoded.indices.to_numpy()])
+def _string_rank(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each value's rank among the column's distinct values (int32, byte order), chunk for chunk."""
+    distinct = pc.unique(col)
+    return pc.index_in(col, value_set=distinct.take(pc.sort_indices(distinct)))
 
 
 _SPLIT_ROWS = 1 << 20  # from this many rows the order check runs as two halves on two threads

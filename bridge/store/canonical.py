@@ -618,8 +618,7 @@ def _pairs_sorted(table: pa.Table, cols: Sequence[str], lo: int, hi: int) -> boo
     for c in cols:
         a = table.column(c)
         prev, nxt = a.slice(lo, m), a.slice(lo + 1, m)
-        lt = pc.less(prev, nxt)
-        gt = pc.greater(prev, nxt)
+        lt, gt = _less_greater(prev, nxt)
         if undecided is None:
             if pc.any(gt).as_py():
                 return False
@@ -631,6 +630,19 @@ def _pairs_sorted(table: pa.Table, cols: Sequence[str], lo: int, hi: int) -> boo
         if not pc.any(undecided).as_py():
             return True
     return True
+
+
+def _less_greater(prev: pa.ChunkedArray, nxt: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
+    """(prev < nxt, prev > nxt), elementwise. A string column of runs (a token, a resolution) is
+    compared for equality once and only its few unequal pairs for order, when those pairs are all
+    ascending: one string comparison a row instead of two."""
+    if pa.types.is_string(prev.type):
+        ne = pc.not_equal(prev, nxt)
+        if (pc.sum(ne).as_py() or 0) * 8 <= len(ne):
+            # (filter, not take: Arrow's take would concatenate a chunked string column first)
+            if pc.all(pc.less(prev.filter(ne), nxt.filter(ne))).as_py() is not False:
+                return ne, pc.and_(ne, False)  # every unequal pair ascends: less = unequal, greater = none
+    return pc.less(prev, nxt), pc.greater(prev, nxt)
 
 
 def _check_unique(table: pa.Table, spec: ArtifactSpec, order: pa.Array | None) -> None:
@@ -750,13 +762,17 @@ def _offsets(chunk: pa.Array) -> np.ndarray:
     return np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1, offset=chunk.offset * np.dtype(width).itemsize)
 
 
+_NEGATIVE_ZERO = np.uint64(1 << 63)  # the bits of -0.0
 _SLICE = 1 << 20  # rows per piece of a temporary copy: the hash's extra memory stays ~8 MB a thread
 
 
 def _string_lengths(chunk: pa.Array) -> Iterator[memoryview]:
     off = _offsets(chunk)
+    buf = np.empty(min(len(chunk), _SLICE), dtype="<u8")  # one buffer, refilled for every piece
     for i in range(0, len(chunk), _SLICE):
-        yield memoryview(np.diff(off[i : i + _SLICE + 1]).astype("<u8"))
+        m = min(_SLICE, len(chunk) - i)
+        np.subtract(off[i + 1 : i + m + 1], off[i : i + m], out=buf[:m], casting="unsafe")
+        yield memoryview(buf[:m])
 
 
 def _string_data(chunk: pa.Array) -> memoryview:
@@ -777,6 +793,6 @@ def _fixed_bytes(chunk: pa.Array, logical: str) -> Iterator[memoryview]:
     little = values.dtype.newbyteorder("<")
     for i in range(0, len(values), _SLICE):
         piece = values[i : i + _SLICE]
-        if logical == "float64":
-            piece = piece + 0.0  # -0.0 → 0.0; NaN/inf were rejected by canonicalize
+        if logical == "float64" and (piece.view(np.uint64) == _NEGATIVE_ZERO).any():
+            piece = piece + 0.0  # -0.0 → 0.0 (a copy only where there is one); NaN/inf were rejected
         yield memoryview(piece.astype(little, copy=False))

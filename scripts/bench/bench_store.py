@@ -20,6 +20,9 @@ Each child imports pyarrow (with its csv and parquet modules), numpy and duckdb 
 starts; the publish also opens its lake and loads the modules it uses (pyarrow.compute, the
 store's) first, as a running daemon has them. What a fresh process (a CLI call) pays once for
 those modules is printed apart.
+With --instructions ROWS (needs valgrind): the instructions the publish and its baseline execute
+at ROWS rows, counted by callgrind over all threads: a measure of the work done that does not
+depend on the machine's load (it cannot show what runs beside the writer).
 Not a test: the numbers go in the README.
 """
 
@@ -131,11 +134,11 @@ import pyarrow.compute, bridge.store.canonical, bridge.store.files, bridge.store
 }
 
 
-def run_step(name: str, folder: Path, subset: int) -> dict:
-    """Run one step in a fresh interpreter; time only the step (not imports, nor the set-up before a
-    `#--timed--` line: opening a new lake); its CPU time; peak RSS of the child."""
+def step_code(name: str, folder: Path, subset: int, timed_part: bool = True) -> str:
     setup, _, timed = STEPS[name].rpartition("#--timed--")
-    code = f"""
+    if not timed_part:
+        timed = "pass"
+    return f"""
 import sys, time, resource, json
 from pathlib import Path
 sys.path.insert(0, {str(REPO)!r})
@@ -149,8 +152,35 @@ dt = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"seconds": dt, "cpu": ru.ru_utime + ru.ru_stime - cpu0, "peak_rss": ru.ru_maxrss * 1024}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def run_step(name: str, folder: Path, subset: int) -> dict:
+    """Run one step in a fresh interpreter; time only the step (not imports, nor the set-up before a
+    `#--timed--` line: opening a new lake); its CPU time; peak RSS of the child."""
+    out = subprocess.run([sys.executable, "-c", step_code(name, folder, subset)], capture_output=True, text=True,
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def instructions(name: str, folder: Path) -> tuple[int, int]:
+    """Instructions the timed part of a step executes, counted by valgrind's callgrind (all threads;
+    the same count on a busy or a quiet machine): the step run whole minus its set-up run alone.
+    Also the part of it spent in libcrypto (SHA-256): valgrind hides the CPU's SHA extensions,
+    so that part counts several times what the CPU runs."""
+
+    def count(code: str) -> tuple[int, int]:
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
+                                   sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            total = int(proc.stderr.rsplit("Collected : ", 1)[1].split()[0])
+            ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", f"{tmp}/out"],
+                                 capture_output=True, text=True, check=True).stdout
+        crypto = sum(int(line.split()[0].replace(",", "")) for line in ann.splitlines()
+                     if "libcrypto" in line and line.strip()[:1].isdigit())
+        return total, crypto
+
+    whole, setup = count(step_code(name, folder, 0)), count(step_code(name, folder, 0, timed_part=False))
+    return whole[0] - setup[0], whole[1] - setup[1]
 
 
 def rounds(names: list[str], folder: Path, repeat: int, subset: int = 0) -> dict:
@@ -180,11 +210,16 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (median and range reported)")
     ap.add_argument("--loop-subset", type=int, default=200_000, help="rows the naive loop runs on (then scaled)")
+    ap.add_argument("--instructions", type=int, metavar="ROWS", default=0,
+                    help="instead: count the instructions of the publish and its baseline at ROWS rows (valgrind)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--generate", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
         print(json.dumps(make_data(args.rows, args.tokens, Path(args.generate))))
+        return
+    if args.instructions:
+        count_instructions(args.instructions, args.tokens)
         return
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         folder = Path(tmp)
@@ -248,6 +283,22 @@ def main() -> None:
     print(f"peak RSS publish    {res['publish_csv']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_publish_x_arrow']:.2f}x Arrow size  target <= 2x (rows in order)")
     print(f"peak RSS shuffled   {res['publish_shuffled_csv']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_publish_shuffled_x_arrow']:.2f}x Arrow size  target <= 3x")
     print(f"(a bare interpreter with pyarrow, numpy and duckdb imported: {base_rss / 1e6:.0f} MB, included above)")
+
+
+def count_instructions(rows: int, tokens: int) -> None:
+    """The load-independent comparison: instructions of the publish and of its baseline."""
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        folder = Path(tmp)
+        print(f"generating {rows:,} OHLCV rows; counting under callgrind (minutes) ...", file=sys.stderr)
+        subprocess.run([sys.executable, __file__, "--generate", str(folder), "--rows", str(rows),
+                        "--tokens", str(tokens)], capture_output=True, text=True, check=True)
+        got = {n: instructions(n, folder) for n in ("csv_to_parquet", "publish_csv")}
+    (base, base_c), (pub, pub_c) = got["csv_to_parquet"], got["publish_csv"]
+    print(f"instructions at {rows:,} rows (callgrind, all threads, set-up subtracted):")
+    print(f"  typed read_csv + write_table {base / 1e6:9.1f} M  (SHA-256 {base_c / 1e6:.1f} M)")
+    print(f"  publish                      {pub / 1e6:9.1f} M  (SHA-256 {pub_c / 1e6:.1f} M)  ratio {pub / base:.2f}x;"
+          f" without SHA-256 {(pub - pub_c) / (base - base_c):.2f}x")
+    print("  (valgrind hides the CPU's SHA extensions: its SHA-256 count is several times what the CPU runs)")
 
 
 if __name__ == "__main__":

@@ -231,3 +231,21 @@ def test_the_order_check_in_two_halves_is_the_plain_check(rows, split):
     finally:
         canonical._SPLIT_ROWS = original
     assert got == (rows == sorted(rows))
+
+
+_RUNS = st.lists(st.tuples(st.sampled_from(["a", "b", "é", "ab", ""]), st.integers(1, 30)), min_size=1, max_size=6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(runs=_RUNS, swap=st.none() | st.tuples(st.integers(0, 200), st.integers(0, 200)))
+def test_the_order_check_of_string_runs_is_pythons(runs, swap):
+    """Long runs of equal strings (the case compared for equality first), maybe with two rows
+    swapped: the answer is Python's `sorted`'s."""
+    from bridge.store import canonical
+
+    rows = [(s, i) for s, n in runs for i in range(n)]
+    if swap is not None:
+        i, j = swap[0] % len(rows), swap[1] % len(rows)
+        rows[i], rows[j] = rows[j], rows[i]
+    table = pa.table({"s": [r[0] for r in rows], "i": pa.array([r[1] for r in rows], pa.int64())})
+    assert canonical._is_sorted(table, ["s", "i"]) == (rows == sorted(rows))

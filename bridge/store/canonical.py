@@ -296,7 +296,9 @@ def _strip_metadata(table: pa.Table) -> pa.Table:
 def _fill_missing(col: Column, spec: ArtifactSpec, key_values: dict[str, str], n: int) -> pa.ChunkedArray:
     segment = spec.key_columns.get(col.name)
     if segment is not None and segment in key_values:
-        return pa.chunked_array([pa.array([key_values[segment]] * n, arrow_type(col.type))]) if n else pa.chunked_array([], arrow_type(col.type))
+        value = (_string_scalar(key_values[segment]) if col.type == "string"
+                 else pa.scalar(key_values[segment], arrow_type(col.type)))
+        return pa.chunked_array([pa.repeat(value, n)], type=arrow_type(col.type))
     if col.nullable:
         return pa.chunked_array([pa.nulls(n, arrow_type(col.type))])
     hint = f" (or name it in the logical key as {segment}=...)" if segment else ""
@@ -311,13 +313,22 @@ def _check_key_column(arr: pa.ChunkedArray, col: Column, spec: ArtifactSpec, key
     segment = spec.key_columns.get(col.name)
     if segment is None or segment not in key_values or len(arr) == 0:
         return
-    differs = pc.not_equal(arr, pa.scalar(key_values[segment], arrow_type(col.type)))
+    differs = pc.not_equal(arr, _string_scalar(key_values[segment]) if col.type == "string"
+                            else pa.scalar(key_values[segment], arrow_type(col.type)))
     if pc.any(differs).as_py():
         row = pc.index(differs, True).as_py()
         raise ValidationFailed(
             f"value differs from the logical key's {segment}={key_values[segment]}",
             column=col.name, row=row, value=arr[row].as_py(), rule="logical_key_mismatch",
         )
+
+
+def _string_scalar(text: str) -> pa.Scalar:
+    """`pa.scalar(text, pa.string())` built from buffers: pyarrow turns a Python value into Arrow
+    through code that imports pandas on first use (0.3-0.5 s in a fresh process)."""
+    data = text.encode("utf-8")
+    offsets = np.array([0, len(data)], dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])[0]
 
 
 def _cast_column(arr: pa.ChunkedArray, col: Column) -> pa.ChunkedArray:
@@ -620,11 +631,11 @@ def _pairs_sorted(table: pa.Table, cols: Sequence[str], lo: int, hi: int) -> boo
         prev, nxt = a.slice(lo, m), a.slice(lo + 1, m)
         lt, gt = _less_greater(prev, nxt)
         if undecided is None:
-            if pc.any(gt).as_py():
+            if gt is not None and pc.any(gt).as_py():
                 return False
             undecided = pc.invert(lt)
         else:
-            if pc.any(pc.and_(undecided, gt)).as_py():
+            if gt is not None and pc.any(pc.and_(undecided, gt)).as_py():
                 return False
             undecided = pc.and_(undecided, pc.invert(lt))
         if not pc.any(undecided).as_py():
@@ -632,16 +643,16 @@ def _pairs_sorted(table: pa.Table, cols: Sequence[str], lo: int, hi: int) -> boo
     return True
 
 
-def _less_greater(prev: pa.ChunkedArray, nxt: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray]:
-    """(prev < nxt, prev > nxt), elementwise. A string column of runs (a token, a resolution) is
-    compared for equality once and only its few unequal pairs for order, when those pairs are all
-    ascending: one string comparison a row instead of two."""
+def _less_greater(prev: pa.ChunkedArray, nxt: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None]:
+    """(prev < nxt, prev > nxt), elementwise; None for the second when no pair descends. A string
+    column of runs (a token, a resolution) is compared for equality once and only its few unequal
+    pairs for order, when those pairs are all ascending: one string comparison a row, not two."""
     if pa.types.is_string(prev.type):
         ne = pc.not_equal(prev, nxt)
         if (pc.sum(ne).as_py() or 0) * 8 <= len(ne):
             # (filter, not take: Arrow's take would concatenate a chunked string column first)
             if pc.all(pc.less(prev.filter(ne), nxt.filter(ne))).as_py() is not False:
-                return ne, pc.and_(ne, False)  # every unequal pair ascends: less = unequal, greater = none
+                return ne, None  # every unequal pair ascends: less = unequal, greater = none
     return pc.less(prev, nxt), pc.greater(prev, nxt)
 
 

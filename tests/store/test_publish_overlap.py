@@ -249,3 +249,33 @@ def test_the_order_check_of_string_runs_is_pythons(runs, swap):
         rows[i], rows[j] = rows[j], rows[i]
     table = pa.table({"s": [r[0] for r in rows], "i": pa.array([r[1] for r in rows], pa.int64())})
     assert canonical._is_sorted(table, ["s", "i"]) == (rows == sorted(rows))
+
+
+def test_a_publish_of_csv_rows_does_not_import_pandas(tmp_path):
+    """pyarrow's `to_numpy` and every Python value turned into Arrow import pandas on first use:
+    0.3-0.5 s of a fresh process's publish, holding the GIL the writer's thread needs. The
+    publish path (in order or not, overlapped, order check in halves, key columns checked
+    against the logical key or filled from it) uses neither."""
+    import subprocess
+    import sys
+
+    import pyarrow.csv as pcsv
+
+    t = candles(50, with_token=True)
+    pcsv.write_csv(t, tmp_path / "in_order.csv")
+    pcsv.write_csv(t.take(pa.array(list(range(49, -1, -1)))), tmp_path / "reversed.csv")
+    pcsv.write_csv(candles(50), tmp_path / "key_columns_from_the_key.csv")
+    code = (
+        "import sys\n"
+        "from bridge.store import Store, canonical, files, store\n"
+        "store._OVERLAP_MIN_ROWS = 0; files._THREADED_HASH_BYTES = -1; canonical._SPLIT_ROWS = 1\n"
+        f"s = Store({str(tmp_path / 'lake')!r})\n"
+        "for i, name in enumerate(['in_order.csv', 'reversed.csv', 'key_columns_from_the_key.csv']):\n"
+        f"    r = s.publish('ohlcv_slice', 2, f'token=ABC/res=1m/{{i}}', {str(tmp_path)!r} + '/' + name,"
+        " writer_name='w', writer_version='1', git_commit='c', git_dirty=False)\n"
+        "    assert not r.deduped and r.artifact.row_count == 50\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'pandas')[:3])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

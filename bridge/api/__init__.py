@@ -14,10 +14,10 @@ import importlib
 from typing import Any
 
 from bridge.api._index import INDEX
-from bridge.api._method import Context, Limits, Method, Wire, to_wire
+from bridge.api._method import Context, Limits, Method, Wire
 
 __all__ = ["INDEX", "METHODS", "MODULES", "PROTOCOL_VERSION", "SUPPORTED_PROTOCOL_VERSIONS", "Context", "Limits",
-           "Method", "Wire", "declaring_modules", "method", "method_table", "to_wire"]
+           "Method", "Wire", "declaring_modules", "method", "method_table"]
 
 PROTOCOL_VERSION = "1.0"
 SUPPORTED_PROTOCOL_VERSIONS = ("1.0",)

@@ -7,13 +7,16 @@ the TypeScript types (ts-client/scripts/gen-types.mjs), and the dispatcher's met
     class GetArtifactParams(Wire):
         artifact_id: str                       # "artifactId" on the wire
 
-    def get_artifact(ctx: Context, params: GetArtifactParams) -> ArtifactWire:
-        return to_wire(ctx.store.get(params.artifact_id), ArtifactWire)
+    def get_artifact(ctx: Context, params: GetArtifactParams) -> Artifact:
+        return ctx.store.get(params.artifact_id)
 
-    METHODS = [Method("getArtifact", GetArtifactParams, ArtifactWire, get_artifact,
+    METHODS = [Method("getArtifact", GetArtifactParams, Artifact, get_artifact,
                       errors=(ArtifactNotFound,), doc="One artifact's manifest entry.")]
 
-Handlers are thin: params in, one domain call, wire type out. Long work is declared
+Handlers are thin: params in, one domain call, the domain's object out. A result type is the
+domain's own msgspec Struct (`rename="camel"`: snake_case in Python, camelCase when encoded),
+declared once and encoded as it is; a `Wire` struct here is for params and for the few results
+that exist nowhere else. Long work is declared
 `long_running=True`: it runs on the worker pool, reports through `ctx.job.progress(...)` and
 stops at `ctx.job.check()` when the caller sends `$/cancelRequest`. Nothing here imports
 pyarrow, DuckDB, pandas or chDB: handlers import the domain when they run.
@@ -30,7 +33,7 @@ import msgspec
 
 from bridge.progress import NULL_JOB, Job
 
-__all__ = ["Context", "Empty", "Limits", "Method", "Wire", "to_wire"]
+__all__ = ["DEFAULT_LIMITS", "Context", "Empty", "Limits", "Method", "Wire"]
 
 
 class Wire(msgspec.Struct, rename="camel", forbid_unknown_fields=True, frozen=True, kw_only=True):
@@ -41,14 +44,27 @@ class Empty(Wire):
     """Params of a method that takes none."""
 
 
-class Limits(msgspec.Struct, frozen=True, kw_only=True):
-    """The daemon's limits (a Struct, not a dataclass: `dataclasses` costs the cold start)."""
+# Also `initialize`'s `limits` (camelCase on the wire). A Struct, not a dataclass: `dataclasses`
+# costs the cold start. Every field is required, so the contract says each is always sent;
+# `Limits.default(...)` gives the daemon's defaults with some changed.
+class Limits(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The daemon's limits: request line size, inline publish rows, inline query rows and bytes
+    (JSON), and the largest reply it sends (a bigger one is replaced by an error)."""
 
-    max_line_bytes: int = 64 * 1024 * 1024
-    max_inline_rows: int = 100_000
-    max_result_rows: int = 10_000
-    max_result_bytes: int = 32 * 1024 * 1024  # inline query rows as JSON (bridge.projections MAX_INLINE_BYTES)
-    max_reply_bytes: int = 128 * 1024 * 1024  # any reply frame; the transport answers a bigger one with an error
+    max_line_bytes: int
+    max_inline_rows: int
+    max_result_rows: int
+    max_result_bytes: int  # inline query rows as JSON (bridge.projections MAX_INLINE_BYTES)
+    max_reply_bytes: int  # any reply frame; the transport answers a bigger one with an error
+
+    @classmethod
+    def default(cls, **changes: int) -> "Limits":
+        """The daemon's defaults, with `changes` applied: `Limits.default(max_line_bytes=1 << 20)`."""
+        return msgspec.structs.replace(DEFAULT_LIMITS, **changes) if changes else DEFAULT_LIMITS
+
+
+DEFAULT_LIMITS = Limits(max_line_bytes=64 * 1024 * 1024, max_inline_rows=100_000, max_result_rows=10_000,
+                        max_result_bytes=32 * 1024 * 1024, max_reply_bytes=128 * 1024 * 1024)
 
 
 class Context:
@@ -59,7 +75,7 @@ class Context:
     def __init__(self, lake, *, limits: Limits | None = None, shared: dict | None = None,
                  job: Job = NULL_JOB, request_id: Any = None) -> None:
         self._lake = lake
-        self.limits = limits or Limits()
+        self.limits = limits or DEFAULT_LIMITS
         self.state: dict = shared if shared is not None else {}
         self.job = job
         self.request_id = request_id
@@ -128,9 +144,3 @@ class Method:
         """Raises msgspec.ValidationError / DecodeError (the dispatcher maps them to -32602)."""
         return self.decoder.decode(raw if raw is not None else b"{}")
 
-
-def to_wire(obj: Any, wire_type: Any) -> Any:
-    """A domain value (msgspec Struct, dataclass, any object with the fields as attributes,
-    nested) as the given wire type; attributes the wire type lacks are left out. A dict must
-    already use the wire's camelCase keys."""
-    return msgspec.convert(obj, wire_type, from_attributes=True)

@@ -85,7 +85,7 @@ def map_exception(exc: BaseException):
 
 
 def build_server(lake, *, limits: Limits | None = None, shared: dict | None = None) -> Server:
-    limits = limits or Limits()
+    limits = limits or Limits.default()
     ctx = Context(lake, limits=limits, shared=shared)
     handlers = {name: _Adapter(name, ctx) for name in INDEX}
     return Server(handlers, map_error=map_exception, max_line_bytes=limits.max_line_bytes,

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import bridge
-from bridge.api._method import Context, Empty, Method, Wire
+from bridge.api._method import Context, Empty, Limits, Method, Wire
 from bridge.errors import InvalidState, ValidationFailed
 
 __all__ = ["METHODS", "ClientInfo", "InitializeParams", "InitializeResult", "UnsupportedProtocolVersion"]
@@ -76,23 +76,12 @@ class LakePaths(Wire):
     """The artifact store: a local folder or s3://bucket/prefix."""
 
 
-class LimitsWire(Wire):
-    """The daemon's limits: request line size, inline publish rows, inline query rows and bytes
-    (JSON), and the largest reply it sends (a bigger one is replaced by an error)."""
-
-    max_line_bytes: int
-    max_inline_rows: int
-    max_result_rows: int
-    max_result_bytes: int = 32 * 1024 * 1024
-    max_reply_bytes: int = 128 * 1024 * 1024
-
-
 class InitializeResult(Wire):
     protocol_version: str
     server_info: ServerInfo
     capabilities: Capabilities
     lake: LakePaths
-    limits: LimitsWire
+    limits: Limits
 
 
 
@@ -116,9 +105,7 @@ def initialize(ctx: Context, params: InitializeParams) -> InitializeResult:
         lake=LakePaths(root=str(lake.root), manifest_db=str(lake.manifest_db) if lake.manifest_db else None,
                        artifacts=str(lake.artifacts), cache=str(lake.cache), staging=str(lake.staging),
                        manifest=lake.manifest_display, artifact_store=lake.artifacts_url),
-        limits=LimitsWire(max_line_bytes=ctx.limits.max_line_bytes, max_inline_rows=ctx.limits.max_inline_rows,
-                          max_result_rows=ctx.limits.max_result_rows, max_result_bytes=ctx.limits.max_result_bytes,
-                          max_reply_bytes=ctx.limits.max_reply_bytes),
+        limits=ctx.limits,
     )
 
 

@@ -1,7 +1,8 @@
 """OHLCV methods on the wire: loadCandles, exportSlice, exportSlicesForAlerts, sliceCoverage,
 alertForwardCoverage.
 
-Wire types mirror bridge.ohlcv's results in camelCase; times are ISO-8601 UTC with `Z`, durations
+The results are bridge.ohlcv's own Structs (camelCase on the wire, declared once, returned as
+they are; the coverage results are the totals and first rows of the domain's Arrow tables). Times are ISO-8601 UTC with `Z`, durations
 text like `90s`, `30m`, `24h`, `2d`. Every method takes an optional `source` (DSN, table, column
 mapping); by default the lake's embedded chDB. Handlers are thin and import the domain inside
 (chDB, pyarrow and DuckDB load only when a candle method runs). Long methods (loadCandles,
@@ -11,12 +12,21 @@ exportSlice, exportSlicesForAlerts, the coverage ones) report progress and honou
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import msgspec
 
 from bridge.api._method import Method, Wire
 from bridge.errors import ArtifactNotFound, Busy, Cancelled, InvalidInput, SourceUnavailable, ValidationFailed
+from bridge.ohlcv.coverage import (
+    AlertCoverageResult,
+    AlertCoverageRow,
+    CoverageGapRow,
+    CoverageSummaryRow,
+    SliceCoverageResult,
+)
+from bridge.ohlcv.load import FileLoad, LoadCandlesResult
+from bridge.ohlcv.slices import BatchExportResult, SliceResult
 
 __all__ = [
     "METHODS",
@@ -28,11 +38,12 @@ __all__ = [
     "CoverageSummaryRow",
     "ExportSliceParams",
     "ExportSlicesForAlertsParams",
+    "FileLoad",
     "LoadCandlesParams",
     "LoadCandlesResult",
     "SliceCoverageParams",
     "SliceCoverageResult",
-    "SliceResultWire",
+    "SliceResult",
     "SourceParams",
     "alert_forward_coverage",
     "export_slice",
@@ -100,109 +111,6 @@ class AlertCoverageParams(Wire):
     max_rows: int = 1000
 
 
-# -- results -----------------------------------------------------------------------------------
-
-
-class FileLoadWire(Wire):
-    path: str
-    rows: int
-
-
-class LoadCandlesResult(Wire):
-    files: list[FileLoadWire]
-    rows_read: int
-    rows_visible: int
-    table: str
-    source: str  # the DSN, password redacted
-
-
-class SliceResultWire(Wire):
-    artifact_id: str
-    logical_key: str
-    token: str
-    chain: str | None
-    resolution: str
-    from_ts: str
-    to_ts: str
-    row_count: int
-    reused: bool
-    deduped: bool
-    quarantined: int = 0
-    quarantine_artifact_id: str | None = None
-
-
-class BatchExportResult(Wire):
-    alerts_artifact_id: str
-    resolution: str
-    alerts: int
-    windows: int
-    exported: int
-    reused: int
-    quarantined: int
-    row_count: int
-    slices: list[SliceResultWire]
-
-
-class CoverageSummaryRow(Wire):
-    slice_id: str
-    token: str
-    resolution: str
-    from_ts: str
-    to_ts: str
-    expected: int
-    present: int
-    missing: int
-    duplicates: int
-    off_grid: int
-    coverage_ratio: float
-
-
-class CoverageGapRow(Wire):
-    token: str
-    resolution: str
-    gap_start: str
-    gap_end: str
-    missing_count: int
-
-
-class SliceCoverageResult(Wire):
-    summary_artifact_id: str | None
-    gaps_artifact_id: str | None
-    slices: int
-    expected: int
-    present: int
-    missing: int
-    duplicates: int
-    off_grid: int
-    gap_count: int
-    coverage_ratio: float
-    summary: list[CoverageSummaryRow]
-    gaps: list[CoverageGapRow]
-    truncated: bool = False
-
-
-class AlertCoverageRow(Wire):
-    alert_id: str
-    token: str
-    chain: str
-    alert_ts: str
-    horizon_end: str
-    expected: int
-    present: int
-    coverage_ratio: float
-    fully_covered: bool
-
-
-class AlertCoverageResult(Wire):
-    artifact_id: str | None
-    alerts: int
-    fully_covered: int
-    mean_coverage_ratio: float
-    slice_ids: list[str]
-    rows: list[AlertCoverageRow]
-    truncated: bool = False
-
-
 # -- handlers ----------------------------------------------------------------------------------
 
 
@@ -219,50 +127,31 @@ def _source(ctx, params: SourceParams | None):
     return CandleSource.for_lake(ctx.lake, p.dsn, table=p.table, columns=dict(p.columns), final=p.final)
 
 
-def _slice(res) -> SliceResultWire:
-    return msgspec.convert(res, SliceResultWire, from_attributes=True)
-
-
 def load_candles(ctx, params: LoadCandlesParams) -> LoadCandlesResult:
     from bridge.ohlcv.load import load_candles as load
 
-    res = load(_source(ctx, params.source), params.paths, token=params.token, chain=params.chain,
-               interval=params.interval, ts_unit=params.ts_unit, job=_job(ctx))
-    return LoadCandlesResult(files=[FileLoadWire(path=f.path, rows=f.rows) for f in res.files],
-                             rows_read=res.rows_read, rows_visible=res.rows_visible, table=res.table,
-                             source=res.source["dsn"])
+    return load(_source(ctx, params.source), params.paths, token=params.token, chain=params.chain,
+                interval=params.interval, ts_unit=params.ts_unit, job=_job(ctx))
 
 
-def export_slice(ctx, params: ExportSliceParams) -> SliceResultWire:
+def export_slice(ctx, params: ExportSliceParams) -> SliceResult:
     from bridge.ohlcv.slices import export_slice as export
 
-    res = export(ctx.store, _source(ctx, params.source), params.token, params.chain, params.resolution,
-                 params.from_, params.to, refresh=params.refresh, job=_job(ctx))
-    return _slice(res)
+    return export(ctx.store, _source(ctx, params.source), params.token, params.chain, params.resolution,
+                  params.from_, params.to, refresh=params.refresh, job=_job(ctx))
 
 
 def export_slices_for_alerts(ctx, params: ExportSlicesForAlertsParams) -> BatchExportResult:
     from bridge.ohlcv.slices import export_slices_for_alerts as export
 
-    res = export(ctx.store, _source(ctx, params.source), params.alerts_artifact_id, params.before, params.after,
-                 params.resolution, refresh=params.refresh, job=_job(ctx))
-    return msgspec.convert(res, BatchExportResult, from_attributes=True)
+    return export(ctx.store, _source(ctx, params.source), params.alerts_artifact_id, params.before, params.after,
+                  params.resolution, refresh=params.refresh, job=_job(ctx))
 
 
 def slice_coverage(ctx, params: SliceCoverageParams) -> SliceCoverageResult:
     from bridge.ohlcv.coverage import slice_coverage as coverage
 
-    cov = coverage(ctx.store, params.slice_ids, publish=params.publish, job=_job(ctx))
-    t = cov.totals()
-    summary = _rows(cov.summary, params.max_rows)
-    gaps = _rows(cov.gaps, params.max_rows)
-    return SliceCoverageResult(
-        summary_artifact_id=cov.summary_artifact_id, gaps_artifact_id=cov.gaps_artifact_id, slices=t["slices"],
-        expected=t["expected"], present=t["present"], missing=t["missing"], duplicates=t["duplicates"],
-        off_grid=t["off_grid"], gap_count=t["gaps"], coverage_ratio=t["coverage_ratio"],
-        summary=[CoverageSummaryRow(**r) for r in summary], gaps=[CoverageGapRow(**r) for r in gaps],
-        truncated=cov.summary.num_rows > params.max_rows or cov.gaps.num_rows > params.max_rows,
-    )
+    return coverage(ctx.store, params.slice_ids, publish=params.publish, job=_job(ctx)).result(params.max_rows)
 
 
 def alert_forward_coverage(ctx, params: AlertCoverageParams) -> AlertCoverageResult:
@@ -270,23 +159,7 @@ def alert_forward_coverage(ctx, params: AlertCoverageParams) -> AlertCoverageRes
 
     cov = coverage(ctx.store, params.alerts_artifact_id, params.horizon, params.resolution,
                    slice_ids=params.slice_ids, publish=params.publish, job=_job(ctx))
-    t = cov.totals()
-    return AlertCoverageResult(
-        artifact_id=cov.artifact_id, alerts=t["alerts"], fully_covered=t["fully_covered"],
-        mean_coverage_ratio=t["mean_coverage_ratio"], slice_ids=list(cov.slice_ids),
-        rows=[AlertCoverageRow(**r) for r in _rows(cov.table, params.max_rows)],
-        truncated=cov.table.num_rows > params.max_rows,
-    )
-
-
-def _rows(table, limit: int) -> list[dict[str, Any]]:
-    """The first `limit` rows as dicts with timestamps as ISO-8601 `Z` text."""
-    from datetime import datetime
-
-    out = []
-    for row in table.slice(0, max(0, limit)).to_pylist():
-        out.append({k: v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(v, datetime) else v for k, v in row.items()})
-    return out
+    return cov.result(params.max_rows)
 
 
 # -- declarations ------------------------------------------------------------------------------
@@ -299,7 +172,7 @@ METHODS = [
            long_running=True,
            doc="Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree "
                "+ FINAL)."),
-    Method("exportSlice", ExportSliceParams, SliceResultWire, export_slice, errors=_SOURCE_ERRORS, long_running=True,
+    Method("exportSlice", ExportSliceParams, SliceResult, export_slice, errors=_SOURCE_ERRORS, long_running=True,
            doc="Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact "
                "(broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query."),
     Method("exportSlicesForAlerts", ExportSlicesForAlertsParams, BatchExportResult, export_slices_for_alerts,

@@ -1,9 +1,9 @@
 """Projection methods on the wire: buildProjection, rebuildProjection, extendProjection,
 disposeProjection, listProjections, getProjection, query.
 
-Wire types mirror bridge.projections' value types in camelCase. Handlers are thin: they turn
-params into a domain call and the domain's answer into the wire type. Nothing heavy is imported
-at module import time (pyarrow/duckdb load inside the handlers, via bridge.projections).
+The result types are bridge.projections.models' own Structs (camelCase on the wire, declared
+once): handlers turn params into a domain call and return the domain's answer as it is. Nothing
+heavy is imported at module import time (pyarrow/duckdb load inside the domain's calls).
 
 buildProjection takes the generic form `tables: {name: [artifactId, ...]}` and, for the PRD's
 request shape, `artifacts: {alerts: [...], ohlcv: [...]}` with `tables: {alerts: "name", ...}`
@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgspec
-
 from bridge.api._method import Method, Wire
 from bridge.errors import (
     ArtifactNotFound,
@@ -32,26 +30,34 @@ from bridge.errors import (
     ReadOnlyViolation,
     UnknownArtifactType,
 )
+from bridge.projections.models import (
+    ColumnInfo,
+    ProjectionInput,
+    ProjectionResult,
+    ProjectionStaleReason,
+    QueryResult,
+    TableType,
+)
 
 __all__ = [
     "DECLARATIONS",
     "METHODS",
     "BuildProjectionParams",
-    "ColumnInfoWire",
+    "ColumnInfo",
     "DisposeProjectionParams",
     "DisposeProjectionResult",
     "ExtendProjectionParams",
     "GetProjectionParams",
     "ListProjectionsParams",
     "ListProjectionsResult",
-    "ProjectionInputWire",
+    "ProjectionInput",
     "ProjectionResult",
-    "ProjectionStaleReasonWire",
+    "ProjectionStaleReason",
     "QueryOutput",
     "QueryParams",
-    "QueryResultWire",
+    "QueryResult",
     "RebuildProjectionParams",
-    "TableTypeWire",
+    "TableType",
     "build_projection",
     "dispose_projection",
     "extend_projection",
@@ -117,70 +123,15 @@ class QueryParams(Wire):
     output: QueryOutput | None = None
 
 
-# -- results -----------------------------------------------------------------------------------
-
-class ProjectionInputWire(Wire):
-    artifact_id: str
-    content_hash: str
-
-
-class TableTypeWire(Wire):
-    artifact_type: str
-    schema_version: int
-
-
-class ProjectionStaleReasonWire(Wire):
-    table: str
-    artifact_id: str
-    status: str
-    reason: str
-    superseded_by: str | None = None
-    upstream_artifact_id: str | None = None
-
-
-class ProjectionResult(Wire):
-    """The PRD's ProjectionResult plus identity, reuse and staleness."""
-
-    projection_id: str
-    duckdb_path: str
-    tables: list[str]
-    artifact_count: int
-    row_count: dict[str, int]
-    fingerprint: str
-    mode: Literal["table", "view"]
-    builder_version: str
-    built_at: str
-    inputs: dict[str, list[ProjectionInputWire]]
-    table_types: dict[str, TableTypeWire] = {}
-    reused: bool = False
-    stale: bool = False
-    stale_reasons: list[ProjectionStaleReasonWire] = []
-    file_present: bool = True
-
-
-class ListProjectionsResult(Wire):
-    projections: list[ProjectionResult]
-
+# -- results ---------------------------------------------------------------------------------
 
 class DisposeProjectionResult(Wire):
     projection_id: str
     disposed: bool = True
 
 
-class ColumnInfoWire(Wire):
-    name: str
-    type: str
-
-
-class QueryResultWire(Wire):
-    """Rows inline (JSON-safe values, docs/projections.md) or written to `outputPath`."""
-
-    columns: list[ColumnInfoWire]
-    rows: list[list[Any]]
-    row_count: int
-    truncated: bool = False
-    output_path: str | None = None
-    output_format: str | None = None
+class ListProjectionsResult(Wire):
+    projections: list[ProjectionResult]
 
 
 # -- handlers ----------------------------------------------------------------------------------
@@ -222,22 +173,17 @@ def _job(ctx):
     return getattr(ctx, "job", None) or NULL_JOB
 
 
-def _wire(info) -> ProjectionResult:
-    return msgspec.convert(info, ProjectionResult, from_attributes=True)
-
-
 def build_projection(ctx, params: BuildProjectionParams) -> ProjectionResult:
-    info = _projections(ctx).build(resolve_tables(params), projection_id=params.projection_id, mode=params.mode,
+    return _projections(ctx).build(resolve_tables(params), projection_id=params.projection_id, mode=params.mode,
                                    job=_job(ctx))
-    return _wire(info)
 
 
 def rebuild_projection(ctx, params: RebuildProjectionParams) -> ProjectionResult:
-    return _wire(_projections(ctx).rebuild(params.projection_id, job=_job(ctx)))
+    return _projections(ctx).rebuild(params.projection_id, job=_job(ctx))
 
 
 def extend_projection(ctx, params: ExtendProjectionParams) -> ProjectionResult:
-    return _wire(_projections(ctx).extend(params.projection_id, params.tables, job=_job(ctx)))
+    return _projections(ctx).extend(params.projection_id, params.tables, job=_job(ctx))
 
 
 def dispose_projection(ctx, params: DisposeProjectionParams) -> DisposeProjectionResult:
@@ -246,14 +192,14 @@ def dispose_projection(ctx, params: DisposeProjectionParams) -> DisposeProjectio
 
 
 def get_projection(ctx, params: GetProjectionParams) -> ProjectionResult:
-    return _wire(_projections(ctx).get(params.projection_id))
+    return _projections(ctx).get(params.projection_id)
 
 
 def list_projections(ctx, params: ListProjectionsParams) -> ListProjectionsResult:
-    return ListProjectionsResult(projections=[_wire(i) for i in _projections(ctx).list()])
+    return ListProjectionsResult(projections=_projections(ctx).list())
 
 
-def query(ctx, params: QueryParams) -> QueryResultWire:
+def query(ctx, params: QueryParams) -> QueryResult:
     limits = getattr(ctx, "limits", None)
     if limits is not None and params.output is None and params.max_rows > limits.max_result_rows:
         raise InvalidInput(
@@ -264,9 +210,8 @@ def query(ctx, params: QueryParams) -> QueryResultWire:
     output = None if params.output is None else {"path": params.output.path, "format": params.output.format,
                                                  "overwrite": params.output.overwrite}
     max_bytes = {} if limits is None else {"max_bytes": limits.max_result_bytes}
-    res = _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
-                                  output=output, job=_job(ctx), **max_bytes)
-    return msgspec.convert(res, QueryResultWire, from_attributes=True)
+    return _projections(ctx).query(params.projection_id, params.sql, params=params.params, max_rows=params.max_rows,
+                                   output=output, job=_job(ctx), **max_bytes)
 
 
 # -- declarations ------------------------------------------------------------------------------
@@ -294,7 +239,7 @@ DECLARATIONS: list[dict[str, Any]] = [
              "tombstoned, or stale upstream)."),
     dict(name="getProjection", params=GetProjectionParams, result=ProjectionResult, errors=(ProjectionNotFound,),
          handler=get_projection, long_running=True, doc="One projection: inputs, row counts, staleness."),
-    dict(name="query", params=QueryParams, result=QueryResultWire,
+    dict(name="query", params=QueryParams, result=QueryResult,
          errors=(ReadOnlyViolation, InvalidInput, ProjectionNotFound, IntegrityError, Cancelled),
          handler=query, long_running=True,
          doc="Run one read-only SQL statement on a projection (opened read-only, external access off). Writes, "

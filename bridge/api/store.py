@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from bridge.api._method import Context, Empty, Method, Wire
 from bridge.store import models
+from bridge.store.spec import ArtifactTypeSpec
 from bridge.errors import (
     ArtifactNotFound,
     Busy,
@@ -34,6 +35,7 @@ Sidecar = models.Sidecar
 PublishResult = models.PublishResult
 GcKept = models.GcKept
 GcReport = models.GcReport
+Provenance = models.Provenance
 
 
 # The contract's name for the store's LineageGraph: no field of its own, and the handler returns
@@ -133,34 +135,8 @@ class GcParams(Wire):
     include_superseded: bool = False
 
 
-class Provenance(Wire):
-    writer_name: str | None = None
-    writer_version: str | None = None
-    git_commit: str | None = None
-    git_dirty: bool | None = None  # null: unknown
-    git_source: Literal["given", "detected", "unknown"] | None = None
-    params: dict[str, Any] = {}
-    canonical_form: str | None = None
 
 
-
-class ColumnSpec(Wire):
-    name: str
-    type: Literal["string", "int64", "float64", "bool", "timestamp"]
-    nullable: bool
-    doc: str = ""
-
-
-class ArtifactTypeSpec(Wire):
-    artifact_type: str
-    schema_version: int
-    columns: list[ColumnSpec]
-    sort_key: list[str]
-    ts_column: str | None = None
-    unique_key: list[str] = []
-    key_columns: dict[str, str] = {}
-    derived: bool = False
-    doc: str = ""
 
 
 # -- handlers ------------------------------------------------------------------------------------
@@ -229,22 +205,13 @@ def gc(ctx: Context, p: GcParams) -> GcReport:
 
 
 def get_provenance(ctx: Context, p: GetArtifactParams) -> Provenance:
-    prov = ctx.store.provenance(p.artifact_id)
-    return Provenance(**prov) if prov else Provenance()
+    return ctx.store.provenance(p.artifact_id)
 
 
 def list_artifact_types(ctx: Context, p: Empty) -> list[ArtifactTypeSpec]:
     from bridge.store.spec import SPECS
 
-    return [
-        ArtifactTypeSpec(
-            artifact_type=s.artifact_type, schema_version=s.schema_version,
-            columns=[ColumnSpec(name=c.name, type=c.type, nullable=c.nullable, doc=c.doc) for c in s.columns],
-            sort_key=list(s.sort_key), ts_column=s.ts_column, unique_key=list(s.unique_key),
-            key_columns=dict(s.key_columns), derived=s.derived, doc=s.doc,
-        )
-        for s in SPECS.values()
-    ]
+    return list(SPECS.values())
 
 
 NF = (ArtifactNotFound,)
@@ -288,5 +255,5 @@ METHODS = [
     Method("getProvenance", GetArtifactParams, Provenance, get_provenance, errors=NF,
            doc="Writer name/version, git commit/dirty, params and canonical form of an artifact."),
     Method("listArtifactTypes", Empty, list[ArtifactTypeSpec], list_artifact_types,
-           doc="The artifact type registry: columns, sort key, unique key, key columns, derived."),
+           doc="The artifact type registry: columns, sort key, unique key, key columns, row rules, derived, quarantine."),
 ]

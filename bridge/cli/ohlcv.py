@@ -121,7 +121,7 @@ def cmd_load(args) -> int:
         emit_json(res)
         return 0
     print_table([to_plain(f) for f in res.files], ("path", "rows"))
-    print(f"loaded {res.rows_read:,} candles into {res.source['dsn']} table {res.table}; "
+    print(f"loaded {res.rows_read:,} candles into {res.source} table {res.table}; "
           f"{res.rows_visible:,} candles in the table")
     return 0
 
@@ -170,48 +170,38 @@ def cmd_coverage(args) -> int:
     if args.alerts:
         cov = alert_forward_coverage(store, args.alerts, args.horizon, args.resolution,
                                      slice_ids=args.slice_ids or None, publish=not args.no_publish, job=job)
-        rows = cov.table.slice(0, args.limit).to_pylist()
+        res = cov.result(args.limit)
         if args.json:
-            emit_json({"artifact_id": cov.artifact_id, "totals": cov.totals(), "slice_ids": list(cov.slice_ids),
-                       "rows": _plain_rows(rows)})
+            emit_json(res)
             return 0
-        print_table(_plain_rows(rows), ("alert_id", "token", "alert_ts", "expected", "present", "coverage_ratio",
-                                        "fully_covered"))
+        print_table(to_plain(res.rows), ("alert_id", "token", "alert_ts", "expected", "present", "coverage_ratio",
+                                         "fully_covered"))
         _more(cov.table.num_rows, args.limit)
-        print_kv([("artifact_id", cov.artifact_id), *cov.totals().items()])
+        print_kv([*_totals(res), ("slices", len(res.slice_ids))])
         return 0
     if not args.slice_ids:
         raise InvalidInput("coverage needs --slice ID (repeatable) or --alerts ID", field="--slice")
     cov = slice_coverage(store, args.slice_ids, publish=not args.no_publish, job=job)
-    summary, gaps = _plain_rows(cov.summary.slice(0, args.limit).to_pylist()), _plain_rows(
-        cov.gaps.slice(0, args.limit).to_pylist())
+    res = cov.result(args.limit)
     if args.json:
-        emit_json({"summary_artifact_id": cov.summary_artifact_id, "gaps_artifact_id": cov.gaps_artifact_id,
-                   "totals": cov.totals(), "summary": summary, "gaps": gaps})
+        emit_json(res)
         return 0
-    print_table(summary, ("slice_id", "token", "resolution", "from_ts", "to_ts", "expected", "present", "missing",
-                          "duplicates", "off_grid", "coverage_ratio"),
+    print_table(to_plain(res.summary), ("slice_id", "token", "resolution", "from_ts", "to_ts", "expected", "present",
+                                        "missing", "duplicates", "off_grid", "coverage_ratio"),
                 headers=("SLICE", "TOKEN", "RES", "FROM", "TO", "EXP", "PRESENT", "MISSING", "DUPS", "OFFGRID",
                          "RATIO"))
     _more(cov.summary.num_rows, args.limit)
     print()
-    print_table(gaps, ("token", "resolution", "gap_start", "gap_end", "missing_count"),
+    print_table(to_plain(res.gaps), ("token", "resolution", "gap_start", "gap_end", "missing_count"),
                 headers=("TOKEN", "RES", "GAP START", "GAP END (EXCL)", "MISSING"))
     _more(cov.gaps.num_rows, args.limit)
-    print_kv([("summary_artifact_id", cov.summary_artifact_id), ("gaps_artifact_id", cov.gaps_artifact_id),
-              *cov.totals().items()])
+    print_kv(_totals(res))
     return 0
 
 
-def _plain_rows(rows: list[dict]) -> list[dict]:
-    from datetime import datetime
-
-    def conv(v):
-        if isinstance(v, datetime):
-            return v.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        return v
-
-    return [{k: conv(v) for k, v in r.items()} for r in rows]
+def _totals(res) -> list[tuple[str, object]]:
+    """A coverage result's ids and totals (its fields that are not lists or the truncated flag)."""
+    return [(k, v) for k, v in to_plain(res).items() if not isinstance(v, list) and k != "truncated"]
 
 
 def _more(total: int, limit: int) -> None:

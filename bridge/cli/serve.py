@@ -34,4 +34,4 @@ def cmd_serve(args) -> int:
     from bridge.store.lake import Lake
 
     # the daemon creates its lake on first use (only the CLI's own commands insist on `init`)
-    return serve(Lake(args.lake, **backend_kwargs(args)), limits=Limits(max_line_bytes=args.max_line_bytes))
+    return serve(Lake(args.lake, **backend_kwargs(args)), limits=Limits.default(max_line_bytes=args.max_line_bytes))

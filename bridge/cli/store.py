@@ -263,12 +263,12 @@ def cmd_show(args) -> int:
     art = store.get(args.artifact_id)
     prov = store.provenance(args.artifact_id)
     if args.json:
-        emit_json({**to_plain(art), "provenance": prov})
+        emit_json({**to_plain(art), "provenance": to_plain(prov)})
         return 0
     print_kv([(k, v) for k, v in to_plain(art).items() if k not in ("tags", "input_artifact_ids")])
     print_kv([("tags", ", ".join(f"{k}={v}" for k, vs in art.tags.items() for v in vs) or None),
               ("inputs", ", ".join(art.input_artifact_ids) or None)])
-    print_kv([(f"provenance.{k}", json.dumps(v) if isinstance(v, dict) else v) for k, v in prov.items()])
+    print_kv([(f"provenance.{k}", json.dumps(v) if isinstance(v, dict) else v) for k, v in to_plain(prov).items()])
     return 0
 
 

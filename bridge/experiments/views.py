@@ -124,7 +124,7 @@ def sweep_validation(store: "Store", sweep_id: str) -> dict[str, Any] | None:
 
 
 def _read_validation(store: "Store", artifact_id: str) -> dict[str, Any]:
-    settings = (store.provenance(artifact_id).get("params") or {}).get("validation") or {}
+    settings = store.provenance(artifact_id).params.get("validation") or {}
     folds: dict[int, dict[str, Any]] = {}
     overfit: dict[str, Any] = {}
     metric = settings.get("metric")

@@ -15,17 +15,17 @@ function needs them. docs/ohlcv.md has the details.
 
 from bridge.ohlcv.coverage import AlertCoverage, SliceCoverage, alert_forward_coverage, slice_coverage
 from bridge.ohlcv.grid import Resolution, TimeRange, parse_resolution, slice_logical_key
-from bridge.ohlcv.load import LoadResult, load_candles
+from bridge.ohlcv.load import LoadCandlesResult, load_candles
 from bridge.ohlcv.sample import generate_candles, write_candles
-from bridge.ohlcv.slices import BatchResult, SliceResult, export_slice, export_slices_for_alerts
+from bridge.ohlcv.slices import BatchExportResult, SliceResult, export_slice, export_slices_for_alerts
 from bridge.ohlcv.source import CandleSource, ColumnMap, SourceConfig, default_dsn, parse_dsn
 
 __all__ = [
     "AlertCoverage",
-    "BatchResult",
+    "BatchExportResult",
     "CandleSource",
     "ColumnMap",
-    "LoadResult",
+    "LoadCandlesResult",
     "Resolution",
     "SliceCoverage",
     "SliceResult",

@@ -16,6 +16,9 @@ resolution); `fully_covered` means present == expected.
 
 Results are published as `coverage_summary` + `coverage_gaps` (inputs: the slices and their
 quarantines) and `alert_forward_coverage` (inputs: the alerts and the slices read).
+`SliceCoverage.result(max_rows)` / `AlertCoverage.result(max_rows)` give the totals and the first
+rows as the camelCase structs the RPC methods (sliceCoverage, alertForwardCoverage) return and
+the CLI prints.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from bridge.errors import InvalidInput
 from bridge.ohlcv.grid import Resolution, parse_duration, parse_resolution, parse_ts
@@ -38,7 +43,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "AlertCoverage",
+    "AlertCoverageResult",
+    "AlertCoverageRow",
+    "CoverageGapRow",
+    "CoverageSummaryRow",
     "SliceCoverage",
+    "SliceCoverageResult",
     "alert_forward_coverage",
     "compute_alert_coverage",
     "compute_slice_coverage",
@@ -91,6 +101,73 @@ ORDER BY s.sid
 """
 
 
+# -- results: the summary's, the gaps' and the alert coverage's rows (times as ISO-8601 `Z` text) --
+
+
+class CoverageSummaryRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    slice_id: str
+    token: str
+    resolution: str
+    from_ts: str
+    to_ts: str
+    expected: int
+    present: int
+    missing: int
+    duplicates: int
+    off_grid: int
+    coverage_ratio: float
+
+
+class CoverageGapRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    token: str
+    resolution: str
+    gap_start: str
+    gap_end: str  # exclusive
+    missing_count: int
+
+
+class SliceCoverageResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Totals over the slices, and the first summary and gap rows (`truncated`: there were more)."""
+
+    summary_artifact_id: str | None
+    gaps_artifact_id: str | None
+    slices: int
+    expected: int
+    present: int
+    missing: int
+    duplicates: int
+    off_grid: int
+    gap_count: int
+    coverage_ratio: float
+    summary: list[CoverageSummaryRow]
+    gaps: list[CoverageGapRow]
+    truncated: bool = False
+
+
+class AlertCoverageRow(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    alert_id: str
+    token: str
+    chain: str
+    alert_ts: str
+    horizon_end: str
+    expected: int
+    present: int
+    coverage_ratio: float
+    fully_covered: bool
+
+
+class AlertCoverageResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Totals over the alerts (the mean ratio is 1.0 for no alerts), and the first rows."""
+
+    artifact_id: str | None
+    alerts: int
+    fully_covered: int
+    mean_coverage_ratio: float
+    slice_ids: list[str]
+    rows: list[AlertCoverageRow]
+    truncated: bool = False
+
+
 @dataclass(frozen=True)
 class SliceCoverage:
     """Coverage of a set of slices. `summary` has one row per slice (with `slice_id`), `gaps` one
@@ -101,18 +178,23 @@ class SliceCoverage:
     summary: "pa.Table"
     gaps: "pa.Table"
 
-    def totals(self) -> dict[str, Any]:
+    def result(self, max_rows: int = 1000) -> SliceCoverageResult:
+        """The totals and the first `max_rows` summary and gap rows."""
         import pyarrow.compute as pc
 
         def total(col: str) -> int:
             return int(pc.sum(self.summary.column(col)).as_py() or 0)
 
         expected, present = total("expected"), total("present")
-        return {
-            "slices": self.summary.num_rows, "expected": expected, "present": present, "missing": total("missing"),
-            "duplicates": total("duplicates"), "off_grid": total("off_grid"), "gaps": self.gaps.num_rows,
-            "coverage_ratio": _ratio(present, expected),
-        }
+        return SliceCoverageResult(
+            summary_artifact_id=self.summary_artifact_id, gaps_artifact_id=self.gaps_artifact_id,
+            slices=self.summary.num_rows, expected=expected, present=present, missing=total("missing"),
+            duplicates=total("duplicates"), off_grid=total("off_grid"), gap_count=self.gaps.num_rows,
+            coverage_ratio=_ratio(present, expected),
+            summary=[CoverageSummaryRow(**r) for r in _iso_rows(self.summary, max_rows)],
+            gaps=[CoverageGapRow(**r) for r in _iso_rows(self.gaps, max_rows)],
+            truncated=max(self.summary.num_rows, self.gaps.num_rows) > max_rows,
+        )
 
 
 @dataclass(frozen=True)
@@ -121,13 +203,26 @@ class AlertCoverage:
     table: "pa.Table"  # the alert_forward_coverage rows
     slice_ids: tuple[str, ...]
 
-    def totals(self) -> dict[str, Any]:
+    def result(self, max_rows: int = 1000) -> AlertCoverageResult:
+        """The totals and the first `max_rows` rows."""
         import pyarrow.compute as pc
 
         n = self.table.num_rows
         full = int(pc.sum(self.table.column("fully_covered").cast("int64")).as_py() or 0) if n else 0
         mean = float(pc.mean(self.table.column("coverage_ratio")).as_py()) if n else 1.0
-        return {"alerts": n, "fully_covered": full, "mean_coverage_ratio": mean, "slices": len(self.slice_ids)}
+        return AlertCoverageResult(
+            artifact_id=self.artifact_id, alerts=n, fully_covered=full, mean_coverage_ratio=mean,
+            slice_ids=list(self.slice_ids), rows=[AlertCoverageRow(**r) for r in _iso_rows(self.table, max_rows)],
+            truncated=n > max_rows,
+        )
+
+
+def _iso_rows(table: "pa.Table", limit: int) -> list[dict[str, Any]]:
+    """The first `limit` rows as dicts, timestamps as ISO-8601 `Z` text (the store's fixed width)."""
+    from datetime import datetime
+
+    return [{k: v.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if isinstance(v, datetime) else v for k, v in row.items()}
+            for row in table.slice(0, max(0, limit)).to_pylist()]
 
 
 def _ratio(present: int, expected: int) -> float:

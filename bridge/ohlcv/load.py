@@ -29,7 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from bridge.ohlcv.source import CandleSource
 
-__all__ = ["LoadResult", "load_candles", "read_candle_file"]
+__all__ = ["FileLoad", "LoadCandlesResult", "load_candles", "read_candle_file"]
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +39,21 @@ _KNOWN = ("token", "chain", "interval", "ts", *_PRICE)
 BATCH_ROWS = 500_000
 
 
-class FileLoad(msgspec.Struct, frozen=True, kw_only=True):
+# The results are also the RPC contract's types (loadCandles): camelCase when encoded, returned by
+# bridge.api.ohlcv as they are.
+
+
+class FileLoad(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     path: str
     rows: int
 
 
-class LoadResult(msgspec.Struct, frozen=True, kw_only=True):
+class LoadCandlesResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     files: list[FileLoad]
     rows_read: int
-    source: dict
-    table: str
     rows_visible: int  # rows in the table after loading (FINAL: duplicates collapsed)
+    table: str
+    source: str  # the DSN, password redacted
 
 
 def load_candles(
@@ -61,7 +65,7 @@ def load_candles(
     interval: str | None = None,
     ts_unit: str | None = None,
     job: Job = NULL_JOB,
-) -> LoadResult:
+) -> LoadCandlesResult:
     """Insert the candles of every file into the source's table (created if missing).
 
     Raises:
@@ -86,8 +90,8 @@ def load_candles(
         visible = source.count()
     total = sum(f.rows for f in files)
     log.info("loaded %d candles from %d file(s) into %s", total, len(files), source.info.redacted)
-    return LoadResult(files=files, rows_read=total, source=source.describe(), table=source.config.table,
-                      rows_visible=visible)
+    return LoadCandlesResult(files=files, rows_read=total, rows_visible=visible, table=source.config.table,
+                             source=source.info.redacted)
 
 
 def read_candle_file(path: str | Path, *, token: str | None = None, chain: str | None = None,

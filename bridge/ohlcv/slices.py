@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "ALERT_TYPES",
-    "BatchResult",
+    "BatchExportResult",
     "SliceResult",
     "Window",
     "alert_windows",
@@ -63,7 +63,7 @@ BATCH_WINDOWS = 64
 BATCH_CANDLES = 1_000_000
 
 
-class SliceResult(msgspec.Struct, frozen=True, kw_only=True):
+class SliceResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     artifact_id: str
     logical_key: str
     token: str
@@ -86,7 +86,7 @@ class Window(msgspec.Struct, frozen=True, kw_only=True):
     alerts: int
 
 
-class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
+class BatchExportResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     alerts_artifact_id: str
     resolution: str
     alerts: int
@@ -285,7 +285,7 @@ def export_slices_for_alerts(
     *,
     refresh: bool = False,
     job: Job = NULL_JOB,
-) -> BatchResult:
+) -> BatchExportResult:
     """One slice per merged window around the alerts of an alerts artifact.
 
     Raises:
@@ -320,7 +320,7 @@ def export_slices_for_alerts(
             done += 1
             job.progress(done, total, f"{w.token} {format_key_ts(w.start_us)}")
     slices = [r for r in results if r is not None]
-    return BatchResult(
+    return BatchExportResult(
         alerts_artifact_id=alerts_artifact_id, resolution=res.text, alerts=alerts.num_rows, windows=total,
         exported=sum(not r.reused for r in slices), reused=sum(r.reused for r in slices),
         quarantined=sum(r.quarantined for r in slices), row_count=sum(r.row_count for r in slices),

@@ -11,7 +11,7 @@ DuckDB is imported only when a projection is built, opened or queried.
 
 from bridge.projections.models import (
     ColumnInfo,
-    ProjectionInfo,
+    ProjectionResult,
     ProjectionInput,
     ProjectionStaleReason,
     QueryResult,
@@ -23,7 +23,7 @@ __all__ = [
     "BUILDER_VERSION",
     "MODES",
     "ColumnInfo",
-    "ProjectionInfo",
+    "ProjectionResult",
     "ProjectionInput",
     "ProjectionStaleReason",
     "Projections",

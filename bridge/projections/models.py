@@ -1,6 +1,9 @@
-"""Value types of projections (snake_case; the API layer renames them for the wire).
+"""Value types of projections: snake_case in Python, camelCase when encoded (rename="camel").
+They are also the RPC contract's types: bridge.api.projections returns them as they are, so each
+field is declared once and a reply is encoded straight from these objects. (The CLI's --json
+output goes through msgspec.structs.asdict and keeps the snake_case names.)
 
-`ProjectionInfo` describes one built projection as its JSON sidecar records it, plus what is
+`ProjectionResult` (the PRD's name) describes one built projection as its JSON sidecar records it, plus what is
 known only when asked: whether this call reused the file, and whether any input has since been
 superseded or tombstoned. `QueryResult` is one read-only query's answer.
 """
@@ -14,8 +17,8 @@ import msgspec
 __all__ = [
     "ColumnInfo",
     "Mode",
-    "ProjectionInfo",
     "ProjectionInput",
+    "ProjectionResult",
     "ProjectionStaleReason",
     "QueryResult",
     "TableType",
@@ -24,22 +27,22 @@ __all__ = [
 Mode = Literal["table", "view"]
 
 
-class ProjectionInput(msgspec.Struct, frozen=True, kw_only=True):
+class ProjectionInput(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """One artifact frozen into a projection table."""
 
     artifact_id: str
     content_hash: str
 
 
-class TableType(msgspec.Struct, frozen=True, kw_only=True):
+class TableType(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """The artifact type every artifact of one projection table shares."""
 
     artifact_type: str
     schema_version: int
 
 
-class ProjectionStaleReason(msgspec.Struct, frozen=True, kw_only=True):
-    """Why a projection is stale: one of its inputs (`artifact_id`, in `table`) is no longer current.
+class ProjectionStaleReason(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Why a projection is stale: one of its inputs (in `table`) is no longer current.
 
     `status` is the input's own status (`superseded`, `tombstoned`, or `active` when the problem is
     further upstream, or `missing` when the manifest no longer knows it); `reason` says it in words.
@@ -53,7 +56,9 @@ class ProjectionStaleReason(msgspec.Struct, frozen=True, kw_only=True):
     upstream_artifact_id: str | None = None
 
 
-class ProjectionInfo(msgspec.Struct, frozen=True, kw_only=True):
+class ProjectionResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """The PRD's ProjectionResult plus identity, reuse and staleness."""
+
     projection_id: str
     duckdb_path: str
     tables: list[str]
@@ -71,17 +76,17 @@ class ProjectionInfo(msgspec.Struct, frozen=True, kw_only=True):
     file_present: bool = True
 
 
-class ColumnInfo(msgspec.Struct, frozen=True, kw_only=True):
+class ColumnInfo(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     name: str
     type: str  # DuckDB's type name, e.g. "TIMESTAMP WITH TIME ZONE", "DOUBLE", "VARCHAR"
 
 
-class QueryResult(msgspec.Struct, frozen=True, kw_only=True):
+class QueryResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
     """A query's answer: rows inline (JSON-safe values, see docs/projections.md), or a file.
 
-    `row_count` is the number of rows in `rows`, or written to `output_path` when a file was asked
-    for. `truncated` is true when the query had more than `max_rows` rows and only the first
-    `max_rows` are inline.
+    The row count is the number of rows inline, or of rows written to the output file when one was
+    asked for. `truncated` is true when the query had more rows than the row limit and only the
+    first rows up to it are inline.
     """
 
     columns: list[ColumnInfo]

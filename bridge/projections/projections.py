@@ -50,7 +50,7 @@ from bridge.proc import crashpoint
 from bridge.progress import NULL_JOB, Job
 from bridge.projections.models import (
     ColumnInfo,
-    ProjectionInfo,
+    ProjectionResult,
     ProjectionInput,
     ProjectionStaleReason,
     QueryResult,
@@ -109,7 +109,7 @@ class Projections:
     # -- build and lifecycle -------------------------------------------------------------------
 
     def build(self, tables: Mapping[str, Sequence[str]], *, projection_id: str | None = None,
-              mode: str = "table", job: Job = NULL_JOB) -> ProjectionInfo:
+              mode: str = "table", job: Job = NULL_JOB) -> ProjectionResult:
         """Build a projection of `tables` (name → artifact ids), or reuse it if already built.
 
         Raises:
@@ -134,7 +134,7 @@ class Projections:
                 log.info("projection %s: inputs changed, rebuilding", pid)
             return self._info(self._commit(pid, plans, mode, fp, job=job))
 
-    def rebuild(self, projection_id: str, *, job: Job = NULL_JOB) -> ProjectionInfo:
+    def rebuild(self, projection_id: str, *, job: Job = NULL_JOB) -> ProjectionResult:
         """Build the projection again from its recorded inputs, discarding the file.
 
         Raises:
@@ -148,7 +148,7 @@ class Projections:
             return self._info(self._commit(projection_id, plans, record["mode"], fp, job=job))
 
     def extend(self, projection_id: str, tables: Mapping[str, Sequence[str]], *,
-               job: Job = NULL_JOB) -> ProjectionInfo:
+               job: Job = NULL_JOB) -> ProjectionResult:
         """Add artifacts to tables (or add tables); other tables are copied, not rebuilt.
 
         In table mode the tables that gain artifacts are re-sorted from their current rows plus
@@ -196,13 +196,13 @@ class Projections:
 
     # -- reading -------------------------------------------------------------------------------
 
-    def get(self, projection_id: str) -> ProjectionInfo:
+    def get(self, projection_id: str) -> ProjectionResult:
         """Raises:
         ProjectionNotFound: no such projection.
         """
         return self._info(self._require(_check_id(projection_id)))
 
-    def list(self) -> list[ProjectionInfo]:
+    def list(self) -> list[ProjectionResult]:
         """Every projection, by id, each with its stale flag and reasons; one whose cache folder
         was deleted is listed from the manifest with `file_present` false."""
         ids: set[str] = set(self._definitions())
@@ -463,12 +463,12 @@ class Projections:
 
     # -- internals: info and staleness ---------------------------------------------------------
 
-    def _info(self, record: dict, *, reused: bool = False) -> ProjectionInfo:
+    def _info(self, record: dict, *, reused: bool = False) -> ProjectionResult:
         pid = record["projection_id"]
         tables = sorted(record["tables"])
         reasons = self._stale_reasons(record)
         path = self._file(pid, record)
-        return ProjectionInfo(
+        return ProjectionResult(
             projection_id=pid,
             duckdb_path=str(path),
             tables=tables,

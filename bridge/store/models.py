@@ -17,6 +17,7 @@ __all__ = [
     "LineageEdge",
     "LineageGraph",
     "LineageNode",
+    "Provenance",
     "PublishResult",
     "Sidecar",
     "StaleArtifact",
@@ -77,6 +78,20 @@ class Sidecar(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_
     params: dict[str, Any] = {}
     tags: dict[str, list[str]] = {}
     input_artifact_ids: list[str] = []
+
+
+class Provenance(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):
+    """Who wrote an artifact and how (docs/store.md, Provenance): the writer, the git commit and
+    dirty flag with where they came from, the writer's params and the canonical form. Every field
+    is null (params empty) for an artifact the manifest has no provenance row for."""
+
+    writer_name: str | None = None
+    writer_version: str | None = None
+    git_commit: str | None = None
+    git_dirty: bool | None = None  # null: unknown (gitSource "unknown")
+    git_source: Literal["given", "detected", "unknown"] | None = None
+    params: dict[str, Any] = {}
+    canonical_form: str | None = None
 
 
 class PublishResult(msgspec.Struct, frozen=True, kw_only=True, rename="camel", forbid_unknown_fields=True):

@@ -7,16 +7,24 @@ row rules, and whether the type is derived (must declare input artifacts, PRD in
 
 Logical types are strings so this module imports without pyarrow (daemon cold start):
     string, int64, float64, bool, timestamp   (timestamp = microseconds, UTC)
+
+The declarations are msgspec Structs, snake_case in Python and camelCase when encoded: they are
+also the RPC contract's types (listArtifactTypes returns them as they are), so each field is
+declared once.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import msgspec
 
 __all__ = [
     "ArtifactSpec",
+    "ArtifactTypeSpec",
     "Column",
-    "Rule",
+    "ColumnSpec",
+    "RowRule",
     "get_spec",
     "known_types",
     "latest_spec",
@@ -24,14 +32,16 @@ __all__ = [
     "SPECS",
 ]
 
-LOGICAL_TYPES = ("string", "int64", "float64", "bool", "timestamp")
+LogicalType = Literal["string", "int64", "float64", "bool", "timestamp"]
+LOGICAL_TYPES: tuple[str, ...] = get_args(LogicalType)
 
 
-@dataclass(frozen=True)
-class Column:
+class ColumnSpec(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """One column: name, logical type, nullability, what it holds."""
+
     name: str
-    type: str
-    nullable: bool = False
+    type: LogicalType
+    nullable: bool
     doc: str = ""
 
     def __post_init__(self) -> None:
@@ -39,8 +49,7 @@ class Column:
             raise ValueError(f"column {self.name}: unknown logical type {self.type!r}")
 
 
-@dataclass(frozen=True)
-class Rule:
+class RowRule(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
     """A row rule: a DuckDB SQL boolean expression that must hold for every row (NULL counts as held)."""
 
     name: str
@@ -48,17 +57,21 @@ class Rule:
     doc: str
 
 
-@dataclass(frozen=True)
-class ArtifactSpec:
+class ArtifactTypeSpec(msgspec.Struct, frozen=True, rename="camel", forbid_unknown_fields=True):
+    """One artifact type at one schema version: columns in canonical order, the sort key (canonical
+    row order), the timestamp column (minTs/maxTs), the unique key, the columns filled from the
+    logical key (column → key segment), row rules, whether the type is derived (needs input
+    artifacts) and whether it is a quarantine type (rejected rows, with reasons)."""
+
     artifact_type: str
     schema_version: int
-    columns: tuple[Column, ...]
+    columns: tuple[ColumnSpec, ...]
     sort_key: tuple[str, ...]
     ts_column: str | None = None
     unique_key: tuple[str, ...] = ()
     # column name -> logical-key segment name: `token=ABC/res=1m/...` fills column `token` from `token`.
-    key_columns: dict[str, str] = field(default_factory=dict)
-    rules: tuple[Rule, ...] = ()
+    key_columns: dict[str, str] = {}
+    rules: tuple[RowRule, ...] = ()
     derived: bool = False
     quarantine: bool = False
     doc: str = ""
@@ -75,7 +88,7 @@ class ArtifactSpec:
     def column_names(self) -> tuple[str, ...]:
         return tuple(c.name for c in self.columns)
 
-    def column(self, name: str) -> Column:
+    def column(self, name: str) -> ColumnSpec:
         for c in self.columns:
             if c.name == name:
                 return c
@@ -87,6 +100,10 @@ class ArtifactSpec:
         base = f"{self.artifact_type}/v{self.schema_version}"
         return f"_quarantine/{base}" if self.quarantine else base
 
+
+# The short names the store's modules use for the same two types.
+ArtifactSpec = ArtifactTypeSpec
+Column = ColumnSpec
 
 SPECS: dict[tuple[str, int], ArtifactSpec] = {}
 
@@ -124,8 +141,8 @@ def latest_spec(artifact_type: str) -> ArtifactSpec:
     return SPECS[(artifact_type, max(versions))]
 
 
-def C(name: str, type_: str, nullable: bool = False, doc: str = "") -> Column:
-    return Column(name, type_, nullable, doc)
+def C(name: str, type_: LogicalType, nullable: bool = False, doc: str = "") -> ColumnSpec:
+    return ColumnSpec(name, type_, nullable, doc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -200,9 +217,9 @@ register(ArtifactSpec(
 # ---------------------------------------------------------------------------------------------
 
 _CANDLE_RULES = (
-    Rule("high_ge_open_close", "high >= greatest(open, close)", "high >= max(open, close)"),
-    Rule("low_le_open_close", "low <= least(open, close)", "low <= min(open, close)"),
-    Rule("volume_non_negative", "volume >= 0", "volume >= 0"),
+    RowRule("high_ge_open_close", "high >= greatest(open, close)", "high >= max(open, close)"),
+    RowRule("low_le_open_close", "low <= least(open, close)", "low <= min(open, close)"),
+    RowRule("volume_non_negative", "volume >= 0", "volume >= 0"),
 )
 
 register(ArtifactSpec(

@@ -30,6 +30,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from bridge.errors import (
     ArtifactNotFound,
     InvalidState,
@@ -49,6 +51,7 @@ from bridge.store.models import (
     LineageEdge,
     LineageGraph,
     LineageNode,
+    Provenance,
     PublishResult,
     Sidecar,
     StaleArtifact,
@@ -497,14 +500,13 @@ class Store:
                         "qb.schema_version": str(art.schema_version), "qb.logical_key": art.logical_key,
                         "qb.content_hash": art.content_hash, "qb.canonical_form": canonical.CANONICAL_FORM,
                     })
-            prov = self.provenance(art.artifact_id)
+            prov = msgspec.structs.asdict(self.provenance(art.artifact_id))
             row = {k: getattr(art, k) for k in ("artifact_id", "artifact_type", "schema_version", "logical_key",
                                                 "content_hash", "row_count", "min_ts", "max_ts")}
             row["status"] = "active"  # a sidecar records the artifact as published
             row.update(file_hash=file_hash, path_parquet=rel_parquet, path_sidecar=rel_sidecar)
             tag_pairs = [(k, v) for k, vs in art.tags.items() for v in vs]
-            sidecar = _sidecar(row, art.created_at, {**prov, "canonical_form": prov.get("canonical_form")},
-                               tag_pairs, art.input_artifact_ids)
+            sidecar = _sidecar(row, art.created_at, prov, tag_pairs, art.input_artifact_ids)
             with _storage_errors(tmp_sidecar):
                 files.write_json(sidecar, tmp_sidecar)
                 files.make_read_only(tmp_parquet)
@@ -921,17 +923,17 @@ class Store:
         lake, a cached copy (checked against the file hash) when the artifacts are in a bucket."""
         return self.files.local_path(artifact.path_parquet, artifact.file_hash)
 
-    def provenance(self, artifact_id: str) -> dict[str, Any]:
+    def provenance(self, artifact_id: str) -> Provenance:
         self.get(artifact_id)
         r = self.connect().execute("SELECT * FROM artifact_provenance WHERE artifact_id = ?", (artifact_id,)).fetchone()
         if r is None:
-            return {}
+            return Provenance()
         source = r["git_source"] or "given"
-        return {
-            "writer_name": r["writer_name"], "writer_version": r["writer_version"], "git_commit": r["git_commit"],
-            "git_dirty": None if source == "unknown" else bool(r["git_dirty"]), "git_source": source,
-            "params": json.loads(r["params_json"]), "canonical_form": r["canonical_form"],
-        }
+        return Provenance(
+            writer_name=r["writer_name"], writer_version=r["writer_version"], git_commit=r["git_commit"],
+            git_dirty=None if source == "unknown" else bool(r["git_dirty"]), git_source=source,
+            params=json.loads(r["params_json"]), canonical_form=r["canonical_form"],
+        )
 
     def _load(self, ids: list[str]) -> list[Artifact]:
         if not ids:

@@ -74,13 +74,9 @@ class Views:
         from bridge.store.spec import get_spec
 
         art = self.store.get(artifact_id)
-        out: dict[str, Any] = {"artifact": _b(art), "provenance": self.store.provenance(artifact_id)}
+        out: dict[str, Any] = {"artifact": _b(art), "provenance": _b(self.store.provenance(artifact_id))}
         try:
-            spec = get_spec(art.artifact_type, art.schema_version)
-            out["spec"] = {"doc": spec.doc, "sortKey": list(spec.sort_key), "uniqueKey": list(spec.unique_key or ()),
-                           "derived": spec.derived,
-                           "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable, "doc": c.doc}
-                                       for c in spec.columns]}
+            out["spec"] = _b(get_spec(art.artifact_type, art.schema_version))  # as listArtifactTypes sends it
         except InvalidInput:
             out["spec"] = None
         try:
@@ -222,10 +218,10 @@ class Views:
                     lo = mid
                 else:
                     hi = mid - 1
-            out["rows"], out["row_count"], out["truncated"] = rows[:lo], lo, True
-            out["truncated_by"] = "bytes"
+            out["rows"], out["rowCount"], out["truncated"] = rows[:lo], lo, True
+            out["truncatedBy"] = "bytes"
         elif res.truncated:
-            out["truncated_by"] = "rows"
+            out["truncatedBy"] = "rows"
         return out
 
 

@@ -110,6 +110,36 @@ def test_objects_forbid_unknown_keys():
                 assert schema.get("additionalProperties") is False, (path.name, name)
 
 
+def test_no_struct_is_a_hand_copy_of_another():
+    """One type per concept: no two msgspec Structs of the bridge declare the same three or more
+    fields, unless one is the other's subclass (a schema name for the same type, like
+    ArtifactLineage). A wire copy of a domain result would show up here."""
+    import importlib
+    import pkgutil
+
+    import msgspec
+
+    import bridge
+
+    for info in pkgutil.walk_packages(bridge.__path__, "bridge."):
+        if info.name != "bridge.__main__":
+            importlib.import_module(info.name)
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    by_fields: dict[frozenset, list[type]] = {}
+    for cls in set(subclasses(msgspec.Struct)):
+        if cls.__module__.startswith("bridge.") and len(cls.__struct_fields__) >= 3:
+            by_fields.setdefault(frozenset(cls.__struct_fields__), []).append(cls)
+    copies = [sorted(f"{c.__module__}.{c.__qualname__}" for c in group) for group in by_fields.values()
+              if len(group) > 1 and not any(issubclass(a, b) or issubclass(b, a)
+                                            for a in group for b in group if a is not b)]
+    assert copies == []
+
+
 PLACE_WORDS = {"path", "paths", "dir", "directory", "output", "out", "file", "files", "folder"}
 
 

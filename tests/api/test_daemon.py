@@ -60,7 +60,12 @@ def test_store_round_trip_over_the_wire(daemon):
     assert stale[0]["artifactId"] == child["artifactId"] and stale[0]["reasons"][0]["inputStatus"] == "superseded"
     assert daemon.result("verify", {})["ok"] is True
     assert daemon.result("getProvenance", {"artifactId": aid})["writerName"] == "pytest"
-    assert any(t["artifactType"] == "ohlcv_slice" for t in daemon.result("listArtifactTypes", {}))
+    types = {(t["artifactType"], t["schemaVersion"]): t for t in daemon.result("listArtifactTypes", {})}
+    slice_type = types[("ohlcv_slice", 2)]
+    assert slice_type["columns"][0] == {"name": "token", "type": "string", "nullable": False,
+                                        "doc": "token address; filled from the logical key's token= when absent"}
+    assert {"name": "volume_non_negative", "sql": "volume >= 0", "doc": "volume >= 0"} in slice_type["rules"]
+    assert slice_type["quarantine"] is False and types[("ohlcv_quarantine", 1)]["quarantine"] is True
 
 
 def test_application_errors_carry_codes_and_data(daemon):

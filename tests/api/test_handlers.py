@@ -19,7 +19,7 @@ def call(ctx, name, params: dict):
 
 
 def test_inline_rows_over_the_limit_are_refused_naming_the_field(tmp_path):
-    ctx = Context(Lake(tmp_path / "lake"), limits=Limits(max_inline_rows=2))
+    ctx = Context(Lake(tmp_path / "lake"), limits=Limits.default(max_inline_rows=2))
     params = {"artifactType": "run_metrics", "schemaVersion": 1, "logicalKey": "k", "writerName": "t",
               "writerVersion": "1", "dataFrame": [ROW, {**ROW, "metric_name": "n"}, {**ROW, "metric_name": "o"}]}
     with pytest.raises(Exception) as info:

@@ -45,7 +45,7 @@ def test_load_export_coverage_round_trip(tmp_path, capsys):
     assert "2026-01-03T00:00:00.000000Z  2026-01-05T00:00:00.000000Z  48" in out
     code, out, _ = run(capsys, "ohlcv", "coverage", "--slice", first["artifact_id"], "--lake", lake, "--json")
     data = json.loads(out)
-    assert data["totals"]["missing"] == 48 and data["gaps"][0]["missing_count"] == 48
+    assert data["missing"] == 48 and data["gaps"][0]["missing_count"] == 48
     assert data["summary"][0]["present"] == 48
 
 

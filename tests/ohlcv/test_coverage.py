@@ -39,7 +39,7 @@ def test_weekend_gap_and_a_single_missing_candle(store, source):
     assert summary.logical_key == sl.logical_key
     assert store.read_table(cov.gaps_artifact_id).num_rows == 2
     assert store.read_table(cov.summary_artifact_id).column("missing").to_pylist() == [49]
-    assert cov.totals()["gaps"] == 2
+    assert cov.result().gap_count == 2
 
 
 def test_gaps_at_both_edges_unaligned_range_and_empty_slice(store, source):
@@ -126,7 +126,7 @@ def test_alert_forward_coverage(store, source):
     assert art.artifact_type == "alert_forward_coverage" and art.row_count == 5
     assert sorted(art.input_artifact_ids) == sorted([alerts, a.artifact_id, b.artifact_id])
     assert art.logical_key == f"alerts={alerts}/res=1m/horizon=30m"
-    assert cov.totals()["fully_covered"] == 1
+    assert cov.result().fully_covered == 1
     # explicit slices: only TokB's candles count
     only_b = alert_forward_coverage(store, alerts, "30m", "1m", slice_ids=[b.artifact_id], publish=False)
     assert {r["alert_id"]: r["present"] for r in only_b.table.to_pylist()}["full"] == 0

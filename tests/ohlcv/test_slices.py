@@ -42,9 +42,9 @@ def test_tags_params_and_provenance(store, source):
     art = store.get(res.artifact_id)
     assert art.tags == {"token": ["TokA"], "chain": ["solana"], "resolution": ["1m"]}
     prov = store.provenance(res.artifact_id)
-    assert prov["writer_name"] == "bridge.ohlcv.slices" and prov["writer_version"]
-    assert prov["git_commit"] is None or len(prov["git_commit"]) == 40
-    p = prov["params"]
+    assert prov.writer_name == "bridge.ohlcv.slices" and prov.writer_version
+    assert prov.git_commit is None or len(prov.git_commit) == 40
+    p = prov.params
     assert (p["token"], p["chain"], p["resolution"], p["from"], p["to"]) == ("TokA", "solana", "1m",
                                                                              "2026-01-05T00:02:00Z", "2026-01-05T00:05:00Z")
     assert p["source"]["kind"] == "chdb" and p["source"]["table"] == "candles"

@@ -105,7 +105,7 @@ def test_every_method_is_declared_once_with_its_handler():
 def test_inline_rows_are_capped_by_the_daemon_limit(store, published):
     from bridge.api._method import Limits
 
-    ctx = types.SimpleNamespace(store=store, limits=Limits(max_result_rows=50))
+    ctx = types.SimpleNamespace(store=store, limits=Limits.default(max_result_rows=50))
     api.build_projection(ctx, decode(api.BuildProjectionParams, {"projectionId": "l", "tables": {"c": [published.abc]}}))
     with pytest.raises(InvalidInput, match="limit of 50"):
         api.query(ctx, decode(api.QueryParams, {"projectionId": "l", "sql": "SELECT * FROM c", "maxRows": 51}))

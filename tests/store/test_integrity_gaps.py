@@ -124,9 +124,8 @@ def test_git_provenance_given_detected_or_unknown(store, tmp_path, monkeypatch):
     from bridge.store import gitinfo
 
     given = publish_candles(store, key="token=G/res=1m", git_commit="abc", git_dirty=True)
-    assert store.provenance(given.artifact_id) | {"params": None} == {
-        **store.provenance(given.artifact_id), "git_commit": "abc", "git_dirty": True, "git_source": "given",
-        "params": None}
+    p = store.provenance(given.artifact_id)
+    assert (p.git_commit, p.git_dirty, p.git_source) == ("abc", True, "given")
     outside = tmp_path / "not_a_repo"
     outside.mkdir()
     monkeypatch.chdir(outside)
@@ -134,7 +133,7 @@ def test_git_provenance_given_detected_or_unknown(store, tmp_path, monkeypatch):
     gitinfo._cache.clear()
     unknown = publish_candles(store, key="token=U/res=1m")
     p = store.provenance(unknown.artifact_id)
-    assert (p["git_commit"], p["git_dirty"], p["git_source"]) == (None, None, "unknown")
+    assert (p.git_commit, p.git_dirty, p.git_source) == (None, None, "unknown")
     repo = tmp_path / "repo"
     repo.mkdir()
     git = lambda *a: subprocess.run(["git", *a], cwd=repo, check=True, capture_output=True)  # noqa: E731
@@ -148,7 +147,7 @@ def test_git_provenance_given_detected_or_unknown(store, tmp_path, monkeypatch):
     gitinfo._cache.clear()
     detected = publish_candles(store, key="token=D/res=1m")
     p = store.provenance(detected.artifact_id)
-    assert (p["git_commit"], p["git_dirty"], p["git_source"]) == (head, True, "detected")
+    assert (p.git_commit, p.git_dirty, p.git_source) == (head, True, "detected")
     side = json.loads(store.files.read_bytes(detected.artifact.path_sidecar))
     assert side["git_commit"] == head and side["git_source"] == "detected"
 

@@ -90,7 +90,7 @@ def test_upgrading_a_v2_manifest_keeps_its_rows(tmp_path):
     store = Store(lake)
     assert store.schema_version == manifest.migrations()[-1][0] > 2
     assert store.get("v2-metrics").logical_key == "run=v2"
-    assert store.provenance("v2-metrics")["git_commit"] == "abc"
+    assert store.provenance("v2-metrics").git_commit == "abc"
     names = {r[0] for r in store.connect().execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"experiment_runs", "artifact_provenance", "publish_journal"} <= names
 
@@ -104,6 +104,6 @@ def test_upgrading_to_v4_adds_git_source_and_projection_definitions(tmp_path):
     applied = [r[0] for r in store.connect().execute("SELECT name FROM schema_migrations ORDER BY version")]
     assert "provenance_projections" in applied
     old = store.provenance("v2-metrics")  # published before git_source existed: it was given
-    assert old["git_commit"] == "abc" and old["git_source"] == "given" and old["git_dirty"] is not None
+    assert old.git_commit == "abc" and old.git_source == "given" and old.git_dirty is not None
     cols = {r[1] for r in store.connect().execute("PRAGMA table_info(projection_definitions)")}
     assert cols == {"projection_id", "record_json", "updated_at"}

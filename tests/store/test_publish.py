@@ -231,8 +231,8 @@ def test_provenance_is_recorded(store):
     res = store.publish("run_metrics", 1, "k", metrics_like(1), writer_name="w", writer_version="2.0",
                         git_commit="abc123", git_dirty=True, params={"a": 1})
     prov = store.provenance(res.artifact_id)
-    assert prov["writer_version"] == "2.0" and prov["git_commit"] == "abc123" and prov["git_dirty"] is True
-    assert prov["params"] == {"a": 1} and prov["canonical_form"] == "qb-content-v1"
+    assert prov.writer_version == "2.0" and prov.git_commit == "abc123" and prov.git_dirty is True
+    assert prov.params == {"a": 1} and prov.canonical_form == "qb-content-v1"
 
 
 def test_empty_table_publishes(store):

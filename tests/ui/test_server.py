@@ -137,11 +137,11 @@ def test_the_sql_console_goes_through_the_sandbox_with_its_limits(ui, monkeypatc
     # the row limit, then the byte limit (lowered here to see it bite)
     monkeypatch.setattr(ui_views, "QUERY_MAX_ROWS", 7)
     status, res = query("SELECT * FROM range(100)")
-    assert res["row_count"] == 7 and res["truncated"] and res["truncated_by"] == "rows"
+    assert res["rowCount"] == 7 and res["truncated"] and res["truncatedBy"] == "rows"
     monkeypatch.setattr(ui_views, "QUERY_MAX_ROWS", 1000)
     monkeypatch.setattr(ui_views, "QUERY_MAX_BYTES", 4096 + 200)
     status, res = query("SELECT repeat('x', 50) AS s FROM range(100)")
-    assert res["truncated_by"] == "bytes" and 0 < res["row_count"] < 100
+    assert res["truncatedBy"] == "bytes" and 0 < res["rowCount"] < 100
     assert len(json.dumps(res["rows"])) <= 200
 
 
@@ -166,6 +166,27 @@ def test_artifacts_page_sorts_searches_and_pages_with_the_manifests_cursors(ui):
     assert [r["logicalKey"][:9] for r in page("q=XYZ&limit=25")["items"]] == ["token=XYZ"]
     assert page("q=xyz&limit=25")["items"] == []  # key text is case-sensitive (token addresses are)
     assert page(f"q={ui.ids[0][:6]}&limit=25")["items"][0]["artifactId"] == ui.ids[0]
+
+
+def test_provenance_and_projections_reach_the_page_in_the_contracts_camelcase(ui):
+    """The pages get the domain objects encoded as the RPC contract encodes them (one type each)."""
+    from pathlib import Path
+
+    schemas = Path(__file__).resolve().parents[2] / "schemas"
+
+    def get(path):
+        status, _, body = request(ui.port, "GET", path, headers=auth(ui))
+        assert status == 200, body
+        return json.loads(body)
+
+    def fields(method: str, name: str) -> set[str]:
+        return set(json.loads((schemas / f"{method}.result.json").read_text())["$defs"][name]["properties"])
+
+    prov = get(f"/api/artifacts/{ui.ids[0]}")["provenance"]
+    assert set(prov) == fields("getProvenance", "Provenance") and prov["writerName"] and prov["canonicalForm"]
+    [proj] = get("/api/projections")["projections"]
+    assert set(proj) == fields("getProjection", "ProjectionResult")
+    assert proj["projectionId"] == ui.projection_id and proj["rowCount"] == {"candles": 90}
 
 
 def test_browsing_every_endpoint_leaves_the_lake_unchanged(ui):

@@ -72,7 +72,7 @@ def test_every_page_reads_the_team_lake_and_changes_nothing(team_ui):
     assert stale and stale[0]["inputArtifactId"] == ui.ids[1] and stale[0]["inputStatus"] == "superseded"
     lineage = get(f"/api/lineage/{ui.ids[1]}?direction=downstream")
     assert [n["artifactId"] for n in lineage["nodes"]] == [ui.ids[2]]
-    assert [p["projection_id"] for p in get("/api/projections")["projections"]] == [ui.projection_id]
+    assert [p["projectionId"] for p in get("/api/projections")["projections"]] == [ui.projection_id]
     body = json.dumps({"projectionId": ui.projection_id, "sql": "SELECT count(*) AS n FROM candles"}).encode()
     status, _, raw = request(ui.port, "POST", "/api/query", headers={**auth, "Content-Type": "application/json"},
                              body=body)

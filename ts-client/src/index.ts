@@ -33,8 +33,35 @@ export * from "./generated/errors.js";
 export { CONTRACT_PROTOCOL_VERSION, CONTRACT_VERSION } from "./generated/contract.js";
 export type * from "./generated/types.js";
 
-import type { ChatReport, IngestReport } from "./generated/types.js";
+import type {
+  ChatReport,
+  ColumnInfo,
+  FileLoad,
+  IngestReport,
+  Limits,
+  ProjectionInput,
+  ProjectionStaleReason,
+  QueryResult,
+  SliceResult,
+  TableType,
+} from "./generated/types.js";
 /** @deprecated Renamed `IngestReport`: the contract now uses the ingestion's own report type. */
 export type IngestReportWire = IngestReport;
 /** @deprecated Renamed `ChatReport`. */
 export type ChatReportWire = ChatReport;
+/** @deprecated Renamed `ProjectionInput`: the contract now uses the projections' own types. */
+export type ProjectionInputWire = ProjectionInput;
+/** @deprecated Renamed `TableType`. */
+export type TableTypeWire = TableType;
+/** @deprecated Renamed `ProjectionStaleReason`. */
+export type ProjectionStaleReasonWire = ProjectionStaleReason;
+/** @deprecated Renamed `ColumnInfo`. */
+export type ColumnInfoWire = ColumnInfo;
+/** @deprecated Renamed `QueryResult`. */
+export type QueryResultWire = QueryResult;
+/** @deprecated Renamed `SliceResult`: the contract now uses the OHLCV export's own types. */
+export type SliceResultWire = SliceResult;
+/** @deprecated Renamed `FileLoad`. */
+export type FileLoadWire = FileLoad;
+/** @deprecated Renamed `Limits`: the contract now uses the daemon's own limits type. */
+export type LimitsWire = Limits;

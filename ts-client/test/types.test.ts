@@ -15,6 +15,12 @@ import {
   type ArtifactLineage,
   type PublishRequest,
   type ProjectionResult,
+  type QueryResult,
+  type QueryResultWire,
+  type SliceResult,
+  type SliceResultWire,
+  type Limits,
+  type LimitsWire,
   type ErrorCode,
   type ParamsOf,
   type PublishResult,
@@ -69,6 +75,14 @@ async function typeChecks(client: ArtifactStoreClient): Promise<void> {
   const projection: ProjectionResult = await client.buildProjection({ tables: { alerts: ["id"] } }, { timeoutMs: 1000 });
   const rows: unknown[][] = (await client.query({ projectionId: projection.projectionId, sql: "SELECT 1" })).rows;
   const types = await client.listArtifactTypes();
+  const rules: string[] = types.flatMap((t) => (t.rules ?? []).map((r) => r.sql));
+  // the old *Wire names still compile, as aliases of the domain types the contract now names
+  const oldQuery: QueryResultWire = await client.query({ projectionId: "p", sql: "SELECT 1" });
+  const newQuery: QueryResult = oldQuery;
+  const slice: SliceResultWire = (await client.exportSlice({ token: "T", resolution: "1m", from: "a", to: "b" })) satisfies SliceResult;
+  const limits: LimitsWire = {} as Limits;
+  const maxReply: number = limits.maxReplyBytes; // always sent: required in the contract
+  void [rules, newQuery, slice, maxReply];
   // @ts-expect-error generated wrapper: sql must be a string
   await client.query({ projectionId: "p", sql: 1 });
   // @ts-expect-error generated wrapper: unknown field (additionalProperties: false)

@@ -270,9 +270,9 @@ PAGES.artifact = async (root, [id], _query, alive) => {
       ["inputs", a.inputArtifactIds.length],
     ])),
     h("div", {}, h("h2", {}, "Provenance"), kvTable([
-      ["writer", `${d.provenance.writer_name ?? "—"} ${d.provenance.writer_version ?? ""}`],
-      ["git", `${d.provenance.git_commit ?? "—"}${d.provenance.git_dirty ? " (dirty)" : ""}`],
-      ["canonical form", d.provenance.canonical_form], ["params", h("code", {}, JSON.stringify(d.provenance.params ?? {}))],
+      ["writer", `${d.provenance.writerName ?? "—"} ${d.provenance.writerVersion ?? ""}`],
+      ["git", `${d.provenance.gitCommit ?? "—"}${d.provenance.gitDirty ? " (dirty)" : ""}`],
+      ["canonical form", d.provenance.canonicalForm], ["params", h("code", {}, JSON.stringify(d.provenance.params ?? {}))],
     ]))));
 
   const graphBox = h("div", { id: "lineage" }, h("p", { class: "muted" }, "loading the lineage graph…"));
@@ -848,12 +848,12 @@ PAGES.projections = async (root, _args, query, alive) => {
   if (!alive()) return;
   put(root, h("h1", {}, "Projections"));
   put(root, h("table", { id: "projections" }, h("tr", {}, ["projection", "tables", "rows", "mode", "built", "status"].map((x) => h("th", {}, x))),
-    d.projections.map((p) => h("tr", {}, h("td", {}, idCell(p.projection_id, null, 20)), h("td", {}, p.tables.join(", ")),
-      h("td", { class: "n" }, Object.entries(p.row_count).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")), h("td", {}, p.mode), h("td", { class: "mono" }, p.built_at),
-      h("td", {}, p.stale ? [pill("stale", "stale"), h("ul", {}, p.stale_reasons.map((r) => h("li", { class: "note" }, `${r.table}: ${r.reason}`)))] : pill("current", "active"),
+    d.projections.map((p) => h("tr", {}, h("td", {}, idCell(p.projectionId, null, 20)), h("td", {}, p.tables.join(", ")),
+      h("td", { class: "n" }, Object.entries(p.rowCount).map(([t, n]) => `${t} ${fmt(n)}`).join(", ")), h("td", {}, p.mode), h("td", { class: "mono" }, p.builtAt),
+      h("td", {}, p.stale ? [pill("stale", "stale"), h("ul", {}, p.staleReasons.map((r) => h("li", { class: "note" }, `${r.table}: ${r.reason}`)))] : pill("current", "active"),
         p.file_present ? null : h("div", { class: "bad" }, "file missing: rebuild it"))))));
   if (!d.projections.length) { put(root, h("p", { class: "muted" }, "no projections yet")); return; }
-  const sel = h("select", { id: "sql-projection" }, d.projections.map((p) => h("option", { value: p.projection_id, selected: query.get("p") === p.projection_id }, `${p.projection_id} (${p.tables.join(", ")})`)));
+  const sel = h("select", { id: "sql-projection" }, d.projections.map((p) => h("option", { value: p.projectionId, selected: query.get("p") === p.projectionId }, `${p.projectionId} (${p.tables.join(", ")})`)));
   const firstTable = d.projections[0].tables[0] || "t";
   const ta = h("textarea", { class: "sql", id: "sql", spellcheck: "false" }, query.get("sql") || `SELECT * FROM ${firstTable} LIMIT 20`);
   const out = h("div", { id: "sql-result" });
@@ -862,7 +862,7 @@ PAGES.projections = async (root, _args, query, alive) => {
     try {
       const res = await api("/api/query", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ projectionId: sel.value, sql: ta.value }) });
       out.replaceChildren(
-        h("p", { class: "note" }, `${res.row_count} row(s)`, res.truncated ? ` — truncated at the ${res.truncated_by === "bytes" ? d.limits.maxBytes.toLocaleString("en-US") + "-byte" : d.limits.maxRows + "-row"} limit` : ""),
+        h("p", { class: "note" }, `${res.rowCount} row(s)`, res.truncated ? ` — truncated at the ${res.truncatedBy === "bytes" ? d.limits.maxBytes.toLocaleString("en-US") + "-byte" : d.limits.maxRows + "-row"} limit` : ""),
         h("div", { class: "scroll tall" }, h("table", {}, h("tr", {}, res.columns.map((c) => h("th", { title: c.type }, c.name))),
           res.rows.map((r) => h("tr", {}, r.map((v) => h("td", { class: typeof v === "number" ? "n" : "mono" }, fmt(v))))))));
     } catch (err) { out.replaceChildren(errorBox(err)); }

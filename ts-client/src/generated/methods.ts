@@ -30,7 +30,7 @@ export interface MethodMap {
   gc: { params: T.GcParams; result: T.GcReport };
   /** Writer name/version, git commit/dirty, params and canonical form of an artifact */
   getProvenance: { params: T.GetArtifactParams; result: T.Provenance };
-  /** The artifact type registry: columns, sort key, unique key, key columns, derived */
+  /** The artifact type registry: columns, sort key, unique key, key columns, row rules, derived, quarantine */
   listArtifactTypes: { params: T.Empty; result: T.ListArtifactTypesResult };
   /** Build a DuckDB projection of artifacts (table name → artifact ids; mode table or view), rows in canonical order; the same inputs reuse the existing file without rebuilding (reused: true) */
   buildProjection: { params: T.BuildProjectionParams; result: T.ProjectionResult };
@@ -45,7 +45,7 @@ export interface MethodMap {
   /** One projection: inputs, row counts, staleness */
   getProjection: { params: T.GetProjectionParams; result: T.ProjectionResult };
   /** Run one read-only SQL statement on a projection (opened read-only, external access off) */
-  query: { params: T.QueryParams; result: T.QueryResultWire };
+  query: { params: T.QueryParams; result: T.QueryResult };
   /** Ingest Telegram Desktop JSON exports into alerts_v1 + alerts_quarantine artifacts (idempotent) */
   ingestTelegram: { params: T.IngestTelegramParams; result: T.IngestTelegramResult };
   /** Migrate a legacy DuckDB alerts table into alerts_v1 + alerts_quarantine artifacts */
@@ -53,7 +53,7 @@ export interface MethodMap {
   /** Load candle CSV/Parquet files into the candle source's table (idempotent: ReplacingMergeTree + FINAL) */
   loadCandles: { params: T.LoadCandlesParams; result: T.LoadCandlesResult };
   /** Export candles of one token at one resolution over [from, to) as an ohlcv_slice v2 artifact (broken candles to ohlcv_quarantine); an active slice with the same key is reused without a query */
-  exportSlice: { params: T.ExportSliceParams; result: T.SliceResultWire };
+  exportSlice: { params: T.ExportSliceParams; result: T.SliceResult };
   /** One slice per merged window [alert - before, alert + after) around the alerts of an alerts artifact */
   exportSlicesForAlerts: { params: T.ExportSlicesForAlertsParams; result: T.BatchExportResult };
   /** Expected vs present candles, gaps, duplicates and off-grid candles of slices; published as coverage_summary + coverage_gaps */
@@ -118,7 +118,7 @@ export const METHODS: { readonly [M in MethodName]: MethodInfo } = {
   verify: { summary: "Check the lake against its manifest: quick (existence, size, mode; no file read), full (default: re-hash every file's bytes, check sidecars, re-hash the content of a file whose bytes changed), incremental or since (full for what was published or modified since the last clean full verify, or since the given instant), deep (full plus every artifact's content re-hashed)", longRunning: true, paramsOptional: true, errors: [-32800] },
   gc: { summary: "Remove files of tombstoned (optionally superseded) artifacts nothing active depends on", longRunning: true, paramsOptional: true, errors: [1005,-32800] },
   getProvenance: { summary: "Writer name/version, git commit/dirty, params and canonical form of an artifact", longRunning: false, paramsOptional: false, errors: [1001] },
-  listArtifactTypes: { summary: "The artifact type registry: columns, sort key, unique key, key columns, derived", longRunning: false, paramsOptional: true, errors: [] },
+  listArtifactTypes: { summary: "The artifact type registry: columns, sort key, unique key, key columns, row rules, derived, quarantine", longRunning: false, paramsOptional: true, errors: [] },
   buildProjection: { summary: "Build a DuckDB projection of artifacts (table name → artifact ids; mode table or view), rows in canonical order; the same inputs reuse the existing file without rebuilding (reused: true)", longRunning: true, paramsOptional: true, errors: [1009,1001,1006,1007,1008,-32800] },
   rebuildProjection: { summary: "Build a projection again from its recorded inputs, discarding the file", longRunning: true, paramsOptional: false, errors: [1101,1009,1001,1006,1007,1008,-32800] },
   extendProjection: { summary: "Add artifacts to a projection's tables (or add tables); untouched tables are copied, not rebuilt", longRunning: true, paramsOptional: false, errors: [1101,1009,1001,1006,1007,1008,-32800] },
@@ -206,7 +206,7 @@ export interface GeneratedMethods {
   gc(params?: T.GcParams, options?: CallOptions): Promise<T.GcReport>;
   /** Writer name/version, git commit/dirty, params and canonical form of an artifact. */
   getProvenance(params: T.GetArtifactParams, options?: CallOptions): Promise<T.Provenance>;
-  /** The artifact type registry: columns, sort key, unique key, key columns, derived. */
+  /** The artifact type registry: columns, sort key, unique key, key columns, row rules, derived, quarantine. */
   listArtifactTypes(params?: T.Empty, options?: CallOptions): Promise<T.ListArtifactTypesResult>;
   /**
    * Build a DuckDB projection of artifacts (table name → artifact ids; mode table or view), rows in canonical order; the same inputs reuse the existing file without rebuilding (reused: true).
@@ -249,7 +249,7 @@ export interface GeneratedMethods {
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
-  query(params: T.QueryParams, options?: CallOptions): Promise<T.QueryResultWire>;
+  query(params: T.QueryParams, options?: CallOptions): Promise<T.QueryResult>;
   /**
    * Ingest Telegram Desktop JSON exports into alerts_v1 + alerts_quarantine artifacts (idempotent).
    *
@@ -273,7 +273,7 @@ export interface GeneratedMethods {
    *
    * Long-running: pass `onProgress`, `signal` or `timeoutMs` in options.
    */
-  exportSlice(params: T.ExportSliceParams, options?: CallOptions): Promise<T.SliceResultWire>;
+  exportSlice(params: T.ExportSliceParams, options?: CallOptions): Promise<T.SliceResult>;
   /**
    * One slice per merged window [alert - before, alert + after) around the alerts of an alerts artifact.
    *

@@ -24,7 +24,7 @@ export interface WireTypes {
   Capabilities?: Capabilities;
   ChatReport?: ChatReport;
   ClientInfo?: ClientInfo;
-  ColumnInfoWire?: ColumnInfoWire;
+  ColumnInfo?: ColumnInfo;
   ColumnSpec?: ColumnSpec;
   CoverageGapRow?: CoverageGapRow;
   CoverageSummaryRow?: CoverageSummaryRow;
@@ -42,7 +42,7 @@ export interface WireTypes {
   ExportSliceParams?: ExportSliceParams;
   ExportSlicesForAlertsParams?: ExportSlicesForAlertsParams;
   ExtendProjectionParams?: ExtendProjectionParams;
-  FileLoadWire?: FileLoadWire;
+  FileLoad?: FileLoad;
   FindByLogicalKeyParams?: FindByLogicalKeyParams;
   FrozenInput?: FrozenInput;
   GcKept?: GcKept;
@@ -65,7 +65,7 @@ export interface WireTypes {
   LadderLeg?: LadderLeg;
   LakeOptions?: LakeOptions;
   LakePaths?: LakePaths;
-  LimitsWire?: LimitsWire;
+  Limits?: Limits;
   LineageEdge?: LineageEdge;
   LineageNode?: LineageNode;
   ListArtifactsParams?: ListArtifactsParams;
@@ -82,17 +82,18 @@ export interface WireTypes {
   OpenUiParams?: OpenUiParams;
   OpenUiResult?: OpenUiResult;
   PortfolioConfig?: PortfolioConfig;
-  ProjectionInputWire?: ProjectionInputWire;
+  ProjectionInput?: ProjectionInput;
   ProjectionResult?: ProjectionResult;
-  ProjectionStaleReasonWire?: ProjectionStaleReasonWire;
+  ProjectionStaleReason?: ProjectionStaleReason;
   Provenance?: Provenance;
   PublishRequest?: PublishRequest;
   PublishResult?: PublishResult;
   PublishStrategyParams?: PublishStrategyParams;
   QueryOutput?: QueryOutput;
   QueryParams?: QueryParams;
-  QueryResultWire?: QueryResultWire;
+  QueryResult?: QueryResult;
   RebuildProjectionParams?: RebuildProjectionParams;
+  RowRule?: RowRule;
   RunExperimentParams?: RunExperimentParams;
   RunSweepParams?: RunSweepParams;
   ServerInfo?: ServerInfo;
@@ -101,7 +102,7 @@ export interface WireTypes {
   SignalGroup?: SignalGroup;
   SliceCoverageParams?: SliceCoverageParams;
   SliceCoverageResult?: SliceCoverageResult;
-  SliceResultWire?: SliceResultWire;
+  SliceResult?: SliceResult;
   SourceParams?: SourceParams;
   StaleArtifact?: StaleArtifact;
   StaleReason?: StaleReason;
@@ -114,7 +115,7 @@ export interface WireTypes {
   SweepResult?: SweepResult;
   SweepValidation?: SweepValidation;
   SweepValidationResult?: SweepValidationResult;
-  TableTypeWire?: TableTypeWire;
+  TableType?: TableType;
   TombstoneParams?: TombstoneParams;
   VerifyIssue?: VerifyIssue;
   VerifyParams?: VerifyParams;
@@ -137,6 +138,9 @@ export interface AlertCoverageParams {
   publish?: boolean;
   maxRows?: number;
 }
+/**
+ * Totals over the alerts (the mean ratio is 1.0 for no alerts), and the first rows.
+ */
 export interface AlertCoverageResult {
   artifactId: string | null;
   alerts: number;
@@ -215,6 +219,12 @@ export interface ArtifactPage {
   items: Artifact[];
   nextCursor?: string | null;
 }
+/**
+ * One artifact type at one schema version: columns in canonical order, the sort key (canonical
+ * row order), the timestamp column (minTs/maxTs), the unique key, the columns filled from the
+ * logical key (column → key segment), row rules, whether the type is derived (needs input
+ * artifacts) and whether it is a quarantine type (rejected rows, with reasons).
+ */
 export interface ArtifactTypeSpec {
   artifactType: string;
   schemaVersion: number;
@@ -225,14 +235,27 @@ export interface ArtifactTypeSpec {
   keyColumns?: {
     [k: string]: string | undefined;
   };
+  rules?: RowRule[];
   derived?: boolean;
+  quarantine?: boolean;
   doc?: string;
 }
+/**
+ * One column: name, logical type, nullability, what it holds.
+ */
 export interface ColumnSpec {
   name: string;
   type: "bool" | "float64" | "int64" | "string" | "timestamp";
   nullable: boolean;
   doc?: string;
+}
+/**
+ * A row rule: a DuckDB SQL boolean expression that must hold for every row (NULL counts as held).
+ */
+export interface RowRule {
+  name: string;
+  sql: string;
+  doc: string;
 }
 export interface BatchExportResult {
   alertsArtifactId: string;
@@ -243,9 +266,9 @@ export interface BatchExportResult {
   reused: number;
   quarantined: number;
   rowCount: number;
-  slices: SliceResultWire[];
+  slices: SliceResult[];
 }
-export interface SliceResultWire {
+export interface SliceResult {
   artifactId: string;
   logicalKey: string;
   token: string;
@@ -300,7 +323,7 @@ export interface ClientInfo {
   name: string;
   version?: string | null;
 }
-export interface ColumnInfoWire {
+export interface ColumnInfo {
   name: string;
   type: string;
 }
@@ -536,7 +559,7 @@ export interface ExtendProjectionParams {
     [k: string]: string[] | undefined;
   };
 }
-export interface FileLoadWire {
+export interface FileLoad {
   path: string;
   rows: number;
 }
@@ -662,7 +685,7 @@ export interface InitializeResult {
   serverInfo: ServerInfo;
   capabilities: Capabilities;
   lake: LakePaths;
-  limits: LimitsWire;
+  limits: Limits;
 }
 export interface ServerInfo {
   name: string;
@@ -681,12 +704,12 @@ export interface LakePaths {
  * The daemon's limits: request line size, inline publish rows, inline query rows and bytes
  * (JSON), and the largest reply it sends (a bigger one is replaced by an error).
  */
-export interface LimitsWire {
+export interface Limits {
   maxLineBytes: number;
   maxInlineRows: number;
   maxResultRows: number;
-  maxResultBytes?: number;
-  maxReplyBytes?: number;
+  maxResultBytes: number;
+  maxReplyBytes: number;
 }
 export interface ListArtifactsParams {
   artifactType?: string | null;
@@ -720,25 +743,37 @@ export interface ProjectionResult {
   builderVersion: string;
   builtAt: string;
   inputs: {
-    [k: string]: ProjectionInputWire[] | undefined;
+    [k: string]: ProjectionInput[] | undefined;
   };
   tableTypes?: {
-    [k: string]: TableTypeWire | undefined;
+    [k: string]: TableType | undefined;
   };
   reused?: boolean;
   stale?: boolean;
-  staleReasons?: ProjectionStaleReasonWire[];
+  staleReasons?: ProjectionStaleReason[];
   filePresent?: boolean;
 }
-export interface ProjectionInputWire {
+/**
+ * One artifact frozen into a projection table.
+ */
+export interface ProjectionInput {
   artifactId: string;
   contentHash: string;
 }
-export interface TableTypeWire {
+/**
+ * The artifact type every artifact of one projection table shares.
+ */
+export interface TableType {
   artifactType: string;
   schemaVersion: number;
 }
-export interface ProjectionStaleReasonWire {
+/**
+ * Why a projection is stale: one of its inputs (in `table`) is no longer current.
+ *
+ * `status` is the input's own status (`superseded`, `tombstoned`, or `active` when the problem is
+ * further upstream, or `missing` when the manifest no longer knows it); `reason` says it in words.
+ */
+export interface ProjectionStaleReason {
   table: string;
   artifactId: string;
   status: string;
@@ -782,7 +817,7 @@ export interface LoadCandlesParams {
   source?: SourceParams | null;
 }
 export interface LoadCandlesResult {
-  files: FileLoadWire[];
+  files: FileLoad[];
   rowsRead: number;
   rowsVisible: number;
   table: string;
@@ -807,6 +842,11 @@ export interface OpenUiResult {
   port: number;
   alreadyRunning?: boolean;
 }
+/**
+ * Who wrote an artifact and how (docs/store.md, Provenance): the writer, the git commit and
+ * dirty flag with where they came from, the writer's params and the canonical form. Every field
+ * is null (params empty) for an artifact the manifest has no provenance row for.
+ */
 export interface Provenance {
   writerName?: string | null;
   writerVersion?: string | null;
@@ -915,10 +955,14 @@ export interface QueryParams {
   output?: QueryOutput | null;
 }
 /**
- * Rows inline (JSON-safe values, docs/projections.md) or written to `outputPath`.
+ * A query's answer: rows inline (JSON-safe values, see docs/projections.md), or a file.
+ *
+ * The row count is the number of rows inline, or of rows written to the output file when one was
+ * asked for. `truncated` is true when the query had more rows than the row limit and only the
+ * first rows up to it are inline.
  */
-export interface QueryResultWire {
-  columns: ColumnInfoWire[];
+export interface QueryResult {
+  columns: ColumnInfo[];
   rows: unknown[][];
   rowCount: number;
   truncated?: boolean;
@@ -967,6 +1011,9 @@ export interface SliceCoverageParams {
   publish?: boolean;
   maxRows?: number;
 }
+/**
+ * Totals over the slices, and the first summary and gap rows (`truncated`: there were more).
+ */
 export interface SliceCoverageResult {
   summaryArtifactId: string | null;
   gapsArtifactId: string | null;

@@ -38,8 +38,8 @@ def write_parquet(
     between_row_groups: Callable[[], None] | None = None,
 ) -> str:
     """Write `table` with the fixed settings and our key-value metadata, fsync the file, and
-    return the SHA-256 of its bytes, hashed as they are written, on a thread of their own (no
-    second read of the file).
+    return the SHA-256 of its bytes, hashed as they are written (no second read of the file; for
+    a table over `_THREADED_HASH_BYTES` in memory, on a thread of their own).
 
     The bytes are those of `pq.write_table(table with metadata as its schema metadata, ...)`
     (tested): the row groups are written one by one, and the footer's metadata (the Arrow schema

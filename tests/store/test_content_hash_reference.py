@@ -14,15 +14,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bridge.store.canonical import arrow_schema, canonicalize, content_hash
-from bridge.store.spec import ArtifactSpec, Column, get_spec
+from bridge.store.spec import ArtifactSpec, C, get_spec
 
 from .samples import OHLCV_KEY, candles
 
 SPEC = ArtifactSpec(
     artifact_type="hash_reference", schema_version=3,
-    columns=(Column("s", "string"), Column("sn", "string", nullable=True), Column("i", "int64", nullable=True),
-             Column("f", "float64", nullable=True), Column("b", "bool"), Column("bn", "bool", nullable=True),
-             Column("t", "timestamp", nullable=True)),
+    columns=(C("s", "string"), C("sn", "string", nullable=True), C("i", "int64", nullable=True),
+             C("f", "float64", nullable=True), C("b", "bool"), C("bn", "bool", nullable=True),
+             C("t", "timestamp", nullable=True)),
     sort_key=("s",),
 )
 
@@ -120,8 +120,8 @@ def test_the_packed_sort_key_orders_rows_as_python_does(rows, cuts):
     assert (key is None) == (bits > 64)
     if key is not None:
         assert [rows[i] for i in np.argsort(key, kind="stable")] == sorted(rows)
-    spec = ArtifactSpec("sort_reference", 1, columns=(Column("s", "string"), Column("i", "int64"),
-                        Column("t", "timestamp"), Column("b", "bool")), sort_key=("s", "i", "t", "b"))
+    spec = ArtifactSpec("sort_reference", 1, columns=(C("s", "string"), C("i", "int64"),
+                        C("t", "timestamp"), C("b", "bool")), sort_key=("s", "i", "t", "b"))
     order = canonical._canonical_order(table, spec)  # the packed key or, past 64 bits, Arrow's sort of ranks
     out = table if order is None else table.take(order)
     assert [(r["s"], r["i"], r["t"], r["b"]) for r in out.cast(whole.schema.set(2, pa.field("t", pa.int64()))).to_pylist()] \

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+import msgspec
 
 from bridge.api._method import Context, Empty, Method, Wire
 from bridge.store import models
@@ -142,7 +143,9 @@ class GcParams(Wire):
 # -- handlers ------------------------------------------------------------------------------------
 
 def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
-    return ctx.store.get(p.artifact_id)
+    # The Artifact's JSON, encoded once per manifest change (Store.get_json): the reply carries
+    # these bytes as they are (msgspec writes a Raw unchanged), the same bytes an encode would give.
+    return msgspec.Raw(ctx.store.get_json(p.artifact_id))  # type: ignore[return-value]
 
 
 def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:

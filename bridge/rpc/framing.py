@@ -48,33 +48,48 @@ class LineReader:
             self._fd = None
         self._into = bytearray(_CHUNK) if self._fd is not None else None
         self._view = memoryview(self._into) if self._into is not None else None
+        self._iov = (self._into,)
 
     def _chunk(self) -> bytes:
         return self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK)
 
     def read_many(self) -> list[bytes | TooLong] | None:
         """The lines (without newline) completed by the next read; None at EOF."""
+        if self._fd is not None and not self._buf and not self._skipping and not self._eof:
+            # The usual read: one or more whole lines, none too long, nothing held from before.
+            n = os.readv(self._fd, self._iov)
+            if n and n <= self._limit and self._into[n - 1] == 10:
+                return bytes(self._view[:n - 1]).split(b"\n")
+            out = self._feed_or_eof(bytes(self._view[:n]))
+            if out is not None:
+                return out
         while True:
             if self._eof:
                 return None
             if self._fd is not None:
-                n = os.readv(self._fd, (self._into,))
+                n = os.readv(self._fd, self._iov)
                 data = bytes(self._view[:n])
             else:
                 data = self._chunk()
-            if not data:
-                self._eof = True
-                if self._buf and not self._skipping:
-                    line, self._buf = bytes(self._buf), bytearray()
-                    return [line]  # a last line without a newline
-                if self._skipping:
-                    return [TooLong(size=self._skipping, limit=self._limit)]
-                return None
-            if data[-1] == 10 and not self._buf and not self._skipping and len(data) <= self._limit:
-                return data[:-1].split(b"\n")  # the usual read: whole lines only, none too long
-            out = self._feed(data)
-            if out:
+            if data and data[-1] == 10 and not self._buf and not self._skipping and len(data) <= self._limit:
+                return data[:-1].split(b"\n")
+            out = self._feed_or_eof(data)
+            if out is not None:
                 return out
+
+    def _feed_or_eof(self, data: bytes) -> list[bytes | TooLong] | None:
+        """The lines `data` completes (None: none yet, read again); at EOF (`data` empty) what is
+        left (a last line without a newline, or an over-long one's report), else None with
+        `_eof` set."""
+        if not data:
+            self._eof = True
+            if self._buf and not self._skipping:
+                line, self._buf = bytes(self._buf), bytearray()
+                return [line]  # a last line without a newline
+            if self._skipping:
+                return [TooLong(size=self._skipping, limit=self._limit)]
+            return None
+        return self._feed(data) or None
 
     def _feed(self, data: bytes) -> list[bytes | TooLong]:
         out: list[bytes | TooLong] = []
@@ -128,7 +143,15 @@ class FrameWriter:
         """Frames and their newlines, as parts, written with one write."""
         data = b"".join(parts)
         with self._lock:
-            self._emit(data)
+            if self._fd is None or self.closed:
+                self._emit(data)
+                return
+            try:  # _emit's file-descriptor case, inline: the reader thread's every burst comes here
+                done = os.write(self._fd, data)
+                if done < len(data):
+                    self._write_rest(data, done)
+            except (BrokenPipeError, ValueError, OSError):
+                self._lost()
 
     def _emit(self, data: bytes) -> None:
         if self.closed:
@@ -139,11 +162,18 @@ class FrameWriter:
                 self._stream.flush()
                 return
             done = os.write(self._fd, data)
-            if done < len(data):  # a pipe takes a big frame in pieces
-                view = memoryview(data)
-                while done < len(data):
-                    done += os.write(self._fd, view[done:])
+            if done < len(data):
+                self._write_rest(data, done)
         except (BrokenPipeError, ValueError, OSError):
-            self.closed = True  # the peer is gone: nothing more can be answered
-            if self._on_broken is not None:
-                threading.Thread(target=self._on_broken, name="output-broken", daemon=True).start()
+            self._lost()
+
+    def _write_rest(self, data: bytes, done: int) -> None:
+        """A pipe takes a big frame in pieces."""
+        view = memoryview(data)
+        while done < len(data):
+            done += os.write(self._fd, view[done:])
+
+    def _lost(self) -> None:
+        self.closed = True  # the peer is gone: nothing more can be answered
+        if self._on_broken is not None:
+            threading.Thread(target=self._on_broken, name="output-broken", daemon=True).start()

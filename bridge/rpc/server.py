@@ -56,7 +56,7 @@ class Handler(Protocol):
 ErrorMapper = Callable[[BaseException], "tuple[int, str, Any] | None"]
 
 
-class _Envelope(msgspec.Struct):
+class _Envelope(msgspec.Struct, gc=False):  # holds no containers: never in a reference cycle
     jsonrpc: str
     method: str
     id: int | float | str | None | msgspec.UnsetType = _UNSET  # fractional ids: discouraged, echoed
@@ -85,7 +85,11 @@ class Server:
         self._idle = threading.Condition(self._lock)
         self._single: set = set()  # in-flight ids sent alone (not in a batch)
         self._abandoned: set = set()  # answered -32800 at exit while still running; drop their late reply
-        self.shutting_down = False
+        # Methods seen to be quick while serving: handle_line calls them without _dispatch's
+        # checks. Only filled while serve() runs (replies join its burst), with tracing off, and
+        # emptied when shutdown is asked (every later call must be refused) and when serve ends.
+        self._quick: dict[str, Handler] = {}
+        self._shutting_down = False
         self.exit_requested = False
         self._trace = False
         self._writer: FrameWriter | None = None
@@ -93,6 +97,17 @@ class Server:
         self._reader_thread: int | None = None
         self._output_lost = False
         self.on_output_lost: Callable[[], None] | None = None
+
+    @property
+    def shutting_down(self) -> bool:
+        """True once `shutdown` was answered: every later request is refused (code 11)."""
+        return self._shutting_down
+
+    @shutting_down.setter
+    def shutting_down(self, value: bool) -> None:
+        self._shutting_down = value
+        if value:
+            self._quick.clear()
 
     # -- loop ----------------------------------------------------------------------------------
 
@@ -118,29 +133,57 @@ class Server:
         # written together (one write for a pipelined burst); replies from the pool go out at once.
         burst: list[bytes] = []
         self._burst, self._reader_thread = burst, threading.get_ident()
+        # The hot loop's names, bound once (_quick and _inflight are never rebound, only changed).
+        quick, inflight, max_reply, write_parts = self._quick, self._inflight, self._max_reply, self._writer.write_parts
+        read, handle_line = reader.read_many, self.handle_line
         try:
             while not self.exit_requested:
-                lines = reader.read_many()
+                lines = read()
                 if lines is None:
                     log.info("stdin closed; finishing in-flight requests, then exiting")
                     self.stop(cancel=False)
                     break
                 try:
                     for line in lines:
-                        if line.__class__ is bytes and line:
-                            self.handle_line(line)
+                        if line.__class__ is not bytes or line[:1] != b"{" or not line.isascii():
+                            self._handle_one(line)  # blank, too long, a batch, not ASCII, ...
                         else:
-                            self._handle_one(line)
+                            # The common case, inline: a single request (ASCII, so valid UTF-8) of a
+                            # method seen to be quick (_quick, see _handle), with an id and object
+                            # (or no) params: every check of _dispatch holds, so straight to the
+                            # handler, and the reply joins the burst. Anything else: _handle.
+                            try:
+                                env = _decode_envelope(line)
+                            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+                                handle_line(line)  # answers the parse error
+                                continue
+                            handler = quick.get(env.method)
+                            rid = env.id
+                            params = env.params
+                            if (handler is None or rid is _UNSET or env.jsonrpc != "2.0" or rid in inflight
+                                    or (len(params) and memoryview(params)[0] != 0x7B)):
+                                self._handle(env)
+                            else:
+                                try:
+                                    result = handler.call(params if len(params) else None, NULL_JOB, rid)
+                                except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
+                                    burst += (self._failure(env.method, rid, exc), b"\n")
+                                else:
+                                    if len(result) <= max_reply:
+                                        burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
+                                    else:
+                                        burst += (self._result(env.method, rid, result), b"\n")
                         if self.exit_requested:
                             break
                 finally:
                     if burst:
-                        self._writer.write_parts(burst)
+                        write_parts(burst)
                         burst.clear()
         finally:
             if burst:
                 self._writer.write_parts(burst)
             self._burst = None
+            self._quick.clear()
             self.stop()
         return 0
 
@@ -203,23 +246,15 @@ class Server:
             if line.strip():  # a blank line is skipped, not answered
                 self._send_error(*self._diagnose(line, exc))
             return
-        rid, burst, params = env.id, self._burst, env.params
+        self._handle(env)
+
+    def _handle(self, env: _Envelope) -> None:
+        """One decoded request or notification (not in a batch), by the general path. A quick
+        method met here while serving goes into _quick: serve()'s loop calls it directly from then on."""
         handler = self._handlers.get(env.method)
-        if (handler is not None and burst is not None and rid is not _UNSET and env.jsonrpc == "2.0"
-                and (not len(params) or memoryview(params)[0] == 0x7B) and not self.shutting_down
-                and not self._trace and not handler.long_running and rid not in self._inflight):
-            # The common case, a quick call with an object (or no) params in a served stream:
-            # every check of _dispatch holds, so straight to the handler.
-            try:
-                result = handler.call(params if len(params) else None, NULL_JOB, rid)
-            except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
-                burst += (self._failure(env.method, rid, exc), b"\n")
-                return
-            if len(result) <= self._max_reply and env.method != "shutdown":
-                burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
-            else:
-                burst += (self._result(env.method, rid, result), b"\n")
-            return
+        if (handler is not None and self._burst is not None and not self._trace and not self.shutting_down
+                and env.method != "shutdown" and not handler.long_running):
+            self._quick[env.method] = handler
         reply = self._dispatch(env)
         if isinstance(reply, Future):
             self._track(reply, lambda f: self._write(f.result()))

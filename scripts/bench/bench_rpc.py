@@ -14,7 +14,10 @@
   median and range of the in-round ratio. Pinned to one CPU with taskset when it exists.
 With --instructions (needs valgrind): the instructions executed by `python -c pass` and by
 `bridge serve` (initialize, then EOF and exit), counted by callgrind: a load-independent check of
-the cold start (the daemon's count includes its exit).
+the cold start (the daemon's count includes its exit); and the instructions the server executes
+per sequential getArtifact, the msgspec echo's and the daemon's: (count after 6,000 calls - count
+after 1,000) / 5,000, so start-up and exit cancel out (user-space instructions of the server
+process only: not the kernel's pipe work, not the client).
 The TypeScript client's figures (the target, ≥ 0.6 × echo) come from `node ts-client/bench/rpc.mjs`.
 Not a test: the numbers go in the README.
 """
@@ -98,6 +101,28 @@ def instructions(args: list[str], stdin: bytes = b"") -> int:
     return int(proc.stderr.decode().rsplit("Collected : ", 1)[1].split()[0])
 
 
+def instructions_per_call(args: list[str], line: bytes, n1: int = 1000, n2: int = 6000) -> float:
+    """Instructions a server executes per sequential request `line` (callgrind), start-up and
+    exit cancelled out: (count with n2 requests - count with n1) / (n2 - n1)."""
+    counts = []
+    for n in (n1, n2):
+        with tempfile.TemporaryDirectory() as tmp:
+            p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *args],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
+                                 env=CACHED)
+            for _ in range(n):
+                p.stdin.write(line)
+                p.stdin.flush()
+                p.stdout.readline()
+            p.stdin.close()
+            err = p.stderr.read()
+            p.wait()
+            counts.append(int(err.decode().rsplit("Collected : ", 1)[1].split()[0]))
+            p.stdout.close()
+            p.stderr.close()
+    return (counts[1] - counts[0]) / (n2 - n1)
+
+
 def spread(xs: list[float], scale: float = 1.0, fmt: str = "{:.0f}") -> str:
     return (f"{fmt.format(statistics.median(xs) * scale)} ({fmt.format(min(xs) * scale)}–"
             f"{fmt.format(max(xs) * scale)})")
@@ -134,6 +159,10 @@ def main() -> None:
             counted = (instructions([sys.executable, "-c", "pass"]),
                        instructions([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)], init))
         line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getArtifact", "params": {"artifactId": aid}}).encode() + b"\n"
+        per_call = None
+        if args.instructions:
+            per_call = (instructions_per_call([sys.executable, str(ECHO), "--decode"], line),
+                        instructions_per_call([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)], line))
         rates: dict[int, dict[str, list[float]]] = {1: {"echo": [], "daemon": []}, 64: {"echo": [], "daemon": []}}
         for _ in range(args.rounds):
             daemon = spawn([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)])
@@ -158,6 +187,9 @@ def main() -> None:
     if counted:
         print(f"  instructions (callgrind): python -c pass {counted[0] / 1e6:.1f} M, bridge serve to exit "
               f"{counted[1] / 1e6:.1f} M = {counted[1] / counted[0]:.2f}x")
+    if per_call:
+        print(f"instructions per sequential getArtifact (callgrind, the server process): msgspec echo "
+              f"{per_call[0]:,.0f}, daemon {per_call[1]:,.0f} = {per_call[1] / per_call[0]:.2f}x")
     print("in flight   msgspec echo/s         daemon/s               daemon/echo   (Python client; median (min–max) of "
           f"{args.rounds} interleaved rounds)")
     for inflight, r in rates.items():

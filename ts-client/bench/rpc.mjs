@@ -7,16 +7,23 @@
  * against a byte-substituting JSON-RPC echo (client overhead). Sequential and with --inflight calls
  * in flight (default 64).
  *
- * Rounds are interleaved (each round: a fresh daemon and fresh echoes, a warm-up, then the three
- * measured in rotating order) and the ratios are taken within each round; printed as median and
- * range over --repeat rounds (default 5). The whole run is pinned to one CPU with `taskset` when it
- * exists (the client and the server then share it, as the target's definition assumes).
+ * For information, not the target: the same minimal caller against an echo that decodes the same
+ * way but answers with a reply of the daemon's size (`echo_server.py --decode --result FILE`, the
+ * daemon's getArtifact result), which shows how much of the gap is the bigger reply (Node's
+ * JSON.parse, the pipe) rather than the daemon.
  *
- *   npm run build && node bench/rpc.mjs --requests 2000 [--inflight 64] [--repeat 5] [--python P] [--cpu 0]
+ * Rounds are interleaved (each round: a fresh daemon and fresh echoes, a warm-up, then the four
+ * measured in rotating order) and the ratios are taken within each round; printed as median and
+ * range over --repeat rounds (default 7). The whole run is pinned to one CPU with `taskset` when it
+ * exists (the client and the server then share it, as the target's definition assumes). Besides
+ * the rates, the CPU time per call of Node and of the server child (Linux: /proc/PID/stat, 10 ms
+ * ticks) is printed: on a loaded machine it moves less than the wall-clock rates do.
+ *
+ *   npm run build && node bench/rpc.mjs [--requests 20000] [--inflight 64] [--repeat 7] [--python P] [--cpu 0]
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -26,10 +33,10 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 
 const { values: args } = parseArgs({
   options: {
-    requests: { type: "string", default: "2000" },
+    requests: { type: "string", default: "20000" },
     inflight: { type: "string", default: "64" },
     python: { type: "string" },
-    repeat: { type: "string", default: "5" },
+    repeat: { type: "string", default: "7" },
     cpu: { type: "string", default: "0" },
   },
 });
@@ -50,8 +57,8 @@ const python = args.python ?? resolvePython().executable;
 const ECHO = path.join(here, "echo_server.py");
 
 /** The msgspec echo: send(line) resolves with the echoed line, parsed as the client would. FIFO. */
-function startEcho() {
-  const child = spawn(python, [ECHO, "--decode"], { stdio: ["pipe", "pipe", "inherit"] });
+function startEcho(extra = []) {
+  const child = spawn(python, [ECHO, "--decode", ...extra], { stdio: ["pipe", "pipe", "inherit"] });
   const waiting = [];
   let parts = [];
   child.stdout.on("data", (chunk) => {
@@ -71,6 +78,7 @@ function startEcho() {
   });
   let id = 0;
   return {
+    pid: child.pid,
     call(params) {
       const msg = JSON.stringify({ jsonrpc: "2.0", id: ++id, method: "getArtifact", params }) + "\n";
       return new Promise((resolve) => {
@@ -104,6 +112,28 @@ async function concurrent(call, n, inflight) {
   return n / ((performance.now() - t0) / 1000);
 }
 
+const TICKS_PER_S = 100; // USER_HZ: the unit of /proc/PID/stat's utime and stime on Linux
+
+/** CPU seconds (user + system) the process `pid` has used so far; undefined where /proc is missing. */
+function processCpu(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `run(call)` and returns [calls/s, Node CPU µs per call, server CPU µs per call]. */
+async function measured(run, call, pid, n) {
+  const node0 = process.cpuUsage();
+  const server0 = processCpu(pid);
+  const rate = await run(call);
+  const node = process.cpuUsage(node0);
+  const server1 = processCpu(pid);
+  return [rate, (node.user + node.system) / n, server0 === undefined || server1 === undefined ? NaN : ((server1 - server0) * 1e6) / n];
+}
+
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
@@ -118,9 +148,11 @@ async function main() {
     ["sequential", (call) => sequential(call, N)],
     [`${INFLIGHT} in flight`, (call) => concurrent(call, N, INFLIGHT)],
   ];
-  const results = Object.fromEntries(modes.map(([m]) => [m, { echo: [], clientEcho: [], daemon: [] }]));
+  const names = ["echo", "sizedEcho", "clientEcho", "daemon"];
+  const results = Object.fromEntries(modes.map(([m]) => [m, Object.fromEntries(names.map((k) => [k, { rate: [], node: [], server: [] }]))]));
   try {
     let artifactId;
+    const resultFile = path.join(tmp, "result.json");
     {
       const c = new ArtifactStoreClient({ pythonPath: python, lake, timeoutMs: 0 });
       await c.start();
@@ -128,6 +160,7 @@ async function main() {
         artifactType: "alerts", schemaVersion: 1, logicalKey: "bench/rpc", dataFrame: benchRows(),
         writerName: "bench-rpc", writerVersion: "1", gitCommit: "0000000", gitDirty: false,
       })).artifactId;
+      writeFileSync(resultFile, JSON.stringify(await c.getArtifact(artifactId)));
       await c.close();
     }
     const params = { artifactId };
@@ -135,24 +168,33 @@ async function main() {
       const client = new ArtifactStoreClient({ pythonPath: python, lake, timeoutMs: 0 });
       const echoClient = new ArtifactStoreClient({ pythonPath: python, serverArgs: [ECHO, "--jsonrpc"], timeoutMs: 0 });
       const echo = startEcho();
+      const sizedEcho = startEcho(["--result", resultFile]);
       try {
         await client.start();
         await echoClient.start();
         const calls = {
-          echo: () => echo.call(params),
-          clientEcho: () => echoClient.getArtifact(artifactId),
-          daemon: () => client.getArtifact(artifactId),
+          echo: [() => echo.call(params), echo.pid],
+          sizedEcho: [() => sizedEcho.call(params), sizedEcho.pid],
+          clientEcho: [() => echoClient.getArtifact(artifactId), echoClient.pid],
+          daemon: [() => client.getArtifact(artifactId), client.pid],
         };
-        for (const call of Object.values(calls)) await sequential(call, 1000); // warm-up (JIT, caches)
+        for (const [call] of Object.values(calls)) await sequential(call, 1000); // warm-up (JIT, caches)
         const order = Object.keys(calls);
         for (let k = 0; k < r % order.length; k++) order.push(order.shift()); // rotate per round
         for (const [mode, run] of modes) {
-          for (const name of order) results[mode][name].push(await run(calls[name]));
+          for (const name of order) {
+            const [call, pid] = calls[name];
+            const [rate, node, server] = await measured(run, call, pid, N);
+            results[mode][name].rate.push(rate);
+            results[mode][name].node.push(node);
+            results[mode][name].server.push(server);
+          }
         }
       } finally {
         await client.close();
         await echoClient.close();
         await echo.close();
+        await sizedEcho.close();
       }
     }
   } finally {
@@ -163,12 +205,19 @@ async function main() {
     `node ${process.version}, python ${python}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"})`);
   console.log("baseline: msgspec echo (bench/echo_server.py --decode: readline, msgspec envelope decode, write+flush per line)");
   console.log("median (min–max) over rounds; ratios taken within each round");
-  console.log("mode             echo calls/s           daemon calls/s         daemon/echo (target >= 0.6)   client-only/echo");
+  console.log("mode             echo calls/s           daemon calls/s         daemon/echo (target >= 0.6)   client-only/echo   sized-echo/echo");
   for (const [mode] of modes) {
-    const { echo, clientEcho, daemon } = results[mode];
-    const ratio = daemon.map((d, i) => d / echo[i]);
-    const clientRatio = clientEcho.map((c, i) => c / echo[i]);
-    console.log(`${mode.padEnd(15)}  ${fmt(echo, 0).padEnd(21)}  ${fmt(daemon, 0).padEnd(21)}  ${fmt(ratio).padEnd(28)}  ${fmt(clientRatio)}`);
+    const { echo, sizedEcho, clientEcho, daemon } = results[mode];
+    const per = (xs) => xs.rate.map((x, i) => x / echo.rate[i]);
+    console.log(`${mode.padEnd(15)}  ${fmt(echo.rate, 0).padEnd(21)}  ${fmt(daemon.rate, 0).padEnd(21)}  ${fmt(per(daemon)).padEnd(28)}  ` +
+      `${fmt(per(clientEcho)).padEnd(17)}  ${fmt(per(sizedEcho))}`);
+  }
+  console.log("CPU µs per call, median (min–max): Node (the caller) + the server child");
+  console.log("mode             echo                     sized echo               TS client + JSON-RPC echo   TS client + daemon");
+  for (const [mode] of modes) {
+    const cell = (x) => `${fmt(x.node, 1)} + ${fmt(x.server, 1)}`;
+    const { echo, sizedEcho, clientEcho, daemon } = results[mode];
+    console.log(`${mode.padEnd(15)}  ${cell(echo).padEnd(23)}  ${cell(sizedEcho).padEnd(23)}  ${cell(clientEcho).padEnd(26)}  ${cell(daemon)}`);
   }
 }
 

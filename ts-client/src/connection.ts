@@ -16,7 +16,7 @@ import {
   rpcErrorFromWire,
   type ArtifactStoreError,
 } from "./errors.js";
-import { LineReader, LineWriter, serialize, type LineTooLongError } from "./ndjson.js";
+import { LineReader, LineWriter, serializeValue, type LineTooLongError } from "./ndjson.js";
 
 export const CANCEL_METHOD = "$/cancelRequest";
 export const PROGRESS_METHOD = "$/progress";
@@ -127,10 +127,12 @@ export class JsonRpcConnection {
       return Promise.reject(new RequestAbortedError(method, null, signal.reason, this.context()));
     }
     const id = this.nextId++;
-    const envelope = params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params };
+    // The envelope written directly (the same text JSON.stringify gives for it): only the params
+    // go through serializeValue (NaN, Infinity, bigint refused), and no envelope object is made.
     let line: string;
     try {
-      line = serialize(envelope);
+      const text = params === undefined ? undefined : serializeValue(params);
+      line = `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}${text === undefined ? "" : `,"params":${text}`}}\n`;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -152,9 +154,8 @@ export class JsonRpcConnection {
         onProgress: options.onProgress,
       };
       this.track(entry);
-      this.writer.writeLine(line, (error) => {
-        if (error) this.writeFailed(id, method, error);
-      });
+      // alone: no other call pending (a sequential caller), so nothing to gather this tick
+      this.writer.writeLine(line, this.onWritten, id, this.pending.size === 1);
     });
   }
 
@@ -166,6 +167,11 @@ export class JsonRpcConnection {
       return Promise.reject(error);
     }
   }
+
+  /** A request line was handed to the stream (no error), or could not be (see writeFailed). */
+  private readonly onWritten = (error: Error | undefined, id?: number): void => {
+    if (error && id !== undefined) this.writeFailed(id, this.pending.get(id)?.method ?? "the request", error);
+  };
 
   /**
    * A write failed (EPIPE: usually the daemon just died). The exit handler normally rejects the
@@ -248,7 +254,11 @@ export class JsonRpcConnection {
 
   private settle(id: number, error: Error | undefined, result?: unknown): void {
     const entry = this.pending.get(id);
-    if (!entry) return;
+    if (entry) this.finish(entry, error, result);
+  }
+
+  private finish(entry: Pending, error: Error | undefined, result?: unknown): void {
+    const id = entry.id;
     this.pending.delete(id);
     if (entry.timer) clearTimeout(entry.timer);
     if (entry.signal) this.unwatchSignal(entry.signal, id);
@@ -291,7 +301,8 @@ export class JsonRpcConnection {
 
   private onResponse(message: Message, line: Buffer): void {
     const id = message.id;
-    if (typeof id !== "number" || !this.pending.has(id)) {
+    const entry = typeof id === "number" ? this.pending.get(id) : undefined;
+    if (entry === undefined) {
       if (id === null && message.error) {
         const error = message.error as { message?: unknown };
         this.protocolError(`the daemon reported an error for no request: ${String(error.message)}`);
@@ -301,12 +312,11 @@ export class JsonRpcConnection {
       }
       return;
     }
-    const entry = this.pending.get(id)!;
     if (message.error !== undefined) {
       const wire = (message.error ?? {}) as { code?: unknown; message?: unknown; data?: unknown };
-      this.settle(id, rpcErrorFromWire(wire, entry.method, id, this.context()));
+      this.finish(entry, rpcErrorFromWire(wire, entry.method, entry.id, this.context()));
     } else {
-      this.settle(id, undefined, message.result);
+      this.finish(entry, undefined, message.result);
     }
   }
 

@@ -14,7 +14,7 @@ export type {
 } from "./daemon-client.js";
 export type { CallOptions, Logger, Progress } from "./connection.js";
 export { JsonRpcConnection, CANCEL_METHOD, PROGRESS_METHOD } from "./connection.js";
-export { LineReader, LineWriter, LineTooLongError, WriteClosedError, serialize } from "./ndjson.js";
+export { LineReader, LineWriter, LineTooLongError, WriteClosedError, serialize, serializeValue } from "./ndjson.js";
 export { resolvePython, PYTHON_ENV_VAR, type ResolvedPython, type PythonSource } from "./discovery.js";
 export { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from "./protocol.js";
 export * from "./errors.js";

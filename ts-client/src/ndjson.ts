@@ -131,19 +131,24 @@ export class WriteClosedError extends Error {
   override readonly name = "WriteClosedError";
 }
 
-/** Called once per queued line: with no argument once it was handed to the stream, else with the error. */
-type LineDone = (error?: Error) => void;
+/**
+ * Called once per queued line: without an error once it was handed to the stream, else with the
+ * error; `tag` is what the line was queued with (one callback can then serve every line).
+ */
+type LineDone = (error: Error | undefined, tag?: number) => void;
 
 /**
  * Writes one JSON message per line, in order, honouring backpressure: when `write` returns
  * false, later lines wait for `drain`. A line goes to the stream at once when nothing is queued;
  * lines sent after it in the same tick are gathered and written together on the next tick (many
- * calls issued together cost the daemon one read, not one per line). `send` resolves when the
- * line was handed to the stream.
+ * calls issued together cost the daemon one read, not one per line); a line written `alone`
+ * (see writeLine) starts no gathering, so a sequential caller schedules nothing per call. `send`
+ * resolves when the line was handed to the stream.
  */
 export class LineWriter {
   private readonly queue: string[] = [];
   private readonly done: (LineDone | undefined)[] = [];
+  private readonly tags: (number | undefined)[] = [];
   private waitingForDrain = false;
   private gathering = false;
   private closedError: Error | undefined;
@@ -176,25 +181,32 @@ export class LineWriter {
   /**
    * Queues an already serialised line (ending in `\n`) without a promise: `done` (optional) is
    * called with the error if the line cannot be written, and without one once it was handed over.
+   * `alone`: the caller knows of no other line coming in this tick (a client with no other call
+   * pending), so a line that can go out at once does so without starting a gathering for the
+   * rest of the tick (no `nextTick` scheduled); a line that does come later in the tick is
+   * written at once too and starts the gathering then.
    */
-  writeLine(data: string, done?: LineDone): void {
+  writeLine(data: string, done?: LineDone, tag?: number, alone = false): void {
     if (this.closedError) {
-      done?.(this.closedError);
+      done?.(this.closedError, tag);
       return;
     }
     if (this.queue.length > 0 || this.waitingForDrain || this.gathering) {
       this.queue.push(data);
       this.done.push(done);
+      this.tags.push(tag);
       return;
     }
     if (this.streamGone()) {
-      done?.(this.closedError);
+      done?.(this.closedError, tag);
       return;
     }
-    this.gathering = true;
-    process.nextTick(this.endTick);
+    if (!alone) {
+      this.gathering = true;
+      process.nextTick(this.endTick);
+    }
     if (!this.stream.write(data)) this.waitingForDrain = true;
-    done?.();
+    done?.(undefined, tag);
   }
 
   /** Stops writing and rejects what is still queued. */
@@ -218,16 +230,18 @@ export class LineWriter {
     if (this.queue.length === 0 || this.waitingForDrain || this.streamGone()) return;
     const data = this.queue.length === 1 ? this.queue[0]! : this.queue.join("");
     const done = this.done.splice(0);
+    const tags = this.tags.splice(0);
     this.queue.length = 0;
     if (!this.stream.write(data)) this.waitingForDrain = true;
-    for (const d of done) d?.();
+    for (let i = 0; i < done.length; i++) done[i]?.(undefined, tags[i]);
   }
 
   private failQueued(): void {
     const error = this.closedError!;
     const done = this.done.splice(0);
+    const tags = this.tags.splice(0);
     this.queue.length = 0;
-    for (const d of done) d?.(error);
+    for (let i = 0; i < done.length; i++) done[i]?.(error, tags[i]);
   }
 
   private readonly endTick = (): void => {
@@ -251,17 +265,26 @@ export class LineWriter {
 
 /** JSON text of one message plus `\n`. NaN and Infinity are refused rather than sent as null. */
 export function serialize(message: unknown): string {
+  const text = serializeValue(message);
+  if (text === undefined) throw new TypeError("message is not JSON-serialisable");
+  return text + "\n";
+}
+
+/**
+ * JSON text of one value (no newline), or undefined for what JSON.stringify leaves out (a
+ * function, a symbol, undefined). NaN and Infinity are refused rather than sent as null.
+ */
+export function serializeValue(value: unknown): string | undefined {
   let text: string | undefined;
   try {
-    text = JSON.stringify(message);
+    text = JSON.stringify(value);
   } catch {
     text = undefined; // a bigint (or a cycle): the checking pass below says which
   }
   // JSON.stringify writes NaN and Infinity as null: only a text with a null can hide one, so only
-  // then (or after an error) is the message walked again with the checking replacer.
-  if (text === undefined || text.includes("null")) text = JSON.stringify(message, rejectNonFinite);
-  if (text === undefined) throw new TypeError("message is not JSON-serialisable");
-  return text + "\n";
+  // then (or after an error) is the value walked again with the checking replacer.
+  if (text === undefined || text.includes("null")) text = JSON.stringify(value, rejectNonFinite);
+  return text;
 }
 
 function rejectNonFinite(this: unknown, key: string, value: unknown): unknown {

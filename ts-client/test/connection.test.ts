@@ -246,6 +246,44 @@ describe("JsonRpcConnection", () => {
     assert.equal(received.length, 1);
   });
 
+  it("writes each request as JSON.stringify of its envelope would", async () => {
+    const toServer = new PassThrough();
+    const chunks: Buffer[] = [];
+    toServer.on("data", (c: Buffer) => chunks.push(c));
+    const conn = new JsonRpcConnection(new PassThrough(), toServer);
+    // methods and params with quotes, escapes, unicode, nulls, nesting, toJSON, and left-out values
+    const cases: Array<[string, unknown]> = [
+      ["getArtifact", { artifactId: "a".repeat(32) }],
+      ['we"ird\\name\n', { s: 'q"uote \\ \u0001 é 😀', n: null, a: [1, -2.5, 1e21, true, null], o: { d: new Date(0) } }],
+      ["noParams", undefined],
+      ["emptyParams", {}],
+      ["array", [1, "two", { three: 3 }]],
+      ["dropped", { keep: 1, fn: () => 1, u: undefined, sym: Symbol("s") }],
+      ["fnParams", () => 1],
+    ];
+    for (const [method, params] of cases) void conn.request(method, params).catch(() => undefined);
+    await new Promise((r) => setImmediate(r));
+    const lines = Buffer.concat(chunks).toString("utf8").split("\n");
+    assert.equal(lines.pop(), "");
+    assert.deepEqual(
+      lines,
+      cases.map(([method, params], i) =>
+        JSON.stringify(params === undefined ? { jsonrpc: "2.0", id: i + 1, method } : { jsonrpc: "2.0", id: i + 1, method, params }),
+      ),
+    );
+    conn.close(new Error("done"));
+  });
+
+  it("rejects a call whose line cannot be written, naming the method", async () => {
+    const output = new PassThrough();
+    output.end(); // the daemon's stdin is gone
+    const conn = new JsonRpcConnection(new PassThrough(), output);
+    const error = await conn.request("getArtifact", { artifactId: "a" }).catch((e: unknown) => e);
+    assert.ok(error instanceof ProtocolError);
+    assert.match(error.message, /could not send getArtifact to the daemon/);
+    assert.equal(conn.pendingCount, 0);
+  });
+
   it("refuses unserialisable params without leaving a pending call", async () => {
     const { conn } = pair();
     await assert.rejects(conn.request("x", { v: Number.NaN }), /NaN/);

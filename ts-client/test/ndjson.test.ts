@@ -165,15 +165,41 @@ describe("LineWriter", () => {
     });
     const writer = new LineWriter(sink);
     const done: (Error | undefined)[] = [];
-    for (let i = 0; i < 5; i++) writer.writeLine(`{"i":${i}}\n`, (e) => done.push(e));
+    const tags: (number | undefined)[] = [];
+    const onDone = (e: Error | undefined, tag?: number): void => {
+      done.push(e);
+      tags.push(tag);
+    };
+    for (let i = 0; i < 5; i++) writer.writeLine(`{"i":${i}}\n`, onDone, 10 + i);
     assert.deepEqual(writes, ['{"i":0}\n'], "the first line goes out at once");
     assert.equal(writer.queued, 4);
     await new Promise((resolve) => process.nextTick(resolve));
     assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n{"i":2}\n{"i":3}\n{"i":4}\n'], "the rest in one write, in order");
     assert.deepEqual(done, [undefined, undefined, undefined, undefined, undefined]);
+    assert.deepEqual(tags, [10, 11, 12, 13, 14], "one callback for every line: each told its own tag");
     await new Promise((resolve) => setImmediate(resolve));
     writer.writeLine('{"i":5}\n');
     assert.equal(writes.length, 3, "a later tick writes at once again");
+  });
+
+  it("a line written alone starts no gathering: the next line of the tick goes at once and gathers the rest", async () => {
+    const writes: string[] = [];
+    const sink = new Writable({
+      decodeStrings: false,
+      write(chunk: string, _enc, callback) {
+        writes.push(chunk);
+        callback();
+      },
+    });
+    const writer = new LineWriter(sink);
+    writer.writeLine('{"i":0}\n', undefined, undefined, true);
+    assert.equal(writer.queued, 0);
+    for (let i = 1; i < 4; i++) writer.writeLine(`{"i":${i}}\n`);
+    assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n'], "the line after a lone one goes out at once too");
+    await new Promise((resolve) => process.nextTick(resolve));
+    assert.deepEqual(writes, ['{"i":0}\n', '{"i":1}\n', '{"i":2}\n{"i":3}\n'], "and gathers the rest of the tick");
+    for (let i = 4; i < 6; i++) writer.writeLine(`{"i":${i}}\n`, undefined, undefined, true);
+    assert.equal(writes.length, 5, "lone lines in a tick with nothing queued each go out at once");
   });
 
   it("sends null, and NaN hidden beside a null still fails", () => {

@@ -213,11 +213,13 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
                  deferred: list[Callable[[], None]] | None = None) -> pa.Table:
     """Fit `table` to `spec` and put its rows in canonical order.
 
-    `deferred`: when given and the rows are already in canonical order, the two checks that
-    only read the finished table (row rules, unique key) are not run here but appended to it as
-    one callable, for the caller to run beside other work (a publish runs them with the content
-    hash while the file is written) and before it registers anything. Rows out of order are
-    checked here as always, so a failing row is named in input order either way.
+    `deferred`: when given and the rows are already in canonical order, the checks that only
+    read the finished table (finite floats, row rules, unique key) are not run here but appended
+    to it as one callable, for the caller to run beside other work (a publish runs them with the
+    content hash while the file is written) and before it registers anything; called with
+    `single_thread=True` they use one thread (DuckDB's rule query otherwise takes every core).
+    Rows out of order are checked here as always, so a failing row is named in input order
+    either way.
 
     Raises:
         ValidationFailed: unknown or missing column, lossy cast, null in a non-null column,
@@ -244,15 +246,21 @@ def canonicalize(table: pa.Table, spec: ArtifactSpec, logical_key: str = "", *,
             _check_key_column(arr, col, spec, key_values)
         else:
             arr = _fill_missing(col, spec, key_values, n)
-        _check_values(arr, col)
+        _check_not_null(arr, col)
         columns.append(arr)
     del table  # from here on only the fitted columns are kept alive (see _take_releasing)
     out = pa.Table.from_arrays(columns, schema=arrow_schema(spec))
     del columns
     order = _canonical_order(out, spec)
     if deferred is not None and order is None:
-        deferred.append(lambda: (_check_rules(out, spec), _check_unique(out, spec, None)))
+        def checks(single_thread: bool = False) -> None:
+            _check_finite(out, spec)
+            _check_rules(out, spec, single_thread=single_thread)
+            _check_unique(out, spec, None)
+
+        deferred.append(checks)
         return out
+    _check_finite(out, spec)
     _check_rules(out, spec)
     if order is not None:
         holder = [out]
@@ -270,8 +278,14 @@ def _take_releasing(holder: list[pa.Table], order: pa.Array) -> pa.Table:
     schema = table.schema
     cols = list(table.columns)
     del table
+    pool = pa.default_memory_pool()
     for i in range(len(cols)):
+        if cols[i].num_chunks > 1 and not pa.types.is_primitive(cols[i].type):
+            # Arrow's take concatenates the chunks of a string column while it still holds them:
+            # concatenate first and drop the chunks, and the copy is not there three times at once
+            cols[i] = cols[i].combine_chunks()
         cols[i] = cols[i].take(order)
+        pool.release_unused()  # give the source column's pages back (the allocator keeps them otherwise)
     return pa.Table.from_arrays(cols, schema=schema)
 
 
@@ -282,7 +296,9 @@ def _strip_metadata(table: pa.Table) -> pa.Table:
 def _fill_missing(col: Column, spec: ArtifactSpec, key_values: dict[str, str], n: int) -> pa.ChunkedArray:
     segment = spec.key_columns.get(col.name)
     if segment is not None and segment in key_values:
-        return pa.chunked_array([pa.array([key_values[segment]] * n, arrow_type(col.type))]) if n else pa.chunked_array([], arrow_type(col.type))
+        value = (_string_scalar(key_values[segment]) if col.type == "string"
+                 else pa.scalar(key_values[segment], arrow_type(col.type)))
+        return pa.chunked_array([pa.repeat(value, n)], type=arrow_type(col.type))
     if col.nullable:
         return pa.chunked_array([pa.nulls(n, arrow_type(col.type))])
     hint = f" (or name it in the logical key as {segment}=...)" if segment else ""
@@ -297,13 +313,22 @@ def _check_key_column(arr: pa.ChunkedArray, col: Column, spec: ArtifactSpec, key
     segment = spec.key_columns.get(col.name)
     if segment is None or segment not in key_values or len(arr) == 0:
         return
-    differs = pc.not_equal(arr, pa.scalar(key_values[segment], arrow_type(col.type)))
+    differs = pc.not_equal(arr, _string_scalar(key_values[segment]) if col.type == "string"
+                            else pa.scalar(key_values[segment], arrow_type(col.type)))
     if pc.any(differs).as_py():
         row = pc.index(differs, True).as_py()
         raise ValidationFailed(
             f"value differs from the logical key's {segment}={key_values[segment]}",
             column=col.name, row=row, value=arr[row].as_py(), rule="logical_key_mismatch",
         )
+
+
+def _string_scalar(text: str) -> pa.Scalar:
+    """`pa.scalar(text, pa.string())` built from buffers: pyarrow turns a Python value into Arrow
+    through code that imports pandas on first use (0.3-0.5 s in a fresh process)."""
+    data = text.encode("utf-8")
+    offsets = np.array([0, len(data)], dtype=np.int32)
+    return pa.Array.from_buffers(pa.string(), 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])[0]
 
 
 def _cast_column(arr: pa.ChunkedArray, col: Column) -> pa.ChunkedArray:
@@ -428,12 +453,19 @@ def _first_failing_row(arr: pa.ChunkedArray, op: Callable[[pa.Array], Any]) -> i
     return lo
 
 
-def _check_values(arr: pa.ChunkedArray, col: Column) -> None:
+def _check_not_null(arr: pa.ChunkedArray, col: Column) -> None:
     if not col.nullable and arr.null_count:
         row = pc.index(pc.is_null(arr), True).as_py()
         raise ValidationFailed(f"null in non-nullable column ({arr.null_count} rows)", column=col.name, row=row,
                                rule="not_null")
-    if col.type == "float64" and len(arr):
+
+
+def _check_finite(table: pa.Table, spec: ArtifactSpec) -> None:
+    """No NaN or infinity in a float column (the first such column, in spec order, is named)."""
+    for col in spec.columns:
+        arr = table.column(col.name)
+        if col.type != "float64" or len(arr) == 0:
+            continue
         bad = pc.invert(pc.is_finite(arr))
         if pc.any(bad).as_py():
             row = pc.index(bad, True).as_py()
@@ -441,11 +473,13 @@ def _check_values(arr: pa.ChunkedArray, col: Column) -> None:
                                    rule="finite")
 
 
-def _check_rules(table: pa.Table, spec: ArtifactSpec) -> None:
+def _check_rules(table: pa.Table, spec: ArtifactSpec, *, single_thread: bool = False) -> None:
     """One vectorised pass checks every rule; only on a failure is the first bad row located."""
     if not spec.rules or table.num_rows == 0:
         return
     con = _rules_connection()
+    if single_thread:
+        con.execute("SET threads = 1")
     try:
         con.register("t", table)
         held = con.execute(
@@ -466,6 +500,8 @@ def _check_rules(table: pa.Table, spec: ArtifactSpec) -> None:
             )
     finally:
         con.unregister("t")
+        if single_thread:
+            con.execute("RESET threads")
 
 
 _RULES = threading.local()
@@ -510,7 +546,9 @@ def _canonical_order(table: pa.Table, spec: ArtifactSpec) -> pa.Array | None:
         return None
     key = _composite_key(table, cols)
     if key is not None:
-        return pa.array(np.argsort(key))
+        order = np.argsort(key)
+        del key
+        return pa.Array.from_buffers(pa.int64(), len(order), [None, pa.py_buffer(order)])
     # General case: strings replaced by their ranks (Arrow sorts integers far faster), then Arrow.
     keys = {}
     for c in cols:
@@ -522,64 +560,100 @@ def _canonical_order(table: pa.Table, spec: ArtifactSpec) -> pa.Array | None:
 def _composite_key(table: pa.Table, cols: Sequence[str]) -> np.ndarray | None:
     """Pack the sort columns into one uint64 per row (same order) when their ranges fit in 64
     bits: strings by rank among distinct values, integers and timestamps as offsets from their
-    minimum, bools as one bit. One numpy sort of uint64 then orders the table."""
-    parts: list[tuple[np.ndarray, int]] = []
+    minimum, bools as one bit. One numpy sort of uint64 then orders the table. The key is built
+    a chunk at a time from views of the Arrow buffers: no copy of a whole column."""
+    parts: list[tuple[pa.ChunkedArray, str, int, int]] = []  # (codes source, kind, minimum, bits)
     for c in cols:
         col = table.column(c)
         if col.null_count:
             return None
         if pa.types.is_string(col.type):
-            codes = _string_rank(col).to_numpy().astype(np.uint64)
+            ranks = _string_rank(col)
+            parts.append((ranks, "int32", 0, (int(pc.max(ranks).as_py() or 0)).bit_length()))
         elif pa.types.is_timestamp(col.type) or pa.types.is_integer(col.type):
-            values = col.combine_chunks()
-            values = values.view(pa.int64()) if pa.types.is_timestamp(col.type) else values.cast(pa.int64())
-            v = values.to_numpy()
-            codes = (v - v.min()).astype(np.uint64)
+            if not (pa.types.is_timestamp(col.type) or col.type == pa.int64()):
+                col = col.cast(pa.int64())
+            mm = pc.min_max(col)
+            lo, hi = (int(x.cast(pa.int64()).as_py()) for x in (mm["min"], mm["max"]))
+            parts.append((col, "int64", lo, (hi - lo).bit_length()))
         elif pa.types.is_boolean(col.type):
-            codes = col.combine_chunks().to_numpy(zero_copy_only=False).astype(np.uint64)
+            parts.append((col.cast(pa.uint8()), "uint8", 0, int(bool(pc.any(col).as_py()))))
         else:
             return None
-        parts.append((codes, int(codes.max()).bit_length()))
-    if sum(bits for _, bits in parts) > 64:
+    if sum(bits for *_, bits in parts) > 64:
         return None
     key = np.zeros(table.num_rows, dtype=np.uint64)
-    for codes, bits in parts:
-        if bits:
-            key <<= np.uint64(bits)
-            key |= codes
+    for source, kind, lo, bits in parts:
+        if not bits:
+            continue
+        key <<= np.uint64(bits)
+        at = 0
+        for chunk in source.chunks:
+            v = _values(chunk, kind)
+            if kind == "int64":  # offset from the minimum, in uint64 arithmetic (no overflow)
+                v = v.view(np.uint64) - np.uint64(lo % (1 << 64))
+            key[at : at + len(v)] |= v.astype(np.uint64, copy=False)
+            at += len(v)
     return key
 
 
-def _string_rank(col: pa.ChunkedArray) -> pa.Array:
-    encoded = pc.dictionary_encode(col.combine_chunks() if col.num_chunks != 1 else col.chunk(0))
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    return pa.array(rank[encoded.indices.to_numpy()])
+def _string_rank(col: pa.ChunkedArray) -> pa.ChunkedArray:
+    """Each value's rank among the column's distinct values (int32, byte order), chunk for chunk."""
+    distinct = pc.unique(col)
+    return pc.index_in(col, value_set=distinct.take(pc.sort_indices(distinct)))
+
+
+_SPLIT_ROWS = 1 << 20  # from this many rows the order check runs as two halves on two threads
 
 
 def _is_sorted(table: pa.Table, cols: Sequence[str]) -> bool:
-    """Vectorised check of non-decreasing order on `cols` (lexicographic); any null means "sort it"."""
+    """Vectorised check of non-decreasing order on `cols` (lexicographic); any null means "sort it".
+    A large table is checked as two halves of its adjacent pairs at once (the kernels release the
+    GIL; nothing else runs yet while the rows are being fitted)."""
     n = table.num_rows
+    if any(table.column(c).null_count for c in cols):
+        return False  # rare: let the sort handle null placement
+    if n <= _SPLIT_ROWS:
+        return _pairs_sorted(table, cols, 0, n - 1)
+    half = (n - 1) // 2
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="qb-order-check") as pool:
+        return all(pool.map(lambda r: _pairs_sorted(table, cols, *r), [(0, half), (half, n - 1)]))
+
+
+def _pairs_sorted(table: pa.Table, cols: Sequence[str], lo: int, hi: int) -> bool:
+    """Row i ≤ row i + 1 on `cols` for every i in [lo, hi)."""
+    m = hi - lo
+    if m <= 0:
+        return True
     undecided = None  # rows i where all previous key columns are equal between row i and i+1
     for c in cols:
         a = table.column(c)
-        if a.null_count:
-            return False  # rare: let the sort handle null placement
-        prev, nxt = a.slice(0, n - 1), a.slice(1, n - 1)
-        lt = pc.less(prev, nxt)
-        gt = pc.greater(prev, nxt)
+        prev, nxt = a.slice(lo, m), a.slice(lo + 1, m)
+        lt, gt = _less_greater(prev, nxt)
         if undecided is None:
-            if pc.any(gt).as_py():
+            if gt is not None and pc.any(gt).as_py():
                 return False
             undecided = pc.invert(lt)
         else:
-            if pc.any(pc.and_(undecided, gt)).as_py():
+            if gt is not None and pc.any(pc.and_(undecided, gt)).as_py():
                 return False
             undecided = pc.and_(undecided, pc.invert(lt))
         if not pc.any(undecided).as_py():
             return True
     return True
+
+
+def _less_greater(prev: pa.ChunkedArray, nxt: pa.ChunkedArray) -> tuple[pa.ChunkedArray, pa.ChunkedArray | None]:
+    """(prev < nxt, prev > nxt), elementwise; None for the second when no pair descends. A string
+    column of runs (a token, a resolution) is compared for equality once and only its few unequal
+    pairs for order, when those pairs are all ascending: one string comparison a row, not two."""
+    if pa.types.is_string(prev.type):
+        ne = pc.not_equal(prev, nxt)
+        if (pc.sum(ne).as_py() or 0) * 8 <= len(ne):
+            # (filter, not take: Arrow's take would concatenate a chunked string column first)
+            if pc.all(pc.less(prev.filter(ne), nxt.filter(ne))).as_py() is not False:
+                return ne, None  # every unequal pair ascends: less = unequal, greater = none
+    return pc.less(prev, nxt), pc.greater(prev, nxt)
 
 
 def _check_unique(table: pa.Table, spec: ArtifactSpec, order: pa.Array | None) -> None:
@@ -680,10 +754,18 @@ def _column_digest(col: Column, arr: pa.ChunkedArray) -> bytes:
     return h.digest()
 
 
-def _validity_bytes(chunk: pa.Array) -> bytes:
+def _validity_bytes(chunk: pa.Array) -> bytes | memoryview:
     if chunk.null_count == 0:
         return b"\x01" * len(chunk)
-    return pc.is_valid(chunk).to_numpy(zero_copy_only=False).astype(np.uint8).tobytes()
+    return memoryview(_values(pc.is_valid(chunk).cast(pa.uint8()), np.uint8))
+
+
+def _values(chunk: pa.Array, dtype) -> np.ndarray:
+    """A fixed-width array's values as a numpy view of its data buffer (no copy; nulls are
+    whatever the buffer holds). `Array.to_numpy` would do, but it imports pandas on first use
+    (0.3-0.5 s in a fresh process, holding the GIL the Parquet writer's thread needs)."""
+    dt = np.dtype(dtype)
+    return np.frombuffer(chunk.buffers()[1], dtype=dt, count=len(chunk), offset=chunk.offset * dt.itemsize)
 
 
 def _offsets(chunk: pa.Array) -> np.ndarray:
@@ -691,13 +773,17 @@ def _offsets(chunk: pa.Array) -> np.ndarray:
     return np.frombuffer(chunk.buffers()[1], dtype=width, count=len(chunk) + 1, offset=chunk.offset * np.dtype(width).itemsize)
 
 
+_NEGATIVE_ZERO = np.uint64(1 << 63)  # the bits of -0.0
 _SLICE = 1 << 20  # rows per piece of a temporary copy: the hash's extra memory stays ~8 MB a thread
 
 
 def _string_lengths(chunk: pa.Array) -> Iterator[memoryview]:
     off = _offsets(chunk)
+    buf = np.empty(min(len(chunk), _SLICE), dtype="<u8")  # one buffer, refilled for every piece
     for i in range(0, len(chunk), _SLICE):
-        yield memoryview(np.diff(off[i : i + _SLICE + 1]).astype("<u8"))
+        m = min(_SLICE, len(chunk) - i)
+        np.subtract(off[i + 1 : i + m + 1], off[i : i + m], out=buf[:m], casting="unsafe")
+        yield memoryview(buf[:m])
 
 
 def _string_data(chunk: pa.Array) -> memoryview:
@@ -712,14 +798,12 @@ def _fixed_bytes(chunk: pa.Array, logical: str) -> Iterator[memoryview]:
     if chunk.null_count:
         chunk = pc.fill_null(chunk, False if logical == "bool" else 0)
     if logical == "bool":
-        yield memoryview(chunk.to_numpy(zero_copy_only=False).astype(np.uint8))
+        yield memoryview(_values(chunk.cast(pa.uint8()), np.uint8))
         return
-    if logical == "timestamp":
-        chunk = chunk.view(pa.int64())
-    values = chunk.to_numpy(zero_copy_only=True)
+    values = _values(chunk, np.float64 if logical == "float64" else np.int64)
     little = values.dtype.newbyteorder("<")
     for i in range(0, len(values), _SLICE):
         piece = values[i : i + _SLICE]
-        if logical == "float64":
-            piece = piece + 0.0  # -0.0 → 0.0; NaN/inf were rejected by canonicalize
+        if logical == "float64" and (piece.view(np.uint64) == _NEGATIVE_ZERO).any():
+            piece = piece + 0.0  # -0.0 → 0.0 (a copy only where there is one); NaN/inf were rejected
         yield memoryview(piece.astype(little, copy=False))

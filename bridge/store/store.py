@@ -224,8 +224,9 @@ class Store:
     def _hash_while_writing(self, spec, table, logical_key: str, deferred: list, data, job: Job):
         """The content hash (after the deferred checks) on another thread while this one writes the
         Parquet file to staging: the writer is single-threaded, so on two cores the hash costs
-        little wall time. The id and hash go into the file's footer, written last. Between row
-        groups: a cancel stops the write, as does a finished hash whose content is registered
+        little wall time. The checks and the hash use the cores the writer leaves (one on two
+        cores: a second hashing thread would take time from the writer, whose time is the
+        publish's). The id and hash go into the file's footer, written last. Between row groups: a cancel stops the write, as does a finished hash whose content is registered
         already (a dedup writes nothing more). Returns (content hash, (staging file, file hash)),
         or (content hash, None) when the write was abandoned for a dedup.
 
@@ -238,10 +239,12 @@ class Store:
 
         tmp_parquet, _ = self._staging_paths()
 
+        spare = max(1, _usable_cpus() - 1)  # the writer takes one
+
         def check_and_hash() -> str:
             for check in deferred:
-                check()
-            return canonical.content_hash(table, spec)
+                check(single_thread=spare == 1)
+            return canonical.content_hash(table, spec, threads=min(2, spare))
 
         looked: list[bool] = []
 
@@ -1202,6 +1205,14 @@ _OVERLAP_MIN_ROWS = 200_000
 
 class _AlreadyRegistered(Exception):
     """The content being written is registered already: stop writing (a dedup)."""
+
+
+def _usable_cpus() -> int:
+    """The CPUs this process may run on (taskset, cgroup cpusets), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def _deduped(artifact: Artifact, mode: str) -> PublishResult:

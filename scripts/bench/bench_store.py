@@ -14,6 +14,15 @@ Prints, for an OHLCV table of --rows rows:
 Every step runs in a fresh process, once per round, rounds interleaved; median and range printed,
 and the CPU time (user + system) of the publish and its baseline: on a loaded machine no core is
 idle, so the wall-time ratio then shows the extra work rather than what runs beside the writer.
+The publish/baseline ratio is also given per round (each publish over the baseline run just
+before it, so both saw the same load): median and range.
+Each child imports pyarrow (with its csv and parquet modules), numpy and duckdb before its clock
+starts; the publish also opens its lake and loads the modules it uses (pyarrow.compute, the
+store's) first, as a running daemon has them. What a fresh process (a CLI call) pays once for
+those modules is printed apart.
+With --instructions ROWS (needs valgrind): the instructions the publish and its baseline execute
+at ROWS rows, counted by callgrind over all threads: a measure of the work done that does not
+depend on the machine's load (it cannot show what runs beside the writer).
 Not a test: the numbers go in the README.
 """
 
@@ -99,6 +108,7 @@ from bridge.store import Store
 import shutil
 shutil.rmtree(F / "lake", ignore_errors=True)
 s = Store(F / "lake")  # a new lake, opened before the clock starts: the publish is timed, not the set-up
+import pyarrow.compute, bridge.store.canonical, bridge.store.files, bridge.store.limits, bridge.store.gitinfo  # as in the daemon
 #--timed--
 r = s.publish("ohlcv_slice", 2, "bench/csv", F / "ohlcv.csv", writer_name="bench", writer_version="1")
 assert not r.deduped
@@ -108,6 +118,7 @@ from bridge.store import Store
 import shutil
 shutil.rmtree(F / "lake", ignore_errors=True)
 s = Store(F / "lake")  # a new lake, opened before the clock starts: the publish is timed, not the set-up
+import pyarrow.compute, bridge.store.canonical, bridge.store.files, bridge.store.limits, bridge.store.gitinfo  # as in the daemon
 #--timed--
 r = s.publish("ohlcv_slice", 2, "bench/csv", F / "shuffled.csv", writer_name="bench", writer_version="1")
 assert not r.deduped
@@ -115,14 +126,19 @@ assert not r.deduped
     "baseline_rss": """
 x = 1
 """,
+    "publish_imports": """
+from bridge.store import Store
+#--timed--
+import pyarrow.compute, bridge.store.canonical, bridge.store.files, bridge.store.limits, bridge.store.gitinfo
+""",
 }
 
 
-def run_step(name: str, folder: Path, subset: int) -> dict:
-    """Run one step in a fresh interpreter; time only the step (not imports, nor the set-up before a
-    `#--timed--` line: opening a new lake); its CPU time; peak RSS of the child."""
+def step_code(name: str, folder: Path, subset: int, timed_part: bool = True) -> str:
     setup, _, timed = STEPS[name].rpartition("#--timed--")
-    code = f"""
+    if not timed_part:
+        timed = "pass"
+    return f"""
 import sys, time, resource, json
 from pathlib import Path
 sys.path.insert(0, {str(REPO)!r})
@@ -136,8 +152,35 @@ dt = time.perf_counter() - t0
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({{"seconds": dt, "cpu": ru.ru_utime + ru.ru_stime - cpu0, "peak_rss": ru.ru_maxrss * 1024}}))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+
+
+def run_step(name: str, folder: Path, subset: int) -> dict:
+    """Run one step in a fresh interpreter; time only the step (not imports, nor the set-up before a
+    `#--timed--` line: opening a new lake); its CPU time; peak RSS of the child."""
+    out = subprocess.run([sys.executable, "-c", step_code(name, folder, subset)], capture_output=True, text=True,
+                         check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def instructions(name: str, folder: Path) -> tuple[int, int]:
+    """Instructions the timed part of a step executes, counted by valgrind's callgrind (all threads;
+    the same count on a busy or a quiet machine): the step run whole minus its set-up run alone.
+    Also the part of it spent in libcrypto (SHA-256): valgrind hides the CPU's SHA extensions,
+    so that part counts several times what the CPU runs."""
+
+    def count(code: str) -> tuple[int, int]:
+        with tempfile.TemporaryDirectory() as tmp:
+            proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
+                                   sys.executable, "-c", code], capture_output=True, text=True, check=True)
+            total = int(proc.stderr.rsplit("Collected : ", 1)[1].split()[0])
+            ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", f"{tmp}/out"],
+                                 capture_output=True, text=True, check=True).stdout
+        crypto = sum(int(line.split()[0].replace(",", "")) for line in ann.splitlines()
+                     if "libcrypto" in line and line.strip()[:1].isdigit())
+        return total, crypto
+
+    whole, setup = count(step_code(name, folder, 0)), count(step_code(name, folder, 0, timed_part=False))
+    return whole[0] - setup[0], whole[1] - setup[1]
 
 
 def rounds(names: list[str], folder: Path, repeat: int, subset: int = 0) -> dict:
@@ -150,9 +193,15 @@ def rounds(names: list[str], folder: Path, repeat: int, subset: int = 0) -> dict
     out = {}
     for n, rs in runs.items():
         secs = [r["seconds"] for r in rs]
-        out[n] = {"seconds": statistics.median(secs), "range": (min(secs), max(secs)),
+        out[n] = {"seconds": statistics.median(secs), "range": (min(secs), max(secs)), "all": secs,
                   "cpu": statistics.median(r["cpu"] for r in rs), "peak_rss": max(r["peak_rss"] for r in rs)}
     return out
+
+
+def paired(res: dict, num: str, den: str) -> tuple[float, float, float]:
+    """Per-round ratio num/den (the two ran one after the other in each round): median, min, max."""
+    r = [a / b for a, b in zip(res[num]["all"], res[den]["all"])]
+    return statistics.median(r), min(r), max(r)
 
 
 def main() -> None:
@@ -161,11 +210,16 @@ def main() -> None:
     ap.add_argument("--tokens", type=int, default=200)
     ap.add_argument("--repeat", type=int, default=5, help="interleaved rounds (median and range reported)")
     ap.add_argument("--loop-subset", type=int, default=200_000, help="rows the naive loop runs on (then scaled)")
+    ap.add_argument("--instructions", type=int, metavar="ROWS", default=0,
+                    help="instead: count the instructions of the publish and its baseline at ROWS rows (valgrind)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--generate", metavar="DIR", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.generate:
         print(json.dumps(make_data(args.rows, args.tokens, Path(args.generate))))
+        return
+    if args.instructions:
+        count_instructions(args.instructions, args.tokens)
         return
     with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
         folder = Path(tmp)
@@ -180,6 +234,7 @@ def main() -> None:
         res = rounds(["read_parquet", "content_hash", "csv_to_parquet", "publish_csv", "publish_shuffled_csv"],
                      folder, args.repeat)
         base_rss = rounds(["baseline_rss"], folder, 1)["baseline_rss"]["peak_rss"]
+        imports = rounds(["publish_imports"], folder, 3)["publish_imports"]["seconds"]
         loop = rounds(["naive_loop"], folder, 1, subset)["naive_loop"]
         loop_scaled = loop["seconds"] * n / subset
     out = {
@@ -193,6 +248,8 @@ def main() -> None:
         "csv_to_parquet_s": res["csv_to_parquet"]["seconds"],
         "publish_csv_s": res["publish_csv"]["seconds"],
         "publish_vs_baseline": res["publish_csv"]["seconds"] / res["csv_to_parquet"]["seconds"],
+        "publish_vs_baseline_per_round": paired(res, "publish_csv", "csv_to_parquet"),
+        "publish_imports_s": imports,
         "csv_to_parquet_cpu_s": res["csv_to_parquet"]["cpu"], "publish_csv_cpu_s": res["publish_csv"]["cpu"],
         "publish_shuffled_csv_s": res["publish_shuffled_csv"]["seconds"],
         "interpreter_rss": base_rss,
@@ -214,6 +271,9 @@ def main() -> None:
     print(f"publish CSV         {out['publish_csv_s']:7.2f} s")
     print(f"  vs typed read_csv + write_table (store's Parquet settings, no fsync) {out['csv_to_parquet_s']:7.2f} s  ratio "
           f"{out['publish_vs_baseline']:5.2f}x  target <= 1.2x")
+    pr = out["publish_vs_baseline_per_round"]
+    print(f"  ratio per round (publish / the baseline run just before it): median {pr[0]:.2f}x, range {pr[1]:.2f}-{pr[2]:.2f}x")
+    print(f"  not timed: the modules a fresh process (a CLI call) loads once for a publish (pyarrow.compute, the store's): {imports:.2f} s (median of 3)")
     print(f"  CPU time (user + system, median): publish {res['publish_csv']['cpu']:.2f} s, baseline "
           f"{res['csv_to_parquet']['cpu']:.2f} s, ratio {res['publish_csv']['cpu'] / res['csv_to_parquet']['cpu']:.2f}x"
           "  (the work done; wall time also shows what overlaps)")
@@ -223,6 +283,22 @@ def main() -> None:
     print(f"peak RSS publish    {res['publish_csv']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_publish_x_arrow']:.2f}x Arrow size  target <= 2x (rows in order)")
     print(f"peak RSS shuffled   {res['publish_shuffled_csv']['peak_rss'] / 1e6:7.0f} MB  {out['peak_rss_publish_shuffled_x_arrow']:.2f}x Arrow size  target <= 3x")
     print(f"(a bare interpreter with pyarrow, numpy and duckdb imported: {base_rss / 1e6:.0f} MB, included above)")
+
+
+def count_instructions(rows: int, tokens: int) -> None:
+    """The load-independent comparison: instructions of the publish and of its baseline."""
+    with tempfile.TemporaryDirectory(prefix="bench-store-") as tmp:
+        folder = Path(tmp)
+        print(f"generating {rows:,} OHLCV rows; counting under callgrind (minutes) ...", file=sys.stderr)
+        subprocess.run([sys.executable, __file__, "--generate", str(folder), "--rows", str(rows),
+                        "--tokens", str(tokens)], capture_output=True, text=True, check=True)
+        got = {n: instructions(n, folder) for n in ("csv_to_parquet", "publish_csv")}
+    (base, base_c), (pub, pub_c) = got["csv_to_parquet"], got["publish_csv"]
+    print(f"instructions at {rows:,} rows (callgrind, all threads, set-up subtracted):")
+    print(f"  typed read_csv + write_table {base / 1e6:9.1f} M  (SHA-256 {max(0, base_c) / 1e6:.1f} M)")
+    print(f"  publish                      {pub / 1e6:9.1f} M  (SHA-256 {pub_c / 1e6:.1f} M)  ratio {pub / base:.2f}x;"
+          f" without SHA-256 {(pub - pub_c) / (base - base_c):.2f}x")
+    print("  (valgrind hides the CPU's SHA extensions: its SHA-256 count is several times what the CPU runs)")
 
 
 if __name__ == "__main__":

@@ -16,6 +16,19 @@ function collect(options = {}): { reader: LineReader; lines: string[]; overflows
   return { reader, lines, overflows };
 }
 
+/** A LineWriter over a sink that records each write it gets, as one string per write. */
+function recordingWriter(): { writes: string[]; writer: LineWriter } {
+  const writes: string[] = [];
+  const sink = new Writable({
+    decodeStrings: false,
+    write(chunk: string, _enc, callback) {
+      writes.push(chunk);
+      callback();
+    },
+  });
+  return { writes, writer: new LineWriter(sink) };
+}
+
 describe("LineReader", () => {
   it("splits lines within and across chunks", () => {
     const { reader, lines } = collect();
@@ -155,15 +168,7 @@ describe("LineWriter", () => {
   });
 
   it("writes a line at once and gathers the rest of the tick into one write", async () => {
-    const writes: string[] = [];
-    const sink = new Writable({
-      decodeStrings: false,
-      write(chunk: string, _enc, callback) {
-        writes.push(chunk);
-        callback();
-      },
-    });
-    const writer = new LineWriter(sink);
+    const { writes, writer } = recordingWriter();
     const done: (Error | undefined)[] = [];
     const tags: (number | undefined)[] = [];
     const onDone = (e: Error | undefined, tag?: number): void => {
@@ -183,15 +188,7 @@ describe("LineWriter", () => {
   });
 
   it("a line written alone starts no gathering: the next line of the tick goes at once and gathers the rest", async () => {
-    const writes: string[] = [];
-    const sink = new Writable({
-      decodeStrings: false,
-      write(chunk: string, _enc, callback) {
-        writes.push(chunk);
-        callback();
-      },
-    });
-    const writer = new LineWriter(sink);
+    const { writes, writer } = recordingWriter();
     writer.writeLine('{"i":0}\n', undefined, undefined, true);
     assert.equal(writer.queued, 0);
     for (let i = 1; i < 4; i++) writer.writeLine(`{"i":${i}}\n`);

@@ -226,9 +226,10 @@ class Store:
         Parquet file to staging: the writer is single-threaded, so on two cores the hash costs
         little wall time. The checks and the hash use the cores the writer leaves (one on two
         cores: a second hashing thread would take time from the writer, whose time is the
-        publish's). The id and hash go into the file's footer, written last. Between row groups: a cancel stops the write, as does a finished hash whose content is registered
-        already (a dedup writes nothing more). Returns (content hash, (staging file, file hash)),
-        or (content hash, None) when the write was abandoned for a dedup.
+        publish's). The id and hash go into the file's footer, written last. Between row groups:
+        a cancel stops the write, as does a finished hash whose content is registered already (a
+        dedup writes nothing more). Returns (content hash, (staging file, file hash)), or (content
+        hash, None) when the write was abandoned for a dedup.
 
         Raises:
             ValidationFailed (a deferred check, with the file's location), Cancelled, StorageError.

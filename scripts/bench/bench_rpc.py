@@ -16,8 +16,8 @@ With --instructions (needs valgrind): the instructions executed by `python -c pa
 `bridge serve` (initialize, then EOF and exit), counted by callgrind: a load-independent check of
 the cold start (the daemon's count includes its exit); and the instructions the server executes
 per sequential getArtifact, the msgspec echo's and the daemon's: (count after 6,000 calls - count
-after 1,000) / 5,000, so start-up and exit cancel out; three counts each, median and range (user-space instructions of the server
-process only: not the kernel's pipe work, not the client).
+after 1,000) / 5,000, so start-up and exit cancel out; three counts each, median and range
+(user-space instructions of the server process only: not the kernel's pipe work, not the client).
 The TypeScript client's figures (the target, ≥ 0.6 × echo) come from `node ts-client/bench/rpc.mjs`.
 Not a test: the numbers go in the README.
 """

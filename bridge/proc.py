@@ -8,7 +8,15 @@ import signal
 import time
 from pathlib import Path
 
-__all__ = ["crashpoint", "holdpoint", "pid_alive"]
+__all__ = ["crashpoint", "holdpoint", "pid_alive", "usable_cpus"]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (`taskset`, cgroup cpusets), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
 
 
 def pid_alive(pid: int) -> bool:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import stat
 
 import msgspec
 
+from bridge.proc import usable_cpus
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
@@ -133,7 +133,7 @@ def _hash_all(items, deep: bool, workers: int | None, job: Job) -> list[VerifyIs
     GIL while they work)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    n = workers or os.cpu_count() or 1
+    n = workers or usable_cpus()
     size = max(16, min(512, len(items) // (4 * n) or 1))
     batches = [items[i:i + size] for i in range(0, len(items), size)]
     out: list[VerifyIssue] = []

@@ -39,7 +39,7 @@ from bridge.errors import (
     UnknownInputArtifact,
     ValidationFailed,
 )
-from bridge.proc import crashpoint, holdpoint, pid_alive
+from bridge.proc import crashpoint, holdpoint, pid_alive, usable_cpus
 from bridge.progress import NULL_JOB, Job
 from bridge.store import manifest
 from bridge.store.artifact_fs import artifact_fs_for, host_id
@@ -240,7 +240,7 @@ class Store:
 
         tmp_parquet, _ = self._staging_paths()
 
-        spare = max(1, _usable_cpus() - 1)  # the writer takes one
+        spare = max(1, usable_cpus() - 1)  # the writer takes one
 
         def check_and_hash() -> str:
             for check in deferred:
@@ -1206,14 +1206,6 @@ _OVERLAP_MIN_ROWS = 200_000
 
 class _AlreadyRegistered(Exception):
     """The content being written is registered already: stop writing (a dedup)."""
-
-
-def _usable_cpus() -> int:
-    """The CPUs this process may run on (taskset, cgroup cpusets), else the machine's count."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _deduped(artifact: Artifact, mode: str) -> PublishResult:

@@ -44,7 +44,7 @@ Provenance = models.Provenance
 class ArtifactLineage(models.LineageGraph):
     """Nodes reachable from `root` in `direction`, with their depth (1 = direct), and the edges."""
 
-Status = Literal["active", "superseded", "tombstoned"]
+Status = models.Status
 
 
 class GetArtifactParams(Wire):
@@ -169,12 +169,11 @@ def publish_data_frame(ctx: Context, p: PublishRequest) -> PublishResult:
         from pathlib import Path
 
         data = Path(data)
-    res = ctx.store.publish(
+    return ctx.store.publish(
         p.artifact_type, p.schema_version, p.logical_key, data, tags=p.tags, input_artifact_ids=p.input_artifact_ids,
         writer_name=p.writer_name, writer_version=p.writer_version, git_commit=p.git_commit, git_dirty=p.git_dirty,
         params=p.params, revive=p.revive, job=ctx.job,
     )
-    return res
 
 
 def get_lineage(ctx: Context, p: GetLineageParams) -> models.LineageGraph:

@@ -296,9 +296,7 @@ def _strip_metadata(table: pa.Table) -> pa.Table:
 def _fill_missing(col: Column, spec: ArtifactSpec, key_values: dict[str, str], n: int) -> pa.ChunkedArray:
     segment = spec.key_columns.get(col.name)
     if segment is not None and segment in key_values:
-        value = (_string_scalar(key_values[segment]) if col.type == "string"
-                 else pa.scalar(key_values[segment], arrow_type(col.type)))
-        return pa.chunked_array([pa.repeat(value, n)], type=arrow_type(col.type))
+        return pa.chunked_array([pa.repeat(_key_scalar(key_values[segment], col), n)], type=arrow_type(col.type))
     if col.nullable:
         return pa.chunked_array([pa.nulls(n, arrow_type(col.type))])
     hint = f" (or name it in the logical key as {segment}=...)" if segment else ""
@@ -313,14 +311,18 @@ def _check_key_column(arr: pa.ChunkedArray, col: Column, spec: ArtifactSpec, key
     segment = spec.key_columns.get(col.name)
     if segment is None or segment not in key_values or len(arr) == 0:
         return
-    differs = pc.not_equal(arr, _string_scalar(key_values[segment]) if col.type == "string"
-                            else pa.scalar(key_values[segment], arrow_type(col.type)))
+    differs = pc.not_equal(arr, _key_scalar(key_values[segment], col))
     if pc.any(differs).as_py():
         row = pc.index(differs, True).as_py()
         raise ValidationFailed(
             f"value differs from the logical key's {segment}={key_values[segment]}",
             column=col.name, row=row, value=arr[row].as_py(), rule="logical_key_mismatch",
         )
+
+
+def _key_scalar(text: str, col: Column) -> pa.Scalar:
+    """A logical-key segment's value as a scalar of `col`'s type."""
+    return _string_scalar(text) if col.type == "string" else pa.scalar(text, arrow_type(col.type))
 
 
 def _string_scalar(text: str) -> pa.Scalar:

@@ -41,10 +41,9 @@ class ChangeProbe:
     """A change probe bound to one manifest connection: `read()` returns a token that differs
     whenever the manifest may have changed since the token was last read."""
 
-    __slots__ = ("con", "read", "shared_memory")
+    __slots__ = ("read", "shared_memory")
 
     def __init__(self, dialect: Any, con: Any) -> None:
-        self.con = con
         shm = _wal_index(dialect, con)
         #: True when the token is read from SQLite's wal-index (no query per call).
         self.shared_memory = shm is not None

@@ -110,9 +110,13 @@ def _instant(text: str) -> tuple[str, int]:
 
 def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
     """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
-    parquet, sidecar = fs.uri(row["path_parquet"]), fs.uri(row["path_sidecar"])
     if pst is None:
-        return [_issue("missing_file", row, parquet, "the Parquet file is gone; restore it or tombstone the artifact")]
+        return [_issue("missing_file", row, fs.uri(row["path_parquet"]),
+                       "the Parquet file is gone; restore it or tombstone the artifact")]
+    if (pst.size >= 12 and not quick and (pst.mode is None or pst.mode & stat.S_IRUSR)
+            and sst is not None and (sst.mode is None or sst.mode & stat.S_IRUSR)):
+        return []  # the usual case, checked without building the paths an issue would name
+    parquet, sidecar = fs.uri(row["path_parquet"]), fs.uri(row["path_sidecar"])
     out = []
     size = pst.size
     if size < 12:

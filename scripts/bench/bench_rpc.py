@@ -7,7 +7,8 @@
   median and range of --starts each, and of the difference. Measured twice, interleaved: with
   the bridge's bytecode cached (PYTHONDONTWRITEBYTECODE unset for the children, so __pycache__
   is written by a first, unmeasured start: what an installed package has), and without it
-  (PYTHONDONTWRITEBYTECODE=1: every module compiled from source at each start);
+  (PYTHONDONTWRITEBYTECODE=1 and an empty PYTHONPYCACHEPREFIX: every module compiled from source
+  at each start);
 * getArtifact requests/s from a Python client, sequentially and with 64 in flight, against the
   baseline "msgspec echo" (ts-client/bench/echo_server.py --decode: decodes each line with msgspec
   as the daemon must, writes it back) over the same kind of pipes; --rounds interleaved rounds,
@@ -153,7 +154,10 @@ def main() -> None:
         for _ in range(args.starts):  # interleaved with the bare interpreter
             bare.append(pass_start(cpu["pass"]))
             cold.append(cold_start(lake, CACHED, cpu["cached"]))
-            uncached.append(cold_start(lake, UNCACHED, cpu["uncached"]))
+            # a fresh, empty bytecode cache each start: PYTHONDONTWRITEBYTECODE alone still reads
+            # the __pycache__ the cached starts wrote
+            uncached.append(cold_start(lake, {**UNCACHED, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(dir=tmp)},
+                                       cpu["uncached"]))
         counted = None
         if args.instructions:
             init = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1.0"}}\n'

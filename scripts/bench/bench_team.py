@@ -220,6 +220,8 @@ def concurrent(lake: Path, procs: int, per: int, cpus: str | None) -> dict:
     errors = [e for r in results for e in r["errors"]] + [f"exit {p.returncode}" for p in ps if p.returncode]
     artifacts = len({i for r in results for i in r["ids"]})  # distinct: the shared ones dedup
     expected = len({f"shared-{i}" if i % 3 == 0 else f"p{me}-{i}" for me in range(procs) for i in range(per)})
+    if artifacts != expected:
+        errors.append(f"{artifacts} distinct artifacts published, expected {expected}")
     return {"calls": done, "wall_s": wall, "calls_per_s": done / wall, "artifacts": artifacts,
             "expected_artifacts": expected, "artifacts_per_s": artifacts / wall, "errors": errors}
 

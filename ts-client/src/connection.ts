@@ -178,7 +178,8 @@ export class JsonRpcConnection {
 
   /** A request line was handed to the stream (no error), or could not be (see writeFailed). */
   private readonly onWritten = (error: Error | undefined, id?: number): void => {
-    if (error && id !== undefined) this.writeFailed(id, this.pending.get(id)?.method ?? "the request", error);
+    const entry = id === undefined ? undefined : this.pending.get(id);
+    if (error && entry) this.writeFailed(entry.id, entry.method, error);
   };
 
   /**

@@ -146,7 +146,7 @@ describe("JsonRpcConnection", () => {
     }
   });
 
-  it("one shared timer: mixed timeouts each expire at their own time, answered calls never do", async () => {
+  it("mixed timeouts each expire at their own time, answered calls never do", async () => {
     const { conn, received, send, until } = pair({ defaultTimeoutMs: 0 });
     const t0 = performance.now();
     const settledAt = new Map<string, number>();
@@ -174,7 +174,7 @@ describe("JsonRpcConnection", () => {
     assert.equal(await none, "d");
   });
 
-  it("many sequential calls with a timeout leave at most the one shared timer behind", async () => {
+  it("many sequential calls with a timeout leave no timer per call behind", async () => {
     const { conn, received, send } = pair({ defaultTimeoutMs: 60_000 });
     for (let i = 0; i < 200; i++) {
       const call = conn.request("echo", { i });

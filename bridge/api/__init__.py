@@ -35,16 +35,22 @@ MODULES = (
 )
 
 
+def _declarations() -> dict[str, tuple[str, Method]]:
+    """{method name: (the module declaring it, its declaration)}, in contract order (imports every
+    module); a name declared twice is an error."""
+    out: dict[str, tuple[str, Method]] = {}
+    for module in MODULES:
+        for m in importlib.import_module(module).METHODS:
+            if m.name in out:
+                raise RuntimeError(f"RPC method {m.name!r} declared twice: in {out[m.name][0]} and {module}")
+            out[m.name] = (module, m)
+    return out
+
+
 def declaring_modules() -> dict[str, str]:
     """{method name: the module declaring it}, in contract order, from the declarations themselves
     (imports every module). scripts/gen_contract.py writes it to _index.py."""
-    out: dict[str, str] = {}
-    for name in MODULES:
-        for m in importlib.import_module(name).METHODS:
-            if m.name in out:
-                raise RuntimeError(f"RPC method {m.name!r} declared twice: in {out[m.name]} and {name}")
-            out[m.name] = name
-    return out
+    return {name: module for name, (module, _) in _declarations().items()}
 
 
 def method(name: str) -> Method | None:
@@ -61,8 +67,7 @@ def method_table() -> dict[str, Method]:
 
 def __getattr__(name: str) -> Any:
     if name == "METHODS":  # every declaration, loaded on first use and kept
-        table = declaring_modules()
-        methods = [next(m for m in importlib.import_module(mod).METHODS if m.name == n) for n, mod in table.items()]
+        methods = [m for _, m in _declarations().values()]
         globals()["METHODS"] = methods
         return methods
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO
 
 import msgspec
@@ -41,41 +41,34 @@ class LineReader:
         self._buf = bytearray()
         self._skipping = 0  # > 0 while discarding the rest of an over-long line
         self._eof = False
-        raw = getattr(stream, "fileno", None)
-        try:
-            self._fd = raw() if raw else None
-        except (OSError, ValueError):
-            self._fd = None
-        self._into = bytearray(_CHUNK) if self._fd is not None else None
-        self._view = memoryview(self._into) if self._into is not None else None
+        self._into = bytearray(_CHUNK)  # what the last read brought: its first `n` bytes
+        self._view = memoryview(self._into)
         self._iov = (self._into,)
+        try:
+            self._fd: int | None = stream.fileno()
+        except (AttributeError, OSError, ValueError):  # not a file (a test's stream)
+            self._fd = None
 
-    def _chunk(self) -> bytes:
-        return self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK)
+    def _read_stream(self) -> int:
+        """A stream without a file descriptor: one read, copied into `_into`; its length."""
+        data = self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK)
+        if len(data) > len(self._into):  # a stream may return more than asked
+            self._into = bytearray(len(data))
+            self._view = memoryview(self._into)
+        self._view[:len(data)] = data
+        return len(data)
 
     def read_many(self) -> list[bytes | TooLong] | None:
         """The lines (without newline) completed by the next read; None at EOF."""
-        if self._fd is not None and not self._buf and not self._skipping and not self._eof:
-            # The usual read: one or more whole lines, none too long, nothing held from before.
-            n = os.readv(self._fd, self._iov)
-            if n and n <= self._limit and self._into[n - 1] == 10:
+        while not self._eof:
+            n = os.readv(self._fd, self._iov) if self._fd is not None else self._read_stream()
+            if n and n <= self._limit and self._into[n - 1] == 10 and not self._buf and not self._skipping:
+                # The usual read: one or more whole lines, none too long, nothing held from before.
                 return bytes(self._view[:n - 1]).split(b"\n")
             out = self._feed_or_eof(bytes(self._view[:n]))
             if out is not None:
                 return out
-        while True:
-            if self._eof:
-                return None
-            if self._fd is not None:
-                n = os.readv(self._fd, self._iov)
-                data = bytes(self._view[:n])
-            else:
-                data = self._chunk()
-            if data and data[-1] == 10 and not self._buf and not self._skipping and len(data) <= self._limit:
-                return data[:-1].split(b"\n")
-            out = self._feed_or_eof(data)
-            if out is not None:
-                return out
+        return None
 
     def _feed_or_eof(self, data: bytes) -> list[bytes | TooLong] | None:
         """The lines `data` completes (None: none yet, read again); at EOF (`data` empty) what is
@@ -135,37 +128,24 @@ class FrameWriter:
             self._fd = None
 
     def write(self, frame: bytes) -> None:
-        data = frame + b"\n"
-        with self._lock:
-            self._emit(data)
+        self.write_parts((frame, b"\n"))
 
-    def write_parts(self, parts: list[bytes]) -> None:
+    def write_parts(self, parts: Iterable[bytes]) -> None:
         """Frames and their newlines, as parts, written with one write."""
         data = b"".join(parts)
         with self._lock:
-            if self._fd is None or self.closed:
-                self._emit(data)
+            if self.closed:
                 return
-            try:  # _emit's file-descriptor case, inline: the reader thread's every burst comes here
+            try:
+                if self._fd is None:
+                    self._stream.write(data)
+                    self._stream.flush()
+                    return
                 done = os.write(self._fd, data)
                 if done < len(data):
                     self._write_rest(data, done)
             except (BrokenPipeError, ValueError, OSError):
                 self._lost()
-
-    def _emit(self, data: bytes) -> None:
-        if self.closed:
-            return
-        try:
-            if self._fd is None:
-                self._stream.write(data)
-                self._stream.flush()
-                return
-            done = os.write(self._fd, data)
-            if done < len(data):
-                self._write_rest(data, done)
-        except (BrokenPipeError, ValueError, OSError):
-            self._lost()
 
     def _write_rest(self, data: bytes, done: int) -> None:
         """A pipe takes a big frame in pieces."""

@@ -65,6 +65,7 @@ class _Envelope(msgspec.Struct, gc=False):  # holds no containers: never in a re
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_NOT_JSON = (msgspec.DecodeError, RecursionError, ValueError)  # what decoding a line raises (invalid UTF-8: a ValueError)
 
 
 class Server:
@@ -151,10 +152,11 @@ class Server:
                             # The common case, inline: a single request (ASCII, so valid UTF-8) of a
                             # method seen to be quick (_quick, see _handle), with an id and object
                             # (or no) params: every check of _dispatch holds, so straight to the
-                            # handler, and the reply joins the burst. Anything else: _handle.
+                            # handler, and the reply joins the burst as parts (_call's work, less
+                            # its frame's copy). Anything else: _handle.
                             try:
                                 env = _decode_envelope(line)
-                            except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError):
+                            except _NOT_JSON:
                                 handle_line(line)  # answers the parse error
                                 continue
                             handler = quick.get(env.method)
@@ -170,7 +172,7 @@ class Server:
                                     burst += (self._failure(env.method, rid, exc), b"\n")
                                 else:
                                     if len(result) <= max_reply:
-                                        burst += (b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, b"}\n")
+                                        burst += _success(rid, result, b"}\n")
                                     else:
                                         burst += (self._result(env.method, rid, result), b"\n")
                         if self.exit_requested:
@@ -242,7 +244,7 @@ class Server:
             return
         try:
             env = _decode_envelope(line)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+        except _NOT_JSON as exc:
             if line.strip():  # a blank line is skipped, not answered
                 self._send_error(*self._diagnose(line, exc))
             return
@@ -280,7 +282,7 @@ class Server:
     def _handle_batch(self, line: bytes) -> None:
         try:
             items = msgspec.json.decode(line, type=list[msgspec.Raw])
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as exc:
+        except _NOT_JSON as exc:
             self._send_error(*self._diagnose(line, exc))
             return
         if not items:
@@ -290,7 +292,7 @@ class Server:
         for raw in items:
             try:
                 env = _decode_envelope(raw)
-            except (msgspec.DecodeError, ValueError) as exc:
+            except _NOT_JSON as exc:
                 replies.append(self._error_frame(*self._diagnose(bytes(raw), exc)))
                 continue
             reply = self._dispatch(env, in_batch=True)
@@ -328,7 +330,7 @@ class Server:
         """Parse error, or a valid JSON value that is not a valid request (echo its id if usable)."""
         try:
             obj = msgspec.json.decode(line)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError, ValueError) as parse_exc:
+        except _NOT_JSON as parse_exc:
             return None, ParseError(data={"detail": _short(parse_exc)})
         rid = obj.get("id") if isinstance(obj, dict) else None
         rid = rid if isinstance(rid, (str, int, float)) and not isinstance(rid, bool) else None
@@ -350,21 +352,18 @@ class Server:
         if shape is not None:
             return self._error_frame(rid, shape)
         if self.shutting_down:
-            return self._error_frame(rid, RpcError("the server is shutting down; send exit", {"type": "ServerShuttingDown"}),
-                                     code=SHUTTING_DOWN)
+            return self._refused(rid)
         handler = self._handlers.get(env.method)
         if handler is None:
             return self._error_frame(rid, MethodNotFound(f"Method not found: {env.method}",
                                                          data={"method": env.method}))
         params = env.params if len(env.params) else None
-        if rid in self._inflight:
+        if rid in self._inflight:  # no lock needed: only this (the reader) thread adds ids, workers remove them
             return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
         if not (handler.long_running or in_batch):
             # Quick: run here on the reader thread; nothing can cancel it before it ends.
             return self._run(handler, env.method, rid, params, NULL_JOB, track=False)
         with self._lock:
-            if rid in self._inflight:
-                return self._error_frame(rid, InvalidRequest(f"request id {rid!r} is already in flight"))
             job = Job(self._progress_sink(rid), min_interval=0.2)
             self._inflight[rid] = job
             if not in_batch:
@@ -375,8 +374,7 @@ class Server:
             with self._lock:
                 self._inflight.pop(rid, None)
                 self._single.discard(rid)
-            return self._error_frame(rid, RpcError("the server is shutting down; send exit",
-                                                   {"type": "ServerShuttingDown"}), code=SHUTTING_DOWN)
+            return self._refused(rid)
 
     def _control(self, env: _Envelope) -> None:
         if env.method == "exit":
@@ -429,7 +427,7 @@ class Server:
                 f"the reply of {len(result):,} bytes exceeds the daemon's limit of {self._max_reply:,} bytes; "
                 "ask for less (a query can write its result to a file with output)"),
                 code=-32603, data={"type": "ReplyTooLarge", "sizeBytes": len(result), "limitBytes": self._max_reply})
-        return b'{"jsonrpc":"2.0","id":' + _encode(rid) + b',"result":' + result + b"}"
+        return b"".join(_success(rid, result, b"}"))
 
     def _failure(self, method: str, rid: Any, exc: BaseException) -> bytes:
         """The error reply for what a handler raised."""
@@ -470,6 +468,11 @@ class Server:
                 body["data"] = {"truncated": True, **({"type": kept} if kept is not None else {})}
         return _encode({"jsonrpc": "2.0", "id": rid, "error": body})
 
+    def _refused(self, rid: Any) -> bytes:
+        """The reply to a request after `shutdown` (or once the output is gone): code 11."""
+        return self._error_frame(rid, RpcError("the server is shutting down; send exit", {"type": "ServerShuttingDown"}),
+                                 code=SHUTTING_DOWN)
+
     def _send_error(self, rid: Any, err: RpcError) -> None:
         self._write(self._error_frame(rid, err))
 
@@ -485,6 +488,11 @@ class Server:
     def _notify(self, method: str, params: dict) -> None:
         if self._writer is not None:
             self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+
+def _success(rid: Any, result: bytes, end: bytes) -> tuple[bytes, ...]:
+    """A success reply, in parts, closed by `end` (`}`; serve()'s burst takes `}\\n`, saving a join)."""
+    return b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, end
 
 
 def _params_shape_error(params: msgspec.Raw) -> RpcError | None:

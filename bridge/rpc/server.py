@@ -23,6 +23,7 @@ Transport only: it knows method *names* and handler objects, nothing about what 
 from __future__ import annotations
 
 import logging
+import struct
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -65,6 +66,7 @@ class _Envelope(msgspec.Struct, gc=False):  # holds no containers: never in a re
 
 _encode = msgspec.json.Encoder(enc_hook=str).encode
 _decode_envelope = msgspec.json.Decoder(_Envelope).decode
+_first_byte = struct.Struct("B").unpack_from  # (params' first byte,): half the cost of memoryview(params)[0]
 _NOT_JSON = (msgspec.DecodeError, RecursionError, ValueError)  # what decoding a line raises (invalid UTF-8: a ValueError)
 
 
@@ -163,7 +165,7 @@ class Server:
                             rid = env.id
                             params = env.params
                             if (handler is None or rid is _UNSET or env.jsonrpc != "2.0" or rid in inflight
-                                    or (len(params) and memoryview(params)[0] != 0x7B)):
+                                    or (len(params) and _first_byte(params)[0] != 0x7B)):
                                 self._handle(env)
                             else:
                                 try:
@@ -469,7 +471,7 @@ class Server:
         return _encode({"jsonrpc": "2.0", "id": rid, "error": body})
 
     def _refused(self, rid: Any) -> bytes:
-        """The reply to a request after `shutdown` (or once the output is gone): code 11."""
+        """The reply to a request after `shutdown`, or one the stopped pool cannot take: code 11."""
         return self._error_frame(rid, RpcError("the server is shutting down; send exit", {"type": "ServerShuttingDown"}),
                                  code=SHUTTING_DOWN)
 

@@ -599,6 +599,7 @@ def _requests(draw):
 
 
 _lines = st.one_of(_requests(), _requests(), _requests(), st.just('{"jsonrpc":"2.0","id":"dup","method":"held"}\n'),
+                   st.just('{"jsonrpc":"2.0","method":"echo","params":{"x":1}}\n'),  # a quick method's notification
                    st.just("garbage\n"), st.just("\n"), st.just("{\n"), st.just("BATCH"))
 
 

@@ -10,8 +10,8 @@ import queue
 import subprocess
 import sys
 import threading
-from typing import NamedTuple
 from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import msgspec
 

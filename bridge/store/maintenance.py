@@ -18,6 +18,7 @@ import msgspec
 from bridge.proc import usable_cpus
 from bridge.progress import NULL_JOB, Job
 from bridge.store import filecheck, manifest
+from bridge.store.artifact_fs import NOT_STATTED
 from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
 from bridge.store.timeutil import now_iso
@@ -159,6 +160,8 @@ def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
     """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
     if pst is None:
         return [_issue("missing_file", row, fs.uri(row.path_parquet), filecheck.PARQUET_GONE)]
+    if pst is NOT_STATTED and sst is NOT_STATTED:
+        return []  # names alone: both there (the checks that open them look at size and mode)
     found = filecheck.stat_findings(pst.size, pst.mode, sst.mode if sst is not None else None)
     if quick and pst.size >= 12 and row.file_bytes is not None and pst.size != row.file_bytes:
         found.append(("size_mismatch", False, f"{pst.size} bytes, published as {row.file_bytes} bytes"))

@@ -5,13 +5,13 @@ It imports only the standard library and msgspec, so that `verify` can run it in
 processes as well as in its own: on small files the work is mostly Python per file, which
 threads cannot spread over the cores (they take turns on the GIL), and processes can. A worker
 is this file run as a script (`python -I -S filecheck.py MSGSPEC_DIR`, so no package is imported
-and it starts in a few ms), in the lake's folder: it reads one msgpack list of tasks on stdin and writes, every `_FRAME` tasks, a frame
-(4-byte length, msgpack `[done, findings]`) on stdout.
+and it starts in a few ms), in the lake's folder: it answers each request frame on stdin (a
+batch of tasks) with a frame of findings on stdout (`_serve`).
 
 A task is the manifest's `path_parquet, path_sidecar, file_hash, artifact_id, content_hash,
 row_count, logical_key` (`check`'s arguments; more items after them are ignored). A finding is
 `(kind, on_sidecar, detail)`; in a frame, `[index, kind, on_sidecar, detail]`, `index` the task's
-position in the list given."""
+position in its batch."""
 
 from __future__ import annotations
 
@@ -30,7 +30,6 @@ import msgspec  # noqa: E402
 PARQUET_GONE = "the Parquet file is gone; restore it or tombstone the artifact"
 SIDECAR_GONE = "the sidecar JSON is gone"
 _READ = 1 << 20
-_FRAME = 1000
 _OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
 
 Finding = tuple[str, bool, str]
@@ -156,17 +155,14 @@ def _compare(head: bytes, tail: bytes, digest: str, side: bytes | OSError, expec
 
 
 def _serve(stdin, stdout) -> None:
-    tasks = msgspec.msgpack.decode(stdin.read())
-    encode = msgspec.msgpack.encode
-    found: list = []
-    for i, task in enumerate(tasks, 1):
-        for kind, on_sidecar, detail in check(*task):
-            found.append((i - 1, kind, on_sidecar, detail))
-        if i % _FRAME == 0 or i == len(tasks):
-            frame = encode((i, found))
-            stdout.write(len(frame).to_bytes(4, "little") + frame)
-            stdout.flush()
-            found = []
+    """A worker: for each request frame (4-byte length, msgpack list of tasks) until stdin ends, a
+    reply frame (4-byte length, msgpack list of `[index, kind, on_sidecar, detail]`)."""
+    decode, encode = msgspec.msgpack.decode, msgspec.msgpack.encode
+    while len(head := stdin.read(4)) == 4:
+        tasks = decode(stdin.read(int.from_bytes(head, "little")))
+        frame = encode([(i, *f) for i, task in enumerate(tasks) for f in check(*task)])
+        stdout.write(len(frame).to_bytes(4, "little") + frame)
+        stdout.flush()
 
 
 if __name__ == "__main__":

@@ -176,23 +176,24 @@ _MSGSPEC_DIR = os.path.dirname(os.path.dirname(msgspec.__file__))  # a worker ru
 
 
 class _FileChecks:
-    """Re-hash the files of `rows` and check their sidecars (`filecheck.check`): started at once,
-    collected by `issues()`. Many local files go to one worker process per usable CPU, a slice
-    each (on small files the work is mostly Python per file, which threads would only take turns
-    at under the GIL); a bucket's files and a few local ones to a thread pool (network reads and
-    hashlib release the GIL). Then a file whose bytes changed, or with deep=True every file, is
-    read and its content re-hashed (on threads: pyarrow releases the GIL), to say what changed."""
+    """Check the files of many artifacts (`filecheck.check`), in batches taken from one queue by
+    helpers and, in `issues()`, by the caller's thread too. The helpers: for a local lake of
+    `_PROCESSES_FROM` artifacts or more, worker processes, one per usable CPU but the caller's (on
+    small files the work is mostly Python per file, which threads would only take turns at under
+    the GIL); for a bucket, threads (network reads release the GIL); else none. Then a file whose
+    bytes changed, or with deep=True every file, is read and its content re-hashed (on threads:
+    pyarrow releases the GIL), to say what changed."""
 
     def __init__(self, fs, *, deep: bool, workers: int | None, many: int) -> None:
-        """`many`: about how many artifacts will come (worker processes are started for many)."""
-        self.fs, self.deep, self.rows, self.count = fs, deep, [], 0
+        """`many`: about how many artifacts will come (worker processes start now, for many)."""
+        self.fs, self.deep, self.rows = fs, deep, []
         self._n = workers or usable_cpus()
-        self._frames: queue.SimpleQueue = queue.SimpleQueue()
-        self._pool = ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify")
-        self._procs: list[subprocess.Popen | None] = []
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi) batches of rows not yet taken
+        self._done: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi, findings or an exception)
         self._closed = False
+        self._procs: list[subprocess.Popen] = []
         if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
-            self._procs = [self._spawn() for _ in range(self._n)]
+            self._procs = [p for p in (self._spawn() for _ in range(self._n - 1)) if p is not None]
 
     def _spawn(self) -> subprocess.Popen | None:
         """A worker process (`filecheck` as a script; no site, so that it starts in a few ms)."""
@@ -204,71 +205,90 @@ class _FileChecks:
             return None
 
     def start(self, rows) -> _FileChecks:
-        """Check the files of `rows`: a share for each worker process, else batches on the threads."""
-        self.rows, self.count = rows, len(rows)
-        share = -(-len(rows) // self._n)
-        step = share if self._procs else max(16, min(512, share // 4))
-        for k, lo in enumerate(range(0, len(rows), step)):
-            if self._procs:
-                threading.Thread(target=self._in_process, args=(self._procs[k], lo, min(lo + step, len(rows))),
-                                 daemon=True, name="verify").start()
-            else:
-                self._pool.submit(self._here, lo, min(lo + step, len(rows)))
+        self.rows = rows
+        size = max(1, min(500, -(-len(rows) // (8 * self._n))))
+        for lo in range(0, len(rows), size):
+            self._todo.put((lo, min(lo + size, len(rows))))
+        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else \
+            [(self._help, ())] * (self._n - 1) if self.fs.remote else []
+        for target, args in helpers:
+            threading.Thread(target=target, args=args, daemon=True, name="verify").start()
         return self
 
-    def _here(self, lo: int, hi: int) -> None:
-        """Check rows[lo:hi] on this thread; one frame (lo, hi, findings)."""
+    def _take(self) -> tuple[int, int] | None:
         try:
-            if self.fs.remote:
-                tasks = [(r[:7], self.fs.chunks) for r in self.rows[lo:hi]]
-            else:  # the files by their local paths
-                uri = self.fs.uri
-                tasks = [((uri(r.path_parquet), uri(r.path_sidecar), *r[2:7]), None) for r in self.rows[lo:hi]]
-            found = [(i, *f) for i, (args, chunks) in enumerate(tasks, lo) for f in filecheck.check(*args, chunks=chunks)]
-            self._frames.put((lo, hi, found))
-        except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
-            self._frames.put((lo, hi, exc))
+            return None if self._closed else self._todo.get_nowait()
+        except queue.Empty:
+            return None
 
-    def _in_process(self, proc: subprocess.Popen | None, lo: int, hi: int) -> None:
-        """Check rows[lo:hi] in the worker process `proc`, a frame per `filecheck._FRAME` rows; what
-        the worker did not finish (it died) is checked here, with a warning."""
-        done = lo
-        try:
-            err = "it did not start"
-            if proc is not None:
+    def _here(self, lo: int, hi: int) -> list:
+        """[(row index, kind, on_sidecar, detail)] for rows[lo:hi], checked on this thread."""
+        if self.fs.remote:
+            tasks = [(r[:7], self.fs.chunks) for r in self.rows[lo:hi]]
+        else:  # the files by their local paths
+            uri = self.fs.uri
+            tasks = [((uri(r.path_parquet), uri(r.path_sidecar), *r[2:7]), None) for r in self.rows[lo:hi]]
+        return [(i, *f) for i, (args, chunks) in enumerate(tasks, lo) for f in filecheck.check(*args, chunks=chunks)]
+
+    def _help(self) -> None:
+        """A helper thread: batches checked here until none is left."""
+        while (batch := self._take()) is not None:
+            try:
+                self._done.put((*batch, self._here(*batch)))
+            except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
+                self._done.put((*batch, exc))
+
+    def _feed(self, proc: subprocess.Popen) -> None:
+        """A worker process's thread: batches sent to it until none is left. If the worker dies,
+        its batch is checked here and the rest is left to the others, with a warning."""
+        encode, decode = msgspec.msgpack.encode, msgspec.msgpack.decode
+        while (batch := self._take()) is not None:
+            lo, hi = batch
+            try:
                 try:
-                    with contextlib.suppress(BrokenPipeError):
-                        proc.stdin.write(msgspec.msgpack.encode([r[:7] for r in self.rows[lo:hi]]))
-                        proc.stdin.close()
-                    while head := proc.stdout.read(4):
-                        upto, found = msgspec.msgpack.decode(proc.stdout.read(int.from_bytes(head, "little")))
-                        self._frames.put((done, lo + upto, [(lo + i, *f) for i, *f in found]))
-                        done = lo + upto
-                except (OSError, ValueError) as exc:  # a broken frame
-                    err = str(exc)
-                finally:
-                    if proc.poll() is None and done < hi:
-                        proc.kill()
-                    err = proc.stderr.read().decode(errors="replace").strip() or err
+                    frame = encode([r[:7] for r in self.rows[lo:hi]])
+                    proc.stdin.write(len(frame).to_bytes(4, "little") + frame)
+                    proc.stdin.flush()
+                    head = proc.stdout.read(4)
+                    if len(head) < 4:
+                        raise OSError("it exited")
+                    found = [(lo + i, *f) for i, *f in decode(proc.stdout.read(int.from_bytes(head, "little")))]
+                except (OSError, ValueError) as exc:  # it died, or a broken frame
+                    proc.kill()
+                    err = proc.stderr.read().decode(errors="replace").strip()
                     proc.wait()
-            if done < hi and not self._closed:
-                log.warning("verify: a worker process stopped after %d of %d files (%s); checking the rest here",
-                            done - lo, hi - lo, err.splitlines()[-1] if err else "no message")
-                self._here(done, hi)
-        except BaseException as exc:  # noqa: BLE001 - a bug here must reach the caller, not leave it waiting
-            self._frames.put((done, hi, exc))
+                    if not self._closed:
+                        log.warning("verify: a worker process stopped (%s); checking its files here",
+                                    err.splitlines()[-1] if err else exc)
+                        self._done.put((lo, hi, self._here(lo, hi)))
+                    return
+                self._done.put((lo, hi, found))
+            except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
+                self._done.put((lo, hi, exc))
+                return
+        with contextlib.suppress(OSError):
+            proc.stdin.close()  # the worker exits
 
     def issues(self, job: Job, skip: set[str] = frozenset()) -> list[VerifyIssue]:
-        """Every finding, as issues (rows whose artifact_id is in `skip` left out)."""
-        found, done = [], 0
-        try:
-            while done < self.count:
-                lo, hi, part = self._frames.get()
+        """Every finding, as issues (rows whose artifact_id is in `skip` left out); the caller's
+        thread checks batches too until none is left."""
+        found, done, count = [], 0, len(self.rows)
+
+        def collect(block: bool) -> None:
+            nonlocal done
+            while done < count and (block or not self._done.empty()):
+                lo, hi, part = self._done.get()
                 if isinstance(part, BaseException):
                     raise part
-                found += part
+                found.extend(part)
                 done += hi - lo
-                job.progress(done, self.count, "re-hashing")
+                job.progress(done, count, "re-hashing")
+
+        try:
+            while (batch := self._take()) is not None:
+                self._done.put((*batch, self._here(*batch)))
+                collect(False)
+            collect(True)
             out, changed = [], set()
             for i, kind, on_sidecar, detail in found:
                 row = self.rows[i]
@@ -277,19 +297,20 @@ class _FileChecks:
                     if kind == "file_hash_mismatch":
                         changed.add(i)
             again = [r for i, r in enumerate(self.rows) if r.artifact_id not in skip and (self.deep or i in changed)]
-            for more in self._pool.map(lambda r: _check_content(r, self.fs.uri(r.path_parquet), self.fs), again):
-                out += more
+            with ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify") as pool:
+                for more in pool.map(lambda r: _check_content(r, self.fs.uri(r.path_parquet), self.fs), again):
+                    out += more
             return out
         finally:
             self.close()
 
     def close(self) -> None:
-        """Stop what is still running (the caller gave up: an error, Ctrl-C)."""
+        """Stop what is still running (the caller gave up: an error, Ctrl-C; or it is done)."""
         self._closed = True
-        self._pool.shutdown(wait=False, cancel_futures=True)
         for proc in self._procs:
-            if proc is not None and proc.poll() is None:
+            if proc.poll() is None:
                 proc.kill()
+            proc.wait()
 
 
 def _files_removed(con) -> set[str]:

@@ -79,6 +79,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="re-hash only what was published or modified since the last clean full verify")
     depth.add_argument("--since", metavar="ISO", help="re-hash only what was published or modified since this instant")
     depth.add_argument("--deep", action="store_true", help="also re-hash every artifact's content, not only its bytes")
+    p.add_argument("--workers", type=int, metavar="N",
+                   help="re-hash on N processes (N threads in a bucket or below 2,000 artifacts; default: one per usable CPU)")
     p.set_defaults(func=cmd_verify)
 
     p = add_common(sub.add_parser("gc", help="remove files of tombstoned artifacts nothing active depends on (dry run unless --apply)"))
@@ -318,8 +320,10 @@ def cmd_tombstone(args) -> int:
 
 def cmd_verify(args) -> int:
     store = _open_store(args)
+    if args.workers is not None and args.workers < 1:
+        raise ValidationFailed(f"--workers must be 1 or more (got {args.workers})", field="--workers")
     report = store.verify(quick=args.quick, deep=args.deep, incremental=args.incremental, since=args.since,
-                          job=progress_job(not args.json, "verify"))
+                          workers=args.workers, job=progress_job(not args.json, "verify"))
     if args.json:
         emit_json(report)
     elif report.ok:

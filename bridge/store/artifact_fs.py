@@ -48,9 +48,12 @@ def host_id() -> str:
 class FileStat(NamedTuple):
     """What a listing says about one file (verify reads no file for these)."""
 
-    size: int
+    size: int | None  # None: not known (NOT_STATTED)
     mode: int | None  # POSIX mode bits; None in a bucket (no modes there)
-    changed_ns: int  # last change (local: the later of mtime and ctime; a bucket: last-modified), ns
+    changed_ns: int | None  # last change (local: the later of mtime and ctime; a bucket: last-modified), ns
+
+
+NOT_STATTED = FileStat(None, None, None)  # listed, nothing else known (walk(stats=False))
 
 
 class ArtifactFS:
@@ -86,9 +89,15 @@ class ArtifactFS:
         with self.open_stream(ref) as fh:
             return fh.read()
 
-    def walk(self, under: str = "artifacts") -> dict[str, FileStat]:
+    def chunks(self, ref: str) -> Iterator[bytes]:
+        """A file's bytes, a chunk at a time (verify's re-hash)."""
+        with self.open_stream(ref) as fh:
+            while chunk := fh.read(_CHUNK):
+                yield chunk
+
+    def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
         """{ref (as the manifest names files): FileStat} of every file under `under`, from one
-        listing (no file opened)."""
+        listing (no file opened). stats=False: a store may leave the values `NOT_STATTED`."""
         raise NotImplementedError  # pragma: no cover
 
     def write_bytes(self, ref: str, data: bytes) -> None:  # pragma: no cover - abstract
@@ -169,8 +178,9 @@ class LocalArtifacts(ArtifactFS):
     def open_stream(self, ref: str):
         return open(self._p(ref), "rb", buffering=0)  # noqa: SIM115 - the caller closes it
 
-    def walk(self, under: str = "artifacts") -> dict[str, FileStat]:
-        """From os.scandir (no per-file path resolution)."""
+    def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
+        """From os.scandir (no per-file path resolution); stats=False: the names alone, each with
+        `NOT_STATTED` (one system call per folder, none per file)."""
         out: dict[str, FileStat] = {}
         stack = [(str(self._p(under)), under.rstrip("/"))]
         while stack:
@@ -184,9 +194,12 @@ class LocalArtifacts(ArtifactFS):
                     r = f"{rel}/{e.name}"
                     if e.is_dir(follow_symlinks=False):
                         stack.append((e.path, r))
-                    elif e.is_file():
-                        st = e.stat()
-                        out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
+                    elif e.is_file():  # (the file type comes with the name: no stat)
+                        if stats:
+                            st = e.stat()
+                            out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
+                        else:
+                            out[r] = NOT_STATTED
         return out
 
     def write_bytes(self, ref: str, data: bytes) -> None:
@@ -307,7 +320,7 @@ class ObjectArtifacts(ArtifactFS):
     def open_stream(self, ref: str):
         return self.fs.open_input_stream(self._k(ref))
 
-    def walk(self, under: str = "artifacts") -> dict[str, FileStat]:
+    def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
         from pyarrow.fs import FileSelector, FileType
 
         base = self._k("")

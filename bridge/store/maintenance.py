@@ -3,15 +3,22 @@ either artifact store (a local folder or a bucket: `store.files`) and either man
 
 from __future__ import annotations
 
-import hashlib
+import contextlib
 import logging
-import stat
+import os
+import queue
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import NamedTuple
 
 import msgspec
 
 from bridge.proc import usable_cpus
 from bridge.progress import NULL_JOB, Job
-from bridge.store import manifest
+from bridge.store import filecheck, manifest
+from bridge.store.artifact_fs import NOT_STATTED
 from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
 from bridge.store.timeutil import now_iso
@@ -19,11 +26,25 @@ from bridge.store.timeutil import now_iso
 __all__ = ["gc", "verify"]
 
 log = logging.getLogger(__name__)
-_decode_json = msgspec.json.decode
 
 
-_COLUMNS = ("artifact_id", "artifact_type", "schema_version", "logical_key", "status", "path_parquet", "path_sidecar",
-            "file_hash", "file_bytes", "content_hash", "row_count", "min_ts", "max_ts", "created_at")
+class _Row(NamedTuple):
+    """The manifest's columns verify reads; the first seven are `filecheck.check`'s arguments."""
+
+    path_parquet: str
+    path_sidecar: str
+    file_hash: str
+    artifact_id: str
+    content_hash: str
+    row_count: int
+    logical_key: str
+    status: str
+    created_at: str
+    file_bytes: int | None
+    artifact_type: str
+    schema_version: int
+    min_ts: str | None
+    max_ts: str | None
 
 
 def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool = False, since: str | None = None,
@@ -55,44 +76,50 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     fs = store.files
     cur = con.cursor()
     cur.row_factory = None
-    rows = [dict(zip(_COLUMNS, r)) for r in cur.execute(
-        f"SELECT {', '.join(_COLUMNS)} FROM artifacts ORDER BY created_at, artifact_id")]
-    removed = _files_removed(con)
-    in_flight = {p for r in cur.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
-    job.progress(0, len(rows), "listing files", force=True)
-    on_disk = fs.walk("artifacts")
-    issues: list[VerifyIssue] = []
-    to_hash: list[tuple[dict, str, str, object]] = []
-    for row in rows:
-        gone = row["artifact_id"] in removed
-        if gone and row["status"] != "active":
-            continue  # gc removed them on purpose; a re-publish (with revive if tombstoned) restores them
-        pst, sst = on_disk.get(row["path_parquet"]), on_disk.get(row["path_sidecar"])
-        bad = _check_stat(row, fs, pst, sst, quick)
-        if gone and bad:
-            bad = [_issue("missing_file", row, fs.uri(row["path_parquet"]), "the artifact is active but gc removed "
-                          "its files; publish the same data again to restore them")]
-        issues += bad
-        if bad or quick:
-            continue
-        if since_ns is not None and row["created_at"] < since and max(pst.changed_ns, sst.changed_ns) < since_ns:
-            continue  # unchanged since the last clean verify
-        to_hash.append((row, fs.uri(row["path_parquet"]), fs.uri(row["path_sidecar"]), fs))
-    for rel in on_disk.keys() - {p for row in rows for p in (row["path_parquet"], row["path_sidecar"])} - in_flight:
-        issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
-                                  detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
-    if to_hash:
-        issues += _hash_all(to_hash, deep, workers, job)
-    job.progress(len(rows), len(rows), "lineage")
+    # A full verify re-reads every file, so its checks start first (worker processes take a moment
+    # to start) and run beside the listing's; an artifact the listing finds wrong is left out of them.
+    early = None
+    if not quick and since_ns is None:
+        early = _FileChecks(fs, deep=deep, workers=workers, many=cur.execute("SELECT count(*) FROM artifacts").fetchone()[0])
+    try:
+        all_rows = list(map(_Row._make, cur.execute(
+            f"SELECT {', '.join(_Row._fields)} FROM artifacts ORDER BY created_at, artifact_id")))
+        removed = _files_removed(con)
+        # gc removed these on purpose; a re-publish (with revive if tombstoned) restores them
+        rows = [r for r in all_rows if r.status == "active" or r.artifact_id not in removed]
+        if early is not None:
+            early.start(rows)
+        job.progress(0, len(rows), "listing files", force=True)
+        # local files the checks open anyway are statted there: then the listing needs only names
+        on_disk = fs.walk("artifacts", stats=early is None or fs.remote)
+        issues, listed_bad, to_hash = _check_listing(rows, on_disk, fs, quick, since, since_ns, removed)
+        named = {p for row in all_rows for p in row[:2]}
+        named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}  # in flight
+        for rel in on_disk.keys() - named:
+            issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
+                                      detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
+        if early is not None:
+            issues += early.issues(job, skip=listed_bad)
+            hashed = len(rows) - len(listed_bad)
+        elif to_hash:
+            issues += _FileChecks(fs, deep=deep, workers=workers, many=len(to_hash)).start(to_hash).issues(job)
+            hashed = len(to_hash)
+        else:
+            hashed = 0
+    finally:
+        if early is not None:
+            early.close()
+    checked = len(all_rows)
+    job.progress(checked, checked, "lineage")
     issues += _check_lineage(con)
     issues.sort(key=lambda i: (i.artifact_id or "", i.kind, i.path or ""))
     issues = _with_affected(con, issues)
-    report = VerifyReport(ok=not issues, checked=len(rows), issues=issues, mode=mode, hashed=len(to_hash),
+    report = VerifyReport(ok=not issues, checked=checked, issues=issues, mode=mode, hashed=hashed,
                           since=since)
     with manifest.write_txn(con):
         con.execute("INSERT INTO verify_runs (mode, since, started_at, finished_at, checked, hashed, issues, ok)"
                     " VALUES (?,?,?,?,?,?,?,?)",
-                    (mode, since, started, now_iso(), len(rows), len(to_hash), len(issues), int(report.ok)))
+                    (mode, since, started, now_iso(), checked, hashed, len(issues), int(report.ok)))
     return report
 
 
@@ -108,46 +135,161 @@ def _instant(text: str) -> tuple[str, int]:
         raise ValidationFailed("not an ISO-8601 timestamp", field="since", value=text) from exc
 
 
+def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
+    """(issues, artifact ids with an issue, rows to re-hash in an incremental verify) from the
+    listing `on_disk` (`ArtifactFS.walk`)."""
+    issues: list[VerifyIssue] = []
+    listed_bad: set[str] = set()
+    to_hash = []
+    for row in rows:
+        pst, sst = on_disk.get(row.path_parquet), on_disk.get(row.path_sidecar)
+        bad = _check_stat(row, fs, pst, sst, quick)
+        if bad:
+            if row.artifact_id in removed:
+                bad = [_issue("missing_file", row, fs.uri(row.path_parquet), "the artifact is active but gc "
+                              "removed its files; publish the same data again to restore them")]
+            issues += bad
+            listed_bad.add(row.artifact_id)
+        elif since_ns is not None and not quick and (row.created_at >= since
+                                                       or max(pst.changed_ns, sst.changed_ns) >= since_ns):
+            to_hash.append(row)  # new or changed since the last clean verify
+    return issues, listed_bad, to_hash
+
+
 def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
     """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
     if pst is None:
-        return [_issue("missing_file", row, fs.uri(row["path_parquet"]),
-                       "the Parquet file is gone; restore it or tombstone the artifact")]
-    if (pst.size >= 12 and not quick and (pst.mode is None or pst.mode & stat.S_IRUSR)
-            and sst is not None and (sst.mode is None or sst.mode & stat.S_IRUSR)):
-        return []  # the usual case, checked without building the paths an issue would name
-    parquet, sidecar = fs.uri(row["path_parquet"]), fs.uri(row["path_sidecar"])
-    out = []
-    size = pst.size
-    if size < 12:
-        out.append(_issue("truncated", row, parquet, f"not a whole Parquet file ({size} bytes)"))
-    elif quick and row["file_bytes"] is not None and size != row["file_bytes"]:  # a full verify says what changed
-        out.append(_issue("size_mismatch", row, parquet, f"{size} bytes, published as {row['file_bytes']} bytes"))
-    if pst.mode is not None and not pst.mode & stat.S_IRUSR:
-        out.append(_issue("unreadable", row, parquet, f"mode {stat.filemode(pst.mode)}: the owner cannot read it"))
+        return [_issue("missing_file", row, fs.uri(row.path_parquet), filecheck.PARQUET_GONE)]
+    if pst is NOT_STATTED and sst is NOT_STATTED:
+        return []  # names alone: both there (the checks that open them look at size and mode)
+    found = filecheck.stat_findings(pst.size, pst.mode, sst.mode if sst is not None else None)
+    if quick and pst.size >= 12 and row.file_bytes is not None and pst.size != row.file_bytes:
+        found.append(("size_mismatch", False, f"{pst.size} bytes, published as {row.file_bytes} bytes"))
     if sst is None:
-        out.append(_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone"))
-    elif sst.mode is not None and not sst.mode & stat.S_IRUSR:
-        out.append(_issue("unreadable", row, sidecar, f"mode {stat.filemode(sst.mode)}: the owner cannot read it"))
-    return out
+        found.append(("missing_sidecar", True, filecheck.SIDECAR_GONE))
+    return [_issue(kind, row, fs.uri(row.path_sidecar if on_sidecar else row.path_parquet), detail)
+            for kind, on_sidecar, detail in found]
 
 
-def _hash_all(items, deep: bool, workers: int | None, job: Job) -> list[VerifyIssue]:
-    """Re-hash files on a thread pool, a batch of files per task (hashlib and pyarrow release the
-    GIL while they work)."""
-    from concurrent.futures import ThreadPoolExecutor
+_PROCESSES_FROM = 2000  # artifacts: fewer are checked in-process (a worker process costs ~40 ms to start)
+_MSGSPEC_DIR = os.path.dirname(os.path.dirname(msgspec.__file__))  # a worker runs without site: msgspec is here
 
-    n = workers or usable_cpus()
-    size = max(16, min(512, len(items) // (4 * n) or 1))
-    batches = [items[i:i + size] for i in range(0, len(items), size)]
-    out: list[VerifyIssue] = []
-    done = 0
-    with ThreadPoolExecutor(max_workers=n, thread_name_prefix="verify") as pool:
-        for batch, found in zip(batches, pool.map(lambda b: [x for it in b for x in _check_artifact(*it[:3], deep, it[3])], batches)):
-            out += found
-            done += len(batch)
-            job.progress(done, len(items), "re-hashing")
-    return out
+
+class _FileChecks:
+    """Re-hash the files of `rows` and check their sidecars (`filecheck.check`): started at once,
+    collected by `issues()`. Many local files go to one worker process per usable CPU, a slice
+    each (on small files the work is mostly Python per file, which threads would only take turns
+    at under the GIL); a bucket's files and a few local ones to a thread pool (network reads and
+    hashlib release the GIL). Then a file whose bytes changed, or with deep=True every file, is
+    read and its content re-hashed (on threads: pyarrow releases the GIL), to say what changed."""
+
+    def __init__(self, fs, *, deep: bool, workers: int | None, many: int) -> None:
+        """`many`: about how many artifacts will come (worker processes are started for many)."""
+        self.fs, self.deep, self.rows, self.count = fs, deep, [], 0
+        self._n = workers or usable_cpus()
+        self._frames: queue.SimpleQueue = queue.SimpleQueue()
+        self._pool = ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify")
+        self._procs: list[subprocess.Popen | None] = []
+        self._closed = False
+        if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
+            self._procs = [self._spawn() for _ in range(self._n)]
+
+    def _spawn(self) -> subprocess.Popen | None:
+        """A worker process (`filecheck` as a script; no site, so that it starts in a few ms)."""
+        try:
+            return subprocess.Popen([sys.executable, "-I", "-S", filecheck.__file__, _MSGSPEC_DIR], cwd=self.fs.url,
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        except OSError as exc:
+            log.warning("verify: cannot start a worker process (%s); checking in this one", exc)
+            return None
+
+    def start(self, rows) -> _FileChecks:
+        """Check the files of `rows`: a share for each worker process, else batches on the threads."""
+        self.rows, self.count = rows, len(rows)
+        share = -(-len(rows) // self._n)
+        step = share if self._procs else max(16, min(512, share // 4))
+        for k, lo in enumerate(range(0, len(rows), step)):
+            if self._procs:
+                threading.Thread(target=self._in_process, args=(self._procs[k], lo, min(lo + step, len(rows))),
+                                 daemon=True, name="verify").start()
+            else:
+                self._pool.submit(self._here, lo, min(lo + step, len(rows)))
+        return self
+
+    def _here(self, lo: int, hi: int) -> None:
+        """Check rows[lo:hi] on this thread; one frame (lo, hi, findings)."""
+        try:
+            if self.fs.remote:
+                tasks = [(r[:7], self.fs.chunks) for r in self.rows[lo:hi]]
+            else:  # the files by their local paths
+                uri = self.fs.uri
+                tasks = [((uri(r.path_parquet), uri(r.path_sidecar), *r[2:7]), None) for r in self.rows[lo:hi]]
+            found = [(i, *f) for i, (args, chunks) in enumerate(tasks, lo) for f in filecheck.check(*args, chunks=chunks)]
+            self._frames.put((lo, hi, found))
+        except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
+            self._frames.put((lo, hi, exc))
+
+    def _in_process(self, proc: subprocess.Popen | None, lo: int, hi: int) -> None:
+        """Check rows[lo:hi] in the worker process `proc`, a frame per `filecheck._FRAME` rows; what
+        the worker did not finish (it died) is checked here, with a warning."""
+        done = lo
+        try:
+            err = "it did not start"
+            if proc is not None:
+                try:
+                    with contextlib.suppress(BrokenPipeError):
+                        proc.stdin.write(msgspec.msgpack.encode([r[:7] for r in self.rows[lo:hi]]))
+                        proc.stdin.close()
+                    while head := proc.stdout.read(4):
+                        upto, found = msgspec.msgpack.decode(proc.stdout.read(int.from_bytes(head, "little")))
+                        self._frames.put((done, lo + upto, [(lo + i, *f) for i, *f in found]))
+                        done = lo + upto
+                except (OSError, ValueError) as exc:  # a broken frame
+                    err = str(exc)
+                finally:
+                    if proc.poll() is None and done < hi:
+                        proc.kill()
+                    err = proc.stderr.read().decode(errors="replace").strip() or err
+                    proc.wait()
+            if done < hi and not self._closed:
+                log.warning("verify: a worker process stopped after %d of %d files (%s); checking the rest here",
+                            done - lo, hi - lo, err.splitlines()[-1] if err else "no message")
+                self._here(done, hi)
+        except BaseException as exc:  # noqa: BLE001 - a bug here must reach the caller, not leave it waiting
+            self._frames.put((done, hi, exc))
+
+    def issues(self, job: Job, skip: set[str] = frozenset()) -> list[VerifyIssue]:
+        """Every finding, as issues (rows whose artifact_id is in `skip` left out)."""
+        found, done = [], 0
+        try:
+            while done < self.count:
+                lo, hi, part = self._frames.get()
+                if isinstance(part, BaseException):
+                    raise part
+                found += part
+                done += hi - lo
+                job.progress(done, self.count, "re-hashing")
+            out, changed = [], set()
+            for i, kind, on_sidecar, detail in found:
+                row = self.rows[i]
+                if row.artifact_id not in skip:
+                    out.append(_issue(kind, row, self.fs.uri(row.path_sidecar if on_sidecar else row.path_parquet), detail))
+                    if kind == "file_hash_mismatch":
+                        changed.add(i)
+            again = [r for i, r in enumerate(self.rows) if r.artifact_id not in skip and (self.deep or i in changed)]
+            for more in self._pool.map(lambda r: _check_content(r, self.fs.uri(r.path_parquet), self.fs), again):
+                out += more
+            return out
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop what is still running (the caller gave up: an error, Ctrl-C)."""
+        self._closed = True
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in self._procs:
+            if proc is not None and proc.poll() is None:
+                proc.kill()
 
 
 def _files_removed(con) -> set[str]:
@@ -175,50 +317,8 @@ def _with_affected(con, issues: list[VerifyIssue]) -> list[VerifyIssue]:
 
 
 def _issue(kind: str, row, path: str | None, detail: str) -> VerifyIssue:
-    return VerifyIssue(kind=kind, artifact_id=row["artifact_id"] if row is not None else None,
+    return VerifyIssue(kind=kind, artifact_id=row.artifact_id if row is not None else None,
                        path=path or None, detail=detail)
-
-
-def _check_artifact(row, parquet: str, sidecar: str, deep: bool, fs) -> list[VerifyIssue]:
-    """`parquet` and `sidecar` are the files' uris (a local path or s3://…), which `fs` reads."""
-    out: list[VerifyIssue] = []
-    h = hashlib.sha256()
-    head = tail = b""
-    try:
-        with fs.open_stream(parquet) as fh:  # one pass: hash, and the PAR1 magic at both ends
-            while chunk := fh.read(1 << 20):
-                if not head:
-                    head = chunk[:4]
-                tail = (tail + chunk[-4:])[-4:]
-                h.update(chunk)
-    except OSError as exc:
-        return [_issue("unreadable", row, parquet, f"cannot read the Parquet file: {exc}")]
-    if head != b"PAR1" or tail != b"PAR1":
-        return [_issue("truncated", row, parquet, "not a whole Parquet file (no PAR1 header and footer)")]
-    actual = h.hexdigest()
-    changed = actual != row["file_hash"]
-    if changed:
-        out.append(_issue("file_hash_mismatch", row, parquet, f"bytes changed: sha256 {actual} != {row['file_hash']}"))
-    out += _check_sidecar(row, sidecar, fs)
-    if changed or deep:
-        out += _check_content(row, parquet, fs)
-    return out
-
-
-def _check_sidecar(row, sidecar: str, fs) -> list[VerifyIssue]:
-    try:
-        with fs.open_stream(sidecar) as fh:
-            meta = _decode_json(fh.read())
-        if not isinstance(meta, dict):
-            raise ValueError("not a JSON object")
-    except FileNotFoundError:
-        return [_issue("missing_sidecar", row, sidecar, "the sidecar JSON is gone")]
-    except (OSError, ValueError) as exc:  # msgspec.DecodeError is a ValueError
-        return [_issue("corrupt_sidecar", row, sidecar, f"unreadable sidecar: {exc}")]
-    bad = [k for k in ("artifact_id", "content_hash", "file_hash", "row_count", "logical_key") if meta.get(k) != row[k]]
-    if bad:
-        return [_issue("sidecar_mismatch", row, sidecar, f"sidecar disagrees with the manifest on {', '.join(bad)}")]
-    return []
 
 
 def _check_content(row, parquet: str, fs) -> list[VerifyIssue]:
@@ -227,25 +327,25 @@ def _check_content(row, parquet: str, fs) -> list[VerifyIssue]:
     from bridge.errors import BridgeError
     from bridge.store import canonical
 
-    spec = get_spec(row["artifact_type"], row["schema_version"])
+    spec = get_spec(row.artifact_type, row.schema_version)
     try:
         table = fs.read_table(parquet)
     except (pa.ArrowException, OSError) as exc:
         return [_issue("corrupt", row, parquet, f"cannot read the Parquet file: {exc}")]
     out = []
-    if table.num_rows != row["row_count"]:
-        out.append(_issue("row_count_mismatch", row, parquet, f"{table.num_rows} rows, manifest says {row['row_count']}"))
+    if table.num_rows != row.row_count:
+        out.append(_issue("row_count_mismatch", row, parquet, f"{table.num_rows} rows, manifest says {row.row_count}"))
     try:
-        canon = canonical.canonicalize(table, spec, row["logical_key"])
+        canon = canonical.canonicalize(table, spec, row.logical_key)
     except BridgeError as exc:
         return [*out, _issue("invalid_content", row, parquet, f"no longer fits {spec.artifact_type}: {exc}")]
     chash = canonical.content_hash(canon, spec)
-    if chash != row["content_hash"]:
-        out.append(_issue("content_hash_mismatch", row, parquet, f"content hash {chash} != {row['content_hash']}"))
+    if chash != row.content_hash:
+        out.append(_issue("content_hash_mismatch", row, parquet, f"content hash {chash} != {row.content_hash}"))
     lo_s, hi_s = canonical.ts_range_iso(canon, spec)
-    if (lo_s, hi_s) != (row["min_ts"], row["max_ts"]):
+    if (lo_s, hi_s) != (row.min_ts, row.max_ts):
         out.append(_issue("ts_range_mismatch", row, parquet,
-                          f"timestamps span {lo_s}..{hi_s}, manifest says {row['min_ts']}..{row['max_ts']}"))
+                          f"timestamps span {lo_s}..{hi_s}, manifest says {row.min_ts}..{row.max_ts}"))
     return out
 
 

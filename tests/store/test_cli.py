@@ -80,6 +80,7 @@ def test_publish_lineage_stale_supersede_tombstone_verify_gc(tmp_path):
     Path(json.loads(bridge("show", a, "--json", *lake, cwd=tmp_path).stdout)["path_parquet"]).unlink()
     bad = bridge("verify", *lake, cwd=tmp_path, check=False)
     assert bad.returncode == 1 and "missing_file" in bad.stdout
+    assert bridge("verify", "--workers", "1", *lake, cwd=tmp_path, check=False).stdout == bad.stdout
     assert f"{a} reaches 1 active artifact(s): {m}" in bad.stdout  # the metrics made from it
 
 
@@ -94,6 +95,7 @@ def test_publish_lineage_stale_supersede_tombstone_verify_gc(tmp_path):
         (["publish", "bad.csv", "--artifact-type", "ohlcv", "--schema-version", "2", "--logical-key", "k",
           "--writer-name", "w", "--writer-version", "1"], 2, "known types"),
         (["ls", "--tag", "novalue"], 2, "K=V"),
+        (["verify", "--workers", "0"], 2, "--workers"),
     ],
 )
 def test_errors_exit_nonzero_and_say_what_to_do(tmp_path, args, code, message):

@@ -107,19 +107,19 @@ def test_quick_reads_no_file_and_incremental_rehashes_only_what_changed(store, m
 
     import builtins
 
-    from bridge.store import maintenance
+    from bridge.store import filecheck
 
     local = not store.files.remote  # a bucket has no file modes, and its own reads
     a = publish_candles(store, seed=1).artifact
     b = publish_candles(store, key="token=B/res=1m", seed=2).artifact
     hashed: list[str] = []
-    real = maintenance._check_artifact
-    monkeypatch.setattr(maintenance, "_check_artifact", lambda row, p, *k: hashed.append(p) or real(row, p, *k))
+    real = filecheck.check  # (a few files: checked in this process, where the patch is seen)
+    monkeypatch.setattr(filecheck, "check", lambda p, *k, **kw: hashed.append(store.files.uri(p)) or real(p, *k, **kw))
     opened: list[str] = []
     real_open = builtins.open
     monkeypatch.setattr(builtins, "open", lambda f, *k, **kw: opened.append(str(f)) or real_open(f, *k, **kw))
     fs_type = type(store.files)
-    for name in ("open_input", "open_stream"):
+    for name in ("open_input", "open_stream", "chunks"):
         real_m = getattr(fs_type, name)
         monkeypatch.setattr(fs_type, name, lambda self, ref, _m=real_m: opened.append(str(ref)) or _m(self, ref))
     if local:
@@ -151,3 +151,66 @@ def test_quick_reads_no_file_and_incremental_rehashes_only_what_changed(store, m
                                         ("incremental", 1, 0), ("incremental", 0, 2)]
     assert store.verify(since="2000-01-01T00:00:00Z").hashed == 3  # everything changed after that
     assert store.verify(since="2999-01-01T00:00:00Z").hashed == 0
+
+
+def _damaged_lake(root: Path):
+    """A local lake with one artifact of each kind of file damage verify finds, and two intact
+    (the first of each half, in manifest order: 0 and 6)."""
+    import os
+
+    from bridge.store import Store
+
+    store = Store(root)
+    arts = [publish_candles(store, key=f"token=T{i}/res=1m", seed=i).artifact for i in range(12)]
+    fs = store.files
+    raw = bytearray(fs.read_bytes(arts[1].path_parquet))
+    raw[len(raw) // 3] ^= 0xFF
+    fs.write_bytes(arts[1].path_parquet, bytes(raw))  # bytes changed: file_hash_mismatch (+ what the content says)
+    fs.write_bytes(arts[2].path_parquet, b"PAR1" + b"\0" * 64)  # no footer: truncated
+    fs.write_bytes(arts[3].path_sidecar, b"{not json")  # corrupt_sidecar
+    fs.write_bytes(arts[4].path_sidecar, b"[1, 2]")  # not a JSON object: corrupt_sidecar
+    fs.delete(arts[5].path_parquet)  # missing_file
+    side = json.loads(fs.read_bytes(arts[7].path_sidecar))
+    fs.write_bytes(arts[7].path_sidecar, json.dumps({**side, "logical_key": "elsewhere"}).encode())  # sidecar_mismatch
+    fs.write_bytes(arts[8].path_parquet, b"PAR1")  # under 12 bytes: truncated, from its size
+    os.chmod(fs.uri(arts[9].path_parquet), 0o200)  # unreadable (by mode: root could still read it)
+    os.chmod(fs.uri(arts[10].path_sidecar), 0o200)
+    fs.delete(arts[11].path_sidecar)  # missing_sidecar
+    return store
+
+
+def _report(store, **kw):
+    r = store.verify(**kw)
+    return r.hashed, [(i.kind, i.artifact_id, i.path, i.detail) for i in r.issues]
+
+
+def test_worker_processes_find_what_the_in_process_check_finds(tmp_path, monkeypatch):
+    from bridge.store import maintenance
+
+    store = _damaged_lake(tmp_path / "lake")
+    here = _report(store)
+    assert here[0] == 10 and {k for k, *_ in here[1]} >= {  # (two artifacts' files are missing: 10 hashed)
+        "file_hash_mismatch", "content_hash_mismatch", "truncated", "corrupt_sidecar", "missing_file",
+        "sidecar_mismatch", "unreadable", "missing_sidecar"}, here
+    assert here[1] == _report(store, since="2000-01-01T00:00:00Z")[1]  # = the checks from a listing with stats
+    spawned = []
+    real_popen = maintenance.subprocess.Popen
+    monkeypatch.setattr(maintenance.subprocess, "Popen", lambda *a, **kw: spawned.append(a) or real_popen(*a, **kw))
+    monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
+    assert _report(store) == here
+    assert len(spawned) == 2 and _report(store, workers=3) == here and len(spawned) == 5  # one worker per share
+    assert _report(store, deep=True) == _report(store, deep=True, workers=1)  # workers=1: checked in-process
+
+
+def test_a_worker_that_dies_leaves_its_rest_to_the_caller(tmp_path, monkeypatch, caplog):
+    from bridge.store import filecheck, maintenance
+
+    store = _damaged_lake(tmp_path / "lake")
+    here = _report(store)
+    dying = tmp_path / "dying_worker.py"  # checks nothing, says it did the first task, and dies
+    dying.write_text("import sys\nsys.path.append(sys.argv[1])\nimport msgspec\nsys.stdin.buffer.read()\nf = msgspec.msgpack.encode((1, []))\n"
+                     "sys.stdout.buffer.write(len(f).to_bytes(4, 'little') + f)\nsys.exit('worker: out of memory')\n")
+    monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
+    monkeypatch.setattr(filecheck, "__file__", str(dying))
+    assert _report(store) == here  # the first artifact of each half is intact: the worker's claim is true
+    assert "stopped after 1 of 6 files (worker: out of memory)" in caplog.text

@@ -1,0 +1,173 @@
+"""verify's per-artifact file work: re-hash the Parquet file (sha256 against the manifest's
+file_hash, PAR1 magic at both ends) and check the sidecar JSON against the manifest.
+
+It imports only the standard library and msgspec, so that `verify` can run it in worker
+processes as well as in its own: on small files the work is mostly Python per file, which
+threads cannot spread over the cores (they take turns on the GIL), and processes can. A worker
+is this file run as a script (`python -I -S filecheck.py MSGSPEC_DIR`, so no package is imported
+and it starts in a few ms), in the lake's folder: it reads one msgpack list of tasks on stdin and writes, every `_FRAME` tasks, a frame
+(4-byte length, msgpack `[done, findings]`) on stdout.
+
+A task is the manifest's `path_parquet, path_sidecar, file_hash, artifact_id, content_hash,
+row_count, logical_key` (`check`'s arguments; more items after them are ignored). A finding is
+`(kind, on_sidecar, detail)`; in a frame, `[index, kind, on_sidecar, detail]`, `index` the task's
+position in the list given."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+if __name__ == "__main__":  # a worker, started without site (-S): msgspec's folder is its argument
+    sys.path.append(sys.argv[1])
+
+import msgspec  # noqa: E402
+
+PARQUET_GONE = "the Parquet file is gone; restore it or tombstone the artifact"
+SIDECAR_GONE = "the sidecar JSON is gone"
+_READ = 1 << 20
+_FRAME = 1000
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+
+Finding = tuple[str, bool, str]
+
+
+class _Sidecar(msgspec.Struct):
+    """The sidecar's fields that must agree with the manifest (any JSON type: a wrong one is a
+    disagreement, not a decoding error)."""
+
+    artifact_id: Any = None
+    content_hash: Any = None
+    file_hash: Any = None
+    row_count: Any = None
+    logical_key: Any = None
+
+
+_decode_sidecar = msgspec.json.Decoder(_Sidecar).decode
+
+
+def stat_findings(size: int | None, mode: int | None, sidecar_mode: int | None) -> list[Finding]:
+    """What the files' size and modes alone say (None: not known, or a bucket, which has no modes)."""
+    out = []
+    if size is not None and size < 12:
+        out.append(("truncated", False, f"not a whole Parquet file ({size} bytes)"))
+    if mode is not None and not mode & stat.S_IRUSR:
+        out.append(("unreadable", False, f"mode {stat.filemode(mode)}: the owner cannot read it"))
+    if sidecar_mode is not None and not sidecar_mode & stat.S_IRUSR:
+        out.append(("unreadable", True, f"mode {stat.filemode(sidecar_mode)}: the owner cannot read it"))
+    return out
+
+
+def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_hash: str, row_count: int,
+          logical_key: str, *_more, chunks: Callable[[str], Iterator[bytes]] | None = None) -> list[Finding]:
+    """[(kind, on_sidecar, detail)] for one artifact, [] when both files are as the manifest says.
+    `chunks(path)` yields a file's bytes (a bucket's stream); None: local files, whose size and
+    modes are first checked as a listing would (`stat_findings`)."""
+    expected = (artifact_id, content_hash, file_hash, row_count, logical_key)
+    if chunks is not None:
+        return _streamed(parquet, sidecar, expected, chunks)
+    try:
+        fd = os.open(parquet, _OPEN_FLAGS)
+    except OSError as exc:
+        return _unopened(parquet, exc, False)
+    try:
+        try:
+            sfd = os.open(sidecar, _OPEN_FLAGS)
+        except OSError as exc:
+            return _unopened(sidecar, exc, True)
+        try:
+            if found := stat_findings((st := os.fstat(fd)).st_size, st.st_mode, os.fstat(sfd).st_mode):
+                return found
+            data = os.read(fd, _READ)  # a small file in one read; a big one a chunk at a time
+            h = hashlib.sha256(data)
+            head, tail = data[:4], data[-4:]
+            while len(data) == _READ:
+                data = os.read(fd, _READ)
+                h.update(data)
+                tail = (tail + data[-4:])[-4:]
+            side = os.read(sfd, _READ)
+            while more := os.read(sfd, _READ):
+                side += more
+        finally:
+            os.close(sfd)
+    except OSError as exc:
+        return [("unreadable", False, f"cannot read the Parquet file or its sidecar: {exc}")]
+    finally:
+        os.close(fd)
+    return _compare(head, tail, h.hexdigest(), side, expected)
+
+
+def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> list[Finding]:
+    h = hashlib.sha256()
+    head = tail = b""
+    try:
+        for chunk in chunks(parquet):  # one pass: hash, and the PAR1 magic at both ends
+            if not head:
+                head = chunk[:4]
+            tail = (tail + chunk[-4:])[-4:]
+            h.update(chunk)
+    except FileNotFoundError:
+        return [("missing_file", False, PARQUET_GONE)]
+    except OSError as exc:
+        return [("unreadable", False, f"cannot read the Parquet file: {exc}")]
+    try:
+        side: bytes | OSError = b"".join(chunks(sidecar))
+    except OSError as exc:
+        side = exc
+    return _compare(head, tail, h.hexdigest(), side, expected)
+
+
+def _unopened(path: str, exc: OSError, on_sidecar: bool) -> list[Finding]:
+    if isinstance(exc, FileNotFoundError):
+        return [("missing_sidecar", True, SIDECAR_GONE) if on_sidecar else ("missing_file", False, PARQUET_GONE)]
+    try:  # not allowed to open it: say what its mode says, as a listing would
+        mode = os.stat(path).st_mode
+        if found := stat_findings(None, None if on_sidecar else mode, mode if on_sidecar else None):
+            return found
+    except OSError:
+        pass
+    return [("unreadable", on_sidecar, f"cannot open the {'sidecar' if on_sidecar else 'Parquet file'}: {exc}")]
+
+
+def _compare(head: bytes, tail: bytes, digest: str, side: bytes | OSError, expected: tuple) -> list[Finding]:
+    """The findings once both files are read: PAR1 at both ends, the bytes' hash, the sidecar."""
+    if head != b"PAR1" or tail != b"PAR1":
+        return [("truncated", False, "not a whole Parquet file (no PAR1 header and footer)")]
+    out = []
+    if digest != expected[2]:
+        out.append(("file_hash_mismatch", False, f"bytes changed: sha256 {digest} != {expected[2]}"))
+    if isinstance(side, FileNotFoundError):
+        return [*out, ("missing_sidecar", True, SIDECAR_GONE)]
+    try:
+        if isinstance(side, OSError):
+            raise side
+        meta = _decode_sidecar(side)
+    except (OSError, ValueError) as exc:  # msgspec's DecodeError and ValidationError are ValueErrors
+        return [*out, ("corrupt_sidecar", True, f"unreadable sidecar: {exc}")]
+    got = (meta.artifact_id, meta.content_hash, meta.file_hash, meta.row_count, meta.logical_key)
+    if got != expected:
+        bad = [name for name, g, e in zip(_Sidecar.__struct_fields__, got, expected) if g != e]
+        out.append(("sidecar_mismatch", True, f"sidecar disagrees with the manifest on {', '.join(bad)}"))
+    return out
+
+
+def _serve(stdin, stdout) -> None:
+    tasks = msgspec.msgpack.decode(stdin.read())
+    encode = msgspec.msgpack.encode
+    found: list = []
+    for i, task in enumerate(tasks, 1):
+        for kind, on_sidecar, detail in check(*task):
+            found.append((i - 1, kind, on_sidecar, detail))
+        if i % _FRAME == 0 or i == len(tasks):
+            frame = encode((i, found))
+            stdout.write(len(frame).to_bytes(4, "little") + frame)
+            stdout.flush()
+            found = []
+
+
+if __name__ == "__main__":
+    _serve(sys.stdin.buffer, sys.stdout.buffer)

@@ -19,7 +19,6 @@ import msgspec
 from bridge.proc import usable_cpus
 from bridge.progress import NULL_JOB, Job
 from bridge.store import filecheck, manifest
-from bridge.store.artifact_fs import NOT_STATTED
 from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
 from bridge.store.timeutil import now_iso
@@ -96,10 +95,16 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         if early is not None:
             early.add([], last=True)
         job.progress(0, len(rows), "listing files", force=True)
-        # local files the checks open anyway are statted there: then the listing needs only names
-        on_disk = fs.walk("artifacts", stats=early is None or fs.remote)
-        issues, listed_bad, to_hash = _check_listing(rows, on_disk, fs, quick, since, since_ns, removed)
         named = {p for row in all_rows for p in row[:2]}
+        # local files the checks open anyway are statted there: then the listing needs only names, and
+        # only the rows with a file not listed need looking at
+        names_only = early is not None and not fs.remote
+        on_disk = fs.walk("artifacts", stats=not names_only)
+        if names_only:
+            gone = named - on_disk.keys()
+            listed = [r for r in rows if r.path_parquet in gone or r.path_sidecar in gone] if gone else []
+        issues, listed_bad, to_hash = _check_listing(listed if names_only else rows, on_disk, fs, quick, since,
+                                                     since_ns, removed)
         named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}  # in flight
         for rel in on_disk.keys() - named:
             issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
@@ -166,8 +171,6 @@ def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
     """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
     if pst is None:
         return [_issue("missing_file", row, fs.uri(row.path_parquet), filecheck.PARQUET_GONE)]
-    if pst is NOT_STATTED and sst is NOT_STATTED:
-        return []  # names alone: both there (the checks that open them look at size and mode)
     found = filecheck.stat_findings(pst.size, pst.mode, sst.mode if sst is not None else None)
     if quick and pst.size >= 12 and row.file_bytes is not None and pst.size != row.file_bytes:
         found.append(("size_mismatch", False, f"{pst.size} bytes, published as {row.file_bytes} bytes"))

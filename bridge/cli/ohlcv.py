@@ -176,7 +176,7 @@ def cmd_coverage(args) -> int:
             return 0
         print_table(to_plain(res.rows), ("alert_id", "token", "alert_ts", "expected", "present", "coverage_ratio",
                                          "fully_covered"))
-        _more(cov.table.num_rows, args.limit)
+        _more(cov.table.num_rows, args.limit, cov.artifact_id)
         print_kv([*_totals(res), ("slices", len(res.slice_ids))])
         return 0
     if not args.slice_ids:
@@ -190,11 +190,11 @@ def cmd_coverage(args) -> int:
                                         "missing", "duplicates", "off_grid", "coverage_ratio"),
                 headers=("SLICE", "TOKEN", "RES", "FROM", "TO", "EXP", "PRESENT", "MISSING", "DUPS", "OFFGRID",
                          "RATIO"))
-    _more(cov.summary.num_rows, args.limit)
+    _more(cov.summary.num_rows, args.limit, cov.summary_artifact_id)
     print()
     print_table(to_plain(res.gaps), ("token", "resolution", "gap_start", "gap_end", "missing_count"),
                 headers=("TOKEN", "RES", "GAP START", "GAP END (EXCL)", "MISSING"))
-    _more(cov.gaps.num_rows, args.limit)
+    _more(cov.gaps.num_rows, args.limit, cov.gaps_artifact_id)
     print_kv(_totals(res))
     return 0
 
@@ -204,9 +204,11 @@ def _totals(res) -> list[tuple[str, object]]:
     return [(k, v) for k, v in to_plain(res).items() if not isinstance(v, list) and k != "truncated"]
 
 
-def _more(total: int, limit: int) -> None:
+def _more(total: int, limit: int, artifact_id: str | None) -> None:
+    """The rows a table left out, and how to see them (--json is cut to --limit rows too)."""
     if total > limit:
-        print(f"({total - limit} more rows; --limit N or --json)")
+        where = f"; every row is in artifact {artifact_id}" if artifact_id else ""
+        print(f"({total - limit:,} more row(s); raise --limit to show them{where})")
 
 
 def cmd_init_server(args) -> int:

@@ -80,7 +80,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     depth.add_argument("--since", metavar="ISO", help="re-hash only what was published or modified since this instant")
     depth.add_argument("--deep", action="store_true", help="also re-hash every artifact's content, not only its bytes")
     p.add_argument("--workers", type=int, metavar="N",
-                   help="re-hash on N processes (N threads in a bucket or below 2,000 artifacts; default: one per usable CPU)")
+                   help="re-hash on N processes, this one and N-1 workers (a bucket: N threads; under 2,000 "
+                        "artifacts: this process alone); default: one per usable CPU")
     p.set_defaults(func=cmd_verify)
 
     p = add_common(sub.add_parser("gc", help="remove files of tombstoned artifacts nothing active depends on (dry run unless --apply)"))

@@ -179,7 +179,10 @@ def _insert(con: "duckdb.DuckDBPyConnection", table: str, rows: Sequence[tuple])
 
 @contextlib.contextmanager
 def interrupt_on_cancel(con: "duckdb.DuckDBPyConnection", job: Job) -> Iterator[None]:
-    """Interrupt the running statement as soon as the job is cancelled (polled every 50 ms)."""
+    """Interrupt the running statement as soon as the job is cancelled (polled every 50 ms), and
+    every statement after it until the block ends: DuckDB drops an interrupt that arrives while no
+    statement runs (before the first starts, between two), so a cancelled job interrupts again at
+    every poll."""
     if job is NULL_JOB:
         yield
         return
@@ -189,7 +192,6 @@ def interrupt_on_cancel(con: "duckdb.DuckDBPyConnection", job: Job) -> Iterator[
         while not stop.wait(0.05):
             if job.cancelled:
                 con.interrupt()
-                return
 
     watcher = threading.Thread(target=watch, name="projection-cancel", daemon=True)
     watcher.start()

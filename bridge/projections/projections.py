@@ -46,7 +46,7 @@ from bridge.errors import (
     ProjectionNotFound,
     ReadOnlyViolation,
 )
-from bridge.proc import crashpoint
+from bridge.proc import crashpoint, holdpoint
 from bridge.progress import NULL_JOB, Job
 from bridge.projections.models import (
     ColumnInfo,
@@ -581,6 +581,7 @@ class Projections:
 
         try:
             with interrupt_on_cancel(con, job):
+                holdpoint("projection_query")  # the tests: the statement runs next
                 rel = con.sql(sql, params=params)
                 if rel is None:
                     return QueryResult(columns=[], rows=[], row_count=0)

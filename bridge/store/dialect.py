@@ -266,6 +266,9 @@ class SqliteDialect(Dialect):
                         raise
                     if time.monotonic() > deadline:
                         raise Busy(f"the manifest stayed locked for {timeout:.0f}s; another process is writing — retry") from exc
+                    from bridge.proc import holdpoint
+
+                    holdpoint("manifest_busy")  # the tests: this process now waits for the lock
                     time.sleep(delay)
                     delay = min(delay * 2, 0.05)
         finally:

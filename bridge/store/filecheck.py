@@ -79,8 +79,9 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
         except OSError as exc:
             return _unopened(sidecar, exc, True)
         try:
-            if found := stat_findings((st := os.fstat(fd)).st_size, st.st_mode, os.fstat(sfd).st_mode):
-                return found
+            st, sidecar_mode = os.fstat(fd), os.fstat(sfd).st_mode
+            if st.st_size < 12 or not st.st_mode & sidecar_mode & stat.S_IRUSR:  # (the usual case: no call)
+                return stat_findings(st.st_size, st.st_mode, sidecar_mode)
             data = os.read(fd, _READ)  # a small file in one read; a big one a chunk at a time
             h = hashlib.sha256(data)
             head, tail = data[:4], data[-4:]

@@ -4,6 +4,7 @@ either artifact store (a local folder or a bucket: `store.files`) and either man
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import queue
@@ -18,7 +19,6 @@ import msgspec
 from bridge.proc import usable_cpus
 from bridge.progress import NULL_JOB, Job
 from bridge.store import filecheck, manifest
-from bridge.store.artifact_fs import NOT_STATTED
 from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
 from bridge.store.timeutil import now_iso
@@ -82,18 +82,29 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     if not quick and since_ns is None:
         early = _FileChecks(fs, deep=deep, workers=workers, many=cur.execute("SELECT count(*) FROM artifacts").fetchone()[0])
     try:
-        all_rows = list(map(_Row._make, cur.execute(
-            f"SELECT {', '.join(_Row._fields)} FROM artifacts ORDER BY created_at, artifact_id")))
         removed = _files_removed(con)
-        # gc removed these on purpose; a re-publish (with revive if tombstoned) restores them
-        rows = [r for r in all_rows if r.status == "active" or r.artifact_id not in removed]
+        all_rows, rows = [], []
+        fetched = iter(cur.execute(f"SELECT {', '.join(_Row._fields)} FROM artifacts ORDER BY created_at, artifact_id"))
+        while part := list(map(_Row._make, itertools.islice(fetched, 2000))):  # the checks start on the first
+            all_rows += part
+            # gc removed these on purpose; a re-publish (with revive if tombstoned) restores them
+            kept = [r for r in part if r.status == "active" or r.artifact_id not in removed]
+            rows += kept
+            if early is not None:
+                early.add(kept)
         if early is not None:
-            early.start(rows)
+            early.add([], last=True)
         job.progress(0, len(rows), "listing files", force=True)
-        # local files the checks open anyway are statted there: then the listing needs only names
-        on_disk = fs.walk("artifacts", stats=early is None or fs.remote)
-        issues, listed_bad, to_hash = _check_listing(rows, on_disk, fs, quick, since, since_ns, removed)
         named = {p for row in all_rows for p in row[:2]}
+        # local files the checks open anyway are statted there: then the listing needs only names, and
+        # only the rows with a file not listed need looking at
+        names_only = early is not None and not fs.remote
+        on_disk = fs.walk("artifacts", stats=not names_only)
+        if names_only:
+            gone = named - on_disk.keys()
+            listed = [r for r in rows if r.path_parquet in gone or r.path_sidecar in gone] if gone else []
+        issues, listed_bad, to_hash = _check_listing(listed if names_only else rows, on_disk, fs, quick, since,
+                                                     since_ns, removed)
         named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}  # in flight
         for rel in on_disk.keys() - named:
             issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
@@ -102,7 +113,7 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
             issues += early.issues(job, skip=listed_bad)
             hashed = len(rows) - len(listed_bad)
         elif to_hash:
-            issues += _FileChecks(fs, deep=deep, workers=workers, many=len(to_hash)).start(to_hash).issues(job)
+            issues += _FileChecks(fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True).issues(job)
             hashed = len(to_hash)
         else:
             hashed = 0
@@ -160,8 +171,6 @@ def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
     """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
     if pst is None:
         return [_issue("missing_file", row, fs.uri(row.path_parquet), filecheck.PARQUET_GONE)]
-    if pst is NOT_STATTED and sst is NOT_STATTED:
-        return []  # names alone: both there (the checks that open them look at size and mode)
     found = filecheck.stat_findings(pst.size, pst.mode, sst.mode if sst is not None else None)
     if quick and pst.size >= 12 and row.file_bytes is not None and pst.size != row.file_bytes:
         found.append(("size_mismatch", False, f"{pst.size} bytes, published as {row.file_bytes} bytes"))
@@ -172,6 +181,7 @@ def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
 
 
 _PROCESSES_FROM = 2000  # artifacts: fewer are checked in-process (a worker process costs ~40 ms to start)
+_CALLER_HELPS = True  # verify's own thread checks batches too, once its listing is done (tests turn it off)
 _MSGSPEC_DIR = os.path.dirname(os.path.dirname(msgspec.__file__))  # a worker runs without site: msgspec is here
 
 
@@ -188,12 +198,19 @@ class _FileChecks:
         """`many`: about how many artifacts will come (worker processes start now, for many)."""
         self.fs, self.deep, self.rows = fs, deep, []
         self._n = workers or usable_cpus()
-        self._todo: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi) batches of rows not yet taken
+        self._batch = max(1, min(500, -(-many // (8 * self._n))))
+        self._queued = 0  # rows[:_queued] are in batches
+        self._todo: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi) batches not yet taken; None: no more
         self._done: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi, findings or an exception)
         self._closed = False
         self._procs: list[subprocess.Popen] = []
         if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
             self._procs = [p for p in (self._spawn() for _ in range(self._n - 1)) if p is not None]
+        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else \
+            [(self._help, ())] * (self._n - 1) if fs.remote else []
+        for target, args in helpers:
+            threading.Thread(target=target, args=args, daemon=True, name="verify").start()
+        self._alone = not helpers
 
     def _spawn(self) -> subprocess.Popen | None:
         """A worker process (`filecheck` as a script; no site, so that it starts in a few ms)."""
@@ -204,22 +221,23 @@ class _FileChecks:
             log.warning("verify: cannot start a worker process (%s); checking in this one", exc)
             return None
 
-    def start(self, rows) -> _FileChecks:
-        self.rows = rows
-        size = max(1, min(500, -(-len(rows) // (8 * self._n))))
-        for lo in range(0, len(rows), size):
-            self._todo.put((lo, min(lo + size, len(rows))))
-        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else \
-            [(self._help, ())] * (self._n - 1) if self.fs.remote else []
-        for target, args in helpers:
-            threading.Thread(target=target, args=args, daemon=True, name="verify").start()
+    def add(self, rows, *, last: bool = False) -> _FileChecks:
+        """More rows to check (the helpers start on them at once); last=True: no more will come."""
+        self.rows += rows
+        while len(self.rows) - self._queued >= self._batch or (last and self._queued < len(self.rows)):
+            hi = min(self._queued + self._batch, len(self.rows))
+            self._todo.put((self._queued, hi))
+            self._queued = hi
+        if last:
+            self._todo.put(None)
         return self
 
     def _take(self) -> tuple[int, int] | None:
-        try:
-            return None if self._closed else self._todo.get_nowait()
-        except queue.Empty:
-            return None
+        """The next batch, waiting for one; None when there is none and will be none."""
+        batch = None if self._closed else self._todo.get()
+        if batch is None:
+            self._todo.put(None)  # for the next taker
+        return batch
 
     def _here(self, lo: int, hi: int) -> list:
         """[(row index, kind, on_sidecar, detail)] for rows[lo:hi], checked on this thread."""
@@ -240,7 +258,7 @@ class _FileChecks:
 
     def _feed(self, proc: subprocess.Popen) -> None:
         """A worker process's thread: batches sent to it until none is left. If the worker dies,
-        its batch is checked here and the rest is left to the others, with a warning."""
+        this thread checks its batch and the batches after it itself, with a warning."""
         encode, decode = msgspec.msgpack.encode, msgspec.msgpack.decode
         while (batch := self._take()) is not None:
             lo, hi = batch
@@ -261,6 +279,7 @@ class _FileChecks:
                         log.warning("verify: a worker process stopped (%s); checking its files here",
                                     err.splitlines()[-1] if err else exc)
                         self._done.put((lo, hi, self._here(lo, hi)))
+                        self._help()  # and the batches it would have taken
                     return
                 self._done.put((lo, hi, found))
             except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
@@ -285,7 +304,7 @@ class _FileChecks:
                 job.progress(done, count, "re-hashing")
 
         try:
-            while (batch := self._take()) is not None:
+            while (_CALLER_HELPS or self._alone) and (batch := self._take()) is not None:
                 self._done.put((*batch, self._here(*batch)))
                 collect(False)
             collect(True)
@@ -307,6 +326,7 @@ class _FileChecks:
     def close(self) -> None:
         """Stop what is still running (the caller gave up: an error, Ctrl-C; or it is done)."""
         self._closed = True
+        self._todo.put(None)  # wakes a helper waiting for a batch
         for proc in self._procs:
             if proc.poll() is None:
                 proc.kill()

@@ -1,22 +1,25 @@
 """Benchmark: Telegram export ingestion vs baselines, in the same run.
 
-    .venv/bin/python scripts/bench/bench_ingest.py [--messages 1000000] [--alert-every 10]
+    .venv/bin/python scripts/bench/bench_ingest.py [--messages 1000000] [--alert-every 10] [--rounds 5]
 
-Generates a single-chat export of --messages messages (tests/ingest/builder.py), then, each in a
-fresh child process with its peak RSS:
+Generates a single-chat export of --messages messages (tests/ingest/builder.py), then runs
+--rounds interleaved rounds; each round runs, each in a fresh child process with its peak RSS:
   * baseline A: `json.load` of the file (what a non-streaming reader holds);
-  * baseline B: ijson C backend, iterating the messages only (the floor for streaming parse);
-  * warm_up: ingest_telegram of a 100-message export (imports and first-use costs), subtracted
-    from the next;
-  * ingest_telegram into an empty lake (parse + normalise + stage + publish);
-and prints messages/s, the time ratio ingest / baseline B, and RSS ratios vs the file size.
-Not a test.
+  * baseline B: ijson's C backend (yajl2_c) iterating the messages only, building each one as a
+    dict (the floor for a streaming parse);
+  * warm_up: ingest_telegram of a 100-message export into a new lake (imports and first-use
+    costs; its peak RSS is subtracted from the next);
+  * ingest_telegram into a new, empty lake (parse + normalise + stage + publish).
+Prints the median and range over the rounds of each time, messages/s, the largest peak RSS vs the
+file size, and the time ratio ingest / baseline B per round (each ingest over the baseline B of
+its own round, so both saw the same load): median and range. Not a test.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,10 +50,15 @@ def run(name: str, path: Path, lake: Path) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
+def spread(xs: list[float], fmt: str = "{:.2f}") -> str:
+    return f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}–{fmt.format(max(xs))})"
+
+
 def main() -> None:
-    ap = argparse.ArgumentParser()
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--alert-every", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved rounds (median and range reported)")
     args = ap.parse_args()
     from tests.ingest.builder import write_large_export
 
@@ -62,14 +70,20 @@ def main() -> None:
         size_mb = path.stat().st_size / 2**20
         print(f"export: {args.messages:,} messages, {expected['alerts']:,} alerts, {size_mb:.1f} MB "
               f"(generated in {time.perf_counter() - t:.1f} s)")
-        res = {name: run(name, path, Path(d) / f"lake-{name}") for name in CHILD}
-        for name, r in res.items():
-            print(f"{name:12s} {r['s']:7.2f} s  {args.messages / r['s']:>10,.0f} msg/s  peak RSS {r['rss_mb']:7.1f} MB "
-                  f"({r['rss_mb'] / size_mb:.2f}x file)")
-        delta = res["ingest"]["rss_mb"] - res["warm_up"]["rss_mb"]
-        print(f"ingest RSS above warm-up: {delta:.1f} MB ({delta / size_mb:.2f}x file)")
-        print(f"ingest / ijson-only time: {res['ingest']['s'] / res['ijson_items']['s']:.2f}x; "
-              f"ingest RSS / json.load RSS: {res['ingest']['rss_mb'] / res['json_load']['rss_mb']:.2f}x")
+        runs: dict[str, list[dict]] = {name: [] for name in CHILD}
+        for i in range(args.rounds):  # interleaved: every child once per round
+            for name in CHILD:
+                runs[name].append(run(name, path, Path(d) / f"lake-{name}-{i}"))
+    print(f"median (min–max) of {args.rounds} interleaved rounds, each child a fresh process; peak RSS: the largest")
+    for name, rs in runs.items():
+        secs, rss = [r["s"] for r in rs], max(r["rss_mb"] for r in rs)
+        rate = "(100 messages)" if name == "warm_up" else f"{args.messages / statistics.median(secs):,.0f} msg/s"
+        print(f"{name:12s} {spread(secs):>22s} s  {rate:>16s}  peak RSS {rss:7.1f} MB ({rss / size_mb:.2f}x file)")
+    warm, ingest = max(r["rss_mb"] for r in runs["warm_up"]), max(r["rss_mb"] for r in runs["ingest"])
+    print(f"ingest RSS above warm-up: {ingest - warm:.1f} MB ({(ingest - warm) / size_mb:.2f}x file)")
+    ratio = [a["s"] / b["s"] for a, b in zip(runs["ingest"], runs["ijson_items"])]
+    print(f"ingest / ijson-only time, per round: {spread(ratio)}x; "
+          f"ingest RSS / json.load RSS: {ingest / max(r['rss_mb'] for r in runs['json_load']):.2f}x")
 
 
 if __name__ == "__main__":

@@ -38,6 +38,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _callgrind import Callgrind, instructions  # noqa: E402
+
 ECHO = REPO / "ts-client" / "bench" / "echo_server.py"
 
 
@@ -94,33 +97,17 @@ def pass_start(cpu: list[float]) -> float:
     return dt
 
 
-def instructions(args: list[str], stdin: bytes = b"") -> int:
-    """Instructions the process executes, counted by valgrind's callgrind (deterministic)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *args], input=stdin,
-                              capture_output=True, cwd=REPO, env=CACHED, check=True)
-    return int(proc.stderr.decode().rsplit("Collected : ", 1)[1].split()[0])
-
-
 def instructions_per_call(args: list[str], line: bytes, n1: int = 1000, n2: int = 6000) -> float:
     """Instructions a server executes per sequential request `line` (callgrind), start-up and
     exit cancelled out: (count with n2 requests - count with n1) / (n2 - n1)."""
     counts = []
     for n in (n1, n2):
-        with tempfile.TemporaryDirectory() as tmp:
-            p = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out", *args],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=REPO,
-                                 env=CACHED)
+        with Callgrind(args, cwd=REPO, env=CACHED) as cg:
             for _ in range(n):
-                p.stdin.write(line)
-                p.stdin.flush()
-                p.stdout.readline()
-            p.stdin.close()
-            err = p.stderr.read()
-            p.wait()
-            counts.append(int(err.decode().rsplit("Collected : ", 1)[1].split()[0]))
-            p.stdout.close()
-            p.stderr.close()
+                cg.proc.stdin.write(line)
+                cg.proc.stdin.flush()
+                cg.proc.stdout.readline()
+            counts.append(cg.finish())
     return (counts[1] - counts[0]) / (n2 - n1)
 
 
@@ -161,8 +148,9 @@ def main() -> None:
         counted = None
         if args.instructions:
             init = b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1.0"}}\n'
-            counted = (instructions([sys.executable, "-c", "pass"]),
-                       instructions([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)], init))
+            counted = (instructions([sys.executable, "-c", "pass"], cwd=REPO, env=CACHED),
+                       instructions([sys.executable, "-m", "bridge", "serve", "--lake", str(lake)], init, cwd=REPO,
+                                    env=CACHED))
         line = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "getArtifact", "params": {"artifactId": aid}}).encode() + b"\n"
         per_call = None
         if args.instructions:  # three counts each, interleaved: a one-off (an exit-time checkpoint) shows as a range

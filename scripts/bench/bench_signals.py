@@ -12,8 +12,8 @@ Baselines, precisely ("per-alert pandas loop with TA-Lib indicators"), both repo
 - naive: per alert, its token's candles selected from the whole candle frame with a boolean mask
   (`cdf[cdf.token == token]`, then sorted), TA-Lib RSI(14), EMA(9), EMA(21) over their closes, and
   a Python walk over the rows applying the same rules (docs/signals.md, docs/experiments.md);
-- grouped (the stronger one): the candles grouped by token once (`groupby`, timed and counted),
-  then the same per-alert TA-Lib calls and walk.
+- grouped (the stronger one): the candles grouped by token once (`groupby`, timed once and
+  added to every round's time), then the same per-alert TA-Lib calls and walk.
 Each is timed on the first --naive-alerts / --loop-alerts alerts and scaled linearly to all alerts
 (the output says so); their P&L per alert is checked against the engine's.
 

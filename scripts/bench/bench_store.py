@@ -41,6 +41,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _callgrind import Callgrind  # noqa: E402
 
 
 def make_data(rows: int, tokens: int, folder: Path) -> dict:
@@ -169,15 +171,8 @@ def instructions(name: str, folder: Path) -> tuple[int, int]:
     so that part counts several times what the CPU runs."""
 
     def count(code: str) -> tuple[int, int]:
-        with tempfile.TemporaryDirectory() as tmp:
-            proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={tmp}/out",
-                                   sys.executable, "-c", code], capture_output=True, text=True, check=True)
-            total = int(proc.stderr.rsplit("Collected : ", 1)[1].split()[0])
-            ann = subprocess.run(["callgrind_annotate", "--inclusive=no", "--threshold=100", f"{tmp}/out"],
-                                 capture_output=True, text=True, check=True).stdout
-        crypto = sum(int(line.split()[0].replace(",", "")) for line in ann.splitlines()
-                     if "libcrypto" in line and line.strip()[:1].isdigit())
-        return total, crypto
+        with Callgrind([sys.executable, "-c", code]) as cg:
+            return cg.finish(), cg.self_cost("libcrypto")
 
     whole, setup = count(step_code(name, folder, 0)), count(step_code(name, folder, 0, timed_part=False))
     return whole[0] - setup[0], whole[1] - setup[1]

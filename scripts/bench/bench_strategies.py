@@ -11,8 +11,8 @@ the same rules as the engine (docs/experiments.md "Engine rules"), differing in 
 found:
 - naive per-alert loop: per alert, its token's candles selected from the whole candle frame with
   a boolean mask, then sorted (what a per-alert loop over a candle table does);
-- pre-grouped loop: candles grouped by token once (`groupby`, timed and counted), then a dict
-  lookup per alert (a stronger baseline than the target names).
+- pre-grouped loop: candles grouped by token once (`groupby`, timed once and added to every
+  round's time), then a dict lookup per alert (a stronger baseline than the target names).
 Each is timed on the first --naive-alerts / --loop-alerts alerts and scaled linearly to all alerts
 (the output says so); their P&L per alert is checked against the engine's and each other's.
 

@@ -142,15 +142,6 @@ def test_closed_stdout_exits_141_quietly(tmp_path):
     assert "Traceback" not in err and "BrokenPipe" not in err and "Exception ignored" not in err
 
 
-def _fd_target(pid: int, fd: str) -> str:
-    """What a process's fd points at; "" if it was closed since it was listed (start-up opens and
-    closes files all the time)."""
-    try:
-        return os.readlink(f"/proc/{pid}/fd/{fd}")
-    except FileNotFoundError:
-        return ""
-
-
 def test_ctrl_c_while_waiting_exits_130(tmp_path):
     lake = tmp_path / "lake"
     store = Store(lake)
@@ -158,22 +149,31 @@ def test_ctrl_c_while_waiting_exits_130(tmp_path):
     aid = store.publish("ohlcv_slice", 2, "token=A/res=1m", tmp_path / "a.csv", git_commit="x").artifact_id
     holder = sqlite3.connect(store.lake.manifest_db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # the tombstone waits for this lock
+    go = tmp_path / "go"
+    go.touch()  # the hold point only marks: it touches go.reached when the write finds the lock taken
+    reached = tmp_path / "go.reached"
+    proc = None
     try:
         proc = subprocess.Popen([sys.executable, "-m", "bridge", "tombstone", aid, "--lake", str(lake)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env())
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:  # wait until it has the manifest open (past start-up)
-            if any(_fd_target(proc.pid, fd).endswith("manifest.sqlite") for fd in os.listdir(f"/proc/{proc.pid}/fd")):
-                break
-            time.sleep(0.05)
-        time.sleep(0.3)
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env={**_env(), "QB_HOLD_AT": "manifest_busy", "QB_HOLD_FILE": str(go)})
+        deadline = time.monotonic() + 120
+        while not reached.exists():  # it is now in the lock wait (which lasts 60 s)
+            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            time.sleep(0.02)
+        sent = time.monotonic()
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)
+        out, err = proc.communicate(timeout=90)
+        took = time.monotonic() - sent
     finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         holder.execute("ROLLBACK")
         holder.close()
     assert proc.returncode == 130, err
     assert b"Traceback" not in err and err.decode().strip() == "interrupted"
+    assert took < 30, f"exit took {took:.1f} s after Ctrl-C (the lock wait lasts 60 s)"
     assert store.get(aid).status == "active"
 
 

@@ -226,6 +226,30 @@ def test_cancel_interrupts_a_running_query():
     assert time.monotonic() - t0 < 10
 
 
+def test_a_cancel_before_the_statement_starts_still_interrupts_it():
+    """DuckDB drops an interrupt that arrives while nothing runs: the watcher interrupts again."""
+    import threading
+    import time
+
+    import duckdb
+
+    from bridge.projections.builder import interrupt_on_cancel
+
+    con = duckdb.connect()
+    job = Job()
+    job.cancel()
+    backstop = threading.Timer(30, con.interrupt)  # ends the statement should the cancel be lost
+    backstop.start()
+    try:
+        with pytest.raises(duckdb.InterruptException), interrupt_on_cancel(con, job):
+            time.sleep(0.3)  # the watcher's first interrupt lands here, while no statement runs
+            t0 = time.monotonic()
+            con.execute("SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b").fetchall()
+    finally:
+        backstop.cancel()
+    assert time.monotonic() - t0 < 10
+
+
 def test_without_created_at_and_id_reruns_are_still_idempotent(store):
     a, c = _publish_inputs(store)
     d = _definition(a, c)

@@ -70,6 +70,18 @@ def test_export_for_alerts_and_forward_coverage(tmp_path, capsys):
     assert by_id["a"]["fully_covered"] is True
     assert (by_id["b"]["expected"], by_id["b"]["present"]) == (12, 4)  # Friday 20:00 + 12 h runs into Saturday
     assert cov["artifact_id"]
+    # --limit cuts the table and --json alike: the hint names --limit and the artifact with every row
+    code, out, _ = run(capsys, "ohlcv", "coverage", "--alerts", alerts, "--horizon", "12h", "--res", "1h",
+                       "--lake", lake, "--limit", "1")
+    assert code == 0 and f"(1 more row(s); raise --limit to show them; every row is in artifact {cov['artifact_id']})" in out
+    assert "--json" not in out
+    code, out, _ = run(capsys, "ohlcv", "coverage", "--alerts", alerts, "--horizon", "12h", "--res", "1h",
+                       "--lake", lake, "--limit", "1", "--json", "--no-publish")
+    cut = json.loads(out)
+    assert len(cut["rows"]) == 1 and cut["truncated"] is True and cut["artifact_id"] is None
+    code, out, _ = run(capsys, "ohlcv", "coverage", "--alerts", alerts, "--horizon", "12h", "--res", "1h",
+                       "--lake", lake, "--limit", "1", "--no-publish")
+    assert code == 0 and "(1 more row(s); raise --limit to show them)\n" in out
 
 
 def test_usage_errors_and_source_errors_have_exit_codes(tmp_path, capsys):

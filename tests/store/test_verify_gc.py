@@ -193,16 +193,17 @@ def test_worker_processes_find_what_the_in_process_check_finds(tmp_path, monkeyp
         "file_hash_mismatch", "content_hash_mismatch", "truncated", "corrupt_sidecar", "missing_file",
         "sidecar_mismatch", "unreadable", "missing_sidecar"}, here
     assert here[1] == _report(store, since="2000-01-01T00:00:00Z")[1]  # = the checks from a listing with stats
-    spawned = []
+    spawned: list = []
     real_popen = maintenance.subprocess.Popen
     monkeypatch.setattr(maintenance.subprocess, "Popen", lambda *a, **kw: spawned.append(a) or real_popen(*a, **kw))
     monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
-    here_checked = []
+    assert _report(store) == here and len(spawned) == 1  # one worker process and the caller's thread
+    here_checked: list = []
     real_check = maintenance.filecheck.check
     monkeypatch.setattr(maintenance.filecheck, "check", lambda *a, **kw: here_checked.append(a[0]) or real_check(*a, **kw))
-    assert _report(store) == here
-    assert len(here_checked) < 12  # the worker checked some (the caller's thread takes batches too)
-    assert len(spawned) == 1 and _report(store, workers=3) == here and len(spawned) == 3  # the caller is one of n
+    monkeypatch.setattr(maintenance, "_CALLER_HELPS", False)  # the worker processes check every file
+    assert _report(store) == here and here_checked == [] and len(spawned) == 2
+    assert _report(store, workers=3) == here and len(spawned) == 4 and here_checked == []
     assert _report(store, deep=True) == _report(store, deep=True, workers=1)  # workers=1: checked in-process
 
 
@@ -214,6 +215,7 @@ def test_a_worker_that_dies_leaves_its_rest_to_the_caller(tmp_path, monkeypatch,
     dying = tmp_path / "dying_worker.py"  # takes its first batch and dies
     dying.write_text("import sys\nsys.stdin.buffer.read(4)\nsys.exit('worker: out of memory')\n")
     monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
+    monkeypatch.setattr(maintenance, "_CALLER_HELPS", False)  # so both workers surely take a batch
     monkeypatch.setattr(filecheck, "__file__", str(dying))
     assert _report(store, workers=3) == here  # nothing is lost
-    assert caplog.text.count("a worker process stopped (worker: out of memory); checking its files here") >= 1
+    assert caplog.text.count("a worker process stopped (worker: out of memory); checking its files here") == 2

@@ -41,6 +41,11 @@ class _Row(NamedTuple):
     status: str
     created_at: str
     file_bytes: int | None
+
+
+class _Content(NamedTuple):
+    """The columns a content check needs besides _Row's (read for the few rows it is run on)."""
+
     artifact_type: str
     schema_version: int
     min_ts: str | None
@@ -80,7 +85,8 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     # to start) and run beside the listing's; an artifact the listing finds wrong is left out of them.
     early = None
     if not quick and since_ns is None:
-        early = _FileChecks(fs, deep=deep, workers=workers, many=cur.execute("SELECT count(*) FROM artifacts").fetchone()[0])
+        early = _FileChecks(con, fs, deep=deep, workers=workers,
+                            many=cur.execute("SELECT count(*) FROM artifacts").fetchone()[0])
     try:
         removed = _files_removed(con)
         all_rows, rows = [], []
@@ -113,7 +119,7 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
             issues += early.issues(job, skip=listed_bad)
             hashed = len(rows) - len(listed_bad)
         elif to_hash:
-            issues += _FileChecks(fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True).issues(job)
+            issues += _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True).issues(job)
             hashed = len(to_hash)
         else:
             hashed = 0
@@ -194,9 +200,9 @@ class _FileChecks:
     bytes changed, or with deep=True every file, is read and its content re-hashed (on threads:
     pyarrow releases the GIL), to say what changed."""
 
-    def __init__(self, fs, *, deep: bool, workers: int | None, many: int) -> None:
+    def __init__(self, con, fs, *, deep: bool, workers: int | None, many: int) -> None:
         """`many`: about how many artifacts will come (worker processes start now, for many)."""
-        self.fs, self.deep, self.rows = fs, deep, []
+        self.con, self.fs, self.deep, self.rows = con, fs, deep, []
         self._n = workers or usable_cpus()
         self._batch = max(1, min(500, -(-many // (8 * self._n))))
         self._queued = 0  # rows[:_queued] are in batches
@@ -317,11 +323,21 @@ class _FileChecks:
                         changed.add(i)
             again = [r for i, r in enumerate(self.rows) if r.artifact_id not in skip and (self.deep or i in changed)]
             with ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify") as pool:
-                for more in pool.map(lambda r: _check_content(r, self.fs.uri(r.path_parquet), self.fs), again):
+                content = self._content([r.artifact_id for r in again])
+                for more in pool.map(lambda r: _check_content(r, content[r.artifact_id], self.fs), again):
                     out += more
             return out
         finally:
             self.close()
+
+    def _content(self, ids: list[str]) -> dict[str, _Content]:
+        out = {}
+        for k in range(0, len(ids), 500):
+            part = ids[k:k + 500]
+            out.update((r[0], _Content._make(r[1:])) for r in self.con.execute(
+                f"SELECT artifact_id, {', '.join(_Content._fields)} FROM artifacts"
+                f" WHERE artifact_id IN ({', '.join('?' * len(part))})", part))
+        return out
 
     def close(self) -> None:
         """Stop what is still running (the caller gave up: an error, Ctrl-C; or it is done)."""
@@ -362,13 +378,14 @@ def _issue(kind: str, row, path: str | None, detail: str) -> VerifyIssue:
                        path=path or None, detail=detail)
 
 
-def _check_content(row, parquet: str, fs) -> list[VerifyIssue]:
+def _check_content(row, content: _Content, fs) -> list[VerifyIssue]:
     import pyarrow as pa
 
     from bridge.errors import BridgeError
     from bridge.store import canonical
 
-    spec = get_spec(row.artifact_type, row.schema_version)
+    spec = get_spec(content.artifact_type, content.schema_version)
+    parquet = fs.uri(row.path_parquet)
     try:
         table = fs.read_table(parquet)
     except (pa.ArrowException, OSError) as exc:
@@ -384,9 +401,9 @@ def _check_content(row, parquet: str, fs) -> list[VerifyIssue]:
     if chash != row.content_hash:
         out.append(_issue("content_hash_mismatch", row, parquet, f"content hash {chash} != {row.content_hash}"))
     lo_s, hi_s = canonical.ts_range_iso(canon, spec)
-    if (lo_s, hi_s) != (row.min_ts, row.max_ts):
+    if (lo_s, hi_s) != (content.min_ts, content.max_ts):
         out.append(_issue("ts_range_mismatch", row, parquet,
-                          f"timestamps span {lo_s}..{hi_s}, manifest says {row.min_ts}..{row.max_ts}"))
+                          f"timestamps span {lo_s}..{hi_s}, manifest says {content.min_ts}..{content.max_ts}"))
     return out
 
 

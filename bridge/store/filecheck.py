@@ -79,9 +79,9 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
         except OSError as exc:
             return _unopened(sidecar, exc, True)
         try:
-            st, sidecar_mode = os.fstat(fd), os.fstat(sfd).st_mode
-            if st.st_size < 12 or not st.st_mode & sidecar_mode & stat.S_IRUSR:  # (the usual case: no call)
-                return stat_findings(st.st_size, st.st_mode, sidecar_mode)
+            st, sst = os.fstat(fd), os.fstat(sfd)
+            if st.st_size < 12 or not st.st_mode & sst.st_mode & stat.S_IRUSR:  # (the usual case: no call)
+                return stat_findings(st.st_size, st.st_mode, sst.st_mode)
             data = os.read(fd, _READ)  # a small file in one read; a big one a chunk at a time
             h = hashlib.sha256(data)
             head, tail = data[:4], data[-4:]
@@ -89,9 +89,10 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
                 data = os.read(fd, _READ)
                 h.update(data)
                 tail = (tail + data[-4:])[-4:]
-            side = os.read(sfd, _READ)
-            while more := os.read(sfd, _READ):
-                side += more
+            side = os.read(sfd, sst.st_size + 1)  # one read to its end (short: it ended)
+            if len(side) > sst.st_size:  # it grew since the fstat: read on
+                while more := os.read(sfd, _READ):
+                    side += more
         finally:
             os.close(sfd)
     except OSError as exc:

@@ -82,11 +82,13 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
             st, sst = os.fstat(fd), os.fstat(sfd)
             if st.st_size < 12 or not st.st_mode & sst.st_mode & stat.S_IRUSR:  # (the usual case: no call)
                 return stat_findings(st.st_size, st.st_mode, sst.st_mode)
-            data = os.read(fd, _READ)  # a small file in one read; a big one a chunk at a time
+            want = min(st.st_size + 1, _READ)  # a small file in one read of its size (short: it ended)
+            data = os.read(fd, want)
             h = hashlib.sha256(data)
             head, tail = data[:4], data[-4:]
-            while len(data) == _READ:
-                data = os.read(fd, _READ)
+            while len(data) == want:  # a big file (or one that grew): a chunk at a time to its end
+                want = _READ
+                data = os.read(fd, want)
                 h.update(data)
                 tail = (tail + data[-4:])[-4:]
             side = os.read(sfd, sst.st_size + 1)  # one read to its end (short: it ended)

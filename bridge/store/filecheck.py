@@ -9,9 +9,8 @@ and it starts in a few ms), in the lake's folder: it answers each request frame 
 batch of tasks) with a frame of findings on stdout (`_serve`).
 
 A task is the manifest's `path_parquet, path_sidecar, file_hash, artifact_id, content_hash,
-row_count, logical_key` (`check`'s arguments; more items after them are ignored). A finding is
-`(kind, on_sidecar, detail)`; in a frame, `[index, kind, on_sidecar, detail]`, `index` the task's
-position in its batch."""
+row_count, logical_key` (`check`'s arguments). A finding is `(kind, on_sidecar, detail)`; in a
+frame, `[index, kind, on_sidecar, detail]`, `index` the task's position in its batch."""
 
 from __future__ import annotations
 
@@ -30,7 +29,8 @@ import msgspec  # noqa: E402
 PARQUET_GONE = "the Parquet file is gone; restore it or tombstone the artifact"
 SIDECAR_GONE = "the sidecar JSON is gone"
 _READ = 1 << 20
-_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+# O_NONBLOCK: a FIFO where a file should be does not hang the open (regular files ignore it)
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
 
 Finding = tuple[str, bool, str]
 
@@ -62,82 +62,96 @@ def stat_findings(size: int | None, mode: int | None, sidecar_mode: int | None) 
 
 
 def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_hash: str, row_count: int,
-          logical_key: str, *_more, chunks: Callable[[str], Iterator[bytes]] | None = None) -> list[Finding]:
-    """[(kind, on_sidecar, detail)] for one artifact, [] when both files are as the manifest says.
-    `chunks(path)` yields a file's bytes (a bucket's stream); None: local files, whose size and
-    modes are first checked as a listing would (`stat_findings`)."""
+          logical_key: str, chunks: Callable[[str], Iterator[bytes]] | None = None) -> tuple[bool, list[Finding]]:
+    """(whether the Parquet file was read through, [(kind, on_sidecar, detail)]) for one artifact;
+    no findings when both files are as the manifest says. `chunks(path)` yields a file's bytes (a
+    bucket's stream); None: local files, whose size and modes are first checked as a listing
+    would (`stat_findings`, `_as_listed`)."""
     expected = (artifact_id, content_hash, file_hash, row_count, logical_key)
     if chunks is not None:
         return _streamed(parquet, sidecar, expected, chunks)
     try:
         fd = os.open(parquet, _OPEN_FLAGS)
     except OSError as exc:
-        return _unopened(parquet, exc, False)
+        return False, _as_listed(parquet, sidecar) or [("unreadable", False, f"cannot open the Parquet file: {exc}")]
     try:
+        st = os.fstat(fd)
         try:
             sfd = os.open(sidecar, _OPEN_FLAGS)
         except OSError as exc:
-            return _unopened(sidecar, exc, True)
+            return False, _as_listed(parquet, sidecar, st) or [("unreadable", True, f"cannot open the sidecar: {exc}")]
         try:
-            st, sst = os.fstat(fd), os.fstat(sfd)
+            sst = os.fstat(sfd)
             if st.st_size < 12 or not st.st_mode & sst.st_mode & stat.S_IRUSR:  # (the usual case: no call)
-                return stat_findings(st.st_size, st.st_mode, sst.st_mode)
-            want = min(st.st_size + 1, _READ)  # a small file in one read of its size (short: it ended)
-            data = os.read(fd, want)
-            h = hashlib.sha256(data)
-            head, tail = data[:4], data[-4:]
-            while len(data) == want:  # a big file (or one that grew): a chunk at a time to its end
-                want = _READ
+                return False, stat_findings(st.st_size, st.st_mode, sst.st_mode)
+            try:
+                want = min(st.st_size + 1, _READ)  # a small file in one read of its size
                 data = os.read(fd, want)
-                h.update(data)
-                tail = (tail + data[-4:])[-4:]
-            side = os.read(sfd, sst.st_size + 1)  # one read to its end (short: it ended)
-            if len(side) > sst.st_size:  # it grew since the fstat: read on
-                while more := os.read(sfd, _READ):
-                    side += more
+                h = hashlib.sha256(data)
+                head, tail, total = data[:4], data[-4:], len(data)
+                while data and (len(data) == want or total < st.st_size):  # to its end (a short read before
+                    want = _READ                                            # it: a network mount)
+                    data = os.read(fd, want)
+                    h.update(data)
+                    tail, total = (tail + data[-4:])[-4:], total + len(data)
+            except OSError as exc:
+                return False, [("unreadable", False, f"cannot read the Parquet file: {exc}")]
+            try:
+                side: bytes | OSError = os.read(sfd, sst.st_size + 1)  # one read to its end (short: it ended)
+                if len(side) > sst.st_size:  # it grew since the fstat: read on
+                    while more := os.read(sfd, _READ):
+                        side += more
+            except OSError as exc:
+                side = exc
         finally:
             os.close(sfd)
-    except OSError as exc:
-        return [("unreadable", False, f"cannot read the Parquet file or its sidecar: {exc}")]
     finally:
         os.close(fd)
-    return _compare(head, tail, h.hexdigest(), side, expected)
+    return True, _compare(head, tail, total, h.hexdigest(), side, expected)
 
 
-def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> list[Finding]:
+def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool, list[Finding]]:
     h = hashlib.sha256()
     head = tail = b""
+    total = 0
     try:
         for chunk in chunks(parquet):  # one pass: hash, and the PAR1 magic at both ends
             if not head:
                 head = chunk[:4]
-            tail = (tail + chunk[-4:])[-4:]
+            tail, total = (tail + chunk[-4:])[-4:], total + len(chunk)
             h.update(chunk)
     except FileNotFoundError:
-        return [("missing_file", False, PARQUET_GONE)]
+        return False, [("missing_file", False, PARQUET_GONE)]
     except OSError as exc:
-        return [("unreadable", False, f"cannot read the Parquet file: {exc}")]
+        return False, [("unreadable", False, f"cannot read the Parquet file: {exc}")]
     try:
         side: bytes | OSError = b"".join(chunks(sidecar))
     except OSError as exc:
         side = exc
-    return _compare(head, tail, h.hexdigest(), side, expected)
+    return True, _compare(head, tail, total, h.hexdigest(), side, expected)
 
 
-def _unopened(path: str, exc: OSError, on_sidecar: bool) -> list[Finding]:
-    if isinstance(exc, FileNotFoundError):
-        return [("missing_sidecar", True, SIDECAR_GONE) if on_sidecar else ("missing_file", False, PARQUET_GONE)]
-    try:  # not allowed to open it: say what its mode says, as a listing would
-        mode = os.stat(path).st_mode
-        if found := stat_findings(None, None if on_sidecar else mode, mode if on_sidecar else None):
-            return found
+def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None) -> list[Finding]:
+    """What a listing with stats would say of the two files (`maintenance._check_stat`), for the
+    uncommon case of a file that cannot be opened."""
+    try:
+        st = st or os.stat(parquet)
+    except FileNotFoundError:
+        return [("missing_file", False, PARQUET_GONE)]
     except OSError:
-        pass
-    return [("unreadable", on_sidecar, f"cannot open the {'sidecar' if on_sidecar else 'Parquet file'}: {exc}")]
+        return []
+    try:
+        return stat_findings(st.st_size, st.st_mode, os.stat(sidecar).st_mode)
+    except FileNotFoundError:
+        return [*stat_findings(st.st_size, st.st_mode, None), ("missing_sidecar", True, SIDECAR_GONE)]
+    except OSError:
+        return stat_findings(st.st_size, st.st_mode, None)
 
 
-def _compare(head: bytes, tail: bytes, digest: str, side: bytes | OSError, expected: tuple) -> list[Finding]:
+def _compare(head: bytes, tail: bytes, size: int, digest: str, side: bytes | OSError, expected: tuple) -> list[Finding]:
     """The findings once both files are read: PAR1 at both ends, the bytes' hash, the sidecar."""
+    if size < 12:
+        return [("truncated", False, f"not a whole Parquet file ({size} bytes)")]
     if head != b"PAR1" or tail != b"PAR1":
         return [("truncated", False, "not a whole Parquet file (no PAR1 header and footer)")]
     out = []
@@ -160,11 +174,17 @@ def _compare(head: bytes, tail: bytes, digest: str, side: bytes | OSError, expec
 
 def _serve(stdin, stdout) -> None:
     """A worker: for each request frame (4-byte length, msgpack list of tasks) until stdin ends, a
-    reply frame (4-byte length, msgpack list of `[index, kind, on_sidecar, detail]`)."""
+    reply frame (4-byte length, msgpack `[unread, findings]`: the indices of the tasks whose
+    Parquet file was not read through, and `[index, kind, on_sidecar, detail]` for each finding)."""
     decode, encode = msgspec.msgpack.decode, msgspec.msgpack.encode
     while len(head := stdin.read(4)) == 4:
-        tasks = decode(stdin.read(int.from_bytes(head, "little")))
-        frame = encode([(i, *f) for i, task in enumerate(tasks) for f in check(*task)])
+        unread, found = [], []
+        for i, task in enumerate(decode(stdin.read(int.from_bytes(head, "little")))):
+            read, findings = check(*task)
+            if not read:
+                unread.append(i)
+            found += [(i, *f) for f in findings]
+        frame = encode((unread, found))
         stdout.write(len(frame).to_bytes(4, "little") + frame)
         stdout.flush()
 

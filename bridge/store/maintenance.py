@@ -115,14 +115,10 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         for rel in on_disk.keys() - named:
             issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
                                       detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
-        if early is not None:
-            issues += early.issues(job, skip=listed_bad)
-            hashed = len(rows) - len(listed_bad)
-        elif to_hash:
-            issues += _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True).issues(job)
-            hashed = len(to_hash)
-        else:
-            hashed = 0
+        checks = early if early is not None else \
+            _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True)
+        issues += checks.issues(job, skip=listed_bad)
+        hashed = checks.hashed
     finally:
         if early is not None:
             early.close()
@@ -212,8 +208,8 @@ class _FileChecks:
         self._procs: list[subprocess.Popen] = []
         if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
             self._procs = [p for p in (self._spawn() for _ in range(self._n - 1)) if p is not None]
-        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else \
-            [(self._help, ())] * (self._n - 1) if fs.remote else []
+        # no worker processes: threads (hashlib releases the GIL on big files; a bucket's reads wait)
+        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else [(self._help, ())] * (self._n - 1)
         for target, args in helpers:
             threading.Thread(target=target, args=args, daemon=True, name="verify").start()
         self._alone = not helpers
@@ -222,7 +218,8 @@ class _FileChecks:
         """A worker process (`filecheck` as a script; no site, so that it starts in a few ms)."""
         try:
             return subprocess.Popen([sys.executable, "-I", "-S", filecheck.__file__, _MSGSPEC_DIR], cwd=self.fs.url,
-                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                                    stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)  # Ctrl-C reaches this process, which stops them
         except OSError as exc:
             log.warning("verify: cannot start a worker process (%s); checking in this one", exc)
             return None
@@ -245,14 +242,23 @@ class _FileChecks:
             self._todo.put(None)  # for the next taker
         return batch
 
-    def _here(self, lo: int, hi: int) -> list:
-        """[(row index, kind, on_sidecar, detail)] for rows[lo:hi], checked on this thread."""
+    def _here(self, lo: int, hi: int) -> tuple[list[int], list]:
+        """rows[lo:hi] checked on this thread: (the row indices whose Parquet file was not read
+        through, [(row index, kind, on_sidecar, detail)])."""
         if self.fs.remote:
             tasks = [(r[:7], self.fs.chunks) for r in self.rows[lo:hi]]
         else:  # the files by their local paths
             uri = self.fs.uri
             tasks = [((uri(r.path_parquet), uri(r.path_sidecar), *r[2:7]), None) for r in self.rows[lo:hi]]
-        return [(i, *f) for i, (args, chunks) in enumerate(tasks, lo) for f in filecheck.check(*args, chunks=chunks)]
+        unread, found = [], []
+        for i, (args, chunks) in enumerate(tasks, lo):
+            if self._closed:
+                break  # the caller gave up: this batch is not needed
+            read, findings = filecheck.check(*args, chunks=chunks)
+            if not read:
+                unread.append(i)
+            found += [(i, *f) for f in findings]
+        return unread, found
 
     def _help(self) -> None:
         """A helper thread: batches checked here until none is left."""
@@ -276,7 +282,8 @@ class _FileChecks:
                     head = proc.stdout.read(4)
                     if len(head) < 4:
                         raise OSError("it exited")
-                    found = [(lo + i, *f) for i, *f in decode(proc.stdout.read(int.from_bytes(head, "little")))]
+                    unread, found = decode(proc.stdout.read(int.from_bytes(head, "little")))
+                    result = [lo + i for i in unread], [(lo + i, *f) for i, *f in found]
                 except (OSError, ValueError) as exc:  # it died, or a broken frame
                     proc.kill()
                     err = proc.stderr.read().decode(errors="replace").strip()
@@ -287,7 +294,7 @@ class _FileChecks:
                         self._done.put((lo, hi, self._here(lo, hi)))
                         self._help()  # and the batches it would have taken
                     return
-                self._done.put((lo, hi, found))
+                self._done.put((lo, hi, result))
             except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
                 self._done.put((lo, hi, exc))
                 return
@@ -296,8 +303,9 @@ class _FileChecks:
 
     def issues(self, job: Job, skip: set[str] = frozenset()) -> list[VerifyIssue]:
         """Every finding, as issues (rows whose artifact_id is in `skip` left out); the caller's
-        thread checks batches too until none is left."""
-        found, done, count = [], 0, len(self.rows)
+        thread checks batches too until none is left. Sets `hashed`: how many Parquet files (not
+        skipped) were read through."""
+        unread, found, done, count = set(), [], 0, len(self.rows)
 
         def collect(block: bool) -> None:
             nonlocal done
@@ -305,7 +313,8 @@ class _FileChecks:
                 lo, hi, part = self._done.get()
                 if isinstance(part, BaseException):
                     raise part
-                found.extend(part)
+                unread.update(part[0])
+                found.extend(part[1])
                 done += hi - lo
                 job.progress(done, count, "re-hashing")
 
@@ -314,14 +323,18 @@ class _FileChecks:
                 self._done.put((*batch, self._here(*batch)))
                 collect(False)
             collect(True)
-            out, changed = [], set()
+            read = {i for i in range(count) if i not in unread and self.rows[i].artifact_id not in skip}
+            self.hashed = len(read)
+            out, changed, whole = [], set(), set(read)  # whole: read, and a Parquet file to read content from
             for i, kind, on_sidecar, detail in found:
                 row = self.rows[i]
                 if row.artifact_id not in skip:
                     out.append(_issue(kind, row, self.fs.uri(row.path_sidecar if on_sidecar else row.path_parquet), detail))
                     if kind == "file_hash_mismatch":
                         changed.add(i)
-            again = [r for i, r in enumerate(self.rows) if r.artifact_id not in skip and (self.deep or i in changed)]
+                    elif kind in ("truncated", "unreadable") and not on_sidecar:
+                        whole.discard(i)
+            again = [self.rows[i] for i in sorted(whole) if self.deep or i in changed]
             with ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify") as pool:
                 content = self._content([r.artifact_id for r in again])
                 for more in pool.map(lambda r: _check_content(r, content[r.artifact_id], self.fs), again):
@@ -347,6 +360,9 @@ class _FileChecks:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+            for stream in (proc.stdin, proc.stdout, proc.stderr):
+                with contextlib.suppress(OSError):
+                    stream.close()
 
 
 def _files_removed(con) -> set[str]:

@@ -57,14 +57,12 @@ def test_check_finds_exactly_what_the_bytes_say(tmp_path_factory, size, flip, ma
 
     read, filecheck._READ = filecheck._READ, 64  # chunks of 64 bytes: files of 0-300 bytes cross it
     try:
-        local = [kind for kind, *_ in filecheck.check(*args)]
+        local_read, local = filecheck.check(*args)
     finally:
         filecheck._READ = read
-    streamed = [kind for kind, *_ in filecheck.check(*args, chunks=stream)]
-    if size < 12:  # a local check says so from the size, before reading
-        assert local == ["truncated"] and streamed == ["truncated"]
-    else:
-        assert local == streamed == want, (local, streamed, want)
+    streamed_read, streamed = filecheck.check(*args, chunks=stream)
+    assert [k for k, *_ in local] == [k for k, *_ in streamed] == want, (local, streamed, want)
+    assert local_read == (size >= 12) and streamed_read  # a local file under 12 bytes is judged by its size
 
 
 def test_missing_and_owner_unreadable_files(tmp_path):
@@ -73,11 +71,17 @@ def test_missing_and_owner_unreadable_files(tmp_path):
     (tmp_path / "p").write_bytes(body)
     (tmp_path / "s").write_text(json.dumps({**FIELDS, "file_hash": h}))
     args = [str(tmp_path / "p"), str(tmp_path / "s"), h, *FIELDS.values()]
-    assert filecheck.check(*args) == []
-    assert filecheck.check(str(tmp_path / "gone"), *args[1:]) == [("missing_file", False, filecheck.PARQUET_GONE)]
-    assert filecheck.check(args[0], str(tmp_path / "gone"), *args[2:]) == [("missing_sidecar", True, filecheck.SIDECAR_GONE)]
+    assert filecheck.check(*args) == (True, [])
+    assert filecheck.check(str(tmp_path / "gone"), *args[1:]) == (False, [("missing_file", False, filecheck.PARQUET_GONE)])
+    assert filecheck.check(args[0], str(tmp_path / "gone"), *args[2:]) == (False, [("missing_sidecar", True,
+                                                                                      filecheck.SIDECAR_GONE)])
+    (tmp_path / "short").write_bytes(b"PAR1")  # both findings, as a listing gives them
+    assert [k for k, *_ in filecheck.check(str(tmp_path / "short"), str(tmp_path / "gone"), *args[2:])[1]] == [
+        "truncated", "missing_sidecar"]
     os.chmod(tmp_path / "s", 0o200)
     try:  # as root the file can still be read; either way the mode is what is reported
-        assert [(k, on_sidecar) for k, on_sidecar, _ in filecheck.check(*args)] == [("unreadable", True)]
+        assert [(k, on_sidecar) for k, on_sidecar, _ in filecheck.check(*args)[1]] == [("unreadable", True)]
     finally:
         os.chmod(tmp_path / "s", 0o644)
+    os.mkfifo(tmp_path / "fifo")  # not a file where one should be: no hang
+    assert filecheck.check(str(tmp_path / "fifo"), *args[1:])[1][0][0] == "truncated"

@@ -58,9 +58,10 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
 
     * quick: existence, size (against the size recorded at publish) and mode of every file, and
       orphans, from one walk of artifacts/ — no file is opened;
-    * full (default): quick, plus every Parquet file re-hashed (sha256 against file_hash, on
-      `workers` threads, default one per core) and every sidecar checked against the manifest; a
-      file whose bytes differ is then read and its content re-hashed to say what changed;
+    * full (default): quick (but size_mismatch), plus every Parquet file re-hashed (sha256
+      against file_hash) and every sidecar checked against the manifest, on `workers` processes
+      or threads (default one per usable CPU; `_FileChecks`); a file whose bytes differ is then
+      read and its content re-hashed to say what changed;
     * incremental (or since=ISO instant): full, but only for artifacts published, or files
       modified, at or after `since` (default: the start of the last clean full verify);
     * deep: full, plus every artifact's content re-derived and re-hashed (canonical form, row

@@ -12,7 +12,8 @@ the rows are found:
 - pre-grouped loop (the stronger one): candles grouped by token once (`groupby`, timed once and
   added to every round's time), then a dict lookup per alert.
 Each is timed on the first --naive-alerts / --loop-alerts alerts and scaled linearly to all alerts
-(the output says so); their P&L per alert is checked against the engine's and each other's.
+(the output says so); on how many alerts the pre-grouped loop's P&L equals the engine's is counted
+and printed (`pnl_agree`), not asserted.
 
 Rounds are interleaved (engine, loops, engine, loops, ...) so all see the same machine load; the
 report gives the median and the range over --rounds rounds, the engine's CPU time (all threads)

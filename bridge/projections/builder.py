@@ -182,7 +182,8 @@ def interrupt_on_cancel(con: "duckdb.DuckDBPyConnection", job: Job) -> Iterator[
     """Interrupt the running statement as soon as the job is cancelled (polled every 50 ms), and
     every statement after it until the block ends: DuckDB drops an interrupt that arrives while no
     statement runs (before the first starts, between two), so a cancelled job interrupts again at
-    every poll."""
+    every poll. Clean-up statements inside the block are interrupted too once the job is cancelled
+    (a DROP of temporary tables fails, logged): a caller closes the connection after a cancel."""
     if job is NULL_JOB:
         yield
         return

@@ -159,7 +159,7 @@ def test_ctrl_c_while_waiting_exits_130(tmp_path):
                                 env={**_env(), "QB_HOLD_AT": "manifest_busy", "QB_HOLD_FILE": str(go)})
         deadline = time.monotonic() + 120
         while not reached.exists():  # it is now in the lock wait (which lasts 60 s)
-            assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+            assert proc.poll() is None and time.monotonic() < deadline, (proc.kill(), proc.communicate(timeout=10))
             time.sleep(0.02)
         sent = time.monotonic()
         proc.send_signal(signal.SIGINT)

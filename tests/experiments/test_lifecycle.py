@@ -236,13 +236,20 @@ def test_a_cancel_before_the_statement_starts_still_interrupts_it():
     from bridge.projections.builder import interrupt_on_cancel
 
     con = duckdb.connect()
+    interrupted = threading.Event()
+
+    class Watched:  # the connection, telling when the watcher has interrupted it
+        def interrupt(self):
+            con.interrupt()
+            interrupted.set()
+
     job = Job()
     job.cancel()
     backstop = threading.Timer(30, con.interrupt)  # ends the statement should the cancel be lost
     backstop.start()
     try:
-        with pytest.raises(duckdb.InterruptException), interrupt_on_cancel(con, job):
-            time.sleep(0.3)  # the watcher's first interrupt lands here, while no statement runs
+        with pytest.raises(duckdb.InterruptException), interrupt_on_cancel(Watched(), job):
+            assert interrupted.wait(10)  # the first interrupt has landed, while no statement runs
             t0 = time.monotonic()
             con.execute("SELECT sum(a.range * b.range) FROM range(1000000000) a, range(1000) b").fetchall()
     finally:

@@ -120,13 +120,13 @@ def test_ctrl_c_during_a_query_exits_130_at_once(store, published, proj, sql, tm
     try:
         deadline = time.monotonic() + 120
         while not (tmp_path / "go.reached").exists():
-            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            assert child.poll() is None and time.monotonic() < deadline, (child.kill(), child.communicate(timeout=10))
             time.sleep(0.02)
         # Ctrl-C while DuckDB runs the statement: once the process has used 0.3 s of CPU since the
         # mark (binding takes milliseconds; CPU time, unlike wall time, does not stretch under load)
         cpu = _cpu_seconds(child.pid)
         while _cpu_seconds(child.pid) - cpu < 0.3:
-            assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+            assert child.poll() is None and time.monotonic() < deadline, (child.kill(), child.communicate(timeout=10))
             time.sleep(0.02)
         sent = time.monotonic()
         child.send_signal(signal.SIGINT)

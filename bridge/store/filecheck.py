@@ -61,6 +61,17 @@ def stat_findings(size: int | None, mode: int | None, sidecar_mode: int | None) 
     return out
 
 
+def listing_findings(size: int | None, mode: int | None, sidecar_mode: int | None, *, parquet_gone: bool,
+                     sidecar_gone: bool) -> list[Finding]:
+    """What a listing says of an artifact's two files: gone, or their size and modes (`stat_findings`)."""
+    if parquet_gone:
+        return [("missing_file", False, PARQUET_GONE)]
+    found = stat_findings(size, mode, sidecar_mode)
+    if sidecar_gone:
+        found.append(("missing_sidecar", True, SIDECAR_GONE))
+    return found
+
+
 def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_hash: str, row_count: int,
           logical_key: str, chunks: Callable[[str], Iterator[bytes]] | None = None) -> tuple[bool, list[Finding]]:
     """(whether the Parquet file was read through, [(kind, on_sidecar, detail)]) for one artifact;
@@ -132,20 +143,21 @@ def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool
 
 
 def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None) -> list[Finding]:
-    """What a listing with stats would say of the two files (`maintenance._check_stat`), for the
-    uncommon case of a file that cannot be opened."""
+    """`listing_findings` from os.stat, for the uncommon case of a file that cannot be opened."""
     try:
         st = st or os.stat(parquet)
     except FileNotFoundError:
-        return [("missing_file", False, PARQUET_GONE)]
+        return listing_findings(None, None, None, parquet_gone=True, sidecar_gone=False)
     except OSError:
         return []
+    sidecar_mode = sidecar_gone = None
     try:
-        return stat_findings(st.st_size, st.st_mode, os.stat(sidecar).st_mode)
+        sidecar_mode = os.stat(sidecar).st_mode
     except FileNotFoundError:
-        return [*stat_findings(st.st_size, st.st_mode, None), ("missing_sidecar", True, SIDECAR_GONE)]
+        sidecar_gone = True
     except OSError:
-        return stat_findings(st.st_size, st.st_mode, None)
+        pass
+    return listing_findings(st.st_size, st.st_mode, sidecar_mode, parquet_gone=False, sidecar_gone=bool(sidecar_gone))
 
 
 def _compare(head: bytes, tail: bytes, size: int, digest: str, side: bytes | OSError, expected: tuple) -> list[Finding]:

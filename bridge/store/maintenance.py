@@ -107,11 +107,11 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         # only the rows with a file not listed need looking at
         names_only = early is not None and not fs.remote
         on_disk = fs.walk("artifacts", stats=not names_only)
+        listed = rows
         if names_only:
             gone = named - on_disk.keys()
             listed = [r for r in rows if r.path_parquet in gone or r.path_sidecar in gone] if gone else []
-        issues, listed_bad, to_hash = _check_listing(listed if names_only else rows, on_disk, fs, quick, since,
-                                                     since_ns, removed)
+        issues, listed_bad, to_hash = _check_listing(listed, on_disk, fs, quick, since, since_ns, removed)
         named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}  # in flight
         for rel in on_disk.keys() - named:
             issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
@@ -172,13 +172,11 @@ def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
 
 def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:
     """Checks from the listing alone (`ArtifactFS.walk`'s FileStat: size, mode, change time)."""
-    if pst is None:
-        return [_issue("missing_file", row, fs.uri(row.path_parquet), filecheck.PARQUET_GONE)]
-    found = filecheck.stat_findings(pst.size, pst.mode, sst.mode if sst is not None else None)
-    if quick and pst.size >= 12 and row.file_bytes is not None and pst.size != row.file_bytes:
+    found = filecheck.listing_findings(*(pst[:2] if pst is not None else (None, None)),
+                                       sst.mode if sst is not None else None,
+                                       parquet_gone=pst is None, sidecar_gone=sst is None)
+    if quick and pst is not None and pst.size >= 12 and row.file_bytes is not None and pst.size != row.file_bytes:
         found.append(("size_mismatch", False, f"{pst.size} bytes, published as {row.file_bytes} bytes"))
-    if sst is None:
-        found.append(("missing_sidecar", True, filecheck.SIDECAR_GONE))
     return [_issue(kind, row, fs.uri(row.path_sidecar if on_sidecar else row.path_parquet), detail)
             for kind, on_sidecar, detail in found]
 
@@ -210,7 +208,8 @@ class _FileChecks:
         if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
             self._procs = [p for p in (self._spawn() for _ in range(self._n - 1)) if p is not None]
         # no worker processes: threads (hashlib releases the GIL on big files; a bucket's reads wait)
-        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else [(self._help, ())] * (self._n - 1)
+        helpers = [(self._feed, (p,)) for p in self._procs] if self._procs else \
+            [(self._help, ())] * (self._n - 1) if many else []  # (nothing to check: no thread)
         for target, args in helpers:
             threading.Thread(target=target, args=args, daemon=True, name="verify").start()
         self._alone = not helpers

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bridge.errors import Cancelled
 from bridge.rpc import InvalidParams, Server
 
 
@@ -249,11 +248,16 @@ def test_shutdown_and_exit():
     p = Pair({"echo": Echo(), "shutdown": Echo()})
     p.send(req(1, "shutdown", {}))
     assert p.frame()["id"] == 1
-    p.send(req(2, "echo", {}))
+    _refused_then_exit(p, 2)
+    assert p.code == 0
+
+
+def _refused_then_exit(p, rid: int) -> None:
+    """After shutdown: a call is refused (code 11), then `exit` ends the server."""
+    p.send(req(rid, "echo", {}))
     assert p.frame()["error"]["code"] == 11
     p.send('{"jsonrpc":"2.0","method":"exit"}\n')
     p.thread.join(10)
-    assert p.code == 0
 
 
 def test_exit_cancels_inflight_work():
@@ -639,8 +643,5 @@ def test_a_quick_method_seen_before_is_refused_after_shutdown():
     assert p.server._quick  # it did
     p.send(req(3, "shutdown", {}))
     assert p.frame()["id"] == 3
-    p.send(req(4, "echo", {}))
-    assert p.frame()["error"]["code"] == 11
-    p.send('{"jsonrpc":"2.0","method":"exit"}\n')
-    p.thread.join(10)
+    _refused_then_exit(p, 4)
     assert p.code == 0 and not p.server._quick

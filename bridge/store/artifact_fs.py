@@ -146,6 +146,13 @@ class ArtifactFS:
         """Create the folder or the bucket (`bridge init`)."""
 
 
+def _no_subfolders(entry: os.DirEntry) -> bool:
+    try:
+        return entry.stat(follow_symlinks=False).st_nlink == 2
+    except OSError:
+        return False
+
+
 class LocalArtifacts(ArtifactFS):
     """Files under a local folder: fsync'd atomic renames and hard links."""
 
@@ -179,13 +186,21 @@ class LocalArtifacts(ArtifactFS):
         return open(self._p(ref), "rb", buffering=0)  # noqa: SIM115 - the caller closes it
 
     def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
-        """From os.scandir (no per-file path resolution); stats=False: the names alone, each with
-        `NOT_STATTED` (one system call per folder, none per file)."""
+        """From os.scandir (no per-file path resolution). stats=False: the names alone, each with
+        `NOT_STATTED`, and a folder without subfolders by os.listdir, whose bare names cost a
+        fraction of scandir's entries (the kernel's part is the same). Such a folder is known by
+        its link count of 2 (itself and its name in its parent; each subfolder adds one), as GNU
+        find's leaf optimisation knows it, on file systems that count them (ext4, xfs, tmpfs;
+        btrfs reports 1, so its folders are scanned entry by entry). Its names are then all taken
+        as files: a FIFO or a socket there is listed too."""
         out: dict[str, FileStat] = {}
-        stack = [(str(self._p(under)), under.rstrip("/"))]
+        stack = [(str(self._p(under)), under.rstrip("/"), False)]
         while stack:
-            path, rel = stack.pop()
+            path, rel, leaf = stack.pop()
             try:
+                if leaf:
+                    out.update(dict.fromkeys([f"{rel}/{name}" for name in os.listdir(path)], NOT_STATTED))
+                    continue
                 entries = os.scandir(path)
             except OSError:
                 continue
@@ -193,7 +208,7 @@ class LocalArtifacts(ArtifactFS):
                 for e in entries:
                     r = f"{rel}/{e.name}"
                     if e.is_dir(follow_symlinks=False):
-                        stack.append((e.path, r))
+                        stack.append((e.path, r, not stats and _no_subfolders(e)))
                     elif e.is_file():  # (the file type comes with the name: no stat)
                         if stats:
                             st = e.stat()

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from typing import NamedTuple
 
 import msgspec
@@ -28,8 +29,20 @@ __all__ = ["gc", "verify"]
 log = logging.getLogger(__name__)
 
 
+class _Task(NamedTuple):
+    """A manifest row's columns that `filecheck.check` takes (its arguments, in order)."""
+
+    path_parquet: str
+    path_sidecar: str
+    file_hash: str
+    artifact_id: str
+    content_hash: str
+    row_count: int
+    logical_key: str
+
+
 class _Row(NamedTuple):
-    """The manifest's columns verify reads; the first seven are `filecheck.check`'s arguments."""
+    """The manifest's columns a listing check reads (_Task's first)."""
 
     path_parquet: str
     path_sidecar: str
@@ -41,6 +54,9 @@ class _Row(NamedTuple):
     status: str
     created_at: str
     file_bytes: int | None
+
+
+_ID = _Task._fields.index("artifact_id")  # (the checks keep rows as plain tuples: _Task's columns first)
 
 
 class _Content(NamedTuple):
@@ -90,32 +106,48 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
                             many=cur.execute("SELECT count(*) FROM artifacts").fetchone()[0])
     try:
         removed = _files_removed(con)
+        # local files the checks open anyway are statted there: then the listing needs only names, and
+        # only the rows with a file not listed need looking at, and the rows only the checks' columns
+        # (plain tuples, in rowid order: a fifth of the time of reading all of _Row's)
+        names_only = early is not None and not fs.remote
+        if names_only:
+            sql = f"SELECT {', '.join(_Task._fields)}{', status' if removed else ''} FROM artifacts"
+            make = None
+        else:
+            sql = f"SELECT {', '.join(_Row._fields)} FROM artifacts ORDER BY created_at, artifact_id"
+            make = _Row._make
         all_rows, rows = [], []
-        fetched = iter(cur.execute(f"SELECT {', '.join(_Row._fields)} FROM artifacts ORDER BY created_at, artifact_id"))
-        while part := list(map(_Row._make, itertools.islice(fetched, 2000))):  # the checks start on the first
+        fetched = iter(cur.execute(sql))
+        while part := list(itertools.islice(fetched, 2000)):  # the checks start on the first
+            if make:
+                part = list(map(make, part))
             all_rows += part
             # gc removed these on purpose; a re-publish (with revive if tombstoned) restores them
-            kept = [r for r in part if r.status == "active" or r.artifact_id not in removed]
+            kept = [r for r in part if r[7] == "active" or r[_ID] not in removed] if removed else part
             rows += kept
             if early is not None:
                 early.add(kept)
         if early is not None:
             early.add([], last=True)
         job.progress(0, len(rows), "listing files", force=True)
-        named = {p for row in all_rows for p in row[:2]}
-        # local files the checks open anyway are statted there: then the listing needs only names, and
-        # only the rows with a file not listed need looking at
-        names_only = early is not None and not fs.remote
+        named = set(map(itemgetter(0), all_rows))
+        named.update(map(itemgetter(1), all_rows))
         on_disk = fs.walk("artifacts", stats=not names_only)
         listed = rows
         if names_only:
-            gone = named - on_disk.keys()
-            listed = [r for r in rows if r.path_parquet in gone or r.path_sidecar in gone] if gone else []
+            same = len(on_disk) == len(named) and on_disk.keys() == named  # (the usual case: one pass)
+            gone = () if same else named - on_disk.keys()
+            # (_check_listing reads a _Row's other columns only for quick and since: not here)
+            listed = [_Task._make(r[:7]) for r in rows if r[0] in gone or r[1] in gone] if gone else []
         issues, listed_bad, to_hash = _check_listing(listed, on_disk, fs, quick, since, since_ns, removed)
-        named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}  # in flight
-        for rel in on_disk.keys() - named:
-            issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
-                                      detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
+        if not names_only or not same:
+            named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
+            orphans = on_disk.keys() - named
+            if names_only:  # a folder without subfolders was listed by its names alone: files only
+                orphans = [rel for rel in orphans if os.path.isfile(fs.uri(rel))]
+            for rel in orphans:
+                issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
+                                          detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
         checks = early if early is not None else \
             _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True)
         issues += checks.issues(job, skip=listed_bad)
@@ -249,7 +281,7 @@ class _FileChecks:
             tasks = [(r[:7], self.fs.chunks) for r in self.rows[lo:hi]]
         else:  # the files by their local paths
             uri = self.fs.uri
-            tasks = [((uri(r.path_parquet), uri(r.path_sidecar), *r[2:7]), None) for r in self.rows[lo:hi]]
+            tasks = [((uri(r[0]), uri(r[1]), *r[2:7]), None) for r in self.rows[lo:hi]]
         unread, found = [], []
         for i, (args, chunks) in enumerate(tasks, lo):
             if self._closed:
@@ -323,18 +355,19 @@ class _FileChecks:
                 self._done.put((*batch, self._here(*batch)))
                 collect(False)
             collect(True)
-            read = {i for i in range(count) if i not in unread and self.rows[i].artifact_id not in skip}
-            self.hashed = len(read)
-            out, changed, whole = [], set(), set(read)  # whole: read, and a Parquet file to read content from
+            rows = self.rows
+            skipped = {i for i in range(count) if rows[i][_ID] in skip} if skip else set()
+            self.hashed = count - len(unread | skipped)
+            out, changed, broken = [], set(), unread | skipped  # broken: no Parquet file to read content from
             for i, kind, on_sidecar, detail in found:
-                row = self.rows[i]
-                if row.artifact_id not in skip:
+                if i not in skipped:
+                    row = _Task._make(rows[i][:7])
                     out.append(_issue(kind, row, self.fs.uri(row.path_sidecar if on_sidecar else row.path_parquet), detail))
                     if kind == "file_hash_mismatch":
                         changed.add(i)
                     elif kind in ("truncated", "unreadable") and not on_sidecar:
-                        whole.discard(i)
-            again = [self.rows[i] for i in sorted(whole) if self.deep or i in changed]
+                        broken.add(i)
+            again = [_Task._make(rows[i][:7]) for i in (range(count) if self.deep else sorted(changed)) if i not in broken]
             with ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify") as pool:
                 content = self._content([r.artifact_id for r in again])
                 for more in pool.map(lambda r: _check_content(r, content[r.artifact_id], self.fs), again):

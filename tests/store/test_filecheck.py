@@ -83,5 +83,8 @@ def test_missing_and_owner_unreadable_files(tmp_path):
         assert [(k, on_sidecar) for k, on_sidecar, _ in filecheck.check(*args)[1]] == [("unreadable", True)]
     finally:
         os.chmod(tmp_path / "s", 0o644)
-    os.mkfifo(tmp_path / "fifo")  # not a file where one should be: no hang
-    assert filecheck.check(str(tmp_path / "fifo"), *args[1:])[1][0][0] == "truncated"
+    os.mkfifo(tmp_path / "fifo")  # not a file where one should be: no hang, and gone, as a listing says
+    assert filecheck.check(str(tmp_path / "fifo"), *args[1:]) == (False, [("missing_file", False, filecheck.PARQUET_GONE)])
+    assert filecheck.check(args[0], str(tmp_path / "fifo"), *args[2:]) == (False, [("missing_sidecar", True,
+                                                                                       filecheck.SIDECAR_GONE)])
+    assert filecheck.check(str(tmp_path), *args[1:])[1] == [("missing_file", False, filecheck.PARQUET_GONE)]  # a folder

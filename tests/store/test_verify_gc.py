@@ -222,3 +222,39 @@ def test_a_worker_that_dies_leaves_its_rest_to_the_caller(tmp_path, monkeypatch,
     monkeypatch.setattr(filecheck, "__file__", str(dying))
     assert _report(store, workers=3) == here  # nothing is lost
     assert caplog.text.count("a worker process stopped (worker: out of memory); checking its files here") >= 1
+
+
+def test_a_listing_by_names_finds_what_a_listing_with_stats_finds(tmp_path, monkeypatch):
+    """A full verify lists a folder without subfolders by its names alone (walk(stats=False): every
+    entry, FIFOs too). What it reports must be what a listing with stats (`--since`) reports: a
+    FIFO or a folder in a file's place is gone, a stray FIFO is no orphan, stray files are."""
+    import os
+
+    from bridge.store import Store, maintenance
+
+    store = Store(tmp_path / "lake")
+    arts = [publish_candles(store, key=f"token=T{i}/res=1m", seed=i).artifact for i in range(3)]
+    fs = store.files
+    fifo = Path(fs.uri(arts[0].path_parquet))
+    fifo.unlink()
+    os.mkfifo(fifo)
+    folder = Path(fs.uri(arts[1].path_sidecar))
+    folder.unlink()
+    folder.mkdir()
+    leaf = fifo.parent
+    assert leaf != folder.parent and os.stat(leaf).st_nlink == 2  # (a folder without subfolders)
+    os.mkfifo(leaf / "stray.fifo")
+    (leaf / "stray.parquet").write_bytes(b"x")
+    (folder / "deeper.json").write_text("{}")
+    rel = lambda p: Path(p).relative_to(store.files.url).as_posix()  # noqa: E731
+    by_names, with_stats = fs.walk("artifacts", stats=False), fs.walk("artifacts")
+    assert by_names.keys() - with_stats.keys() == {rel(fifo), rel(leaf / "stray.fifo")}  # the leaf's names, all
+    full = _report(store)
+    assert sorted((kind, path) for kind, _, path, _ in full[1]) == sorted([
+        ("missing_file", str(fifo)), ("missing_sidecar", str(folder)),
+        ("orphan_file", str(leaf / "stray.parquet")), ("orphan_file", str(folder / "deeper.json"))])
+    assert full[0] == 1  # only the third artifact's Parquet file was read through
+    assert _report(store, since="2000-01-01T00:00:00Z") == full
+    monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
+    monkeypatch.setattr(maintenance, "_CALLER_HELPS", False)
+    assert _report(store, workers=2) == full

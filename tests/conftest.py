@@ -8,6 +8,15 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def sigint_default() -> None:
+    """preexec_fn for a child that a test sends Ctrl-C: SIGINT back to its default, which a shell
+    sets to ignored for a background job (`./scripts/test.sh &`), where Python would then never
+    raise KeyboardInterrupt in the child."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 PYTHON = sys.executable
 
 

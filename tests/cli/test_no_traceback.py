@@ -12,14 +12,13 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from bridge.cli import build_parser, main
 from bridge.cli._common import EXIT_CODES
 from bridge.store import Store
-from tests.conftest import REPO
+from tests.conftest import REPO, sigint_default
 
 SKIP = {("serve",), ("demo",), ("ui",)}  # serve reads stdin; demo builds a lake; ui serves until Ctrl-C (tests/ui)
 ALLOWED = {code for code, _ in EXIT_CODES}
@@ -155,7 +154,7 @@ def test_ctrl_c_while_waiting_exits_130(tmp_path):
     proc = None
     try:
         proc = subprocess.Popen([sys.executable, "-m", "bridge", "tombstone", aid, "--lake", str(lake)],
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_default,
                                 env={**_env(), "QB_HOLD_AT": "manifest_busy", "QB_HOLD_FILE": str(go)})
         deadline = time.monotonic() + 120
         while not reached.exists():  # it is now in the lock wait (which lasts 60 s)

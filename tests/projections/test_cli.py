@@ -108,14 +108,14 @@ def test_ctrl_c_during_a_query_exits_130_at_once(store, published, proj, sql, tm
     import sys
     import time
 
-    from tests.conftest import REPO
+    from tests.conftest import REPO, sigint_default
 
     proj.build({"candles": [published.abc]}, projection_id="p1")
     go = tmp_path / "go"
     go.touch()  # the hold point only marks: it touches go.reached just before the statement runs
     child = subprocess.Popen([sys.executable, "-m", "bridge", "project", "query", "--lake", str(store.lake.root), "p1",
                               sql],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=sigint_default,
                              env={**os.environ, "PYTHONPATH": str(REPO), "QB_HOLD_AT": "projection_query", "QB_HOLD_FILE": str(go)})
     try:
         deadline = time.monotonic() + 120

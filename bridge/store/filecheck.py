@@ -75,38 +75,39 @@ def listing_findings(size: int | None, mode: int | None, sidecar_mode: int | Non
 
 
 def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_hash: str, row_count: int,
-          logical_key: str, chunks: Callable[[str], Iterator[bytes]] | None = None) -> tuple[bool, list[Finding]]:
+          logical_key: str, chunks: Callable[[str], Iterator[bytes]] | None = None,
+          dir_fd: int | None = None) -> tuple[bool, list[Finding]]:
     """(whether the Parquet file was read through, [(kind, on_sidecar, detail)]) for one artifact;
     no findings when both files are as the manifest says. `chunks(path)` yields a file's bytes (a
-    bucket's stream); None: local files, whose size and modes are first checked as a listing
-    would (`stat_findings`, `_as_listed`)."""
-    expected = (artifact_id, content_hash, file_hash, row_count, logical_key)
+    bucket's stream); None: local files (relative paths from `dir_fd`'s folder, else from the
+    working directory), whose size, type and modes are first checked as a listing would
+    (`stat_findings`, `_as_listed`)."""
     if chunks is not None:
-        return _streamed(parquet, sidecar, expected, chunks)
+        return _streamed(parquet, sidecar, (artifact_id, content_hash, file_hash, row_count, logical_key), chunks)
     try:
-        fd = os.open(parquet, _OPEN_FLAGS)
+        fd = os.open(parquet, _OPEN_FLAGS, dir_fd=dir_fd)
     except OSError as exc:
-        return False, _as_listed(parquet, sidecar) or [("unreadable", False, f"cannot open the Parquet file: {exc}")]
+        return False, _as_listed(parquet, sidecar, dir_fd=dir_fd) or [
+            ("unreadable", False, f"cannot open the Parquet file: {exc}")]
     try:
         st = os.fstat(fd)
         try:
-            sfd = os.open(sidecar, _OPEN_FLAGS)
+            sfd = os.open(sidecar, _OPEN_FLAGS, dir_fd=dir_fd)
         except OSError as exc:
-            return False, _as_listed(parquet, sidecar, st) or [("unreadable", True, f"cannot open the sidecar: {exc}")]
+            return False, _as_listed(parquet, sidecar, st, dir_fd=dir_fd) or [
+                ("unreadable", True, f"cannot open the sidecar: {exc}")]
         try:
             sst = os.fstat(sfd)
-            if st.st_size < 12 or st.st_mode & sst.st_mode & _REGULAR_READABLE != _REGULAR_READABLE:  # (usually not)
+            size = st.st_size
+            if size < 12 or st.st_mode & sst.st_mode & _REGULAR_READABLE != _REGULAR_READABLE:  # (usually not)
                 return False, _as_listed(parquet, sidecar, st, sst)
             try:
-                want = min(st.st_size + 1, _READ)  # a small file in one read of its size
+                want = min(size + 1, _READ)  # a small file in one read of its size
                 data = os.read(fd, want)
-                h = hashlib.sha256(data)
-                head, tail, total = data[:4], data[-4:], len(data)
-                while data and (len(data) == want or total < st.st_size):  # to its end (a short read before
-                    want = _READ                                            # it: a network mount)
-                    data = os.read(fd, want)
-                    h.update(data)
-                    tail, total = (tail + data[-4:])[-4:], total + len(data)
+                if len(data) == size < want:  # all of it (the usual case)
+                    digest, head, tail, total = hashlib.sha256(data).hexdigest(), data[:4], data[-4:], size
+                else:
+                    digest, head, tail, total = _read_on(fd, data, want, size)
             except OSError as exc:
                 return False, [("unreadable", False, f"cannot read the Parquet file: {exc}")]
             try:
@@ -120,7 +121,29 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
             os.close(sfd)
     finally:
         os.close(fd)
-    return True, _compare(head, tail, total, h.hexdigest(), side, expected)
+    if digest == file_hash and head == tail == b"PAR1" and total >= 12 and type(side) is bytes:  # the usual case
+        try:
+            meta = _decode_sidecar(side)
+        except ValueError:
+            pass  # (said by _compare)
+        else:
+            if (meta.artifact_id == artifact_id and meta.content_hash == content_hash and meta.file_hash == file_hash
+                    and meta.row_count == row_count and meta.logical_key == logical_key):
+                return True, []
+    return True, _compare(head, tail, total, digest, side, (artifact_id, content_hash, file_hash, row_count, logical_key))
+
+
+def _read_on(fd: int, data: bytes, want: int, size: int) -> tuple[str, bytes, bytes, int]:
+    """(sha256, first 4 bytes, last 4, length) of a file that its first read (`data`, of `want`
+    bytes asked) did not take whole: read on to its end (a short read before it: a network mount)."""
+    h = hashlib.sha256(data)
+    head, tail, total = data[:4], data[-4:], len(data)
+    while data and (len(data) == want or total < size):
+        want = _READ
+        data = os.read(fd, want)
+        h.update(data)
+        tail, total = (tail + data[-4:])[-4:], total + len(data)
+    return h.hexdigest(), head, tail, total
 
 
 def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool, list[Finding]]:
@@ -144,12 +167,12 @@ def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool
     return True, _compare(head, tail, total, h.hexdigest(), side, expected)
 
 
-def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None,
-               sst: os.stat_result | None = None) -> list[Finding]:
+def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None, sst: os.stat_result | None = None,
+               dir_fd: int | None = None) -> list[Finding]:
     """`listing_findings` from os.stat, for the uncommon cases: a file that cannot be opened, or
     is short, unreadable by its owner, or not a regular file (a listing counts only those)."""
     try:
-        st = st or os.stat(parquet)
+        st = st or os.stat(parquet, dir_fd=dir_fd)
     except FileNotFoundError:
         st = None
     except OSError:
@@ -157,7 +180,7 @@ def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None,
     if st is None or not stat.S_ISREG(st.st_mode):
         return listing_findings(None, None, None, parquet_gone=True, sidecar_gone=False)
     try:
-        sst = sst or os.stat(sidecar)
+        sst = sst or os.stat(sidecar, dir_fd=dir_fd)
     except FileNotFoundError:
         sst = None
     except OSError:

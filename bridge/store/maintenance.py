@@ -11,6 +11,7 @@ import queue
 import subprocess
 import sys
 import threading
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from operator import itemgetter
 from typing import NamedTuple
@@ -236,6 +237,12 @@ class _FileChecks:
         self._todo: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi) batches not yet taken; None: no more
         self._done: queue.SimpleQueue = queue.SimpleQueue()  # (lo, hi, findings or an exception)
         self._closed = False
+        # local files by their paths relative to the lake's folder, as a worker opens them from its own
+        # (closed once no thread can use it: when this object is collected)
+        self._dir_fd = None
+        if not fs.remote and os.open in os.supports_dir_fd:
+            self._dir_fd = os.open(fs.url, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+            weakref.finalize(self, os.close, self._dir_fd)
         self._procs: list[subprocess.Popen] = []
         if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
             self._procs = [p for p in (self._spawn() for _ in range(self._n - 1)) if p is not None]
@@ -277,16 +284,16 @@ class _FileChecks:
     def _here(self, lo: int, hi: int) -> tuple[list[int], list]:
         """rows[lo:hi] checked on this thread: (the row indices whose Parquet file was not read
         through, [(row index, kind, on_sidecar, detail)])."""
+        rows, chunks, dir_fd = self.rows[lo:hi], None, self._dir_fd
         if self.fs.remote:
-            tasks = [(r[:7], self.fs.chunks) for r in self.rows[lo:hi]]
-        else:  # the files by their local paths
-            uri = self.fs.uri
-            tasks = [((uri(r[0]), uri(r[1]), *r[2:7]), None) for r in self.rows[lo:hi]]
+            chunks = self.fs.chunks
+        elif dir_fd is None:  # (no dir_fd here: the files by their whole paths)
+            rows = [(self.fs.uri(r[0]), self.fs.uri(r[1]), *r[2:7]) for r in rows]
         unread, found = [], []
-        for i, (args, chunks) in enumerate(tasks, lo):
+        for i, r in enumerate(rows, lo):
             if self._closed:
                 break  # the caller gave up: this batch is not needed
-            read, findings = filecheck.check(*args, chunks=chunks)
+            read, findings = filecheck.check(*r[:7], chunks=chunks, dir_fd=dir_fd)
             if not read:
                 unread.append(i)
             found += [(i, *f) for f in findings]

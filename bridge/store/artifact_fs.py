@@ -187,35 +187,49 @@ class LocalArtifacts(ArtifactFS):
 
     def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
         """From os.scandir (no per-file path resolution). stats=False: the names alone, each with
-        `NOT_STATTED`, and a folder without subfolders by os.listdir, whose bare names cost a
-        fraction of scandir's entries (the kernel's part is the same). Such a folder is known by
-        its link count of 2 (itself and its name in its parent; each subfolder adds one), as GNU
-        find's leaf optimisation knows it, on file systems that count them (ext4, xfs, tmpfs;
-        btrfs reports 1, so its folders are scanned entry by entry). Its names are then all taken
-        as files: a FIFO or a socket there is listed too."""
+        `NOT_STATTED` (`_folders`)."""
         out: dict[str, FileStat] = {}
+        for rel, files in self._folders(under, names=not stats):
+            if stats:
+                for e in files:
+                    st = e.stat()
+                    out[f"{rel}/{e.name}"] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
+            else:
+                out.update(dict.fromkeys([f"{rel}/{name}" for name in files], NOT_STATTED))
+        return out
+
+    def count_files(self, under: str = "artifacts") -> int:
+        """How many names walk(stats=False) lists, without making them paths (a full verify's orphan
+        check, which needs the names only when this count is not the manifest's)."""
+        return sum(len(files) for _, files in self._folders(under, names=True))
+
+    def _folders(self, under: str, *, names: bool) -> Iterator[tuple[str, list]]:
+        """(ref of each folder under `under`, its files): os.DirEntry of each regular file (or
+        symlink to one: the file type comes with the name, no stat); names=True: their names, and
+        a folder without subfolders by os.listdir, whose bare names cost a fraction of scandir's
+        entries (the kernel's part is the same). Such a folder is known by its link count of 2
+        (itself and its name in its parent; each subfolder adds one), as GNU find's leaf
+        optimisation knows it, on file systems that count them (ext4, xfs, tmpfs; btrfs reports 1,
+        so its folders are scanned entry by entry). Its names are then all taken as files: a FIFO
+        or a socket there is listed too."""
         stack = [(str(self._p(under)), under.rstrip("/"), False)]
         while stack:
             path, rel, leaf = stack.pop()
             try:
                 if leaf:
-                    out.update(dict.fromkeys([f"{rel}/{name}" for name in os.listdir(path)], NOT_STATTED))
+                    yield rel, os.listdir(path)
                     continue
                 entries = os.scandir(path)
             except OSError:
                 continue
+            files = []
             with entries:
                 for e in entries:
-                    r = f"{rel}/{e.name}"
                     if e.is_dir(follow_symlinks=False):
-                        stack.append((e.path, r, not stats and _no_subfolders(e)))
-                    elif e.is_file():  # (the file type comes with the name: no stat)
-                        if stats:
-                            st = e.stat()
-                            out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
-                        else:
-                            out[r] = NOT_STATTED
-        return out
+                        stack.append((e.path, f"{rel}/{e.name}", names and _no_subfolders(e)))
+                    elif e.is_file():
+                        files.append(e.name if names else e)
+            yield rel, files
 
     def write_bytes(self, ref: str, data: bytes) -> None:
         p = self._p(ref)

@@ -133,25 +133,24 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         job.progress(0, len(rows), "listing files", force=True)
         named = set(map(itemgetter(0), all_rows))
         named.update(map(itemgetter(1), all_rows))
-        on_disk = fs.walk("artifacts", stats=not names_only)
-        listed = rows
         if names_only:
-            same = len(on_disk) == len(named) and on_disk.keys() == named  # (the usual case: one pass)
-            gone = () if same else named - on_disk.keys()
-            # (_check_listing reads a _Row's other columns only for quick and since: not here)
-            listed = [_Task._make(r[:7]) for r in rows if r[0] in gone or r[1] in gone] if gone else []
-        issues, listed_bad, to_hash = _check_listing(listed, on_disk, fs, quick, since, since_ns, removed)
-        if not names_only or not same:
-            named |= {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
-            orphans = on_disk.keys() - named
-            if names_only:  # a folder without subfolders was listed by its names alone: files only
-                orphans = [rel for rel in orphans if os.path.isfile(fs.uri(rel))]
-            for rel in orphans:
-                issues.append(VerifyIssue(kind="orphan_file", path=fs.uri(rel),
-                                          detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
-        checks = early if early is not None else \
-            _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True)
-        issues += checks.issues(job, skip=listed_bad)
+            # The checks open every file a row names and report one that is gone as a listing would
+            # (filecheck._as_listed), so the listing is for orphans alone, and it needs their names
+            # only when a count cannot say: every row's Parquet file read through (both files there
+            # and regular), no file named twice or on purpose gone, and as many files listed as named
+            # means that none is an orphan.
+            listed = fs.count_files("artifacts")
+            checks = early
+            issues = _removed_on_purpose(checks.issues(job), removed, rows, fs)
+            if checks.unread or removed or len(named) != 2 * len(rows) or listed != len(named):
+                issues += _orphans(con, fs, fs.walk("artifacts", stats=False), named, names_only=True)
+        else:
+            on_disk = fs.walk("artifacts")
+            issues, listed_bad, to_hash = _check_listing(rows, on_disk, fs, quick, since, since_ns, removed)
+            issues += _orphans(con, fs, on_disk, named, names_only=False)
+            checks = early if early is not None else \
+                _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True)
+            issues += checks.issues(job, skip=listed_bad)
         hashed = checks.hashed
     finally:
         if early is not None:
@@ -182,6 +181,31 @@ def _instant(text: str) -> tuple[str, int]:
         raise ValidationFailed("not an ISO-8601 timestamp", field="since", value=text) from exc
 
 
+def _orphans(con, fs, on_disk, named: set[str], *, names_only: bool) -> list[VerifyIssue]:
+    """Files listed in `on_disk` that no manifest row (nor a publish in flight) names."""
+    named = named | {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
+    orphans = on_disk.keys() - named
+    if names_only:  # a folder without subfolders was listed by its names alone: files only
+        orphans = [rel for rel in orphans if os.path.isfile(fs.uri(rel))]
+    return [VerifyIssue(kind="orphan_file", path=fs.uri(rel),
+                        detail="file under artifacts/ that no manifest row names; `gc --apply` removes it")
+            for rel in orphans]
+
+
+_REMOVED = "the artifact is active but gc removed its files; publish the same data again to restore them"
+
+
+def _removed_on_purpose(issues: list[VerifyIssue], removed: set[str], rows, fs) -> list[VerifyIssue]:
+    """An active artifact whose files gc removed on purpose (`removed`) and are gone: one issue that
+    says so, in place of what its files' checks say (as `_check_listing` says it from a listing)."""
+    gone = {i.artifact_id for i in issues if i.artifact_id in removed and i.kind in ("missing_file", "missing_sidecar")}
+    if not gone:
+        return issues
+    parquet = {r[_ID]: r[0] for r in rows if r[_ID] in gone}
+    return [i for i in issues if i.artifact_id not in gone] + [
+        VerifyIssue(kind="missing_file", artifact_id=a, path=fs.uri(parquet[a]), detail=_REMOVED) for a in sorted(gone)]
+
+
 def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
     """(issues, artifact ids with an issue, rows to re-hash in an incremental verify) from the
     listing `on_disk` (`ArtifactFS.walk`)."""
@@ -193,8 +217,7 @@ def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
         bad = _check_stat(row, fs, pst, sst, quick)
         if bad:
             if row.artifact_id in removed:
-                bad = [_issue("missing_file", row, fs.uri(row.path_parquet), "the artifact is active but gc "
-                              "removed its files; publish the same data again to restore them")]
+                bad = [_issue("missing_file", row, fs.uri(row.path_parquet), _REMOVED)]
             issues += bad
             listed_bad.add(row.artifact_id)
         elif since_ns is not None and not quick and (row.created_at >= since
@@ -343,7 +366,7 @@ class _FileChecks:
     def issues(self, job: Job, skip: set[str] = frozenset()) -> list[VerifyIssue]:
         """Every finding, as issues (rows whose artifact_id is in `skip` left out); the caller's
         thread checks batches too until none is left. Sets `hashed`: how many Parquet files (not
-        skipped) were read through."""
+        skipped) were read through, and `unread`: the indices of the rows whose file was not."""
         unread, found, done, count = set(), [], 0, len(self.rows)
 
         def collect(block: bool) -> None:
@@ -364,7 +387,7 @@ class _FileChecks:
             collect(True)
             rows = self.rows
             skipped = {i for i in range(count) if rows[i][_ID] in skip} if skip else set()
-            self.hashed = count - len(unread | skipped)
+            self.hashed, self.unread = count - len(unread | skipped), unread
             out, changed, broken = [], set(), unread | skipped  # broken: no Parquet file to read content from
             for i, kind, on_sidecar, detail in found:
                 if i not in skipped:

@@ -3,7 +3,7 @@
     .venv/bin/python scripts/bench/bench_verify.py [--artifacts 100000] [--rows 200] [--rounds 5] [--keep DIR]
 
 Makes --artifacts real artifacts (distinct Parquet files of --rows rows, sidecars of the manifest
-row's fields, ~550 bytes, manifest rows inserted in bulk), then times, interleaved round by round (median and range of --rounds):
+row's fields, ~550 bytes, written on every core; manifest rows inserted in bulk), then times, interleaved round by round (median and range of --rounds):
 
 * `verify --quick` (existence, size, mode) — target < 5 s at 100,000 artifacts — against its
   baseline "stat walk": os.walk of artifacts/ with an os.stat of every file;
@@ -42,41 +42,50 @@ from bridge.proc import usable_cpus  # noqa: E402
 
 
 def build(root: Path, n: int, rows: int) -> None:
+    """The lake: the files written on every core (5,000 artifacts a task), the manifest rows here."""
+    from bridge.store import Store, manifest
+
+    con = Store(root).connect()
+    tasks = [(root, lo, min(lo + 5000, n), rows) for lo in range(0, n, 5000)]
+    with ProcessPoolExecutor(usable_cpus(), mp_context=multiprocessing.get_context("spawn")) as pool:
+        for batch in pool.map(_write_artifacts, tasks):
+            with manifest.write_txn(con):
+                con.executemany(f"INSERT INTO artifacts ({', '.join(batch[0])}) VALUES ({','.join('?' * len(batch[0]))})",
+                                [tuple(r.values()) for r in batch])
+
+
+def _write_artifacts(task: tuple[Path, int, int, int]) -> list[dict]:
     import json
 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from bridge.store import Store, manifest
+    from bridge.store import Store
     from bridge.store.files import PARQUET_SETTINGS
     from bridge.store.spec import get_spec
 
+    root, lo, hi, rows = task
     store = Store(root)
     spec = get_spec("run_metrics", 1)
-    con = store.connect()
     base = pa.table({"run_id": ["r"] * rows, "metric_name": [f"m{i:05d}" for i in range(rows)],
                      "metric_value": [float(i) for i in range(rows)], "metric_unit": [None] * rows,
                      "computed_at": pa.array([0] * rows, pa.timestamp("us", tz="UTC"))})
-    batch = []
-    for i in range(n):
+    out = []
+    for i in range(lo, hi):
         aid = f"{i:032x}"
         parquet, sidecar = store.lake.artifact_paths(spec.dir_name, aid)
         parquet.parent.mkdir(parents=True, exist_ok=True)
         t = base.set_column(0, "run_id", pa.array([f"r{i}"] * rows))
         pq.write_table(t, parquet, **PARQUET_SETTINGS)
         data = parquet.read_bytes()
-        fh = hashlib.sha256(data).hexdigest()
         row = {"artifact_id": aid, "artifact_type": "run_metrics", "schema_version": 1, "logical_key": f"run=r{i}",
                "status": "active", "path_parquet": parquet.relative_to(root).as_posix(),
-               "path_sidecar": sidecar.relative_to(root).as_posix(), "file_hash": fh, "content_hash": f"c{i}",
-               "row_count": rows, "min_ts": None, "max_ts": None, "created_at": f"2026-01-01T00:00:00.{i:06d}Z",
-               "file_bytes": len(data)}
+               "path_sidecar": sidecar.relative_to(root).as_posix(), "file_hash": hashlib.sha256(data).hexdigest(),
+               "content_hash": f"c{i}", "row_count": rows, "min_ts": None, "max_ts": None,
+               "created_at": f"2026-01-01T00:00:00.{i:06d}Z", "file_bytes": len(data)}
         sidecar.write_text(json.dumps(row))
-        batch.append(tuple(row.values()))
-        if len(batch) == 5000 or i == n - 1:
-            with manifest.write_txn(con):
-                con.executemany(f"INSERT INTO artifacts ({', '.join(row)}) VALUES ({','.join('?' * len(row))})", batch)
-            batch = []
+        out.append(row)
+    return out
 
 
 def stat_walk(folder: Path) -> int:

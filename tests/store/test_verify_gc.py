@@ -258,3 +258,41 @@ def test_a_listing_by_names_finds_what_a_listing_with_stats_finds(tmp_path, monk
     monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
     monkeypatch.setattr(maintenance, "_CALLER_HELPS", False)
     assert _report(store, workers=2) == full
+
+
+def test_a_full_verify_lists_names_only_when_a_count_cannot_say(tmp_path, monkeypatch):
+    """A full verify of a local lake counts the files; it lists their names only when the count
+    cannot rule out an orphan. A lost file and a stray one leave the count as it was: the stray
+    one is still found. An active artifact whose files gc removed is reported as such on every path."""
+    import sqlite3
+
+    from bridge.store import Store
+    from bridge.store.artifact_fs import LocalArtifacts
+
+    store = Store(tmp_path / "lake")
+    arts = [publish_candles(store, key=f"token=T{i}/res=1m", seed=i).artifact for i in range(4)]
+    fs = store.files
+    walks: list[bool] = []
+    real_walk = LocalArtifacts.walk
+    monkeypatch.setattr(LocalArtifacts, "walk", lambda self, *a, **kw: walks.append(kw.get("stats", True)) or
+                        real_walk(self, *a, **kw))
+    assert store.verify().ok and walks == []  # counted, not listed
+    fs.delete(arts[1].path_sidecar)
+    fs.write_bytes("artifacts/stray.json", b"{}")  # as many files as before
+    full = _report(store)
+    assert walks == [False]  # a row not read through: the names, for orphans
+    assert sorted((kind, path) for kind, _, path, _ in full[1]) == [
+        ("missing_sidecar", fs.uri(arts[1].path_sidecar)), ("orphan_file", fs.uri("artifacts/stray.json"))]
+    assert _report(store, since="2000-01-01T00:00:00Z") == full
+    fs.write_bytes(arts[1].path_sidecar, b"{}")  # (corrupt, but there: every file is, and one stray)
+    fs.delete("artifacts/stray.json")
+    store.tombstone(arts[2].artifact_id, reason="old")
+    store.gc(dry_run=False)
+    con = sqlite3.connect(store.lake.manifest_db, isolation_level=None)
+    con.execute("UPDATE artifacts SET status = 'active' WHERE artifact_id = ?", (arts[2].artifact_id,))  # files lost
+    con.close()
+    full = _report(store)
+    assert [(kind, aid, detail) for kind, aid, _, detail in full[1] if aid == arts[2].artifact_id] == [
+        ("missing_file", arts[2].artifact_id, "the artifact is active but gc removed its files; publish the same data "
+                                              "again to restore them")]
+    assert _report(store, since="2000-01-01T00:00:00Z") == full

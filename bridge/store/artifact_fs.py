@@ -146,6 +146,14 @@ class ArtifactFS:
         """Create the folder or the bucket (`bridge init`)."""
 
 
+def _is_file(entry: os.DirEntry) -> bool:
+    """A regular file, or a symlink to one (a symlink in a loop is neither: not an error)."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
 def _no_subfolders(entry: os.DirEntry) -> bool:
     try:
         return entry.stat(follow_symlinks=False).st_nlink == 2
@@ -186,32 +194,43 @@ class LocalArtifacts(ArtifactFS):
         return open(self._p(ref), "rb", buffering=0)  # noqa: SIM115 - the caller closes it
 
     def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
-        """From os.scandir (no per-file path resolution). stats=False: the names alone, each with
-        `NOT_STATTED` (`_folders`)."""
+        """From os.scandir (no per-file path resolution, each file statted as its folder is read);
+        stats=False: the names alone (`_names`), each with `NOT_STATTED`."""
         out: dict[str, FileStat] = {}
-        for rel, files in self._folders(under, names=not stats):
-            if stats:
-                for e in files:
-                    st = e.stat()
-                    out[f"{rel}/{e.name}"] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
-            else:
-                out.update(dict.fromkeys([f"{rel}/{name}" for name in files], NOT_STATTED))
+        if not stats:
+            for rel, names in self._names(under):
+                out.update(dict.fromkeys([f"{rel}/{name}" for name in names], NOT_STATTED))
+            return out
+        stack = [(str(self._p(under)), under.rstrip("/"))]
+        while stack:
+            path, rel = stack.pop()
+            try:
+                entries = os.scandir(path)
+            except OSError:
+                continue
+            with entries:
+                for e in entries:
+                    r = f"{rel}/{e.name}"
+                    if e.is_dir(follow_symlinks=False):
+                        stack.append((e.path, r))
+                    elif _is_file(e):  # (the file type comes with the name: no stat)
+                        st = e.stat()
+                        out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
         return out
 
     def count_files(self, under: str = "artifacts") -> int:
         """How many names walk(stats=False) lists, without making them paths (a full verify's orphan
         check, which needs the names only when this count is not the manifest's)."""
-        return sum(len(files) for _, files in self._folders(under, names=True))
+        return sum(len(names) for _, names in self._names(under))
 
-    def _folders(self, under: str, *, names: bool) -> Iterator[tuple[str, list]]:
-        """(ref of each folder under `under`, its files): os.DirEntry of each regular file (or
-        symlink to one: the file type comes with the name, no stat); names=True: their names, and
-        a folder without subfolders by os.listdir, whose bare names cost a fraction of scandir's
-        entries (the kernel's part is the same). Such a folder is known by its link count of 2
-        (itself and its name in its parent; each subfolder adds one), as GNU find's leaf
-        optimisation knows it, on file systems that count them (ext4, xfs, tmpfs; btrfs reports 1,
-        so its folders are scanned entry by entry). Its names are then all taken as files: a FIFO
-        or a socket there is listed too."""
+    def _names(self, under: str) -> Iterator[tuple[str, list[str]]]:
+        """(ref of a folder, the names of its regular files, or symlinks to one: the file type comes
+        with the name, no stat) for every folder under `under`. A folder below it without subfolders is read
+        by os.listdir, whose bare names cost a fraction of scandir's entries (the kernel's part is
+        the same). Such a folder is known by its link count of 2 (itself and its name in its parent;
+        each subfolder adds one), as GNU find's leaf optimisation knows it, on file systems that
+        count them (ext4, xfs, tmpfs; btrfs reports 1, so its folders are scanned entry by entry).
+        Its names are then all taken as files: a FIFO or a socket there is listed too."""
         stack = [(str(self._p(under)), under.rstrip("/"), False)]
         while stack:
             path, rel, leaf = stack.pop()
@@ -222,14 +241,14 @@ class LocalArtifacts(ArtifactFS):
                 entries = os.scandir(path)
             except OSError:
                 continue
-            files = []
+            names = []
             with entries:
                 for e in entries:
                     if e.is_dir(follow_symlinks=False):
-                        stack.append((e.path, f"{rel}/{e.name}", names and _no_subfolders(e)))
-                    elif e.is_file():
-                        files.append(e.name if names else e)
-            yield rel, files
+                        stack.append((e.path, f"{rel}/{e.name}", _no_subfolders(e)))
+                    elif _is_file(e):
+                        names.append(e.name)
+            yield rel, names
 
     def write_bytes(self, ref: str, data: bytes) -> None:
         p = self._p(ref)

@@ -173,18 +173,18 @@ def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None, sst
     is short, unreadable by its owner, or not a regular file (a listing counts only those)."""
     try:
         st = st or os.stat(parquet, dir_fd=dir_fd)
-    except FileNotFoundError:
-        st = None
-    except OSError:
+    except PermissionError:
         return []
+    except OSError:  # not there, a symlink in a loop: no file, as a listing says
+        st = None
     if st is None or not stat.S_ISREG(st.st_mode):
         return listing_findings(None, None, None, parquet_gone=True, sidecar_gone=False)
     try:
         sst = sst or os.stat(sidecar, dir_fd=dir_fd)
-    except FileNotFoundError:
-        sst = None
-    except OSError:
+    except PermissionError:
         return stat_findings(st.st_size, st.st_mode, None)
+    except OSError:
+        sst = None
     sidecar_gone = sst is None or not stat.S_ISREG(sst.st_mode)
     return listing_findings(st.st_size, st.st_mode, None if sidecar_gone else sst.st_mode, parquet_gone=False,
                             sidecar_gone=sidecar_gone)

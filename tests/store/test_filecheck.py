@@ -88,3 +88,50 @@ def test_missing_and_owner_unreadable_files(tmp_path):
     assert filecheck.check(args[0], str(tmp_path / "fifo"), *args[2:]) == (False, [("missing_sidecar", True,
                                                                                        filecheck.SIDECAR_GONE)])
     assert filecheck.check(str(tmp_path), *args[1:])[1] == [("missing_file", False, filecheck.PARQUET_GONE)]  # a folder
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.sampled_from("ab"), max_size=3), st.sampled_from(["f.parquet", "g.json", "h"]),
+                          st.sampled_from(["file", "fifo", "link", "dir"])), max_size=12))
+def test_a_names_listing_is_the_stats_listing_plus_odd_entries_of_leaf_folders(tree):
+    """walk(stats=False) lists a folder below artifacts/ without subfolders by its names (os.listdir), others by
+    their regular files: its keys are walk(stats=True)'s and the non-regular entries of leaf
+    folders; count_files counts them. A reference from os.walk + os.stat, written from that rule."""
+    import stat
+    import tempfile
+    from pathlib import Path
+
+    from bridge.store.artifact_fs import LocalArtifacts
+
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp) / "artifacts"
+        base.mkdir()
+        for parts, name, kind in tree:
+            folder = base.joinpath(*parts)
+            folder.mkdir(parents=True, exist_ok=True)
+            p = folder / name
+            if p.exists() or p.is_symlink() or (p.is_dir()):
+                continue
+            if kind == "file":
+                p.write_bytes(b"x")
+            elif kind == "fifo":
+                os.mkfifo(p)
+            elif kind == "link":
+                p.symlink_to("f.parquet")  # to a file there, dangling, or itself (a loop)
+            else:
+                p.mkdir()
+        fs = LocalArtifacts(Path(tmp))
+        regular, odd = set(), set()
+        for dirpath, dirs, files in os.walk(base):
+            rel = Path(dirpath).relative_to(tmp).as_posix()
+            leaf = dirpath != str(base) and os.stat(dirpath).st_nlink == 2  # (below artifacts/)
+            for name in files:
+                try:
+                    is_file = stat.S_ISREG(os.stat(os.path.join(dirpath, name)).st_mode)
+                except OSError:  # a dangling symlink, or one in a loop
+                    is_file = False
+                (regular if is_file else odd if leaf else set()).add(f"{rel}/{name}")
+        with_stats, by_names = fs.walk("artifacts"), fs.walk("artifacts", stats=False)
+        assert with_stats.keys() == regular
+        assert by_names.keys() == regular | odd
+        assert fs.count_files("artifacts") == len(by_names)

@@ -233,8 +233,11 @@ def test_a_listing_by_names_finds_what_a_listing_with_stats_finds(tmp_path, monk
     from bridge.store import Store, maintenance
 
     store = Store(tmp_path / "lake")
-    arts = [publish_candles(store, key=f"token=T{i}/res=1m", seed=i).artifact for i in range(3)]
+    arts = [publish_candles(store, key=f"token=T{i}/res=1m", seed=i).artifact for i in range(4)]
     fs = store.files
+    loop = Path(fs.uri(arts[3].path_sidecar))
+    loop.unlink()
+    loop.symlink_to(loop.name)  # a symlink in a loop: gone, not an error
     fifo = Path(fs.uri(arts[0].path_parquet))
     fifo.unlink()
     os.mkfifo(fifo)
@@ -244,14 +247,15 @@ def test_a_listing_by_names_finds_what_a_listing_with_stats_finds(tmp_path, monk
     leaf = fifo.parent
     assert leaf != folder.parent and os.stat(leaf).st_nlink == 2  # (a folder without subfolders)
     os.mkfifo(leaf / "stray.fifo")
+    (leaf / "stray.loop").symlink_to("stray.loop")
     (leaf / "stray.parquet").write_bytes(b"x")
     (folder / "deeper.json").write_text("{}")
     rel = lambda p: Path(p).relative_to(store.files.url).as_posix()  # noqa: E731
     by_names, with_stats = fs.walk("artifacts", stats=False), fs.walk("artifacts")
-    assert by_names.keys() - with_stats.keys() == {rel(fifo), rel(leaf / "stray.fifo")}  # the leaf's names, all
+    assert by_names.keys() - with_stats.keys() >= {rel(fifo), rel(leaf / "stray.fifo")}  # the leaf's names, all
     full = _report(store)
     assert sorted((kind, path) for kind, _, path, _ in full[1]) == sorted([
-        ("missing_file", str(fifo)), ("missing_sidecar", str(folder)),
+        ("missing_file", str(fifo)), ("missing_sidecar", str(folder)), ("missing_sidecar", str(loop)),
         ("orphan_file", str(leaf / "stray.parquet")), ("orphan_file", str(folder / "deeper.json"))])
     assert full[0] == 1  # only the third artifact's Parquet file was read through
     assert _report(store, since="2000-01-01T00:00:00Z") == full

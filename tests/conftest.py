@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from pathlib import Path
 
@@ -11,11 +12,9 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def sigint_default() -> None:
-    """preexec_fn for a child that a test sends Ctrl-C: SIGINT back to its default, which a shell
-    sets to ignored for a background job (`./scripts/test.sh &`), where Python would then never
-    raise KeyboardInterrupt in the child."""
-    import signal
-
+    """preexec_fn for a child that a test sends Ctrl-C: SIGINT back to its default. A shell without
+    job control (a script, CI, `bash -c`) starts a background job (`./scripts/test.sh &`) with
+    SIGINT ignored, and Python in the child would then never raise KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
 PYTHON = sys.executable
 

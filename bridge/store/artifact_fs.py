@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import socket
 import time
 import uuid
@@ -154,11 +155,44 @@ def _is_file(entry: os.DirEntry) -> bool:
         return False
 
 
-def _no_subfolders(entry: os.DirEntry) -> bool:
+def _no_subfolders(entry: os.DirEntry, dev: int) -> bool:
+    """A folder on file system `dev` whose link count says it has no subfolders (see `_names`)."""
     try:
-        return entry.stat(follow_symlinks=False).st_nlink == 2
+        st = entry.stat(follow_symlinks=False)
     except OSError:
         return False
+    return st.st_nlink == 2 and st.st_dev == dev
+
+
+# File systems whose folders keep a link count of 2 + one per subfolder (GNU find trusts these too)
+_COUNTED_LINKS = frozenset({"ext2", "ext3", "ext4", "xfs", "tmpfs"})
+
+
+def _fs_type(path: str) -> str | None:
+    """The type of the file system `path` is on (Linux: /proc/self/mountinfo), else None."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            return _mount_type(os.path.realpath(path), fh.read())
+    except OSError:
+        return None
+
+
+def _mount_type(real: str, mountinfo: str) -> str | None:
+    """The file system type of the mount that holds the absolute path `real`, from the text of a
+    mountinfo file (proc(5): the mount point is the 5th field, with octal escapes for spaces and
+    such; the type is the first field after " - "). Of the longest mount points that hold it, the
+    last wins (a later mount over the same point hides the earlier)."""
+    best, kind = -1, None
+    for line in mountinfo.splitlines():
+        left, sep, right = line.partition(" - ")
+        fields = left.split(" ")
+        if not sep or len(fields) < 5 or not right.strip():
+            continue
+        mount = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), fields[4])
+        inside = real == mount or real.startswith(mount if mount.endswith("/") else mount + "/")
+        if inside and len(mount) >= best:
+            best, kind = len(mount), right.split()[0]
+    return kind
 
 
 class LocalArtifacts(ArtifactFS):
@@ -218,20 +252,21 @@ class LocalArtifacts(ArtifactFS):
                         out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
         return out
 
-    def count_files(self, under: str = "artifacts") -> int:
-        """How many names walk(stats=False) lists, without making them paths (a full verify's orphan
-        check, which needs the names only when this count is not the manifest's)."""
-        return sum(len(names) for _, names in self._names(under))
-
     def _names(self, under: str) -> Iterator[tuple[str, list[str]]]:
         """(ref of a folder, the names of its regular files, or symlinks to one: the file type comes
-        with the name, no stat) for every folder under `under`. A folder below it without subfolders is read
-        by os.listdir, whose bare names cost a fraction of scandir's entries (the kernel's part is
-        the same). Such a folder is known by its link count of 2 (itself and its name in its parent;
-        each subfolder adds one), as GNU find's leaf optimisation knows it, on file systems that
-        count them (ext4, xfs, tmpfs; btrfs reports 1, so its folders are scanned entry by entry).
-        Its names are then all taken as files: a FIFO or a socket there is listed too."""
-        stack = [(str(self._p(under)), under.rstrip("/"), False)]
+        with the name, no stat) for every folder under `under`. A folder below it without
+        subfolders is read by os.listdir, whose bare names cost a fraction of scandir's entries
+        (the kernel's part is the same). Such a folder is known by its link count of 2 (itself and
+        its name in its parent; each subfolder adds one), on the file systems known to keep that
+        count (`_COUNTED_LINKS`), as GNU find's leaf optimisation knows them; on others (btrfs,
+        NFS, overlayfs, FUSE…), and across a mount, every folder is scanned entry by entry. Its
+        names are then all taken as files: a FIFO or a socket there is listed too."""
+        root = str(self._p(under))
+        try:
+            dev = os.stat(root).st_dev if _fs_type(root) in _COUNTED_LINKS else None
+        except OSError:
+            dev = None
+        stack = [(root, under.rstrip("/"), False)]
         while stack:
             path, rel, leaf = stack.pop()
             try:
@@ -245,7 +280,7 @@ class LocalArtifacts(ArtifactFS):
             with entries:
                 for e in entries:
                     if e.is_dir(follow_symlinks=False):
-                        stack.append((e.path, f"{rel}/{e.name}", _no_subfolders(e)))
+                        stack.append((e.path, f"{rel}/{e.name}", dev is not None and _no_subfolders(e, dev)))
                     elif _is_file(e):
                         names.append(e.name)
             yield rel, names

@@ -42,19 +42,9 @@ class _Task(NamedTuple):
     logical_key: str
 
 
-class _Row(NamedTuple):
-    """The manifest's columns a listing check reads (_Task's first)."""
-
-    path_parquet: str
-    path_sidecar: str
-    file_hash: str
-    artifact_id: str
-    content_hash: str
-    row_count: int
-    logical_key: str
-    status: str
-    created_at: str
-    file_bytes: int | None
+# The manifest's columns a listing check reads: _Task's first
+_Row = NamedTuple("_Row", [*_Task.__annotations__.items(), ("status", str), ("created_at", str),
+                           ("file_bytes", "int | None")])
 
 
 _ID = _Task._fields.index("artifact_id")  # (the checks keep rows as plain tuples: _Task's columns first)
@@ -133,24 +123,19 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         job.progress(0, len(rows), "listing files", force=True)
         named = set(map(itemgetter(0), all_rows))
         named.update(map(itemgetter(1), all_rows))
+        on_disk = fs.walk("artifacts", stats=not names_only)
+        listed = rows
         if names_only:
-            # The checks open every file a row names and report one that is gone as a listing would
-            # (filecheck._as_listed), so the listing is for orphans alone, and it needs their names
-            # only when a count cannot say: every row's Parquet file read through (both files there
-            # and regular), no file named twice or on purpose gone, and as many files listed as named
-            # means that none is an orphan.
-            listed = fs.count_files("artifacts")
-            checks = early
-            issues = _removed_on_purpose(checks.issues(job), removed, rows, fs)
-            if checks.unread or removed or len(named) != 2 * len(rows) or listed != len(named):
-                issues += _orphans(con, fs, fs.walk("artifacts", stats=False), named, names_only=True)
-        else:
-            on_disk = fs.walk("artifacts")
-            issues, listed_bad, to_hash = _check_listing(rows, on_disk, fs, quick, since, since_ns, removed)
-            issues += _orphans(con, fs, on_disk, named, names_only=False)
-            checks = early if early is not None else \
-                _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True)
-            issues += checks.issues(job, skip=listed_bad)
+            same = len(on_disk) == len(named) and on_disk.keys() == named  # (the usual case: one pass)
+            gone = () if same else named - on_disk.keys()
+            # (_check_listing reads a _Row's other columns only for quick and since: not here)
+            listed = [_Task._make(r[:7]) for r in rows if r[0] in gone or r[1] in gone] if gone else []
+        issues, listed_bad, to_hash = _check_listing(listed, on_disk, fs, quick, since, since_ns, removed)
+        if not names_only or not same:
+            issues += _orphans(con, fs, on_disk, named, names_only=names_only)
+        checks = early if early is not None else \
+            _FileChecks(con, fs, deep=deep, workers=workers, many=len(to_hash)).add(to_hash, last=True)
+        issues += checks.issues(job, skip=listed_bad)
         hashed = checks.hashed
     finally:
         if early is not None:
@@ -193,17 +178,6 @@ def _orphans(con, fs, on_disk, named: set[str], *, names_only: bool) -> list[Ver
 
 
 _REMOVED = "the artifact is active but gc removed its files; publish the same data again to restore them"
-
-
-def _removed_on_purpose(issues: list[VerifyIssue], removed: set[str], rows, fs) -> list[VerifyIssue]:
-    """An active artifact whose files gc removed on purpose (`removed`) and are gone: one issue that
-    says so, in place of what its files' checks say (as `_check_listing` says it from a listing)."""
-    gone = {i.artifact_id for i in issues if i.artifact_id in removed and i.kind in ("missing_file", "missing_sidecar")}
-    if not gone:
-        return issues
-    parquet = {r[_ID]: r[0] for r in rows if r[_ID] in gone}
-    return [i for i in issues if i.artifact_id not in gone] + [
-        VerifyIssue(kind="missing_file", artifact_id=a, path=fs.uri(parquet[a]), detail=_REMOVED) for a in sorted(gone)]
 
 
 def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
@@ -263,9 +237,13 @@ class _FileChecks:
         # local files by their paths relative to the lake's folder, as a worker opens them from its own
         # (closed once no thread can use it: when this object is collected)
         self._dir_fd = None
-        if not fs.remote and os.open in os.supports_dir_fd:
-            self._dir_fd = os.open(fs.url, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
-            weakref.finalize(self, os.close, self._dir_fd)
+        if many and not fs.remote and os.open in os.supports_dir_fd:
+            try:
+                self._dir_fd = os.open(fs.url, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) | getattr(os, "O_CLOEXEC", 0))
+            except OSError:  # (gone, not readable: each check says what it finds, by the whole path)
+                pass
+            else:
+                weakref.finalize(self, os.close, self._dir_fd)
         self._procs: list[subprocess.Popen] = []
         if not fs.remote and self._n > 1 and many >= _PROCESSES_FROM and sys.executable:
             self._procs = [p for p in (self._spawn() for _ in range(self._n - 1)) if p is not None]
@@ -366,7 +344,7 @@ class _FileChecks:
     def issues(self, job: Job, skip: set[str] = frozenset()) -> list[VerifyIssue]:
         """Every finding, as issues (rows whose artifact_id is in `skip` left out); the caller's
         thread checks batches too until none is left. Sets `hashed`: how many Parquet files (not
-        skipped) were read through, and `unread`: the indices of the rows whose file was not."""
+        skipped) were read through."""
         unread, found, done, count = set(), [], 0, len(self.rows)
 
         def collect(block: bool) -> None:
@@ -387,7 +365,7 @@ class _FileChecks:
             collect(True)
             rows = self.rows
             skipped = {i for i in range(count) if rows[i][_ID] in skip} if skip else set()
-            self.hashed, self.unread = count - len(unread | skipped), unread
+            self.hashed = count - len(unread | skipped)
             out, changed, broken = [], set(), unread | skipped  # broken: no Parquet file to read content from
             for i, kind, on_sidecar, detail in found:
                 if i not in skipped:

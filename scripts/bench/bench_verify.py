@@ -18,7 +18,9 @@ row's fields, ~550 bytes, written on every core; manifest rows inserted in bulk)
   (Threads are no baseline here: on files of a few KB the per-file Python holds the GIL, and two
   threads took two to four times as long as one.) For reference, "sha256sum -P2 Parquet only" hashes the
   Parquet files alone, as the baseline did before 2026-11-30; its ratio is printed too.
-The files are warm in the page cache for all (every round reads them all). Not a test.
+The files are warm in the page cache for all (every round reads them all). It also prints the
+median CPU time (this process and its ended children) of the full verify and the hashlib baselines.
+Not a test.
 """
 
 from __future__ import annotations
@@ -153,11 +155,13 @@ def main() -> None:
                 "hashlib 1 thread": lambda: _hash_files(both), "hashlib 2 processes": lambda: hashlib_processes(both),
                 "sha256sum -P2 Parquet only": lambda: sha256sum(parquet)}
         t: dict[str, list[float]] = {name: [] for name in runs}
+        cpu: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.rounds):  # interleaved: each round runs them all
             for name, fn in runs.items():
-                t0 = time.perf_counter()
+                c0, t0 = _cpu(), time.perf_counter()
                 out = fn()
                 t[name].append(time.perf_counter() - t0)
+                cpu[name].append(_cpu() - c0)
                 if hasattr(out, "ok"):
                     assert out.ok, out.issues[:3]
                 else:
@@ -174,6 +178,17 @@ def main() -> None:
     print(f"full: {full / med[base]:.2f}× the fastest read+sha256 of the same files, {base} (target ≤ 1.5×); "
           f"per round {_range([f / b for f, b in zip(t['full'], t[base])])}")
     print(f"      {full / med['sha256sum -P2 Parquet only']:.2f}× sha256sum -P2 of the Parquet files alone (reference)")
+    print(f"CPU (this process and its children, median): full {statistics.median(cpu['full']):.2f} s, "
+          f"hashlib 2 processes {statistics.median(cpu['hashlib 2 processes']):.2f} s, "
+          f"hashlib 1 thread {statistics.median(cpu['hashlib 1 thread']):.2f} s")
+
+
+def _cpu() -> float:
+    """CPU seconds of this process and of its children that have ended (workers, pools, sha256sum)."""
+    import resource
+
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _range(v: list[float]) -> str:

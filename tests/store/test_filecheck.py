@@ -94,14 +94,15 @@ def test_missing_and_owner_unreadable_files(tmp_path):
 @given(st.lists(st.tuples(st.lists(st.sampled_from("ab"), max_size=3), st.sampled_from(["f.parquet", "g.json", "h"]),
                           st.sampled_from(["file", "fifo", "link", "dir"])), max_size=12))
 def test_a_names_listing_is_the_stats_listing_plus_odd_entries_of_leaf_folders(tree):
-    """walk(stats=False) lists a folder below artifacts/ without subfolders by its names (os.listdir), others by
-    their regular files: its keys are walk(stats=True)'s and the non-regular entries of leaf
-    folders; count_files counts them. A reference from os.walk + os.stat, written from that rule."""
+    """walk(stats=False) lists a folder below artifacts/ without subfolders by its names (os.listdir;
+    where the file system keeps such link counts), others by their regular files: its keys are
+    walk(stats=True)'s and the non-regular entries of leaf folders. A reference from os.walk +
+    os.stat, written from that rule."""
     import stat
     import tempfile
     from pathlib import Path
 
-    from bridge.store.artifact_fs import LocalArtifacts
+    from bridge.store.artifact_fs import _COUNTED_LINKS, LocalArtifacts, _fs_type
 
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp) / "artifacts"
@@ -121,10 +122,10 @@ def test_a_names_listing_is_the_stats_listing_plus_odd_entries_of_leaf_folders(t
             else:
                 p.mkdir()
         fs = LocalArtifacts(Path(tmp))
-        regular, odd = set(), set()
+        regular, odd, counted = set(), set(), _fs_type(tmp) in _COUNTED_LINKS
         for dirpath, dirs, files in os.walk(base):
             rel = Path(dirpath).relative_to(tmp).as_posix()
-            leaf = dirpath != str(base) and os.stat(dirpath).st_nlink == 2  # (below artifacts/)
+            leaf = counted and dirpath != str(base) and os.stat(dirpath).st_nlink == 2  # (below artifacts/)
             for name in files:
                 try:
                     is_file = stat.S_ISREG(os.stat(os.path.join(dirpath, name)).st_mode)
@@ -134,4 +135,23 @@ def test_a_names_listing_is_the_stats_listing_plus_odd_entries_of_leaf_folders(t
         with_stats, by_names = fs.walk("artifacts"), fs.walk("artifacts", stats=False)
         assert with_stats.keys() == regular
         assert by_names.keys() == regular | odd
-        assert fs.count_files("artifacts") == len(by_names)
+
+
+def test_the_file_system_type_of_a_path_from_mountinfo():
+    from bridge.store.artifact_fs import _fs_type, _mount_type
+
+    text = "\n".join([
+        "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/sda1 rw",
+        "30 22 0:5 / /data rw - xfs /dev/sdb rw",
+        "31 30 0:6 / /data/nfs rw shared:2 master:3 - nfs4 host:/x rw",
+        "32 22 0:7 / /my\\040lake rw - tmpfs tmpfs rw",
+        "33 30 0:8 / /data rw - btrfs /dev/sdc rw",  # over /data: hides the xfs one
+        "bad line",
+    ])
+    assert _mount_type("/home/me", text) == "ext4"
+    assert _mount_type("/data/nfs/lake", text) == "nfs4"
+    assert _mount_type("/data/nfsx", text) == "btrfs"  # (not inside /data/nfs)
+    assert _mount_type("/data", text) == "btrfs"
+    assert _mount_type("/my lake/artifacts", text) == "tmpfs"
+    assert _mount_type("/x", "") is None
+    assert _fs_type("/proc/self") in ("proc", None)  # (None where there is no /proc)

@@ -18,7 +18,7 @@ import hashlib
 import os
 import stat
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 if __name__ == "__main__":  # a worker, started without site (-S): msgspec's folder is its argument
@@ -107,7 +107,7 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
                 if len(data) == size < want:  # all of it (the usual case)
                     digest, head, tail, total = hashlib.sha256(data).hexdigest(), data[:4], data[-4:], size
                 else:
-                    digest, head, tail, total = _read_on(fd, data, want, size)
+                    digest, head, tail, total = _digest(_reads(fd, data, want, size))
             except OSError as exc:
                 return False, [("unreadable", False, f"cannot read the Parquet file: {exc}")]
             try:
@@ -133,29 +133,34 @@ def check(parquet: str, sidecar: str, file_hash: str, artifact_id: str, content_
     return True, _compare(head, tail, total, digest, side, (artifact_id, content_hash, file_hash, row_count, logical_key))
 
 
-def _read_on(fd: int, data: bytes, want: int, size: int) -> tuple[str, bytes, bytes, int]:
-    """(sha256, first 4 bytes, last 4, length) of a file that its first read (`data`, of `want`
-    bytes asked) did not take whole: read on to its end (a short read before it: a network mount)."""
-    h = hashlib.sha256(data)
-    head, tail, total = data[:4], data[-4:], len(data)
-    while data and (len(data) == want or total < size):
-        want = _READ
-        data = os.read(fd, want)
-        h.update(data)
-        tail, total = (tail + data[-4:])[-4:], total + len(data)
-    return h.hexdigest(), head, tail, total
-
-
-def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool, list[Finding]]:
+def _digest(chunks: Iterable[bytes]) -> tuple[str, bytes, bytes, int]:
+    """(sha256, first 4 bytes, last 4, length) of a file's bytes, chunk by chunk, in one pass."""
     h = hashlib.sha256()
     head = tail = b""
     total = 0
+    for chunk in chunks:
+        if len(head) < 4:
+            head = (head + chunk)[:4]
+        tail, total = (tail + chunk[-4:])[-4:], total + len(chunk)
+        h.update(chunk)
+    return h.hexdigest(), head, tail, total
+
+
+def _reads(fd: int, data: bytes, want: int, size: int) -> Iterator[bytes]:
+    """`data`, a file's first read (of `want` bytes asked), then its reads on to its end (a short
+    read before it, as on a network mount, reads on)."""
+    total = len(data)
+    yield data
+    while data and (len(data) == want or total < size):
+        want = _READ
+        data = os.read(fd, want)
+        total += len(data)
+        yield data
+
+
+def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool, list[Finding]]:
     try:
-        for chunk in chunks(parquet):  # one pass: hash, and the PAR1 magic at both ends
-            if not head:
-                head = chunk[:4]
-            tail, total = (tail + chunk[-4:])[-4:], total + len(chunk)
-            h.update(chunk)
+        digest, head, tail, total = _digest(chunks(parquet))  # one pass: hash, and the PAR1 magic at both ends
     except FileNotFoundError:
         return False, [("missing_file", False, PARQUET_GONE)]
     except OSError as exc:
@@ -164,7 +169,7 @@ def _streamed(parquet: str, sidecar: str, expected: tuple, chunks) -> tuple[bool
         side: bytes | OSError = b"".join(chunks(sidecar))
     except OSError as exc:
         side = exc
-    return True, _compare(head, tail, total, h.hexdigest(), side, expected)
+    return True, _compare(head, tail, total, digest, side, expected)
 
 
 def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None, sst: os.stat_result | None = None,

@@ -28,6 +28,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _spread import spread  # noqa: E402
 
 CHILD = {
     "json_load": "import json,sys; json.load(open(sys.argv[1], 'rb'))",
@@ -48,10 +51,6 @@ def run(name: str, path: Path, lake: Path) -> dict:
     out = subprocess.run([sys.executable, "-c", WRAP, str(path), str(lake), CHILD[name]], cwd=REPO,
                          capture_output=True, text=True, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def spread(xs: list[float], fmt: str = "{:.2f}") -> str:
-    return f"{fmt.format(statistics.median(xs))} ({fmt.format(min(xs))}–{fmt.format(max(xs))})"
 
 
 def main() -> None:

@@ -29,6 +29,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _spread import spread  # noqa: E402
 
 START_US = 1_767_571_200_000_000  # 2026-01-05T00:00:00Z
 IMPORT = "import clickhouse_connect + chdb"
@@ -89,11 +92,6 @@ def one_round(folder: Path, path: Path, tokens: list[str], end_us: int, sessions
     return {**r, "rows": rows, "export_rows": res.row_count}
 
 
-def spread(xs: list[float], scale: float = 1000.0, fmt: str = "{:9.1f}") -> str:
-    return (f"{fmt.format(statistics.median(xs) * scale)} ({fmt.format(min(xs) * scale).strip()}–"
-            f"{fmt.format(max(xs) * scale).strip()})")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rows", type=int, default=1_000_000)
@@ -128,14 +126,14 @@ def main() -> None:
     width = max(len(k) for k in labels)
     print(f"median (min–max) of {args.rounds} rounds, each a fresh process on a new lake, ms:")
     for k in labels:
-        print(f"{k.ljust(width)}  {spread([r[k] for r in runs])}")
+        print(f"{k.ljust(width)}  {spread([r[k] for r in runs], scale=1000, fmt='{:9.1f}')}")
     per_session = [r[f"{args.sessions} sessions (open+close)"] / args.sessions for r in runs]
-    print(f"\nper-session open+close: {spread(per_session, fmt='{:.1f}')} ms "
+    print(f"\nper-session open+close: {spread(per_session, scale=1000, fmt='{:.1f}')} ms "
           f"(the price of taking turns with other processes on one chDB store)")
     ratio = [r[EXPORT] / r[QUERY_BASE] for r in runs]
-    print(f"export_slice / bare query, per round: {spread(ratio, 1, '{:.1f}')}x for {export_rows:,} rows")
+    print(f"export_slice / bare query, per round: {spread(ratio, fmt='{:.1f}')}x for {export_rows:,} rows")
     print(f"load: {rows / statistics.median(r[load] for r in runs):,.0f} candles/s; vs pyarrow read, per round "
-          f"{spread([r[load] / r[LOAD_BASE] for r in runs], 1, '{:.1f}')}x")
+          f"{spread([r[load] / r[LOAD_BASE] for r in runs], fmt='{:.1f}')}x")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _callgrind import Callgrind, instructions  # noqa: E402
+from _spread import spread  # noqa: E402
 
 ECHO = REPO / "ts-client" / "bench" / "echo_server.py"
 
@@ -111,11 +112,6 @@ def instructions_per_call(args: list[str], line: bytes, n1: int = 1000, n2: int 
     return (counts[1] - counts[0]) / (n2 - n1)
 
 
-def spread(xs: list[float], scale: float = 1.0, fmt: str = "{:.0f}") -> str:
-    return (f"{fmt.format(statistics.median(xs) * scale)} ({fmt.format(min(xs) * scale)}–"
-            f"{fmt.format(max(xs) * scale)})")
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--requests", type=int, default=5000)
@@ -171,13 +167,13 @@ def main() -> None:
                 p.wait()
     print(f"{os.environ.get('QB_BENCH_PINNED', 'not pinned')}; {os.cpu_count()} cpus; python {sys.version.split()[0]}")
     print(f"cold start (spawn -> initialize reply), median (min–max) of {args.starts}, interleaved; target < 100 ms")
-    print(f"  python -c pass:                        {spread(bare, 1000)} ms   (whole process CPU "
-          f"{spread(cpu['pass'], 1000)} ms)")
-    print(f"  bridge serve, bytecode cached:         {spread(cold, 1000)} ms   difference "
-          f"{spread([c - b for c, b in zip(cold, bare)], 1000)} ms   (whole process CPU {spread(cpu['cached'], 1000)} ms)")
-    print(f"  bridge serve, PYTHONDONTWRITEBYTECODE: {spread(uncached, 1000)} ms   difference "
-          f"{spread([c - b for c, b in zip(uncached, bare)], 1000)} ms   (whole process CPU "
-          f"{spread(cpu['uncached'], 1000)} ms)")
+    print(f"  python -c pass:                        {spread(bare, scale=1000, fmt='{:.0f}')} ms   (whole process CPU "
+          f"{spread(cpu['pass'], scale=1000, fmt='{:.0f}')} ms)")
+    print(f"  bridge serve, bytecode cached:         {spread(cold, scale=1000, fmt='{:.0f}')} ms   difference "
+          f"{spread([c - b for c, b in zip(cold, bare)], scale=1000, fmt='{:.0f}')} ms   (whole process CPU {spread(cpu['cached'], scale=1000, fmt='{:.0f}')} ms)")
+    print(f"  bridge serve, PYTHONDONTWRITEBYTECODE: {spread(uncached, scale=1000, fmt='{:.0f}')} ms   difference "
+          f"{spread([c - b for c, b in zip(uncached, bare)], scale=1000, fmt='{:.0f}')} ms   (whole process CPU "
+          f"{spread(cpu['uncached'], scale=1000, fmt='{:.0f}')} ms)")
     if counted:
         print(f"  instructions (callgrind): python -c pass {counted[0] / 1e6:.1f} M, bridge serve to exit "
               f"{counted[1] / 1e6:.1f} M = {counted[1] / counted[0]:.2f}x")
@@ -190,7 +186,7 @@ def main() -> None:
           f"{args.rounds} interleaved rounds)")
     for inflight, r in rates.items():
         ratio = [d / e for d, e in zip(r["daemon"], r["echo"])]
-        print(f"{inflight:9d}   {spread(r['echo']):21s}  {spread(r['daemon']):21s}  {spread(ratio, fmt='{:.2f}')}")
+        print(f"{inflight:9d}   {spread(r['echo'], fmt='{:.0f}'):21s}  {spread(r['daemon'], fmt='{:.0f}'):21s}  {spread(ratio, fmt='{:.2f}')}")
 
 
 if __name__ == "__main__":

@@ -29,14 +29,12 @@ Not a test: the numbers go in the README.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,7 +47,6 @@ def make_data(rows: int, tokens: int, folder: Path) -> dict:
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv
-    import pyarrow.parquet as pq
 
     rng = np.random.default_rng(7)
     per = rows // tokens

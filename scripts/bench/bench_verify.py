@@ -39,7 +39,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _spread import spread  # noqa: E402
 from bridge.proc import usable_cpus  # noqa: E402
 
 
@@ -176,7 +178,7 @@ def main() -> None:
     base = min(("sha256sum -P2", "hashlib 1 thread", "hashlib 2 processes"), key=med.get)
     print(f"quick: {q:.2f} s (target < 5 s at 100,000), {q / med['stat walk']:.2f}× the stat walk")
     print(f"full: {full / med[base]:.2f}× the fastest read+sha256 of the same files, {base} (target ≤ 1.5×); "
-          f"per round {_range([f / b for f, b in zip(t['full'], t[base])])}")
+          f"per round {spread([f / b for f, b in zip(t['full'], t[base])], unit='×')}")
     print(f"      {full / med['sha256sum -P2 Parquet only']:.2f}× sha256sum -P2 of the Parquet files alone (reference)")
     print(f"CPU (this process and its children, median): full {statistics.median(cpu['full']):.2f} s, "
           f"hashlib 2 processes {statistics.median(cpu['hashlib 2 processes']):.2f} s, "
@@ -189,10 +191,6 @@ def _cpu() -> float:
 
     me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
-
-
-def _range(v: list[float]) -> str:
-    return f"{statistics.median(v):.2f}× ({min(v):.2f}–{max(v):.2f})"
 
 
 if __name__ == "__main__":

@@ -40,14 +40,15 @@ def params_error(method: str, exc: Exception) -> InvalidParams:
 
 class _Adapter:
     """A declared Method as the transport's Handler: decode params, call, encode the result. The
-    declaration is looked up (its module imported) on first use."""
+    declaration is looked up (its module imported) on first use; from then on `call` is a closure
+    over the decoder, the handler and the context (an instance attribute shadowing the method: the
+    server's hot loop calls it per request, and a closure reads its names without attribute lookups).
+    A handler may return a `msgspec.Raw` (JSON it already has, as getArtifact does): it goes out as it is."""
 
     def __init__(self, name: str, ctx: Context) -> None:
         self.name = name
         self._method: Method | None = None
         self._ctx = ctx
-        self._quick_ctx = ctx.for_request(NULL_JOB, None)  # one context for every quick call
-        self._encode = msgspec.json.Encoder().encode
 
     @property
     def method(self) -> Method:
@@ -55,7 +56,7 @@ class _Adapter:
             found = method(self.name)
             if found is None:  # _index.py is stale: scripts/gen_contract.py rewrites it
                 raise RuntimeError(f"method {self.name!r} is in bridge/api/_index.py but not declared in {INDEX[self.name]}")
-            self._decode, self._handler = found.decoder.decode, found.handler
+            self.call = self._bind(found)
             self._method = found
         return self._method
 
@@ -67,14 +68,24 @@ class _Adapter:
             return False
 
     def call(self, params: Any, job: Job, request_id: Any) -> bytes:
-        if self._method is None:
-            self.method  # noqa: B018 - import the declaring module, bind decoder and handler
-        try:
-            decoded = self._decode(b"{}" if params is None else params)  # msgspec.Raw decodes in place, no copy
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            raise params_error(self.name, exc) from None
-        ctx = self._quick_ctx if job is NULL_JOB else self._ctx.for_request(job, request_id)
-        return self._encode(self._handler(ctx, decoded))
+        """The first call: binds the method (which replaces this with the closure), then runs it."""
+        self.method  # noqa: B018 - import the declaring module, bind `call`
+        return self.call(params, job, request_id)
+
+    def _bind(self, found: Method):
+        decode, handler, name, ctx = found.decoder.decode, found.handler, self.name, self._ctx
+        quick_ctx = ctx.for_request(NULL_JOB, None)  # one context for every quick call
+        encode, raw = msgspec.json.Encoder().encode, msgspec.Raw
+
+        def call(params: Any, job: Job, request_id: Any) -> bytes:
+            try:
+                decoded = decode(b"{}" if params is None else params)  # msgspec.Raw decodes in place, no copy
+            except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+                raise params_error(name, exc) from None
+            result = handler(quick_ctx if job is NULL_JOB else ctx.for_request(job, request_id), decoded)
+            return result if result.__class__ is raw else encode(result)
+
+        return call
 
 
 def map_exception(exc: BaseException):

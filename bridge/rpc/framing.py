@@ -10,6 +10,7 @@ its own thread (the caller holds the writer's lock).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -40,14 +41,16 @@ class LineReader:
         self._limit = limit
         self._buf = bytearray()
         self._skipping = 0  # > 0 while discarding the rest of an over-long line
+        self._clean = True  # nothing held from an earlier read (no _buf, not _skipping)
         self._eof = False
         self._into = bytearray(_CHUNK)  # what the last read brought: its first `n` bytes
         self._view = memoryview(self._into)
-        self._iov = (self._into,)
         try:
-            self._fd: int | None = stream.fileno()
+            fd = stream.fileno()
         except (AttributeError, OSError, ValueError):  # not a file (a test's stream)
-            self._fd = None
+            fd = None
+        # One read into _into, its byte count: straight from the file descriptor (no Python frame), else the stream's.
+        self._read = functools.partial(os.readv, fd, (self._into,)) if fd is not None else self._read_stream
 
     def _read_stream(self) -> int:
         """A stream without a file descriptor: one read, copied into `_into`; its length."""
@@ -61,11 +64,12 @@ class LineReader:
     def read_many(self) -> list[bytes | TooLong] | None:
         """The lines (without newline) completed by the next read; None at EOF."""
         while not self._eof:
-            n = os.readv(self._fd, self._iov) if self._fd is not None else self._read_stream()
-            if n and n <= self._limit and self._into[n - 1] == 10 and not self._buf and not self._skipping:
+            n = self._read()
+            if n and self._clean and n <= self._limit and self._into[n - 1] == 10:
                 # The usual read: one or more whole lines, none too long, nothing held from before.
                 return bytes(self._view[:n - 1]).split(b"\n")
             out = self._feed_or_eof(bytes(self._view[:n]))
+            self._clean = not self._buf and not self._skipping
             if out is not None:
                 return out
         return None

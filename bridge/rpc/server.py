@@ -91,7 +91,7 @@ class Server:
         # Methods seen to be quick while serving: handle_line calls them without _dispatch's
         # checks. Only filled while serve() runs (replies join its burst), with tracing off, and
         # emptied when shutdown is asked (every later call must be refused) and when serve ends.
-        self._quick: dict[str, Handler] = {}
+        self._quick: dict[str, Callable[..., bytes]] = {}  # method name: its handler's `call`
         self._shutting_down = False
         self.exit_requested = False
         self._trace = False
@@ -148,35 +148,36 @@ class Server:
                     break
                 try:
                     for line in lines:
-                        if line.__class__ is not bytes or line[:1] != b"{" or not line.isascii():
-                            self._handle_one(line)  # blank, too long, a batch, not ASCII, ...
-                        else:
+                        if line.__class__ is bytes and line.isascii():
                             # The common case, inline: a single request (ASCII, so valid UTF-8) of a
                             # method seen to be quick (_quick, see _handle), with an id and object
                             # (or no) params: every check of _dispatch holds, so straight to the
-                            # handler, and the reply joins the burst as parts (_call's work, less
-                            # its frame's copy). Anything else: _handle.
+                            # handler, and the reply joins the burst as parts (_call's and _success's
+                            # work, less a frame's copy). Anything else: _handle, or handle_line for
+                            # what is not one request object (a batch, a blank line, not JSON).
                             try:
                                 env = _decode_envelope(line)
                             except _NOT_JSON:
-                                handle_line(line)  # answers the parse error
+                                handle_line(line)
                                 continue
-                            handler = quick.get(env.method)
+                            call = quick.get(env.method)
                             rid = env.id
                             params = env.params
-                            if (handler is None or rid is _UNSET or env.jsonrpc != "2.0" or rid in inflight
+                            if (call is None or rid is _UNSET or rid in inflight or env.jsonrpc != "2.0"
                                     or (len(params) and _first_byte(params)[0] != 0x7B)):
                                 self._handle(env)
                             else:
                                 try:
-                                    result = handler.call(params if len(params) else None, NULL_JOB, rid)
+                                    result = call(params if len(params) else None, NULL_JOB, rid)
                                 except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
                                     burst += (self._failure(env.method, rid, exc), b"\n")
                                 else:
                                     if len(result) <= max_reply:
-                                        burst += _success(rid, result, b"}\n")
+                                        burst += (_RESULT_HEAD, _encode(rid), _RESULT_MID, result, b"}\n")
                                     else:
                                         burst += (self._result(env.method, rid, result), b"\n")
+                        else:
+                            self._handle_one(line)  # too long, or not ASCII (handle_line checks its UTF-8)
                         if self.exit_requested:
                             break
                 finally:
@@ -258,7 +259,7 @@ class Server:
         handler = self._handlers.get(env.method)
         if (handler is not None and self._burst is not None and not self._trace and not self.shutting_down
                 and env.method != "shutdown" and not handler.long_running):
-            self._quick[env.method] = handler
+            self._quick[env.method] = handler.call
         reply = self._dispatch(env)
         if isinstance(reply, Future):
             self._track(reply, lambda f: self._write(f.result()))
@@ -492,9 +493,12 @@ class Server:
             self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
 
 
+_RESULT_HEAD, _RESULT_MID = b'{"jsonrpc":"2.0","id":', b',"result":'
+
+
 def _success(rid: Any, result: bytes, end: bytes) -> tuple[bytes, ...]:
-    """A success reply, in parts, closed by `end` (`}`; serve()'s burst takes `}\\n`, saving a join)."""
-    return b'{"jsonrpc":"2.0","id":', _encode(rid), b',"result":', result, end
+    """A success reply, in parts, closed by `end` (`}`; serve()'s loop writes the same parts inline, with `}\\n`)."""
+    return _RESULT_HEAD, _encode(rid), _RESULT_MID, result, end
 
 
 def _params_shape_error(params: msgspec.Raw) -> RpcError | None:

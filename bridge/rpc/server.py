@@ -50,8 +50,9 @@ _UNSET = msgspec.UNSET
 class Handler(Protocol):
     long_running: bool
 
-    def call(self, params: msgspec.Raw | None, job: Job, request_id: Any) -> bytes:
-        """Encoded JSON result. Raises InvalidParams, Cancelled, or any error for map_error."""
+    def call(self, params: msgspec.Raw | None, job: Job, request_id: Any) -> bytes | msgspec.Raw:
+        """Encoded JSON result (bytes, or a msgspec.Raw: bytes-like, joined into the reply as it is).
+        Raises InvalidParams, Cancelled, or any error for map_error."""
 
 
 ErrorMapper = Callable[[BaseException], "tuple[int, str, Any] | None"]

@@ -13,17 +13,18 @@
  * JSON.parse, the pipe) rather than the daemon.
  *
  * Rounds are interleaved (each round: a fresh daemon and fresh echoes, a warm-up, then the four
- * measured in rotating order) and the ratios are taken within each round; printed as median and
- * range over --repeat rounds (default 7). The whole run is pinned to one CPU with `taskset` when it
+ * measured in --blocks blocks each (default 10), alternating block by block in rotating order, so
+ * a slow spell of a shared machine falls on all four alike) and the ratios are taken within each
+ * round; printed as median and range over --repeat rounds (default 7). The whole run is pinned to one CPU with `taskset` when it
  * exists (the client and the server then share it, as the target's definition assumes). Besides
- * the rates, the CPU time per call of Node and of the server child (Linux: /proc/PID/stat, 10 ms
- * ticks) is printed: on a loaded machine it moves less than the wall-clock rates do.
+ * the rates, the CPU time per call of Node and of the server child (Linux: /proc/PID/task/TID/schedstat,
+ * nanoseconds) is printed: on a loaded machine it moves less than the wall-clock rates do.
  *
- *   npm run build && node bench/rpc.mjs [--requests 20000] [--inflight 64] [--repeat 7] [--python P] [--cpu 0]
+ *   npm run build && node bench/rpc.mjs [--requests 20000] [--inflight 64] [--repeat 7] [--blocks 10] [--python P] [--cpu 0]
  */
 
 import { spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -37,6 +38,7 @@ const { values: args } = parseArgs({
     inflight: { type: "string", default: "64" },
     python: { type: "string" },
     repeat: { type: "string", default: "7" },
+    blocks: { type: "string", default: "10" },
     cpu: { type: "string", default: "0" },
   },
 });
@@ -53,6 +55,8 @@ const { ArtifactStoreClient, resolvePython } = await import(path.join(here, ".."
 const N = Number(args.requests);
 const INFLIGHT = Number(args.inflight);
 const REPEAT = Math.max(1, Number(args.repeat));
+const BLOCKS = Math.max(1, Number(args.blocks));
+const BLOCK = Math.max(1, Math.round(N / BLOCKS));
 const python = args.python ?? resolvePython().executable;
 const ECHO = path.join(here, "echo_server.py");
 
@@ -93,12 +97,14 @@ function startEcho(extra = []) {
   };
 }
 
+/** Seconds for n calls, one after another. */
 async function sequential(call, n) {
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await call();
-  return n / ((performance.now() - t0) / 1000);
+  return (performance.now() - t0) / 1000;
 }
 
+/** Seconds for n calls, `inflight` at a time. */
 async function concurrent(call, n, inflight) {
   let next = 0;
   const t0 = performance.now();
@@ -109,13 +115,23 @@ async function concurrent(call, n, inflight) {
     }
   };
   await Promise.all(Array.from({ length: inflight }, worker));
-  return n / ((performance.now() - t0) / 1000);
+  return (performance.now() - t0) / 1000;
 }
 
 const TICKS_PER_S = 100; // USER_HZ: the unit of /proc/PID/stat's utime and stime on Linux
 
-/** CPU seconds (user + system) the process `pid` has used so far; undefined where /proc is missing. */
+/**
+ * CPU seconds the process `pid` has used so far: the sum of its threads' /proc/PID/task/TID/schedstat
+ * (nanoseconds), else /proc/PID/stat (user + system, 10 ms ticks); undefined where /proc is missing.
+ */
 function processCpu(pid) {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    return ns / 1e9;
+  } catch {
+    // no schedstat: the ticks below
+  }
   try {
     const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
     return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
@@ -124,14 +140,14 @@ function processCpu(pid) {
   }
 }
 
-/** Runs `run(call)` and returns [calls/s, Node CPU µs per call, server CPU µs per call]. */
-async function measured(run, call, pid, n) {
+/** Runs `run(call)` (n calls) and returns [seconds, Node CPU s, server CPU s]. */
+async function measured(run, call, pid) {
   const node0 = process.cpuUsage();
   const server0 = processCpu(pid);
-  const rate = await run(call);
+  const seconds = await run(call);
   const node = process.cpuUsage(node0);
   const server1 = processCpu(pid);
-  return [rate, (node.user + node.system) / n, server0 === undefined || server1 === undefined ? NaN : ((server1 - server0) * 1e6) / n];
+  return [seconds, (node.user + node.system) / 1e6, server0 === undefined || server1 === undefined ? NaN : server1 - server0];
 }
 
 const median = (xs) => {
@@ -145,8 +161,8 @@ async function main() {
   const tmp = mkdtempSync(path.join(os.tmpdir(), "qb-bench-"));
   const lake = path.join(tmp, "lake");
   const modes = [
-    ["sequential", (call) => sequential(call, N)],
-    [`${INFLIGHT} in flight`, (call) => concurrent(call, N, INFLIGHT)],
+    ["sequential", (call) => sequential(call, BLOCK)],
+    [`${INFLIGHT} in flight`, (call) => concurrent(call, BLOCK, INFLIGHT)],
   ];
   const names = ["echo", "sizedEcho", "clientEcho", "daemon"];
   const results = Object.fromEntries(modes.map(([m]) => [m, Object.fromEntries(names.map((k) => [k, { rate: [], node: [], server: [] }]))]));
@@ -182,12 +198,22 @@ async function main() {
         const order = Object.keys(calls);
         for (let k = 0; k < r % order.length; k++) order.push(order.shift()); // rotate per round
         for (const [mode, run] of modes) {
-          for (const name of order) {
-            const [call, pid] = calls[name];
-            const [rate, node, server] = await measured(run, call, pid, N);
-            results[mode][name].rate.push(rate);
-            results[mode][name].node.push(node);
-            results[mode][name].server.push(server);
+          // The round's calls in BLOCKS blocks per target, the targets alternating block by block
+          // (their order rotating): a slow spell of the machine falls on all four alike.
+          const sums = Object.fromEntries(order.map((name) => [name, [0, 0, 0]]));
+          for (let b = 0; b < BLOCKS; b++) {
+            for (const name of order) {
+              const [call, pid] = calls[name];
+              const m = await measured(run, call, pid);
+              for (let i = 0; i < 3; i++) sums[name][i] += m[i];
+            }
+            order.push(order.shift());
+          }
+          for (const [name, [seconds, node, server]] of Object.entries(sums)) {
+            const calls = BLOCK * BLOCKS;
+            results[mode][name].rate.push(calls / seconds);
+            results[mode][name].node.push((node * 1e6) / calls);
+            results[mode][name].server.push((server * 1e6) / calls);
           }
         }
       } finally {

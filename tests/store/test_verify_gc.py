@@ -224,6 +224,61 @@ def test_a_worker_that_dies_leaves_its_rest_to_the_caller(tmp_path, monkeypatch,
     assert caplog.text.count("a worker process stopped (worker: out of memory); checking its files here") >= 1
 
 
+def test_a_worker_has_its_next_batch_before_it_answers_one(tmp_path, monkeypatch):
+    """While more batches are queued, a worker process is sent its next batch before it answers
+    the one in hand (so it never waits for the caller's process to get round to sending one).
+    This worker checks each batch as the real one does, then, before it answers, notes whether
+    the next request is already there: sent one at a time, it never would be."""
+    from bridge.store import filecheck, maintenance
+
+    store = _damaged_lake(tmp_path / "lake")
+    here = _report(store)
+    seen = tmp_path / "ahead.txt"
+    eager = tmp_path / "eager_worker.py"
+    eager.write_text(f"""import os, select, sys
+sys.path.append(sys.argv[1])
+sys.path.insert(0, {str(Path(filecheck.__file__).parent)!r})
+import msgspec, filecheck
+buf, ahead, batches = b"", 0, 0
+def complete():
+    return len(buf) >= 4 and len(buf) >= 4 + int.from_bytes(buf[:4], "little")
+def fill():
+    global buf
+    more = os.read(0, 1 << 16)
+    buf += more
+    return bool(more)
+def frame():
+    global buf
+    while not complete():
+        if not fill():
+            return None
+    n = int.from_bytes(buf[:4], "little")
+    body, buf = buf[4:4 + n], buf[4 + n:]
+    return msgspec.msgpack.decode(body)
+while (tasks := frame()) is not None:
+    batches += 1
+    unread, found = [], []
+    for i, task in enumerate(tasks):
+        read, findings = filecheck.check(*task)
+        if not read:
+            unread.append(i)
+        found += [(i, *f) for f in findings]
+    while not complete() and select.select([0], [], [], 0)[0] and fill():
+        pass
+    ahead += complete()
+    out = msgspec.msgpack.encode((unread, found))
+    sys.stdout.buffer.write(len(out).to_bytes(4, "little") + out)
+    sys.stdout.buffer.flush()
+open({str(seen)!r}, "w").write(f"{{ahead}} {{batches}}")
+""")
+    monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
+    monkeypatch.setattr(maintenance, "_CALLER_HELPS", False)  # the worker checks every batch
+    monkeypatch.setattr(filecheck, "__file__", str(eager))
+    assert _report(store, workers=2) == here
+    ahead, batches = map(int, seen.read_text().split())
+    assert batches == 12 and ahead >= 3, (ahead, batches)  # batches of one artifact; the last few go one at a time
+
+
 def test_a_listing_by_names_finds_what_a_listing_with_stats_finds(tmp_path, monkeypatch):
     """A full verify lists a folder without subfolders by its names alone (walk(stats=False): every
     entry, FIFOs too). What it reports must be what a listing with stats (`--since`) reports: a

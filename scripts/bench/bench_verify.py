@@ -3,7 +3,10 @@
     .venv/bin/python scripts/bench/bench_verify.py [--artifacts 100000] [--rows 200] [--rounds 5] [--keep DIR]
 
 Makes --artifacts real artifacts (distinct Parquet files of --rows rows, sidecars of the manifest
-row's fields, ~550 bytes, written on every core; manifest rows inserted in bulk), then times, interleaved round by round (median and range of --rounds):
+row's fields, ~550 bytes, written on every core; manifest rows inserted in bulk; ids made as the
+store makes them, so the files spread over the 256 folders of the lake's layout as real ones do,
+not all in one as sequential ids put them before 2026-11-30), then times, interleaved round by
+round (median and range of --rounds):
 
 * `verify --quick` (existence, size, mode) — target < 5 s at 100,000 artifacts — against its
   baseline "stat walk": os.walk of artifacts/ with an os.stat of every file;
@@ -66,6 +69,7 @@ def _write_artifacts(task: tuple[Path, int, int, int]) -> list[dict]:
 
     from bridge.store import Store
     from bridge.store.files import PARQUET_SETTINGS
+    from bridge.store.store import artifact_id_for
     from bridge.store.spec import get_spec
 
     root, lo, hi, rows = task
@@ -76,7 +80,7 @@ def _write_artifacts(task: tuple[Path, int, int, int]) -> list[dict]:
                      "computed_at": pa.array([0] * rows, pa.timestamp("us", tz="UTC"))})
     out = []
     for i in range(lo, hi):
-        aid = f"{i:032x}"
+        aid = artifact_id_for("run_metrics", 1, f"run=r{i}", f"c{i}")  # spread over the 256 shard folders as real ids are
         parquet, sidecar = store.lake.artifact_paths(spec.dir_name, aid)
         parquet.parent.mkdir(parents=True, exist_ok=True)
         t = base.set_column(0, "run_id", pa.array([f"r{i}"] * rows))
@@ -142,7 +146,7 @@ def main() -> None:
     from bridge.store import Store
 
     with tempfile.TemporaryDirectory() as tmp:
-        root = (args.keep or Path(tmp)) / f"lake-verify-{args.artifacts}-{args.rows}"
+        root = (args.keep or Path(tmp)) / f"lake-verify-{args.artifacts}x{args.rows}"
         if not (root / "manifest" / "manifest.sqlite").exists():
             t0 = time.perf_counter()
             build(root, args.artifacts, args.rows)

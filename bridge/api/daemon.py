@@ -9,6 +9,7 @@ import functools
 import gc
 import logging
 import re
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -67,17 +68,17 @@ class _Adapter:
         except Exception:  # noqa: BLE001 - asked on the reader thread: the call itself reports it
             return False
 
-    def call(self, params: Any, job: Job, request_id: Any) -> bytes:
+    def call(self, params: Any, job: Job, request_id: Any) -> bytes | msgspec.Raw:
         """The first call: binds the method (which replaces this with the closure), then runs it."""
         self.method  # noqa: B018 - import the declaring module, bind `call`
         return self.call(params, job, request_id)
 
-    def _bind(self, found: Method):
+    def _bind(self, found: Method) -> Callable[[Any, Job, Any], bytes | msgspec.Raw]:
         decode, handler, name, ctx = found.decoder.decode, found.handler, self.name, self._ctx
         quick_ctx = ctx.for_request(NULL_JOB, None)  # one context for every quick call
         encode, raw = msgspec.json.Encoder().encode, msgspec.Raw
 
-        def call(params: Any, job: Job, request_id: Any) -> bytes:
+        def call(params: Any, job: Job, request_id: Any) -> bytes | msgspec.Raw:
             try:
                 decoded = decode(b"{}" if params is None else params)  # msgspec.Raw decodes in place, no copy
             except (msgspec.ValidationError, msgspec.DecodeError) as exc:

@@ -92,7 +92,7 @@ class Server:
         # Methods seen to be quick while serving: handle_line calls them without _dispatch's
         # checks. Only filled while serve() runs (replies join its burst), with tracing off, and
         # emptied when shutdown is asked (every later call must be refused) and when serve ends.
-        self._quick: dict[str, Callable[..., bytes]] = {}  # method name: its handler's `call`
+        self._quick: dict[str, Callable[..., bytes | msgspec.Raw]] = {}  # method name: its handler's `call`
         self._shutting_down = False
         self.exit_requested = False
         self._trace = False
@@ -159,24 +159,24 @@ class Server:
                             try:
                                 env = _decode_envelope(line)
                             except _NOT_JSON:
-                                handle_line(line)
-                                continue
-                            call = quick.get(env.method)
-                            rid = env.id
-                            params = env.params
-                            if (call is None or rid is _UNSET or rid in inflight or env.jsonrpc != "2.0"
-                                    or (len(params) and _first_byte(params)[0] != 0x7B)):
-                                self._handle(env)
+                                handle_line(line)  # (a batch may hold `exit`: checked below, as for any line)
                             else:
-                                try:
-                                    result = call(params if len(params) else None, NULL_JOB, rid)
-                                except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
-                                    burst += (self._failure(env.method, rid, exc), b"\n")
+                                call = quick.get(env.method)
+                                rid = env.id
+                                params = env.params
+                                if (call is None or rid is _UNSET or rid in inflight or env.jsonrpc != "2.0"
+                                        or (len(params) and _first_byte(params)[0] != 0x7B)):
+                                    self._handle(env)
                                 else:
-                                    if len(result) <= max_reply:
-                                        burst += (_RESULT_HEAD, _encode(rid), _RESULT_MID, result, b"}\n")
+                                    try:
+                                        result = call(params if len(params) else None, NULL_JOB, rid)
+                                    except (Exception, SystemExit) as exc:  # noqa: BLE001 - answered, as in _call
+                                        burst += (self._failure(env.method, rid, exc), b"\n")
                                     else:
-                                        burst += (self._result(env.method, rid, result), b"\n")
+                                        if len(result) <= max_reply:
+                                            burst += (_RESULT_HEAD, _encode(rid), _RESULT_MID, result, b"}\n")
+                                        else:
+                                            burst += (self._result(env.method, rid, result), b"\n")
                         else:
                             self._handle_one(line)  # too long, or not ASCII (handle_line checks its UTF-8)
                         if self.exit_requested:
@@ -421,7 +421,7 @@ class Server:
             return self._failure(method, rid, exc)  # sys.exit() must not end us
         return self._result(method, rid, result)
 
-    def _result(self, method: str, rid: Any, result: bytes) -> bytes:
+    def _result(self, method: str, rid: Any, result: bytes | msgspec.Raw) -> bytes:
         if method == "shutdown":
             self.shutting_down = True
         if len(result) > self._max_reply:
@@ -497,7 +497,7 @@ class Server:
 _RESULT_HEAD, _RESULT_MID = b'{"jsonrpc":"2.0","id":', b',"result":'
 
 
-def _success(rid: Any, result: bytes, end: bytes) -> tuple[bytes, ...]:
+def _success(rid: Any, result: bytes | msgspec.Raw, end: bytes) -> tuple[bytes | msgspec.Raw, ...]:
     """A success reply, in parts, closed by `end` (`}`; serve()'s loop writes the same parts inline, with `}\\n`)."""
     return _RESULT_HEAD, _encode(rid), _RESULT_MID, result, end
 

@@ -252,6 +252,26 @@ def test_shutdown_and_exit():
     assert p.code == 0
 
 
+@pytest.mark.parametrize("exit_line", ['{"jsonrpc":"2.0","method":"exit"}', '[{"jsonrpc":"2.0","method":"exit"}]'])
+def test_exit_stops_the_rest_of_its_read_alone_or_in_a_batch(exit_line):
+    """`exit` ends the loop before the next line of the same read, whether it came alone or in a
+    batch: the request after it (sent in the same write) is neither run nor answered."""
+    calls = []
+
+    class Counted(Echo):
+        def call(self, params, job, rid):
+            calls.append(rid)
+            return super().call(params, job, rid)
+
+    p = Pair({"echo": Counted()})
+    p.send(req(1, "echo", {}))
+    assert p.frame()["id"] == 1  # (echo is now on the inline path)
+    p.send(exit_line + "\n" + req(2, "echo", {}))
+    p.thread.join(10)
+    assert not p.thread.is_alive() and p.code == 0
+    assert p.from_server.read() == b"" and calls == [1]
+
+
 def _refused_then_exit(p, rid: int) -> None:
     """After shutdown: a call is refused (code 11), then `exit` ends the server."""
     p.send(req(rid, "echo", {}))

@@ -220,6 +220,16 @@ _CALLER_HELPS = True  # verify's own thread checks batches too, once its listing
 _MSGSPEC_DIR = os.path.dirname(os.path.dirname(msgspec.__file__))  # a worker runs without site: msgspec is here
 
 
+class _Link:
+    """What a worker process's two threads share (`_FileChecks._feed` and `_replies`): the batches
+    it holds, unanswered, in order; whether it is gone; a condition to wait on either."""
+
+    def __init__(self) -> None:
+        self.sent: collections.deque[tuple[int, int]] = collections.deque()
+        self.gone = False
+        self.changed = threading.Condition()
+
+
 class _FileChecks:
     """Check the files of many artifacts (`filecheck.check`), in batches taken from one queue by
     helpers and, in `issues()`, by the caller's thread too. The helpers: for a local lake of
@@ -313,48 +323,92 @@ class _FileChecks:
                 self._done.put((*batch, exc))
 
     def _feed(self, proc: subprocess.Popen) -> None:
-        """A worker process's thread: batches sent to it until none is left, two at a time while
-        more are queued (the worker starts on the next batch as it answers one, not when this
-        thread next gets the GIL from the caller's thread: without that it stood idle for about a
-        fifth of a full verify). If the worker dies, this thread checks its unanswered batches and
-        the batches after them itself, with a warning."""
-        encode, decode = msgspec.msgpack.encode, msgspec.msgpack.decode
-        sent: collections.deque[tuple[int, int]] = collections.deque()  # at the worker, unanswered
-        while True:
-            try:
-                try:
-                    while (not sent or len(sent) < 2 and self._todo.qsize() > 2) and (batch := self._take()) is not None:
-                        part = self.rows[batch[0]:batch[1]]  # (a full local verify's rows are the 7 columns already)
-                        frame = encode(part if len(part[0]) == 7 else [r[:7] for r in part])
-                        proc.stdin.write(len(frame).to_bytes(4, "little") + frame)
-                        proc.stdin.flush()
-                        sent.append(batch)
-                    if not sent:
+        """A worker process's thread: batches sent to it until none is left, and the worker's
+        replies read on a second thread (`_replies`). While more than two batches are queued, the
+        worker holds two, so that it starts on the next as it answers one rather than when this
+        thread next gets the GIL from the caller's (fed one at a time, a worker stood idle for about
+        a fifth of a full verify); its replies are read meanwhile, so neither end can block the
+        other on a full pipe, whatever the size of a batch or of its findings. If the worker dies,
+        its unanswered batches, and the batches after them, are checked in this process, with a
+        warning."""
+        encode = msgspec.msgpack.encode
+        link = _Link()
+        reader = threading.Thread(target=self._replies, args=(proc, link), daemon=True, name="verify")
+        reader.start()
+        batch = None
+        try:
+            while True:
+                with link.changed:
+                    link.changed.wait_for(lambda: link.gone or not link.sent or
+                                          (len(link.sent) < 2 and self._todo.qsize() > 2))
+                    if link.gone:
                         break
-                    head = proc.stdout.read(4)
-                    if len(head) < 4:
-                        raise OSError("it exited")
-                    unread, found = decode(proc.stdout.read(int.from_bytes(head, "little")))
-                except (OSError, ValueError) as exc:  # it died, or a broken frame
-                    proc.kill()
-                    err = proc.stderr.read().decode(errors="replace").strip()
-                    proc.wait()
-                    if not self._closed:
-                        log.warning("verify: a worker process stopped (%s); checking its files here",
-                                    err.splitlines()[-1] if err else exc)
-                        while sent:
-                            lo, hi = sent.popleft()
-                            self._done.put((lo, hi, self._here(lo, hi)))
-                        self._help()  # and the batches it would have taken
-                    return
-                lo, hi = sent.popleft()
+                batch = self._take()
+                if batch is None:
+                    break
+                part = self.rows[batch[0]:batch[1]]  # (a full local verify's rows are the 7 columns already)
+                frame = encode(part if len(part[0]) == 7 else [r[:7] for r in part])
+                with link.changed:
+                    if link.gone:  # (died meanwhile: its unanswered batches are being checked here already)
+                        self._done.put((*batch, self._here(*batch)))
+                        break
+                    link.sent.append(batch)  # before the write: should it fail, the reply reader re-checks it
+                batch = None
+                try:
+                    proc.stdin.write(len(frame).to_bytes(4, "little") + frame)
+                    proc.stdin.flush()
+                except (OSError, ValueError):  # it died: the reply reader sees its end
+                    break
+        except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
+            self._done.put((*(batch or (0, 0)), exc))
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                proc.stdin.close()  # the worker exits once it has answered what it holds
+        reader.join()
+        if link.gone and not self._closed:
+            self._help()  # the batches it would have taken (none left when it simply ended)
+
+    def _replies(self, proc: subprocess.Popen, link: _Link) -> None:
+        """The worker's replies, in the order of its batches, until its output ends; a reply that
+        does not come (it died, or a broken frame) has its unanswered batches checked here."""
+        decode = msgspec.msgpack.decode
+        try:
+            while True:
+                head = proc.stdout.read(4)
+                if len(head) < 4:
+                    with link.changed:
+                        if not link.sent:  # every batch answered (its input closed after the last, or it
+                            link.gone = True  # died between batches: a batch taken since is checked here)
+                            link.changed.notify_all()
+                            return
+                    raise OSError("it exited")
+                unread, found = decode(proc.stdout.read(int.from_bytes(head, "little")))
+                with link.changed:
+                    lo, hi = link.sent.popleft()
+                    link.changed.notify_all()
                 self._done.put((lo, hi, ([lo + i for i in unread], [(lo + i, *f) for i, *f in found])))
-            except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
-                lo, hi = sent[0] if sent else (0, 0)
-                self._done.put((lo, hi, exc))
-                return
-        with contextlib.suppress(OSError):
-            proc.stdin.close()  # the worker exits
+        except (OSError, ValueError, IndexError) as exc:  # it died, or a broken frame (or a reply too many)
+            proc.kill()
+            try:
+                err = proc.stderr.read().decode(errors="replace").strip()
+            except (OSError, ValueError):  # (closed by close(): the caller gave up)
+                err = ""
+            proc.wait()
+            with link.changed:
+                link.gone = True
+                redo, link.sent = list(link.sent), collections.deque()
+                link.changed.notify_all()
+            if not self._closed:
+                log.warning("verify: a worker process stopped (%s); checking its files here",
+                            err.splitlines()[-1] if err else exc)
+                for lo, hi in redo:
+                    self._done.put((lo, hi, self._here(lo, hi)))
+        except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
+            with link.changed:
+                link.gone = True
+                lo, hi = link.sent[0] if link.sent else (0, 0)
+                link.changed.notify_all()
+            self._done.put((lo, hi, exc))
 
     def issues(self, job: Job, skip: set[str] = frozenset()) -> list[VerifyIssue]:
         """Every finding, as issues (rows whose artifact_id is in `skip` left out); the caller's

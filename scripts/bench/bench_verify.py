@@ -5,7 +5,7 @@
 Makes --artifacts real artifacts (distinct Parquet files of --rows rows, sidecars of the manifest
 row's fields, ~550 bytes, written on every core; manifest rows inserted in bulk; ids made as the
 store makes them, so the files spread over the 256 folders of the lake's layout as real ones do,
-not all in one as sequential ids put them before 2026-11-30), then times, interleaved round by
+not all in one folder as sequential ids would), then times, interleaved round by
 round (median and range of --rounds):
 
 * `verify --quick` (existence, size, mode) — target < 5 s at 100,000 artifacts — against its

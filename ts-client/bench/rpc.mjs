@@ -18,7 +18,7 @@
  * round; printed as median and range over --repeat rounds (default 7). The whole run is pinned to one CPU with `taskset` when it
  * exists (the client and the server then share it, as the target's definition assumes). Besides
  * the rates, the CPU time per call of Node and of the server child (Linux: /proc/PID/task/TID/schedstat,
- * nanoseconds) is printed: on a loaded machine it moves less than the wall-clock rates do.
+ * nanoseconds; else /proc/PID/stat's 10 ms ticks) is printed: on a loaded machine it moves less than the wall-clock rates do.
  *
  *   npm run build && node bench/rpc.mjs [--requests 20000] [--inflight 64] [--repeat 7] [--blocks 10] [--python P] [--cpu 0]
  */
@@ -120,34 +120,55 @@ async function concurrent(call, n, inflight) {
 
 const TICKS_PER_S = 100; // USER_HZ: the unit of /proc/PID/stat's utime and stime on Linux
 
+/** Per-thread CPU in nanoseconds (/proc/PID/task/TID/schedstat) where this kernel has it; else 10 ms ticks. */
+const SCHEDSTAT = (() => {
+  try {
+    readFileSync(`/proc/${process.pid}/schedstat`, "utf8");
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 /**
- * CPU seconds the process `pid` has used so far: the sum of its threads' /proc/PID/task/TID/schedstat
- * (nanoseconds), else /proc/PID/stat (user + system, 10 ms ticks); undefined where /proc is missing.
+ * [CPU seconds the process `pid` has used so far, its thread ids]: the sum of its threads'
+ * schedstat (nanoseconds), else /proc/PID/stat (user + system, 10 ms ticks); undefined where /proc
+ * is missing. The same source for every reading, so two readings subtract.
  */
 function processCpu(pid) {
   try {
+    if (!SCHEDSTAT) {
+      const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+      return [(Number(fields[11]) + Number(fields[12])) / TICKS_PER_S, ""];
+    }
     let ns = 0;
-    for (const tid of readdirSync(`/proc/${pid}/task`)) ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
-    return ns / 1e9;
-  } catch {
-    // no schedstat: the ticks below
-  }
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_S;
+    const threads = [];
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+        threads.push(tid);
+      } catch {
+        // the thread ended meanwhile: the thread ids differ, and measured() says NaN
+      }
+    }
+    return [ns / 1e9, threads.join(",")];
   } catch {
     return undefined;
   }
 }
 
-/** Runs `run(call)` (n calls) and returns [seconds, Node CPU s, server CPU s]. */
+/**
+ * Runs `run(call)` and returns [seconds, Node CPU s, server CPU s]; the server's CPU is NaN when it
+ * cannot be read or a thread of it ended between the readings (an ended thread's time is gone).
+ */
 async function measured(run, call, pid) {
-  const node0 = process.cpuUsage();
   const server0 = processCpu(pid);
+  const node0 = process.cpuUsage(); // (after the server's reading: that is not the caller's work)
   const seconds = await run(call);
   const node = process.cpuUsage(node0);
   const server1 = processCpu(pid);
-  return [seconds, (node.user + node.system) / 1e6, server0 === undefined || server1 === undefined ? NaN : server1 - server0];
+  const server = server0 === undefined || server1 === undefined || server0[1] !== server1[1] ? NaN : server1[0] - server0[0];
+  return [seconds, (node.user + node.system) / 1e6, server];
 }
 
 const median = (xs) => {
@@ -226,7 +247,7 @@ async function main() {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  console.log(`getArtifact, ${N} requests per measurement, ${REPEAT} interleaved rounds (fresh processes each), ` +
+  console.log(`getArtifact, ${BLOCK * BLOCKS} calls per target and round in ${BLOCKS} alternating blocks, ${REPEAT} interleaved rounds (fresh processes each), ` +
     `${process.env.QB_BENCH_PINNED ? `pinned to ${process.env.QB_BENCH_PINNED}` : "not pinned (no taskset)"}; ` +
     `node ${process.version}, python ${python}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"})`);
   console.log("baseline: msgspec echo (bench/echo_server.py --decode: readline, msgspec envelope decode, write+flush per line)");

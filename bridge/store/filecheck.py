@@ -15,6 +15,7 @@ frame, `[index, kind, on_sidecar, detail]`, `index` the task's position in its b
 from __future__ import annotations
 
 import hashlib
+import marshal
 import os
 import stat
 import sys
@@ -220,10 +221,11 @@ def _compare(head: bytes, tail: bytes, size: int, digest: str, side: bytes | OSE
 
 
 def _serve(stdin, stdout) -> None:
-    """A worker: for each request frame (4-byte length, msgpack list of tasks) until stdin ends, a
-    reply frame (4-byte length, msgpack `[unread, findings]`: the indices of the tasks whose
+    """A worker: for each request frame (4-byte length, `marshal` list of task tuples: this
+    interpreter's own format, which it loads in well under half msgpack's time) until stdin ends, a
+    reply frame (4-byte length, marshal `(unread, findings)`: the indices of the tasks whose
     Parquet file was not read through, and `[index, kind, on_sidecar, detail]` for each finding)."""
-    decode, encode = msgspec.msgpack.decode, msgspec.msgpack.encode
+    decode, encode = marshal.loads, marshal.dumps
     while len(head := stdin.read(4)) == 4:
         unread, found = [], []
         for i, task in enumerate(decode(stdin.read(int.from_bytes(head, "little")))):

@@ -7,6 +7,7 @@ import collections
 import contextlib
 import itertools
 import logging
+import marshal
 import os
 import queue
 import subprocess
@@ -222,11 +223,13 @@ _MSGSPEC_DIR = os.path.dirname(os.path.dirname(msgspec.__file__))  # a worker ru
 
 class _Link:
     """What a worker process's two threads share (`_FileChecks._feed` and `_replies`): the batches
-    it holds, unanswered, in order; whether it is gone; a condition to wait on either."""
+    it holds, unanswered, in order; whether it is gone, and whether its input is closed; a
+    condition to wait on any of them."""
 
     def __init__(self) -> None:
         self.sent: collections.deque[tuple[int, int]] = collections.deque()
-        self.gone = False
+        self.gone = False  # it ended, or died: what it held is answered or being checked here
+        self.closing = False  # its input is (being) closed: no more batches
         self.changed = threading.Condition()
 
 
@@ -331,7 +334,7 @@ class _FileChecks:
         other on a full pipe, whatever the size of a batch or of its findings. If the worker dies,
         its unanswered batches, and the batches after them, are checked in this process, with a
         warning."""
-        encode = msgspec.msgpack.encode
+        encode = marshal.dumps  # (filecheck._serve: the same interpreter at both ends)
         link = _Link()
         reader = threading.Thread(target=self._replies, args=(proc, link), daemon=True, name="verify")
         reader.start()
@@ -362,6 +365,8 @@ class _FileChecks:
         except BaseException as exc:  # noqa: BLE001 - raised again by issues(), on the caller's thread
             self._done.put((*(batch or (0, 0)), exc))
         finally:
+            with link.changed:
+                link.closing = True
             with contextlib.suppress(OSError, ValueError):
                 proc.stdin.close()  # the worker exits once it has answered what it holds
         reader.join()
@@ -371,23 +376,23 @@ class _FileChecks:
     def _replies(self, proc: subprocess.Popen, link: _Link) -> None:
         """The worker's replies, in the order of its batches, until its output ends; a reply that
         does not come (it died, or a broken frame) has its unanswered batches checked here."""
-        decode = msgspec.msgpack.decode
+        decode = marshal.loads
         try:
             while True:
                 head = proc.stdout.read(4)
                 if len(head) < 4:
                     with link.changed:
-                        if not link.sent:  # every batch answered (its input closed after the last, or it
-                            link.gone = True  # died between batches: a batch taken since is checked here)
+                        if not link.sent and link.closing:  # its input closed after the last batch, all answered
+                            link.gone = True
                             link.changed.notify_all()
                             return
-                    raise OSError("it exited")
+                    raise OSError("it exited")  # (before its input closed: it died, between batches or not)
                 unread, found = decode(proc.stdout.read(int.from_bytes(head, "little")))
                 with link.changed:
                     lo, hi = link.sent.popleft()
                     link.changed.notify_all()
                 self._done.put((lo, hi, ([lo + i for i in unread], [(lo + i, *f) for i, *f in found])))
-        except (OSError, ValueError, IndexError) as exc:  # it died, or a broken frame (or a reply too many)
+        except (OSError, ValueError, EOFError, TypeError, IndexError) as exc:  # it died, a broken frame, a reply too many
             proc.kill()
             try:
                 err = proc.stderr.read().decode(errors="replace").strip()

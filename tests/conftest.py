@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
 
 
 def sigint_default() -> None:
@@ -16,7 +17,6 @@ def sigint_default() -> None:
     job control (a script, CI, `bash -c`) starts a background job (`./scripts/test.sh &`) with
     SIGINT ignored, and Python in the child would then never raise KeyboardInterrupt."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
-PYTHON = sys.executable
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ class FrameWriter:
     def write(self, frame: bytes) -> None:
         self.write_parts((frame, b"\n"))
 
-    def write_parts(self, parts: Iterable[bytes]) -> None:
+    def write_parts(self, parts: Iterable[bytes | msgspec.Raw]) -> None:
         """Frames and their newlines, as parts, written with one write."""
         data = b"".join(parts)
         with self._lock:

@@ -89,7 +89,7 @@ class Server:
         self._idle = threading.Condition(self._lock)
         self._single: set = set()  # in-flight ids sent alone (not in a batch)
         self._abandoned: set = set()  # answered -32800 at exit while still running; drop their late reply
-        # Methods seen to be quick while serving: handle_line calls them without _dispatch's
+        # Methods seen to be quick while serving: serve()'s loop calls them without _dispatch's
         # checks. Only filled while serve() runs (replies join its burst), with tracing off, and
         # emptied when shutdown is asked (every later call must be refused) and when serve ends.
         self._quick: dict[str, Callable[..., bytes | msgspec.Raw]] = {}  # method name: its handler's `call`
@@ -97,7 +97,7 @@ class Server:
         self.exit_requested = False
         self._trace = False
         self._writer: FrameWriter | None = None
-        self._burst: list[bytes] | None = None  # see serve()
+        self._burst: list[bytes | msgspec.Raw] | None = None  # see serve()
         self._reader_thread: int | None = None
         self._output_lost = False
         self.on_output_lost: Callable[[], None] | None = None
@@ -135,7 +135,7 @@ class Server:
         reader = LineReader(rfile, self._max_line)
         # Replies the reader thread makes while handling one read's lines are gathered here and
         # written together (one write for a pipelined burst); replies from the pool go out at once.
-        burst: list[bytes] = []
+        burst: list[bytes | msgspec.Raw] = []
         self._burst, self._reader_thread = burst, threading.get_ident()
         # The hot loop's names, bound once (_quick and _inflight are never rebound, only changed).
         quick, inflight, max_reply, write_parts = self._quick, self._inflight, self._max_reply, self._writer.write_parts
@@ -153,7 +153,7 @@ class Server:
                             # The common case, inline: a single request (ASCII, so valid UTF-8) of a
                             # method seen to be quick (_quick, see _handle), with an id and object
                             # (or no) params: every check of _dispatch holds, so straight to the
-                            # handler, and the reply joins the burst as parts (_call's and _success's
+                            # handler, and the reply joins the burst as parts (_call's and _result's
                             # work, less a frame's copy). Anything else: _handle, or handle_line for
                             # what is not one request object (a batch, a blank line, not JSON).
                             try:
@@ -198,7 +198,7 @@ class Server:
             self._send_error(None, InvalidRequest(
                 f"message of {line.size} bytes exceeds the limit of {line.limit} bytes; send big data as a "
                 "file path", data={"limitBytes": line.limit, "sizeBytes": line.size}))
-        elif line:
+        else:  # (not ASCII: a blank line is ASCII, and never comes here)
             self.handle_line(line)
 
     def stop(self, *, cancel: bool = True) -> None:
@@ -312,7 +312,7 @@ class Server:
             frames = [r.result() if isinstance(r, Future) else r for r in replies]
             frames = [f for f in frames if f is not None]
             if frames:
-                self._write(b"[" + b",".join(frames) + b"]", batch=True)
+                self._write(b"[" + b",".join(frames) + b"]")
 
         if not pending:
             flush()
@@ -431,7 +431,7 @@ class Server:
                 f"the reply of {len(result):,} bytes exceeds the daemon's limit of {self._max_reply:,} bytes; "
                 "ask for less (a query can write its result to a file with output)"),
                 code=-32603, data={"type": "ReplyTooLarge", "sizeBytes": len(result), "limitBytes": self._max_reply})
-        return b"".join(_success(rid, result, b"}"))
+        return b"".join((_RESULT_HEAD, _encode(rid), _RESULT_MID, result, b"}"))
 
     def _failure(self, method: str, rid: Any, exc: BaseException) -> bytes:
         """The error reply for what a handler raised."""
@@ -480,7 +480,7 @@ class Server:
     def _send_error(self, rid: Any, err: RpcError) -> None:
         self._write(self._error_frame(rid, err))
 
-    def _write(self, frame: bytes | None, *, batch: bool = False) -> None:
+    def _write(self, frame: bytes | None) -> None:
         if frame is None or self._writer is None:
             return
         burst = self._burst
@@ -494,12 +494,8 @@ class Server:
             self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
 
 
+# a success reply: these, the id, these, the result, `}` (serve()'s loop and _result)
 _RESULT_HEAD, _RESULT_MID = b'{"jsonrpc":"2.0","id":', b',"result":'
-
-
-def _success(rid: Any, result: bytes | msgspec.Raw, end: bytes) -> tuple[bytes | msgspec.Raw, ...]:
-    """A success reply, in parts, closed by `end` (`}`; serve()'s loop writes the same parts inline, with `}\\n`)."""
-    return _RESULT_HEAD, _encode(rid), _RESULT_MID, result, end
 
 
 def _params_shape_error(params: msgspec.Raw) -> RpcError | None:

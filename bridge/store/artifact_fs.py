@@ -247,7 +247,7 @@ class LocalArtifacts(ArtifactFS):
                     r = f"{rel}/{e.name}"
                     if e.is_dir(follow_symlinks=False):
                         stack.append((e.path, r))
-                    elif _is_file(e):  # (the file type comes with the name: no stat)
+                    elif _is_file(e):  # (the file type comes with the name; the stat below is for size, mode, times)
                         st = e.stat()
                         out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
         return out

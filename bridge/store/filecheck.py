@@ -6,11 +6,11 @@ processes as well as in its own: on small files the work is mostly Python per fi
 threads cannot spread over the cores (they take turns on the GIL), and processes can. A worker
 is this file run as a script (`python -I -S filecheck.py MSGSPEC_DIR`, so no package is imported
 and it starts in a few ms), in the lake's folder: it answers each request frame on stdin (a
-batch of tasks) with a frame of findings on stdout (`_serve`).
+batch of tasks) with a frame on stdout of what `check_many` says of them (`_serve`).
 
 A task is the manifest's `path_parquet, path_sidecar, file_hash, artifact_id, content_hash,
 row_count, logical_key` (`check`'s arguments). A finding is `(kind, on_sidecar, detail)`; in a
-frame, `[index, kind, on_sidecar, detail]`, `index` the task's position in its batch."""
+batch's answer, `(index, kind, on_sidecar, detail)`, `index` the task's position in its batch."""
 
 from __future__ import annotations
 
@@ -178,7 +178,7 @@ def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None, sst
     """`listing_findings` from os.stat, for the uncommon cases: a file that cannot be opened, or
     is short, unreadable by its owner, or not a regular file (a listing counts only those)."""
     try:
-        st = st or os.stat(parquet, dir_fd=dir_fd)
+        st = os.stat(parquet, dir_fd=dir_fd) if st is None else st
     except PermissionError:
         return []
     except OSError:  # not there, a symlink in a loop: no file, as a listing says
@@ -186,7 +186,7 @@ def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None, sst
     if st is None or not stat.S_ISREG(st.st_mode):
         return listing_findings(None, None, None, parquet_gone=True, sidecar_gone=False)
     try:
-        sst = sst or os.stat(sidecar, dir_fd=dir_fd)
+        sst = os.stat(sidecar, dir_fd=dir_fd) if sst is None else sst
     except PermissionError:
         return stat_findings(st.st_size, st.st_mode, None)
     except OSError:
@@ -199,7 +199,7 @@ def _as_listed(parquet: str, sidecar: str, st: os.stat_result | None = None, sst
 def _compare(head: bytes, tail: bytes, size: int, digest: str, side: bytes | OSError, expected: tuple) -> list[Finding]:
     """The findings once both files are read: PAR1 at both ends, the bytes' hash, the sidecar."""
     if size < 12:
-        return [("truncated", False, f"not a whole Parquet file ({size} bytes)")]
+        return stat_findings(size, None, None)
     if head != b"PAR1" or tail != b"PAR1":
         return [("truncated", False, "not a whole Parquet file (no PAR1 header and footer)")]
     out = []
@@ -220,20 +220,28 @@ def _compare(head: bytes, tail: bytes, size: int, digest: str, side: bytes | OSE
     return out
 
 
+def check_many(tasks: Iterable[tuple], *, start: int = 0, chunks: Callable[[str], Iterator[bytes]] | None = None,
+               dir_fd: int | None = None, stop: Callable[[], bool] | None = None) -> tuple[list[int], list[tuple]]:
+    """`check` of each task: (the indices, counted from `start`, of the tasks whose Parquet file
+    was not read through, [(index, kind, on_sidecar, detail)]). `stop()` true: the rest is left."""
+    unread, found = [], []
+    for i, task in enumerate(tasks, start):
+        if stop is not None and stop():
+            break
+        read, findings = check(*task, chunks=chunks, dir_fd=dir_fd)
+        if not read:
+            unread.append(i)
+        found += [(i, *f) for f in findings]
+    return unread, found
+
+
 def _serve(stdin, stdout) -> None:
     """A worker: for each request frame (4-byte length, `marshal` list of task tuples: this
     interpreter's own format, which it loads in well under half msgpack's time) until stdin ends, a
-    reply frame (4-byte length, marshal `(unread, findings)`: the indices of the tasks whose
-    Parquet file was not read through, and `[index, kind, on_sidecar, detail]` for each finding)."""
+    reply frame (4-byte length, marshal `check_many`'s answer)."""
     decode, encode = marshal.loads, marshal.dumps
     while len(head := stdin.read(4)) == 4:
-        unread, found = [], []
-        for i, task in enumerate(decode(stdin.read(int.from_bytes(head, "little")))):
-            read, findings = check(*task)
-            if not read:
-                unread.append(i)
-            found += [(i, *f) for f in findings]
-        frame = encode((unread, found))
+        frame = encode(check_many(decode(stdin.read(int.from_bytes(head, "little")))))
         stdout.write(len(frame).to_bytes(4, "little") + frame)
         stdout.flush()
 

@@ -50,10 +50,11 @@ _Row = NamedTuple("_Row", [*_Task.__annotations__.items(), ("status", str), ("cr
 
 
 _ID = _Task._fields.index("artifact_id")  # (the checks keep rows as plain tuples: _Task's columns first)
+_STATUS = _Row._fields.index("status")  # (a full verify of a local lake reads it after _Task's, when gc removed files)
 
 
 class _Content(NamedTuple):
-    """The columns a content check needs besides _Row's (read for the few rows it is run on)."""
+    """The columns a content check needs besides _Task's (read for the few rows it is run on)."""
 
     artifact_type: str
     schema_version: int
@@ -109,18 +110,18 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         else:
             sql = f"SELECT {', '.join(_Row._fields)} FROM artifacts ORDER BY created_at, artifact_id"
             make = _Row._make
-        all_rows, rows, named = [], [], set()
+        checked, rows, named = 0, [], set()
         fetched = iter(cur.execute(sql))
         # (in parts: one long call that holds the GIL, such as a set of every path at once, would
         # keep the worker processes' feeder threads from sending them their next batches)
         while part := list(itertools.islice(fetched, 2000)):  # the checks start on the first
             if make:
                 part = list(map(make, part))
-            all_rows += part
+            checked += len(part)
             named.update(map(itemgetter(0), part))
             named.update(map(itemgetter(1), part))
             # gc removed these on purpose; a re-publish (with revive if tombstoned) restores them
-            kept = [r for r in part if r[7] == "active" or r[_ID] not in removed] if removed else part
+            kept = [r for r in part if r[_STATUS] == "active" or r[_ID] not in removed] if removed else part
             rows += kept
             if early is not None:
                 early.add(kept)
@@ -147,7 +148,6 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
     finally:
         if early is not None:
             early.close()
-    checked = len(all_rows)
     job.progress(checked, checked, "lineage")
     issues += _check_lineage(con)
     issues.sort(key=lambda i: (i.artifact_id or "", i.kind, i.path or ""))
@@ -175,13 +175,20 @@ def _instant(text: str) -> tuple[str, int]:
 
 def _orphans(con, fs, on_disk, named: set[str], *, names_only: bool) -> list[VerifyIssue]:
     """Files listed in `on_disk` that no manifest row (nor a publish in flight) names."""
-    named = named | {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
-    orphans = on_disk.keys() - named
+    orphans = on_disk.keys() - named - _in_flight(con)
     if names_only:  # a folder without subfolders was listed by its names alone: files only
         orphans = [rel for rel in orphans if os.path.isfile(fs.uri(rel))]
-    return [VerifyIssue(kind="orphan_file", path=fs.uri(rel),
-                        detail="file under artifacts/ that no manifest row names; `gc --apply` removes it")
-            for rel in orphans]
+    return [_orphan(fs.uri(rel)) for rel in orphans]
+
+
+def _in_flight(con) -> set[str]:
+    """The paths (relative to the lake) of the files of publishes in flight: no orphans."""
+    return {p for r in con.execute("SELECT path_parquet, path_sidecar FROM publish_journal") for p in r}
+
+
+def _orphan(path: str) -> VerifyIssue:
+    return VerifyIssue(kind="orphan_file", path=path,
+                       detail="file under artifacts/ that no manifest row names; `gc --apply` removes it")
 
 
 def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
@@ -238,7 +245,8 @@ class _FileChecks:
     helpers and, in `issues()`, by the caller's thread too. The helpers: for a local lake of
     `_PROCESSES_FROM` artifacts or more, worker processes, one per usable CPU but the caller's (on
     small files the work is mostly Python per file, which threads would only take turns at under
-    the GIL); for a bucket, threads (network reads release the GIL); else none. Then a file whose
+    the GIL); else, for a bucket or fewer artifacts, threads (network reads and hashlib on big
+    files release the GIL), none when there is nothing to check. Then a file whose
     bytes changed, or with deep=True every file, is read and its content re-hashed (on threads:
     pyarrow releases the GIL), to say what changed."""
 
@@ -307,15 +315,10 @@ class _FileChecks:
             chunks = self.fs.chunks
         elif dir_fd is None:  # (no dir_fd here: the files by their whole paths)
             rows = [(self.fs.uri(r[0]), self.fs.uri(r[1]), *r[2:7]) for r in rows]
-        unread, found = [], []
-        for i, r in enumerate(rows, lo):
-            if self._closed:
-                break  # the caller gave up: this batch is not needed
-            read, findings = filecheck.check(*r[:7], chunks=chunks, dir_fd=dir_fd)
-            if not read:
-                unread.append(i)
-            found += [(i, *f) for f in findings]
-        return unread, found
+        if rows and len(rows[0]) > 7:  # (with the columns a listing check reads too)
+            rows = [r[:7] for r in rows]
+        # (stop: the caller gave up, this batch is not needed)
+        return filecheck.check_many(rows, start=lo, chunks=chunks, dir_fd=dir_fd, stop=lambda: self._closed)
 
     def _help(self) -> None:
         """A helper thread: batches checked here until none is left."""
@@ -330,7 +333,7 @@ class _FileChecks:
         replies read on a second thread (`_replies`). While more than two batches are queued, the
         worker holds two, so that it starts on the next as it answers one rather than when this
         thread next gets the GIL from the caller's (fed one at a time, a worker stood idle for about
-        a fifth of a full verify); its replies are read meanwhile, so neither end can block the
+        a seventh of a full verify); its replies are read meanwhile, so neither end can block the
         other on a full pipe, whatever the size of a batch or of its findings. If the worker dies,
         its unanswered batches, and the batches after them, are checked in this process, with a
         warning."""
@@ -389,9 +392,12 @@ class _FileChecks:
                     raise OSError("it exited")  # (before its input closed: it died, between batches or not)
                 unread, found = decode(proc.stdout.read(int.from_bytes(head, "little")))
                 with link.changed:
-                    lo, hi = link.sent.popleft()
+                    lo, hi = link.sent[0]
+                result = [lo + i for i in unread], [(lo + i, *f) for i, *f in found]  # (a misshapen reply raises here,
+                with link.changed:                                                # its batch still the worker's)
+                    link.sent.popleft()
                     link.changed.notify_all()
-                self._done.put((lo, hi, ([lo + i for i in unread], [(lo + i, *f) for i, *f in found])))
+                self._done.put((lo, hi, result))
         except (OSError, ValueError, EOFError, TypeError, IndexError) as exc:  # it died, a broken frame, a reply too many
             proc.kill()
             try:
@@ -566,14 +572,8 @@ def _specs():
 def _check_orphans(store, known: set[str]) -> list[VerifyIssue]:
     con = store.connect()
     fs = store.files
-    in_flight = {fs.key(r[0]) for r in con.execute("SELECT path_parquet FROM publish_journal")}
-    in_flight |= {fs.key(r[0]) for r in con.execute("SELECT path_sidecar FROM publish_journal")}
-    out = []
-    for key in fs.list_keys("artifacts"):
-        if key not in known and key not in in_flight:
-            out.append(VerifyIssue(kind="orphan_file", path=key,
-                                   detail="file under artifacts/ that no manifest row names; `gc --apply` removes it"))
-    return out
+    in_flight = {fs.key(p) for p in _in_flight(con)}
+    return [_orphan(key) for key in fs.list_keys("artifacts") if key not in known and key not in in_flight]
 
 
 def gc(store, *, dry_run: bool = True, include_superseded: bool = False, job: Job = NULL_JOB) -> GcReport:

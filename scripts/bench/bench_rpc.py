@@ -26,6 +26,7 @@ Not a test: the numbers go in the README.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -166,14 +167,15 @@ def main() -> None:
                 p.stdin.close()
                 p.wait()
     print(f"{os.environ.get('QB_BENCH_PINNED', 'not pinned')}; {os.cpu_count()} cpus; python {sys.version.split()[0]}")
+    ms = functools.partial(spread, scale=1000, fmt="{:.0f}")  # seconds as whole milliseconds
     print(f"cold start (spawn -> initialize reply), median (min–max) of {args.starts}, interleaved; target < 100 ms")
-    print(f"  python -c pass:                        {spread(bare, scale=1000, fmt='{:.0f}')} ms   (whole process CPU "
-          f"{spread(cpu['pass'], scale=1000, fmt='{:.0f}')} ms)")
-    print(f"  bridge serve, bytecode cached:         {spread(cold, scale=1000, fmt='{:.0f}')} ms   difference "
-          f"{spread([c - b for c, b in zip(cold, bare)], scale=1000, fmt='{:.0f}')} ms   (whole process CPU {spread(cpu['cached'], scale=1000, fmt='{:.0f}')} ms)")
-    print(f"  bridge serve, PYTHONDONTWRITEBYTECODE: {spread(uncached, scale=1000, fmt='{:.0f}')} ms   difference "
-          f"{spread([c - b for c, b in zip(uncached, bare)], scale=1000, fmt='{:.0f}')} ms   (whole process CPU "
-          f"{spread(cpu['uncached'], scale=1000, fmt='{:.0f}')} ms)")
+    print(f"  python -c pass:                        {ms(bare)} ms   (whole process CPU "
+          f"{ms(cpu['pass'])} ms)")
+    print(f"  bridge serve, bytecode cached:         {ms(cold)} ms   difference "
+          f"{ms([c - b for c, b in zip(cold, bare)])} ms   (whole process CPU {ms(cpu['cached'])} ms)")
+    print(f"  bridge serve, PYTHONDONTWRITEBYTECODE: {ms(uncached)} ms   difference "
+          f"{ms([c - b for c, b in zip(uncached, bare)])} ms   (whole process CPU "
+          f"{ms(cpu['uncached'])} ms)")
     if counted:
         print(f"  instructions (callgrind): python -c pass {counted[0] / 1e6:.1f} M, bridge serve to exit "
               f"{counted[1] / 1e6:.1f} M = {counted[1] / counted[0]:.2f}x")

@@ -13,14 +13,15 @@ round (median and range of --rounds):
 * full `verify` (re-hash of every Parquet file, every sidecar read and checked) — target ≤ 1.5× —
   against reading and sha256-ing the same files (each artifact's Parquet file and sidecar) on both
   cores, three plain ways, the ratio taken to the fastest of them in that run:
-  - "sha256sum -P2": coreutils `sha256sum` over the files, one per usable CPU at a time
-    (`xargs -0 -P<cpus> -n 1000`; 2 here);
+  - "sha256sum -P<cpus>": coreutils `sha256sum` over the files, one per usable CPU at a time
+    (`xargs -0 -P<cpus> -n 1000`);
   - "hashlib 1 thread": os.open/os.read + hashlib.sha256, one file after another;
-  - "hashlib 2 processes": the same in one forked process per usable CPU (2 here), each a share
-    of the list, which they inherit (nothing pickled: only the count comes back).
+  - "hashlib <cpus> processes": the same in one forked process per usable CPU, each a share of
+    the list, which they inherit (nothing pickled: only the count comes back).
   (Threads are no baseline here: on files of a few KB the per-file Python holds the GIL, and two
-  threads took two to four times as long as one.) For reference, "sha256sum -P2 Parquet only" hashes the
-  Parquet files alone, as the baseline did before 2026-11-30; its ratio is printed too.
+  threads took two to four times as long as one, timed once.) For reference, "sha256sum
+  -P<cpus> Parquet only" hashes the Parquet files alone, as the baseline did before 2026-11-30;
+  its ratio is printed too.
 The files are warm in the page cache for all (every round reads them all). It also prints the
 median CPU time (this process and its ended children) of the full verify and the hashlib baselines.
 Not a test.
@@ -122,18 +123,20 @@ def _hash_files(paths: list[str]) -> int:
     return len(paths)
 
 
+SUM, PROCS = f"sha256sum -P{usable_cpus()}", f"hashlib {usable_cpus()} processes"  # the baselines' names, as run here
 _PATHS: list[str] = []  # the forked processes' list: inherited, not pickled
 
 
-def _hash_share(k: int) -> int:
-    return _hash_files(_PATHS[k::usable_cpus()])
+def _hash_share(share: tuple[int, int]) -> int:
+    k, n = share
+    return _hash_files(_PATHS[k::n])
 
 
 def hashlib_processes(paths: list[str]) -> int:
     _PATHS[:] = paths
     n = usable_cpus()
     with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
-        return sum(pool.map(_hash_share, range(n)))
+        return sum(pool.map(_hash_share, [(k, n) for k in range(n)]))
 
 
 def main() -> None:
@@ -157,9 +160,9 @@ def main() -> None:
         both = [str(root / p) for r in rows for p in r]
         mb, mb_both = (sum(os.path.getsize(p) for p in ps) / 1e6 for ps in (parquet, both))
         runs = {"quick": lambda: store.verify(quick=True), "stat walk": lambda: stat_walk(store.lake.artifacts),
-                "full": lambda: store.verify(), "sha256sum -P2": lambda: sha256sum(both),
-                "hashlib 1 thread": lambda: _hash_files(both), "hashlib 2 processes": lambda: hashlib_processes(both),
-                "sha256sum -P2 Parquet only": lambda: sha256sum(parquet)}
+                "full": lambda: store.verify(), SUM: lambda: sha256sum(both),
+                "hashlib 1 thread": lambda: _hash_files(both), PROCS: lambda: hashlib_processes(both),
+                f"{SUM} Parquet only": lambda: sha256sum(parquet)}
         t: dict[str, list[float]] = {name: [] for name in runs}
         cpu: dict[str, list[float]] = {name: [] for name in runs}
         for _ in range(args.rounds):  # interleaved: each round runs them all
@@ -179,13 +182,13 @@ def main() -> None:
         print(f"{name:28s} {statistics.median(v):9.2f} {min(v):7.2f}–{max(v):.2f}")
     med = {name: statistics.median(v) for name, v in t.items()}
     q, full = med["quick"], med["full"]
-    base = min(("sha256sum -P2", "hashlib 1 thread", "hashlib 2 processes"), key=med.get)
+    base = min((SUM, "hashlib 1 thread", PROCS), key=med.get)
     print(f"quick: {q:.2f} s (target < 5 s at 100,000), {q / med['stat walk']:.2f}× the stat walk")
     print(f"full: {full / med[base]:.2f}× the fastest read+sha256 of the same files, {base} (target ≤ 1.5×); "
           f"per round {spread([f / b for f, b in zip(t['full'], t[base])], unit='×')}")
-    print(f"      {full / med['sha256sum -P2 Parquet only']:.2f}× sha256sum -P2 of the Parquet files alone (reference)")
+    print(f"      {full / med[f'{SUM} Parquet only']:.2f}× {SUM} of the Parquet files alone (reference)")
     print(f"CPU (this process and its children, median): full {statistics.median(cpu['full']):.2f} s, "
-          f"hashlib 2 processes {statistics.median(cpu['hashlib 2 processes']):.2f} s, "
+          f"{PROCS} {statistics.median(cpu[PROCS]):.2f} s, "
           f"hashlib 1 thread {statistics.median(cpu['hashlib 1 thread']):.2f} s")
 
 

@@ -3,6 +3,7 @@ Every wait is bounded; nothing sleeps for timing."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -533,7 +534,6 @@ def test_a_reply_over_the_limit_becomes_an_error():
 def test_a_pipelined_burst_is_answered_in_one_write_and_in_full():
     """One read of many lines (quick calls, errors of every kind, a notification): every request
     answered, the reader's replies written together."""
-    import io
 
     class Counting(io.BytesIO):
         writes = 0
@@ -575,13 +575,12 @@ class _Held:
         self.released = threading.Event()
 
     def call(self, params, job, rid):
-        assert self.released.wait(10)
+        assert self.released.wait(10), "the input never reached EOF"
         return b'"held"'
 
 
 def _serve_all(data: bytes, *, general_only: bool) -> bytes:
     """Every byte a fresh server writes for `data` (one read, then EOF)."""
-    import io
 
     held = _Held()
 

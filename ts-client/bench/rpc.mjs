@@ -57,6 +57,7 @@ const INFLIGHT = Number(args.inflight);
 const REPEAT = Math.max(1, Number(args.repeat));
 const BLOCKS = Math.max(1, Number(args.blocks));
 const BLOCK = Math.max(1, Math.round(N / BLOCKS));
+const PER_ROUND = BLOCK * BLOCKS; // calls per target and round (N, rounded to whole blocks)
 const python = args.python ?? resolvePython().executable;
 const ECHO = path.join(here, "echo_server.py");
 
@@ -231,10 +232,9 @@ async function main() {
             order.push(order.shift());
           }
           for (const [name, [seconds, node, server]] of Object.entries(sums)) {
-            const calls = BLOCK * BLOCKS;
-            results[mode][name].rate.push(calls / seconds);
-            results[mode][name].node.push((node * 1e6) / calls);
-            results[mode][name].server.push((server * 1e6) / calls);
+            results[mode][name].rate.push(PER_ROUND / seconds);
+            results[mode][name].node.push((node * 1e6) / PER_ROUND);
+            results[mode][name].server.push((server * 1e6) / PER_ROUND);
           }
         }
       } finally {
@@ -247,7 +247,7 @@ async function main() {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  console.log(`getArtifact, ${BLOCK * BLOCKS} calls per target and round in ${BLOCKS} alternating blocks, ${REPEAT} interleaved rounds (fresh processes each), ` +
+  console.log(`getArtifact, ${PER_ROUND} calls per target and round in ${BLOCKS} alternating blocks, ${REPEAT} interleaved rounds (fresh processes each), ` +
     `${process.env.QB_BENCH_PINNED ? `pinned to ${process.env.QB_BENCH_PINNED}` : "not pinned (no taskset)"}; ` +
     `node ${process.version}, python ${python}, ${os.cpus().length} cpus (${os.cpus()[0]?.model ?? "?"})`);
   console.log("baseline: msgspec echo (bench/echo_server.py --decode: readline, msgspec envelope decode, write+flush per line)");

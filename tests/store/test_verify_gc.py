@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from pathlib import Path
 
 import pyarrow as pa
@@ -224,6 +225,32 @@ def test_a_worker_that_dies_leaves_its_rest_to_the_caller(tmp_path, monkeypatch,
     monkeypatch.setattr(filecheck, "__file__", str(dying))
     assert _report(store, workers=3) == here  # nothing is lost
     assert caplog.text.count("a worker process stopped (worker: out of memory); checking its files here") >= 1
+
+
+def test_a_worker_that_answers_nonsense_leaves_its_batches_to_the_caller(tmp_path, monkeypatch, caplog):
+    """A reply that decodes but is not a batch's answer (here, a row index that is text) stops the
+    worker as its death does: its batches are checked in this process, nothing is lost, nothing hangs."""
+    from bridge.store import filecheck, maintenance
+
+    store = _damaged_lake(tmp_path / "lake")
+    here = _report(store)
+    odd = tmp_path / "odd_worker.py"
+    odd.write_text("import marshal, sys\n"
+                   "head = sys.stdin.buffer.read(4)\n"
+                   "sys.stdin.buffer.read(int.from_bytes(head, 'little'))\n"
+                   "out = marshal.dumps((['x'], []))\n"
+                   "sys.stdout.buffer.write(len(out).to_bytes(4, 'little') + out)\n"
+                   "sys.stdout.buffer.flush()\n"
+                   "sys.stdin.buffer.read()\n")
+    monkeypatch.setattr(maintenance, "_PROCESSES_FROM", 1)
+    monkeypatch.setattr(maintenance, "_CALLER_HELPS", False)
+    monkeypatch.setattr(filecheck, "__file__", str(odd))
+    got: list = []
+    run = threading.Thread(target=lambda: got.append(_report(store, workers=2)), daemon=True)
+    run.start()
+    run.join(60)
+    assert got == [here], "verify hung on a nonsense reply" if run.is_alive() else got
+    assert "a worker process stopped" in caplog.text
 
 
 def test_a_worker_has_its_next_batch_before_it_answers_one(tmp_path, monkeypatch):

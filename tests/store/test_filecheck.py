@@ -26,14 +26,16 @@ def expected(body: bytes, recorded: str, sidecar: bytes) -> list[str]:
         return [*out, "corrupt_sidecar"]
     if not isinstance(meta, dict):
         return [*out, "corrupt_sidecar"]
-    if any(meta.get(k) != v for k, v in {**FIELDS, "file_hash": recorded}.items()):
+    # (by JSON type too: true and 3.0 are not the row count 3, nor true the row count 1)
+    if any(meta.get(k) != v or type(meta.get(k)) is not type(v) for k, v in {**FIELDS, "file_hash": recorded}.items()):
         out.append("sidecar_mismatch")
     return out
 
 
 @settings(max_examples=60, deadline=None)
 @given(size=st.integers(0, 300), flip=st.one_of(st.none(), st.integers(0, 299)), magic=st.booleans(),
-       side=st.sampled_from(["same", "other_key", "not_json", "array", "wrong_type"]), data=st.data())
+       side=st.sampled_from(["same", "other_key", "not_json", "array", "wrong_type", "float_count", "bool_count"]),
+       data=st.data())
 def test_check_finds_exactly_what_the_bytes_say(tmp_path_factory, size, flip, magic, side, data):
     body = bytearray(data.draw(st.binary(min_size=size, max_size=size)))
     if magic and size >= 8:
@@ -43,7 +45,8 @@ def test_check_finds_exactly_what_the_bytes_say(tmp_path_factory, size, flip, ma
         body[flip] ^= 0xFF
     meta = {**FIELDS, "file_hash": recorded}
     sidecar = {"same": json.dumps(meta), "other_key": json.dumps({**meta, "logical_key": "x"}), "not_json": "{nope",
-               "array": "[1]", "wrong_type": json.dumps({**meta, "row_count": "3"})}[side].encode()
+               "array": "[1]", "wrong_type": json.dumps({**meta, "row_count": "3"}),
+               "float_count": json.dumps({**meta, "row_count": 3.0}), "bool_count": json.dumps({**meta, "row_count": True})}[side].encode()
     folder = tmp_path_factory.mktemp("f")
     (folder / "p").write_bytes(bytes(body))
     (folder / "s").write_bytes(sidecar)
@@ -155,3 +158,20 @@ def test_the_file_system_type_of_a_path_from_mountinfo():
     assert _mount_type("/my lake/artifacts", text) == "tmpfs"
     assert _mount_type("/x", "") is None
     assert _fs_type("/proc/self") in ("proc", None)  # (None where there is no /proc)
+
+
+def test_a_sidecar_row_count_of_true_or_a_float_is_no_count_of_one(tmp_path):
+    """Python's True == 1 and 1.0 == 1; JSON's true and 1.0 are no row count: a disagreement, on
+    the quick path (all agree) and on the one that names the fields."""
+    body = b"PAR1" + b"\0" * 16 + b"PAR1"
+    h = hashlib.sha256(body).hexdigest()
+    (tmp_path / "p").write_bytes(body)
+    fields = {**FIELDS, "row_count": 1, "file_hash": h}
+    args = [str(tmp_path / "p"), str(tmp_path / "s"), h, fields["artifact_id"], fields["content_hash"], 1, fields["logical_key"]]
+    (tmp_path / "s").write_text(json.dumps(fields))
+    assert filecheck.check(*args) == (True, [])
+    for wrong in (True, 1.0):
+        (tmp_path / "s").write_text(json.dumps({**fields, "row_count": wrong}))
+        assert filecheck.check(*args) == (True, [("sidecar_mismatch", True, "sidecar disagrees with the manifest on row_count")])
+        (tmp_path / "s").write_text(json.dumps({**fields, "row_count": wrong, "logical_key": "other"}))
+        assert filecheck.check(*args)[1][0][2].endswith("on row_count, logical_key")

@@ -70,6 +70,11 @@ class ArtifactFS:
         """A canonical name to compare files by (orphan detection)."""
         return self.uri(ref)
 
+    def listed_as(self, ref: str) -> str:
+        """The name `walk` lists `ref`'s file under, for a ref the manifest spells otherwise (an
+        absolute path or URL into the store, `./`, `//`, `..`); a ref outside the store, as it is."""
+        return ref
+
     def exists(self, ref: str) -> bool:
         return self.size(ref) is not None
 
@@ -211,6 +216,11 @@ class LocalArtifacts(ArtifactFS):
 
     def key(self, ref: str) -> str:
         return str(self._p(ref).resolve())
+
+    def listed_as(self, ref: str) -> str:
+        root = os.path.normpath(self.url)  # (symlinks not resolved: walk does not follow them either)
+        full = os.path.normpath(os.path.join(root, ref))
+        return full[len(root) + 1:] if full.startswith(root.rstrip("/") + "/") else full
 
     def size(self, ref: str) -> int | None:
         p = self._p(ref)
@@ -384,6 +394,10 @@ class ObjectArtifacts(ArtifactFS):
 
     def uri(self, ref: str) -> str:
         return "s3://" + self._k(ref)
+
+    def listed_as(self, ref: str) -> str:
+        key, base = self._k(ref), self._k("")
+        return key[len(base) + 1:] if base and key.startswith(base + "/") else key
 
     def size(self, ref: str) -> int | None:
         from pyarrow.fs import FileType

@@ -175,7 +175,10 @@ def _instant(text: str) -> tuple[str, int]:
 
 def _orphans(con, fs, on_disk, named: set[str], *, names_only: bool) -> list[VerifyIssue]:
     """Files listed in `on_disk` that no manifest row (nor a publish in flight) names."""
-    orphans = on_disk.keys() - named - _in_flight(con)
+    flight = _in_flight(con)
+    orphans = on_disk.keys() - named - flight
+    if orphans:  # (a row may name a file otherwise than the listing does: an absolute path into the store, `./`)
+        orphans -= {fs.listed_as(ref) for ref in (named - on_disk.keys()) | flight}
     if names_only:  # a folder without subfolders was listed by its names alone: files only
         orphans = [rel for rel in orphans if os.path.isfile(fs.uri(rel))]
     return [_orphan(fs.uri(rel)) for rel in orphans]
@@ -198,7 +201,7 @@ def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
     listed_bad: set[str] = set()
     to_hash = []
     for row in rows:
-        pst, sst = on_disk.get(row.path_parquet), on_disk.get(row.path_sidecar)
+        pst, sst = _listed(on_disk, fs, row.path_parquet), _listed(on_disk, fs, row.path_sidecar)
         bad = _check_stat(row, fs, pst, sst, quick)
         if bad:
             if row.artifact_id in removed:
@@ -210,6 +213,12 @@ def _check_listing(rows, on_disk, fs, quick: bool, since, since_ns, removed):
                                                        or max(pst.changed_ns, sst.changed_ns) >= since_ns):
             to_hash.append(row)  # new or changed since the last clean verify
     return issues, listed_bad, to_hash
+
+
+def _listed(on_disk, fs, ref: str):
+    """`ref`'s FileStat in the listing `on_disk`, also when the manifest spells it otherwise (`listed_as`)."""
+    st = on_disk.get(ref)
+    return st if st is not None else on_disk.get(fs.listed_as(ref))
 
 
 def _check_stat(row, fs, pst, sst, quick: bool) -> list[VerifyIssue]:

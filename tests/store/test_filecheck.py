@@ -175,3 +175,31 @@ def test_a_sidecar_row_count_of_true_or_a_float_is_no_count_of_one(tmp_path):
         assert filecheck.check(*args) == (True, [("sidecar_mismatch", True, "sidecar disagrees with the manifest on row_count")])
         (tmp_path / "s").write_text(json.dumps({**fields, "row_count": wrong, "logical_key": "other"}))
         assert filecheck.check(*args)[1][0][2].endswith("on row_count, logical_key")
+
+
+@settings(max_examples=60, deadline=None)
+@given(parts=st.lists(st.text("abz09_-.", min_size=1, max_size=6).filter(lambda p: p not in (".", "..")),
+                      min_size=1, max_size=4), spell=st.lists(st.sampled_from(["dot", "double", "up"]), max_size=3),
+       absolute=st.booleans())
+def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_it(tmp_path_factory, parts, spell,
+                                                                                     absolute):
+    """`listed_as` of a path spelled otherwise (`./`, `//`, `x/../`, absolute or a URL into the
+    store) is the name `walk` lists the file under; a path outside the store is never such a name."""
+    from pathlib import Path
+
+    from bridge.store.artifact_fs import LocalArtifacts, ObjectArtifacts
+
+    rel = "/".join(["artifacts", *parts])
+    segments = rel.split("/")
+    for how in spell:  # between the first segment and the rest
+        segments.insert(1, {"dot": ".", "double": "", "up": "x/.."}[how])
+    odd = "/".join(segments)
+    root = tmp_path_factory.mktemp("store")
+    local = LocalArtifacts(root)
+    assert local.listed_as(rel) == rel
+    assert local.listed_as(f"{root}/{odd}" if absolute else odd) == rel
+    assert local.listed_as(f"{root}/../elsewhere/{rel}") == str(root.parent / "elsewhere" / rel)  # outside: as it is
+    bucket = ObjectArtifacts("s3://bucket/some/prefix", cache_dir=Path(root), staging_dir=Path(root))
+    assert bucket.listed_as(rel) == rel
+    assert bucket.listed_as(f"s3://bucket/some/prefix/{rel}" if absolute else f"/{rel}") == rel
+    assert not bucket.listed_as(f"s3://other/{rel}").startswith("artifacts/")

@@ -393,3 +393,37 @@ def test_a_lost_artifact_store_folder_is_reported_not_raised(tmp_path):
         report = store.verify(**kw)
         assert sorted((i.kind, i.artifact_id) for i in report.issues) == sorted(
             ("missing_file", a.artifact_id) for a in arts), kw
+
+
+def test_a_file_the_manifest_names_otherwise_than_the_listing_is_neither_missing_nor_orphan(tmp_path):
+    """A manifest row may spell its file's path otherwise than the listing does (an absolute path
+    into the store, `./`, `//`, `..`): the file is the same, so no verify depth calls it missing
+    and an orphan at once (they did, before). A real stray file and a real lost one beside them are
+    still found, and gc sees no orphan either."""
+    import os
+
+    from bridge.store import Store
+
+    store = Store(tmp_path / "lake")
+    arts = [publish_candles(store, key=f"token=T{i}/res=1m", seed=i).artifact for i in range(5)]
+    fs = store.files
+    con = sqlite3.connect(store.lake.manifest_db, isolation_level=None)
+    rel = {a: (p, s) for a, p, s in con.execute("SELECT artifact_id, path_parquet, path_sidecar FROM artifacts")}
+    (p0, s0), (p1, s1), (p2, s2), (_, lost) = (rel[a.artifact_id] for a in arts[:4])
+    up = f"{os.path.dirname(s1)}/../{os.path.basename(os.path.dirname(s1))}/{os.path.basename(s1)}"
+    odd = {arts[0].artifact_id: (fs.uri(p0), s0.replace("/", "//", 1)),
+           arts[1].artifact_id: ("./" + p1, up),
+           arts[2].artifact_id: (p2.replace("/", "/./", 2), fs.uri(s2))}
+    for aid, (parquet, sidecar) in odd.items():
+        con.execute("UPDATE artifacts SET path_parquet = ?, path_sidecar = ? WHERE artifact_id = ?", (parquet, sidecar, aid))
+    con.close()
+    assert all(os.path.isfile(fs.uri(p)) for pair in odd.values() for p in pair)  # (the same files, spelled otherwise)
+    store = Store(tmp_path / "lake")
+    for kw in ({}, {"quick": True}, {"since": "2000-01-01T00:00:00Z"}):
+        assert store.verify(**kw).issues == [], kw
+    assert store.gc(dry_run=True).orphan_files == []
+    fs.write_bytes("artifacts/stray.json", b"{}")
+    fs.delete(lost)
+    for kw in ({}, {"quick": True}, {"since": "2000-01-01T00:00:00Z"}):
+        assert sorted((i.kind, i.path) for i in store.verify(**kw).issues) == [
+            ("missing_sidecar", fs.uri(lost)), ("orphan_file", fs.uri("artifacts/stray.json"))], kw

@@ -22,7 +22,8 @@ round (median and range of --rounds):
   threads took two to four times as long as one, timed once.) For reference, "sha256sum
   -P<cpus> Parquet only" hashes the Parquet files alone, as the baseline did before 2026-11-30;
   its ratio is printed too.
-The files are warm in the page cache for all (every round reads them all). It also prints the
+The files are warm in the page cache for all (read once before the first round, untimed, and
+every round reads them all); the targets' order rotates by round. It also prints the
 median CPU time (this process and its ended children) of the full verify and the hashlib baselines.
 Not a test.
 """
@@ -165,8 +166,13 @@ def main() -> None:
                 f"{SUM} Parquet only": lambda: sha256sum(parquet)}
         t: dict[str, list[float]] = {name: [] for name in runs}
         cpu: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(args.rounds):  # interleaved: each round runs them all
-            for name, fn in runs.items():
+        # warm-up, untimed: every file read once, so that no target pays for the page cache alone
+        # (a lake left idle may have been evicted: one such first round took 17 s, against 1-2 s)
+        _hash_files(both)
+        names = list(runs)
+        for r in range(args.rounds):  # interleaved: each round runs them all, in an order rotating by round
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                fn = runs[name]
                 c0, t0 = _cpu(), time.perf_counter()
                 out = fn()
                 t[name].append(time.perf_counter() - t0)

@@ -24,7 +24,7 @@ import re
 import socket
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
@@ -55,6 +55,14 @@ class FileStat(NamedTuple):
 
 
 NOT_STATTED = FileStat(None, None, None)  # listed, nothing else known (walk(stats=False))
+
+
+def listing_of(folders: Iterable[tuple[str, list[str]]]) -> dict[str, FileStat]:
+    """`walk(stats=False)`'s answer from a names listing's (folder, names) pairs (`LocalArtifacts.folders`)."""
+    out: dict[str, FileStat] = {}
+    for rel, names in folders:
+        out.update(dict.fromkeys([f"{rel}/{name}" for name in names], NOT_STATTED))
+    return out
 
 
 class ArtifactFS:
@@ -161,7 +169,7 @@ def _is_file(entry: os.DirEntry) -> bool:
 
 
 def _no_subfolders(entry: os.DirEntry, dev: int) -> bool:
-    """A folder on file system `dev` whose link count says it has no subfolders (see `_names`)."""
+    """A folder on file system `dev` whose link count says it has no subfolders (see `LocalArtifacts.folders`)."""
     try:
         st = entry.stat(follow_symlinks=False)
     except OSError:
@@ -239,12 +247,10 @@ class LocalArtifacts(ArtifactFS):
 
     def walk(self, under: str = "artifacts", *, stats: bool = True) -> dict[str, FileStat]:
         """From os.scandir (no per-file path resolution, each file statted as its folder is read);
-        stats=False: the names alone (`_names`), each with `NOT_STATTED`."""
-        out: dict[str, FileStat] = {}
+        stats=False: the names alone (`folders`), each with `NOT_STATTED`."""
         if not stats:
-            for rel, names in self._names(under):
-                out.update(dict.fromkeys([f"{rel}/{name}" for name in names], NOT_STATTED))
-            return out
+            return listing_of(self.folders(under))
+        out: dict[str, FileStat] = {}
         stack = [(str(self._p(under)), under.rstrip("/"))]
         while stack:
             path, rel = stack.pop()
@@ -262,7 +268,7 @@ class LocalArtifacts(ArtifactFS):
                         out[r] = FileStat(st.st_size, st.st_mode, max(st.st_mtime_ns, st.st_ctime_ns))
         return out
 
-    def _names(self, under: str) -> Iterator[tuple[str, list[str]]]:
+    def folders(self, under: str = "artifacts") -> Iterator[tuple[str, list[str]]]:
         """(ref of a folder, the names of its regular files, or symlinks to one: the file type comes
         with the name, no stat) for every folder under `under`. A folder below it without
         subfolders is read by os.listdir, whose bare names cost a fraction of scandir's entries

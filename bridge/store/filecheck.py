@@ -220,18 +220,63 @@ def _compare(head: bytes, tail: bytes, size: int, digest: str, side: bytes | OSE
     return out
 
 
+def _intact(task: tuple, dir_fd: int | None) -> bool:
+    """True when a local artifact's two files are exactly as the manifest says, by the shortest
+    route: what `check` finds no fault in, for a Parquet file of less than `_READ` bytes (read in
+    one go) and a sidecar that did not grow since its fstat. False for anything else, and then
+    `check` says what it is (so this is only ever the faster way to `check`'s (True, []))."""
+    parquet, sidecar, file_hash, artifact_id, content_hash, row_count, logical_key = task
+    try:
+        fd = os.open(parquet, _OPEN_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return False
+    try:
+        st = os.fstat(fd)
+        size = st.st_size
+        if not 12 <= size < _READ or st.st_mode & _REGULAR_READABLE != _REGULAR_READABLE:
+            return False
+        data = os.read(fd, size + 1)
+        sfd = os.open(sidecar, _OPEN_FLAGS, dir_fd=dir_fd)
+        try:
+            sst = os.fstat(sfd)
+            if sst.st_mode & _REGULAR_READABLE != _REGULAR_READABLE:
+                return False
+            side = os.read(sfd, sst.st_size + 1)
+        finally:
+            os.close(sfd)
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    if (len(data) != size or len(side) > sst.st_size or data[:4] != b"PAR1" or data[-4:] != b"PAR1"
+            or hashlib.sha256(data).hexdigest() != file_hash):
+        return False
+    try:
+        meta = _decode_sidecar(side)
+    except ValueError:
+        return False
+    return (meta.artifact_id == artifact_id and meta.content_hash == content_hash and meta.file_hash == file_hash
+            and meta.row_count == row_count and meta.row_count.__class__ is int and meta.logical_key == logical_key)
+
+
 def check_many(tasks: Iterable[tuple], *, start: int = 0, chunks: Callable[[str], Iterator[bytes]] | None = None,
                dir_fd: int | None = None, stop: Callable[[], bool] | None = None) -> tuple[list[int], list[tuple]]:
     """`check` of each task: (the indices, counted from `start`, of the tasks whose Parquet file
-    was not read through, [(index, kind, on_sidecar, detail)]). `stop()` true: the rest is left."""
+    was not read through, [(index, kind, on_sidecar, detail)]). `stop()` true (asked every 64
+    tasks): the rest is left. A local artifact is first checked by `_intact`; `check` only
+    when that finds something (a check of a clean artifact costs about a sixth less so)."""
     unread, found = [], []
+    local = chunks is None
     for i, task in enumerate(tasks, start):
-        if stop is not None and stop():
+        if stop is not None and not i & 63 and stop():
             break
-        read, findings = check(*task, chunks=chunks, dir_fd=dir_fd)
+        if local and _intact(task, dir_fd):
+            continue
+        read, findings = check(*task, chunks, dir_fd)
         if not read:
             unread.append(i)
-        found += [(i, *f) for f in findings]
+        for f in findings:
+            found.append((i, *f))
     return unread, found
 
 

@@ -23,6 +23,7 @@ import msgspec
 from bridge.proc import usable_cpus
 from bridge.progress import NULL_JOB, Job
 from bridge.store import filecheck, manifest
+from bridge.store.artifact_fs import listing_of
 from bridge.store.models import GcKept, GcReport, VerifyIssue, VerifyReport
 from bridge.store.spec import get_spec
 from bridge.store.timeutil import now_iso
@@ -128,16 +129,19 @@ def verify(store, *, quick: bool = False, deep: bool = False, incremental: bool 
         if early is not None:
             early.add([], last=True)
         job.progress(0, len(rows), "listing files", force=True)
-        on_disk = fs.walk("artifacts", stats=not names_only)
         listed = rows
         if names_only:
-            # (the usual case: one pass, in parts for the feeders' sake as above)
-            listing = iter(on_disk)
-            same = len(on_disk) == len(named) and all(
-                named.issuperset(part) for part in iter(lambda: list(itertools.islice(listing, 2000)), []))
+            # (the usual case: each folder's names against the paths the rows name, in C; a folder's
+            # at a time, for the feeders' sake as above; a listing's dict only when they differ)
+            folders = list(fs.folders("artifacts"))
+            same = sum(len(names) for _, names in folders) == len(named) and all(
+                named.issuperset(map(f"{rel}/".__add__, names)) for rel, names in folders)
+            on_disk = {} if same else listing_of(folders)
             gone = () if same else named - on_disk.keys()
             # (_check_listing reads a _Row's other columns only for quick and since: not here)
             listed = [_Task._make(r[:7]) for r in rows if r[0] in gone or r[1] in gone] if gone else []
+        else:
+            on_disk = fs.walk("artifacts")
         issues, listed_bad, to_hash = _check_listing(listed, on_disk, fs, quick, since, since_ns, removed)
         if not names_only or not same:
             issues += _orphans(con, fs, on_disk, named, names_only=names_only)

@@ -61,11 +61,14 @@ def test_check_finds_exactly_what_the_bytes_say(tmp_path_factory, size, flip, ma
     read, filecheck._READ = filecheck._READ, 64  # chunks of 64 bytes: files of 0-300 bytes cross it
     try:
         local_read, local = filecheck.check(*args)
+        in_chunks = filecheck.check_many([args], start=5)  # (its shortcut, _intact, reads a file under _READ at once)
     finally:
         filecheck._READ = read
     streamed_read, streamed = filecheck.check(*args, chunks=stream)
     assert [k for k, *_ in local] == [k for k, *_ in streamed] == want, (local, streamed, want)
     assert local_read == (size >= 12) and streamed_read  # a local file under 12 bytes is judged by its size
+    for unread, found in (in_chunks, filecheck.check_many([args], start=5)):
+        assert found == [(5, *f) for f in local] and unread == ([] if local_read else [5])
 
 
 def test_missing_and_owner_unreadable_files(tmp_path):
@@ -203,3 +206,41 @@ def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_
     assert bucket.listed_as(rel) == rel
     assert bucket.listed_as(f"s3://bucket/some/prefix/{rel}" if absolute else f"/{rel}") == rel
     assert not bucket.listed_as(f"s3://other/{rel}").startswith("artifacts/")
+
+
+def test_check_many_says_what_check_says_of_every_fault(tmp_path):
+    """check_many's shortcut (`_intact`) passes only what `check` finds no fault in: every kind of
+    damage to either file, crossed, each with the manifest's hash of the good bytes and of the bytes
+    found (so that the magic, the size and the modes must be checked for themselves), gives
+    check_many's findings = check's, and a clean pair none."""
+    good = b"PAR1" + bytes(range(40)) + b"PAR1"
+    bodies = {"clean": good, "flipped": good[:20] + b"\xff" + good[21:], "no_head": b"XAR1" + good[4:],
+              "no_tail": good[:-4] + b"PAR2", "short": b"PAR1PAR1", "empty": b"", "big": b"PAR1" + b"\1" * 3000 + b"PAR1",
+              "unreadable": good}
+    (tmp_path / "s_gone").mkdir()  # (a folder where a sidecar should be)
+    cases = 0
+    for body_name, body in bodies.items():
+        for recorded in {hashlib.sha256(good).hexdigest(), hashlib.sha256(body).hexdigest()}:
+            meta = {**FIELDS, "file_hash": recorded}
+            sidecars = {"clean": json.dumps(meta), **{f"wrong_{k}": json.dumps({**meta, k: "x"}) for k in meta},
+                        "float_count": json.dumps({**meta, "row_count": 3.0}), "not_json": "{", "array": "[]",
+                        "unreadable": json.dumps(meta), "gone": None, "folder": None}
+            for side_name, side in sidecars.items():
+                folder = tmp_path / f"{cases}"
+                folder.mkdir()
+                (folder / "p").write_bytes(body)
+                if side is not None:
+                    (folder / "s").write_text(side)
+                for name, path in ((body_name, folder / "p"), (side_name, folder / "s")):
+                    if name == "unreadable":
+                        path.chmod(0o200)  # (root can still open it: check says so from its mode)
+                sidecar = str(tmp_path / "s_gone") if side_name == "folder" else str(folder / "s")
+                args = (str(folder / "p"), sidecar, recorded, *FIELDS.values())
+                read, findings = filecheck.check(*args)
+                assert filecheck.check_many([args], start=3) == ([] if read else [3], [(3, *f) for f in findings]), (
+                    body_name, side_name, recorded)
+                clean = (side_name == "clean" and body_name in ("clean", "flipped", "big")
+                         and recorded == hashlib.sha256(body).hexdigest())  # (whole, readable, as recorded)
+                assert (findings == []) == clean, (body_name, side_name, findings)
+                cases += 1
+    assert cases == 12 * sum(len({good, body}) for body in bodies.values())  # (the good bytes have one hash)

@@ -115,8 +115,14 @@ def test_quick_reads_no_file_and_incremental_rehashes_only_what_changed(store, m
     a = publish_candles(store, seed=1).artifact
     b = publish_candles(store, key="token=B/res=1m", seed=2).artifact
     hashed: list[str] = []
-    real = filecheck.check  # (a few files: checked in this process, where the patch is seen)
-    monkeypatch.setattr(filecheck, "check", lambda p, *k, **kw: hashed.append(store.files.uri(p)) or real(p, *k, **kw))
+    real = filecheck.check_many  # (a few files: checked in this process, where the patch is seen)
+
+    def counted(tasks, **kw):
+        tasks = list(tasks)
+        hashed.extend(store.files.uri(t[0]) for t in tasks)
+        return real(tasks, **kw)
+
+    monkeypatch.setattr(filecheck, "check_many", counted)
     opened: list[str] = []
     real_open = builtins.open
     monkeypatch.setattr(builtins, "open", lambda f, *k, **kw: opened.append(str(f)) or real_open(f, *k, **kw))

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from bridge.errors import ValidationFailed
@@ -65,8 +64,12 @@ def _read_toml(root: Path) -> dict:
     return data
 
 
-@dataclass(frozen=True)
 class Lake:
+    """The lake's folder and its URL pair; immutable once made (like a frozen dataclass: equal,
+    and hashing alike, when every field is; not one, because importing dataclasses, with the
+    inspect module it needs, was a quarter of the daemon's cold start)."""
+
+    _FIELDS = ("root", "manifest_path", "manifest_url", "artifacts_url", "s3_endpoint", "s3_region")
     root: Path
     manifest_path: Path | None = None  # only when the PRD CLI's --manifest-db names another place
     manifest_url: str = ""
@@ -99,6 +102,24 @@ class Lake:
         set_("artifacts_url", art.rstrip("/") if art.startswith("s3://") else art)
         set_("s3_endpoint", s3_endpoint or os.environ.get(S3_ENDPOINT_ENV) or t_art.get("endpoint"))
         set_("s3_region", s3_region or os.environ.get(S3_REGION_ENV) or t_art.get("region"))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"a Lake is immutable: cannot set {name!r} (make another Lake)")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"a Lake is immutable: cannot delete {name!r}")
+
+    def _values(self) -> tuple:
+        return tuple(getattr(self, f) for f in self._FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return other.__class__ is self.__class__ and self._values() == other._values()  # type: ignore[attr-defined]
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        return f"Lake({', '.join(f'{f}={getattr(self, f)!r}' for f in self._FIELDS)})"
 
     @property
     def is_team(self) -> bool:

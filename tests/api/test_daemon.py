@@ -358,3 +358,23 @@ def test_a_long_walk_leaves_the_reader_thread(tmp_path, method, hold):
     finally:
         release.touch()
         d.close()
+
+
+def test_the_daemon_starts_without_dataclasses_inspect_or_typing_extensions(tmp_path):
+    """`python -m bridge serve` answers initialize without importing typing_extensions (msgspec is
+    imported with it hidden: bridge/__main__.py), dataclasses or inspect (a quarter of the cold
+    start, timed); typing_extensions is still there for any later import in the same process."""
+    script = textwrap.dedent("""
+        import sys
+        from bridge.__main__ import main
+        code = main(["serve", "--lake", sys.argv[1]])
+        loaded = [m for m in ("typing_extensions", "dataclasses", "inspect") if m in sys.modules]
+        import typing_extensions
+        sys.stderr.write(f"LOADED {loaded} {typing_extensions.__name__}\\n")
+        sys.exit(code)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "lake")], capture_output=True, timeout=60,
+                          input=b'{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"1.0"}}\n',
+                          env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0 and json.loads(proc.stdout)["result"]["serverInfo"]["name"], proc.stderr.decode()
+    assert "LOADED [] typing_extensions" in proc.stderr.decode()

@@ -79,8 +79,9 @@ class ArtifactFS:
         return self.uri(ref)
 
     def listed_as(self, ref: str) -> str:
-        """The name `walk` lists `ref`'s file under, for a ref the manifest spells otherwise (an
-        absolute path or URL into the store, `./`, `//`, `..`); a ref outside the store, as it is."""
+        """The name `walk` lists `ref`'s file under, for a ref the manifest spells otherwise (a
+        folder's: an absolute path into it, `./`, `//`, `x/../`, when the OS opens that spelling as
+        that very file; a bucket's: its `s3://` URL or a leading `/`); else `ref` as it is."""
         return ref
 
     def exists(self, ref: str) -> bool:
@@ -228,7 +229,19 @@ class LocalArtifacts(ArtifactFS):
     def listed_as(self, ref: str) -> str:
         root = os.path.normpath(self.url)  # (symlinks not resolved: walk does not follow them either)
         full = os.path.normpath(os.path.join(root, ref))
-        return full[len(root) + 1:] if full.startswith(root.rstrip("/") + "/") else full
+        prefix = root.rstrip("/") + "/"
+        if not full.startswith(prefix):
+            return ref  # outside the store
+        name = full[len(prefix):]
+        if name != ref:
+            # normpath is text: it drops `a/../` where `a` is missing or a symlink, and a trailing
+            # `/`, which the OS does not; so the spelling names the file only if it opens as it
+            try:
+                if not os.path.samefile(os.path.join(root, ref), full):
+                    return ref
+            except OSError:
+                return ref
+        return name
 
     def size(self, ref: str) -> int | None:
         p = self._p(ref)

@@ -262,13 +262,13 @@ def _intact(task: tuple, dir_fd: int | None) -> bool:
 def check_many(tasks: Iterable[tuple], *, start: int = 0, chunks: Callable[[str], Iterator[bytes]] | None = None,
                dir_fd: int | None = None, stop: Callable[[], bool] | None = None) -> tuple[list[int], list[tuple]]:
     """`check` of each task: (the indices, counted from `start`, of the tasks whose Parquet file
-    was not read through, [(index, kind, on_sidecar, detail)]). `stop()` true (asked every 64
-    tasks): the rest is left. A local artifact is first checked by `_intact`; `check` only
+    was not read through, [(index, kind, on_sidecar, detail)]). `stop()` true (asked before the
+    first task and every 64th after it): the rest is left. A local artifact is first checked by `_intact`; `check` only
     when that finds something (a check of a clean artifact costs about a sixth less so)."""
     unread, found = [], []
     local = chunks is None
     for i, task in enumerate(tasks, start):
-        if stop is not None and not i & 63 and stop():
+        if stop is not None and not (i - start) & 63 and stop():
             break
         if local and _intact(task, dir_fd):
             continue

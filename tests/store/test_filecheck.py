@@ -186,8 +186,10 @@ def test_a_sidecar_row_count_of_true_or_a_float_is_no_count_of_one(tmp_path):
        absolute=st.booleans())
 def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_it(tmp_path_factory, parts, spell,
                                                                                      absolute):
-    """`listed_as` of a path spelled otherwise (`./`, `//`, `x/../`, absolute or a URL into the
-    store) is the name `walk` lists the file under; a path outside the store is never such a name."""
+    """`listed_as` of a path spelled otherwise (`./`, `//`, `x/../` with a folder x, absolute or a
+    URL into the store) is the name `walk` lists the file under; a spelling the OS cannot open as
+    that file (`ghost/../` with no folder ghost, a trailing `/`), or a path outside the store, is
+    no such name: it stays as it is."""
     from pathlib import Path
 
     from bridge.store.artifact_fs import LocalArtifacts, ObjectArtifacts
@@ -198,17 +200,24 @@ def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_
         segments.insert(1, {"dot": ".", "double": "", "up": "x/.."}[how])
     odd = "/".join(segments)
     root = tmp_path_factory.mktemp("store")
+    (root / rel).parent.mkdir(parents=True, exist_ok=True)
+    (root / rel).write_bytes(b"")
+    (root / "artifacts" / "x").mkdir(exist_ok=True)
     local = LocalArtifacts(root)
     assert local.listed_as(rel) == rel
     assert local.listed_as(f"{root}/{odd}" if absolute else odd) == rel
-    assert local.listed_as(f"{root}/../elsewhere/{rel}") == str(root.parent / "elsewhere" / rel)  # outside: as it is
+    for unopenable in (rel.replace("/", "/ghost/../", 1), rel + "/"):
+        assert local.listed_as(unopenable) == unopenable
+    outside = f"{root}/../elsewhere/{rel}"
+    assert local.listed_as(outside) == outside
     bucket = ObjectArtifacts("s3://bucket/some/prefix", cache_dir=Path(root), staging_dir=Path(root))
     assert bucket.listed_as(rel) == rel
     assert bucket.listed_as(f"s3://bucket/some/prefix/{rel}" if absolute else f"/{rel}") == rel
     assert not bucket.listed_as(f"s3://other/{rel}").startswith("artifacts/")
+    assert LocalArtifacts(Path("/")).listed_as(rel) == rel  # (a store at the file system's root: was cut short)
 
 
-def test_check_many_says_what_check_says_of_every_fault(tmp_path):
+def test_check_many_says_what_check_says_of_every_fault(tmp_path, monkeypatch):
     """check_many's shortcut (`_intact`) passes only what `check` finds no fault in: every kind of
     damage to either file, crossed, each with the manifest's hash of the good bytes and of the bytes
     found (so that the magic, the size and the modes must be checked for themselves), gives
@@ -218,6 +227,9 @@ def test_check_many_says_what_check_says_of_every_fault(tmp_path):
               "no_tail": good[:-4] + b"PAR2", "short": b"PAR1PAR1", "empty": b"", "big": b"PAR1" + b"\1" * 3000 + b"PAR1",
               "unreadable": good}
     (tmp_path / "s_gone").mkdir()  # (a folder where a sidecar should be)
+    calls: list[str] = []
+    check = filecheck.check
+    monkeypatch.setattr(filecheck, "check", lambda *a: calls.append(a[0]) or check(*a))
     cases = 0
     for body_name, body in bodies.items():
         for recorded in {hashlib.sha256(good).hexdigest(), hashlib.sha256(body).hexdigest()}:
@@ -237,10 +249,23 @@ def test_check_many_says_what_check_says_of_every_fault(tmp_path):
                 sidecar = str(tmp_path / "s_gone") if side_name == "folder" else str(folder / "s")
                 args = (str(folder / "p"), sidecar, recorded, *FIELDS.values())
                 read, findings = filecheck.check(*args)
+                calls.clear()
                 assert filecheck.check_many([args], start=3) == ([] if read else [3], [(3, *f) for f in findings]), (
                     body_name, side_name, recorded)
+                assert len(calls) == (findings != [] or not read)  # (check() only when the shortcut finds something)
                 clean = (side_name == "clean" and body_name in ("clean", "flipped", "big")
                          and recorded == hashlib.sha256(body).hexdigest())  # (whole, readable, as recorded)
                 assert (findings == []) == clean, (body_name, side_name, findings)
                 cases += 1
     assert cases == 12 * sum(len({good, body}) for body in bodies.values())  # (the good bytes have one hash)
+
+
+def test_check_many_stops_before_a_short_batch_when_asked(tmp_path):
+    """stop() is asked before a batch's first task (and every 64th after it), whatever the index
+    the batch starts at: a batch shorter than 64 is not checked once the caller gave up."""
+    args = (str(tmp_path / "p"), str(tmp_path / "s"), "0" * 64, *FIELDS.values())  # (missing: a finding each)
+    asked: list[int] = []
+    assert filecheck.check_many([args] * 10, start=70, stop=lambda: asked.append(1) or True) == ([], [])
+    assert asked == [1]
+    unread, found = filecheck.check_many([args] * 130, start=70, stop=lambda: asked.append(1) or False)
+    assert len(unread) == 130 and len(asked) == 1 + 3  # (before tasks 70, 134 and 198)

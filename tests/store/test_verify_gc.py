@@ -433,3 +433,13 @@ def test_a_file_the_manifest_names_otherwise_than_the_listing_is_neither_missing
     for kw in ({}, {"quick": True}, {"since": "2000-01-01T00:00:00Z"}):
         assert sorted((i.kind, i.path) for i in store.verify(**kw).issues) == [
             ("missing_sidecar", fs.uri(lost)), ("orphan_file", fs.uri("artifacts/stray.json"))], kw
+    # A spelling the OS cannot open (normpath would drop `ghost/../`, but there is no folder
+    # ghost) names no file: missing, and the file it does not reach an orphan, at every depth.
+    ghost = "artifacts/ghost/../" + p1[len("artifacts/"):]
+    con = sqlite3.connect(store.lake.manifest_db, isolation_level=None)
+    con.execute("UPDATE artifacts SET path_parquet = ? WHERE artifact_id = ?", (ghost, arts[1].artifact_id))
+    con.close()
+    store = Store(tmp_path / "lake")
+    for kw in ({}, {"quick": True}, {"since": "2000-01-01T00:00:00Z"}):
+        found = sorted((i.kind, i.path) for i in store.verify(**kw).issues)
+        assert ("missing_file", fs.uri(ghost)) in found and ("orphan_file", fs.uri(p1)) in found, (kw, found)

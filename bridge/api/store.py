@@ -143,9 +143,9 @@ class GcParams(Wire):
 # -- handlers ------------------------------------------------------------------------------------
 
 def get_artifact(ctx: Context, p: GetArtifactParams) -> Artifact:
-    # The Artifact's JSON, encoded once per manifest change (Store.get_json): the reply carries
-    # these bytes as they are (msgspec writes a Raw unchanged), the same bytes an encode would give.
-    return msgspec.Raw(ctx.store.get_json(p.artifact_id))  # type: ignore[return-value]
+    # The Artifact's JSON, encoded once per manifest change and kept as a msgspec.Raw
+    # (Store.get_json): the reply carries it as it is, the same bytes an encode would give.
+    return ctx.store.get_json(p.artifact_id)  # type: ignore[return-value]
 
 
 def list_artifacts(ctx: Context, p: ListArtifactsParams) -> ArtifactPage:

@@ -41,38 +41,45 @@ class LineReader:
         self._limit = limit
         self._buf = bytearray()
         self._skipping = 0  # > 0 while discarding the rest of an over-long line
-        self._clean = True  # nothing held from an earlier read (no _buf, not _skipping)
+        self.clean = True  # nothing held from an earlier read (no _buf, not _skipping)
         self._eof = False
-        self._into = bytearray(_CHUNK)  # what the last read brought: its first `n` bytes
-        self._view = memoryview(self._into)
+        #: What the last `fill()` brought: its first `n` bytes (one buffer for the reader's life).
+        self.buffer = bytearray(_CHUNK)
+        self.view = memoryview(self.buffer)
+        self._extra = b""  # what a stream without a descriptor returned beyond the buffer
         try:
             fd = stream.fileno()
         except (AttributeError, OSError, ValueError):  # not a file (a test's stream)
             fd = None
-        # One read into _into, its byte count: straight from the file descriptor (no Python frame), else the stream's.
-        self._read = functools.partial(os.readv, fd, (self._into,)) if fd is not None else self._read_stream
+        #: One read into `buffer`; its byte count (0 at EOF): straight from the file descriptor (no
+        #: Python frame), else the stream's.
+        self.fill = functools.partial(os.readv, fd, (self.buffer,)) if fd is not None else self._read_stream
 
     def _read_stream(self) -> int:
-        """A stream without a file descriptor: one read, copied into `_into`; its length."""
-        data = self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK)
-        if len(data) > len(self._into):  # a stream may return more than asked
-            self._into = bytearray(len(data))
-            self._view = memoryview(self._into)
-        self._view[:len(data)] = data
+        """A stream without a file descriptor: one read, copied into `buffer` (what does not fit
+        waits for the next call); its length."""
+        data = self._extra or (self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK))
+        data, self._extra = data[:_CHUNK], data[_CHUNK:]
+        self.view[:len(data)] = data
         return len(data)
 
     def read_many(self) -> list[bytes | TooLong] | None:
         """The lines (without newline) completed by the next read; None at EOF."""
-        while not self._eof:
-            n = self._read()
-            if n and self._clean and n <= self._limit and self._into[n - 1] == 10:
-                # The usual read: one or more whole lines, none too long, nothing held from before.
-                return bytes(self._view[:n - 1]).split(b"\n")
-            out = self._feed_or_eof(bytes(self._view[:n]))
-            self._clean = not self._buf and not self._skipping
-            if out is not None:
-                return out
-        return None
+        while (out := self.lines(self.fill())) == []:
+            pass
+        return out
+
+    def lines(self, n: int) -> list[bytes | TooLong] | None:
+        """The lines (without newline) that a `fill()` of `n` bytes completes: [] when none yet,
+        None at EOF (n == 0, after what was left). The server's loop does the first case inline."""
+        if n and self.clean and n <= self._limit and self.buffer[n - 1] == 10:
+            # The usual read: one or more whole lines, none too long, nothing held from before.
+            return bytes(self.view[:n - 1]).split(b"\n")
+        if self._eof:
+            return None
+        out = self._feed_or_eof(bytes(self.view[:n]))
+        self.clean = not self._buf and not self._skipping
+        return out if out is not None or self._eof else []
 
     def _feed_or_eof(self, data: bytes) -> list[bytes | TooLong] | None:
         """The lines `data` completes (None: none yet, read again); at EOF (`data` empty) what is

@@ -139,11 +139,14 @@ class Server:
         self._burst, self._reader_thread = burst, threading.get_ident()
         # The hot loop's names, bound once (_quick and _inflight are never rebound, only changed).
         quick, inflight, max_reply, write_parts = self._quick, self._inflight, self._max_reply, self._writer.write_parts
-        read, handle_line = reader.read_many, self.handle_line
+        fill, lines_of, into, view, max_line = reader.fill, reader.lines, reader.buffer, reader.view, self._max_line
+        handle_line = self.handle_line
         try:
             while not self.exit_requested:
-                lines = read()
-                if lines is None:
+                n = fill()
+                if n and reader.clean and n <= max_line and into[n - 1] == 10:
+                    lines = bytes(view[:n - 1]).split(b"\n")  # (LineReader.lines' usual case, inline)
+                elif (lines := lines_of(n)) is None:
                     log.info("stdin closed; finishing in-flight requests, then exiting")
                     self.stop(cancel=False)
                     break

@@ -618,10 +618,10 @@ class Store:
         cache[artifact_id] = found[0]
         return found[0]
 
-    def get_json(self, artifact_id: str) -> bytes:
+    def get_json(self, artifact_id: str) -> msgspec.Raw:
         """`get(artifact_id)` as JSON (`msgspec.json.encode` of the Artifact: its camelCase wire
-        form), encoded once and cached with the Artifact (the daemon's getArtifact answers these
-        bytes as they are).
+        form), encoded once and cached with the Artifact as a `msgspec.Raw` (bytes-like; `bytes()`
+        of it for bytes): the daemon's getArtifact answers it as it is.
 
         Raises:
         ArtifactNotFound: no such id.
@@ -636,7 +636,7 @@ class Store:
         encoded = self._local.encoded
         hit = encoded.get(artifact_id)
         if hit is None:
-            hit = encoded[artifact_id] = _encode_json(self.get(artifact_id))
+            hit = encoded[artifact_id] = msgspec.Raw(_encode_json(self.get(artifact_id)))
         return hit
 
     def _cache(self) -> dict[str, Artifact]:

@@ -58,25 +58,30 @@ class LineReader:
     def _read_stream(self) -> int:
         """A stream without a file descriptor: one read, copied into `buffer` (what does not fit
         waits for the next call); its length."""
-        data = self._extra or (self._stream.read1(_CHUNK) if hasattr(self._stream, "read1") else self._stream.read(_CHUNK))
-        data, self._extra = data[:_CHUNK], data[_CHUNK:]
+        data = memoryview(self._extra or (self._stream.read1(_CHUNK) if hasattr(self._stream, "read1")
+                                          else self._stream.read(_CHUNK)))
+        data, self._extra = data[:_CHUNK], data[_CHUNK:]  # (views: a long read is not copied again per fill)
         self.view[:len(data)] = data
         return len(data)
 
     def read_many(self) -> list[bytes | TooLong] | None:
-        """The lines (without newline) completed by the next read; None at EOF."""
+        """The lines (without newline) completed by the next read; None at EOF (and after it,
+        without reading again)."""
+        if self._eof:
+            return None
         while (out := self.lines(self.fill())) == []:
             pass
         return out
 
     def lines(self, n: int) -> list[bytes | TooLong] | None:
         """The lines (without newline) that a `fill()` of `n` bytes completes: [] when none yet,
-        None at EOF (n == 0, after what was left). The server's loop does the first case inline."""
+        None at EOF (n == 0, after what was left; and on every call after it)."""
+        if self._eof:
+            return None
+        # (Server.serve's loop does this first case inline: keep the two alike)
         if n and self.clean and n <= self._limit and self.buffer[n - 1] == 10:
             # The usual read: one or more whole lines, none too long, nothing held from before.
             return bytes(self.view[:n - 1]).split(b"\n")
-        if self._eof:
-            return None
         out = self._feed_or_eof(bytes(self.view[:n]))
         self.clean = not self._buf and not self._skipping
         return out if out is not None or self._eof else []

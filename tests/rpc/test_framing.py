@@ -103,3 +103,15 @@ def test_writer_survives_a_vanished_peer():
     w.write(b"{}")
     assert w.closed
     w.write(b"{}")  # no exception: the reader will see EOF and end the loop
+
+
+def test_after_eof_the_reader_answers_none_without_reading_again():
+    """EOF is final: later calls say None and leave the stream alone (a terminal or a growing file
+    would otherwise be read, or block, again); a read of more than the buffer comes out whole."""
+    reads = []
+    stream = Chunks([b"a\n", b"", b"b\n", b"c"], on_read=lambda: reads.append(1))
+    reader = LineReader(stream, 8)
+    assert reader.read_many() == [b"a"] and reader.read_many() is None
+    assert reader.read_many() is None and reader.lines(0) is None and len(reads) == 2
+    big = b"".join(b"%07d\n" % i for i in range(30_000))  # 240,000 bytes in one read: beyond the 64 KiB buffer
+    assert read_all(LineReader(Chunks([big]), 64)) == [b"%07d" % i for i in range(30_000)]

@@ -69,13 +69,13 @@ class Lake:
     and hashing alike, when every field is; not one, because importing dataclasses, with the
     inspect module it needs, was a quarter of the daemon's cold start)."""
 
-    _FIELDS = ("root", "manifest_path", "manifest_url", "artifacts_url", "s3_endpoint", "s3_region")
     root: Path
-    manifest_path: Path | None = None  # only when the PRD CLI's --manifest-db names another place
-    manifest_url: str = ""
-    artifacts_url: str = ""
-    s3_endpoint: str | None = None
-    s3_region: str | None = None
+    manifest_path: Path | None  # only when the PRD CLI's --manifest-db names another place
+    manifest_url: str
+    artifacts_url: str
+    s3_endpoint: str | None
+    s3_region: str | None
+    _FIELDS = tuple(__annotations__)  # (every field, in order: set by __init__, compared by __eq__)
 
     def __init__(self, root: str | os.PathLike[str] | None = None, *, manifest_db: str | os.PathLike[str] | None = None,
                  manifest: str | None = None, artifacts: str | None = None, s3_endpoint: str | None = None,

@@ -303,8 +303,9 @@ class _FileChecks:
             return None
 
     def add(self, rows, *, last: bool = False) -> _FileChecks:
-        """More rows to check (the helpers start on them at once); last=True: no more will come."""
-        self.rows += rows
+        """More rows to check (the helpers start on them at once); last=True: no more will come.
+        Rows with more columns than the checks take (a listing's) are cut to _Task's here, once."""
+        self.rows += rows if not rows or len(rows[0]) == len(_Task._fields) else [r[:len(_Task._fields)] for r in rows]
         while len(self.rows) - self._queued >= self._batch or (last and self._queued < len(self.rows)):
             hi = min(self._queued + self._batch, len(self.rows))
             self._todo.put((self._queued, hi))
@@ -328,8 +329,6 @@ class _FileChecks:
             chunks = self.fs.chunks
         elif dir_fd is None:  # (no dir_fd here: the files by their whole paths)
             rows = [(self.fs.uri(r[0]), self.fs.uri(r[1]), *r[2:7]) for r in rows]
-        if rows and len(rows[0]) > 7:  # (with the columns a listing check reads too)
-            rows = [r[:7] for r in rows]
         # (stop: the caller gave up, this batch is not needed)
         return filecheck.check_many(rows, start=lo, chunks=chunks, dir_fd=dir_fd, stop=lambda: self._closed)
 
@@ -365,8 +364,7 @@ class _FileChecks:
                 batch = self._take()
                 if batch is None:
                     break
-                part = self.rows[batch[0]:batch[1]]  # (a full local verify's rows are the 7 columns already)
-                frame = encode(part if len(part[0]) == 7 else [r[:7] for r in part])
+                frame = encode(self.rows[batch[0]:batch[1]])
                 with link.changed:
                     if link.gone:  # (died meanwhile: its unanswered batches are being checked here already)
                         self._done.put((*batch, self._here(*batch)))
@@ -462,13 +460,13 @@ class _FileChecks:
             out, changed, broken = [], set(), unread | skipped  # broken: no Parquet file to read content from
             for i, kind, on_sidecar, detail in found:
                 if i not in skipped:
-                    row = _Task._make(rows[i][:7])
+                    row = _Task._make(rows[i])
                     out.append(_issue(kind, row, self.fs.uri(row.path_sidecar if on_sidecar else row.path_parquet), detail))
                     if kind == "file_hash_mismatch":
                         changed.add(i)
                     elif kind in ("truncated", "unreadable") and not on_sidecar:
                         broken.add(i)
-            again = [_Task._make(rows[i][:7]) for i in (range(count) if self.deep else sorted(changed)) if i not in broken]
+            again = [_Task._make(rows[i]) for i in (range(count) if self.deep else sorted(changed)) if i not in broken]
             with ThreadPoolExecutor(max_workers=self._n, thread_name_prefix="verify") as pool:
                 content = self._content([r.artifact_id for r in again])
                 for more in pool.map(lambda r: _check_content(r, content[r.artifact_id], self.fs), again):

@@ -138,7 +138,9 @@ class Server:
         burst: list[bytes | msgspec.Raw] = []
         self._burst, self._reader_thread = burst, threading.get_ident()
         # The hot loop's names, bound once (_quick and _inflight are never rebound, only changed).
-        quick, inflight, max_reply, write_parts = self._quick, self._inflight, self._max_reply, self._writer.write_parts
+        writer = self._writer
+        quick, inflight, max_reply, write_parts, unlocked = (self._quick, self._inflight, self._max_reply,
+                                                             writer.write_parts, writer.unlocked)
         fill, lines_of, into, view, max_line = reader.fill, reader.lines, reader.buffer, reader.view, self._max_line
         handle_line = self.handle_line
         try:
@@ -186,7 +188,18 @@ class Server:
                             break
                 finally:
                     if burst:
-                        write_parts(burst)
+                        # Without the writer's lock when no other thread can write: only pool work
+                        # writes from elsewhere (its replies, progress, batches, _abandon's answers),
+                        # all counted in _outstanding until written, and only this thread adds to it.
+                        if unlocked is None or self._outstanding or writer.closed:
+                            write_parts(burst)
+                        else:
+                            data = b"".join(burst)
+                            try:
+                                if (done := unlocked(data)) < len(data):
+                                    writer.rest(data, done)
+                            except (ValueError, OSError):
+                                writer.lost()
                         burst.clear()
         finally:
             if burst:
@@ -451,7 +464,8 @@ class Server:
 
     def _progress_sink(self, rid: Any):
         def sink(done: int, total: int | None, message: str) -> None:
-            self._notify("$/progress", {"id": rid, "done": done, "total": total, "message": message})
+            if rid in self._inflight:  # (not after the request ended: a handler's stray thread)
+                self._notify("$/progress", {"id": rid, "done": done, "total": total, "message": message})
 
         return sink
 

@@ -664,3 +664,76 @@ def test_a_quick_method_seen_before_is_refused_after_shutdown():
     assert p.frame()["id"] == 3
     _refused_then_exit(p, 4)
     assert p.code == 0 and not p.server._quick
+
+
+# -- the reader's writes without the writer's lock -----------------------------------------------------
+
+
+class _Chatty:
+    """Long-running: reports progress with a 20 kB message as fast as it can until released."""
+
+    long_running = True
+
+    def __init__(self):
+        self.started = threading.Event()
+        self.release = threading.Event()
+
+    def call(self, params, job, rid):
+        while not self.release.is_set():
+            job.progress(1, 2, "m" * 20_000, force=True)
+            self.started.set()
+        return b'"done"'
+
+
+def test_replies_never_interleave_with_a_workers_writes():
+    """The reader thread writes its replies without the writer's lock only while no pool work is
+    outstanding: with a job on the pool writing big progress frames nonstop, 100 quick calls with
+    replies bigger than the pipe's buffer (each written in pieces) all come back whole, and every
+    byte on the wire belongs to a whole frame."""
+    chatty = _Chatty()
+    p = Pair({"echo": Echo(), "chatty": chatty})
+    lines: list[bytes] = []
+    got_reply = threading.Semaphore(0)
+
+    def read_all():
+        for line in p.from_server:
+            lines.append(line)
+            if b'"result"' in line[:40]:
+                got_reply.release()
+
+    reader = threading.Thread(target=read_all, daemon=True)
+    reader.start()
+    p.send(req(0, "echo", {}))  # the next echo calls take the inline path
+    assert got_reply.acquire(timeout=10)
+    p.send(req("c", "chatty", {}))
+    assert chatty.started.wait(10)
+    big = {"x": "y" * 100_000}
+    for i in range(1, 101):
+        p.send(req(i, "echo", big))
+        assert got_reply.acquire(timeout=10), f"no reply to call {i}"
+    chatty.release.set()
+    assert got_reply.acquire(timeout=10)
+    assert p.close() == 0
+    reader.join(10)
+    frames = [json.loads(line) for line in lines]  # raises on a torn or interleaved frame
+    replies = {f["id"]: f["result"] for f in frames if "result" in f}
+    assert replies == {0: {}, "c": "done", **{i: big for i in range(1, 101)}}
+    assert sum(f.get("method") == "$/progress" for f in frames) > 100  # the worker did write meanwhile
+
+
+def test_a_failed_reply_write_without_the_lock_loses_the_output_once():
+    """The inline path's own write: when the client has stopped reading, the failed write marks
+    the output lost (as the locked write does), which ends the server; nothing is raised."""
+    lost = []
+    p = Pair({"echo": Echo()})
+    p.server.on_output_lost = lambda: lost.append(True)
+    p.send(req(1, "echo", {}))
+    assert p.frame()["id"] == 1  # seen: the next call takes the inline path
+    p.from_server.close()
+    p.send(req(2, "echo", {}) + req(3, "echo", {}))  # one burst, one failed write
+    for _ in range(1000):
+        if lost:
+            break
+        threading.Event().wait(0.01)
+    assert p.server._writer.closed and p.server.exit_requested
+    assert p.close() == 0 and lost == [True]

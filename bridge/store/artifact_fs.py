@@ -231,7 +231,7 @@ class LocalArtifacts(ArtifactFS):
         full = os.path.normpath(os.path.join(root, ref))
         prefix = root.rstrip("/") + "/"
         if not full.startswith(prefix):
-            return ref  # outside the store
+            return self._linked(root, ref)  # outside the store, or into it by another route
         name = full[len(prefix):]
         if name != ref:
             # normpath is text: it drops `a/../` where `a` is missing or a symlink, and a trailing
@@ -242,6 +242,21 @@ class LocalArtifacts(ArtifactFS):
             except OSError:
                 return ref
         return name
+
+    @staticmethod
+    def _linked(root: str, ref: str) -> str:
+        """An absolute `ref` into the store by another route (through a symlink to the store's
+        folder, or by the real path of a store opened through one): its name under the store's
+        real path, if the OS opens that name in the store as that very file; else `ref`."""
+        real_root, real = os.path.realpath(root), os.path.realpath(os.path.join(root, ref))
+        prefix = real_root.rstrip("/") + "/"
+        if not real.startswith(prefix):
+            return ref
+        name = real[len(prefix):]
+        try:
+            return name if os.path.samefile(os.path.join(root, name), os.path.join(root, ref)) else ref
+        except OSError:
+            return ref
 
     def size(self, ref: str) -> int | None:
         p = self._p(ref)

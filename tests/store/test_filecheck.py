@@ -187,9 +187,9 @@ def test_a_sidecar_row_count_of_true_or_a_float_is_no_count_of_one(tmp_path):
 def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_it(tmp_path_factory, parts, spell,
                                                                                      absolute):
     """`listed_as` of a path spelled otherwise (`./`, `//`, `x/../` with a folder x, absolute or a
-    URL into the store) is the name `walk` lists the file under; a spelling the OS cannot open as
-    that file (`ghost/../` with no folder ghost, a trailing `/`), or a path outside the store, is
-    no such name: it stays as it is."""
+    URL into the store, or absolute through a symlink to the store's folder) is the name `walk`
+    lists the file under; a spelling the OS cannot open as that file (`ghost/../` with no folder
+    ghost, a trailing `/`), or a path outside the store, is no such name: it stays as it is."""
     from pathlib import Path
 
     from bridge.store.artifact_fs import LocalArtifacts, ObjectArtifacts
@@ -210,6 +210,17 @@ def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_
         assert local.listed_as(unopenable) == unopenable
     outside = f"{root}/../elsewhere/{rel}"
     assert local.listed_as(outside) == outside
+    # into the store by another route: through a symlink to its folder, or by the real path of a
+    # store opened through one; a symlink to another folder with the same files is not the store
+    link, twin = root.parent / f"{root.name}-link", root.parent / f"{root.name}-twin"
+    link.symlink_to(root)
+    (twin / rel).parent.mkdir(parents=True)
+    (twin / rel).write_bytes(b"")
+    assert local.listed_as(f"{link}/{odd}") == rel
+    assert LocalArtifacts(link).listed_as(f"{root}/{odd}") == rel
+    assert local.listed_as(f"{twin}/{rel}") == f"{twin}/{rel}"
+    for unopenable in (f"{link}/{rel}".replace("/artifacts/", "/artifacts/ghost/../"), f"{link}/{rel}/"):
+        assert local.listed_as(unopenable) == unopenable
     bucket = ObjectArtifacts("s3://bucket/some/prefix", cache_dir=Path(root), staging_dir=Path(root))
     assert bucket.listed_as(rel) == rel
     assert bucket.listed_as(f"s3://bucket/some/prefix/{rel}" if absolute else f"/{rel}") == rel

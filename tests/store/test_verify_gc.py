@@ -403,7 +403,7 @@ def test_a_lost_artifact_store_folder_is_reported_not_raised(tmp_path):
 
 def test_a_file_the_manifest_names_otherwise_than_the_listing_is_neither_missing_nor_orphan(tmp_path):
     """A manifest row may spell its file's path otherwise than the listing does (an absolute path
-    into the store, `./`, `//`, `..`): the file is the same, so no verify depth calls it missing
+    into the store, also through a symlink to the lake, `./`, `//`, `..`): the file is the same, so no verify depth calls it missing
     and an orphan at once (they did, before). A real stray file and a real lost one beside them are
     still found, and gc sees no orphan either."""
     import os
@@ -415,11 +415,15 @@ def test_a_file_the_manifest_names_otherwise_than_the_listing_is_neither_missing
     fs = store.files
     con = sqlite3.connect(store.lake.manifest_db, isolation_level=None)
     rel = {a: (p, s) for a, p, s in con.execute("SELECT artifact_id, path_parquet, path_sidecar FROM artifacts")}
-    (p0, s0), (p1, s1), (p2, s2), (_, lost) = (rel[a.artifact_id] for a in arts[:4])
+    (p0, s0), (p1, s1), (p2, s2), (_, lost), (p4, s4) = (rel[a.artifact_id] for a in arts)
     up = f"{os.path.dirname(s1)}/../{os.path.basename(os.path.dirname(s1))}/{os.path.basename(s1)}"
+    (tmp_path / "link").symlink_to(tmp_path / "lake")  # (absolute, through a symlink to the lake)
+    linked = fs.uri(p4).replace(str(tmp_path / "lake"), str(tmp_path / "link"), 1)
+    assert linked != fs.uri(p4)
     odd = {arts[0].artifact_id: (fs.uri(p0), s0.replace("/", "//", 1)),
            arts[1].artifact_id: ("./" + p1, up),
-           arts[2].artifact_id: (p2.replace("/", "/./", 2), fs.uri(s2))}
+           arts[2].artifact_id: (p2.replace("/", "/./", 2), fs.uri(s2)),
+           arts[4].artifact_id: (linked, s4)}
     for aid, (parquet, sidecar) in odd.items():
         con.execute("UPDATE artifacts SET path_parquet = ?, path_sidecar = ? WHERE artifact_id = ?", (parquet, sidecar, aid))
     con.close()

@@ -24,19 +24,20 @@ class Echo:
 
 
 class Slow:
-    """Runs until cancelled or released, reporting progress."""
+    """Runs until cancelled or released, reporting progress (`message`, every `pause` seconds)."""
 
     long_running = True
 
-    def __init__(self):
+    def __init__(self, message: str = "working", pause: float = 0.01):
         self.started = threading.Event()
         self.release = threading.Event()
+        self.message, self.pause = message, pause
 
     def call(self, params, job, rid):
-        self.started.set()
-        for i in range(10_000):
-            job.progress(i, 10_000, "working", force=True)
-            if self.release.wait(0.01):
+        for i in range(10_000 if self.pause else 10**9):
+            job.progress(i, 10_000, self.message, force=True)
+            self.started.set()
+            if self.release.wait(self.pause):
                 return b'"done"'
         raise AssertionError("never released")
 
@@ -669,28 +670,12 @@ def test_a_quick_method_seen_before_is_refused_after_shutdown():
 # -- the reader's writes without the writer's lock -----------------------------------------------------
 
 
-class _Chatty:
-    """Long-running: reports progress with a 20 kB message as fast as it can until released."""
-
-    long_running = True
-
-    def __init__(self):
-        self.started = threading.Event()
-        self.release = threading.Event()
-
-    def call(self, params, job, rid):
-        while not self.release.is_set():
-            job.progress(1, 2, "m" * 20_000, force=True)
-            self.started.set()
-        return b'"done"'
-
-
 def test_replies_never_interleave_with_a_workers_writes():
     """The reader thread writes its replies without the writer's lock only while no pool work is
     outstanding: with a job on the pool writing big progress frames nonstop, 100 quick calls with
     replies bigger than the pipe's buffer (each written in pieces) all come back whole, and every
     byte on the wire belongs to a whole frame."""
-    chatty = _Chatty()
+    chatty = Slow("m" * 20_000, pause=0)  # progress with a 20 kB message, nonstop
     p = Pair({"echo": Echo(), "chatty": chatty})
     lines: list[bytes] = []
     got_reply = threading.Semaphore(0)

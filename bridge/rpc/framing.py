@@ -6,7 +6,7 @@ Writing is serialised by a lock, one write per frame (or per burst of frames, `w
 always `\\n`, straight to the file descriptor when there is one (no buffer copy, no flush); a
 caller that knows no other thread can write meanwhile may skip the lock (`unlocked`, see there).
 A write that fails (the peer closed its end) marks the writer closed and calls `on_broken` once,
-on its own thread (the caller holds the writer's lock).
+on its own thread.
 """
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ class FrameWriter:
         self._stream = stream
         self._lock = threading.Lock()
         self._on_broken = on_broken
+        self._broken_once = threading.Lock()  # taken (never released) by the first lost()
         self.closed = False
         try:
             stream.flush()
@@ -178,9 +179,8 @@ class FrameWriter:
             done += os.write(self._fd, view[done:])
 
     def lost(self) -> None:
-        """The output is gone: nothing more is written, and `on_broken` runs (once, on its own thread)."""
-        if self.closed:
-            return
+        """The output is gone: nothing more is written, and `on_broken` runs (once, on its own
+        thread, however many writers find the output gone, with or without the lock)."""
         self.closed = True  # the peer is gone: nothing more can be answered
-        if self._on_broken is not None:
+        if self._on_broken is not None and self._broken_once.acquire(blocking=False):
             threading.Thread(target=self._on_broken, name="output-broken", daemon=True).start()

@@ -84,7 +84,9 @@ class Server:
         self._drain_timeout = drain_timeout
         # Replies of pool work are written by a done-callback; stop() waits until every such
         # callback has *finished* (not merely until the futures are done), so no reply is lost to
-        # the output being closed right after serve() returns.
+        # the output being closed right after serve() returns. Every write from a thread other
+        # than the reader's is counted here until it is done (replies of pool work, progress,
+        # _abandon's answers), and serve()'s reader writes without the writer's lock only at 0.
         self._outstanding = 0
         self._idle = threading.Condition(self._lock)
         self._single: set = set()  # in-flight ids sent alone (not in a batch)
@@ -188,9 +190,10 @@ class Server:
                             break
                 finally:
                     if burst:
-                        # Without the writer's lock when no other thread can write: only pool work
-                        # writes from elsewhere (its replies, progress, batches, _abandon's answers),
-                        # all counted in _outstanding until written, and only this thread adds to it.
+                        # Without the writer's lock when no other thread can write: every write
+                        # from elsewhere is counted in _outstanding while under way, and none can
+                        # start at 0: each needs a request in flight on the pool, which only this
+                        # thread puts there, and which counts until its reply is written.
                         if unlocked is None or self._outstanding or writer.closed:
                             write_parts(burst)
                         else:
@@ -238,15 +241,30 @@ class Server:
         with self._lock:
             stuck = [rid for rid in self._inflight if rid in self._single]
             self._abandoned.update(stuck)
-        log.warning("%d request(s) still running %.0f s after cancellation: %r; answering them -32800 now",
-                    len(stuck), self._drain_timeout, stuck)
-        for rid in stuck:
-            self._write(self._error_frame(rid, RpcError("the daemon is exiting; the work did not stop in time"),
-                                          code=-32800, data={"type": "RequestCancelled"}))
+            if not stuck:
+                return
+            # (stop() may run on another thread while serve() still reads: these writes count as
+            # outstanding, so the reader's own writes take the lock meanwhile)
+            self._outstanding += 1
+        try:
+            log.warning("%d request(s) still running %.0f s after cancellation: %r; answering them -32800 now",
+                        len(stuck), self._drain_timeout, stuck)
+            for rid in stuck:
+                self._write(self._error_frame(rid, RpcError("the daemon is exiting; the work did not stop in time"),
+                                              code=-32800, data={"type": "RequestCancelled"}))
+        finally:
+            self._settled()
+
+    def _settled(self) -> None:
+        """One counted write from another thread (see _outstanding) is done."""
+        with self._idle:
+            self._outstanding -= 1
+            self._idle.notify_all()
 
     @property
     def outstanding(self) -> int:
-        """Requests on the pool whose reply has not been written yet."""
+        """Requests on the pool whose reply has not been written yet (and writes from other
+        threads under way: progress, answers at exit)."""
         with self._lock:
             return self._outstanding
 
@@ -293,9 +311,7 @@ class Server:
             except Exception:  # noqa: BLE001 - a reply that cannot be written (peer gone) is logged
                 log.exception("could not deliver a reply")
             finally:
-                with self._idle:
-                    self._outstanding -= 1
-                    self._idle.notify_all()
+                self._settled()
 
         fut.add_done_callback(finish)
 
@@ -384,7 +400,9 @@ class Server:
             # Quick: run here on the reader thread; nothing can cancel it before it ends.
             return self._run(handler, env.method, rid, params, NULL_JOB, track=False)
         with self._lock:
-            job = Job(self._progress_sink(rid), min_interval=0.2)
+            owner: list[Job] = []
+            job = Job(self._progress_sink(rid, owner), min_interval=0.2)
+            owner.append(job)
             self._inflight[rid] = job
             if not in_batch:
                 self._single.add(rid)
@@ -462,10 +480,21 @@ class Server:
         code, message, data = mapped
         return self._error_frame(rid, RpcError(message), code=code, data=data)
 
-    def _progress_sink(self, rid: Any):
+    def _progress_sink(self, rid: Any, owner: list[Job]):
+        """`$/progress` for request `rid`, whose Job will be `owner[0]`: only while that very job
+        is in flight (not after its request ended, from a handler's own thread, nor for a later
+        request with the same id), and counted as outstanding while it is written (the reader
+        thread writes without the writer's lock only while nothing is)."""
+
         def sink(done: int, total: int | None, message: str) -> None:
-            if rid in self._inflight:  # (not after the request ended: a handler's stray thread)
+            with self._idle:
+                if not owner or self._inflight.get(rid) is not owner[0]:
+                    return
+                self._outstanding += 1
+            try:
                 self._notify("$/progress", {"id": rid, "done": done, "total": total, "message": message})
+            finally:
+                self._settled()
 
         return sink
 

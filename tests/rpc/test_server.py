@@ -722,3 +722,109 @@ def test_a_failed_reply_write_without_the_lock_loses_the_output_once():
         threading.Event().wait(0.01)
     assert p.server._writer.closed and p.server.exit_requested
     assert p.close() == 0 and lost == [True]
+
+
+class _GateLock:
+    """The writer's real lock, except that the first acquire by thread `name` parks there (as if
+    that thread were preempted right before the lock) until `go` is set; `entered` is set once it
+    holds the real lock."""
+
+    def __init__(self, real, name):
+        self.real, self.name, self.used = real, name, False
+        self.arrived, self.go, self.entered = threading.Event(), threading.Event(), threading.Event()
+
+    def __enter__(self):
+        parks = not self.used and threading.current_thread().name == self.name
+        if parks:
+            self.used = True
+            self.arrived.set()
+            assert self.go.wait(10)
+        self.real.acquire()
+        if parks:
+            self.entered.set()
+
+    def __exit__(self, *exc):
+        self.real.release()
+
+
+def _race_a_parked_writer(p, gate, others_done):
+    """With the thread `gate` parks about to write, and the work it writes for over (its count
+    gone, so the reader may skip the lock): a reply bigger than the pipe, then the parked write;
+    every frame must come out whole. (Without counting the parked write, the reader writes
+    without the lock while it does: the frames tear.)"""
+    for _ in range(1000):  # bounded: its own count settles at once (the parked write's, if counted, never)
+        if others_done():
+            break
+        threading.Event().wait(0.001)
+    import fcntl
+    import termios
+
+    big = {"x": "y" * 1_000_000}
+    p.send(req(9, "echo", big))
+    for _ in range(1000):  # until the reply fills the pipe: the reader is inside its write
+        if int.from_bytes(fcntl.ioctl(p.from_server.fileno(), termios.FIONREAD, b"\0" * 4), "little") >= 32768:
+            break
+        threading.Event().wait(0.001)
+    gate.go.set()
+    gate.entered.wait(0.5)  # at once without the fix; with it, only after the reader's write is read
+    return big
+
+
+def test_progress_from_a_handlers_own_thread_never_tears_a_reply():
+    """A handler's own thread reports progress while its request runs, but is held back right
+    before the writer's lock until the request has ended: its write still counts, so the reader's
+    next reply takes the lock, and both frames come out whole; a report after the request ended
+    is not sent at all."""
+
+    class Spawner:
+        long_running = True
+
+        def call(self, params, job, rid):
+            threading.Thread(target=lambda: job.progress(1, 2, "p" * 200_000, force=True), name="helper",
+                             daemon=True).start()
+            assert gate.arrived.wait(10)  # the helper is past the sink's check, parked at the lock
+            self.job = job
+            return b'"spawned"'
+
+    spawner = Spawner()
+    p = Pair({"echo": Echo(), "spawn": spawner})
+    p.send(req(0, "echo", {}))
+    assert p.frame()["id"] == 0  # the writer exists, and echo takes the inline path from now on
+    gate = _GateLock(p.server._writer._lock, "helper")
+    p.server._writer._lock = gate
+    p.send(req("s", "spawn", {}))
+    assert p.frame()["result"] == "spawned"
+    big = _race_a_parked_writer(p, gate, lambda: p.server.outstanding == 0)
+    frames = [json.loads(p.from_server.readline()) for _ in range(2)]  # (raises on a torn frame)
+    assert {str(f.get("id", f.get("method"))) for f in frames} == {"$/progress", "9"}
+    assert next(f for f in frames if f.get("id") == 9)["result"] == big
+    spawner.job.progress(2, 2, "late", force=True)  # the request has ended: nothing is sent
+    p.send(req(10, "echo", {}))
+    assert p.frame() == {"jsonrpc": "2.0", "id": 10, "result": {}}
+    assert p.close() == 0
+
+
+def test_answers_at_exit_from_another_thread_never_tear_a_reply():
+    """stop() on another thread (the parent-death watcher's) while serve() still reads: the
+    -32800 answer for work that ignored cancellation counts as outstanding while it is written,
+    even after that work ended, so the reader's replies take the lock meanwhile."""
+    stuck = Stuck()
+    p = Pair({"echo": Echo(), "stuck": stuck}, drain_timeout=0.2)
+    p.send(req(0, "echo", {}))
+    assert p.frame()["id"] == 0
+    gate = _GateLock(p.server._writer._lock, "parent-watch")
+    p.server._writer._lock = gate
+    long_id = "h" * 200_000  # (echoed whole: an answer bigger than the pipe, written in pieces)
+    p.send(req(long_id, "stuck", {}))
+    assert stuck.started.wait(10)
+    for _ in range(1000):  # the reader counts the request just after handing it to the pool
+        if p.server.outstanding:
+            break
+        threading.Event().wait(0.001)
+    threading.Thread(target=p.server.stop, name="parent-watch", daemon=True).start()
+    assert gate.arrived.wait(10)  # _abandon chose the request and is about to answer it
+    stuck.release.set()  # which ends now: its late reply is dropped
+    big = _race_a_parked_writer(p, gate, lambda: p.server.outstanding == 0)
+    frames = [json.loads(p.from_server.readline()) for _ in range(2)]  # (raises on a torn frame)
+    assert {f["id"]: f.get("result", f.get("error", {}).get("code")) for f in frames} == {9: big, long_id: -32800}
+    assert p.close() == 0

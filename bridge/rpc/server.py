@@ -80,13 +80,15 @@ class Server:
         self._max_reply = max_reply_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc-worker")
         self._inflight: dict[Any, Job] = {}
+        self._progress: dict[Any, _Progress] = {}  # the $/progress sinks of the requests in _inflight
         self._lock = threading.Lock()
         self._drain_timeout = drain_timeout
         # Replies of pool work are written by a done-callback; stop() waits until every such
         # callback has *finished* (not merely until the futures are done), so no reply is lost to
         # the output being closed right after serve() returns. Every write from a thread other
-        # than the reader's is counted here until it is done (replies of pool work, progress,
-        # _abandon's answers), and serve()'s reader writes without the writer's lock only at 0.
+        # than the reader's happens while it counts here (replies of pool work; progress, which
+        # _run waits for before the reply; _abandon's answers), and serve()'s reader writes
+        # without the writer's lock only at 0.
         self._outstanding = 0
         self._idle = threading.Condition(self._lock)
         self._single: set = set()  # in-flight ids sent alone (not in a batch)
@@ -400,10 +402,10 @@ class Server:
             # Quick: run here on the reader thread; nothing can cancel it before it ends.
             return self._run(handler, env.method, rid, params, NULL_JOB, track=False)
         with self._lock:
-            owner: list[Job] = []
-            job = Job(self._progress_sink(rid, owner), min_interval=0.2)
-            owner.append(job)
+            progress = _Progress(self, rid)
+            job = progress.job = Job(progress, min_interval=0.2)
             self._inflight[rid] = job
+            self._progress[rid] = progress
             if not in_batch:
                 self._single.add(rid)
         try:
@@ -411,6 +413,7 @@ class Server:
         except RuntimeError:  # the pool was shut down (the output is gone): nobody to answer
             with self._lock:
                 self._inflight.pop(rid, None)
+                self._progress.pop(rid, None)
                 self._single.discard(rid)
             return self._refused(rid)
 
@@ -436,10 +439,14 @@ class Server:
             if track:
                 with self._lock:
                     self._inflight.pop(rid, None)
+                    progress = self._progress.pop(rid, None)
                     self._single.discard(rid)
                     if rid in self._abandoned:  # already answered at exit
                         self._abandoned.discard(rid)
                         frame = None
+                if progress is not None:
+                    with progress.lock:  # a report being written (from another thread) goes out before the reply
+                        pass
             if self._trace:
                 log.debug("%s id=%r -> %s in %.2f ms", method, rid, _outcome(frame),
                           (time.perf_counter() - t0) * 1000)
@@ -479,24 +486,6 @@ class Server:
             return self._error_frame(rid, InternalError("Internal error; the daemon's log (stderr) has details"))
         code, message, data = mapped
         return self._error_frame(rid, RpcError(message), code=code, data=data)
-
-    def _progress_sink(self, rid: Any, owner: list[Job]):
-        """`$/progress` for request `rid`, whose Job will be `owner[0]`: only while that very job
-        is in flight (not after its request ended, from a handler's own thread, nor for a later
-        request with the same id), and counted as outstanding while it is written (the reader
-        thread writes without the writer's lock only while nothing is)."""
-
-        def sink(done: int, total: int | None, message: str) -> None:
-            with self._idle:
-                if not owner or self._inflight.get(rid) is not owner[0]:
-                    return
-                self._outstanding += 1
-            try:
-                self._notify("$/progress", {"id": rid, "done": done, "total": total, "message": message})
-            finally:
-                self._settled()
-
-        return sink
 
     # -- output --------------------------------------------------------------------------------
 
@@ -538,6 +527,26 @@ class Server:
     def _notify(self, method: str, params: dict) -> None:
         if self._writer is not None:
             self._writer.write(_encode({"jsonrpc": "2.0", "method": method, "params": params}))
+
+
+class _Progress:
+    """The `$/progress` sink of one pool request's Job. A report goes out only while that very
+    job is in flight and not answered at exit (not after its request ended, say from a handler's
+    own thread, nor for a later request with the same id), under `lock`, which the request's end
+    (Server._run) waits for: so no report follows the reply, and every report is written while
+    its request still counts as outstanding (see Server.serve's lock-free write)."""
+
+    __slots__ = ("job", "lock", "rid", "server")
+
+    def __init__(self, server: Server, rid: Any) -> None:
+        self.server, self.rid, self.job, self.lock = server, rid, None, threading.Lock()
+
+    def __call__(self, done: int, total: int | None, message: str) -> None:
+        with self.lock:
+            server, rid = self.server, self.rid
+            if server._inflight.get(rid) is not self.job or rid in server._abandoned:
+                return
+            server._notify("$/progress", {"id": rid, "done": done, "total": total, "message": message})
 
 
 # a success reply: these, the id, these, the result, `}` (serve()'s loop and _result)

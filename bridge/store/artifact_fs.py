@@ -239,23 +239,31 @@ class LocalArtifacts(ArtifactFS):
             try:
                 if not os.path.samefile(os.path.join(root, ref), full):
                     return ref
-            except OSError:
+            except (OSError, ValueError):  # (not there, or a NUL in the path)
                 return ref
         return name
 
-    @staticmethod
-    def _linked(root: str, ref: str) -> str:
+    def _linked(self, root: str, ref: str) -> str:
         """An absolute `ref` into the store by another route (through a symlink to the store's
-        folder, or by the real path of a store opened through one): its name under the store's
-        real path, if the OS opens that name in the store as that very file; else `ref`."""
-        real_root, real = os.path.realpath(root), os.path.realpath(os.path.join(root, ref))
-        prefix = real_root.rstrip("/") + "/"
-        if not real.startswith(prefix):
-            return ref
-        name = real[len(prefix):]
+        folder, or by the real path of a store opened through one): found by the ancestor of its
+        path that is the store's folder (nothing below it resolved: a symlinked file or folder in
+        the store keeps its name, as in the listing), then named as its path from there is; else
+        `ref`."""
         try:
-            return name if os.path.samefile(os.path.join(root, name), os.path.join(root, ref)) else ref
-        except OSError:
+            here = os.stat(root)
+            head, below = os.path.join(root, ref), []  # (the OS resolves each ancestor as it would the path)
+            while True:
+                head, tail = os.path.split(head)
+                if not tail:
+                    return ref  # no ancestor is the store's folder (or `ref` ends in `/`)
+                below.append(tail)
+                st = os.stat(head)
+                if st.st_ino == here.st_ino and st.st_dev == here.st_dev:
+                    # the name from there, as the listing has it (`./`, `x/../` below the store
+                    # checked as there), if that opens as this very file
+                    name = self.listed_as("/".join(reversed(below)))
+                    return name if os.path.samefile(os.path.join(root, name), os.path.join(root, ref)) else ref
+        except (OSError, ValueError):  # a folder on the way is missing (no such file), or a NUL in the path
             return ref
 
     def size(self, ref: str) -> int | None:

@@ -770,11 +770,12 @@ def _race_a_parked_writer(p, gate, others_done):
     return big
 
 
-def test_progress_from_a_handlers_own_thread_never_tears_a_reply():
-    """A handler's own thread reports progress while its request runs, but is held back right
-    before the writer's lock until the request has ended: its write still counts, so the reader's
-    next reply takes the lock, and both frames come out whole; a report after the request ended
-    is not sent at all."""
+def test_progress_from_a_handlers_own_thread_comes_before_the_reply_and_never_tears_one():
+    """A handler's own thread begins a progress report while its request runs, and is held back
+    right before the writer's lock past the handler's return: the request's reply waits for it (no
+    progress after a reply), the request counts meanwhile, so the reader's next reply takes the
+    lock, and every frame comes out whole. A report from the job once its request ended, or after
+    its id was reused by another request, is not sent."""
 
     class Spawner:
         long_running = True
@@ -786,21 +787,27 @@ def test_progress_from_a_handlers_own_thread_never_tears_a_reply():
             self.job = job
             return b'"spawned"'
 
-    spawner = Spawner()
-    p = Pair({"echo": Echo(), "spawn": spawner})
+    spawner, reuser = Spawner(), Slow("working")
+    p = Pair({"echo": Echo(), "spawn": spawner, "reuse": reuser})
     p.send(req(0, "echo", {}))
     assert p.frame()["id"] == 0  # the writer exists, and echo takes the inline path from now on
     gate = _GateLock(p.server._writer._lock, "helper")
     p.server._writer._lock = gate
     p.send(req("s", "spawn", {}))
-    assert p.frame()["result"] == "spawned"
+    assert gate.arrived.wait(10)
     big = _race_a_parked_writer(p, gate, lambda: p.server.outstanding == 0)
-    frames = [json.loads(p.from_server.readline()) for _ in range(2)]  # (raises on a torn frame)
-    assert {str(f.get("id", f.get("method"))) for f in frames} == {"$/progress", "9"}
-    assert next(f for f in frames if f.get("id") == 9)["result"] == big
-    spawner.job.progress(2, 2, "late", force=True)  # the request has ended: nothing is sent
-    p.send(req(10, "echo", {}))
-    assert p.frame() == {"jsonrpc": "2.0", "id": 10, "result": {}}
+    frames = [json.loads(p.from_server.readline()) for _ in range(3)]  # (raises on a torn frame)
+    assert [f.get("id", f.get("method")) for f in frames] == [9, "$/progress", "s"]
+    assert frames[0]["result"] == big and frames[2]["result"] == "spawned"
+    spawner.job.progress(2, 2, "late", force=True)  # its request has ended
+    p.send(req("s", "reuse", {}))  # the same id, another request
+    assert reuser.started.wait(10)
+    spawner.job.progress(2, 2, "late", force=True)
+    reuser.release.set()
+    later = []
+    while (f := p.frame()).get("method") == "$/progress":
+        later.append(f["params"]["message"])
+    assert f == {"jsonrpc": "2.0", "id": "s", "result": "done"} and set(later) <= {"working"}
     assert p.close() == 0
 
 

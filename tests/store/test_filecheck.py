@@ -219,8 +219,13 @@ def test_listed_as_names_a_file_as_the_listing_does_however_the_manifest_spells_
     assert local.listed_as(f"{link}/{odd}") == rel
     assert LocalArtifacts(link).listed_as(f"{root}/{odd}") == rel
     assert local.listed_as(f"{twin}/{rel}") == f"{twin}/{rel}"
-    for unopenable in (f"{link}/{rel}".replace("/artifacts/", "/artifacts/ghost/../"), f"{link}/{rel}/"):
+    for unopenable in (f"{link}/{rel}".replace("/artifacts/", "/artifacts/ghost/../"), f"{link}/{rel}/",
+                       f"{link}/{rel}\0", f"{rel}\0", f"/elsewhere/{rel}\0"):
         assert local.listed_as(unopenable) == unopenable
+    # a symlink in the store keeps its own name by either route, as the listing has it
+    alias = f"{rel}.alias"
+    (root / alias).symlink_to((root / rel).name)
+    assert local.listed_as(f"{link}/{alias}") == local.listed_as(f"{root}/{alias}") == alias
     bucket = ObjectArtifacts("s3://bucket/some/prefix", cache_dir=Path(root), staging_dir=Path(root))
     assert bucket.listed_as(rel) == rel
     assert bucket.listed_as(f"s3://bucket/some/prefix/{rel}" if absolute else f"/{rel}") == rel

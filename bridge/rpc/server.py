@@ -81,6 +81,7 @@ class Server:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc-worker")
         self._inflight: dict[Any, Job] = {}
         self._progress: dict[Any, _Progress] = {}  # the $/progress sinks of the requests in _inflight
+        self._batches: dict[int, Callable[..., None]] = {}  # batches with members on the pool: their reply
         self._lock = threading.Lock()
         self._drain_timeout = drain_timeout
         # Replies of pool work are written by a done-callback; stop() waits until every such
@@ -243,17 +244,20 @@ class Server:
         with self._lock:
             stuck = [rid for rid in self._inflight if rid in self._single]
             self._abandoned.update(stuck)
-            if not stuck:
+            batches = list(self._batches.values())
+            if not stuck and not batches:
                 return
             # (stop() may run on another thread while serve() still reads: these writes count as
             # outstanding, so the reader's own writes take the lock meanwhile)
             self._outstanding += 1
         try:
-            log.warning("%d request(s) still running %.0f s after cancellation: %r; answering them -32800 now",
-                        len(stuck), self._drain_timeout, stuck)
+            log.warning("%d request(s) and %d batch(es) still running %.0f s after cancellation: %r; answering them "
+                        "-32800 now", len(stuck), len(batches), self._drain_timeout, stuck)
             for rid in stuck:
                 self._write(self._error_frame(rid, RpcError("the daemon is exiting; the work did not stop in time"),
                                               code=-32800, data={"type": "RequestCancelled"}))
+            for fire in batches:  # (a batch's members still on the pool, answered now in its one reply)
+                fire(at_exit=True)
         finally:
             self._settled()
 
@@ -327,6 +331,7 @@ class Server:
             self._send_error(None, InvalidRequest("empty batch"))
             return
         replies: list[bytes | Future] = []
+        ids: dict[Future, Any] = {}  # each member on the pool: its request's id
         for raw in items:
             try:
                 env = _decode_envelope(raw)
@@ -336,33 +341,35 @@ class Server:
             reply = self._dispatch(env, in_batch=True)
             if reply is not None:
                 replies.append(reply)
+                if isinstance(reply, Future):
+                    ids[reply] = env.id
         if not replies:
             return  # all notifications
-        pending = [r for r in replies if isinstance(r, Future)]
+        gate = threading.Lock()
+        fired = []
 
-        def flush(_=None) -> None:
-            if any(not f.done() for f in pending):
-                return
-            frames = [r.result() if isinstance(r, Future) else r for r in replies]
+        def fire(_f: Future | None = None, *, at_exit: bool = False) -> None:
+            """The batch's one reply: once every member is done, or at exit (_abandon) with the
+            members still running, or cancelled unstarted, answered -32800."""
+            with gate:
+                if fired or (not at_exit and any(not f.done() for f in ids)):
+                    return
+                fired.append(True)
+            self._batches.pop(id(fire), None)
+            frames = [r if not isinstance(r, Future) else r.result() if r.done() and not r.cancelled()
+                      else self._error_frame(ids[r], RpcError("the daemon is exiting; the work did not stop in time"),
+                                             code=-32800, data={"type": "RequestCancelled"}) for r in replies]
             frames = [f for f in frames if f is not None]
             if frames:
                 self._write(b"[" + b",".join(frames) + b"]")
 
-        if not pending:
-            flush()
+        if not ids:
+            fire()
             return
-        gate = threading.Lock()
-        fired = []
-
-        def on_done(_f) -> None:
-            with gate:
-                if fired or any(not f.done() for f in pending):
-                    return
-                fired.append(True)
-            flush()
-
-        for f in pending:
-            self._track(f, on_done)
+        with self._lock:
+            self._batches[id(fire)] = fire
+        for f in ids:
+            self._track(f, fire)
 
     def _diagnose(self, line: bytes, exc: BaseException) -> tuple[Any, RpcError]:
         """Parse error, or a valid JSON value that is not a valid request (echo its id if usable)."""

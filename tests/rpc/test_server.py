@@ -413,6 +413,30 @@ def test_exit_answers_work_that_ignores_cancel_once_the_drain_times_out():
         stuck.release.set()
 
 
+def test_exit_answers_a_batch_whose_members_ignore_cancel_or_never_started():
+    """A batch at exit: a member that ignores cancellation past the drain timeout, and one still
+    queued behind it (the pool then cancels it unstarted), are both answered -32800 in the batch's
+    one reply, with the member answered at once; nothing comes later."""
+    stuck = Stuck()
+    p = Pair({"stuck": stuck, "echo": Echo()}, drain_timeout=0.3, workers=1)
+    try:
+        p.send(json.dumps([json.loads(req(1, "stuck")), json.loads(req(2, "echo", {"v": 2})),
+                           {"jsonrpc": "2.0", "id": 3, "method": "nope"}]) + "\n")
+        assert stuck.started.wait(5)  # (the only worker: echo waits behind it)
+        p.send('{"jsonrpc":"2.0","method":"exit"}\n')
+        p.thread.join(10)
+        assert not p.thread.is_alive() and p.code == 0
+        cancelled = {"code": -32800, "message": "the daemon is exiting; the work did not stop in time",
+                     "data": {"type": "RequestCancelled"}}
+        assert p.frame() == [{"jsonrpc": "2.0", "id": 1, "error": cancelled},
+                             {"jsonrpc": "2.0", "id": 2, "error": cancelled},
+                             {"jsonrpc": "2.0", "id": 3, "error": {"code": -32601, "message": "Method not found: nope",
+                                                                   "data": {"method": "nope"}}}]
+        assert p.frame() is None  # nothing else
+    finally:
+        stuck.release.set()
+
+
 @pytest.mark.parametrize("line", [
     b'{"jsonrpc":"2.0","id":1,"method":"echo","params":{"x":"\xff"}}',  # inside params (raw to the envelope)
     b'{"jsonrpc":"2.0","id":1,"method":"nope","params":{"x":"\xc3"}}',  # truncated sequence, unknown method

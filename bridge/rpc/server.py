@@ -80,8 +80,7 @@ class Server:
         self._max_reply = max_reply_bytes
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc-worker")
         self._inflight: dict[Any, Job] = {}
-        self._progress: dict[Any, _Progress] = {}  # the $/progress sinks of the requests in _inflight
-        self._batches: dict[int, Callable[..., None]] = {}  # batches with members on the pool: their reply
+        self._batches: set[Callable[..., None]] = set()  # batches with members on the pool: their reply
         self._lock = threading.Lock()
         self._drain_timeout = drain_timeout
         # Replies of pool work are written by a done-callback; stop() waits until every such
@@ -244,7 +243,7 @@ class Server:
         with self._lock:
             stuck = [rid for rid in self._inflight if rid in self._single]
             self._abandoned.update(stuck)
-            batches = list(self._batches.values())
+            batches = list(self._batches)
             if not stuck and not batches:
                 return
             # (stop() may run on another thread while serve() still reads: these writes count as
@@ -355,7 +354,7 @@ class Server:
                 if fired or (not at_exit and any(not f.done() for f in ids)):
                     return
                 fired.append(True)
-            self._batches.pop(id(fire), None)
+            self._batches.discard(fire)
             frames = [r if not isinstance(r, Future) else r.result() if r.done() and not r.cancelled()
                       else self._error_frame(ids[r], RpcError("the daemon is exiting; the work did not stop in time"),
                                              code=-32800, data={"type": "RequestCancelled"}) for r in replies]
@@ -367,7 +366,7 @@ class Server:
             fire()
             return
         with self._lock:
-            self._batches[id(fire)] = fire
+            self._batches.add(fire)
         for f in ids:
             self._track(f, fire)
 
@@ -412,15 +411,13 @@ class Server:
             progress = _Progress(self, rid)
             job = progress.job = Job(progress, min_interval=0.2)
             self._inflight[rid] = job
-            self._progress[rid] = progress
             if not in_batch:
                 self._single.add(rid)
         try:
-            return self._pool.submit(self._run, handler, env.method, rid, params, job)
+            return self._pool.submit(self._run, handler, env.method, rid, params, job, progress=progress)
         except RuntimeError:  # the pool was shut down (the output is gone): nobody to answer
             with self._lock:
                 self._inflight.pop(rid, None)
-                self._progress.pop(rid, None)
                 self._single.discard(rid)
             return self._refused(rid)
 
@@ -437,7 +434,8 @@ class Server:
             if job is not None:
                 job.cancel()
 
-    def _run(self, handler: Handler, method: str, rid: Any, params, job: Job, *, track: bool = True) -> bytes | None:
+    def _run(self, handler: Handler, method: str, rid: Any, params, job: Job, *, track: bool = True,
+             progress: _Progress | None = None) -> bytes | None:
         t0 = time.perf_counter() if self._trace else 0.0
         frame: bytes | None = None
         try:
@@ -446,7 +444,6 @@ class Server:
             if track:
                 with self._lock:
                     self._inflight.pop(rid, None)
-                    progress = self._progress.pop(rid, None)
                     self._single.discard(rid)
                     if rid in self._abandoned:  # already answered at exit
                         self._abandoned.discard(rid)

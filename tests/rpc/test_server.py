@@ -771,13 +771,13 @@ class _GateLock:
         self.real.release()
 
 
-def _race_a_parked_writer(p, gate, others_done):
+def _race_a_parked_writer(p, gate):
     """With the thread `gate` parks about to write, and the work it writes for over (its count
     gone, so the reader may skip the lock): a reply bigger than the pipe, then the parked write;
     every frame must come out whole. (Without counting the parked write, the reader writes
     without the lock while it does: the frames tear.)"""
     for _ in range(1000):  # bounded: its own count settles at once (the parked write's, if counted, never)
-        if others_done():
+        if p.server.outstanding == 0:
             break
         threading.Event().wait(0.001)
     import fcntl
@@ -819,7 +819,7 @@ def test_progress_from_a_handlers_own_thread_comes_before_the_reply_and_never_te
     p.server._writer._lock = gate
     p.send(req("s", "spawn", {}))
     assert gate.arrived.wait(10)
-    big = _race_a_parked_writer(p, gate, lambda: p.server.outstanding == 0)
+    big = _race_a_parked_writer(p, gate)
     frames = [json.loads(p.from_server.readline()) for _ in range(3)]  # (raises on a torn frame)
     assert [f.get("id", f.get("method")) for f in frames] == [9, "$/progress", "s"]
     assert frames[0]["result"] == big and frames[2]["result"] == "spawned"
@@ -855,7 +855,7 @@ def test_answers_at_exit_from_another_thread_never_tear_a_reply():
     threading.Thread(target=p.server.stop, name="parent-watch", daemon=True).start()
     assert gate.arrived.wait(10)  # _abandon chose the request and is about to answer it
     stuck.release.set()  # which ends now: its late reply is dropped
-    big = _race_a_parked_writer(p, gate, lambda: p.server.outstanding == 0)
+    big = _race_a_parked_writer(p, gate)
     frames = [json.loads(p.from_server.readline()) for _ in range(2)]  # (raises on a torn frame)
     assert {f["id"]: f.get("result", f.get("error", {}).get("code")) for f in frames} == {9: big, long_id: -32800}
     assert p.close() == 0
